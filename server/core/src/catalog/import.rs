@@ -1,0 +1,640 @@
+//! Import of Backstage `catalog-info.yaml` descriptors (kinds Group, Component, System).
+//!
+//! An import is all or nothing: [`parse`] either returns a whole valid batch or every problem
+//! it found, each with file, line and field, so a batch with one bad file changes nothing.
+//!
+//! Our own annotations:
+//! - Component: `console.dev/tier` (1–4, required), `console.dev/runbook`, `console.dev/slo`,
+//!   `console.dev/repository`, `console.dev/kubernetes-cluster`,
+//!   `console.dev/attest-<check id>: "<who> <YYYY-MM-DD>"` for attested readiness checks.
+//! - Group: `console.dev/chat-channel`, `console.dev/oncall-rotation`, `console.dev/oncall-url`.
+//!
+//! Backstage's `backstage.io/kubernetes-id`, `-namespace` and `-label-selector` locate workloads.
+
+use super::model::*;
+use super::readiness::{standard_checks, Evidence};
+use serde::Serialize;
+use serde_yaml::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::Path;
+
+/// One thing wrong with the input, precise enough to fix it without guessing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub file: String,
+    pub line: usize,
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}:{}: {}", self.file, self.line, self.message)
+        } else {
+            write!(f, "{}:{}: {}: {}", self.file, self.line, self.field, self.message)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Path as shown in problems, relative to the imported directory.
+    pub path: String,
+    pub text: String,
+}
+
+/// A valid catalog, ready to replace the stored one.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub squads: Vec<Squad>,
+    pub services: Vec<Service>,
+    /// Descriptors of kinds we do not use (User, API, Resource…), counted and skipped.
+    pub skipped: usize,
+}
+
+/// Reads every `*.yaml` / `*.yml` file under `dir`, in a stable order.
+pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, Vec<Problem>> {
+    let mut paths = Vec::new();
+    collect_yaml(dir, &mut paths).map_err(|e| {
+        vec![Problem { file: dir.display().to_string(), line: 0, field: String::new(), message: e.to_string() }]
+    })?;
+    paths.sort();
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        let shown = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+        match std::fs::read(&path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => files.push(SourceFile { path: shown, text }),
+                Err(_) => problems.push(Problem {
+                    file: shown,
+                    line: 0,
+                    field: String::new(),
+                    message: "not valid UTF-8".into(),
+                }),
+            },
+            Err(e) => problems.push(Problem { file: shown, line: 0, field: String::new(), message: e.to_string() }),
+        }
+    }
+    if problems.is_empty() {
+        Ok(files)
+    } else {
+        Err(problems)
+    }
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_yaml(&path, out)?;
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Parses and validates a whole batch of descriptor files.
+pub fn parse(files: &[SourceFile]) -> Result<Batch, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut docs = Vec::new();
+    for file in files {
+        for (start, text) in split_documents(&file.text) {
+            match serde_yaml::from_str::<Value>(text) {
+                Ok(Value::Null) => {}
+                Ok(value) => docs.push(Doc { file: &file.path, start, text, value }),
+                Err(e) => problems.push(Problem {
+                    file: file.path.clone(),
+                    line: start + e.location().map(|l| l.line()).unwrap_or(1) - 1,
+                    field: String::new(),
+                    message: format!("malformed YAML: {e}"),
+                }),
+            }
+        }
+    }
+
+    let mut batch = Batch::default();
+    // name -> (file, line) of its first definition, for duplicate and reference checks.
+    let mut squad_at: HashMap<String, (String, usize)> = HashMap::new();
+    let mut service_at: HashMap<String, (String, usize)> = HashMap::new();
+    let mut owner_refs = Vec::new();
+
+    for doc in &docs {
+        let mut p = Problems { doc, list: &mut problems };
+        if !doc.value.is_mapping() {
+            p.add(&[], "a descriptor must be a mapping with apiVersion, kind, metadata and spec");
+            continue;
+        }
+        match p.string(&["apiVersion"], true) {
+            Some(v) if v.starts_with("backstage.io/") => {}
+            Some(v) => p.add(&["apiVersion"], &format!("must be backstage.io/v1alpha1, not {v:?}")),
+            None => {}
+        }
+        let Some(kind) = p.string(&["kind"], true) else { continue };
+        let Some(name) = p.name() else { continue };
+        match kind.as_str() {
+            "Group" => {
+                if let Some((file, line)) = claim(&mut squad_at, &name, doc) {
+                    p.add(&["metadata", "name"], &format!("duplicate Group {name:?}, first defined at {file}:{line}"));
+                } else if let Some(squad) = p.squad(&name) {
+                    batch.squads.push(squad);
+                }
+            }
+            "Component" => {
+                if let Some((file, line)) = claim(&mut service_at, &name, doc) {
+                    p.add(&["metadata", "name"], &format!("duplicate Component {name:?}, first defined at {file}:{line}"));
+                } else if let Some(service) = p.service(&name) {
+                    owner_refs.push((doc, service.squad.clone()));
+                    batch.services.push(service);
+                }
+            }
+            "System" => {
+                if let Some(owner) = p.owner() {
+                    owner_refs.push((doc, owner));
+                }
+            }
+            _ => batch.skipped += 1,
+        }
+    }
+
+    for (doc, owner) in owner_refs {
+        if !squad_at.contains_key(&owner) {
+            Problems { doc, list: &mut problems }
+                .add(&["spec", "owner"], &format!("unknown owner {owner:?}: no Group of that name in this batch"));
+        }
+    }
+
+    if problems.is_empty() {
+        batch.squads.sort_by(|a, b| a.name.cmp(&b.name));
+        batch.services.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(batch)
+    } else {
+        problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        Err(problems)
+    }
+}
+
+/// Records where `name` is first defined; returns that place if it was already taken.
+fn claim(seen: &mut HashMap<String, (String, usize)>, name: &str, doc: &Doc) -> Option<(String, usize)> {
+    if let Some(first) = seen.get(name) {
+        return Some(first.clone());
+    }
+    seen.insert(name.to_string(), (doc.file.to_string(), doc.line_of(&["metadata", "name"])));
+    None
+}
+
+/// Splits a multi-document YAML file at `---` lines; yields (1-based first line, text).
+fn split_documents(text: &str) -> Vec<(usize, &str)> {
+    let mut docs = Vec::new();
+    let mut start_byte = 0;
+    let mut start_line = 1;
+    let mut offset = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_end();
+        if trimmed == "---" || trimmed.starts_with("--- ") {
+            docs.push((start_line, &text[start_byte..offset]));
+            start_byte = offset + line.len();
+            start_line = i + 2;
+        }
+        offset += line.len();
+    }
+    docs.push((start_line, &text[start_byte..]));
+    docs.retain(|(_, t)| t.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')));
+    docs
+}
+
+struct Doc<'a> {
+    file: &'a str,
+    start: usize,
+    text: &'a str,
+    value: Value,
+}
+
+impl Doc<'_> {
+    fn get(&self, path: &[&str]) -> Option<&Value> {
+        path.iter().try_fold(&self.value, |v, key| v.get(*key))
+    }
+
+    /// The line of the deepest key of `path` found in the text, walking keys in order.
+    fn line_of(&self, path: &[&str]) -> usize {
+        let lines: Vec<&str> = self.text.lines().collect();
+        let mut at = 0;
+        let mut found = 0;
+        for key in path {
+            let hit = lines.iter().enumerate().skip(at).find(|(_, l)| {
+                let l = l.trim_start().trim_start_matches("- ");
+                [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")]
+                    .iter()
+                    .any(|k| l.starts_with(k.as_str()))
+            });
+            match hit {
+                Some((i, _)) => {
+                    found = i;
+                    at = i + 1;
+                }
+                None => break,
+            }
+        }
+        self.start + found
+    }
+}
+
+/// Collects problems for one document.
+struct Problems<'d, 'l> {
+    doc: &'d Doc<'d>,
+    list: &'l mut Vec<Problem>,
+}
+
+const NAME_RULE: &str = "must be 1–63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
+
+fn valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !name.is_empty()
+        && name.len() <= 63
+        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+}
+
+impl Problems<'_, '_> {
+    fn add(&mut self, path: &[&str], message: &str) {
+        self.list.push(Problem {
+            file: self.doc.file.to_string(),
+            line: self.doc.line_of(path),
+            field: path.join("."),
+            message: message.to_string(),
+        });
+    }
+
+    /// A string field; numbers and booleans are accepted as their text.
+    fn string(&mut self, path: &[&str], required: bool) -> Option<String> {
+        match self.doc.get(path) {
+            None | Some(Value::Null) => {
+                if required {
+                    self.add(path, "missing required field");
+                }
+                None
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(Value::Bool(b)) => Some(b.to_string()),
+            Some(_) => {
+                self.add(path, "must be a string");
+                None
+            }
+        }
+    }
+
+    fn text(&mut self, path: &[&str]) -> String {
+        self.string(path, false).unwrap_or_default()
+    }
+
+    fn strings(&mut self, path: &[&str]) -> Vec<String> {
+        match self.doc.get(path) {
+            None | Some(Value::Null) => vec![],
+            Some(Value::Sequence(items)) if items.iter().all(Value::is_string) => {
+                items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+            }
+            Some(_) => {
+                self.add(path, "must be a list of strings");
+                vec![]
+            }
+        }
+    }
+
+    fn annotations(&mut self) -> BTreeMap<String, String> {
+        let path = ["metadata", "annotations"];
+        match self.doc.get(&path) {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(Value::Mapping(m)) => {
+                let mut out = BTreeMap::new();
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        (Some(k), Value::String(v)) => {
+                            out.insert(k.to_string(), v.clone());
+                        }
+                        (Some(k), Value::Number(n)) => {
+                            out.insert(k.to_string(), n.to_string());
+                        }
+                        (Some(k), _) => self.add(&["metadata", "annotations", k], "must be a string"),
+                        (None, _) => self.add(&path, "keys must be strings"),
+                    }
+                }
+                out
+            }
+            Some(_) => {
+                self.add(&path, "must be a mapping of strings");
+                BTreeMap::new()
+            }
+        }
+    }
+
+    fn links(&mut self) -> Vec<Link> {
+        let path = ["metadata", "links"];
+        let Some(Value::Sequence(items)) = self.doc.get(&path) else {
+            if !matches!(self.doc.get(&path), None | Some(Value::Null)) {
+                self.add(&path, "must be a list of {url, title}");
+            }
+            return vec![];
+        };
+        let mut links = Vec::new();
+        for item in items {
+            match item.get("url").and_then(Value::as_str) {
+                Some(url) if url.starts_with("https://") || url.starts_with("http://") => links.push(Link {
+                    url: url.to_string(),
+                    title: item.get("title").and_then(Value::as_str).unwrap_or(url).to_string(),
+                }),
+                Some(url) => self.add(&["metadata", "links", "url"], &format!("must be an http(s) URL, not {url:?}")),
+                None => self.add(&["metadata", "links"], "each link needs a url"),
+            }
+        }
+        links
+    }
+
+    fn name(&mut self) -> Option<String> {
+        let name = self.string(&["metadata", "name"], true)?;
+        if valid_name(&name) {
+            Some(name)
+        } else {
+            self.add(&["metadata", "name"], &format!("{name:?} {NAME_RULE}"));
+            None
+        }
+    }
+
+    /// `spec.owner` as a squad name: accepts `payments`, `group:payments`, `group:default/payments`.
+    fn owner(&mut self) -> Option<String> {
+        let raw = self.string(&["spec", "owner"], true)?;
+        let (kind, rest) = raw.split_once(':').unwrap_or(("group", raw.as_str()));
+        let name = rest.strip_prefix("default/").unwrap_or(rest);
+        if !kind.eq_ignore_ascii_case("group") {
+            self.add(&["spec", "owner"], &format!("must be a Group (squad), not {raw:?}"));
+            None
+        } else if !valid_name(name) {
+            self.add(&["spec", "owner"], &format!("{raw:?} is not a valid group reference"));
+            None
+        } else {
+            Some(name.to_string())
+        }
+    }
+
+    fn squad(&mut self, name: &str) -> Option<Squad> {
+        let before = self.list.len();
+        let annotations = self.annotations();
+        let members = self
+            .strings(&["spec", "members"])
+            .into_iter()
+            .map(|m| {
+                let m = m.strip_prefix("user:").unwrap_or(&m);
+                m.strip_prefix("default/").unwrap_or(m).to_string()
+            })
+            .collect();
+        let display_name = self.string(&["spec", "profile", "displayName"], false);
+        let squad = Squad {
+            name: name.to_string(),
+            display_name: display_name.unwrap_or_else(|| name.to_string()),
+            description: self.text(&["metadata", "description"]),
+            chat_channel: annotations.get("console.dev/chat-channel").cloned().unwrap_or_default(),
+            oncall: OnCall {
+                rotation: annotations.get("console.dev/oncall-rotation").cloned().unwrap_or_default(),
+                url: annotations.get("console.dev/oncall-url").cloned().unwrap_or_default(),
+            },
+            members,
+            links: self.links(),
+        };
+        (self.list.len() == before).then_some(squad)
+    }
+
+    fn service(&mut self, name: &str) -> Option<Service> {
+        let before = self.list.len();
+        self.string(&["spec", "type"], true);
+        let lifecycle = self.string(&["spec", "lifecycle"], true).and_then(|l| {
+            let parsed = Lifecycle::parse(&l);
+            if parsed.is_none() {
+                self.add(&["spec", "lifecycle"], &format!("must be experimental, production or deprecated, not {l:?}"));
+            }
+            parsed
+        });
+        let owner = self.owner();
+        let annotations = self.annotations();
+        let tier_path = ["metadata", "annotations", "console.dev/tier"];
+        let tier = match annotations.get("console.dev/tier") {
+            None => {
+                self.add(&tier_path, "missing required annotation (1 critical, 2 important, 3 useful, 4 experiment)");
+                None
+            }
+            Some(t) => match t.trim().parse::<i64>().map_err(|_| format!("tier must be 1, 2, 3 or 4, not {t:?}")).and_then(Tier::new) {
+                Ok(tier) => Some(tier),
+                Err(e) => {
+                    self.add(&tier_path, &e);
+                    None
+                }
+            },
+        };
+        let attestations = self.attestations(&annotations);
+        let annotation = |key: &str| annotations.get(key).cloned().unwrap_or_default();
+        let kubernetes_id = annotations.get("backstage.io/kubernetes-id").cloned().unwrap_or_else(|| name.to_string());
+        let selector = annotations
+            .get("backstage.io/kubernetes-label-selector")
+            .cloned()
+            .unwrap_or_else(|| format!("{}={kubernetes_id}", Workloads::DEFAULT_LABEL));
+        let repository = annotations
+            .get("console.dev/repository")
+            .cloned()
+            .or_else(|| annotations.get("backstage.io/source-location").map(|s| s.trim_start_matches("url:").to_string()))
+            .unwrap_or_default();
+        let description = self.text(&["metadata", "description"]);
+        let system = self.text(&["spec", "system"]);
+        let tags = self.strings(&["metadata", "tags"]);
+        let links = self.links();
+        if self.list.len() != before {
+            return None;
+        }
+        Some(Service {
+            name: name.to_string(),
+            squad: owner?,
+            tier: tier?,
+            lifecycle: lifecycle?,
+            description,
+            system,
+            repository,
+            runbook: annotation("console.dev/runbook"),
+            slo: annotation("console.dev/slo"),
+            tags,
+            links,
+            workloads: Workloads {
+                cluster: annotation("console.dev/kubernetes-cluster"),
+                namespace: annotation("backstage.io/kubernetes-namespace"),
+                label_selector: selector,
+            },
+            attestations,
+        })
+    }
+
+    fn attestations(&mut self, annotations: &BTreeMap<String, String>) -> Vec<Attestation> {
+        let attestable: Vec<String> = standard_checks()
+            .into_iter()
+            .filter(|c| c.evidence == Evidence::Attested)
+            .map(|c| c.id)
+            .collect();
+        let mut out = Vec::new();
+        for (key, value) in annotations {
+            let Some(check) = key.strip_prefix("console.dev/attest-") else { continue };
+            let path = ["metadata", "annotations", key.as_str()];
+            if !attestable.iter().any(|c| c == check) {
+                self.add(&path, &format!("unknown attestable check {check:?}; known: {}", attestable.join(", ")));
+                continue;
+            }
+            match value.split_whitespace().collect::<Vec<_>>().as_slice() {
+                [by, at] if is_iso_date(at) => out.push(Attestation {
+                    check: check.to_string(),
+                    by: by.to_string(),
+                    at: at.to_string(),
+                }),
+                _ => self.add(&path, &format!("must be \"<who> <YYYY-MM-DD>\", not {value:?}")),
+            }
+        }
+        out
+    }
+}
+
+fn is_iso_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && matches!(s[5..7].parse::<u8>(), Ok(1..=12))
+        && matches!(s[8..10].parse::<u8>(), Ok(1..=31))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, text: &str) -> SourceFile {
+        SourceFile { path: path.into(), text: text.into() }
+    }
+
+    const SQUAD: &str = "\
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: payments
+  description: Money in, money out
+  annotations:
+    console.dev/oncall-rotation: payments-primary
+spec:
+  type: team
+  profile:
+    displayName: Payments
+  members: [user:default/maria, joao]
+";
+
+    fn component(name: &str, tier: &str, owner: &str) -> String {
+        format!(
+            "\
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: {name}
+  annotations:
+    console.dev/tier: \"{tier}\"
+    console.dev/attest-backups: \"maria 2026-10-01\"
+spec:
+  type: service
+  lifecycle: production
+  owner: {owner}
+"
+        )
+    }
+
+    #[test]
+    fn reads_groups_and_components_from_multi_document_files() {
+        let text = format!("{SQUAD}---\n{}---\n# only a comment\n", component("checkout", "1", "group:default/payments"));
+        let batch = parse(&[file("payments.yaml", &text)]).unwrap();
+        assert_eq!(batch.squads.len(), 1);
+        assert_eq!(batch.squads[0].members, ["maria", "joao"]);
+        assert_eq!(batch.squads[0].oncall.rotation, "payments-primary");
+        let svc = &batch.services[0];
+        assert_eq!((svc.name.as_str(), svc.squad.as_str(), svc.tier.number()), ("checkout", "payments", 1));
+        assert_eq!(svc.workloads.label_selector, "backstage.io/kubernetes-id=checkout");
+        assert_eq!(svc.attestations[0].by, "maria");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_file_line_and_field() {
+        let bad = format!(
+            "{}---\n{}---\n{}",
+            component("tier-zero", "0", "payments"),
+            component("tier-five", "5", "payments"),
+            component("orphan", "2", "nobody")
+        );
+        let missing = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: bare\n";
+        let problems = parse(&[
+            file("a.yaml", SQUAD),
+            file("b.yaml", &bad),
+            file("c.yaml", "kind: [unclosed\n"),
+            file("d.yaml", missing),
+            file("e.yaml", &component("tier-zero", "3", "payments")),
+        ])
+        .unwrap_err();
+        let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        let has = |needle: &str| assert!(shown.iter().any(|s| s.contains(needle)), "{needle} not in {shown:#?}");
+        has("b.yaml:6: metadata.annotations.console.dev/tier: tier must be 1, 2, 3 or 4, not 0");
+        has("b.yaml:18: metadata.annotations.console.dev/tier: tier must be 1, 2, 3 or 4, not 5");
+        has("b.yaml:35: spec.owner: unknown owner \"nobody\"");
+        has("c.yaml:2: malformed YAML");
+        has("d.yaml:1: spec.type: missing required field");
+        has("d.yaml:1: spec.lifecycle: missing required field");
+        has("d.yaml:1: spec.owner: missing required field");
+        has("d.yaml:3: metadata.annotations.console.dev/tier: missing required annotation");
+        has("e.yaml:4: metadata.name: duplicate Component \"tier-zero\"");
+    }
+
+    #[test]
+    fn refuses_bad_names_links_and_attestations() {
+        let text = "\
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: -bad name-
+spec: {type: service, lifecycle: production, owner: payments}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: ok
+  links:
+    - url: javascript:alert(1)
+  annotations:
+    console.dev/tier: '2'
+    console.dev/attest-backups: yesterday
+    console.dev/attest-warp-drive: maria 2026-01-01
+spec: {type: service, lifecycle: production, owner: user:maria}
+";
+        let problems = parse(&[file("x.yaml", SQUAD), file("y.yaml", text)]).unwrap_err();
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert!(fields.contains(&"metadata.name"), "{problems:#?}");
+        assert!(fields.contains(&"metadata.links.url"));
+        assert!(fields.contains(&"metadata.annotations.console.dev/attest-backups"));
+        assert!(fields.contains(&"metadata.annotations.console.dev/attest-warp-drive"));
+        assert!(fields.contains(&"spec.owner"));
+    }
+
+    #[test]
+    fn other_kinds_are_skipped() {
+        let user = "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: maria\n";
+        let batch = parse(&[file("u.yaml", user)]).unwrap();
+        assert_eq!(batch.skipped, 1);
+    }
+
+    #[test]
+    fn dates_are_checked() {
+        assert!(is_iso_date("2026-10-01"));
+        assert!(!is_iso_date("2026-13-01"));
+        assert!(!is_iso_date("26-10-01"));
+    }
+}

@@ -1,0 +1,13 @@
+//! The service catalog: squads, services, tiers and production readiness.
+
+pub mod model;
+pub mod readiness;
+
+#[cfg(feature = "server")]
+pub mod import;
+#[cfg(feature = "server")]
+pub mod repo;
+#[cfg(feature = "server")]
+pub mod fixture;
+
+pub use model::*;

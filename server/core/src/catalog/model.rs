@@ -1,0 +1,394 @@
+//! Catalog data as the pages and the JSON API see it.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How critical a service is: 1 critical, 2 important, 3 useful, 4 experiment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct Tier(u8);
+
+impl Tier {
+    pub const ALL: [Tier; 4] = [Tier(1), Tier(2), Tier(3), Tier(4)];
+
+    pub fn new(n: i64) -> Result<Tier, String> {
+        match n {
+            1..=4 => Ok(Tier(n as u8)),
+            _ => Err(format!("tier must be 1, 2, 3 or 4, not {n}")),
+        }
+    }
+    pub fn number(self) -> u8 {
+        self.0
+    }
+    pub fn label(self) -> &'static str {
+        match self.0 {
+            1 => "critical",
+            2 => "important",
+            3 => "useful",
+            _ => "experiment",
+        }
+    }
+}
+
+impl TryFrom<u8> for Tier {
+    type Error = String;
+    fn try_from(n: u8) -> Result<Self, String> {
+        Tier::new(n as i64)
+    }
+}
+impl From<Tier> for u8 {
+    fn from(t: Tier) -> u8 {
+        t.0
+    }
+}
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tier {} ({})", self.0, self.label())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lifecycle {
+    Experimental,
+    Production,
+    Deprecated,
+}
+
+impl Lifecycle {
+    pub const ALL: [Lifecycle; 3] =
+        [Lifecycle::Experimental, Lifecycle::Production, Lifecycle::Deprecated];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Experimental => "experimental",
+            Lifecycle::Production => "production",
+            Lifecycle::Deprecated => "deprecated",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Lifecycle> {
+        Lifecycle::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub title: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnCall {
+    /// Name of the rotation, e.g. "payments-primary".
+    pub rotation: String,
+    /// Where the schedule lives (PagerDuty, Opsgenie…).
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Squad {
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    pub chat_channel: String,
+    pub oncall: OnCall,
+    pub members: Vec<String>,
+    pub links: Vec<Link>,
+}
+
+/// Where a service's workloads live in Kubernetes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workloads {
+    /// Empty means every configured cluster.
+    pub cluster: String,
+    /// Empty means every namespace.
+    pub namespace: String,
+    pub label_selector: String,
+}
+
+impl Workloads {
+    pub const DEFAULT_LABEL: &'static str = "backstage.io/kubernetes-id";
+
+    pub fn default_for(service: &str) -> Workloads {
+        Workloads {
+            cluster: String::new(),
+            namespace: String::new(),
+            label_selector: format!("{}={service}", Workloads::DEFAULT_LABEL),
+        }
+    }
+}
+
+/// A squad's word that a readiness check is met, with who and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attestation {
+    pub check: String,
+    pub by: String,
+    /// ISO date, e.g. 2026-10-01.
+    pub at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    pub name: String,
+    pub squad: String,
+    pub tier: Tier,
+    pub lifecycle: Lifecycle,
+    pub description: String,
+    pub system: String,
+    pub repository: String,
+    pub runbook: String,
+    pub slo: String,
+    pub tags: Vec<String>,
+    pub links: Vec<Link>,
+    pub workloads: Workloads,
+    pub attestations: Vec<Attestation>,
+}
+
+/// Met / required readiness checks for one service or a roll-up of many.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Score {
+    pub met: u32,
+    pub required: u32,
+}
+
+impl Score {
+    pub fn percent(self) -> u32 {
+        if self.required == 0 {
+            100
+        } else {
+            self.met * 100 / self.required
+        }
+    }
+    pub fn is_ready(self) -> bool {
+        self.met >= self.required
+    }
+    pub fn add(self, other: Score) -> Score {
+        Score { met: self.met + other.met, required: self.required + other.required }
+    }
+}
+
+/// One row of the catalog list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSummary {
+    pub name: String,
+    pub squad: String,
+    pub tier: Tier,
+    pub lifecycle: Lifecycle,
+    pub description: String,
+    pub readiness: Score,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadinessFilter {
+    Ready,
+    NotReady,
+}
+
+impl ReadinessFilter {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadinessFilter::Ready => "ready",
+            ReadinessFilter::NotReady => "not-ready",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ReadinessFilter> {
+        match s {
+            "ready" => Some(ReadinessFilter::Ready),
+            "not-ready" => Some(ReadinessFilter::NotReady),
+            _ => None,
+        }
+    }
+}
+
+/// A catalog search: free text plus filters, one page at a time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogQuery {
+    pub text: String,
+    pub squad: Option<String>,
+    pub tier: Option<Tier>,
+    pub lifecycle: Option<Lifecycle>,
+    pub readiness: Option<ReadinessFilter>,
+    /// 1-based.
+    pub page: u32,
+}
+
+impl CatalogQuery {
+    pub const PAGE_SIZE: u32 = 50;
+    pub const MAX_PAGE: u32 = 100_000;
+    pub const MAX_TEXT: usize = 200;
+
+    /// Reads a query from URL parameters (`q`, `squad`, `tier`, `lifecycle`, `readiness`,
+    /// `page`), the same for the pages and the JSON API. Empty values mean "any".
+    pub fn from_params<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<CatalogQuery, String> {
+        let non_empty = |key: &str| get(key).map(str::trim).filter(|v| !v.is_empty());
+        let text = non_empty("q").unwrap_or_default().to_string();
+        if text.chars().count() > Self::MAX_TEXT {
+            return Err(format!("search text is longer than {} characters", Self::MAX_TEXT));
+        }
+        let tier = match non_empty("tier") {
+            None => None,
+            Some(t) => Some(
+                t.parse::<i64>()
+                    .map_err(|_| format!("tier must be 1, 2, 3 or 4, not {t:?}"))
+                    .and_then(Tier::new)?,
+            ),
+        };
+        let lifecycle = match non_empty("lifecycle") {
+            None => None,
+            Some(l) => Some(Lifecycle::parse(l).ok_or_else(|| {
+                format!("lifecycle must be experimental, production or deprecated, not {l:?}")
+            })?),
+        };
+        let readiness = match non_empty("readiness") {
+            None => None,
+            Some(r) => Some(
+                ReadinessFilter::parse(r)
+                    .ok_or_else(|| format!("readiness must be ready or not-ready, not {r:?}"))?,
+            ),
+        };
+        let page = match non_empty("page") {
+            None => 1,
+            Some(p) => match p.parse::<u32>() {
+                Ok(n) if (1..=Self::MAX_PAGE).contains(&n) => n,
+                _ => {
+                    return Err(format!(
+                        "page must be a whole number from 1 to {}, not {p:?}",
+                        Self::MAX_PAGE
+                    ))
+                }
+            },
+        };
+        Ok(CatalogQuery {
+            text,
+            squad: non_empty("squad").map(str::to_string),
+            tier,
+            lifecycle,
+            readiness,
+            page,
+        })
+    }
+
+    /// The URL query string for this search, for links that keep the filters.
+    pub fn to_query_string(&self) -> String {
+        let mut parts = Vec::new();
+        let mut push = |k: &str, v: &str| parts.push(format!("{k}={}", encode_component(v)));
+        if !self.text.is_empty() {
+            push("q", &self.text);
+        }
+        if let Some(s) = &self.squad {
+            push("squad", s);
+        }
+        if let Some(t) = self.tier {
+            push("tier", &t.number().to_string());
+        }
+        if let Some(l) = self.lifecycle {
+            push("lifecycle", l.as_str());
+        }
+        if let Some(r) = self.readiness {
+            push("readiness", r.as_str());
+        }
+        if self.page > 1 {
+            push("page", &self.page.to_string());
+        }
+        parts.join("&")
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogPage {
+    pub query: CatalogQuery,
+    pub services: Vec<ServiceSummary>,
+    pub total: u64,
+    pub page_size: u32,
+}
+
+impl CatalogPage {
+    pub fn page_count(&self) -> u32 {
+        (self.total.div_ceil(self.page_size as u64)).max(1) as u32
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SquadSummary {
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    pub services: u32,
+    pub readiness: Score,
+}
+
+/// Everything the squad ownership page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SquadPage {
+    pub squad: Squad,
+    pub services: Vec<ServiceSummary>,
+    pub readiness: Score,
+}
+
+/// Everything the service page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServicePage {
+    pub service: Service,
+    pub squad: Squad,
+    pub readiness: crate::catalog::readiness::Readiness,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<CatalogQuery, String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        CatalogQuery::from_params(|k| map.get(k).map(String::as_str))
+    }
+
+    #[test]
+    fn parses_filters_and_round_trips_them() {
+        let q = parse(&[("q", "pay & ship"), ("tier", "2"), ("lifecycle", "production"), ("page", "3")])
+            .unwrap();
+        assert_eq!(q.tier, Some(Tier::new(2).unwrap()));
+        assert_eq!(q.lifecycle, Some(Lifecycle::Production));
+        assert_eq!(q.page, 3);
+        assert_eq!(q.to_query_string(), "q=pay%20%26%20ship&tier=2&lifecycle=production&page=3");
+    }
+
+    #[test]
+    fn refuses_bad_values_with_reasons() {
+        for (key, value, needle) in [
+            ("page", "0", "page must be"),
+            ("page", "-1", "page must be"),
+            ("page", "abc", "page must be"),
+            ("page", "99999999999", "page must be"),
+            ("tier", "0", "tier must be"),
+            ("tier", "5", "tier must be"),
+            ("lifecycle", "retired", "lifecycle must be"),
+            ("readiness", "maybe", "readiness must be"),
+        ] {
+            let err = parse(&[(key, value)]).unwrap_err();
+            assert!(err.contains(needle), "{key}={value}: {err}");
+        }
+        assert!(parse(&[("q", &"x".repeat(201))]).unwrap_err().contains("longer than"));
+    }
+
+    #[test]
+    fn empty_values_mean_any() {
+        let q = parse(&[("q", " "), ("tier", ""), ("page", "")]).unwrap();
+        assert_eq!(q, CatalogQuery { page: 1, ..Default::default() });
+    }
+}

@@ -1,0 +1,328 @@
+//! Catalog reads and writes against the store.
+
+use super::import::Batch;
+use super::model::*;
+use super::readiness::{evaluate, standard_checks};
+use crate::store::{Store, StoreError};
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// What an import changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ImportSummary {
+    pub squads: usize,
+    pub services: usize,
+    pub skipped: usize,
+}
+
+/// Replaces the whole catalog with `batch` in one transaction: readers see the old catalog or
+/// the new one, never a mix, and a failure changes nothing.
+pub async fn replace_all(store: &Store, batch: &Batch) -> Result<ImportSummary, StoreError> {
+    let checks = standard_checks();
+    let squads: HashMap<&str, &Squad> = batch.squads.iter().map(|s| (s.name.as_str(), s)).collect();
+    let mut tx = store.pool().begin().await?;
+    for table in ["attestations", "services", "squad_members", "squads"] {
+        sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+    }
+    for squad in &batch.squads {
+        sqlx::query(
+            "INSERT INTO squads (name, display_name, description, chat_channel, oncall_rotation, oncall_url, links)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&squad.name)
+        .bind(&squad.display_name)
+        .bind(&squad.description)
+        .bind(&squad.chat_channel)
+        .bind(&squad.oncall.rotation)
+        .bind(&squad.oncall.url)
+        .bind(to_json(&squad.links))
+        .execute(&mut *tx)
+        .await?;
+        for member in &squad.members {
+            sqlx::query("INSERT INTO squad_members (squad, member) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(&squad.name)
+                .bind(member)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    for service in &batch.services {
+        let squad = squads.get(service.squad.as_str()).ok_or_else(|| {
+            // parse() guarantees owners exist; a caller that built a batch by hand may not.
+            StoreError::Sql(sqlx::Error::Protocol(format!("service {} has unknown squad {}", service.name, service.squad)))
+        })?;
+        let score = evaluate(service, squad, &checks).score;
+        insert_service(&mut tx, service, score).await?;
+    }
+    tx.commit().await?;
+    Ok(ImportSummary { squads: batch.squads.len(), services: batch.services.len(), skipped: batch.skipped })
+}
+
+async fn insert_service(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    s: &Service,
+    score: Score,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO services (name, squad, tier, lifecycle, description, system, repository, runbook, slo,
+                               tags, links, k8s_cluster, k8s_namespace, k8s_selector,
+                               readiness_met, readiness_required, search_text)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(&s.name)
+    .bind(&s.squad)
+    .bind(s.tier.number() as i64)
+    .bind(s.lifecycle.as_str())
+    .bind(&s.description)
+    .bind(&s.system)
+    .bind(&s.repository)
+    .bind(&s.runbook)
+    .bind(&s.slo)
+    .bind(to_json(&s.tags))
+    .bind(to_json(&s.links))
+    .bind(&s.workloads.cluster)
+    .bind(&s.workloads.namespace)
+    .bind(&s.workloads.label_selector)
+    .bind(score.met as i64)
+    .bind(score.required as i64)
+    .bind(search_text(s))
+    .execute(&mut **tx)
+    .await?;
+    for a in &s.attestations {
+        sqlx::query("INSERT INTO attestations (service, check_id, attested_by, attested_at) VALUES ($1, $2, $3, $4)")
+            .bind(&s.name)
+            .bind(&a.check)
+            .bind(&a.by)
+            .bind(&a.at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+fn search_text(s: &Service) -> String {
+    format!("{} {} {} {}", s.name, s.description, s.tags.join(" "), s.squad).to_lowercase()
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
+}
+
+fn from_json<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// Escapes LIKE wildcards so user text only ever matches itself.
+fn like_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+const FILTERS: &str = "
+    ($1 = '' OR s.search_text LIKE $2 ESCAPE '\\')
+    AND ($3 = '' OR s.squad = $3)
+    AND ($4 = 0 OR s.tier = $4)
+    AND ($5 = '' OR s.lifecycle = $5)
+    AND ($6 = '' OR ($6 = 'ready' AND s.readiness_met >= s.readiness_required)
+                 OR ($6 = 'not-ready' AND s.readiness_met < s.readiness_required))";
+
+const SUMMARY_COLUMNS: &str = "s.name, s.squad, s.tier, s.lifecycle, s.description, s.readiness_met, s.readiness_required";
+
+type SummaryRow = (String, String, i64, String, String, i64, i64);
+
+fn summary((name, squad, tier, lifecycle, description, met, required): SummaryRow) -> ServiceSummary {
+    ServiceSummary {
+        name,
+        squad,
+        tier: Tier::new(tier).unwrap_or(Tier::ALL[3]),
+        lifecycle: Lifecycle::parse(&lifecycle).unwrap_or(Lifecycle::Experimental),
+        description,
+        readiness: Score { met: met as u32, required: required as u32 },
+    }
+}
+
+/// One page of a catalog search, sorted by name.
+pub async fn search(store: &Store, query: &CatalogQuery) -> Result<CatalogPage, StoreError> {
+    let page_size = CatalogQuery::PAGE_SIZE;
+    let text: String = query.text.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_string();
+    let pattern = like_pattern(&text);
+    let squad = query.squad.clone().unwrap_or_default();
+    let tier = query.tier.map(|t| t.number() as i64).unwrap_or(0);
+    let lifecycle = query.lifecycle.map(|l| l.as_str()).unwrap_or_default();
+    let readiness = query.readiness.map(|r| r.as_str()).unwrap_or_default();
+    let offset = (query.page.max(1) as i64 - 1) * page_size as i64;
+
+    let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM services s WHERE {FILTERS} ORDER BY s.name LIMIT $7 OFFSET $8"
+    ))
+    .bind(&text)
+    .bind(&pattern)
+    .bind(&squad)
+    .bind(tier)
+    .bind(lifecycle)
+    .bind(readiness)
+    .bind(page_size as i64)
+    .bind(offset)
+    .fetch_all(store.pool())
+    .await?;
+    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM services s WHERE {FILTERS}"))
+        .bind(&text)
+        .bind(&pattern)
+        .bind(&squad)
+        .bind(tier)
+        .bind(lifecycle)
+        .bind(readiness)
+        .fetch_one(store.pool())
+        .await?;
+    Ok(CatalogPage {
+        query: query.clone(),
+        services: rows.into_iter().map(summary).collect(),
+        total: total as u64,
+        page_size,
+    })
+}
+
+pub async fn squad(store: &Store, name: &str) -> Result<Option<Squad>, StoreError> {
+    let row = sqlx::query(
+        "SELECT name, display_name, description, chat_channel, oncall_rotation, oncall_url, links
+         FROM squads WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(store.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let members: Vec<String> =
+        sqlx::query_scalar("SELECT member FROM squad_members WHERE squad = $1 ORDER BY member")
+            .bind(name)
+            .fetch_all(store.pool())
+            .await?;
+    Ok(Some(Squad {
+        name: row.try_get("name")?,
+        display_name: row.try_get("display_name")?,
+        description: row.try_get("description")?,
+        chat_channel: row.try_get("chat_channel")?,
+        oncall: OnCall { rotation: row.try_get("oncall_rotation")?, url: row.try_get("oncall_url")? },
+        members,
+        links: from_json(&row.try_get::<String, _>("links")?),
+    }))
+}
+
+/// The squad ownership page: the squad, what it owns, and how ready that is.
+pub async fn squad_page(store: &Store, name: &str) -> Result<Option<SquadPage>, StoreError> {
+    let Some(squad) = squad(store, name).await? else { return Ok(None) };
+    let rows: Vec<SummaryRow> =
+        sqlx::query_as(&format!("SELECT {SUMMARY_COLUMNS} FROM services s WHERE s.squad = $1 ORDER BY s.tier, s.name"))
+            .bind(name)
+            .fetch_all(store.pool())
+            .await?;
+    let services: Vec<ServiceSummary> = rows.into_iter().map(summary).collect();
+    let readiness = services.iter().fold(Score::default(), |acc, s| acc.add(s.readiness));
+    Ok(Some(SquadPage { squad, services, readiness }))
+}
+
+pub async fn service(store: &Store, name: &str) -> Result<Option<Service>, StoreError> {
+    let row = sqlx::query(
+        "SELECT name, squad, tier, lifecycle, description, system, repository, runbook, slo, tags, links,
+                k8s_cluster, k8s_namespace, k8s_selector
+         FROM services WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(store.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let attestations: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT check_id, attested_by, attested_at FROM attestations WHERE service = $1 ORDER BY check_id",
+    )
+    .bind(name)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(Some(Service {
+        name: row.try_get("name")?,
+        squad: row.try_get("squad")?,
+        tier: Tier::new(row.try_get("tier")?).unwrap_or(Tier::ALL[3]),
+        lifecycle: Lifecycle::parse(&row.try_get::<String, _>("lifecycle")?).unwrap_or(Lifecycle::Experimental),
+        description: row.try_get("description")?,
+        system: row.try_get("system")?,
+        repository: row.try_get("repository")?,
+        runbook: row.try_get("runbook")?,
+        slo: row.try_get("slo")?,
+        tags: from_json(&row.try_get::<String, _>("tags")?),
+        links: from_json(&row.try_get::<String, _>("links")?),
+        workloads: Workloads {
+            cluster: row.try_get("k8s_cluster")?,
+            namespace: row.try_get("k8s_namespace")?,
+            label_selector: row.try_get("k8s_selector")?,
+        },
+        attestations: attestations.into_iter().map(|(check, by, at)| Attestation { check, by, at }).collect(),
+    }))
+}
+
+/// The service page: the service, its squad and its full readiness report.
+pub async fn service_page(store: &Store, name: &str) -> Result<Option<ServicePage>, StoreError> {
+    let Some(service) = service(store, name).await? else { return Ok(None) };
+    let Some(squad) = squad(store, &service.squad).await? else { return Ok(None) };
+    let readiness = evaluate(&service, &squad, &standard_checks());
+    Ok(Some(ServicePage { service, squad, readiness }))
+}
+
+/// Every squad with its service count and readiness roll-up, by name.
+pub async fn squads(store: &Store) -> Result<Vec<SquadSummary>, StoreError> {
+    let rows: Vec<(String, String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT q.name, q.display_name, q.description,
+                CAST(COUNT(s.name) AS BIGINT),
+                CAST(COALESCE(SUM(s.readiness_met), 0) AS BIGINT),
+                CAST(COALESCE(SUM(s.readiness_required), 0) AS BIGINT)
+         FROM squads q LEFT JOIN services s ON s.squad = q.name
+         GROUP BY q.name, q.display_name, q.description
+         ORDER BY q.name",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, display_name, description, services, met, required)| SquadSummary {
+            name,
+            display_name,
+            description,
+            services: services as u32,
+            readiness: Score { met: met as u32, required: required as u32 },
+        })
+        .collect())
+}
+
+/// Names of the squads `member` belongs to.
+pub async fn squads_of(store: &Store, member: &str) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT squad FROM squad_members WHERE member = $1 ORDER BY squad")
+        .bind(member)
+        .fetch_all(store.pool())
+        .await?)
+}
+
+/// Number of services, for metrics and the home page.
+pub async fn service_count(store: &Store) -> Result<u64, StoreError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM services").fetch_one(store.pool()).await?;
+    Ok(n as u64)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("the catalog was not changed: {} problem(s) in the descriptors", .0.len())]
+    Invalid(Vec<super::import::Problem>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Reads, validates and stores every descriptor under `dir`, all or nothing.
+pub async fn import_dir(store: &Store, dir: &std::path::Path) -> Result<ImportSummary, ImportError> {
+    let files = super::import::read_dir(dir).map_err(ImportError::Invalid)?;
+    let batch = super::import::parse(&files).map_err(ImportError::Invalid)?;
+    Ok(replace_all(store, &batch).await?)
+}

@@ -1,0 +1,9 @@
+//! Domain logic of the console, one module per feature.
+//!
+//! The `model` and `readiness` parts are plain data and pure functions (they also compile to
+//! wasm, so the browser shares the types). Everything that touches the store or the file system
+//! sits behind the `server` feature.
+
+pub mod catalog;
+#[cfg(feature = "server")]
+pub mod store;

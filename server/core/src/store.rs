@@ -1,0 +1,181 @@
+//! The console's own database: SQLite by default, PostgreSQL for HA (several console replicas).
+//!
+//! One pool through sqlx's `Any` driver, so every query is written once. Queries use `$1`-style
+//! placeholders, which both SQLite and PostgreSQL accept, and only types both share
+//! (BIGINT, TEXT). Each backend owns its migrations under `migrations/<backend>/`.
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::AnyPool;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL must start with sqlite: or postgres://, not {0:?}")]
+    UnsupportedUrl(String),
+    #[error("cannot open the store: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot migrate the store: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+impl Store {
+    /// Opens (and for SQLite files, creates) the store and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_string())
+        } else if let Some(rest) = url.strip_prefix("sqlite:") {
+            let in_memory = rest.contains(":memory:") || rest.contains("mode=memory");
+            if !in_memory {
+                let path = rest.trim_start_matches("//").split('?').next().unwrap_or_default();
+                if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+            }
+            let sep = if rest.contains('?') { '&' } else { '?' };
+            let url = if in_memory || rest.contains("mode=") { url.to_string() } else { format!("{url}{sep}mode=rwc") };
+            (Backend::Sqlite, url)
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_string()));
+        };
+        let in_memory = url.contains(":memory:");
+        let pool = AnyPoolOptions::new()
+            // Each in-memory SQLite connection would be a database of its own.
+            .max_connections(if in_memory { 1 } else { 10 })
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(&url)
+            .await
+            .map_err(StoreError::Connect)?;
+        if backend == Backend::Sqlite && !in_memory {
+            // Readers never wait for the writer.
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+        }
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// For `/readyz`: the store answers a query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// Fresh, isolated stores for tests: in-memory SQLite, or a new PostgreSQL database.
+pub mod testing {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// The PostgreSQL server used by tests (`CONSOLE_TEST_POSTGRES_URL`).
+    pub fn postgres_admin_url() -> String {
+        std::env::var("CONSOLE_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    }
+
+    pub async fn sqlite() -> Store {
+        Store::open("sqlite::memory:").await.expect("in-memory SQLite store")
+    }
+
+    /// A PostgreSQL store on a database of its own; call [`TestDb::drop`] to remove it.
+    pub struct TestDb {
+        pub store: Store,
+        pub url: String,
+        name: String,
+    }
+
+    pub async fn postgres() -> TestDb {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        install_default_drivers();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let name = format!(
+            "console_test_{}_{}_{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin_url = postgres_admin_url();
+        let admin = AnyPoolOptions::new().max_connections(1).connect(&admin_url).await.expect("PostgreSQL for tests");
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+        admin.close().await;
+        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap();
+        let url = format!("{base}/{name}");
+        let store = Store::open(&url).await.expect("migrated PostgreSQL store");
+        TestDb { store, url, name }
+    }
+
+    impl TestDb {
+        pub async fn drop(self) {
+            self.store.pool.close().await;
+            let admin = AnyPoolOptions::new().max_connections(1).connect(&postgres_admin_url()).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+                .execute(&admin)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn opens_a_sqlite_file_creating_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/nested/console.db", dir.path().display());
+        let store = Store::open(&url).await.unwrap();
+        store.ping().await.unwrap();
+        assert!(dir.path().join("nested/console.db").exists());
+        // Opening again finds the migrations applied.
+        Store::open(&url).await.unwrap().ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn opens_postgres() {
+        let db = testing::postgres().await;
+        db.store.ping().await.unwrap();
+        assert_eq!(db.store.backend(), Backend::Postgres);
+        db.drop().await;
+    }
+
+    #[tokio::test]
+    async fn refuses_unknown_urls() {
+        let err = Store::open("mysql://localhost/x").await.unwrap_err();
+        assert!(err.to_string().contains("must start with sqlite: or postgres://"));
+    }
+}

@@ -1,0 +1,180 @@
+//! The catalog store on both backends: every test runs on SQLite and on PostgreSQL.
+
+use console_core::catalog::fixture::synthetic_org;
+use console_core::catalog::repo::{self, ImportError};
+use console_core::catalog::*;
+use console_core::store::{testing, Store};
+use std::future::Future;
+
+/// Runs `test` on a fresh in-memory SQLite store and a fresh PostgreSQL database.
+async fn on_both<F, Fut>(test: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    test(testing::sqlite().await).await;
+    let pg = testing::postgres().await;
+    test(pg.store.clone()).await;
+    pg.drop().await;
+}
+
+fn query(text: &str) -> CatalogQuery {
+    CatalogQuery { text: text.into(), page: 1, ..Default::default() }
+}
+
+#[tokio::test]
+async fn search_filters_and_pages() {
+    on_both(|store| async move {
+        repo::replace_all(&store, &synthetic_org(10, 240)).await.unwrap();
+
+        let all = repo::search(&store, &query("")).await.unwrap();
+        assert_eq!(all.total, 240);
+        assert_eq!(all.services.len(), 50);
+        assert_eq!(all.page_count(), 5);
+        assert_eq!(all.services[0].name, "svc-00000-payments");
+
+        let last = repo::search(&store, &CatalogQuery { page: 5, ..query("") }).await.unwrap();
+        assert_eq!(last.services.len(), 40);
+        let beyond = repo::search(&store, &CatalogQuery { page: 9, ..query("") }).await.unwrap();
+        assert!(beyond.services.is_empty());
+        assert_eq!(beyond.total, 240);
+
+        // Text matches name, description, tags and squad, case-insensitively.
+        let ledger = repo::search(&store, &query("LEDGER")).await.unwrap();
+        assert_eq!(ledger.total, 15);
+        assert!(ledger.services.iter().all(|s| s.name.contains("ledger")));
+
+        let tier1 = Tier::new(1).unwrap();
+        let q = CatalogQuery {
+            tier: Some(tier1),
+            lifecycle: Some(Lifecycle::Production),
+            squad: Some("squad-004".into()),
+            ..query("")
+        };
+        let page = repo::search(&store, &q).await.unwrap();
+        assert!(page.total > 0);
+        assert!(page.services.iter().all(|s| s.tier == tier1
+            && s.lifecycle == Lifecycle::Production
+            && s.squad == "squad-004"));
+
+        let ready = repo::search(&store, &CatalogQuery { readiness: Some(ReadinessFilter::Ready), ..query("") })
+            .await
+            .unwrap();
+        let not_ready =
+            repo::search(&store, &CatalogQuery { readiness: Some(ReadinessFilter::NotReady), ..query("") })
+                .await
+                .unwrap();
+        assert_eq!(ready.total + not_ready.total, 240);
+        assert!(ready.services.iter().all(|s| s.readiness.is_ready()));
+        assert!(not_ready.services.iter().all(|s| !s.readiness.is_ready()));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn search_text_is_only_ever_text() {
+    on_both(|store| async move {
+        repo::replace_all(&store, &synthetic_org(2, 20)).await.unwrap();
+        for hostile in ["%", "_", "\\", "'; DROP TABLE services; --", "' OR '1'='1", "svc-0000_"] {
+            let page = repo::search(&store, &query(hostile)).await.unwrap();
+            assert_eq!(page.total, 0, "{hostile:?} matched something");
+        }
+        assert_eq!(repo::service_count(&store).await.unwrap(), 20);
+        // Control characters are dropped, never sent to the database (SQLite would cut at NUL).
+        assert_eq!(repo::search(&store, &query("svc\u{0}-0001\u{7}")).await.unwrap().total, 10);
+        // A real substring still matches.
+        assert_eq!(repo::search(&store, &query("svc-0001")).await.unwrap().total, 10);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn squad_page_rolls_up_readiness() {
+    on_both(|store| async move {
+        repo::replace_all(&store, &synthetic_org(3, 30)).await.unwrap();
+        let page = repo::squad_page(&store, "squad-001").await.unwrap().unwrap();
+        assert_eq!(page.services.len(), 10);
+        assert_eq!(page.squad.members.len(), 3);
+        let sum = page.services.iter().fold(Score::default(), |a, s| a.add(s.readiness));
+        assert_eq!(page.readiness, sum);
+        assert!(page.readiness.required > page.readiness.met);
+        // Most critical first.
+        assert_eq!(page.services[0].tier.number(), 1);
+
+        let squads = repo::squads(&store).await.unwrap();
+        assert_eq!(squads.len(), 3);
+        assert_eq!(squads[1].services, 10);
+        assert_eq!(squads[1].readiness, page.readiness);
+
+        assert!(repo::squad_page(&store, "nobody").await.unwrap().is_none());
+        assert_eq!(repo::squads_of(&store, "dev-001-2").await.unwrap(), ["squad-001"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn service_page_explains_readiness() {
+    on_both(|store| async move {
+        let mut org = synthetic_org(1, 4);
+        org.services[0].attestations.push(Attestation {
+            check: "backups".into(),
+            by: "dev-000-1".into(),
+            at: "2026-11-01".into(),
+        });
+        repo::replace_all(&store, &org).await.unwrap();
+        let page = repo::service_page(&store, "svc-00000-payments").await.unwrap().unwrap();
+        assert_eq!(page.service, org.services[0]);
+        assert_eq!(page.readiness.tier.number(), 1);
+        assert_eq!(page.readiness.checks.len(), 24);
+        let backups = page.readiness.checks.iter().find(|c| c.check.id == "backups").unwrap();
+        assert_eq!(backups.because, "attested by dev-000-1 on 2026-11-01");
+        // The stored score agrees with the one computed for the page.
+        let row = repo::search(&store, &query("svc-00000")).await.unwrap();
+        assert_eq!(row.services[0].readiness, page.readiness.score);
+        assert!(repo::service_page(&store, "nope").await.unwrap().is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bad_import_changes_nothing() {
+    on_both(|store| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write(
+            "squad.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: core\nspec:\n  type: team\n  members: [a, b]\n",
+        );
+        write(
+            "ok.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: api\n  annotations:\n    console.dev/tier: '2'\nspec:\n  type: service\n  lifecycle: production\n  owner: core\n",
+        );
+        let summary = repo::import_dir(&store, dir.path()).await.unwrap();
+        assert_eq!((summary.squads, summary.services), (1, 1));
+
+        // One good new file and one bad one: nothing of the batch lands.
+        write(
+            "new.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: worker\n  annotations:\n    console.dev/tier: '3'\nspec:\n  type: service\n  lifecycle: production\n  owner: core\n",
+        );
+        write("bad.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\n  annotations:\n    console.dev/tier: '5'\nspec: {type: service, lifecycle: production, owner: core}\n");
+        match repo::import_dir(&store, dir.path()).await {
+            Err(ImportError::Invalid(problems)) => {
+                assert_eq!(problems.len(), 1, "{problems:?}");
+                assert_eq!(problems[0].file, "bad.yaml");
+                assert_eq!(problems[0].line, 6);
+            }
+            other => panic!("expected problems, got {other:?}"),
+        }
+        assert_eq!(repo::service_count(&store).await.unwrap(), 1);
+        assert!(repo::service(&store, "worker").await.unwrap().is_none());
+
+        // A batch the store itself rejects mid-way is rolled back too.
+        let mut broken = synthetic_org(1, 3);
+        broken.services[2].squad = "ghost".into();
+        assert!(repo::replace_all(&store, &broken).await.is_err());
+        assert_eq!(repo::service_count(&store).await.unwrap(), 1);
+        assert!(repo::service(&store, "api").await.unwrap().is_some());
+    })
+    .await;
+}
