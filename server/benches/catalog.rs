@@ -1,1 +1,146 @@
-fn main() {}
+//! Catalog benchmark: 20,000 services in 300 squads, on SQLite and on PostgreSQL.
+//!
+//! Ingestion goes through the real YAML import (descriptor files on disk). Latency is measured
+//! over HTTP against the real router on loopback: the catalog search page and the squad page.
+//! Run with `make bench`; copy the table into BENCHMARKS.md.
+
+use console::{router, AppState};
+use console_core::catalog::fixture::synthetic_org;
+use console_core::catalog::import::Batch;
+use console_core::catalog::repo;
+use console_core::store::{testing, Store};
+use std::fmt::Write;
+use std::time::{Duration, Instant};
+
+const SQUADS: usize = 300;
+const SERVICES: usize = 20_000;
+const REQUESTS: usize = 1_000;
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    write_descriptors(&synthetic_org(SQUADS, SERVICES), dir.path());
+    println!("| store | ingest 20k (YAML → store) | search p50 | search p99 | search bytes (max) | squad p50 | squad p99 | squad bytes (max) |");
+    println!("|---|---|---|---|---|---|---|---|");
+
+    let sqlite_file = tempfile::tempdir().unwrap();
+    let sqlite = Store::open(&format!("sqlite://{}/bench.db", sqlite_file.path().display())).await.unwrap();
+    run("SQLite", sqlite, dir.path()).await;
+
+    let pg = testing::postgres().await;
+    run("PostgreSQL", pg.store.clone(), dir.path()).await;
+    pg.drop().await;
+    println!("\nresident memory of the bench process at the end: {} MB", rss_mb());
+}
+
+async fn run(name: &str, store: Store, dir: &std::path::Path) {
+    let started = Instant::now();
+    let summary = repo::import_dir(&store, dir).await.expect("import");
+    let ingest = started.elapsed();
+    assert_eq!(summary.services, SERVICES);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = AppState::new(store, "target/site", addr);
+    tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
+    let client = reqwest::Client::new();
+    let base = format!("http://{addr}");
+
+    // Warm up connections and caches.
+    for _ in 0..20 {
+        fetch(&client, &format!("{base}/catalog")).await;
+    }
+    let words = ["ledger", "payments", "region-3", "svc-19", "nothing-matches-this", "SHIPPING", ""];
+    let search = measure(&client, REQUESTS, |i| {
+        let word = words[i % words.len()];
+        match i % 4 {
+            0 => format!("{base}/catalog?q={word}"),
+            1 => format!("{base}/catalog?q={word}&page={}", 1 + i % 5),
+            2 => format!("{base}/catalog?tier={}&lifecycle=production&page={}", 1 + i % 4, 1 + i % 30),
+            _ => format!("{base}/catalog?page={}", 1 + (i * 7) % 400),
+        }
+    })
+    .await;
+    let squad = measure(&client, REQUESTS, |i| format!("{base}/squads/squad-{:03}", (i * 37) % SQUADS)).await;
+    println!(
+        "| {name} | {:.2} s | {} | {} | {} KB | {} | {} | {} KB |",
+        ingest.as_secs_f64(),
+        ms(search.p50),
+        ms(search.p99),
+        search.max_bytes / 1024,
+        ms(squad.p50),
+        ms(squad.p99),
+        squad.max_bytes / 1024,
+    );
+}
+
+struct Figures {
+    p50: Duration,
+    p99: Duration,
+    max_bytes: usize,
+}
+
+async fn fetch(client: &reqwest::Client, url: &str) -> usize {
+    let response = client.get(url).send().await.unwrap();
+    assert!(response.status().is_success(), "{url}: {}", response.status());
+    response.bytes().await.unwrap().len()
+}
+
+async fn measure(client: &reqwest::Client, n: usize, url: impl Fn(usize) -> String) -> Figures {
+    let mut times = Vec::with_capacity(n);
+    let mut max_bytes = 0;
+    for i in 0..n {
+        let url = url(i);
+        let started = Instant::now();
+        let bytes = fetch(client, &url).await;
+        times.push(started.elapsed());
+        max_bytes = max_bytes.max(bytes);
+    }
+    times.sort();
+    Figures { p50: times[n / 2], p99: times[n * 99 / 100], max_bytes }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn rss_mb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb / 1024)
+        .unwrap_or(0)
+}
+
+/// Writes the batch as Backstage descriptors, one file per squad with its services.
+fn write_descriptors(batch: &Batch, dir: &std::path::Path) {
+    for squad in &batch.squads {
+        let mut y = String::new();
+        let _ = write!(
+            y,
+            "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: {}\n  description: \"{}\"\n  annotations:\n    console.dev/oncall-rotation: \"{}\"\nspec:\n  type: team\n  members: [{}]\n",
+            squad.name,
+            squad.description,
+            squad.oncall.rotation,
+            squad.members.join(", ")
+        );
+        for s in batch.services.iter().filter(|s| s.squad == squad.name) {
+            let _ = write!(
+                y,
+                "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {}\n  description: \"{}\"\n  tags: [{}]\n  annotations:\n    console.dev/tier: \"{}\"\n    console.dev/runbook: \"{}\"\n    console.dev/slo: \"{}\"\nspec:\n  type: service\n  lifecycle: {}\n  owner: {}\n  system: {}\n",
+                s.name,
+                s.description,
+                s.tags.join(", "),
+                s.tier.number(),
+                if s.runbook.is_empty() { "https://runbooks.example.com/none" } else { &s.runbook },
+                s.slo,
+                s.lifecycle.as_str(),
+                s.squad,
+                s.system
+            );
+        }
+        std::fs::write(dir.join(format!("{}.yaml", squad.name)), y).unwrap();
+    }
+}

@@ -1,0 +1,77 @@
+//! The console server: configuration, state, and the HTTP routes (pages, JSON API, health,
+//! metrics). `main.rs` only parses the command line and calls in here.
+
+pub mod api;
+pub mod config;
+pub mod metrics;
+
+use app::app::{shell, App};
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use console_core::catalog::repo;
+use console_core::store::Store;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use metrics::Metrics;
+
+/// Everything a request handler may need.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Store,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(store: Store, site_root: &str, listen: std::net::SocketAddr) -> AppState {
+        let leptos_options = LeptosOptions::builder()
+            .output_name(std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| "console".into()))
+            .site_root(std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| site_root.to_string()))
+            .site_pkg_dir("pkg")
+            .site_addr(listen)
+            .build();
+        AppState { leptos_options, store, metrics: Metrics::default() }
+    }
+}
+
+/// The whole application: pages (server-rendered, hydrated), server functions, JSON API,
+/// health and metrics.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let context = {
+        let store = state.store.clone();
+        move || provide_context(store.clone())
+    };
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .nest("/api/v1", api::router())
+        .leptos_routes_with_context(&state, routes, context, {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .with_state(state)
+}
+
+/// Ready when the store answers.
+async fn readyz(State(store): State<Store>) -> impl IntoResponse {
+    match store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(error) => {
+            tracing::warn!(%error, "store not reachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "store not reachable")
+        }
+    }
+}
+
+async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    let services = repo::service_count(&state.store).await.map(|n| n as f64).unwrap_or(f64::NAN);
+    let body = state.metrics.render(&[("console_catalog_services", "Services in the catalog.", services)]);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}

@@ -1,1 +1,125 @@
-fn main() {}
+//! `console`: serve the developer console, or import the catalog on demand.
+
+use clap::{Parser, Subcommand};
+use console::config::{Config, LogFormat, KEYS};
+use console::{router, AppState};
+use console_core::catalog::repo::{self, ImportError};
+use console_core::store::Store;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "console", version, about = "Self-service developer console for services on Kubernetes")]
+#[command(after_help = config_help())]
+struct Cli {
+    /// TOML configuration file; every key can also be set as CONSOLE_<KEY>.
+    #[arg(long, env = "CONSOLE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the console (the default).
+    Serve,
+    /// Import catalog descriptors now, all or nothing, and exit.
+    Import {
+        /// Directory of catalog-info.yaml files (default: the configured catalog_dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Validate the configuration and exit.
+    CheckConfig,
+}
+
+fn config_help() -> String {
+    let mut help = String::from("Configuration keys (TOML file or CONSOLE_<KEY> environment variables):\n");
+    for (key, meaning) in KEYS {
+        help.push_str(&format!("  {key:<14} {meaning}\n"));
+    }
+    help
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("console: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Import { dir } => import(config, dir).await,
+        Command::CheckConfig => {
+            println!("configuration is valid");
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("console: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::new(&config.log_level);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Imports `dir`; problems are logged one per line and leave the stored catalog as it was.
+async fn import_catalog(store: &Store, dir: &std::path::Path) -> Result<(), String> {
+    match repo::import_dir(store, dir).await {
+        Ok(summary) => {
+            tracing::info!(dir = %dir.display(), squads = summary.squads, services = summary.services, skipped = summary.skipped, "catalog imported");
+            Ok(())
+        }
+        Err(ImportError::Invalid(problems)) => {
+            for problem in &problems {
+                tracing::error!(%problem, "catalog descriptor rejected");
+            }
+            Err(format!("catalog import refused, nothing changed: {} problem(s) in {}", problems.len(), dir.display()))
+        }
+        Err(ImportError::Store(e)) => Err(format!("catalog import failed, nothing changed: {e}")),
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let store = Store::open(&config.database_url).await.map_err(|e| e.to_string())?;
+    if let Some(dir) = config.catalog_dir() {
+        // A bad catalog must not take the console down: keep serving the stored one.
+        if let Err(message) = import_catalog(&store, dir).await {
+            tracing::error!("{message}");
+        }
+    }
+    let state = AppState::new(store, &config.site_root.to_string_lossy(), config.listen);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    tracing::info!("console listening on http://{}", config.listen);
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn import(config: Config, dir: Option<PathBuf>) -> Result<(), String> {
+    let dir = dir
+        .or_else(|| config.catalog_dir().map(PathBuf::from))
+        .ok_or("no directory: pass --dir or set catalog_dir")?;
+    let store = Store::open(&config.database_url).await.map_err(|e| e.to_string())?;
+    import_catalog(&store, &dir).await
+}

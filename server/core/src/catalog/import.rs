@@ -343,7 +343,7 @@ impl Problems<'_, '_> {
         let mut links = Vec::new();
         for item in items {
             match item.get("url").and_then(Value::as_str) {
-                Some(url) if url.starts_with("https://") || url.starts_with("http://") => links.push(Link {
+                Some(url) if safe_href(url).is_some() => links.push(Link {
                     url: url.to_string(),
                     title: item.get("title").and_then(Value::as_str).unwrap_or(url).to_string(),
                 }),
@@ -392,6 +392,11 @@ impl Problems<'_, '_> {
             })
             .collect();
         let display_name = self.string(&["spec", "profile", "displayName"], false);
+        if let Some(url) = annotations.get("console.dev/oncall-url") {
+            if safe_href(url).is_none() {
+                self.add(&["metadata", "annotations", "console.dev/oncall-url"], &format!("must be an http(s) URL, not {url:?}"));
+            }
+        }
         let squad = Squad {
             name: name.to_string(),
             display_name: display_name.unwrap_or_else(|| name.to_string()),
@@ -445,6 +450,13 @@ impl Problems<'_, '_> {
             .cloned()
             .or_else(|| annotations.get("backstage.io/source-location").map(|s| s.trim_start_matches("url:").to_string()))
             .unwrap_or_default();
+        for key in ["console.dev/runbook", "console.dev/repository", "backstage.io/source-location"] {
+            if let Some(url) = annotations.get(key) {
+                if safe_href(url.trim_start_matches("url:")).is_none() {
+                    self.add(&["metadata", "annotations", key], &format!("must be an http(s) URL, not {url:?}"));
+                }
+            }
+        }
         let description = self.text(&["metadata", "description"]);
         let system = self.text(&["spec", "system"]);
         let tags = self.strings(&["metadata", "tags"]);
@@ -613,6 +625,7 @@ metadata:
     console.dev/tier: '2'
     console.dev/attest-backups: yesterday
     console.dev/attest-warp-drive: maria 2026-01-01
+    console.dev/runbook: javascript:alert(1)
 spec: {type: service, lifecycle: production, owner: user:maria}
 ";
         let problems = parse(&[file("x.yaml", SQUAD), file("y.yaml", text)]).unwrap_err();
@@ -622,6 +635,7 @@ spec: {type: service, lifecycle: production, owner: user:maria}
         assert!(fields.contains(&"metadata.annotations.console.dev/attest-backups"));
         assert!(fields.contains(&"metadata.annotations.console.dev/attest-warp-drive"));
         assert!(fields.contains(&"spec.owner"));
+        assert!(fields.contains(&"metadata.annotations.console.dev/runbook"));
     }
 
     #[test]

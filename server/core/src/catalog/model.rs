@@ -175,6 +175,7 @@ pub struct ServiceSummary {
     pub tier: Tier,
     pub lifecycle: Lifecycle,
     pub description: String,
+    pub runbook: String,
     pub readiness: Score,
 }
 
@@ -223,9 +224,6 @@ impl CatalogQuery {
     pub fn from_params<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<CatalogQuery, String> {
         let non_empty = |key: &str| get(key).map(str::trim).filter(|v| !v.is_empty());
         let text = non_empty("q").unwrap_or_default().to_string();
-        if text.chars().count() > Self::MAX_TEXT {
-            return Err(format!("search text is longer than {} characters", Self::MAX_TEXT));
-        }
         let tier = match non_empty("tier") {
             None => None,
             Some(t) => Some(
@@ -259,14 +257,20 @@ impl CatalogQuery {
                 }
             },
         };
-        Ok(CatalogQuery {
-            text,
-            squad: non_empty("squad").map(str::to_string),
-            tier,
-            lifecycle,
-            readiness,
-            page,
-        })
+        let query = CatalogQuery { text, squad: non_empty("squad").map(str::to_string), tier, lifecycle, readiness, page };
+        query.validate()?;
+        Ok(query)
+    }
+
+    /// The limits any query must respect, wherever it came from.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.text.chars().count() > Self::MAX_TEXT {
+            return Err(format!("search text is longer than {} characters", Self::MAX_TEXT));
+        }
+        if !(1..=Self::MAX_PAGE).contains(&self.page) {
+            return Err(format!("page must be a whole number from 1 to {}, not {}", Self::MAX_PAGE, self.page));
+        }
+        Ok(())
     }
 
     /// The URL query string for this search, for links that keep the filters.
@@ -293,6 +297,13 @@ impl CatalogQuery {
         }
         parts.join("&")
     }
+}
+
+/// `url` if it is safe to put in an href (http or https), else None: a stored
+/// `javascript:` URL must never become a link.
+pub fn safe_href(url: &str) -> Option<&str> {
+    let lower = url.trim_start().to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://")).then_some(url)
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).

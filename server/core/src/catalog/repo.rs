@@ -134,17 +134,19 @@ const FILTERS: &str = "
     AND ($6 = '' OR ($6 = 'ready' AND s.readiness_met >= s.readiness_required)
                  OR ($6 = 'not-ready' AND s.readiness_met < s.readiness_required))";
 
-const SUMMARY_COLUMNS: &str = "s.name, s.squad, s.tier, s.lifecycle, s.description, s.readiness_met, s.readiness_required";
+const SUMMARY_COLUMNS: &str =
+    "s.name, s.squad, s.tier, s.lifecycle, s.description, s.runbook, s.readiness_met, s.readiness_required";
 
-type SummaryRow = (String, String, i64, String, String, i64, i64);
+type SummaryRow = (String, String, i64, String, String, String, i64, i64);
 
-fn summary((name, squad, tier, lifecycle, description, met, required): SummaryRow) -> ServiceSummary {
+fn summary((name, squad, tier, lifecycle, description, runbook, met, required): SummaryRow) -> ServiceSummary {
     ServiceSummary {
         name,
         squad,
         tier: Tier::new(tier).unwrap_or(Tier::ALL[3]),
         lifecycle: Lifecycle::parse(&lifecycle).unwrap_or(Lifecycle::Experimental),
         description,
+        runbook,
         readiness: Score { met: met as u32, required: required as u32 },
     }
 }

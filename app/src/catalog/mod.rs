@@ -1,0 +1,13 @@
+//! Catalog pages: home, search, service, squad.
+
+mod api;
+mod home;
+mod search;
+mod service;
+mod squad;
+
+pub use api::*;
+pub use home::HomePage;
+pub use search::CatalogPage;
+pub use service::ServicePage;
+pub use squad::SquadPage;

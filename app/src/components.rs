@@ -1,0 +1,88 @@
+//! Small pieces shared by pages.
+
+use crate::error::{set_status, AppError};
+use console_core::catalog::{safe_href, Lifecycle, Score, Tier};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn TierBadge(tier: Tier) -> impl IntoView {
+    let colour = match tier.number() {
+        1 => "bg-red-100 text-red-800",
+        2 => "bg-amber-100 text-amber-800",
+        3 => "bg-sky-100 text-sky-800",
+        _ => "bg-slate-200 text-slate-700",
+    };
+    view! {
+        <span class=format!("inline-block rounded px-2 py-0.5 text-xs font-medium {colour}") title=tier.to_string()>
+            {format!("T{} {}", tier.number(), tier.label())}
+        </span>
+    }
+}
+
+#[component]
+pub fn LifecycleBadge(lifecycle: Lifecycle) -> impl IntoView {
+    let colour = match lifecycle {
+        Lifecycle::Production => "text-emerald-700",
+        Lifecycle::Experimental => "text-violet-700",
+        Lifecycle::Deprecated => "text-slate-500 line-through",
+    };
+    view! { <span class=format!("text-xs {colour}")>{lifecycle.as_str()}</span> }
+}
+
+/// Met / required checks as a bar and a number.
+#[component]
+pub fn ReadinessBar(score: Score) -> impl IntoView {
+    let pct = score.percent();
+    let colour = if score.is_ready() {
+        "bg-emerald-500"
+    } else if pct >= 50 {
+        "bg-amber-500"
+    } else {
+        "bg-red-500"
+    };
+    view! {
+        <span class="inline-flex items-center gap-2" title=format!("{} of {} readiness checks met", score.met, score.required)>
+            <span class="h-2 w-20 rounded bg-slate-200 overflow-hidden">
+                <span class=format!("block h-2 {colour}") style=format!("width: {pct}%")></span>
+            </span>
+            <span class="text-xs tabular-nums">{format!("{}/{}", score.met, score.required)}</span>
+        </span>
+    }
+}
+
+/// A link if the URL is http(s), plain text otherwise.
+#[component]
+pub fn ExternalLink(url: String, #[prop(optional)] label: Option<String>) -> impl IntoView {
+    let label = label.unwrap_or_else(|| url.clone());
+    match safe_href(&url) {
+        Some(href) => view! {
+            <a href=href.to_string() class="text-sky-700 hover:underline" rel="noopener noreferrer" target="_blank">{label}</a>
+        }
+        .into_any(),
+        None => view! { <span>{label}</span> }.into_any(),
+    }
+}
+
+/// An error as a page section, with the matching HTTP status on the server.
+#[component]
+pub fn ErrorView(error: AppError) -> impl IntoView {
+    set_status(error.status());
+    let heading = match error.status() {
+        404 => "Not found",
+        400 => "Bad request",
+        _ => "Something went wrong",
+    };
+    view! {
+        <Title text=heading.to_string() />
+        <section class="rounded border border-red-200 bg-red-50 p-4" role="alert">
+            <h1 class="text-lg font-semibold text-red-800">{heading}</h1>
+            <p class="text-red-700">{error.to_string()}</p>
+        </section>
+    }
+}
+
+#[component]
+pub fn NotFound(what: String) -> impl IntoView {
+    view! { <ErrorView error=AppError::NotFound(what) /> }
+}

@@ -1,0 +1,58 @@
+//! The one error type that crosses from server functions to the browser.
+//!
+//! Internal failures are logged on the server and reach the browser only as `Internal`.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::JsonEncoding;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("something went wrong on our side; it has been logged")]
+    Internal,
+    /// The call itself failed (network, encoding).
+    #[error("the server could not be reached: {0}")]
+    Call(String),
+}
+
+impl AppError {
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::NotFound(_) => 404,
+            AppError::BadRequest(_) => 400,
+            AppError::Internal | AppError::Call(_) => 500,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Call(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<console_core::store::StoreError> for AppError {
+    fn from(error: console_core::store::StoreError) -> Self {
+        tracing::error!(%error, "store error");
+        AppError::Internal
+    }
+}
+
+/// Sets the HTTP status of the page being rendered on the server (no-op in the browser).
+pub fn set_status(code: u16) {
+    #[cfg(feature = "ssr")]
+    if let (Some(response), Ok(status)) =
+        (use_context::<leptos_axum::ResponseOptions>(), http::StatusCode::from_u16(code))
+    {
+        response.set_status(status);
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = code;
+}

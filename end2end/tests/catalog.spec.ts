@@ -1,0 +1,53 @@
+import { test, expect, Page } from "@playwright/test";
+
+async function hydrated(page: Page) {
+  await expect(page.locator("body[data-hydrated=true]")).toHaveCount(1);
+}
+
+test("home lists squads and searches the catalog", async ({ page }) => {
+  await page.goto("/");
+  await expect(page.getByRole("heading", { name: "Squads" })).toBeVisible();
+  await page.getByLabel("Find a service").fill("ledger");
+  await page.getByLabel("Find a service").press("Enter");
+  await expect(page).toHaveURL(/\/catalog\?q=ledger/);
+  const rows = page.getByTestId("service-row");
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText("payments");
+});
+
+test("from a service to its squad's ownership page", async ({ page }) => {
+  await page.goto("/catalog?q=ledger");
+  await page.getByRole("link", { name: "ledger" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("ledger");
+  await expect(page.getByTestId("readiness")).toContainText("Readiness for tier 1");
+  await page.getByRole("link", { name: "Payments" }).first().click();
+  await expect(page).toHaveURL(/\/squads\/payments$/);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Payments");
+  await expect(page.getByTestId("owned-service")).toHaveCount(6);
+  await expect(page.getByText("payments-primary")).toBeVisible();
+});
+
+test("a tier filter applies on change once hydrated", async ({ page }) => {
+  await page.goto("/catalog");
+  await hydrated(page);
+  await expect(page.getByTestId("result-count")).toContainText("39 services");
+  // No submit: only the hydrated page reacts to the change.
+  await page.getByLabel("Tier").selectOption("1");
+  await expect(page).toHaveURL(/tier=1/);
+  await expect(page.getByTestId("result-count")).not.toContainText("39 services");
+  const badges = page.getByTestId("service-row").locator("td:nth-child(3)");
+  const count = await badges.count();
+  expect(count).toBeGreaterThan(0);
+  for (let i = 0; i < count; i++) {
+    await expect(badges.nth(i)).toContainText("T1");
+  }
+  await page.getByLabel("Lifecycle").selectOption("deprecated");
+  await expect(page).toHaveURL(/tier=1&lifecycle=deprecated/);
+  await expect(page.getByTestId("no-results")).toBeVisible();
+});
+
+test("an unknown service is a 404 page", async ({ page }) => {
+  const response = await page.goto("/services/does-not-exist");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("alert")).toContainText("not found");
+});

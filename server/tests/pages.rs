@@ -1,0 +1,99 @@
+//! The pages, rendered on the server by the real router.
+
+mod common;
+use axum::http::StatusCode;
+use common::TestApp;
+
+#[tokio::test]
+async fn home_lists_squads_with_readiness() {
+    let app = TestApp::demo().await;
+    let (status, html) = app.get("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("href=\"/squads/payments\""), "{html}");
+    assert!(html.contains("Search &amp; Discovery"));
+    assert!(html.contains("readiness checks met"));
+}
+
+#[tokio::test]
+async fn catalog_searches_filters_and_pages() {
+    let app = TestApp::demo().await;
+    let (status, html) = app.get("/catalog?q=ledger").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("href=\"/services/ledger\""));
+    assert!(!html.contains("href=\"/services/cart\""));
+    assert!(html.contains("1 services · page 1 of 1"));
+
+    let (_, html) = app.get("/catalog?tier=1&lifecycle=production").await;
+    assert!(html.contains("href=\"/services/payments-api\""));
+    assert!(!html.contains("href=\"/services/refunds-ui\""), "tier 3 service shown under tier=1");
+
+    let (_, html) = app.get("/catalog?squad=identity").await;
+    assert!(html.contains("4 services"));
+}
+
+#[tokio::test]
+async fn bad_input_is_a_clear_error_not_a_crash() {
+    let app = TestApp::demo().await;
+    for uri in ["/catalog?page=0", "/catalog?page=abc", "/catalog?page=-3", "/catalog?tier=5", "/catalog?lifecycle=zombie"] {
+        let (status, html) = app.get(uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(html.contains("Bad request"), "{uri}");
+    }
+    let long = "x".repeat(5000);
+    let (status, html) = app.get(&format!("/catalog?q={long}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("longer than 200 characters"));
+
+    // Strange text is only text: escaped on the way out, never SQL on the way in.
+    let (status, html) = app.get("/catalog?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E%27%20OR%201%3D1%20--").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No service matches."));
+    assert!(!html.contains("<script>alert(1)"), "search text echoed unescaped");
+}
+
+#[tokio::test]
+async fn unknown_things_get_a_404_page() {
+    let app = TestApp::demo().await;
+    for uri in ["/services/no-such-service", "/squads/no-such-squad", "/no/such/page"] {
+        let (status, html) = app.get(uri).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(html.contains("Not found"), "{uri}: {html}");
+    }
+}
+
+#[tokio::test]
+async fn service_page_shows_ownership_and_readiness() {
+    let app = TestApp::demo().await;
+    let (status, html) = app.get("/services/ledger").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Readiness for tier 1 (critical)"));
+    assert!(html.contains("href=\"/squads/payments\""));
+    assert!(html.contains("payments-primary"));
+    assert!(html.contains("backstage.io/kubernetes-id=ledger"));
+    assert!(html.contains("Defined SLO"));
+}
+
+#[tokio::test]
+async fn squad_page_shows_what_we_own() {
+    let app = TestApp::demo().await;
+    let (status, html) = app.get("/squads/growth").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(html.matches("data-testid=\"owned-service\"").count(), 4);
+    assert!(html.contains("No on-call rotation"), "growth has no rotation in the demo");
+    assert!(html.contains("zoe"));
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let app = TestApp::demo().await;
+    assert_eq!(app.get("/healthz").await, (StatusCode::OK, "ok".to_string()));
+    assert_eq!(app.get("/readyz").await.0, StatusCode::OK);
+    app.get("/catalog").await;
+    let (status, text) = app.get("/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("console_catalog_services 39"), "{text}");
+    assert!(text.contains("console_http_requests_total{method=\"GET\",route=\"/catalog\",status=\"200\"} 1"), "{text}");
+
+    app.store.pool().close().await;
+    assert_eq!(app.get("/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
+}
