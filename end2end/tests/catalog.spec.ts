@@ -6,7 +6,7 @@ async function hydrated(page: Page) {
 
 test("home lists squads and searches the catalog", async ({ page }) => {
   await page.goto("/");
-  await expect(page.getByRole("heading", { name: "Squads" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Squads", exact: true })).toBeVisible();
   await page.getByLabel("Find a service").fill("ledger");
   await page.getByLabel("Find a service").press("Enter");
   await expect(page).toHaveURL(/\/catalog\?q=ledger/);

@@ -1,4 +1,5 @@
 //! Shared set-up for route tests: the real router over a fresh store holding the demo catalog.
+#![allow(dead_code)] // each test binary uses a part
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
