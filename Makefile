@@ -34,6 +34,7 @@ test-e2e:
 
 ## Benchmarks (release build): figures go to BENCHMARKS.md.
 bench: tools services
+	cargo build --release -p console --bin console
 	cargo bench -p console --bench catalog
 
 release: tools

@@ -24,13 +24,49 @@ async fn main() {
     println!("|---|---|---|---|---|---|---|---|");
 
     let sqlite_file = tempfile::tempdir().unwrap();
-    let sqlite = Store::open(&format!("sqlite://{}/bench.db", sqlite_file.path().display())).await.unwrap();
+    let sqlite_url = format!("sqlite://{}/bench.db", sqlite_file.path().display());
+    let sqlite = Store::open(&sqlite_url).await.unwrap();
     run("SQLite", sqlite, dir.path()).await;
 
     let pg = testing::postgres().await;
     run("PostgreSQL", pg.store.clone(), dir.path()).await;
     pg.drop().await;
-    println!("\nresident memory of the bench process at the end: {} MB", rss_mb());
+    console_memory(&sqlite_url).await;
+}
+
+/// Resident memory of the real `console` binary (release) serving the 20k catalog from SQLite,
+/// after 1,000 searches and squad pages.
+async fn console_memory(sqlite_url: &str) {
+    let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/console");
+    if !binary.exists() {
+        println!("\n(target/release/console not built: `make bench` builds it for the memory figure)");
+        return;
+    }
+    let port = 3900;
+    let mut child = std::process::Command::new(&binary)
+        .env("CONSOLE_DATABASE_URL", sqlite_url)
+        .env("CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CONSOLE_LOG_LEVEL", "warn")
+        .env_remove("CONSOLE_CONFIG")
+        .spawn()
+        .expect("start console");
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for i in 0..500 {
+        fetch(&client, &format!("{base}/catalog?q=svc-{}&page=1", i % 100)).await;
+        fetch(&client, &format!("{base}/squads/squad-{:03}", i % SQUADS)).await;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let rss = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap_or("?").trim().to_string();
+    let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap_or("?").trim().to_string();
+    println!("\nconsole (release) serving 20,000 services on SQLite after 1,000 page views: RSS {rss}, peak {hwm}");
+    let _ = child.kill();
 }
 
 async fn run(name: &str, store: Store, dir: &std::path::Path) {
@@ -61,6 +97,20 @@ async fn run(name: &str, store: Store, dir: &std::path::Path) {
         }
     })
     .await;
+    for (shape, label) in ["q=word", "q=word&page", "tier&lifecycle&page", "deep page"].iter().enumerate() {
+        let f = measure(&client, 200, |i| {
+            let i = i * 4 + shape;
+            let word = words[i % words.len()];
+            match shape {
+                0 => format!("{base}/catalog?q={word}"),
+                1 => format!("{base}/catalog?q={word}&page={}", 1 + i % 5),
+                2 => format!("{base}/catalog?tier={}&lifecycle=production&page={}", 1 + i % 4, 1 + i % 30),
+                _ => format!("{base}/catalog?page={}", 1 + (i * 7) % 400),
+            }
+        })
+        .await;
+        eprintln!("{name} {label}: p50 {} p99 {}", ms(f.p50), ms(f.p99));
+    }
     let squad = measure(&client, REQUESTS, |i| format!("{base}/squads/squad-{:03}", (i * 37) % SQUADS)).await;
     println!(
         "| {name} | {:.2} s | {} | {} | {} KB | {} | {} | {} KB |",
@@ -102,16 +152,6 @@ async fn measure(client: &reqwest::Client, n: usize, url: impl Fn(usize) -> Stri
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn rss_mb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb / 1024)
-        .unwrap_or(0)
 }
 
 /// Writes the batch as Backstage descriptors, one file per squad with its services.

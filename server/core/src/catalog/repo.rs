@@ -55,6 +55,11 @@ pub async fn replace_all(store: &Store, batch: &Batch) -> Result<ImportSummary, 
         insert_service(&mut tx, service, score).await?;
     }
     tx.commit().await?;
+    // Fresh statistics after a bulk replace, so PostgreSQL's planner picks the indexes.
+    // (SQLite's planner does better here without them.)
+    if store.backend() == crate::store::Backend::Postgres {
+        sqlx::query("ANALYZE services").execute(store.pool()).await?;
+    }
     Ok(ImportSummary { squads: batch.squads.len(), services: batch.services.len(), skipped: batch.skipped })
 }
 
@@ -126,14 +131,6 @@ fn like_pattern(text: &str) -> String {
     p
 }
 
-const FILTERS: &str = "
-    ($1 = '' OR s.search_text LIKE $2 ESCAPE '\\')
-    AND ($3 = '' OR s.squad = $3)
-    AND ($4 = 0 OR s.tier = $4)
-    AND ($5 = '' OR s.lifecycle = $5)
-    AND ($6 = '' OR ($6 = 'ready' AND s.readiness_met >= s.readiness_required)
-                 OR ($6 = 'not-ready' AND s.readiness_met < s.readiness_required))";
-
 const SUMMARY_COLUMNS: &str =
     "s.name, s.squad, s.tier, s.lifecycle, s.description, s.runbook, s.readiness_met, s.readiness_required";
 
@@ -151,45 +148,77 @@ fn summary((name, squad, tier, lifecycle, description, runbook, met, required): 
     }
 }
 
+/// A bind value of the search: text or number.
+enum Param {
+    Text(String),
+    Int(i64),
+}
+
+/// The WHERE clause for the filters that are set (only those, so the planner can use indexes),
+/// with its parameters in order.
+fn filters(query: &CatalogQuery) -> (String, Vec<Param>) {
+    let mut clauses = Vec::new();
+    let mut params = Vec::new();
+    let mut add = |clause: &str, param: Param| {
+        params.push(param);
+        clauses.push(clause.replace('?', &format!("${}", params.len())));
+    };
+    let text: String = query.text.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_string();
+    if !text.is_empty() {
+        add("s.search_text LIKE ? ESCAPE '\\'", Param::Text(like_pattern(&text)));
+    }
+    if let Some(squad) = &query.squad {
+        add("s.squad = ?", Param::Text(squad.clone()));
+    }
+    if let Some(tier) = query.tier {
+        add("s.tier = ?", Param::Int(tier.number() as i64));
+    }
+    if let Some(lifecycle) = query.lifecycle {
+        add("s.lifecycle = ?", Param::Text(lifecycle.as_str().to_string()));
+    }
+    match query.readiness {
+        Some(ReadinessFilter::Ready) => clauses.push("s.readiness_met >= s.readiness_required".into()),
+        Some(ReadinessFilter::NotReady) => clauses.push("s.readiness_met < s.readiness_required".into()),
+        None => {}
+    }
+    let clause = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    (clause, params)
+}
+
+fn bind_all<'q, O>(
+    mut query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    params: &[Param],
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    for p in params {
+        query = match p {
+            Param::Text(t) => query.bind(t.clone()),
+            Param::Int(i) => query.bind(*i),
+        };
+    }
+    query
+}
+
 /// One page of a catalog search, sorted by name.
 pub async fn search(store: &Store, query: &CatalogQuery) -> Result<CatalogPage, StoreError> {
     let page_size = CatalogQuery::PAGE_SIZE;
-    let text: String = query.text.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_string();
-    let pattern = like_pattern(&text);
-    let squad = query.squad.clone().unwrap_or_default();
-    let tier = query.tier.map(|t| t.number() as i64).unwrap_or(0);
-    let lifecycle = query.lifecycle.map(|l| l.as_str()).unwrap_or_default();
-    let readiness = query.readiness.map(|r| r.as_str()).unwrap_or_default();
     let offset = (query.page.max(1) as i64 - 1) * page_size as i64;
-
-    let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
-        "SELECT {SUMMARY_COLUMNS} FROM services s WHERE {FILTERS} ORDER BY s.name LIMIT $7 OFFSET $8"
-    ))
-    .bind(&text)
-    .bind(&pattern)
-    .bind(&squad)
-    .bind(tier)
-    .bind(lifecycle)
-    .bind(readiness)
-    .bind(page_size as i64)
-    .bind(offset)
-    .fetch_all(store.pool())
-    .await?;
-    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM services s WHERE {FILTERS}"))
-        .bind(&text)
-        .bind(&pattern)
-        .bind(&squad)
-        .bind(tier)
-        .bind(lifecycle)
-        .bind(readiness)
-        .fetch_one(store.pool())
+    let (clause, params) = filters(query);
+    let n = params.len();
+    // Two statements on purpose: ORDER BY name LIMIT walks the primary key and stops early,
+    // which a COUNT(*) OVER () in the same statement would prevent.
+    let page_sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM services s {clause} ORDER BY s.name LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let rows: Vec<SummaryRow> = bind_all(sqlx::query_as(&page_sql), &params)
+        .bind(page_size as i64)
+        .bind(offset)
+        .fetch_all(store.pool())
         .await?;
-    Ok(CatalogPage {
-        query: query.clone(),
-        services: rows.into_iter().map(summary).collect(),
-        total: total as u64,
-        page_size,
-    })
+    let count_sql = format!("SELECT COUNT(*) FROM services s {clause}");
+    let (total,): (i64,) = bind_all(sqlx::query_as(&count_sql), &params).fetch_one(store.pool()).await?;
+    Ok(CatalogPage { query: query.clone(), services: rows.into_iter().map(summary).collect(), total: total as u64, page_size })
 }
 
 pub async fn squad(store: &Store, name: &str) -> Result<Option<Squad>, StoreError> {

@@ -1,0 +1,98 @@
+//! The one place that decides (user, action, resource) → allow or deny.
+//!
+//! Every server function and route asks [`allows`]; the authorization matrix test enumerates
+//! them all, so an endpoint without a policy entry fails the build's tests.
+
+use super::User;
+use serde::{Deserialize, Serialize};
+
+/// A user's standing towards one resource, from least to most trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Role {
+    Anonymous,
+    /// Signed in.
+    Developer,
+    /// Member of the squad that owns the resource.
+    Owner,
+    /// Site reliability engineer: administers the platform.
+    Sre,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Anonymous, Role::Developer, Role::Owner, Role::Sre];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Action {
+    /// Read the catalog, services, squads (pages and JSON API).
+    ViewCatalog,
+    /// Edit a service's catalog entry.
+    EditService,
+    /// Attest or withdraw a readiness check of a service.
+    AttestReadiness,
+    /// Create, list and revoke one's own API tokens.
+    ManageOwnTokens,
+    /// Re-import the catalog from its descriptors.
+    ImportCatalog,
+}
+
+impl Action {
+    pub const ALL: [Action; 5] =
+        [Action::ViewCatalog, Action::EditService, Action::AttestReadiness, Action::ManageOwnTokens, Action::ImportCatalog];
+
+    /// The least role that may do it.
+    pub fn requires(self) -> Role {
+        match self {
+            Action::ViewCatalog | Action::ManageOwnTokens => Role::Developer,
+            Action::EditService | Action::AttestReadiness => Role::Owner,
+            Action::ImportCatalog => Role::Sre,
+        }
+    }
+}
+
+/// The role of `user` towards a resource owned by `owner` (None: not owned by a squad).
+pub fn role(user: Option<&User>, owner: Option<&str>) -> Role {
+    match user {
+        None => Role::Anonymous,
+        Some(u) if u.sre => Role::Sre,
+        Some(u) if owner.is_some_and(|o| u.member_of(o)) => Role::Owner,
+        Some(_) => Role::Developer,
+    }
+}
+
+pub fn allows(user: Option<&User>, action: Action, owner: Option<&str>) -> bool {
+    role(user, owner) >= action.requires()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(squads: &[&str], sre: bool) -> User {
+        User {
+            login: "u".into(),
+            name: "U".into(),
+            squads: squads.iter().map(|s| s.to_string()).collect(),
+            sre,
+            provider: "dev".into(),
+        }
+    }
+
+    #[test]
+    fn owners_edit_their_own_services_only() {
+        let maria = user(&["payments"], false);
+        assert!(allows(Some(&maria), Action::EditService, Some("payments")));
+        assert!(!allows(Some(&maria), Action::EditService, Some("search")));
+        assert!(allows(Some(&maria), Action::ViewCatalog, None));
+        assert!(!allows(Some(&maria), Action::ImportCatalog, None));
+    }
+
+    #[test]
+    fn anonymous_may_do_nothing_and_sre_everything() {
+        let sre = user(&[], true);
+        for action in Action::ALL {
+            assert!(!allows(None, action, Some("payments")), "{action:?}");
+            assert!(allows(Some(&sre), action, Some("payments")), "{action:?}");
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Sessions in the console's own database, so several console replicas share them.
+
+use crate::store::Store;
+use tower_sessions::cookie::time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct DbSessionStore {
+    store: Store,
+}
+
+impl DbSessionStore {
+    pub fn new(store: Store) -> Self {
+        DbSessionStore { store }
+    }
+
+    /// Removes expired sessions; called now and then, not on every request.
+    pub async fn delete_expired(&self) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(OffsetDateTime::now_utc().unix_timestamp())
+            .execute(self.store.pool())
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
+}
+
+fn backend(e: sqlx::Error) -> Error {
+    Error::Backend(e.to_string())
+}
+
+fn encode(record: &Record) -> Result<String> {
+    serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))
+}
+
+#[async_trait::async_trait]
+impl tower_sessions::SessionStore for DbSessionStore {
+    async fn create(&self, record: &mut Record) -> Result<()> {
+        // A new id must never take over an existing session: retry on collision.
+        loop {
+            let done = sqlx::query(
+                "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(record.id.to_string())
+            .bind(encode(record)?)
+            .bind(record.expiry_date.unix_timestamp())
+            .execute(self.store.pool())
+            .await
+            .map_err(backend)?;
+            if done.rows_affected() == 1 {
+                return Ok(());
+            }
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(record.id.to_string())
+        .bind(encode(record)?)
+        .bind(record.expiry_date.unix_timestamp())
+        .execute(self.store.pool())
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> Result<Option<Record>> {
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
+                .bind(id.to_string())
+                .bind(OffsetDateTime::now_utc().unix_timestamp())
+                .fetch_optional(self.store.pool())
+                .await
+                .map_err(backend)?;
+        let Some((data, expires_at)) = row else { return Ok(None) };
+        Ok(Some(Record {
+            id: *id,
+            data: serde_json::from_str(&data).map_err(|e| Error::Decode(e.to_string()))?,
+            expiry_date: OffsetDateTime::from_unix_timestamp(expires_at).map_err(|e| Error::Decode(e.to_string()))?,
+        }))
+    }
+
+    async fn delete(&self, id: &Id) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id.to_string())
+            .execute(self.store.pool())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
