@@ -1,6 +1,8 @@
 //! The HTML shell, the router and the page frame.
 
+use crate::auth::{session_info, LoginPage, SessionView, TokensPage};
 use crate::catalog::{CatalogPage, HomePage, ServicePage, SquadPage};
+use crate::error::AppError;
 use crate::components::NotFound;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -35,6 +37,9 @@ pub fn App() -> impl IntoView {
             let _ = body.set_attribute("data-hydrated", "true");
         }
     });
+    // Who is signed in, for the frame and for pages that hide what the user may not do.
+    let session: Session = Resource::new(|| (), |_| session_info());
+    provide_context(session);
     view! {
         <Stylesheet id="leptos" href="/pkg/console.css" />
         <Title formatter=|text: String| if text.is_empty() { "Console".to_string() } else { format!("{text} · Console") } />
@@ -52,7 +57,19 @@ pub fn App() -> impl IntoView {
                             class="rounded bg-slate-800 px-3 py-1 text-sm placeholder-slate-400"
                         />
                     </form>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move { view! { <Account session=session.await.ok() /> } })}
+                    </Suspense>
                 </nav>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        session.await.ok().filter(|s| s.dev_sign_in).map(|_| view! {
+                            <p class="bg-amber-400 px-4 py-1 text-center text-sm text-slate-900" data-testid="dev-banner">
+                                "Dev sign-in is on: anyone here can act as any demo user. Configure an identity provider for real use."
+                            </p>
+                        })
+                    })}
+                </Suspense>
             </header>
             <main class="mx-auto max-w-6xl px-4 py-6">
                 // Async SSR: the status code (404, 400) is known before the first byte is sent.
@@ -61,8 +78,36 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/catalog") view=CatalogPage ssr=SsrMode::Async />
                     <Route path=path!("/services/:name") view=ServicePage ssr=SsrMode::Async />
                     <Route path=path!("/squads/:name") view=SquadPage ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("/tokens") view=TokensPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// The session, shared with every page through context.
+pub type Session = Resource<Result<SessionView, AppError>>;
+
+/// The signed-in user from context, once the session resource has loaded.
+pub fn use_session() -> Session {
+    expect_context::<Session>()
+}
+
+#[component]
+fn Account(session: Option<SessionView>) -> impl IntoView {
+    match session.and_then(|s| s.user) {
+        None => view! { <a href="/login" class="text-slate-300 hover:text-white">"Sign in"</a> }.into_any(),
+        Some(user) => view! {
+            <span class="text-sm text-slate-300" data-testid="signed-in-as">
+                {user.name.clone()}
+                {user.sre.then_some(" · SRE")}
+            </span>
+            <a href="/tokens" class="text-sm text-slate-300 hover:text-white">"Tokens"</a>
+            <form method="post" action="/auth/logout">
+                <button type="submit" class="text-sm text-slate-300 hover:text-white">"Sign out"</button>
+            </form>
+        }
+        .into_any(),
     }
 }

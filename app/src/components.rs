@@ -71,6 +71,8 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
     let heading = match error.status() {
         404 => "Not found",
         400 => "Bad request",
+        401 => "Sign in first",
+        403 => "Forbidden",
         _ => "Something went wrong",
     };
     view! {

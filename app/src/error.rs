@@ -12,6 +12,10 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("sign in first")]
+    Unauthorized,
+    #[error("not allowed: {0}")]
+    Forbidden(String),
     #[error("something went wrong on our side; it has been logged")]
     Internal,
     /// The call itself failed (network, encoding).
@@ -24,6 +28,8 @@ impl AppError {
         match self {
             AppError::NotFound(_) => 404,
             AppError::BadRequest(_) => 400,
+            AppError::Unauthorized => 401,
+            AppError::Forbidden(_) => 403,
             AppError::Internal | AppError::Call(_) => 500,
         }
     }

@@ -2,6 +2,7 @@
 //! in the browser (feature `hydrate`). Folders mirror features.
 
 pub mod app;
+pub mod auth;
 pub mod catalog;
 pub mod components;
 pub mod error;

@@ -39,6 +39,107 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A tracing filter, e.g. `info` or `console=debug,info`.
     pub log_level: String,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The URL browsers use to reach the console; empty: `http://<listen>`.
+    pub public_url: String,
+    /// Sign out after this long without a request.
+    pub session_idle_minutes: u32,
+    /// Sign out this long after sign-in, active or not.
+    pub session_max_hours: u32,
+    /// Offer a sign-in that picks a demo user. Default: on when no provider is configured.
+    /// Refused on a non-loopback address.
+    pub dev_sign_in: Option<bool>,
+    pub oidc: Option<OidcConfig>,
+    pub github: Option<GithubConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            public_url: String::new(),
+            session_idle_minutes: 8 * 60,
+            session_max_hours: 24,
+            dev_sign_in: None,
+            oidc: None,
+            github: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Shown on the sign-in button.
+    #[serde(default = "default_oidc_name")]
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    /// Name of the environment variable holding the client secret (never the secret itself).
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// Path of a file holding the client secret.
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    #[serde(default)]
+    pub squad_prefix: String,
+    #[serde(default)]
+    pub sre_group: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubConfig {
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    pub org: String,
+    #[serde(default)]
+    pub sre_team: String,
+    #[serde(default = "default_github_web")]
+    pub web_url: String,
+    #[serde(default = "default_github_api")]
+    pub api_url: String,
+}
+
+fn default_oidc_name() -> String {
+    "single sign-on".into()
+}
+fn default_scopes() -> Vec<String> {
+    ["openid", "profile", "email", "groups"].map(String::from).to_vec()
+}
+fn default_groups_claim() -> String {
+    "groups".into()
+}
+fn default_github_web() -> String {
+    "https://github.com".into()
+}
+fn default_github_api() -> String {
+    "https://api.github.com".into()
+}
+
+/// Reads a client secret from the environment variable or file named in the config.
+pub fn read_secret(key: &str, env: &Option<String>, file: &Option<PathBuf>) -> Result<Option<String>, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid { key: key.to_string(), message };
+    match (env, file) {
+        (Some(var), _) => std::env::var(var)
+            .map(|v| Some(v.trim().to_string()))
+            .map_err(|_| invalid(format!("environment variable {var} is not set"))),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|v| Some(v.trim().to_string()))
+            .map_err(|e| invalid(format!("cannot read {}: {e}", path.display()))),
+        (None, None) => Ok(None),
+    }
 }
 
 impl Default for Config {
@@ -50,6 +151,7 @@ impl Default for Config {
             site_root: "target/site".into(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -62,6 +164,12 @@ pub const KEYS: &[(&str, &str)] = &[
     ("site_root", "compiled site assets (default target/site)"),
     ("log_format", "text or json (default text)"),
     ("log_level", "tracing filter (default info)"),
+    ("auth.public_url", "URL browsers use (default http://<listen>); Origin of every POST must match"),
+    ("auth.session_idle_minutes", "sign out after this long idle (default 480)"),
+    ("auth.session_max_hours", "sign out this long after sign-in (default 24)"),
+    ("auth.dev_sign_in", "pick a demo user to sign in (default: on when no provider; loopback only)"),
+    ("auth.oidc.*", "issuer, client_id, client_secret_env | client_secret_file, scopes, groups_claim, squad_prefix, sre_group, name"),
+    ("auth.github.*", "client_id, client_secret_env | client_secret_file, org, sre_team, web_url, api_url"),
 ];
 
 impl Config {
@@ -107,7 +215,41 @@ impl Config {
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
             return invalid("log_level", e.to_string());
         }
+        let public = self.public_url();
+        if !(public.starts_with("http://") || public.starts_with("https://")) {
+            return invalid("auth.public_url", format!("must be an http(s) URL, not {public:?}"));
+        }
+        if self.dev_sign_in() && !self.listen.ip().is_loopback() {
+            return invalid(
+                "auth.dev_sign_in",
+                format!("dev sign-in lets anyone pick a user; refused on the non-loopback address {}", self.listen),
+            );
+        }
+        if let Some(oidc) = &self.auth.oidc {
+            if !(oidc.issuer.starts_with("https://") || oidc.issuer.starts_with("http://")) {
+                return invalid("auth.oidc.issuer", format!("must be an http(s) URL, not {:?}", oidc.issuer));
+            }
+            read_secret("auth.oidc.client_secret_env", &oidc.client_secret_env, &oidc.client_secret_file)?;
+        }
+        if let Some(github) = &self.auth.github {
+            if read_secret("auth.github.client_secret_env", &github.client_secret_env, &github.client_secret_file)?.is_none() {
+                return invalid("auth.github.client_secret_env", "GitHub needs a client secret (client_secret_env or client_secret_file)".into());
+            }
+        }
         Ok(())
+    }
+
+    /// The URL browsers use, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        if self.auth.public_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.auth.public_url.trim_end_matches('/').to_string()
+        }
+    }
+
+    pub fn dev_sign_in(&self) -> bool {
+        self.auth.dev_sign_in.unwrap_or(self.auth.oidc.is_none() && self.auth.github.is_none())
     }
 
     /// The catalog directory, if one is configured.
@@ -166,6 +308,28 @@ mod tests {
         assert!(err(&[("CONSOLE_LOG_FORMAT", "xml")]).starts_with("config key `log_format`:"));
         assert!(err(&[("CONSOLE_CATALOG_DIR", "/no/such/dir")]).contains("`catalog_dir`"));
         assert!(err(&[("CONSOLE_NO_SUCH_KEY", "1")]).contains("no_such_key"));
+    }
+
+    #[test]
+    fn secrets_never_come_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("console.toml");
+        std::fs::write(&path, "[auth.oidc]\nissuer = \"http://idp\"\nclient_id = \"c\"\nclient_secret = \"s3cret\"\n").unwrap();
+        let err = Config::load(Some(&path), vec![]).unwrap_err().to_string();
+        assert!(err.contains("auth.oidc") && err.contains("unknown field `client_secret`"), "{err}");
+        assert!(!err.contains("s3cret"));
+        let err = Config::load(None, env(&[("CONSOLE_AUTH__OIDC__ISSUER", "http://idp"), ("CONSOLE_AUTH__OIDC__CLIENT_ID", "c"), ("CONSOLE_AUTH__OIDC__CLIENT_SECRET_ENV", "NO_SUCH_VAR_X")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("NO_SUCH_VAR_X is not set"), "{err}");
+    }
+
+    #[test]
+    fn dev_sign_in_is_refused_off_loopback() {
+        let err = Config::load(None, env(&[("CONSOLE_LISTEN", "0.0.0.0:3000")])).unwrap_err().to_string();
+        assert!(err.contains("auth.dev_sign_in"), "{err}");
+        let ok = Config::load(None, env(&[("CONSOLE_LISTEN", "0.0.0.0:3000"), ("CONSOLE_AUTH__DEV_SIGN_IN", "false")]));
+        assert!(ok.is_ok());
     }
 
     #[test]

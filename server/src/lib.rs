@@ -2,6 +2,7 @@
 //! metrics). `main.rs` only parses the command line and calls in here.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod metrics;
 
@@ -15,6 +16,9 @@ use console_core::catalog::repo;
 use console_core::store::Store;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use app::auth::SignInSettings;
+use app::catalog::CatalogSource;
+use auth::Auth;
 use metrics::Metrics;
 
 /// Everything a request handler may need.
@@ -23,17 +27,25 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
     pub metrics: Metrics,
+    pub auth: Auth,
+    /// Where `catalog/import` re-reads descriptors from.
+    pub catalog_dir: Option<std::path::PathBuf>,
 }
 
 impl AppState {
-    pub fn new(store: Store, site_root: &str, listen: std::net::SocketAddr) -> AppState {
+    pub fn new(store: Store, auth: Auth, site_root: &str, listen: std::net::SocketAddr) -> AppState {
         let leptos_options = LeptosOptions::builder()
             .output_name(std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| "console".into()))
             .site_root(std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| site_root.to_string()))
             .site_pkg_dir("pkg")
             .site_addr(listen)
             .build();
-        AppState { leptos_options, store, metrics: Metrics::default() }
+        AppState { leptos_options, store, metrics: Metrics::default(), auth, catalog_dir: None }
+    }
+
+    pub fn with_catalog_dir(mut self, dir: Option<std::path::PathBuf>) -> AppState {
+        self.catalog_dir = dir;
+        self
     }
 }
 
@@ -43,18 +55,34 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context = {
         let store = state.store.clone();
-        move || provide_context(store.clone())
+        let sign_in = SignInSettings {
+            oidc: state.auth.oidc.as_ref().map(|(name, _)| name.clone()),
+            github: state.auth.github.is_some(),
+            dev_sign_in: state.auth.dev_sign_in,
+        };
+        let source = CatalogSource(state.catalog_dir.clone());
+        move || {
+            provide_context(store.clone());
+            provide_context(sign_in.clone());
+            provide_context(source.clone());
+        }
     };
+    // Layers run outside-in: metrics, session, CSRF check, authentication, then the handler.
+    let session_layer = state.auth.session_layer(state.store.clone());
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .nest("/api/v1", api::router())
-        .leptos_routes_with_context(&state, routes, context, {
+        .merge(auth::router())
+        .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::check_origin))
+        .layer(session_layer)
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .with_state(state)
 }

@@ -103,7 +103,12 @@ async fn serve(config: Config) -> Result<(), String> {
             tracing::error!("{message}");
         }
     }
-    let state = AppState::new(store, &config.site_root.to_string_lossy(), config.listen);
+    let auth = console::auth::Auth::from_config(&config).map_err(|e| e.to_string())?;
+    if auth.dev_sign_in {
+        tracing::warn!("dev sign-in is on: anyone who reaches {} can act as any demo user", config.public_url());
+    }
+    let state = AppState::new(store, auth, &config.site_root.to_string_lossy(), config.listen)
+        .with_catalog_dir(config.catalog_dir().map(PathBuf::from));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

@@ -86,14 +86,15 @@ async fn squad_page_shows_what_we_own() {
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let app = TestApp::demo().await;
-    assert_eq!(app.get("/healthz").await, (StatusCode::OK, "ok".to_string()));
-    assert_eq!(app.get("/readyz").await.0, StatusCode::OK);
+    assert_eq!(app.get_as("/healthz", None).await.body, "ok");
+    assert_eq!(app.get_as("/readyz", None).await.status, StatusCode::OK);
     app.get("/catalog").await;
-    let (status, text) = app.get("/metrics").await;
+    let metrics = app.get_as("/metrics", None).await;
+    let (status, text) = (metrics.status, metrics.body);
     assert_eq!(status, StatusCode::OK);
     assert!(text.contains("console_catalog_services 39"), "{text}");
     assert!(text.contains("console_http_requests_total{method=\"GET\",route=\"/catalog\",status=\"200\"} 1"), "{text}");
 
     app.store.pool().close().await;
-    assert_eq!(app.get("/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.get_as("/readyz", None).await.status, StatusCode::SERVICE_UNAVAILABLE);
 }

@@ -1,35 +1,149 @@
-//! Server functions for the catalog pages: thin wrappers over `console_core::catalog::repo`.
+//! Server functions for the catalog pages: authorize, call `console_core::catalog::repo`, map
+//! errors. Nothing else.
 
 use crate::error::AppError;
-use console_core::catalog::{model, CatalogQuery, SquadSummary};
+use console_core::catalog::{model, CatalogQuery, Lifecycle, SquadSummary, Tier};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
-#[server(input = Json)]
+#[server(endpoint = "catalog/search", input = Json)]
 pub async fn search_catalog(query: CatalogQuery) -> Result<model::CatalogPage, AppError> {
-    use console_core::{catalog::repo, store::Store};
+    use crate::auth::guard::authorize;
+    use console_core::{auth::policy::Action, catalog::repo, store::Store};
+    authorize(Action::ViewCatalog, None)?;
     query.validate().map_err(AppError::BadRequest)?;
-    let store = expect_context::<Store>();
-    Ok(repo::search(&store, &query).await?)
+    Ok(repo::search(&expect_context::<Store>(), &query).await?)
 }
 
-#[server(input = Json)]
+#[server(endpoint = "catalog/squads", input = Json)]
 pub async fn list_squads() -> Result<Vec<SquadSummary>, AppError> {
-    use console_core::{catalog::repo, store::Store};
-    let store = expect_context::<Store>();
-    Ok(repo::squads(&store).await?)
+    use crate::auth::guard::authorize;
+    use console_core::{auth::policy::Action, catalog::repo, store::Store};
+    authorize(Action::ViewCatalog, None)?;
+    Ok(repo::squads(&expect_context::<Store>()).await?)
 }
 
-#[server(input = Json)]
+#[server(endpoint = "catalog/service", input = Json)]
 pub async fn get_service(name: String) -> Result<model::ServicePage, AppError> {
-    use console_core::{catalog::repo, store::Store};
-    let store = expect_context::<Store>();
-    repo::service_page(&store, &name).await?.ok_or_else(|| AppError::NotFound(format!("service {name:?}")))
+    use crate::auth::guard::authorize;
+    use console_core::{auth::policy::Action, catalog::repo, store::Store};
+    authorize(Action::ViewCatalog, None)?;
+    repo::service_page(&expect_context::<Store>(), &name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("service {name:?}")))
 }
 
-#[server(input = Json)]
+#[server(endpoint = "catalog/squad", input = Json)]
 pub async fn get_squad(name: String) -> Result<model::SquadPage, AppError> {
-    use console_core::{catalog::repo, store::Store};
+    use crate::auth::guard::authorize;
+    use console_core::{auth::policy::Action, catalog::repo, store::Store};
+    authorize(Action::ViewCatalog, None)?;
+    repo::squad_page(&expect_context::<Store>(), &name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("squad {name:?}")))
+}
+
+/// The squad that owns `service`, or NotFound.
+#[cfg(feature = "ssr")]
+async fn owner_of(store: &console_core::store::Store, service: &str) -> Result<String, AppError> {
+    console_core::catalog::repo::service(store, service)
+        .await?
+        .map(|s| s.squad)
+        .ok_or_else(|| AppError::NotFound(format!("service {service:?}")))
+}
+
+/// Members of the owning squad (and SREs) edit their service.
+#[server(endpoint = "catalog/update-service", input = Json)]
+pub async fn update_service(
+    name: String,
+    description: String,
+    tier: Tier,
+    lifecycle: Lifecycle,
+    runbook: String,
+    slo: String,
+) -> Result<(), AppError> {
+    use crate::auth::guard::authorize_user;
+    use console_core::catalog::repo::{self, ServiceEdit};
+    use console_core::{auth::policy::Action, store::Store};
     let store = expect_context::<Store>();
-    repo::squad_page(&store, &name).await?.ok_or_else(|| AppError::NotFound(format!("squad {name:?}")))
+    let owner = owner_of(&store, &name).await?;
+    let user = authorize_user(Action::EditService, Some(&owner))?;
+    let edit = ServiceEdit { description: description.trim().into(), tier, lifecycle, runbook: runbook.trim().into(), slo: slo.trim().into() };
+    edit.validate().map_err(AppError::BadRequest)?;
+    repo::update_service(&store, &name, &edit).await?;
+    tracing::info!(login = %user.login, service = %name, "service edited");
+    Ok(())
+}
+
+/// Members of the owning squad (and SREs) attest or withdraw a readiness check.
+#[server(endpoint = "catalog/attest", input = Json)]
+pub async fn attest_check(service: String, check: String, attested: bool) -> Result<(), AppError> {
+    use crate::auth::guard::authorize_user;
+    use console_core::catalog::readiness::{standard_checks, Evidence};
+    use console_core::{auth::policy::Action, catalog::repo, store::Store};
+    let store = expect_context::<Store>();
+    let owner = owner_of(&store, &service).await?;
+    let user = authorize_user(Action::AttestReadiness, Some(&owner))?;
+    if !standard_checks().iter().any(|c| c.id == check && c.evidence == Evidence::Attested) {
+        return Err(AppError::BadRequest(format!("{check:?} is not a check a squad attests")));
+    }
+    let today = today();
+    let by = attested.then_some((user.login.as_str(), today.as_str()));
+    repo::attest(&store, &service, &check, by).await?;
+    tracing::info!(login = %user.login, %service, %check, attested, "readiness attestation");
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+fn today() -> String {
+    // Days since the epoch to a civil date (Howard Hinnant's algorithm): no date crate needed.
+    let days = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() / 86_400).unwrap_or(0) as i64;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Where descriptors are re-imported from on demand (server side only).
+#[derive(Debug, Clone)]
+pub struct CatalogSource(pub Option<std::path::PathBuf>);
+
+/// SREs re-import the catalog from its descriptors, all or nothing.
+#[server(endpoint = "catalog/import")]
+pub async fn import_catalog() -> Result<String, AppError> {
+    use crate::auth::guard::authorize_user;
+    use console_core::catalog::repo::{self, ImportError};
+    use console_core::{auth::policy::Action, store::Store};
+    let user = authorize_user(Action::ImportCatalog, None)?;
+    let Some(dir) = expect_context::<CatalogSource>().0 else {
+        return Err(AppError::BadRequest("no catalog_dir is configured".into()));
+    };
+    match repo::import_dir(&expect_context::<Store>(), &dir).await {
+        Ok(s) => {
+            tracing::info!(login = %user.login, squads = s.squads, services = s.services, "catalog re-imported");
+            Ok(format!("imported {} squads and {} services", s.squads, s.services))
+        }
+        Err(ImportError::Invalid(problems)) => Err(AppError::BadRequest(format!(
+            "nothing changed; {} problem(s): {}",
+            problems.len(),
+            problems.iter().take(20).map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
+        ))),
+        Err(ImportError::Store(e)) => Err(e.into()),
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    #[test]
+    fn today_is_a_date() {
+        let t = super::today();
+        assert_eq!(t.len(), 10);
+        assert!(t.starts_with("20"));
+    }
 }

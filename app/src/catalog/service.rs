@@ -1,5 +1,9 @@
-use super::api::get_service;
+use super::api::{get_service, AttestCheck, UpdateService};
+use crate::app::use_session;
 use crate::components::{ErrorView, ExternalLink, LifecycleBadge, ReadinessBar, TierBadge};
+use console_core::auth::policy::{allows, Action};
+use console_core::catalog::readiness::Evidence;
+use console_core::catalog::{Lifecycle, Tier};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -8,22 +12,93 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn ServicePage() -> impl IntoView {
     let params = use_params_map();
-    let page = Resource::new(move || params.get().get("name").unwrap_or_default(), get_service);
+    let update = ServerAction::<UpdateService>::new();
+    let attest = ServerAction::<AttestCheck>::new();
+    let page = Resource::new(
+        move || (params.get().get("name").unwrap_or_default(), update.version().get(), attest.version().get()),
+        |(name, _, _)| get_service(name),
+    );
+    let session = use_session();
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let user = session.await.ok().and_then(|s| s.user);
                 match page.await {
                     Err(error) => view! { <ErrorView error /> }.into_any(),
-                    Ok(page) => view! { <ServiceDetail page /> }.into_any(),
+                    Ok(page) => {
+                        // The UI only hides what the server would refuse anyway.
+                        let can_edit = allows(user.as_ref(), Action::EditService, Some(&page.squad.name));
+                        let can_attest = allows(user.as_ref(), Action::AttestReadiness, Some(&page.squad.name));
+                        view! { <ServiceDetail page can_edit can_attest update attest /> }.into_any()
+                    }
                 }
             })}
         </Suspense>
     }
 }
 
+/// The owning squad's edit form: description, tier, lifecycle, runbook, SLO.
 #[component]
-fn ServiceDetail(page: console_core::catalog::ServicePage) -> impl IntoView {
+fn EditService(service: console_core::catalog::Service, update: ServerAction<UpdateService>) -> impl IntoView {
+    let description = RwSignal::new(service.description.clone());
+    let tier = RwSignal::new(service.tier.number().to_string());
+    let lifecycle = RwSignal::new(service.lifecycle.as_str().to_string());
+    let runbook = RwSignal::new(service.runbook.clone());
+    let slo = RwSignal::new(service.slo.clone());
+    let name = service.name.clone();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (Some(tier), Some(lifecycle)) = (
+            tier.get().parse::<i64>().ok().and_then(|t| Tier::new(t).ok()),
+            Lifecycle::parse(&lifecycle.get()),
+        ) else {
+            return;
+        };
+        update.dispatch(UpdateService {
+            name: name.clone(),
+            description: description.get(),
+            tier,
+            lifecycle,
+            runbook: runbook.get(),
+            slo: slo.get(),
+        });
+    };
+    let field = "rounded border border-slate-300 px-2 py-1 text-sm";
+    view! {
+        <details class="mt-4 rounded border border-slate-200 bg-white p-4" data-testid="edit-service">
+            <summary class="cursor-pointer font-semibold">"Edit (owning squad)"</summary>
+            <form class="mt-3 grid gap-2" on:submit=on_submit>
+                <label class="grid gap-1 text-sm">"Description"<textarea class=field bind:value=description></textarea></label>
+                <label class="grid gap-1 text-sm">"Tier"
+                    <select class=field bind:value=tier>
+                        {Tier::ALL.into_iter().map(|t| view! { <option value=t.number().to_string()>{t.to_string()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label class="grid gap-1 text-sm">"Lifecycle"
+                    <select class=field bind:value=lifecycle>
+                        {Lifecycle::ALL.into_iter().map(|l| view! { <option value=l.as_str()>{l.as_str()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label class="grid gap-1 text-sm">"Runbook URL"<input class=field bind:value=runbook /></label>
+                <label class="grid gap-1 text-sm">"SLO"<input class=field bind:value=slo /></label>
+                <button type="submit" class="justify-self-start rounded bg-slate-900 px-4 py-1 text-white">"Save"</button>
+                {move || update.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorView error /> })}
+            </form>
+        </details>
+    }
+}
+
+#[component]
+fn ServiceDetail(
+    page: console_core::catalog::ServicePage,
+    can_edit: bool,
+    can_attest: bool,
+    update: ServerAction<UpdateService>,
+    attest: ServerAction<AttestCheck>,
+) -> impl IntoView {
     let s = page.service;
+    let edit = can_edit.then(|| view! { <EditService service=s.clone() update /> });
+    let service_name = s.name.clone();
     let readiness = page.readiness;
     let row = "grid grid-cols-3 gap-2 py-1";
     view! {
@@ -65,15 +140,32 @@ fn ServiceDetail(page: console_core::catalog::ServicePage) -> impl IntoView {
                     {format!("Readiness for {}", readiness.tier)} <ReadinessBar score=readiness.score />
                 </h2>
                 <ul class="text-sm">
-                    {readiness.checks.into_iter().map(|c| view! {
-                        <li class="flex gap-2 py-0.5">
-                            <span class=if c.met { "text-emerald-600" } else { "text-red-600" }>{if c.met { "✓" } else { "✗" }}</span>
-                            <span class="flex-1">{c.check.title.clone()} <span class="text-xs text-slate-400">{format!(" T{}", c.check.tier)}</span></span>
-                            <span class="text-xs text-slate-500">{c.because.clone()}</span>
-                        </li>
+                    {readiness.checks.into_iter().map(|c| {
+                        let toggle = (can_attest && c.check.evidence == Evidence::Attested).then(|| {
+                            let (service, check, attested) = (service_name.clone(), c.check.id.clone(), !c.met);
+                            view! {
+                                <button
+                                    class="text-xs text-sky-700 hover:underline"
+                                    data-testid=format!("attest-{check}")
+                                    on:click=move |_| { attest.dispatch(AttestCheck { service: service.clone(), check: check.clone(), attested }); }
+                                >
+                                    {if attested { "attest" } else { "withdraw" }}
+                                </button>
+                            }
+                        });
+                        view! {
+                            <li class="flex gap-2 py-0.5" data-testid=format!("check-{}", c.check.id)>
+                                <span class=if c.met { "text-emerald-600" } else { "text-red-600" }>{if c.met { "✓" } else { "✗" }}</span>
+                                <span class="flex-1">{c.check.title.clone()} <span class="text-xs text-slate-400">{format!(" T{}", c.check.tier)}</span></span>
+                                <span class="text-xs text-slate-500">{c.because.clone()}</span>
+                                {toggle}
+                            </li>
+                        }
                     }).collect_view()}
                 </ul>
+                {move || attest.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorView error /> })}
             </section>
         </div>
+        {edit}
     }
 }

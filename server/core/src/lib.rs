@@ -4,6 +4,7 @@
 //! wasm, so the browser shares the types). Everything that touches the store or the file system
 //! sits behind the `server` feature.
 
+pub mod auth;
 pub mod catalog;
 #[cfg(feature = "server")]
 pub mod store;

@@ -1,42 +1,114 @@
-//! Shared set-up for route tests: the real router over a fresh store holding the demo catalog.
+//! Shared set-up for route tests: the real router over a fresh store holding the demo catalog,
+//! with dev sign-in, driven in-process.
 #![allow(dead_code)] // each test binary uses a part
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{header, Request, StatusCode};
 use axum::Router;
+use console::auth::Auth;
 use console::{router, AppState};
 use console_core::catalog::repo;
 use console_core::store::{testing, Store};
 use tower::ServiceExt;
+
+pub const PUBLIC_URL: &str = "http://127.0.0.1:3000";
 
 pub struct TestApp {
     pub router: Router,
     pub store: Store,
 }
 
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+    /// The `name=value` part of the session cookie set by this reply, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("console_session="))
+            .map(|c| c.split(';').next().unwrap().to_string())
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+pub fn demo_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo/catalog")
+}
+
 impl TestApp {
     /// The demo organisation from `demo/catalog`, on in-memory SQLite.
     pub async fn demo() -> TestApp {
-        let store = testing::sqlite().await;
-        Self::with_store(store).await
+        Self::build(testing::sqlite().await, Auth::dev(PUBLIC_URL)).await
     }
 
     pub async fn with_store(store: Store) -> TestApp {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo/catalog");
-        repo::import_dir(&store, &dir).await.expect("demo catalog imports");
-        let state = AppState::new(store.clone(), "target/site", "127.0.0.1:0".parse().unwrap());
+        Self::build(store, Auth::dev(PUBLIC_URL)).await
+    }
+
+    pub async fn build(store: Store, auth: Auth) -> TestApp {
+        repo::import_dir(&store, &demo_dir()).await.expect("demo catalog imports");
+        let state = AppState::new(store.clone(), auth, "target/site", "127.0.0.1:0".parse().unwrap())
+            .with_catalog_dir(Some(demo_dir()));
         TestApp { router: router(state), store }
     }
 
-    pub async fn get(&self, uri: &str) -> (StatusCode, String) {
-        self.send(Request::get(uri).body(Body::empty()).unwrap()).await
-    }
-
-    pub async fn send(&self, request: Request<Body>) -> (StatusCode, String) {
+    pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
+        let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024).await.unwrap();
-        (status, String::from_utf8_lossy(&bytes).into_owned())
+        Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    /// GET as `cookie` (None: anonymous).
+    pub async fn get_as(&self, uri: &str, cookie: Option<&str>) -> Reply {
+        let mut request = Request::get(uri);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    /// A same-origin POST, as the console's own pages send it.
+    pub async fn post_as(&self, uri: &str, cookie: Option<&str>, content_type: &str, body: String) -> Reply {
+        let mut request = Request::post(uri).header(header::ORIGIN, PUBLIC_URL).header(header::CONTENT_TYPE, content_type);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    pub async fn post_json(&self, uri: &str, cookie: Option<&str>, body: serde_json::Value) -> Reply {
+        self.post_as(uri, cookie, "application/json", body.to_string()).await
+    }
+
+    pub async fn post_form(&self, uri: &str, cookie: Option<&str>, body: &str) -> Reply {
+        self.post_as(uri, cookie, "application/x-www-form-urlencoded", body.to_string()).await
+    }
+
+    /// Signs in through dev sign-in; returns the session cookie.
+    pub async fn sign_in(&self, login: &str) -> String {
+        let reply = self.post_form("/auth/dev", None, &format!("login={login}")).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "dev sign-in as {login}: {}", reply.body);
+        reply.session_cookie().expect("session cookie")
+    }
+
+    /// A page as a signed-in developer (`maria`, of the payments squad).
+    pub async fn get(&self, uri: &str) -> (StatusCode, String) {
+        let cookie = self.sign_in("maria").await;
+        let reply = self.get_as(uri, Some(&cookie)).await;
+        (reply.status, reply.body)
     }
 
     pub async fn json(&self, uri: &str) -> (StatusCode, serde_json::Value) {

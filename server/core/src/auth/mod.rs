@@ -57,3 +57,7 @@ impl User {
         self.squads.iter().any(|s| s == squad)
     }
 }
+
+/// The request's user, put in the request extensions by the server's authentication layer.
+#[derive(Debug, Clone, Default)]
+pub struct CurrentUser(pub Option<User>);

@@ -24,6 +24,8 @@ impl Role {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Action {
+    /// See one's own session and the ways to sign in.
+    ViewSession,
     /// Read the catalog, services, squads (pages and JSON API).
     ViewCatalog,
     /// Edit a service's catalog entry.
@@ -37,12 +39,19 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 5] =
-        [Action::ViewCatalog, Action::EditService, Action::AttestReadiness, Action::ManageOwnTokens, Action::ImportCatalog];
+    pub const ALL: [Action; 6] = [
+        Action::ViewSession,
+        Action::ViewCatalog,
+        Action::EditService,
+        Action::AttestReadiness,
+        Action::ManageOwnTokens,
+        Action::ImportCatalog,
+    ];
 
     /// The least role that may do it.
     pub fn requires(self) -> Role {
         match self {
+            Action::ViewSession => Role::Anonymous,
             Action::ViewCatalog | Action::ManageOwnTokens => Role::Developer,
             Action::EditService | Action::AttestReadiness => Role::Owner,
             Action::ImportCatalog => Role::Sre,
@@ -90,7 +99,7 @@ mod tests {
     #[test]
     fn anonymous_may_do_nothing_and_sre_everything() {
         let sre = user(&[], true);
-        for action in Action::ALL {
+        for action in Action::ALL.into_iter().filter(|a| *a != Action::ViewSession) {
             assert!(!allows(None, action, Some("payments")), "{action:?}");
             assert!(allows(Some(&sre), action, Some("payments")), "{action:?}");
         }

@@ -343,6 +343,89 @@ pub async fn service_count(store: &Store) -> Result<u64, StoreError> {
     Ok(n as u64)
 }
 
+/// What a squad may change about its service in the UI.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServiceEdit {
+    pub description: String,
+    pub tier: Tier,
+    pub lifecycle: Lifecycle,
+    pub runbook: String,
+    pub slo: String,
+}
+
+impl ServiceEdit {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.description.chars().count() > 2000 {
+            return Err("description is longer than 2000 characters".into());
+        }
+        if !self.runbook.is_empty() && safe_href(&self.runbook).is_none() {
+            return Err(format!("runbook must be an http(s) URL, not {:?}", self.runbook));
+        }
+        if self.slo.chars().count() > 300 {
+            return Err("SLO is longer than 300 characters".into());
+        }
+        Ok(())
+    }
+}
+
+/// Recomputes and stores one service's readiness score.
+async fn refresh_score(store: &Store, name: &str) -> Result<(), StoreError> {
+    if let Some(page) = service_page(store, name).await? {
+        sqlx::query("UPDATE services SET readiness_met = $1, readiness_required = $2, search_text = $3 WHERE name = $4")
+            .bind(page.readiness.score.met as i64)
+            .bind(page.readiness.score.required as i64)
+            .bind(search_text(&page.service))
+            .bind(name)
+            .execute(store.pool())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Applies a UI edit; false if there is no such service. (A later import of the descriptors
+/// replaces it: the descriptors stay the source of truth.)
+pub async fn update_service(store: &Store, name: &str, edit: &ServiceEdit) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE services SET description = $1, tier = $2, lifecycle = $3, runbook = $4, slo = $5 WHERE name = $6",
+    )
+    .bind(&edit.description)
+    .bind(edit.tier.number() as i64)
+    .bind(edit.lifecycle.as_str())
+    .bind(&edit.runbook)
+    .bind(&edit.slo)
+    .bind(name)
+    .execute(store.pool())
+    .await?;
+    refresh_score(store, name).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records (or withdraws, with `by = None`) a squad's attestation of a readiness check.
+pub async fn attest(store: &Store, service: &str, check: &str, by: Option<(&str, &str)>) -> Result<(), StoreError> {
+    match by {
+        Some((who, date)) => {
+            sqlx::query(
+                "INSERT INTO attestations (service, check_id, attested_by, attested_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (service, check_id) DO UPDATE SET attested_by = excluded.attested_by, attested_at = excluded.attested_at",
+            )
+            .bind(service)
+            .bind(check)
+            .bind(who)
+            .bind(date)
+            .execute(store.pool())
+            .await?;
+        }
+        None => {
+            sqlx::query("DELETE FROM attestations WHERE service = $1 AND check_id = $2")
+                .bind(service)
+                .bind(check)
+                .execute(store.pool())
+                .await?;
+        }
+    }
+    refresh_score(store, service).await
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("the catalog was not changed: {} problem(s) in the descriptors", .0.len())]

@@ -1,0 +1,36 @@
+//! Authorization for server functions: who is asking, and may they?
+
+use crate::error::AppError;
+use console_core::auth::policy::{allows, Action};
+use console_core::auth::{CurrentUser, User};
+use leptos::prelude::*;
+
+/// The signed-in user of the request being served, if any.
+pub fn current_user() -> Option<User> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<CurrentUser>().cloned())
+        .and_then(|current| current.0)
+}
+
+/// The user, if the policy lets them do `action` on a resource owned by `owner`.
+pub fn authorize(action: Action, owner: Option<&str>) -> Result<Option<User>, AppError> {
+    let user = current_user();
+    if allows(user.as_ref(), action, owner) {
+        return Ok(user);
+    }
+    match &user {
+        None => Err(AppError::Unauthorized),
+        Some(u) => {
+            tracing::info!(login = %u.login, ?action, ?owner, "refused by policy");
+            Err(AppError::Forbidden(match owner {
+                Some(squad) => format!("only members of {squad} (or SREs) may do this"),
+                None => "only SREs may do this".into(),
+            }))
+        }
+    }
+}
+
+/// Like [`authorize`], for actions that need a signed-in user.
+pub fn authorize_user(action: Action, owner: Option<&str>) -> Result<User, AppError> {
+    authorize(action, owner)?.ok_or(AppError::Unauthorized)
+}

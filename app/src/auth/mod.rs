@@ -1,0 +1,12 @@
+//! Sign-in pages and the user's own API tokens. The server-side checks live in `guard`.
+
+mod api;
+mod login;
+mod tokens;
+
+pub use api::*;
+pub use login::LoginPage;
+pub use tokens::TokensPage;
+
+#[cfg(feature = "ssr")]
+pub mod guard;
