@@ -1,0 +1,156 @@
+//! Sign-in, sessions, API tokens and the CSRF check, through the real router.
+
+mod common;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use common::{TestApp, PUBLIC_URL};
+use console::auth::Auth;
+use console_core::store::testing;
+
+#[tokio::test]
+async fn anonymous_users_are_sent_to_sign_in() {
+    let app = TestApp::demo().await;
+    let reply = app.get_as("/services/ledger?tab=1", None).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.location(), "/login?return_to=%2Fservices%2Fledger%3Ftab%3D1");
+    let api = app.get_as("/api/v1/services", None).await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED);
+    assert!(api.json()["error"].as_str().unwrap().contains("sign in"));
+    // The login page itself is public and offers the demo users.
+    let login = app.get_as("/login", None).await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(login.body.contains("Dev sign-in"));
+    assert!(login.body.contains("maria (payments)"));
+}
+
+#[tokio::test]
+async fn dev_sign_in_lands_on_my_squads_and_sign_out_ends_the_session() {
+    let app = TestApp::demo().await;
+    let cookie = app.sign_in("maria").await;
+    let home = app.get_as("/", Some(&cookie)).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("data-testid=\"my-squads\""), "{}", home.body);
+    assert!(home.body.contains("data-testid=\"dev-banner\""));
+
+    let sessions = || async { sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions").fetch_one(app.store.pool()).await.unwrap() };
+    assert_eq!(sessions().await, 1);
+    let out = app.post_form("/auth/logout", Some(&cookie), "").await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(sessions().await, 0, "logout must delete the session on the server");
+    assert_eq!(app.get_as("/", Some(&cookie)).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_sign_in() {
+    let app = TestApp::demo().await;
+    let first = app.sign_in("maria").await;
+    let again = app.post_form("/auth/dev", Some(&first), "login=arjun").await;
+    let second = again.session_cookie().expect("a new cookie at sign-in");
+    assert_ne!(first, second);
+    assert_eq!(app.get_as("/", Some(&first)).await.status, StatusCode::SEE_OTHER, "the old id must be dead");
+    assert_eq!(app.get_as("/", Some(&second)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn cookies_are_http_only_and_lax_and_secure_off_loopback() {
+    let app = TestApp::demo().await;
+    let reply = app.post_form("/auth/dev", None, "login=maria").await;
+    let cookie = reply.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain HTTP on loopback cannot use Secure cookies");
+
+    let config = console::config::Config::load(
+        None,
+        [("CONSOLE_AUTH__PUBLIC_URL", "https://console.example.com"), ("CONSOLE_AUTH__DEV_SIGN_IN", "false")]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    )
+    .unwrap();
+    assert!(Auth::from_config(&config).unwrap().secure_cookies);
+}
+
+#[tokio::test]
+async fn forged_expired_and_unknown_sessions_sign_nobody_in() {
+    let app = TestApp::demo().await;
+    for forged in ["console_session=AAAAAAAAAAAAAAAAAAAAAA", "console_session=not-even-base64!!", "console_session="] {
+        assert_eq!(app.get_as("/", Some(forged)).await.status, StatusCode::SEE_OTHER, "{forged}");
+    }
+    // Past its absolute lifetime, a session is over even if it was used a second ago.
+    let mut auth = Auth::dev(PUBLIC_URL);
+    auth.max_age_secs = -1;
+    let strict = TestApp::build(testing::sqlite().await, auth).await;
+    let cookie = strict.sign_in("maria").await;
+    assert_eq!(strict.get_as("/", Some(&cookie)).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn dev_sign_in_refuses_unknown_users() {
+    let app = TestApp::demo().await;
+    let reply = app.post_form("/auth/dev", None, "login=mallory").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.location(), "/login?error=refused");
+    assert!(reply.session_cookie().is_none());
+}
+
+#[tokio::test]
+async fn unconfigured_providers_are_refused() {
+    let app = TestApp::demo().await;
+    for path in ["/auth/oidc/start", "/auth/github/start", "/auth/oidc/callback?code=x&state=y"] {
+        let reply = app.get_as(path, None).await;
+        assert_eq!(reply.location(), "/login?error=unknown-provider", "{path}");
+    }
+    let mut auth = Auth::dev(PUBLIC_URL);
+    auth.dev_sign_in = false;
+    let no_dev = TestApp::build(testing::sqlite().await, auth).await;
+    assert_eq!(no_dev.post_form("/auth/dev", None, "login=maria").await.location(), "/login?error=unknown-provider");
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_refused() {
+    let app = TestApp::demo().await;
+    let cookie = app.sign_in("maria").await;
+    for origin in [None, Some("https://evil.example"), Some("http://127.0.0.1:3000.evil.example")] {
+        let mut request = Request::post("/auth/logout").header(header::COOKIE, &cookie);
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        let reply = app.send(request.body(Body::empty()).unwrap()).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{origin:?}");
+    }
+    // A Referer from our own pages is enough when a browser sends no Origin.
+    let request = Request::post("/auth/logout")
+        .header(header::COOKIE, &cookie)
+        .header(header::REFERER, format!("{PUBLIC_URL}/tokens"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(request).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn api_tokens_work_until_revoked() {
+    let app = TestApp::demo().await;
+    let cookie = app.sign_in("maria").await;
+    let created = app.post_form("/api/tokens/create", Some(&cookie), "name=ci").await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let token: String = serde_json::from_str(&created.body).unwrap();
+    assert!(token.starts_with("cst_"));
+    // Only the hash is stored.
+    let stored: Vec<String> = sqlx::query_scalar("SELECT secret_hash FROM api_tokens").fetch_all(app.store.pool()).await.unwrap();
+    assert!(stored.iter().all(|h| !token.contains(h.as_str()) && h.len() == 64));
+
+    let with_token = |t: &str| Request::get("/api/v1/squads/payments").header(header::AUTHORIZATION, format!("Bearer {t}")).body(Body::empty()).unwrap();
+    assert_eq!(app.send(with_token(&token)).await.status, StatusCode::OK);
+    assert_eq!(app.send(with_token(&format!("{token}x"))).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.send(with_token("cst_nope_nope")).await.status, StatusCode::UNAUTHORIZED);
+
+    let id = token.split('_').nth(1).unwrap();
+    let revoked = app.post_form("/api/tokens/revoke", Some(&cookie), &format!("id={id}")).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    assert_eq!(app.send(with_token(&token)).await.status, StatusCode::UNAUTHORIZED, "revocation is immediate");
+
+    // Somebody else cannot revoke maria's tokens.
+    let (_, other) = (app.post_form("/api/tokens/create", Some(&cookie), "name=two").await, app.sign_in("arjun").await);
+    let list = app.post_json("/api/tokens/list", Some(&cookie), serde_json::json!({})).await.json();
+    let live = list.as_array().unwrap().iter().find(|t| t["revoked"] == false).unwrap()["id"].as_str().unwrap().to_string();
+    let refused = app.post_form("/api/tokens/revoke", Some(&other), &format!("id={live}")).await;
+    assert!(refused.body.contains("NotFound"), "{}", refused.body);
+}

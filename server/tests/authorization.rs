@@ -1,0 +1,149 @@
+//! The authorization matrix: every server function and API route, for every role, against the
+//! one policy. A server function without an entry here fails `every_server_function_is_covered`.
+
+mod common;
+use app::error::AppError;
+use axum::http::StatusCode;
+use common::TestApp;
+use console_core::auth::policy::{allows, role, Action, Role};
+use console_core::auth::User;
+use serde_json::json;
+
+enum Body {
+    Json(serde_json::Value),
+    Form(&'static str),
+}
+
+/// Every server function with the action it performs, called on the service `ledger` (owned by
+/// the payments squad) where it takes a resource.
+fn server_functions() -> Vec<(&'static str, Action, Body)> {
+    vec![
+        ("/api/auth/session", Action::ViewSession, Body::Json(json!({}))),
+        ("/api/auth/options", Action::ViewSession, Body::Json(json!({}))),
+        ("/api/catalog/search", Action::ViewCatalog, Body::Json(json!({"query": {"text": "", "squad": null, "tier": null, "lifecycle": null, "readiness": null, "page": 1}}))),
+        ("/api/catalog/squads", Action::ViewCatalog, Body::Json(json!({}))),
+        ("/api/catalog/service", Action::ViewCatalog, Body::Json(json!({"name": "ledger"}))),
+        ("/api/catalog/squad", Action::ViewCatalog, Body::Json(json!({"name": "payments"}))),
+        (
+            "/api/catalog/update-service",
+            Action::EditService,
+            Body::Json(json!({"name": "ledger", "description": "d", "tier": 1, "lifecycle": "production", "runbook": "", "slo": ""})),
+        ),
+        ("/api/catalog/attest", Action::AttestReadiness, Body::Json(json!({"service": "ledger", "check": "backups", "attested": true}))),
+        ("/api/catalog/import", Action::ImportCatalog, Body::Form("")),
+        ("/api/tokens/list", Action::ManageOwnTokens, Body::Json(json!({}))),
+        ("/api/tokens/create", Action::ManageOwnTokens, Body::Form("name=matrix")),
+        ("/api/tokens/revoke", Action::ManageOwnTokens, Body::Form("id=nonexistent")),
+    ]
+}
+
+const API_ROUTES: &[(&str, Action)] = &[
+    ("/api/v1/services", Action::ViewCatalog),
+    ("/api/v1/services/ledger", Action::ViewCatalog),
+    ("/api/v1/squads", Action::ViewCatalog),
+    ("/api/v1/squads/payments", Action::ViewCatalog),
+];
+
+/// (who, role towards `ledger`): nobody, a developer of another squad, an owner, an SRE.
+const PEOPLE: [(Option<&str>, Role); 4] =
+    [(None, Role::Anonymous), (Some("arjun"), Role::Developer), (Some("maria"), Role::Owner), (Some("sre"), Role::Sre)];
+
+fn user_for(role: Role) -> Option<User> {
+    let user = |squads: &[&str], sre| User { login: "x".into(), name: "x".into(), squads: squads.iter().map(|s| s.to_string()).collect(), sre, provider: "dev".into() };
+    match role {
+        Role::Anonymous => None,
+        Role::Developer => Some(user(&["search"], false)),
+        Role::Owner => Some(user(&["payments"], false)),
+        Role::Sre => Some(user(&[], true)),
+    }
+}
+
+#[test]
+fn every_server_function_is_covered() {
+    let covered: Vec<&str> = server_functions().iter().map(|(path, _, _)| *path).collect();
+    let registered: Vec<String> = leptos::server_fn::axum::server_fn_paths().map(|(path, _)| path.to_string()).collect();
+    assert!(!registered.is_empty());
+    for path in &registered {
+        assert!(covered.contains(&path.as_str()), "server function {path} has no entry in the authorization matrix");
+    }
+    for path in covered {
+        assert!(registered.iter().any(|p| p == path), "matrix lists {path}, which is not registered");
+    }
+}
+
+#[tokio::test]
+async fn the_matrix_holds_for_every_role() {
+    let app = TestApp::demo().await;
+    for (who, expected_role) in PEOPLE {
+        let cookie = match who {
+            Some(login) => Some(app.sign_in(login).await),
+            None => None,
+        };
+        let owner = Some("payments");
+        assert_eq!(role(user_for(expected_role).as_ref(), owner), expected_role);
+        for (path, action, body) in server_functions() {
+            let allowed = allows(user_for(expected_role).as_ref(), action, owner);
+            let reply = match body {
+                Body::Json(value) => app.post_json(path, cookie.as_deref(), value).await,
+                Body::Form(form) => app.post_form(path, cookie.as_deref(), form).await,
+            };
+            let refusal = if reply.status == StatusCode::OK {
+                None
+            } else {
+                match serde_json::from_str::<AppError>(&reply.body) {
+                    Ok(e @ (AppError::Unauthorized | AppError::Forbidden(_))) => Some(e),
+                    Ok(_) => None,
+                    Err(_) => panic!("{path} as {who:?}: unexpected reply {} {}", reply.status, reply.body),
+                }
+            };
+            assert_eq!(refusal.is_none(), allowed, "{path} ({action:?}) as {who:?} ({expected_role:?}): {} {}", reply.status, reply.body);
+            if let Some(e) = refusal {
+                let want_unauthorized = expected_role == Role::Anonymous;
+                assert_eq!(matches!(e, AppError::Unauthorized), want_unauthorized, "{path} as {who:?}: {e:?}");
+            }
+        }
+        for (path, action) in API_ROUTES {
+            let allowed = allows(user_for(expected_role).as_ref(), *action, None);
+            let reply = app.get_as(path, cookie.as_deref()).await;
+            let expected = if allowed { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
+            assert_eq!(reply.status, expected, "{path} as {who:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn owners_change_their_service_and_others_cannot() {
+    let app = TestApp::demo().await;
+    let maria = app.sign_in("maria").await;
+    let arjun = app.sign_in("arjun").await;
+    let edit = json!({"name": "ledger", "description": "Owned by payments", "tier": 1, "lifecycle": "production",
+                      "runbook": "https://runbooks.example.com/ledger-v2", "slo": "99.99%"});
+    let refused = app.post_json("/api/catalog/update-service", Some(&arjun), edit.clone()).await;
+    assert!(matches!(serde_json::from_str::<AppError>(&refused.body), Ok(AppError::Forbidden(_))), "{}", refused.body);
+    let done = app.post_json("/api/catalog/update-service", Some(&maria), edit).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let page = app.get_as("/api/v1/services/ledger", Some(&maria)).await.json();
+    assert_eq!(page["service"]["runbook"], "https://runbooks.example.com/ledger-v2");
+
+    // Bad input is refused with the reason and changes nothing.
+    let hostile = json!({"name": "ledger", "description": "x", "tier": 1, "lifecycle": "production", "runbook": "javascript:alert(1)", "slo": ""});
+    let refused = app.post_json("/api/catalog/update-service", Some(&maria), hostile).await;
+    assert!(refused.body.contains("runbook must be an http(s) URL"), "{}", refused.body);
+    let bad_tier = json!({"name": "ledger", "description": "x", "tier": 7, "lifecycle": "production", "runbook": "", "slo": ""});
+    assert_ne!(app.post_json("/api/catalog/update-service", Some(&maria), bad_tier).await.status, StatusCode::OK);
+    let page = app.get_as("/api/v1/services/ledger", Some(&maria)).await.json();
+    assert_eq!(page["service"]["description"], "Owned by payments");
+
+    // Attesting a check records who and when and moves the score.
+    let before = page["readiness"]["score"]["met"].as_u64().unwrap();
+    let check = page["readiness"]["checks"].as_array().unwrap().iter()
+        .find(|c| c["met"] == false && c["check"]["evidence"] == "attested").unwrap()["check"]["id"].as_str().unwrap().to_string();
+    let done = app.post_json("/api/catalog/attest", Some(&maria), json!({"service": "ledger", "check": check, "attested": true})).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let page = app.get_as("/api/v1/services/ledger", Some(&maria)).await.json();
+    assert_eq!(page["readiness"]["score"]["met"].as_u64().unwrap(), before + 1);
+    let row = page["readiness"]["checks"].as_array().unwrap().iter().find(|c| c["check"]["id"] == check.as_str()).unwrap().clone();
+    assert!(row["because"].as_str().unwrap().starts_with("attested by maria on 20"), "{row}");
+    let derived = app.post_json("/api/catalog/attest", Some(&maria), json!({"service": "ledger", "check": "slo", "attested": true})).await;
+    assert!(derived.body.contains("not a check a squad attests"), "{}", derived.body);
+}
