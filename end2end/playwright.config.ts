@@ -1,9 +1,12 @@
 import { defineConfig } from "@playwright/test";
 
-// The console under test: the binary cargo-leptos built, on its own port and database,
-// importing the demo catalog. Debian's Chromium only; no browser download.
+// The harness starts a real OpenID provider (npm oidc-provider) and the console binary that
+// cargo-leptos built, each on its own loopback port. Debian's Chromium only: no browser download.
 const port = process.env.E2E_PORT ?? "3100";
+const idpPort = process.env.IDP_PORT ?? "3190";
 const root = `${__dirname}/..`;
+const consoleUrl = `http://127.0.0.1:${port}`;
+const secret = "e2e-client-secret";
 
 export default defineConfig({
   testDir: "./tests",
@@ -12,7 +15,7 @@ export default defineConfig({
   workers: 1,
   reporter: [["list"]],
   use: {
-    baseURL: `http://127.0.0.1:${port}`,
+    baseURL: consoleUrl,
     launchOptions: {
       executablePath: "/usr/bin/chromium",
       args: [
@@ -26,19 +29,30 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `${root}/target/debug/console serve`,
-    cwd: root,
-    url: `http://127.0.0.1:${port}/readyz`,
-    timeout: 60_000,
-    reuseExistingServer: false,
-    stdout: "pipe",
-    stderr: "pipe",
-    env: {
-      CONSOLE_CONFIG: `${root}/console.toml`,
-      CONSOLE_LISTEN: `127.0.0.1:${port}`,
-      CONSOLE_DATABASE_URL: `sqlite://${root}/target/e2e/console.db`,
-      CONSOLE_SITE_ROOT: `${root}/target/site`,
+  webServer: [
+    {
+      command: `node ${__dirname}/idp.mjs`,
+      url: `http://127.0.0.1:${idpPort}/.well-known/openid-configuration`,
+      timeout: 30_000,
+      reuseExistingServer: false,
+      env: { IDP_PORT: idpPort, CONSOLE_URL: consoleUrl, E2E_OIDC_SECRET: secret },
     },
-  },
+    {
+      command: `${root}/target/debug/console serve`,
+      cwd: root,
+      url: `${consoleUrl}/readyz`,
+      timeout: 60_000,
+      reuseExistingServer: false,
+      stdout: "pipe",
+      stderr: "pipe",
+      env: {
+        CONSOLE_CONFIG: `${__dirname}/console.e2e.toml`,
+        CONSOLE_LISTEN: `127.0.0.1:${port}`,
+        CONSOLE_DATABASE_URL: `sqlite://${root}/target/e2e/console.db`,
+        CONSOLE_SITE_ROOT: `${root}/target/site`,
+        CONSOLE_AUTH__OIDC__ISSUER: `http://127.0.0.1:${idpPort}`,
+        E2E_OIDC_SECRET: secret,
+      },
+    },
+  ],
 });

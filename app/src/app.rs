@@ -1,7 +1,7 @@
 //! The HTML shell, the router and the page frame.
 
 use crate::auth::{session_info, LoginPage, SessionView, TokensPage};
-use crate::catalog::{CatalogPage, HomePage, ServicePage, SquadPage};
+use crate::catalog::{CatalogPage, EditServicePage, HomePage, ServicePage, SquadPage};
 use crate::error::AppError;
 use crate::components::NotFound;
 use leptos::prelude::*;
@@ -77,6 +77,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
                     <Route path=path!("/catalog") view=CatalogPage ssr=SsrMode::Async />
                     <Route path=path!("/services/:name") view=ServicePage ssr=SsrMode::Async />
+                    <Route path=path!("/services/:name/edit") view=EditServicePage ssr=SsrMode::Async />
                     <Route path=path!("/squads/:name") view=SquadPage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/tokens") view=TokensPage ssr=SsrMode::Async />

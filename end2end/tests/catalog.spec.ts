@@ -1,8 +1,9 @@
-import { test, expect, Page } from "@playwright/test";
+import { test, expect } from "@playwright/test";
+import { devSignIn, hydrated } from "./helpers";
 
-async function hydrated(page: Page) {
-  await expect(page.locator("body[data-hydrated=true]")).toHaveCount(1);
-}
+test.beforeEach(async ({ page }) => {
+  await devSignIn(page, "tom");
+});
 
 test("home lists squads and searches the catalog", async ({ page }) => {
   await page.goto("/");
@@ -50,4 +51,22 @@ test("an unknown service is a 404 page", async ({ page }) => {
   const response = await page.goto("/services/does-not-exist");
   expect(response?.status()).toBe(404);
   await expect(page.getByRole("alert")).toContainText("not found");
+});
+
+test("owners edit their service and attest a check", async ({ page }) => {
+  await devSignIn(page, "maria");
+  await page.goto("/services/refunds-ui");
+  await hydrated(page);
+  await page.getByTestId("edit-link").click();
+  await hydrated(page);
+  await page.getByLabel("SLO").fill("99% of refunds shown in under 1 s");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("status")).toHaveText("Saved.");
+  await page.goto("/services/refunds-ui");
+  await expect(page.getByText("99% of refunds shown in under 1 s").first()).toBeVisible();
+  await hydrated(page);
+  const check = page.getByTestId("check-tls");
+  const before = await check.textContent();
+  await check.getByRole("button").click();
+  await expect(check).not.toHaveText(before ?? "");
 });

@@ -24,6 +24,7 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
         ("/api/catalog/squads", Action::ViewCatalog, Body::Json(json!({}))),
         ("/api/catalog/service", Action::ViewCatalog, Body::Json(json!({"name": "ledger"}))),
         ("/api/catalog/squad", Action::ViewCatalog, Body::Json(json!({"name": "payments"}))),
+        ("/api/catalog/service-for-edit", Action::EditService, Body::Json(json!({"name": "ledger"}))),
         (
             "/api/catalog/update-service",
             Action::EditService,
@@ -109,6 +110,22 @@ async fn the_matrix_holds_for_every_role() {
             assert_eq!(reply.status, expected, "{path} as {who:?}");
         }
     }
+}
+
+#[tokio::test]
+async fn the_edit_page_is_a_403_page_for_other_squads() {
+    let app = TestApp::demo().await;
+    let arjun = app.sign_in("arjun").await;
+    let page = app.get_as("/services/ledger/edit", Some(&arjun)).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.body.contains("only members of payments"));
+    let maria = app.sign_in("maria").await;
+    let page = app.get_as("/services/ledger/edit", Some(&maria)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Edit ledger"));
+    // The service page offers the link only to those who may use it.
+    assert!(app.get_as("/services/ledger", Some(&maria)).await.body.contains("data-testid=\"edit-link\""));
+    assert!(!app.get_as("/services/ledger", Some(&arjun)).await.body.contains("data-testid=\"edit-link\""));
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Server functions for sign-in state and API tokens.
 
 use crate::error::AppError;
-use console_core::auth::tokens::TokenInfo;
+use console_core::auth::TokenInfo;
 use console_core::auth::User;
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;

@@ -38,12 +38,12 @@ pub fn LoginPage() -> impl IntoView {
                             view! {
                                 <div class="flex flex-col gap-3">
                                     {options.oidc.map(|name| view! {
-                                        <a href=format!("/auth/oidc/start?return_to={back}") class="rounded bg-slate-900 px-4 py-2 text-center text-white">
+                                        <a rel="external" href=format!("/auth/oidc/start?return_to={back}") class="rounded bg-slate-900 px-4 py-2 text-center text-white">
                                             {format!("Sign in with {name}")}
                                         </a>
                                     })}
                                     {options.github.then(|| view! {
-                                        <a href=format!("/auth/github/start?return_to={back}") class="rounded bg-slate-700 px-4 py-2 text-center text-white">"Sign in with GitHub"</a>
+                                        <a rel="external" href=format!("/auth/github/start?return_to={back}") class="rounded bg-slate-700 px-4 py-2 text-center text-white">"Sign in with GitHub"</a>
                                     })}
                                     {options.dev_users.map(|users| view! {
                                         <form method="post" action="/auth/dev" class="flex flex-col gap-2 border-t border-slate-200 pt-3">

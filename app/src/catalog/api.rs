@@ -52,6 +52,17 @@ async fn owner_of(store: &console_core::store::Store, service: &str) -> Result<S
         .ok_or_else(|| AppError::NotFound(format!("service {service:?}")))
 }
 
+/// The service, for its owners' edit form; others get Forbidden.
+#[server(endpoint = "catalog/service-for-edit", input = Json)]
+pub async fn service_for_edit(name: String) -> Result<console_core::catalog::Service, AppError> {
+    use crate::auth::guard::authorize_user;
+    use console_core::{auth::policy::Action, catalog::repo, store::Store};
+    let store = expect_context::<Store>();
+    let owner = owner_of(&store, &name).await?;
+    authorize_user(Action::EditService, Some(&owner))?;
+    repo::service(&store, &name).await?.ok_or_else(|| AppError::NotFound(format!("service {name:?}")))
+}
+
 /// Members of the owning squad (and SREs) edit their service.
 #[server(endpoint = "catalog/update-service", input = Json)]
 pub async fn update_service(

@@ -9,5 +9,5 @@ mod squad;
 pub use api::*;
 pub use home::HomePage;
 pub use search::CatalogPage;
-pub use service::ServicePage;
+pub use service::{EditServicePage, ServicePage};
 pub use squad::SquadPage;

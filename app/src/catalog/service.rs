@@ -1,4 +1,4 @@
-use super::api::{get_service, AttestCheck, UpdateService};
+use super::api::{get_service, service_for_edit, AttestCheck, UpdateService};
 use crate::app::use_session;
 use crate::components::{ErrorView, ExternalLink, LifecycleBadge, ReadinessBar, TierBadge};
 use console_core::auth::policy::{allows, Action};
@@ -12,11 +12,10 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn ServicePage() -> impl IntoView {
     let params = use_params_map();
-    let update = ServerAction::<UpdateService>::new();
     let attest = ServerAction::<AttestCheck>::new();
     let page = Resource::new(
-        move || (params.get().get("name").unwrap_or_default(), update.version().get(), attest.version().get()),
-        |(name, _, _)| get_service(name),
+        move || (params.get().get("name").unwrap_or_default(), attest.version().get()),
+        |(name, _)| get_service(name),
     );
     let session = use_session();
     view! {
@@ -29,7 +28,7 @@ pub fn ServicePage() -> impl IntoView {
                         // The UI only hides what the server would refuse anyway.
                         let can_edit = allows(user.as_ref(), Action::EditService, Some(&page.squad.name));
                         let can_attest = allows(user.as_ref(), Action::AttestReadiness, Some(&page.squad.name));
-                        view! { <ServiceDetail page can_edit can_attest update attest /> }.into_any()
+                        view! { <ServiceDetail page can_edit can_attest attest /> }.into_any()
                     }
                 }
             })}
@@ -37,7 +36,25 @@ pub fn ServicePage() -> impl IntoView {
     }
 }
 
-/// The owning squad's edit form: description, tier, lifecycle, runbook, SLO.
+/// `/services/:name/edit`: the owning squad's form. The server refuses anyone else (403 page).
+#[component]
+pub fn EditServicePage() -> impl IntoView {
+    let params = use_params_map();
+    let update = ServerAction::<UpdateService>::new();
+    let service = Resource::new(move || params.get().get("name").unwrap_or_default(), service_for_edit);
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match service.await {
+                    Err(error) => view! { <ErrorView error /> }.into_any(),
+                    Ok(service) => view! { <EditService service update /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The edit form: description, tier, lifecycle, runbook, SLO.
 #[component]
 fn EditService(service: console_core::catalog::Service, update: ServerAction<UpdateService>) -> impl IntoView {
     let description = RwSignal::new(service.description.clone());
@@ -64,9 +81,11 @@ fn EditService(service: console_core::catalog::Service, update: ServerAction<Upd
         });
     };
     let field = "rounded border border-slate-300 px-2 py-1 text-sm";
+    let back = format!("/services/{}", service.name);
     view! {
-        <details class="mt-4 rounded border border-slate-200 bg-white p-4" data-testid="edit-service">
-            <summary class="cursor-pointer font-semibold">"Edit (owning squad)"</summary>
+        <Title text=format!("Edit {}", service.name) />
+        <section class="max-w-2xl rounded border border-slate-200 bg-white p-4" data-testid="edit-service">
+            <h1 class="text-xl font-semibold">{format!("Edit {}", service.name)}</h1>
             <form class="mt-3 grid gap-2" on:submit=on_submit>
                 <label class="grid gap-1 text-sm">"Description"<textarea class=field bind:value=description></textarea></label>
                 <label class="grid gap-1 text-sm">"Tier"
@@ -81,10 +100,16 @@ fn EditService(service: console_core::catalog::Service, update: ServerAction<Upd
                 </label>
                 <label class="grid gap-1 text-sm">"Runbook URL"<input class=field bind:value=runbook /></label>
                 <label class="grid gap-1 text-sm">"SLO"<input class=field bind:value=slo /></label>
-                <button type="submit" class="justify-self-start rounded bg-slate-900 px-4 py-1 text-white">"Save"</button>
-                {move || update.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorView error /> })}
+                <div class="flex items-center gap-3">
+                    <button type="submit" class="rounded bg-slate-900 px-4 py-1 text-white">"Save"</button>
+                    <a href=back class="text-sm text-sky-700 hover:underline">"Back to the service"</a>
+                </div>
+                {move || update.value().get().map(|r| match r {
+                    Ok(()) => view! { <p class="text-sm text-emerald-700" role="status">"Saved."</p> }.into_any(),
+                    Err(error) => view! { <ErrorView error /> }.into_any(),
+                })}
             </form>
-        </details>
+        </section>
     }
 }
 
@@ -93,11 +118,12 @@ fn ServiceDetail(
     page: console_core::catalog::ServicePage,
     can_edit: bool,
     can_attest: bool,
-    update: ServerAction<UpdateService>,
     attest: ServerAction<AttestCheck>,
 ) -> impl IntoView {
     let s = page.service;
-    let edit = can_edit.then(|| view! { <EditService service=s.clone() update /> });
+    let edit = can_edit.then(|| view! {
+        <a href=format!("/services/{}/edit", s.name) class="ml-auto rounded border border-slate-300 px-3 py-1 text-sm font-normal" data-testid="edit-link">"Edit"</a>
+    });
     let service_name = s.name.clone();
     let readiness = page.readiness;
     let row = "grid grid-cols-3 gap-2 py-1";
@@ -105,7 +131,7 @@ fn ServiceDetail(
         <Title text=s.name.clone() />
         <header class="mb-4">
             <h1 class="text-2xl font-semibold flex items-center gap-3">
-                {s.name.clone()} <TierBadge tier=s.tier /> <LifecycleBadge lifecycle=s.lifecycle />
+                {s.name.clone()} <TierBadge tier=s.tier /> <LifecycleBadge lifecycle=s.lifecycle /> {edit}
             </h1>
             <p class="text-slate-600">{s.description.clone()}</p>
         </header>
@@ -166,6 +192,5 @@ fn ServiceDetail(
                 {move || attest.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorView error /> })}
             </section>
         </div>
-        {edit}
     }
 }

@@ -58,6 +58,16 @@ impl User {
     }
 }
 
+/// An API token as its owner sees it: never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked: bool,
+}
+
 /// The request's user, put in the request extensions by the server's authentication layer.
 #[derive(Debug, Clone, Default)]
 pub struct CurrentUser(pub Option<User>);
