@@ -22,8 +22,10 @@ tools:
 services:
 	@.ci/start-services
 
+# nextest runs each test in its own process: Leptos' executor is process-global, and several
+# tokio runtimes in one test binary can strand its tasks.
 test-rust:
-	cargo test --workspace
+	cargo nextest run --workspace --no-fail-fast
 
 build:
 	cargo leptos build

@@ -57,19 +57,20 @@ pub fn App() -> impl IntoView {
                             class="rounded bg-slate-800 px-3 py-1 text-sm placeholder-slate-400"
                         />
                     </form>
-                    <Suspense fallback=|| ()>
+                    <Transition fallback=|| ()>
                         {move || Suspend::new(async move { view! { <Account session=session.await.ok() /> } })}
-                    </Suspense>
+                    </Transition>
                 </nav>
-                <Suspense fallback=|| ()>
+                <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
-                        session.await.ok().filter(|s| s.dev_sign_in).map(|_| view! {
-                            <p class="bg-amber-400 px-4 py-1 text-center text-sm text-slate-900" data-testid="dev-banner">
+                        let dev = session.await.ok().is_some_and(|s| s.dev_sign_in);
+                        view! {
+                            <p class="bg-amber-400 px-4 py-1 text-center text-sm text-slate-900" class:hidden=!dev data-testid=if dev { "dev-banner" } else { "no-banner" }>
                                 "Dev sign-in is on: anyone here can act as any demo user. Configure an identity provider for real use."
                             </p>
-                        })
+                        }
                     })}
-                </Suspense>
+                </Transition>
             </header>
             <main class="mx-auto max-w-6xl px-4 py-6">
                 // Async SSR: the status code (404, 400) is known before the first byte is sent.

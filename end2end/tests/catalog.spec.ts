@@ -1,8 +1,15 @@
 import { test, expect } from "@playwright/test";
 import { devSignIn, hydrated } from "./helpers";
 
+// A hydration mismatch panics the wasm side; no page may do that.
+let pageErrors: string[] = [];
 test.beforeEach(async ({ page }) => {
+  pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(e.message));
   await devSignIn(page, "tom");
+});
+test.afterEach(() => {
+  expect(pageErrors).toEqual([]);
 });
 
 test("home lists squads and searches the catalog", async ({ page }) => {

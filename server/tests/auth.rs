@@ -30,7 +30,7 @@ async fn dev_sign_in_lands_on_my_squads_and_sign_out_ends_the_session() {
     let home = app.get_as("/", Some(&cookie)).await;
     assert_eq!(home.status, StatusCode::OK);
     assert!(home.body.contains("data-testid=\"my-squads\""), "{}", home.body);
-    assert!(home.body.contains("data-testid=\"dev-banner\""));
+    assert!(home.body.contains("data-testid=\"dev-banner\""), "dev banner missing");
 
     let sessions = || async { sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions").fetch_one(app.store.pool()).await.unwrap() };
     assert_eq!(sessions().await, 1);

@@ -2,6 +2,8 @@
 //! with dev sign-in, driven in-process.
 #![allow(dead_code)] // each test binary uses a part
 
+pub mod idp;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
