@@ -1,11 +1,13 @@
 //! The read-only JSON API for machines: `/api/v1/services`, `/api/v1/squads`.
 
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use console_core::auth::policy::{allows, Action};
+use console_core::auth::CurrentUser;
 use console_core::catalog::{repo, CatalogQuery};
 use console_core::store::StoreError;
 use std::collections::HashMap;
@@ -17,6 +19,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("sign in or send an API token")]
+    Unauthorized,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -26,6 +30,7 @@ impl IntoResponse for ApiError {
         let (status, message) = match &self {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, self.to_string()),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, self.to_string()),
             ApiError::Store(error) => {
                 tracing::error!(%error, "store error in API");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error; it has been logged".to_string())
@@ -37,41 +42,73 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
+/// Every route of the API with the action it performs: the router is built from this table's
+/// paths, and the authorization matrix test walks it.
+pub const ROUTES: &[(&str, Action)] = &[
+    ("/services", Action::ViewCatalog),
+    ("/services/{name}", Action::ViewCatalog),
+    ("/squads", Action::ViewCatalog),
+    ("/squads/{name}", Action::ViewCatalog),
+];
+
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/services", get(list_services))
-        .route("/services/{name}", get(show_service))
-        .route("/squads", get(list_squads))
-        .route("/squads/{name}", get(show_squad))
+    let route = |router: Router<AppState>, path: &str, handler| {
+        assert!(ROUTES.iter().any(|(p, _)| *p == path), "API route {path} has no policy entry in api::ROUTES");
+        router.route(path, handler)
+    };
+    let router = route(Router::new(), "/services", get(list_services));
+    let router = route(router, "/services/{name}", get(show_service));
+    let router = route(router, "/squads", get(list_squads));
+    route(router, "/squads/{name}", get(show_squad))
+}
+
+/// Asks the policy for the route's action (all API resources are read-only, owned by nobody).
+fn authorize(user: &CurrentUser, path: &str) -> Result<(), ApiError> {
+    let action = ROUTES.iter().find(|(p, _)| *p == path).map(|(_, a)| *a).expect("route in ROUTES");
+    if allows(user.0.as_ref(), action, None) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
 }
 
 /// Same parameters as the catalog page: q, squad, tier, lifecycle, readiness, page.
 async fn list_services(
     State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<console_core::catalog::CatalogPage> {
+    authorize(&user, "/services")?;
     let query = CatalogQuery::from_params(|k| params.get(k).map(String::as_str)).map_err(ApiError::BadRequest)?;
     Ok(Json(repo::search(&state.store, &query).await?))
 }
 
 async fn show_service(
     State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
     Path(name): Path<String>,
 ) -> ApiResult<console_core::catalog::ServicePage> {
+    authorize(&user, "/services/{name}")?;
     repo::service_page(&state.store, &name)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("service {name:?}")))
 }
 
-async fn list_squads(State(state): State<AppState>) -> ApiResult<Vec<console_core::catalog::SquadSummary>> {
+async fn list_squads(
+    State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
+) -> ApiResult<Vec<console_core::catalog::SquadSummary>> {
+    authorize(&user, "/squads")?;
     Ok(Json(repo::squads(&state.store).await?))
 }
 
 async fn show_squad(
     State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
     Path(name): Path<String>,
 ) -> ApiResult<console_core::catalog::SquadPage> {
+    authorize(&user, "/squads/{name}")?;
     repo::squad_page(&state.store, &name)
         .await?
         .map(Json)
