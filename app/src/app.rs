@@ -1,7 +1,8 @@
 //! The HTML shell, the router and the page frame.
 
 use crate::auth::{session_info, LoginPage, SessionView, TokensPage};
-use crate::catalog::{CatalogPage, EditServicePage, HomePage, ServicePage, SquadPage};
+use crate::admin::AdminPage;
+use crate::catalog::{CatalogPage, EditServicePage, HomePage, ReadinessPage, ServicePage, SquadPage};
 use crate::error::AppError;
 use crate::components::NotFound;
 use leptos::prelude::*;
@@ -48,6 +49,7 @@ pub fn App() -> impl IntoView {
                 <nav class="mx-auto max-w-6xl flex items-center gap-6 px-4 py-3">
                     <a href="/" class="font-semibold tracking-tight">"Console"</a>
                     <a href="/catalog" class="text-slate-300 hover:text-white">"Catalog"</a>
+                    <a href="/readiness" class="text-slate-300 hover:text-white">"Readiness"</a>
                     <form method="get" action="/catalog" class="ml-auto">
                         <input
                             type="search"
@@ -81,6 +83,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/services/:name/edit") view=EditServicePage ssr=SsrMode::Async />
                     <Route path=path!("/squads/:name") view=SquadPage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("/readiness") view=ReadinessPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
                     <Route path=path!("/tokens") view=TokensPage ssr=SsrMode::Async />
                 </Routes>
             </main>
@@ -105,6 +109,7 @@ fn Account(session: Option<SessionView>) -> impl IntoView {
                 {user.name.clone()}
                 {user.sre.then_some(" · SRE")}
             </span>
+            {user.sre.then(|| view! { <a href="/admin" class="text-sm text-slate-300 hover:text-white">"Admin"</a> })}
             <a href="/tokens" class="text-sm text-slate-300 hover:text-white">"Tokens"</a>
             <form method="post" action="/auth/logout">
                 <button type="submit" class="text-sm text-slate-300 hover:text-white">"Sign out"</button>

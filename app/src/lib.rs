@@ -1,6 +1,7 @@
 //! The console's pages. Server-rendered by the `console` binary (feature `ssr`), then hydrated
 //! in the browser (feature `hydrate`). Folders mirror features.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod catalog;

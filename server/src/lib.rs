@@ -1,6 +1,7 @@
 //! The console server: configuration, state, and the HTTP routes (pages, JSON API, health,
 //! metrics). `main.rs` only parses the command line and calls in here.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .nest("/api/v1", api::router())
         .merge(auth::router())
+        .merge(admin::router())
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

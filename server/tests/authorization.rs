@@ -32,6 +32,12 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
         ),
         ("/api/catalog/attest", Action::AttestReadiness, Body::Json(json!({"service": "ledger", "check": "backups", "attested": true}))),
         ("/api/catalog/import", Action::ImportCatalog, Body::Form("")),
+        ("/api/catalog/readiness", Action::ViewCatalog, Body::Json(json!({}))),
+        ("/api/admin/defaults", Action::AdminDefaults, Body::Json(json!({}))),
+        ("/api/admin/save-document", Action::AdminDefaults, Body::Json(json!({"based_on": 999, "document": "", "note": ""}))),
+        ("/api/admin/save-links", Action::AdminDefaults, Body::Json(json!({"based_on": 999, "links": []}))),
+        ("/api/admin/diff", Action::AdminDefaults, Body::Json(json!({"version": 0}))),
+        ("/api/admin/rollback", Action::AdminDefaults, Body::Json(json!({"version": 999}))),
         ("/api/tokens/list", Action::ManageOwnTokens, Body::Json(json!({}))),
         ("/api/tokens/create", Action::ManageOwnTokens, Body::Form("name=matrix")),
         ("/api/tokens/revoke", Action::ManageOwnTokens, Body::Form("id=nonexistent")),
@@ -101,6 +107,10 @@ async fn the_matrix_holds_for_every_role() {
                 assert_eq!(matches!(e, AppError::Unauthorized), want_unauthorized, "{path} as {who:?}: {e:?}");
             }
         }
+        // The defaults export is a plain route too.
+        let export = app.get_as(console::admin::EXPORT, cookie.as_deref()).await;
+        let allowed = allows(user_for(expected_role).as_ref(), Action::AdminDefaults, None);
+        assert_eq!(export.status == StatusCode::OK, allowed, "export as {who:?}: {}", export.status);
         for (route, action) in console::api::ROUTES {
             let path = api_url(route);
             assert!(!path.contains('{'), "no sample URL for {route}");

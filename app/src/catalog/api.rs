@@ -43,6 +43,14 @@ pub async fn get_squad(name: String) -> Result<model::SquadPage, AppError> {
         .ok_or_else(|| AppError::NotFound(format!("squad {name:?}")))
 }
 
+#[server(endpoint = "catalog/readiness", input = Json)]
+pub async fn readiness_report() -> Result<console_core::catalog::ReadinessReport, AppError> {
+    use crate::auth::guard::authorize;
+    use console_core::{auth::policy::Action, catalog::repo, store::Store};
+    authorize(Action::ViewCatalog, None)?;
+    Ok(repo::readiness_report(&expect_context::<Store>()).await?)
+}
+
 /// The squad that owns `service`, or NotFound.
 #[cfg(feature = "ssr")]
 async fn owner_of(store: &console_core::store::Store, service: &str) -> Result<String, AppError> {
@@ -90,12 +98,12 @@ pub async fn update_service(
 #[server(endpoint = "catalog/attest", input = Json)]
 pub async fn attest_check(service: String, check: String, attested: bool) -> Result<(), AppError> {
     use crate::auth::guard::authorize_user;
-    use console_core::catalog::readiness::{standard_checks, Evidence};
+    use console_core::catalog::readiness::Evidence;
     use console_core::{auth::policy::Action, catalog::repo, store::Store};
     let store = expect_context::<Store>();
     let owner = owner_of(&store, &service).await?;
     let user = authorize_user(Action::AttestReadiness, Some(&owner))?;
-    if !standard_checks().iter().any(|c| c.id == check && c.evidence == Evidence::Attested) {
+    if !repo::checks(&store).await?.iter().any(|c| c.id == check && c.evidence == Evidence::Attested) {
         return Err(AppError::BadRequest(format!("{check:?} is not a check a squad attests")));
     }
     let today = today();

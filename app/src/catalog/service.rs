@@ -160,6 +160,12 @@ fn ServiceDetail(
                 <ul class="mt-2 text-sm">
                     {s.links.iter().map(|l| view! { <li><ExternalLink url=l.url.clone() label=l.title.clone() /></li> }).collect_view()}
                 </ul>
+                <h3 class="mt-3 text-sm font-semibold">"Metrics"</h3>
+                <ul class="flex flex-wrap gap-3 text-sm" data-testid="metrics-links">
+                    {page.links.iter().map(|l| view! {
+                        <li><ExternalLink url=l.url.clone() label=l.name.clone() /></li>
+                    }).collect_view()}
+                </ul>
             </section>
             <section class="rounded border border-slate-200 bg-white p-4" data-testid="readiness">
                 <h2 class="font-semibold mb-2 flex items-center justify-between">

@@ -58,17 +58,18 @@ fn SquadDetail(page: console_core::catalog::SquadPage) -> impl IntoView {
             <thead>
                 <tr class="border-b border-slate-200 text-left text-slate-500">
                     <th class="p-2">"Service"</th><th class="p-2">"Tier"</th><th class="p-2">"Lifecycle"</th>
-                    <th class="p-2">"Readiness"</th><th class="p-2">"Runbook"</th>
+                    <th class="p-2">"Readiness"</th><th class="p-2">"Runbook"</th><th class="p-2">"Metrics"</th>
                 </tr>
             </thead>
             <tbody>
-                {page.services.into_iter().map(|s| view! {
+                {page.services.into_iter().zip(page.links).map(|(s, links)| view! {
                     <tr class="border-b border-slate-100" data-testid="owned-service">
                         <td class="p-2"><a href=format!("/services/{}", s.name) class="text-sky-700 hover:underline">{s.name.clone()}</a></td>
                         <td class="p-2"><TierBadge tier=s.tier /></td>
                         <td class="p-2"><LifecycleBadge lifecycle=s.lifecycle /></td>
                         <td class="p-2"><ReadinessBar score=s.readiness /></td>
                         <td class="p-2">{if s.runbook.is_empty() { view! { <span class="text-red-700">"missing"</span> }.into_any() } else { view! { <ExternalLink url=s.runbook.clone() label="runbook".to_string() /> }.into_any() }}</td>
+                        <td class="p-2 flex gap-2">{links.into_iter().map(|l| view! { <ExternalLink url=l.url label=l.name /> }).collect_view()}</td>
                     </tr>
                 }).collect_view()}
             </tbody>

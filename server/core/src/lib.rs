@@ -6,5 +6,6 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod defaults;
 #[cfg(feature = "server")]
 pub mod store;

@@ -178,3 +178,22 @@ async fn a_bad_import_changes_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_readiness_report_counts_by_tier_check_and_squad() {
+    on_both(|store| async move {
+        repo::replace_all(&store, &synthetic_org(3, 40)).await.unwrap();
+        let report = repo::readiness_report(&store).await.unwrap();
+        assert_eq!(report.tiers.iter().map(|t| t.1).sum::<u32>(), 40);
+        let all = repo::search(&store, &query("")).await.unwrap();
+        let ready = repo::search(&store, &CatalogQuery { readiness: Some(ReadinessFilter::Ready), ..query("") }).await.unwrap();
+        assert_eq!(report.tiers.iter().map(|t| t.2).sum::<u32>() as u64, ready.total);
+        assert_eq!(all.total, 40);
+        // Nothing is attested in the synthetic org, so an attested tier-4 check is missing everywhere.
+        let first = &report.most_missing[0];
+        assert_eq!(first.2, 40, "{:?}", report.most_missing);
+        assert_eq!(report.squads.len(), 3);
+        assert_eq!(report.squads.iter().map(|s| s.services).sum::<u32>(), 40);
+    })
+    .await;
+}

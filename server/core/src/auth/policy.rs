@@ -36,16 +36,19 @@ pub enum Action {
     ManageOwnTokens,
     /// Re-import the catalog from its descriptors.
     ImportCatalog,
+    /// Change, roll back, export or import the platform defaults.
+    AdminDefaults,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 7] = [
         Action::ViewSession,
         Action::ViewCatalog,
         Action::EditService,
         Action::AttestReadiness,
         Action::ManageOwnTokens,
         Action::ImportCatalog,
+        Action::AdminDefaults,
     ];
 
     /// The least role that may do it.
@@ -54,7 +57,7 @@ impl Action {
             Action::ViewSession => Role::Anonymous,
             Action::ViewCatalog | Action::ManageOwnTokens => Role::Developer,
             Action::EditService | Action::AttestReadiness => Role::Owner,
-            Action::ImportCatalog => Role::Sre,
+            Action::ImportCatalog | Action::AdminDefaults => Role::Sre,
         }
     }
 }

@@ -12,7 +12,7 @@
 //! Backstage's `backstage.io/kubernetes-id`, `-namespace` and `-label-selector` locate workloads.
 
 use super::model::*;
-use super::readiness::{standard_checks, Evidence};
+use super::readiness::{Check, Evidence};
 use serde::Serialize;
 use serde_yaml::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -98,7 +98,8 @@ fn collect_yaml(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Resul
 }
 
 /// Parses and validates a whole batch of descriptor files.
-pub fn parse(files: &[SourceFile]) -> Result<Batch, Vec<Problem>> {
+/// `checks` are the readiness requirements in force: attestations must name one of them.
+pub fn parse(files: &[SourceFile], checks: &[Check]) -> Result<Batch, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut docs = Vec::new();
     for file in files {
@@ -123,7 +124,7 @@ pub fn parse(files: &[SourceFile]) -> Result<Batch, Vec<Problem>> {
     let mut owner_refs = Vec::new();
 
     for doc in &docs {
-        let mut p = Problems { doc, list: &mut problems };
+        let mut p = Problems { doc, list: &mut problems, checks };
         if !doc.value.is_mapping() {
             p.add(&[], "a descriptor must be a mapping with apiVersion, kind, metadata and spec");
             continue;
@@ -162,7 +163,7 @@ pub fn parse(files: &[SourceFile]) -> Result<Batch, Vec<Problem>> {
 
     for (doc, owner) in owner_refs {
         if !squad_at.contains_key(&owner) {
-            Problems { doc, list: &mut problems }
+            Problems { doc, list: &mut problems, checks }
                 .add(&["spec", "owner"], &format!("unknown owner {owner:?}: no Group of that name in this batch"));
         }
     }
@@ -246,6 +247,7 @@ impl Doc<'_> {
 struct Problems<'d, 'l> {
     doc: &'d Doc<'d>,
     list: &'l mut Vec<Problem>,
+    checks: &'l [Check],
 }
 
 const NAME_RULE: &str = "must be 1–63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
@@ -486,11 +488,8 @@ impl Problems<'_, '_> {
     }
 
     fn attestations(&mut self, annotations: &BTreeMap<String, String>) -> Vec<Attestation> {
-        let attestable: Vec<String> = standard_checks()
-            .into_iter()
-            .filter(|c| c.evidence == Evidence::Attested)
-            .map(|c| c.id)
-            .collect();
+        let attestable: Vec<String> =
+            self.checks.iter().filter(|c| c.evidence == Evidence::Attested).map(|c| c.id.clone()).collect();
         let mut out = Vec::new();
         for (key, value) in annotations {
             let Some(check) = key.strip_prefix("console.dev/attest-") else { continue };
@@ -525,6 +524,7 @@ fn is_iso_date(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::readiness::standard_checks;
 
     fn file(path: &str, text: &str) -> SourceFile {
         SourceFile { path: path.into(), text: text.into() }
@@ -566,7 +566,7 @@ spec:
     #[test]
     fn reads_groups_and_components_from_multi_document_files() {
         let text = format!("{SQUAD}---\n{}---\n# only a comment\n", component("checkout", "1", "group:default/payments"));
-        let batch = parse(&[file("payments.yaml", &text)]).unwrap();
+        let batch = parse(&[file("payments.yaml", &text)], &standard_checks()).unwrap();
         assert_eq!(batch.squads.len(), 1);
         assert_eq!(batch.squads[0].members, ["maria", "joao"]);
         assert_eq!(batch.squads[0].oncall.rotation, "payments-primary");
@@ -591,7 +591,7 @@ spec:
             file("c.yaml", "kind: [unclosed\n"),
             file("d.yaml", missing),
             file("e.yaml", &component("tier-zero", "3", "payments")),
-        ])
+        ], &standard_checks())
         .unwrap_err();
         let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         let has = |needle: &str| assert!(shown.iter().any(|s| s.contains(needle)), "{needle} not in {shown:#?}");
@@ -628,7 +628,7 @@ metadata:
     console.dev/runbook: javascript:alert(1)
 spec: {type: service, lifecycle: production, owner: user:maria}
 ";
-        let problems = parse(&[file("x.yaml", SQUAD), file("y.yaml", text)]).unwrap_err();
+        let problems = parse(&[file("x.yaml", SQUAD), file("y.yaml", text)], &standard_checks()).unwrap_err();
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
         assert!(fields.contains(&"metadata.name"), "{problems:#?}");
         assert!(fields.contains(&"metadata.links.url"));
@@ -641,7 +641,7 @@ spec: {type: service, lifecycle: production, owner: user:maria}
     #[test]
     fn other_kinds_are_skipped() {
         let user = "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: maria\n";
-        let batch = parse(&[file("u.yaml", user)]).unwrap();
+        let batch = parse(&[file("u.yaml", user)], &standard_checks()).unwrap();
         assert_eq!(batch.skipped, 1);
     }
 

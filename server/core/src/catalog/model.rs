@@ -348,6 +348,8 @@ pub struct SquadPage {
     pub squad: Squad,
     pub services: Vec<ServiceSummary>,
     pub readiness: Score,
+    /// Metrics links of each owned service, in the order of `services`.
+    pub links: Vec<Vec<crate::defaults::links::RenderedLink>>,
 }
 
 /// Everything the service page shows.
@@ -356,6 +358,27 @@ pub struct ServicePage {
     pub service: Service,
     pub squad: Squad,
     pub readiness: crate::catalog::readiness::Readiness,
+    /// Metrics links rendered from the platform's templates.
+    pub links: Vec<crate::defaults::links::RenderedLink>,
+}
+
+/// The org-wide readiness view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadinessReport {
+    /// (tier, services, services meeting every check of their tier)
+    pub tiers: Vec<(Tier, u32, u32)>,
+    /// (check id, title, services missing it), most often missing first.
+    pub most_missing: Vec<(String, String, u32)>,
+    pub squads: Vec<SquadReadiness>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SquadReadiness {
+    pub name: String,
+    pub display_name: String,
+    pub services: u32,
+    pub ready: u32,
+    pub score: Score,
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use super::import::Batch;
 use super::model::*;
-use super::readiness::{evaluate, standard_checks};
+use super::readiness::{evaluate, Check};
 use crate::store::{Store, StoreError};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -15,10 +15,106 @@ pub struct ImportSummary {
     pub skipped: usize,
 }
 
+fn links_of(
+    templates: &[crate::defaults::links::LinkTemplate],
+    service: &str,
+    squad: &str,
+    cluster: &str,
+    namespace: &str,
+    tier: Tier,
+) -> Vec<crate::defaults::links::RenderedLink> {
+    use crate::defaults::links::{links_for, LinkContext};
+    links_for(templates, &LinkContext { service, squad, cluster, namespace, tier })
+}
+
+/// The org-wide readiness report: by tier, the checks most often missing, per squad.
+pub async fn readiness_report(store: &Store) -> Result<ReadinessReport, StoreError> {
+    let checks = checks(store).await?;
+    let mut squads_by_name: HashMap<String, Squad> = HashMap::new();
+    for summary in squads(store).await? {
+        if let Some(s) = squad(store, &summary.name).await? {
+            squads_by_name.insert(s.name.clone(), s);
+        }
+    }
+    let rows: Vec<(String, String, i64, String, String)> =
+        sqlx::query_as("SELECT name, squad, tier, runbook, slo FROM services").fetch_all(store.pool()).await?;
+    let mut attested: HashMap<String, Vec<Attestation>> = HashMap::new();
+    let all: Vec<(String, String, String, String)> =
+        sqlx::query_as("SELECT service, check_id, attested_by, attested_at FROM attestations").fetch_all(store.pool()).await?;
+    for (service, check, by, at) in all {
+        attested.entry(service).or_default().push(Attestation { check, by, at });
+    }
+    let mut tiers: Vec<(Tier, u32, u32)> = Tier::ALL.iter().map(|t| (*t, 0, 0)).collect();
+    let mut missing: HashMap<String, u32> = HashMap::new();
+    let mut per_squad: HashMap<String, SquadReadiness> = HashMap::new();
+    for (name, squad_name, tier, runbook, slo) in rows {
+        let Some(squad) = squads_by_name.get(&squad_name) else { continue };
+        let tier = Tier::new(tier).unwrap_or(Tier::ALL[3]);
+        let service = Service {
+            attestations: attested.remove(&name).unwrap_or_default(),
+            squad: squad_name.clone(),
+            tier,
+            lifecycle: Lifecycle::Production,
+            description: String::new(),
+            system: String::new(),
+            repository: String::new(),
+            runbook,
+            slo,
+            tags: vec![],
+            links: vec![],
+            workloads: Workloads::default_for(&name),
+            name,
+        };
+        let r = evaluate(&service, squad, &checks);
+        let ready = r.score.is_ready();
+        let row = &mut tiers[tier.number() as usize - 1];
+        row.1 += 1;
+        row.2 += ready as u32;
+        for c in r.missing() {
+            *missing.entry(c.check.id.clone()).or_default() += 1;
+        }
+        let sq = per_squad.entry(squad_name.clone()).or_insert_with(|| SquadReadiness {
+            name: squad_name.clone(),
+            display_name: squad.display_name.clone(),
+            services: 0,
+            ready: 0,
+            score: Score::default(),
+        });
+        sq.services += 1;
+        sq.ready += ready as u32;
+        sq.score = sq.score.add(r.score);
+    }
+    let mut most_missing: Vec<(String, String, u32)> = missing
+        .into_iter()
+        .map(|(id, n)| {
+            let title = checks.iter().find(|c| c.id == id).map(|c| c.title.clone()).unwrap_or_default();
+            (id, title, n)
+        })
+        .collect();
+    most_missing.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    let mut squads: Vec<SquadReadiness> = per_squad.into_values().collect();
+    squads.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(ReadinessReport { tiers, most_missing, squads })
+}
+
+/// The readiness requirements in force (platform defaults).
+pub async fn checks(store: &Store) -> Result<Vec<Check>, StoreError> {
+    Ok(crate::defaults::repo::current(store).await?.1.readiness)
+}
+
+/// Recomputes every service's stored readiness score, after the requirements changed.
+pub async fn refresh_all_scores(store: &Store, checks: &[Check]) -> Result<(), StoreError> {
+    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM services").fetch_all(store.pool()).await?;
+    for name in names {
+        refresh_score_with(store, &name, checks).await?;
+    }
+    Ok(())
+}
+
 /// Replaces the whole catalog with `batch` in one transaction: readers see the old catalog or
 /// the new one, never a mix, and a failure changes nothing.
 pub async fn replace_all(store: &Store, batch: &Batch) -> Result<ImportSummary, StoreError> {
-    let checks = standard_checks();
+    let checks = checks(store).await?;
     let squads: HashMap<&str, &Squad> = batch.squads.iter().map(|s| (s.name.as_str(), s)).collect();
     let mut tx = store.pool().begin().await?;
     for table in ["attestations", "services", "squad_members", "squads"] {
@@ -256,7 +352,9 @@ pub async fn squad_page(store: &Store, name: &str) -> Result<Option<SquadPage>, 
             .await?;
     let services: Vec<ServiceSummary> = rows.into_iter().map(summary).collect();
     let readiness = services.iter().fold(Score::default(), |acc, s| acc.add(s.readiness));
-    Ok(Some(SquadPage { squad, services, readiness }))
+    let templates = crate::defaults::repo::current(store).await?.1.links;
+    let links = services.iter().map(|s| links_of(&templates, &s.name, &squad.name, "", "", s.tier)).collect();
+    Ok(Some(SquadPage { squad, services, readiness, links }))
 }
 
 pub async fn service(store: &Store, name: &str) -> Result<Option<Service>, StoreError> {
@@ -300,8 +398,11 @@ pub async fn service(store: &Store, name: &str) -> Result<Option<Service>, Store
 pub async fn service_page(store: &Store, name: &str) -> Result<Option<ServicePage>, StoreError> {
     let Some(service) = service(store, name).await? else { return Ok(None) };
     let Some(squad) = squad(store, &service.squad).await? else { return Ok(None) };
-    let readiness = evaluate(&service, &squad, &standard_checks());
-    Ok(Some(ServicePage { service, squad, readiness }))
+    let defaults = crate::defaults::repo::current(store).await?.1;
+    let readiness = evaluate(&service, &squad, &defaults.readiness);
+    let w = &service.workloads;
+    let links = links_of(&defaults.links, &service.name, &squad.name, &w.cluster, &w.namespace, service.tier);
+    Ok(Some(ServicePage { service, squad, readiness, links }))
 }
 
 /// Every squad with its service count and readiness roll-up, by name.
@@ -370,15 +471,20 @@ impl ServiceEdit {
 
 /// Recomputes and stores one service's readiness score.
 async fn refresh_score(store: &Store, name: &str) -> Result<(), StoreError> {
-    if let Some(page) = service_page(store, name).await? {
-        sqlx::query("UPDATE services SET readiness_met = $1, readiness_required = $2, search_text = $3 WHERE name = $4")
-            .bind(page.readiness.score.met as i64)
-            .bind(page.readiness.score.required as i64)
-            .bind(search_text(&page.service))
-            .bind(name)
-            .execute(store.pool())
-            .await?;
-    }
+    refresh_score_with(store, name, &checks(store).await?).await
+}
+
+async fn refresh_score_with(store: &Store, name: &str, checks: &[Check]) -> Result<(), StoreError> {
+    let Some(service) = service(store, name).await? else { return Ok(()) };
+    let Some(squad) = squad(store, &service.squad).await? else { return Ok(()) };
+    let score = evaluate(&service, &squad, checks).score;
+    sqlx::query("UPDATE services SET readiness_met = $1, readiness_required = $2, search_text = $3 WHERE name = $4")
+        .bind(score.met as i64)
+        .bind(score.required as i64)
+        .bind(search_text(&service))
+        .bind(name)
+        .execute(store.pool())
+        .await?;
     Ok(())
 }
 
@@ -437,6 +543,6 @@ pub enum ImportError {
 /// Reads, validates and stores every descriptor under `dir`, all or nothing.
 pub async fn import_dir(store: &Store, dir: &std::path::Path) -> Result<ImportSummary, ImportError> {
     let files = super::import::read_dir(dir).map_err(ImportError::Invalid)?;
-    let batch = super::import::parse(&files).map_err(ImportError::Invalid)?;
+    let batch = super::import::parse(&files, &checks(store).await?).map_err(ImportError::Invalid)?;
     Ok(replace_all(store, &batch).await?)
 }

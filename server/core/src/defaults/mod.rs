@@ -1,0 +1,233 @@
+//! Platform defaults that SREs set once for every squad: metrics link templates, readiness
+//! requirements per tier, query limits per tier, log limits.
+//!
+//! The whole set is one document (TOML, so platform teams can keep it in git). Every change is a
+//! new version with author and time; rolling back writes the old document as a new version.
+
+pub mod links;
+#[cfg(feature = "server")]
+pub mod repo;
+
+use crate::catalog::readiness::{standard_checks, Check};
+use crate::catalog::Tier;
+use links::LinkTemplate;
+use serde::{Deserialize, Serialize};
+
+/// Guardrails for the SQL REPL at one tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryLimits {
+    pub tier: u8,
+    pub statement_timeout_ms: u64,
+    pub row_cap: u64,
+    /// Column name patterns to mask, `*` as wildcard: `*password*`, `email`.
+    pub masks: Vec<String>,
+}
+
+/// Guardrails for short-term logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogLimits {
+    pub max_window_minutes: u64,
+    pub max_lines: u64,
+    pub max_follows_per_user: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformDefaults {
+    #[serde(default)]
+    pub links: Vec<LinkTemplate>,
+    pub readiness: Vec<Check>,
+    pub query: Vec<QueryLimits>,
+    pub logs: LogLimits,
+}
+
+impl Default for PlatformDefaults {
+    fn default() -> Self {
+        let masks = ["*password*", "*secret*", "*token*", "email", "phone*"].map(String::from).to_vec();
+        PlatformDefaults {
+            links: links::starter_templates(),
+            readiness: standard_checks(),
+            // Tier 1 is the most critical: the tightest limits.
+            query: [(1, 5_000, 500), (2, 10_000, 1_000), (3, 30_000, 5_000), (4, 30_000, 10_000)]
+                .into_iter()
+                .map(|(tier, statement_timeout_ms, row_cap)| QueryLimits {
+                    tier,
+                    statement_timeout_ms,
+                    row_cap,
+                    masks: masks.clone(),
+                })
+                .collect(),
+            logs: LogLimits { max_window_minutes: 24 * 60, max_lines: 10_000, max_follows_per_user: 3 },
+        }
+    }
+}
+
+impl PlatformDefaults {
+    /// The query limits a service of `tier` gets without anyone configuring it.
+    pub fn query_limits(&self, tier: Tier) -> Option<&QueryLimits> {
+        self.query.iter().find(|q| q.tier == tier.number())
+    }
+
+    /// Every problem with the document, each naming its place.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        let mut names = std::collections::HashSet::new();
+        for (i, link) in self.links.iter().enumerate() {
+            if let Err(e) = link.validate() {
+                problems.push(format!("links[{i}] ({}): {e}", link.name));
+            }
+            if !names.insert((link.name.clone(), link.scope.clone())) {
+                problems.push(format!("links[{i}]: a template named {:?} already exists for this scope", link.name));
+            }
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, check) in self.readiness.iter().enumerate() {
+            if !(1..=4).contains(&check.tier) {
+                problems.push(format!("readiness[{i}] ({}): tier must be 1 to 4, not {}", check.id, check.tier));
+            }
+            if check.id.is_empty() || !check.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+                problems.push(format!("readiness[{i}]: id {:?} must be lower-case letters, digits and '-'", check.id));
+            }
+            if !ids.insert(check.id.clone()) {
+                problems.push(format!("readiness[{i}]: duplicate check id {:?}", check.id));
+            }
+        }
+        for tier in 1..=4u8 {
+            match self.query.iter().filter(|q| q.tier == tier).count() {
+                1 => {}
+                0 => problems.push(format!("query: no limits for tier {tier}")),
+                _ => problems.push(format!("query: tier {tier} is listed more than once")),
+            }
+        }
+        for (i, q) in self.query.iter().enumerate() {
+            if !(1..=4).contains(&q.tier) {
+                problems.push(format!("query[{i}]: tier must be 1 to 4, not {}", q.tier));
+            }
+            if !(100..=600_000).contains(&q.statement_timeout_ms) {
+                problems.push(format!("query[{i}]: statement_timeout_ms must be 100 to 600000, not {}", q.statement_timeout_ms));
+            }
+            if !(1..=1_000_000).contains(&q.row_cap) {
+                problems.push(format!("query[{i}]: row_cap must be 1 to 1000000, not {}", q.row_cap));
+            }
+            if q.masks.iter().any(|m| m.trim().is_empty()) {
+                problems.push(format!("query[{i}]: masks must not be empty patterns"));
+            }
+        }
+        let l = &self.logs;
+        if !(1..=7 * 24 * 60).contains(&l.max_window_minutes) {
+            problems.push(format!("logs: max_window_minutes must be 1 to 10080, not {}", l.max_window_minutes));
+        }
+        if !(1..=1_000_000).contains(&l.max_lines) {
+            problems.push(format!("logs: max_lines must be 1 to 1000000, not {}", l.max_lines));
+        }
+        if !(1..=50).contains(&l.max_follows_per_user) {
+            problems.push(format!("logs: max_follows_per_user must be 1 to 50, not {}", l.max_follows_per_user));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    #[cfg(feature = "server")]
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("defaults serialise")
+    }
+
+    /// Parses and validates a document (the export format).
+    #[cfg(feature = "server")]
+    pub fn from_toml(text: &str) -> Result<PlatformDefaults, Vec<String>> {
+        let parsed: PlatformDefaults = toml::from_str(text).map_err(|e| vec![e.to_string()])?;
+        parsed.validate()?;
+        Ok(parsed)
+    }
+}
+
+/// One line of a diff between two documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DiffLine {
+    Same(String),
+    Added(String),
+    Removed(String),
+}
+
+/// A line diff (longest common subsequence), for the history page.
+pub fn diff(old: &str, new: &str) -> Vec<DiffLine> {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            out.push(DiffLine::Same(a[i].to_string()));
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            out.push(DiffLine::Added(b[j].to_string()));
+            j += 1;
+        } else {
+            out.push(DiffLine::Removed(a[i].to_string()));
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(all(test, feature = "server"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid_and_round_trip_through_toml() {
+        let d = PlatformDefaults::default();
+        d.validate().unwrap();
+        assert_eq!(PlatformDefaults::from_toml(&d.to_toml()).unwrap(), d);
+    }
+
+    #[test]
+    fn tier_one_gets_the_strictest_query_limits() {
+        let d = PlatformDefaults::default();
+        let t1 = d.query_limits(Tier::new(1).unwrap()).unwrap();
+        let t4 = d.query_limits(Tier::new(4).unwrap()).unwrap();
+        assert!(t1.row_cap < t4.row_cap && t1.statement_timeout_ms < t4.statement_timeout_ms);
+    }
+
+    #[test]
+    fn bad_documents_name_every_problem() {
+        let mut d = PlatformDefaults::default();
+        d.query.pop();
+        d.query[0].row_cap = 0;
+        d.logs.max_follows_per_user = 0;
+        d.readiness[0].tier = 9;
+        d.links[0].url = "javascript:alert(1)".into();
+        let problems = d.validate().unwrap_err();
+        for needle in ["no limits for tier 4", "row_cap must be", "max_follows_per_user", "tier must be 1 to 4, not 9", "links[0]"] {
+            assert!(problems.iter().any(|p| p.contains(needle)), "{needle}: {problems:?}");
+        }
+        assert!(PlatformDefaults::from_toml("links = 3").is_err());
+        assert!(PlatformDefaults::from_toml("").unwrap_err()[0].contains("missing field"));
+    }
+
+    #[test]
+    fn diffs_show_what_changed() {
+        let d = diff("a\nb\nc\n", "a\nx\nc\nd\n");
+        assert_eq!(
+            d,
+            vec![
+                DiffLine::Same("a".into()),
+                DiffLine::Added("x".into()),
+                DiffLine::Removed("b".into()),
+                DiffLine::Same("c".into()),
+                DiffLine::Added("d".into())
+            ]
+        );
+    }
+}
