@@ -12,7 +12,7 @@ pub struct DefaultsView {
     pub version: i64,
     pub document: String,
     pub links: Vec<LinkTemplate>,
-    pub history: Vec<console_core::defaults::repo::Version>,
+    pub history: Vec<console_core::defaults::Version>,
 }
 
 #[cfg(feature = "ssr")]
@@ -33,7 +33,10 @@ pub async fn load_defaults() -> Result<DefaultsView, AppError> {
     authorize_user(Action::AdminDefaults, None)?;
     let store = expect_context::<Store>();
     let (version, defaults) = repo::current(&store).await?;
-    Ok(DefaultsView { version, document: defaults.to_toml(), links: defaults.links, history: repo::history(&store).await? })
+    let mut history = repo::history(&store).await?;
+    // Version 0, the built-in defaults, can always be rolled back to.
+    history.push(console_core::defaults::Version { version: 0, author: "console".into(), created_at: 0, note: "built-in defaults".into() });
+    Ok(DefaultsView { version, document: defaults.to_toml(), links: defaults.links, history })
 }
 
 /// Saves a whole document (the editor, or an imported file) as the next version.

@@ -165,7 +165,7 @@ fn DocumentEditor(version: i64, document: String, action: ServerAction<SaveDocum
 }
 
 #[component]
-fn History(history: Vec<console_core::defaults::repo::Version>, current: i64, rollback: ServerAction<RollbackDefaults>) -> impl IntoView {
+fn History(history: Vec<console_core::defaults::Version>, current: i64, rollback: ServerAction<RollbackDefaults>) -> impl IntoView {
     let shown = RwSignal::new(None::<i64>);
     let diff = Resource::new(move || shown.get(), |v| async move {
         match v {

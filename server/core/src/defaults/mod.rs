@@ -146,6 +146,15 @@ impl PlatformDefaults {
     }
 }
 
+/// One saved version of the defaults: who, when, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    pub version: i64,
+    pub author: String,
+    pub created_at: i64,
+    pub note: String,
+}
+
 /// One line of a diff between two documents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DiffLine {

@@ -2,15 +2,8 @@
 
 use super::PlatformDefaults;
 use crate::store::{Store, StoreError};
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Version {
-    pub version: i64,
-    pub author: String,
-    pub created_at: i64,
-    pub note: String,
-}
+pub use super::Version;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DefaultsError {
