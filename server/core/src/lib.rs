@@ -7,5 +7,6 @@
 pub mod auth;
 pub mod catalog;
 pub mod defaults;
+pub mod query;
 #[cfg(feature = "server")]
 pub mod store;
