@@ -4,6 +4,8 @@
 
 #[cfg(feature = "server")]
 pub mod guard;
+#[cfg(feature = "server")]
+pub mod run;
 
 use serde::{Deserialize, Serialize};
 

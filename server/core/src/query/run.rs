@@ -1,0 +1,267 @@
+//! Layers 2 to 4 of the query guard, on the replica itself:
+//! 2. each query runs on a connection of its own, in a READ ONLY transaction that is always
+//!    rolled back, with the statement timeout set in that same session;
+//! 3. rows stream from the driver and stop at the row cap, so memory stays bounded;
+//! 4. masked columns are replaced before anything leaves the server.
+
+use super::guard::{self, Refusal};
+use super::Engine;
+use futures_util::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use sqlx::{Column, ConnectOptions, Connection, Row, TypeInfo, ValueRef};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// What the replica answered, masked and capped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryResult {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+    /// More rows existed than the cap allowed.
+    pub truncated: bool,
+    pub elapsed_ms: u64,
+}
+
+/// The safe options in force for one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub statement_timeout: Duration,
+    pub row_cap: usize,
+    /// Column name patterns, `*` as wildcard, compared case-insensitively.
+    pub masks: Vec<String>,
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("the replica cannot be reached: {0}")]
+    Unreachable(String),
+    #[error("cancelled after {0:.1} s (statement timeout)")]
+    Timeout(f64),
+    #[error("the replica refused the query: {0}")]
+    Database(String),
+}
+
+pub const MASK: &str = "••••";
+
+/// Does `column` match a mask pattern such as `*password*`, `email`, `phone*`?
+pub fn is_masked(column: &str, masks: &[String]) -> bool {
+    let column = column.to_lowercase();
+    masks.iter().any(|m| glob(&m.to_lowercase(), &column))
+}
+
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(mut tail) = text.strip_prefix(head) else { return false };
+            loop {
+                if glob(rest, tail) {
+                    return true;
+                }
+                match tail.chars().next() {
+                    Some(c) => tail = &tail[c.len_utf8()..],
+                    None => return false,
+                }
+            }
+        }
+    }
+}
+
+/// Checks `sql` with layer 1, then runs it under layers 2–4.
+pub async fn run(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Result<QueryResult, RunError> {
+    guard::check(sql, engine)?;
+    run_checked(engine, url, sql, limits).await
+}
+
+/// Layers 2–4 alone (tests use it to prove the database refuses what the parser let through).
+pub async fn run_checked(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Result<QueryResult, RunError> {
+    let started = Instant::now();
+    let result = match engine {
+        Engine::Postgres => postgres(url, sql, limits).await,
+        Engine::Mysql => mysql(url, sql, limits).await,
+        Engine::Sqlite => sqlite(url, sql, limits).await,
+    };
+    result.map(|(columns, rows, truncated)| QueryResult {
+        columns,
+        rows,
+        truncated,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+type Rows = (Vec<String>, Vec<Vec<Option<String>>>, bool);
+
+fn database_error(e: sqlx::Error, limits: &Limits) -> RunError {
+    let text = e.to_string();
+    let timed_out = text.contains("statement timeout")
+        || text.contains("canceling statement")
+        || text.contains("max_statement_time")
+        || text.contains("maximum statement execution time");
+    if timed_out {
+        RunError::Timeout(limits.statement_timeout.as_secs_f64())
+    } else {
+        RunError::Database(match e {
+            sqlx::Error::Database(db) => db.message().to_string(),
+            other => other.to_string(),
+        })
+    }
+}
+
+/// Collects at most `row_cap` rows from a stream of rows, turning each cell into text.
+async fn collect<R, S>(mut stream: S, limits: &Limits, cell: fn(&R, usize) -> Option<String>) -> Result<Rows, sqlx::Error>
+where
+    R: Row,
+    S: futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin,
+{
+    let mut columns: Option<Vec<String>> = None;
+    let mut masked: Vec<bool> = Vec::new();
+    let mut rows = Vec::new();
+    let mut truncated = false;
+    while let Some(row) = stream.try_next().await? {
+        let names = columns.get_or_insert_with(|| {
+            let names: Vec<String> = row.columns().iter().map(|c| c.name().to_string()).collect();
+            masked = names.iter().map(|n| is_masked(n, &limits.masks)).collect();
+            names
+        });
+        if rows.len() == limits.row_cap {
+            // One row past the cap tells us there was more; stop reading the rest.
+            truncated = true;
+            break;
+        }
+        rows.push(
+            (0..names.len())
+                .map(|i| {
+                    let value = cell(&row, i);
+                    if masked[i] { value.map(|_| MASK.to_string()) } else { value }
+                })
+                .collect(),
+        );
+    }
+    Ok((columns.unwrap_or_default(), rows, truncated))
+}
+
+macro_rules! try_decode {
+    ($row:expr, $i:expr, $($ty:ty),+) => {{
+        $(
+            if let Ok(v) = $row.try_get::<Option<$ty>, _>($i) {
+                return v.map(|v| v.to_string());
+            }
+        )+
+    }};
+}
+
+fn pg_cell(row: &sqlx::postgres::PgRow, i: usize) -> Option<String> {
+    if row.try_get_raw(i).map(|v| v.is_null()).unwrap_or(false) {
+        return None;
+    }
+    try_decode!(row, i, String, i64, i32, i16, f64, f32, bool);
+    let type_name = row.column(i).type_info().name().to_string();
+    Some(format!("<{type_name}>"))
+}
+
+fn mysql_cell(row: &sqlx::mysql::MySqlRow, i: usize) -> Option<String> {
+    if row.try_get_raw(i).map(|v| v.is_null()).unwrap_or(false) {
+        return None;
+    }
+    try_decode!(row, i, String, i64, u64, i32, f64, f32, bool);
+    if let Ok(Some(bytes)) = row.try_get::<Option<Vec<u8>>, _>(i) {
+        return Some(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    Some(format!("<{}>", row.column(i).type_info().name()))
+}
+
+fn sqlite_cell(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<String> {
+    if row.try_get_raw(i).map(|v| v.is_null()).unwrap_or(false) {
+        return None;
+    }
+    try_decode!(row, i, String, i64, f64);
+    if let Ok(Some(bytes)) = row.try_get::<Option<Vec<u8>>, _>(i) {
+        return Some(format!("<{} bytes>", bytes.len()));
+    }
+    Some(format!("<{}>", row.column(i).type_info().name()))
+}
+
+async fn postgres(url: &str, sql: &str, limits: &Limits) -> Result<Rows, RunError> {
+    let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| RunError::Unreachable(e.to_string()))?;
+    let mut conn = tokio::time::timeout(limits.connect_timeout, options.connect())
+        .await
+        .map_err(|_| RunError::Unreachable(format!("no answer within {:.1} s", limits.connect_timeout.as_secs_f64())))?
+        .map_err(|e| RunError::Unreachable(e.to_string()))?;
+    let result = async {
+        sqlx::query("BEGIN TRANSACTION READ ONLY").execute(&mut conn).await?;
+        sqlx::query(&format!("SET LOCAL statement_timeout = {}", limits.statement_timeout.as_millis()))
+            .execute(&mut conn)
+            .await?;
+        // A prepared statement: the server itself refuses more than one command.
+        collect(sqlx::query(sql).fetch(&mut conn), limits, pg_cell).await
+    }
+    .await;
+    // Always rolled back, whatever happened.
+    let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
+    let _ = conn.close().await;
+    result.map_err(|e| database_error(e, limits))
+}
+
+async fn mysql(url: &str, sql: &str, limits: &Limits) -> Result<Rows, RunError> {
+    let options = sqlx::mysql::MySqlConnectOptions::from_str(url).map_err(|e| RunError::Unreachable(e.to_string()))?;
+    let mut conn = tokio::time::timeout(limits.connect_timeout, options.connect())
+        .await
+        .map_err(|_| RunError::Unreachable(format!("no answer within {:.1} s", limits.connect_timeout.as_secs_f64())))?
+        .map_err(|e| RunError::Unreachable(e.to_string()))?;
+    let result = async {
+        let version: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut conn).await?;
+        let timeout = if version.contains("MariaDB") {
+            format!("SET SESSION max_statement_time = {:.3}", limits.statement_timeout.as_secs_f64())
+        } else {
+            format!("SET SESSION max_execution_time = {}", limits.statement_timeout.as_millis())
+        };
+        sqlx::query(&timeout).execute(&mut conn).await?;
+        sqlx::query("START TRANSACTION READ ONLY").execute(&mut conn).await?;
+        collect(sqlx::query(sql).fetch(&mut conn), limits, mysql_cell).await
+    }
+    .await;
+    let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
+    let _ = conn.close().await;
+    result.map_err(|e| database_error(e, limits))
+}
+
+async fn sqlite(url: &str, sql: &str, limits: &Limits) -> Result<Rows, RunError> {
+    // Read-only at open, and query_only in the session: SQLite has no READ ONLY transactions.
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .map_err(|e| RunError::Unreachable(e.to_string()))?
+        .read_only(true)
+        .pragma("query_only", "ON");
+    let mut conn = options.connect().await.map_err(|e| RunError::Unreachable(e.to_string()))?;
+    // SQLite has no statement timeout: the wait is bounded here and the connection dropped.
+    let result = tokio::time::timeout(limits.statement_timeout, async {
+        sqlx::query("BEGIN").execute(&mut conn).await?;
+        collect(sqlx::query(sql).fetch(&mut conn), limits, sqlite_cell).await
+    })
+    .await;
+    let result = match result {
+        Err(_) => return Err(RunError::Timeout(limits.statement_timeout.as_secs_f64())),
+        Ok(r) => r,
+    };
+    let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
+    let _ = conn.close().await;
+    result.map_err(|e| database_error(e, limits))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_match_names_by_pattern() {
+        let masks: Vec<String> = ["*password*", "email", "phone*"].map(String::from).to_vec();
+        for masked in ["password", "PASSWORD_HASH", "old_password", "email", "Email", "phone", "phone_number"] {
+            assert!(is_masked(masked, &masks), "{masked}");
+        }
+        for open in ["emails", "user_email", "name", "iphone", "pass"] {
+            assert!(!is_masked(open, &masks), "{open}");
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The query guard against real replicas (PostgreSQL and MariaDB on 127.0.0.1, SQLite files),
+//! each reached with a role that CAN write, so every layer is proven by itself: what the parser
+//! lets through, the database still refuses; and the data never changes.
+
+use console_core::query::run::{run, run_checked, Limits, RunError, MASK};
+use console_core::query::Engine;
+use sqlx::{Connection, Executor};
+use std::time::Duration;
+
+fn limits() -> Limits {
+    Limits {
+        statement_timeout: Duration::from_millis(1500),
+        row_cap: 100,
+        masks: vec!["*password*".into(), "email".into()],
+        connect_timeout: Duration::from_secs(3),
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}_{}_{nanos}", std::process::id())
+}
+
+const SETUP_ROWS: &str = "INSERT INTO users (id, name, email, password_hash) VALUES
+    (1, 'maria', 'maria@example.com', 'x1'), (2, 'joao', 'joao@example.com', 'x2'), (3, 'lena', NULL, 'x3')";
+
+/// A replica with a users table and a function that writes; returns its URL.
+async fn postgres_replica() -> String {
+    let admin_url = std::env::var("CONSOLE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let name = unique("replica");
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    conn.execute("CREATE TABLE users (id int PRIMARY KEY, name text, email text, password_hash text)").await.unwrap();
+    conn.execute(SETUP_ROWS).await.unwrap();
+    conn.execute("CREATE FUNCTION sneaky() RETURNS int LANGUAGE sql VOLATILE AS $$ DELETE FROM users RETURNING 1 $$").await.unwrap();
+    conn.execute("CREATE SEQUENCE counter").await.unwrap();
+    url
+}
+
+async fn mariadb_replica() -> String {
+    let name = unique("replica");
+    let mut admin = sqlx::MySqlConnection::connect("mysql://root@127.0.0.1:3306/test").await.unwrap();
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    let url = format!("mysql://root@127.0.0.1:3306/{name}");
+    let mut conn = sqlx::MySqlConnection::connect(&url).await.unwrap();
+    conn.execute("CREATE TABLE users (id int PRIMARY KEY, name text, email text, password_hash text)").await.unwrap();
+    conn.execute(SETUP_ROWS).await.unwrap();
+    sqlx::raw_sql("CREATE FUNCTION sneaky() RETURNS INT MODIFIES SQL DATA BEGIN DELETE FROM users; RETURN 1; END")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    url
+}
+
+async fn sqlite_replica(dir: &std::path::Path) -> String {
+    let path = dir.join("replica.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    conn.execute("CREATE TABLE users (id int PRIMARY KEY, name text, email text, password_hash text)").await.unwrap();
+    conn.execute(SETUP_ROWS).await.unwrap();
+    conn.close().await.unwrap();
+    format!("sqlite://{}", path.display())
+}
+
+/// The whole users table as text: the checksum that must never change.
+async fn snapshot(engine: Engine, url: &str) -> String {
+    let generous = Limits { row_cap: 10_000, masks: vec![], ..limits() };
+    let result = run_checked(engine, url, "SELECT id, name, email, password_hash FROM users ORDER BY id", &generous).await.unwrap();
+    format!("{:?}", result.rows)
+}
+
+/// Attempts to write, lock, leak or exhaust; each must be refused by some layer.
+const ATTEMPTS: &[&str] = &[
+    "DELETE FROM users",
+    "UPDATE users SET name = 'x'",
+    "INSERT INTO users (id) VALUES (9)",
+    "DROP TABLE users",
+    "TRUNCATE users",
+    "SELECT 1; DELETE FROM users",
+    "WITH gone AS (DELETE FROM users RETURNING *) SELECT * FROM gone",
+    "SELECT * INTO stolen FROM users",
+    "SELECT * FROM users FOR UPDATE",
+    "COMMIT",
+    "SET TRANSACTION READ WRITE",
+    "CREATE TABLE t (a int)",
+    "SELECT 1 /*! ; DELETE FROM users */",
+    "SELECT * FROM users INTO OUTFILE '/tmp/leak'",
+    "SELECT set_config('default_transaction_read_only', 'off', false)",
+    "SELECT nextval('counter')",
+    "SELECT pg_sleep(30)",
+    "SELECT SLEEP(30)",
+    "ATTACH DATABASE '/tmp/x.db' AS x",
+    "PRAGMA query_only = OFF",
+];
+
+async fn prove(engine: Engine, url: &str) {
+    let before = snapshot(engine, url).await;
+
+    // Reads work, masked and capped.
+    let read = run(engine, url, "SELECT id, name, email, password_hash FROM users ORDER BY id", &limits()).await.unwrap();
+    assert_eq!(read.columns, ["id", "name", "email", "password_hash"]);
+    assert_eq!(read.rows[0][1].as_deref(), Some("maria"));
+    assert_eq!(read.rows[0][2].as_deref(), Some(MASK), "email must be masked");
+    assert_eq!(read.rows[2][2], None, "a NULL stays NULL, masked or not");
+    assert_eq!(read.rows[1][3].as_deref(), Some(MASK));
+
+    for attempt in ATTEMPTS {
+        // Only MySQL executes /*! … */; elsewhere it is an inert comment on a harmless read.
+        if attempt.contains("/*!") && engine != Engine::Mysql {
+            continue;
+        }
+        let outcome = run(engine, url, attempt, &limits()).await;
+        assert!(outcome.is_err(), "{engine:?}: {attempt:?} was allowed: {outcome:?}");
+    }
+    // Layer 2 alone: the parser lets a writing function through; the database refuses it.
+    let sneaky = if engine == Engine::Sqlite { "DELETE FROM users" } else { "SELECT sneaky()" };
+    match run_checked(engine, url, sneaky, &limits()).await {
+        Err(RunError::Database(message)) => assert!(
+            message.contains("read-only") || message.contains("READ ONLY") || message.contains("readonly") || message.contains("query_only"),
+            "{engine:?}: {message}"
+        ),
+        other => panic!("{engine:?}: a writing statement got past the read-only transaction: {other:?}"),
+    }
+    assert_eq!(snapshot(engine, url).await, before, "{engine:?}: the replica's data changed");
+}
+
+#[tokio::test]
+async fn postgres_replica_is_never_written() {
+    let url = postgres_replica().await;
+    prove(Engine::Postgres, &url).await;
+    // Layer 3: a huge series stops at the cap.
+    let big = run(Engine::Postgres, &url, "SELECT g FROM generate_series(1, 1000000) g", &limits()).await.unwrap();
+    assert_eq!(big.rows.len(), 100);
+    assert!(big.truncated);
+    // The statement timeout cancels a long query, with the time in the message.
+    let slow = run(Engine::Postgres, &url, "SELECT count(*) FROM generate_series(1, 2000000000)", &limits()).await;
+    match slow {
+        Err(e @ RunError::Timeout(_)) => assert_eq!(e.to_string(), "cancelled after 1.5 s (statement timeout)"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn mariadb_replica_is_never_written() {
+    let url = mariadb_replica().await;
+    prove(Engine::Mysql, &url).await;
+    let big = run(
+        Engine::Mysql,
+        &url,
+        "WITH RECURSIVE n AS (SELECT 1 AS i UNION ALL SELECT i + 1 FROM n WHERE i < 5000) SELECT i FROM n",
+        &limits(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((big.rows.len(), big.truncated), (100, true));
+}
+
+#[tokio::test]
+async fn sqlite_replica_is_never_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_replica(dir.path()).await;
+    prove(Engine::Sqlite, &url).await;
+}
+
+#[tokio::test]
+async fn a_replica_that_is_down_is_a_clear_error_within_the_connect_timeout() {
+    let started = std::time::Instant::now();
+    let down = run(Engine::Postgres, "postgres://postgres@127.0.0.1:9/none", "SELECT 1", &limits()).await;
+    assert!(matches!(down, Err(RunError::Unreachable(_))), "{down:?}");
+    let down = run(Engine::Mysql, "mysql://root@127.0.0.1:9/none", "SELECT 1", &limits()).await;
+    assert!(matches!(down, Err(RunError::Unreachable(_))), "{down:?}");
+    assert!(started.elapsed() < Duration::from_secs(7));
+}
