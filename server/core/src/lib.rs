@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod dates;
 pub mod defaults;
 pub mod query;
 #[cfg(feature = "server")]
