@@ -6,6 +6,8 @@
 pub mod guard;
 #[cfg(feature = "server")]
 pub mod run;
+#[cfg(feature = "server")]
+pub mod replicas;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,362 @@
+//! Replicas SREs designate for a service, the audit of every query, and the per-user guards
+//! (one running query per user and replica, a rate limit).
+
+use super::run::{self, Limits, QueryResult, RunError};
+use super::Engine;
+use crate::catalog::Tier;
+use crate::defaults::PlatformDefaults;
+use crate::store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A replica as stored: where it is and where its credential is, never the credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replica {
+    pub id: String,
+    pub service: String,
+    pub name: String,
+    pub engine: Engine,
+    /// Connection URL without a password.
+    pub url: String,
+    pub credential_env: String,
+    pub credential_file: String,
+    /// Overrides of the tier's defaults.
+    pub statement_timeout_ms: Option<u64>,
+    pub row_cap: Option<u64>,
+    pub masks: Option<Vec<String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn engine_name(e: Engine) -> &'static str {
+    match e {
+        Engine::Postgres => "postgres",
+        Engine::Mysql => "mysql",
+        Engine::Sqlite => "sqlite",
+    }
+}
+
+fn engine_from(s: &str) -> Engine {
+    match s {
+        "postgres" => Engine::Postgres,
+        "mysql" => Engine::Mysql,
+        _ => Engine::Sqlite,
+    }
+}
+
+impl Replica {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.id.is_empty() || !self.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return Err(format!("replica id {:?} must be lower-case letters, digits and '-'", self.id));
+        }
+        let scheme_ok = match self.engine {
+            Engine::Postgres => self.url.starts_with("postgres://") || self.url.starts_with("postgresql://"),
+            Engine::Mysql => self.url.starts_with("mysql://") || self.url.starts_with("mariadb://"),
+            Engine::Sqlite => self.url.starts_with("sqlite:"),
+        };
+        if !scheme_ok {
+            return Err(format!("the URL does not match the engine {}", engine_name(self.engine)));
+        }
+        if let Ok(url) = url::Url::parse(&self.url) {
+            if url.password().is_some() {
+                return Err("put the password in an environment variable or file, not in the URL".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The URL with the credential filled in from its source.
+    pub fn connect_url(&self) -> Result<String, String> {
+        let secret = if !self.credential_env.is_empty() {
+            Some(std::env::var(&self.credential_env).map_err(|_| format!("environment variable {} is not set", self.credential_env))?)
+        } else if !self.credential_file.is_empty() {
+            Some(std::fs::read_to_string(&self.credential_file).map_err(|e| format!("cannot read the credential file: {e}"))?.trim().to_string())
+        } else {
+            None
+        };
+        match secret {
+            None => Ok(self.url.clone()),
+            Some(secret) => {
+                let mut url = url::Url::parse(&self.url).map_err(|e| e.to_string())?;
+                url.set_password(Some(&secret)).map_err(|_| "this URL cannot carry a password".to_string())?;
+                Ok(url.to_string())
+            }
+        }
+    }
+
+    /// The replica's own options, else the defaults of the service's tier.
+    pub fn limits(&self, tier: Tier, defaults: &PlatformDefaults) -> Limits {
+        let tier_limits = defaults.query_limits(tier);
+        Limits {
+            statement_timeout: Duration::from_millis(
+                self.statement_timeout_ms.or(tier_limits.map(|l| l.statement_timeout_ms)).unwrap_or(5_000),
+            ),
+            row_cap: self.row_cap.or(tier_limits.map(|l| l.row_cap)).unwrap_or(500) as usize,
+            masks: self.masks.clone().or(tier_limits.map(|l| l.masks.clone())).unwrap_or_default(),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+type ReplicaRow = (String, String, String, String, String, String, String, Option<i64>, Option<i64>, Option<String>);
+
+fn from_row((id, service, name, engine, url, credential_env, credential_file, timeout, cap, masks): ReplicaRow) -> Replica {
+    Replica {
+        id,
+        service,
+        name,
+        engine: engine_from(&engine),
+        url,
+        credential_env,
+        credential_file,
+        statement_timeout_ms: timeout.map(|t| t as u64),
+        row_cap: cap.map(|c| c as u64),
+        masks: masks.and_then(|m| serde_json::from_str(&m).ok()),
+    }
+}
+
+const COLUMNS: &str = "id, service, name, engine, url, credential_env, credential_file, statement_timeout_ms, row_cap, masks";
+
+pub async fn register(store: &Store, replica: &Replica, by: &str) -> Result<(), ReplicaError> {
+    replica.validate().map_err(ReplicaError::Invalid)?;
+    let done = sqlx::query(
+        "INSERT INTO replicas (id, service, name, engine, url, credential_env, credential_file, statement_timeout_ms, row_cap, masks, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&replica.id)
+    .bind(&replica.service)
+    .bind(&replica.name)
+    .bind(engine_name(replica.engine))
+    .bind(&replica.url)
+    .bind(&replica.credential_env)
+    .bind(&replica.credential_file)
+    .bind(replica.statement_timeout_ms.map(|v| v as i64))
+    .bind(replica.row_cap.map(|v| v as i64))
+    .bind(replica.masks.as_ref().map(|m| serde_json::to_string(m).unwrap_or_default()))
+    .bind(by)
+    .bind(now())
+    .execute(store.pool())
+    .await
+    .map_err(StoreError::from)?;
+    if done.rows_affected() == 0 {
+        return Err(ReplicaError::Invalid(format!("a replica with id {:?} already exists", replica.id)));
+    }
+    Ok(())
+}
+
+pub async fn for_service(store: &Store, service: &str) -> Result<Vec<Replica>, StoreError> {
+    let rows: Vec<ReplicaRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM replicas WHERE service = $1 ORDER BY name"))
+        .bind(service)
+        .fetch_all(store.pool())
+        .await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+pub async fn get(store: &Store, id: &str) -> Result<Option<Replica>, StoreError> {
+    let row: Option<ReplicaRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM replicas WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(row.map(from_row))
+}
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub login: String,
+    pub service: String,
+    pub replica: String,
+    pub sql: String,
+    pub outcome: String,
+    pub reason: String,
+    pub rows: i64,
+    pub duration_ms: i64,
+}
+
+pub async fn audit(
+    store: &Store,
+    login: &str,
+    replica: &Replica,
+    sql: &str,
+    outcome: &Result<QueryResult, RunError>,
+    duration_ms: u64,
+) -> Result<(), StoreError> {
+    let (kind, reason, rows) = match outcome {
+        Ok(r) => ("allowed", if r.truncated { "stopped at the row cap".to_string() } else { String::new() }, r.rows.len() as i64),
+        Err(RunError::Refused(why)) => ("refused", why.0.clone(), 0),
+        Err(e) => ("failed", e.to_string(), 0),
+    };
+    sqlx::query(
+        "INSERT INTO query_audit (at, login, service, replica, sql_text, outcome, reason, row_count, duration_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(now())
+    .bind(login)
+    .bind(&replica.service)
+    .bind(&replica.id)
+    // Stored as text; a 1 MB query is kept whole up to the guard's limit, cut beyond it.
+    .bind(sql.chars().take(super::guard::MAX_SQL_BYTES + 16).collect::<String>())
+    .bind(kind)
+    .bind(reason)
+    .bind(rows)
+    .bind(duration_ms as i64)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Newest first; `login` narrows to one user (their history).
+pub async fn audit_log(store: &Store, login: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+    let rows: Vec<(i64, i64, String, String, String, String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT id, at, login, service, replica, sql_text, outcome, reason, row_count, duration_ms FROM query_audit
+         WHERE ($1 = '' OR login = $1) ORDER BY id DESC LIMIT $2",
+    )
+    .bind(login.unwrap_or_default())
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, at, login, service, replica, sql, outcome, reason, rows, duration_ms)| AuditEntry {
+            id, at, login, service, replica, sql, outcome, reason, rows, duration_ms,
+        })
+        .collect())
+}
+
+/// One running query per user and replica, and at most `per_minute` queries per user.
+#[derive(Clone, Default, Debug)]
+pub struct Throttle {
+    running: Arc<Mutex<HashSet<(String, String)>>>,
+    recent: Arc<Mutex<HashMap<String, Vec<Instant>>>>,
+}
+
+/// Held while a query runs; dropping it frees the slot.
+#[derive(Debug)]
+pub struct Slot {
+    running: Arc<Mutex<HashSet<(String, String)>>>,
+    key: (String, String),
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.running.lock().unwrap().remove(&self.key);
+    }
+}
+
+impl Throttle {
+    pub fn acquire(&self, login: &str, replica: &str, per_minute: usize) -> Result<Slot, String> {
+        {
+            let mut recent = self.recent.lock().unwrap();
+            let times = recent.entry(login.to_string()).or_default();
+            times.retain(|t| t.elapsed() < Duration::from_secs(60));
+            if times.len() >= per_minute {
+                return Err(format!("at most {per_minute} queries a minute; wait a moment"));
+            }
+            times.push(Instant::now());
+        }
+        let key = (login.to_string(), replica.to_string());
+        if !self.running.lock().unwrap().insert(key.clone()) {
+            return Err("you already have a query running on this replica".into());
+        }
+        Ok(Slot { running: self.running.clone(), key })
+    }
+}
+
+/// Runs `sql` on `replica` for `login` under the service's limits, and audits the attempt.
+pub async fn query(
+    store: &Store,
+    login: &str,
+    replica: &Replica,
+    tier: Tier,
+    sql: &str,
+) -> Result<Result<QueryResult, RunError>, StoreError> {
+    let defaults = crate::defaults::repo::current(store).await?.1;
+    let limits = replica.limits(tier, &defaults);
+    let started = Instant::now();
+    let outcome = match replica.connect_url() {
+        Ok(url) => run::run(replica.engine, &url, sql, &limits).await,
+        Err(e) => Err(RunError::Unreachable(e)),
+    };
+    audit(store, login, replica, sql, &outcome, started.elapsed().as_millis() as u64).await?;
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replica(url: &str, engine: Engine) -> Replica {
+        Replica {
+            id: "orders-ro".into(),
+            service: "ledger".into(),
+            name: "orders".into(),
+            engine,
+            url: url.into(),
+            credential_env: String::new(),
+            credential_file: String::new(),
+            statement_timeout_ms: None,
+            row_cap: None,
+            masks: None,
+        }
+    }
+
+    #[test]
+    fn registrations_are_checked() {
+        assert!(replica("postgres://ro@db/orders", Engine::Postgres).validate().is_ok());
+        assert!(replica("postgres://ro:hunter2@db/orders", Engine::Postgres).validate().unwrap_err().contains("not in the URL"));
+        assert!(replica("mysql://db/orders", Engine::Postgres).validate().unwrap_err().contains("does not match"));
+        let mut bad = replica("sqlite://x.db", Engine::Sqlite);
+        bad.id = "Bad Id".into();
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn credentials_come_from_the_environment() {
+        let mut r = replica("postgres://ro@db:5432/orders", Engine::Postgres);
+        r.credential_env = "CONSOLE_TEST_REPLICA_SECRET_X".into();
+        assert!(r.connect_url().unwrap_err().contains("is not set"));
+        std::env::set_var("CONSOLE_TEST_REPLICA_SECRET_X", "s3cr3t");
+        assert_eq!(r.connect_url().unwrap(), "postgres://ro:s3cr3t@db:5432/orders");
+        assert!(!format!("{r:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn tier_defaults_apply_unless_the_replica_overrides() {
+        let defaults = PlatformDefaults::default();
+        let mut r = replica("sqlite://x.db", Engine::Sqlite);
+        let t1 = r.limits(Tier::new(1).unwrap(), &defaults);
+        let t4 = r.limits(Tier::new(4).unwrap(), &defaults);
+        assert!(t1.row_cap < t4.row_cap);
+        assert_eq!(t1.row_cap as u64, defaults.query_limits(Tier::new(1).unwrap()).unwrap().row_cap);
+        r.row_cap = Some(7);
+        assert_eq!(r.limits(Tier::new(1).unwrap(), &defaults).row_cap, 7);
+    }
+
+    #[test]
+    fn one_query_at_a_time_and_a_rate_limit() {
+        let t = Throttle::default();
+        let slot = t.acquire("maria", "r1", 10).unwrap();
+        assert!(t.acquire("maria", "r1", 10).unwrap_err().contains("already have a query running"));
+        assert!(t.acquire("maria", "r2", 10).is_ok());
+        drop(slot);
+        assert!(t.acquire("maria", "r1", 10).is_ok());
+        for _ in 0..6 {
+            let _ = t.acquire("joao", "r1", 6);
+        }
+        assert!(t.acquire("joao", "r9", 6).unwrap_err().contains("a minute"));
+    }
+}
