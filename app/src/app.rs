@@ -2,6 +2,7 @@
 
 use crate::auth::{session_info, LoginPage, SessionView, TokensPage};
 use crate::admin::AdminPage;
+use crate::query::QueryPage;
 use crate::catalog::{CatalogPage, EditServicePage, HomePage, ReadinessPage, ServicePage, SquadPage};
 use crate::error::AppError;
 use crate::components::NotFound;
@@ -81,6 +82,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/catalog") view=CatalogPage ssr=SsrMode::Async />
                     <Route path=path!("/services/:name") view=ServicePage ssr=SsrMode::Async />
                     <Route path=path!("/services/:name/edit") view=EditServicePage ssr=SsrMode::Async />
+                    <Route path=path!("/services/:name/query") view=QueryPage ssr=SsrMode::Async />
                     <Route path=path!("/squads/:name") view=SquadPage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/readiness") view=ReadinessPage ssr=SsrMode::Async />

@@ -39,6 +39,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A tracing filter, e.g. `info` or `console=debug,info`.
     pub log_level: String,
+    /// SQLite file of the demo replica for `payments-api`, created at start; empty: none.
+    pub demo_replica: Option<PathBuf>,
     pub auth: AuthConfig,
 }
 
@@ -151,6 +153,7 @@ impl Default for Config {
             site_root: "target/site".into(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            demo_replica: None,
             auth: AuthConfig::default(),
         }
     }
@@ -164,6 +167,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("site_root", "compiled site assets (default target/site)"),
     ("log_format", "text or json (default text)"),
     ("log_level", "tracing filter (default info)"),
+    ("demo_replica", "SQLite file of a demo read replica for payments-api, created at start (default: none)"),
     ("auth.public_url", "URL browsers use (default http://<listen>); Origin of every POST must match"),
     ("auth.session_idle_minutes", "sign out after this long idle (default 480)"),
     ("auth.session_max_hours", "sign out this long after sign-in (default 24)"),

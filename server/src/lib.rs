@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod demo;
 pub mod metrics;
 
 use app::app::{shell, App};
@@ -31,6 +32,8 @@ pub struct AppState {
     pub auth: Auth,
     /// Where `catalog/import` re-reads descriptors from.
     pub catalog_dir: Option<std::path::PathBuf>,
+    /// One running query per user and replica, and a rate limit (shared by all requests).
+    pub throttle: console_core::query::replicas::Throttle,
 }
 
 impl AppState {
@@ -41,7 +44,7 @@ impl AppState {
             .site_pkg_dir("pkg")
             .site_addr(listen)
             .build();
-        AppState { leptos_options, store, metrics: Metrics::default(), auth, catalog_dir: None }
+        AppState { leptos_options, store, metrics: Metrics::default(), auth, catalog_dir: None, throttle: Default::default() }
     }
 
     pub fn with_catalog_dir(mut self, dir: Option<std::path::PathBuf>) -> AppState {
@@ -62,8 +65,10 @@ pub fn router(state: AppState) -> Router {
             dev_sign_in: state.auth.dev_sign_in,
         };
         let source = CatalogSource(state.catalog_dir.clone());
+        let throttle = state.throttle.clone();
         move || {
             provide_context(store.clone());
+            provide_context(throttle.clone());
             provide_context(sign_in.clone());
             provide_context(source.clone());
         }

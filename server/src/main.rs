@@ -103,6 +103,11 @@ async fn serve(config: Config) -> Result<(), String> {
             tracing::error!("{message}");
         }
     }
+    if let Some(path) = config.demo_replica.as_deref().filter(|p| !p.as_os_str().is_empty()) {
+        if let Err(e) = console::demo::ensure(&store, path).await {
+            tracing::error!(error = %e, "demo replica not available");
+        }
+    }
     let auth = console::auth::Auth::from_config(&config).map_err(|e| e.to_string())?;
     if auth.dev_sign_in {
         tracing::warn!("dev sign-in is on: anyone who reaches {} can act as any demo user", config.public_url());

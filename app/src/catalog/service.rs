@@ -28,7 +28,8 @@ pub fn ServicePage() -> impl IntoView {
                         // The UI only hides what the server would refuse anyway.
                         let can_edit = allows(user.as_ref(), Action::EditService, Some(&page.squad.name));
                         let can_attest = allows(user.as_ref(), Action::AttestReadiness, Some(&page.squad.name));
-                        view! { <ServiceDetail page can_edit can_attest attest /> }.into_any()
+                        let can_query = allows(user.as_ref(), Action::QueryReplica, Some(&page.squad.name));
+                        view! { <ServiceDetail page can_edit can_attest can_query attest /> }.into_any()
                     }
                 }
             })}
@@ -118,9 +119,13 @@ fn ServiceDetail(
     page: console_core::catalog::ServicePage,
     can_edit: bool,
     can_attest: bool,
+    can_query: bool,
     attest: ServerAction<AttestCheck>,
 ) -> impl IntoView {
     let s = page.service;
+    let query = can_query.then(|| view! {
+        <a href=format!("/services/{}/query", s.name) class="rounded border border-slate-300 px-3 py-1 text-sm font-normal" data-testid="query-link">"Query"</a>
+    });
     let edit = can_edit.then(|| view! {
         <a href=format!("/services/{}/edit", s.name) class="ml-auto rounded border border-slate-300 px-3 py-1 text-sm font-normal" data-testid="edit-link">"Edit"</a>
     });
@@ -131,7 +136,7 @@ fn ServiceDetail(
         <Title text=s.name.clone() />
         <header class="mb-4">
             <h1 class="text-2xl font-semibold flex items-center gap-3">
-                {s.name.clone()} <TierBadge tier=s.tier /> <LifecycleBadge lifecycle=s.lifecycle /> {edit}
+                {s.name.clone()} <TierBadge tier=s.tier /> <LifecycleBadge lifecycle=s.lifecycle /> {edit} {query}
             </h1>
             <p class="text-slate-600">{s.description.clone()}</p>
         </header>

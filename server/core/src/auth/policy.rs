@@ -38,10 +38,14 @@ pub enum Action {
     ImportCatalog,
     /// Change, roll back, export or import the platform defaults.
     AdminDefaults,
+    /// Run read-only queries on a service's replicas, see one's query history.
+    QueryReplica,
+    /// Register replicas, browse and export the query audit.
+    AdministerReplicas,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 9] = [
         Action::ViewSession,
         Action::ViewCatalog,
         Action::EditService,
@@ -49,6 +53,8 @@ impl Action {
         Action::ManageOwnTokens,
         Action::ImportCatalog,
         Action::AdminDefaults,
+        Action::QueryReplica,
+        Action::AdministerReplicas,
     ];
 
     /// The least role that may do it.
@@ -56,8 +62,8 @@ impl Action {
         match self {
             Action::ViewSession => Role::Anonymous,
             Action::ViewCatalog | Action::ManageOwnTokens => Role::Developer,
-            Action::EditService | Action::AttestReadiness => Role::Owner,
-            Action::ImportCatalog | Action::AdminDefaults => Role::Sre,
+            Action::EditService | Action::AttestReadiness | Action::QueryReplica => Role::Owner,
+            Action::ImportCatalog | Action::AdminDefaults | Action::AdministerReplicas => Role::Sre,
         }
     }
 }

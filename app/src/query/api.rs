@@ -1,0 +1,138 @@
+//! Server functions of the REPL: authorize (owning squad or SRE), then the guarded, audited run.
+
+use crate::error::AppError;
+use console_core::query::replicas::{AuditEntry, Replica};
+use console_core::query::run::QueryResult;
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use serde::{Deserialize, Serialize};
+
+/// A replica as the REPL shows it, with the limits in force (never the credential's value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaView {
+    pub replica: Replica,
+    pub statement_timeout_ms: u64,
+    pub row_cap: u64,
+    pub masks: Vec<String>,
+}
+
+/// Queries a user may start per minute.
+pub const QUERIES_PER_MINUTE: usize = 30;
+
+#[cfg(feature = "ssr")]
+async fn service_and_owner(store: &console_core::store::Store, service: &str) -> Result<console_core::catalog::Service, AppError> {
+    console_core::catalog::repo::service(store, service).await?.ok_or_else(|| AppError::NotFound(format!("service {service:?}")))
+}
+
+#[server(endpoint = "query/replicas", input = Json)]
+pub async fn list_replicas(service: String) -> Result<Vec<ReplicaView>, AppError> {
+    use crate::auth::guard::authorize_user;
+    use console_core::{auth::policy::Action, defaults, query::replicas, store::Store};
+    let store = expect_context::<Store>();
+    let svc = service_and_owner(&store, &service).await?;
+    authorize_user(Action::QueryReplica, Some(&svc.squad))?;
+    let defaults = defaults::repo::current(&store).await?.1;
+    Ok(replicas::for_service(&store, &service)
+        .await?
+        .into_iter()
+        .map(|replica| {
+            let limits = replica.limits(svc.tier, &defaults);
+            ReplicaView {
+                statement_timeout_ms: limits.statement_timeout.as_millis() as u64,
+                row_cap: limits.row_cap as u64,
+                masks: limits.masks,
+                replica,
+            }
+        })
+        .collect())
+}
+
+/// Runs one query. Every attempt, allowed, refused or failed, is in the audit log.
+#[server(endpoint = "query/run", input = Json)]
+pub async fn run_query(service: String, replica: String, sql: String) -> Result<QueryResult, AppError> {
+    use crate::auth::guard::authorize_user;
+    use console_core::query::replicas::{self, Throttle};
+    use console_core::query::run::RunError;
+    use console_core::{auth::policy::Action, store::Store};
+    let store = expect_context::<Store>();
+    let svc = service_and_owner(&store, &service).await?;
+    let user = authorize_user(Action::QueryReplica, Some(&svc.squad))?;
+    let target = replicas::get(&store, &replica)
+        .await?
+        .filter(|r| r.service == service)
+        .ok_or_else(|| AppError::NotFound(format!("replica {replica:?} of {service}")))?;
+    let _slot = expect_context::<Throttle>().acquire(&user.login, &target.id, QUERIES_PER_MINUTE).map_err(AppError::BadRequest)?;
+    match replicas::query(&store, &user.login, &target, svc.tier, &sql).await? {
+        Ok(result) => Ok(result),
+        Err(RunError::Unreachable(why)) => {
+            tracing::warn!(replica = %target.id, %why, "replica unreachable");
+            Err(AppError::BadRequest("the replica cannot be reached right now (see the audit log)".into()))
+        }
+        Err(e) => Err(AppError::BadRequest(e.to_string())),
+    }
+}
+
+/// Tables and columns of the replica, for the editor's side panel.
+#[server(endpoint = "query/schema", input = Json)]
+pub async fn replica_schema(service: String, replica: String) -> Result<Vec<(String, Vec<String>)>, AppError> {
+    use crate::auth::guard::authorize_user;
+    use console_core::query::{replicas, run, Engine};
+    use console_core::{auth::policy::Action, store::Store};
+    let store = expect_context::<Store>();
+    let svc = service_and_owner(&store, &service).await?;
+    authorize_user(Action::QueryReplica, Some(&svc.squad))?;
+    let target = replicas::get(&store, &replica).await?.filter(|r| r.service == service)
+        .ok_or_else(|| AppError::NotFound(format!("replica {replica:?} of {service}")))?;
+    let sql = match target.engine {
+        Engine::Postgres => "SELECT table_schema || '.' || table_name, column_name FROM information_schema.columns WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, ordinal_position",
+        Engine::Mysql => "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = DATABASE() ORDER BY 1, ordinal_position",
+        Engine::Sqlite => "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY 1, p.cid",
+    };
+    let limits = run::Limits { statement_timeout: std::time::Duration::from_secs(5), row_cap: 5_000, masks: vec![], connect_timeout: std::time::Duration::from_secs(5) };
+    let url = target.connect_url().map_err(AppError::BadRequest)?;
+    let result = run::run_checked(target.engine, &url, sql, &limits).await.map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let mut tables: Vec<(String, Vec<String>)> = Vec::new();
+    for row in result.rows {
+        let (table, column) = (row[0].clone().unwrap_or_default(), row[1].clone().unwrap_or_default());
+        match tables.last_mut() {
+            Some((t, cols)) if *t == table => cols.push(column),
+            _ => tables.push((table, vec![column])),
+        }
+    }
+    Ok(tables)
+}
+
+/// The user's own recent queries.
+#[server(endpoint = "query/history", input = Json)]
+pub async fn query_history() -> Result<Vec<AuditEntry>, AppError> {
+    use crate::auth::guard::authorize_user;
+    use console_core::{auth::policy::Action, query::replicas, store::Store};
+    // Any signed-in user may read their own history; QueryReplica is checked per service on run.
+    let user = authorize_user(Action::ViewCatalog, None)?;
+    Ok(replicas::audit_log(&expect_context::<Store>(), Some(&user.login), 50).await?)
+}
+
+/// The whole audit log, newest first (SREs).
+#[server(endpoint = "query/audit", input = Json)]
+pub async fn query_audit() -> Result<Vec<AuditEntry>, AppError> {
+    use crate::auth::guard::authorize_user;
+    use console_core::{auth::policy::Action, query::replicas, store::Store};
+    authorize_user(Action::AdministerReplicas, None)?;
+    Ok(replicas::audit_log(&expect_context::<Store>(), None, 500).await?)
+}
+
+/// SREs designate a replica for a service.
+#[server(endpoint = "query/register", input = Json)]
+pub async fn register_replica(replica: Replica) -> Result<(), AppError> {
+    use crate::auth::guard::authorize_user;
+    use console_core::query::replicas::{self, ReplicaError};
+    use console_core::{auth::policy::Action, store::Store};
+    let user = authorize_user(Action::AdministerReplicas, None)?;
+    let store = expect_context::<Store>();
+    service_and_owner(&store, &replica.service).await?;
+    match replicas::register(&store, &replica, &user.login).await {
+        Ok(()) => Ok(()),
+        Err(ReplicaError::Invalid(why)) => Err(AppError::BadRequest(why)),
+        Err(ReplicaError::Store(e)) => Err(e.into()),
+    }
+}

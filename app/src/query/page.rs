@@ -1,0 +1,137 @@
+use super::api::*;
+use crate::components::ErrorView;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+/// `/services/:name/query`: the REPL. Ctrl+Enter runs; results are capped and masked on the
+/// server; every attempt is audited.
+#[component]
+pub fn QueryPage() -> impl IntoView {
+    let params = use_params_map();
+    let service = move || params.get().get("name").unwrap_or_default();
+    let replicas = Resource::new(service, list_replicas);
+    let run = ServerAction::<RunQuery>::new();
+    let history = Resource::new(move || run.version().get(), |_| query_history());
+    let chosen = RwSignal::new(String::new());
+    let sql = RwSignal::new("SELECT * FROM customers LIMIT 20".to_string());
+    let schema = Resource::new(move || (service(), chosen.get()), |(service, replica)| async move {
+        if replica.is_empty() { Ok(vec![]) } else { replica_schema(service, replica).await }
+    });
+    let submit = move || {
+        run.dispatch(RunQuery { service: service(), replica: chosen.get_untracked(), sql: sql.get_untracked() });
+    };
+    view! {
+        <Title text=move || format!("Query {}", service()) />
+        <h1 class="text-2xl font-semibold mb-2">{move || format!("Query {}", service())}</h1>
+        <Suspense fallback=|| view! { <p>"Loading replicas…"</p> }>
+            {move || Suspend::new(async move {
+                match replicas.await {
+                    Err(error) => view! { <ErrorView error /> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p data-testid="no-replicas">"No replica is designated for this service yet; ask an SRE."</p> }.into_any(),
+                    Ok(list) => {
+                        if chosen.get_untracked().is_empty() {
+                            chosen.set(list[0].replica.id.clone());
+                        }
+                        view! {
+                            <div class="mb-3 flex flex-wrap items-center gap-3 text-sm">
+                                <label>"Replica "
+                                    <select class="rounded border border-slate-300 px-2 py-1" bind:value=chosen aria-label="Replica">
+                                        {list.iter().map(|r| view! { <option value=r.replica.id.clone()>{format!("{} ({:?})", r.replica.name, r.replica.engine)}</option> }).collect_view()}
+                                    </select>
+                                </label>
+                                {list.iter().find(|r| r.replica.id == chosen.get_untracked()).map(|r| view! {
+                                    <span class="text-slate-600" data-testid="limits">
+                                        {format!("timeout {} ms · at most {} rows · masked: {}", r.statement_timeout_ms, r.row_cap, r.masks.join(", "))}
+                                    </span>
+                                })}
+                            </div>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+        <div class="grid gap-4 md:grid-cols-4">
+            <div class="md:col-span-3">
+                <textarea
+                    class="h-40 w-full rounded border border-slate-300 p-2 font-mono text-sm"
+                    aria-label="SQL"
+                    bind:value=sql
+                    on:keydown=move |ev| {
+                        if ev.key() == "Enter" && (ev.ctrl_key() || ev.meta_key()) {
+                            ev.prevent_default();
+                            submit();
+                        }
+                    }
+                ></textarea>
+                <div class="mt-2 flex items-center gap-3">
+                    <button class="rounded bg-slate-900 px-4 py-1 text-white" on:click=move |_| submit()>"Run"</button>
+                    <span class="text-xs text-slate-500">"Ctrl+Enter runs. Read-only; every query is audited."</span>
+                    {move || run.pending().get().then(|| view! { <span class="text-sm">"Running…"</span> })}
+                </div>
+                {move || run.value().get().map(|result| match result {
+                    Err(error) => view! { <ErrorView error /> }.into_any(),
+                    Ok(result) => view! { <ResultGrid result /> }.into_any(),
+                })}
+            </div>
+            <aside class="rounded border border-slate-200 bg-white p-3 text-xs">
+                <h2 class="font-semibold mb-1">"Schema"</h2>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match schema.await {
+                            Err(error) => view! { <ErrorView error /> }.into_any(),
+                            Ok(tables) => view! {
+                                <ul data-testid="schema">
+                                    {tables.into_iter().map(|(table, columns)| view! {
+                                        <li class="mb-1"><span class="font-mono font-semibold">{table}</span>
+                                            <span class="text-slate-500">{format!(" {}", columns.join(", "))}</span></li>
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </aside>
+        </div>
+        <section class="mt-6">
+            <h2 class="font-semibold mb-1">"My recent queries"</h2>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    history.await.map(|entries| view! {
+                        <ul class="text-xs" data-testid="history">
+                            {entries.into_iter().map(|e| view! {
+                                <li class="py-0.5"><span class=if e.outcome == "allowed" { "text-emerald-700" } else { "text-red-700" }>{e.outcome.clone()}</span>
+                                    <code class="ml-2">{e.sql.chars().take(120).collect::<String>()}</code>
+                                    <span class="ml-2 text-slate-500">{e.reason.clone()}</span></li>
+                            }).collect_view()}
+                        </ul>
+                    }).ok()
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn ResultGrid(result: console_core::query::run::QueryResult) -> impl IntoView {
+    view! {
+        <p class="mt-3 text-xs text-slate-600" data-testid="result-summary">
+            {format!("{} rows in {} ms{}", result.rows.len(), result.elapsed_ms, if result.truncated { " · stopped at the row cap" } else { "" })}
+        </p>
+        <div class="mt-1 max-h-96 overflow-auto rounded border border-slate-200 bg-white">
+            <table class="w-full text-xs" data-testid="result-grid">
+                <thead class="sticky top-0 bg-slate-100"><tr>{result.columns.iter().map(|c| view! { <th class="px-2 py-1 text-left">{c.clone()}</th> }).collect_view()}</tr></thead>
+                <tbody>
+                    {result.rows.into_iter().map(|row| view! {
+                        <tr class="border-t border-slate-100">
+                            {row.into_iter().map(|cell| match cell {
+                                Some(v) => view! { <td class="px-2 py-0.5 font-mono">{v}</td> }.into_any(),
+                                None => view! { <td class="px-2 py-0.5 text-slate-400">"NULL"</td> }.into_any(),
+                            }).collect_view()}
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}

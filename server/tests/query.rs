@@ -1,0 +1,117 @@
+//! The REPL through the real router: owners query the demo replica, capped and masked; others
+//! are refused; every attempt lands in the append-only audit.
+
+mod common;
+use axum::http::StatusCode;
+use common::TestApp;
+use serde_json::{json, Value};
+
+async fn with_demo_replica() -> (TestApp, tempfile::TempDir) {
+    let app = TestApp::demo().await;
+    let dir = tempfile::tempdir().unwrap();
+    console::demo::ensure(&app.store, &dir.path().join("demo.db")).await.unwrap();
+    (app, dir)
+}
+
+async fn run(app: &TestApp, cookie: &str, sql: &str) -> (StatusCode, Value) {
+    let reply = app
+        .post_json("/api/query/run", Some(cookie), json!({"service": "payments-api", "replica": "payments-demo", "sql": sql}))
+        .await;
+    (reply.status, serde_json::from_str(&reply.body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn owners_query_with_the_tier_limits_and_masks() {
+    let (app, _dir) = with_demo_replica().await;
+    let maria = app.sign_in("maria").await;
+    let replicas = app.post_json("/api/query/replicas", Some(&maria), json!({"service": "payments-api"})).await.json();
+    // payments-api is tier 1: the strictest defaults, without anyone configuring them.
+    assert_eq!(replicas[0]["row_cap"], 500);
+    assert_eq!(replicas[0]["statement_timeout_ms"], 5000);
+
+    let (status, result) = run(&app, &maria, "SELECT id, name, email, password_hash FROM customers ORDER BY id LIMIT 3").await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(result["rows"][0][1], "Ana 0");
+    assert_eq!(result["rows"][0][2], "••••");
+    assert_eq!(result["rows"][0][3], "••••");
+
+    let (_, big) = run(&app, &maria, "SELECT * FROM payments").await;
+    assert_eq!(big["rows"].as_array().unwrap().len(), 500);
+    assert_eq!(big["truncated"], true);
+
+    let schema = app.post_json("/api/query/schema", Some(&maria), json!({"service": "payments-api", "replica": "payments-demo"})).await.json();
+    assert!(schema.to_string().contains("customers") && schema.to_string().contains("amount_cents"));
+    let page = app.get_as("/services/payments-api/query", Some(&maria)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("at most 500 rows"));
+}
+
+#[tokio::test]
+async fn refusals_failures_and_reads_are_all_audited() {
+    let (app, _dir) = with_demo_replica().await;
+    let maria = app.sign_in("maria").await;
+    let attempts = [
+        ("SELECT count(*) FROM customers", "allowed"),
+        ("DELETE FROM customers", "refused"),
+        ("", "refused"),
+        ("SELECT * FROM customers; DROP TABLE customers", "refused"),
+        ("SELECT * FROM no_such_table", "failed"),
+    ];
+    for (sql, _) in attempts {
+        run(&app, &maria, sql).await;
+    }
+    let huge = format!("SELECT 1 -- {}", "x".repeat(1_000_000));
+    let (status, body) = run(&app, &maria, &huge).await;
+    assert_ne!(status, StatusCode::OK);
+    assert!(body.to_string().contains("longer than"), "{body}");
+
+    let sre = app.sign_in("sre").await;
+    let audit = app.post_json("/api/query/audit", Some(&sre), json!({})).await.json();
+    let entries = audit.as_array().unwrap();
+    assert_eq!(entries.len(), attempts.len() + 1);
+    for (sql, outcome) in attempts {
+        let entry = entries.iter().find(|e| e["sql"] == sql).unwrap_or_else(|| panic!("{sql:?} not audited"));
+        assert_eq!(entry["outcome"], outcome, "{sql:?}");
+        assert_eq!(entry["login"], "maria");
+    }
+    let refused = entries.iter().find(|e| e["sql"] == "DELETE FROM customers").unwrap();
+    assert!(refused["reason"].as_str().unwrap().contains("read-only statements"));
+    // The data is untouched.
+    let (_, count) = run(&app, &maria, "SELECT count(*) AS n FROM customers").await;
+    assert_eq!(count["rows"][0][0], "200");
+    // Developers see their own history, not the audit log.
+    let history = app.post_json("/api/query/history", Some(&maria), json!({})).await.json();
+    assert!(history.as_array().unwrap().len() >= attempts.len());
+    let refused = app.post_json("/api/query/audit", Some(&maria), json!({})).await;
+    assert!(refused.body.contains("Forbidden"));
+}
+
+#[tokio::test]
+async fn other_squads_are_refused_and_a_down_replica_is_a_clear_error() {
+    let (app, _dir) = with_demo_replica().await;
+    let arjun = app.sign_in("arjun").await;
+    let (_, body) = run(&app, &arjun, "SELECT 1").await;
+    assert!(body.to_string().contains("Forbidden"), "{body}");
+    assert_eq!(app.get_as("/services/payments-api/query", Some(&arjun)).await.status, StatusCode::FORBIDDEN);
+
+    let sre = app.sign_in("sre").await;
+    let replica = json!({"id": "ledger-pg", "service": "payments-api", "name": "ledger pg", "engine": "postgres",
+                         "url": "postgres://reader@127.0.0.1:9/ledger", "credential_env": "", "credential_file": "",
+                         "statement_timeout_ms": null, "row_cap": null, "masks": null});
+    let done = app.post_json("/api/query/register", Some(&sre), json!({"replica": replica})).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let mut with_password = replica.clone();
+    with_password["id"] = json!("leaky");
+    with_password["url"] = json!("postgres://reader:hunter2@db/ledger");
+    let refused = app.post_json("/api/query/register", Some(&sre), json!({"replica": with_password})).await;
+    assert!(refused.body.contains("not in the URL"), "{}", refused.body);
+
+    let maria = app.sign_in("maria").await;
+    let started = std::time::Instant::now();
+    let reply = app.post_json("/api/query/run", Some(&maria), json!({"service": "payments-api", "replica": "ledger-pg", "sql": "SELECT 1"})).await;
+    assert!(reply.body.contains("cannot be reached"), "{}", reply.body);
+    assert!(started.elapsed().as_secs() < 7);
+    let audit = app.post_json("/api/query/audit", Some(&sre), json!({})).await.json();
+    assert_eq!(audit[0]["outcome"], "failed");
+    assert_eq!(audit[0]["replica"], "ledger-pg");
+}
