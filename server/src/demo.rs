@@ -1,7 +1,8 @@
 //! The demo replica for `make run`: a small SQLite shop database, designated as the read
 //! replica of the demo service `payments-api`, so the REPL works with nothing else installed.
 
-use console_core::query::replicas::{self, Replica, ReplicaError};
+use console_core::query::replicas::{self, ReplicaError};
+use console_core::query::Replica;
 use console_core::query::Engine;
 use console_core::store::Store;
 use sqlx::{Connection, Executor};

@@ -1,8 +1,8 @@
 //! Server functions of the REPL: authorize (owning squad or SRE), then the guarded, audited run.
 
 use crate::error::AppError;
-use console_core::query::replicas::{AuditEntry, Replica};
-use console_core::query::run::QueryResult;
+use console_core::query::{AuditEntry, Replica};
+use console_core::query::QueryResult;
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};

@@ -113,7 +113,7 @@ pub fn QueryPage() -> impl IntoView {
 }
 
 #[component]
-fn ResultGrid(result: console_core::query::run::QueryResult) -> impl IntoView {
+fn ResultGrid(result: console_core::query::QueryResult) -> impl IntoView {
     view! {
         <p class="mt-3 text-xs text-slate-600" data-testid="result-summary">
             {format!("{} rows in {} ms{}", result.rows.len(), result.elapsed_ms, if result.truncated { " · stopped at the row cap" } else { "" })}

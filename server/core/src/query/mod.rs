@@ -19,3 +19,45 @@ pub enum Engine {
     Mysql,
     Sqlite,
 }
+
+/// What the replica answered, masked and capped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryResult {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+    /// More rows existed than the cap allowed.
+    pub truncated: bool,
+    pub elapsed_ms: u64,
+}
+
+/// A replica as stored: where it is and where its credential is, never the credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replica {
+    pub id: String,
+    pub service: String,
+    pub name: String,
+    pub engine: Engine,
+    /// Connection URL without a password.
+    pub url: String,
+    pub credential_env: String,
+    pub credential_file: String,
+    /// Overrides of the tier's defaults.
+    pub statement_timeout_ms: Option<u64>,
+    pub row_cap: Option<u64>,
+    pub masks: Option<Vec<String>>,
+}
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub login: String,
+    pub service: String,
+    pub replica: String,
+    pub sql: String,
+    pub outcome: String,
+    pub reason: String,
+    pub rows: i64,
+    pub duration_ms: i64,
+}

@@ -1,32 +1,15 @@
 //! Replicas SREs designate for a service, the audit of every query, and the per-user guards
 //! (one running query per user and replica, a rate limit).
 
-use super::run::{self, Limits, QueryResult, RunError};
-use super::Engine;
+use super::run::{self, Limits, RunError};
+use super::{AuditEntry, Engine, QueryResult, Replica};
 use crate::catalog::Tier;
 use crate::defaults::PlatformDefaults;
 use crate::store::{Store, StoreError};
-use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A replica as stored: where it is and where its credential is, never the credential.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Replica {
-    pub id: String,
-    pub service: String,
-    pub name: String,
-    pub engine: Engine,
-    /// Connection URL without a password.
-    pub url: String,
-    pub credential_env: String,
-    pub credential_file: String,
-    /// Overrides of the tier's defaults.
-    pub statement_timeout_ms: Option<u64>,
-    pub row_cap: Option<u64>,
-    pub masks: Option<Vec<String>>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicaError {
@@ -172,20 +155,6 @@ pub async fn get(store: &Store, id: &str) -> Result<Option<Replica>, StoreError>
     Ok(row.map(from_row))
 }
 
-/// One audit record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub id: i64,
-    pub at: i64,
-    pub login: String,
-    pub service: String,
-    pub replica: String,
-    pub sql: String,
-    pub outcome: String,
-    pub reason: String,
-    pub rows: i64,
-    pub duration_ms: i64,
-}
 
 pub async fn audit(
     store: &Store,

@@ -5,22 +5,12 @@
 //! 4. masked columns are replaced before anything leaves the server.
 
 use super::guard::{self, Refusal};
-use super::Engine;
+use super::{Engine, QueryResult};
 use futures_util::TryStreamExt;
-use serde::{Deserialize, Serialize};
 use sqlx::{Column, ConnectOptions, Connection, Row, TypeInfo, ValueRef};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-/// What the replica answered, masked and capped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueryResult {
-    pub columns: Vec<String>,
-    pub rows: Vec<Vec<Option<String>>>,
-    /// More rows existed than the cap allowed.
-    pub truncated: bool,
-    pub elapsed_ms: u64,
-}
 
 /// The safe options in force for one query.
 #[derive(Debug, Clone, PartialEq, Eq)]
