@@ -2,8 +2,11 @@
 //! each reached with a role that CAN write, so every layer is proven by itself: what the parser
 //! lets through, the database still refuses; and the data never changes.
 
+use console_core::catalog::Tier;
+use console_core::query::replicas;
 use console_core::query::run::{run, run_checked, Limits, RunError, MASK};
-use console_core::query::Engine;
+use console_core::query::{Engine, Replica};
+use console_core::store::testing;
 use sqlx::{Connection, Executor};
 use std::time::Duration;
 
@@ -73,6 +76,123 @@ async fn snapshot(engine: Engine, url: &str) -> String {
 
 /// Attempts to write, lock, leak or exhaust; each must be refused by some layer.
 const ATTEMPTS: &[&str] = &[
+    // Writes in every spelling.
+    "delete from users",
+    "DELETE FROM users WHERE id = 1 RETURNING *",
+    "DeLeTe FrOm users",
+    "  DELETE\n\tFROM users",
+    "UPDATE users SET email = NULL WHERE true",
+    "INSERT INTO users SELECT * FROM users",
+    "INSERT INTO users (id, name) VALUES (10, 'x') ON CONFLICT DO NOTHING",
+    "REPLACE INTO users (id) VALUES (1)",
+    "MERGE INTO users u USING users v ON u.id = v.id WHEN MATCHED THEN DELETE",
+    "UPSERT INTO users (id) VALUES (1)",
+    "ALTER TABLE users ADD COLUMN pwned int",
+    "ALTER TABLE users RENAME TO gone",
+    "DROP TABLE IF EXISTS users",
+    "DROP DATABASE test",
+    "CREATE INDEX i ON users (name)",
+    "CREATE VIEW v AS SELECT * FROM users",
+    "CREATE TEMP TABLE t AS SELECT * FROM users",
+    "CREATE TABLE copy AS SELECT * FROM users",
+    "CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql",
+    "CREATE TRIGGER t BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION f()",
+    "CREATE ROLE attacker",
+    "CREATE EXTENSION dblink",
+    "COMMENT ON TABLE users IS 'owned'",
+    "GRANT SELECT ON users TO PUBLIC",
+    "REVOKE ALL ON users FROM PUBLIC",
+    "LOCK TABLE users IN ACCESS EXCLUSIVE MODE",
+    "LOCK TABLES users WRITE",
+    "REINDEX TABLE users",
+    "CLUSTER users",
+    "ANALYZE users",
+    "VACUUM FULL users",
+    "REFRESH MATERIALIZED VIEW v",
+    "DISCARD ALL",
+    "RESET ALL",
+    "LISTEN channel",
+    "NOTIFY channel, 'x'",
+    "LOAD 'plpgsql'",
+    "CHECKPOINT",
+    "SELECT 1 FROM users FOR NO KEY UPDATE",
+    "SELECT 1 FROM users FOR KEY SHARE",
+    "SELECT * FROM users LOCK IN SHARE MODE",
+    // Several statements and transaction tricks.
+    "SELECT 1;SELECT 2",
+    "SELECT 1; COMMIT; DELETE FROM users",
+    "ROLLBACK; DELETE FROM users",
+    "END; DELETE FROM users",
+    "BEGIN READ WRITE",
+    "START TRANSACTION READ WRITE",
+    "SAVEPOINT s",
+    "RELEASE SAVEPOINT s",
+    "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+    "SET default_transaction_read_only = off",
+    "SET statement_timeout = 0",
+    "SET SESSION max_statement_time = 0",
+    "SET GLOBAL read_only = 0",
+    "SET @x = 1",
+    "SELECT 1 -- ; DELETE FROM users\n; DELETE FROM users",
+    "/* hi */ DELETE FROM users",
+    "SELECT 1 /* ; */ ; DELETE FROM users",
+    // Data-modifying parts hidden inside a read.
+    "WITH a AS (SELECT 1), b AS (DELETE FROM users RETURNING id) SELECT * FROM a",
+    "WITH RECURSIVE x AS (UPDATE users SET name = 'y' RETURNING id) SELECT count(*) FROM x",
+    "SELECT * FROM (DELETE FROM users RETURNING *) AS t",
+    "EXPLAIN ANALYZE DELETE FROM users",
+    "EXPLAIN (ANALYZE) SELECT sneaky()",
+    "EXPLAIN UPDATE users SET name = 'x'",
+    "CREATE TABLE stolen AS SELECT password_hash FROM users",
+    "SELECT password_hash INTO TEMP stolen FROM users",
+    "SELECT * INTO OUTFILE '/tmp/out' FROM users",
+    "SELECT * FROM users INTO DUMPFILE '/tmp/out'",
+    "SELECT 1 INTO @leak",
+    "TABLE users; DELETE FROM users",
+    // Prepared statements, procedures and blocks.
+    "PREPARE p AS DELETE FROM users",
+    "PREPARE p FROM 'DELETE FROM users'",
+    "EXECUTE p",
+    "DEALLOCATE p",
+    "DO $$ BEGIN DELETE FROM users; END $$",
+    "DO 'BEGIN DELETE FROM users; END'",
+    "CALL sneaky()",
+    "HANDLER users OPEN",
+    // Files, network and side channels.
+    "COPY users TO STDOUT",
+    "COPY users FROM '/etc/passwd'",
+    "COPY (SELECT * FROM users) TO PROGRAM 'cat > /tmp/x'",
+    "LOAD DATA INFILE '/etc/passwd' INTO TABLE users",
+    "SELECT pg_read_binary_file('/etc/passwd')",
+    "SELECT * FROM pg_stat_file('/etc/passwd')",
+    "SELECT lo_export(1, '/tmp/x')",
+    "SELECT dblink_exec('dbname=test', 'DELETE FROM users')",
+    "SELECT pg_catalog.pg_sleep(30)",
+    "SELECT pg_sleep_for('30 seconds')",
+    "SELECT pg_advisory_xact_lock(42)",
+    "SELECT pg_try_advisory_lock(42)",
+    "SELECT pg_notify('c', 'x')",
+    "SELECT pg_terminate_backend(pg_backend_pid())",
+    "SELECT pg_cancel_backend(1)",
+    "SELECT pg_reload_conf()",
+    "SELECT pg_rotate_logfile()",
+    "SELECT txid_current()",
+    "SELECT set_config('role', 'postgres', false)",
+    "SELECT setval('counter', 100)",
+    "SELECT * FROM users WHERE id = (SELECT nextval('counter'))",
+    "SELECT query_to_xml('select 1', true, false, '')",
+    "SELECT LOAD_FILE('/etc/hosts')",
+    "SELECT BENCHMARK(1000000000, SHA1('x'))",
+    "SELECT RELEASE_ALL_LOCKS()",
+    "SELECT IS_FREE_LOCK('x')",
+    "SELECT MASTER_POS_WAIT('log', 4)",
+    "SELECT 1 /*!99999 , SLEEP(30) */",
+    "SELECT 1 /*M!100000 , SLEEP(30) */",
+    "SELECT load_extension('x')",
+    "SELECT readfile('/etc/passwd')",
+    "VACUUM INTO '/tmp/copy.db'",
+    "DETACH DATABASE main",
+    "REINDEX",
     "DELETE FROM users",
     "UPDATE users SET name = 'x'",
     "INSERT INTO users (id) VALUES (9)",
@@ -106,14 +226,35 @@ async fn prove(engine: Engine, url: &str) {
     assert_eq!(read.rows[2][2], None, "a NULL stays NULL, masked or not");
     assert_eq!(read.rows[1][3].as_deref(), Some(MASK));
 
+    // Through the console's own path: guarded, run, and audited in a console store.
+    let store = testing::sqlite().await;
+    let replica = Replica {
+        id: "target".into(),
+        service: "svc".into(),
+        name: "target".into(),
+        engine,
+        url: url.to_string(),
+        credential_env: String::new(),
+        credential_file: String::new(),
+        statement_timeout_ms: Some(1_500),
+        row_cap: Some(100),
+        masks: None,
+    };
+    let mut refused = 0;
     for attempt in ATTEMPTS {
-        // Only MySQL executes /*! … */; elsewhere it is an inert comment on a harmless read.
-        if attempt.contains("/*!") && engine != Engine::Mysql {
+        // Only MySQL and MariaDB execute /*! … */; elsewhere it is an inert comment on a read.
+        if (attempt.contains("/*!") || attempt.contains("/*M!")) && engine != Engine::Mysql {
             continue;
         }
-        let outcome = run(engine, url, attempt, &limits()).await;
+        let outcome = replicas::query(&store, "attacker", &replica, Tier::new(1).unwrap(), attempt).await.unwrap();
         assert!(outcome.is_err(), "{engine:?}: {attempt:?} was allowed: {outcome:?}");
+        assert_eq!(snapshot(engine, url).await, before, "{engine:?}: {attempt:?} changed the data");
+        refused += 1;
     }
+    assert!(refused >= 100, "{engine:?}: only {refused} attempts");
+    let audit = replicas::audit_log(&store, Some("attacker"), 1_000).await.unwrap();
+    assert_eq!(audit.len(), refused, "every attempt is audited");
+    assert!(audit.iter().all(|e| e.outcome != "allowed" && !e.reason.is_empty()));
     // Layer 2 alone: the parser lets a writing function through; the database refuses it.
     let sneaky = if engine == Engine::Sqlite { "DELETE FROM users" } else { "SELECT sneaky()" };
     match run_checked(engine, url, sneaky, &limits()).await {
