@@ -2,7 +2,7 @@
 
 use crate::auth::{session_info, LoginPage, SessionView, TokensPage};
 use crate::admin::AdminPage;
-use crate::query::QueryPage;
+use crate::query::{AuditPage, QueryPage};
 use crate::catalog::{CatalogPage, EditServicePage, HomePage, ReadinessPage, ServicePage, SquadPage};
 use crate::error::AppError;
 use crate::components::NotFound;
@@ -87,6 +87,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/readiness") view=ReadinessPage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("/tokens") view=TokensPage ssr=SsrMode::Async />
                 </Routes>
             </main>
@@ -111,7 +112,10 @@ fn Account(session: Option<SessionView>) -> impl IntoView {
                 {user.name.clone()}
                 {user.sre.then_some(" · SRE")}
             </span>
-            {user.sre.then(|| view! { <a href="/admin" class="text-sm text-slate-300 hover:text-white">"Admin"</a> })}
+            {user.sre.then(|| view! {
+                <a href="/admin" class="text-sm text-slate-300 hover:text-white">"Admin"</a>
+                <a href="/audit" class="text-sm text-slate-300 hover:text-white">"Audit"</a>
+            })}
             <a href="/tokens" class="text-sm text-slate-300 hover:text-white">"Tokens"</a>
             <form method="post" action="/auth/logout">
                 <button type="submit" class="text-sm text-slate-300 hover:text-white">"Sign out"</button>

@@ -13,8 +13,57 @@ use console_core::defaults::repo;
 
 pub const EXPORT: &str = "/admin/defaults.toml";
 
+pub const AUDIT_CSV: &str = "/admin/audit.csv";
+
 pub fn router() -> Router<AppState> {
-    Router::new().route(EXPORT, get(export))
+    Router::new().route(EXPORT, get(export)).route(AUDIT_CSV, get(audit_csv))
+}
+
+/// One CSV field, quoted, with formula-starting characters neutralised for spreadsheets.
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) { format!("'{value}") } else { value.to_string() };
+    format!("\"{}\"", value.replace('"', "\"\""))
+}
+
+/// The query audit as CSV (SREs only), newest first.
+async fn audit_csv(State(state): State<AppState>, Extension(user): Extension<CurrentUser>) -> Response {
+    if !allows(user.0.as_ref(), Action::AdministerReplicas, None) {
+        let status = if user.0.is_none() { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN };
+        return (status, "only SREs may export the query audit").into_response();
+    }
+    match console_core::query::replicas::audit_log(&state.store, None, 100_000).await {
+        Ok(entries) => {
+            let mut body = String::from("id,at,login,service,replica,outcome,reason,rows,duration_ms,sql\n");
+            for e in entries {
+                let fields = [
+                    e.id.to_string(),
+                    console_core::dates::date_time(e.at),
+                    e.login,
+                    e.service,
+                    e.replica,
+                    e.outcome,
+                    e.reason,
+                    e.rows.to_string(),
+                    e.duration_ms.to_string(),
+                    e.sql,
+                ];
+                body.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+                body.push('\n');
+            }
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (header::CONTENT_DISPOSITION, "attachment; filename=\"query-audit.csv\""),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        Err(error) => {
+            tracing::error!(%error, "store error exporting the audit");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 async fn export(State(state): State<AppState>, Extension(user): Extension<CurrentUser>) -> Response {

@@ -43,6 +43,7 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
         ("/api/query/schema", Action::QueryReplica, Body::Json(json!({"service": "ledger", "replica": "none"}))),
         ("/api/query/history", Action::ViewCatalog, Body::Json(json!({}))),
         ("/api/query/audit", Action::AdministerReplicas, Body::Json(json!({}))),
+        ("/api/query/check", Action::AdministerReplicas, Body::Json(json!({"replica": "none"}))),
         (
             "/api/query/register",
             Action::AdministerReplicas,
@@ -118,6 +119,9 @@ async fn the_matrix_holds_for_every_role() {
                 assert_eq!(matches!(e, AppError::Unauthorized), want_unauthorized, "{path} as {who:?}: {e:?}");
             }
         }
+        let audit_csv = app.get_as("/admin/audit.csv", cookie.as_deref()).await;
+        let allowed_audit = allows(user_for(expected_role).as_ref(), Action::AdministerReplicas, None);
+        assert_eq!(audit_csv.status == StatusCode::OK, allowed_audit, "audit export as {who:?}: {}", audit_csv.status);
         // The defaults export is a plain route too.
         let export = app.get_as(console::admin::EXPORT, cookie.as_deref()).await;
         let allowed = allows(user_for(expected_role).as_ref(), Action::AdminDefaults, None);

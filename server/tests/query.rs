@@ -84,6 +84,15 @@ async fn refusals_failures_and_reads_are_all_audited() {
     assert!(history.as_array().unwrap().len() >= attempts.len());
     let refused = app.post_json("/api/query/audit", Some(&maria), json!({})).await;
     assert!(refused.body.contains("Forbidden"));
+    // SREs browse it and export it; CSV cells cannot smuggle spreadsheet formulas.
+    run(&app, &maria, "=cmd|' /C calc'!A0").await;
+    let csv = app.get_as("/admin/audit.csv", Some(&sre)).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.body.starts_with("id,at,login,service,replica,outcome,reason,rows,duration_ms,sql\n"));
+    assert!(csv.body.contains("\"DELETE FROM customers\""));
+    assert!(csv.body.contains("\"'=cmd|"), "formula not neutralised");
+    let page = app.get_as("/audit", Some(&sre)).await;
+    assert!(page.body.contains("DELETE FROM customers"));
 }
 
 #[tokio::test]
@@ -100,6 +109,7 @@ async fn other_squads_are_refused_and_a_down_replica_is_a_clear_error() {
                          "statement_timeout_ms": null, "row_cap": null, "masks": null});
     let done = app.post_json("/api/query/register", Some(&sre), json!({"replica": replica})).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("could not be checked"), "{}", done.body);
     let mut with_password = replica.clone();
     with_password["id"] = json!("leaky");
     with_password["url"] = json!("postgres://reader:hunter2@db/ledger");

@@ -121,9 +121,9 @@ pub async fn query_audit() -> Result<Vec<AuditEntry>, AppError> {
     Ok(replicas::audit_log(&expect_context::<Store>(), None, 500).await?)
 }
 
-/// SREs designate a replica for a service.
+/// SREs designate a replica for a service; the answer is a warning if the credential can write.
 #[server(endpoint = "query/register", input = Json)]
-pub async fn register_replica(replica: Replica) -> Result<(), AppError> {
+pub async fn register_replica(replica: Replica) -> Result<Option<String>, AppError> {
     use crate::auth::guard::authorize_user;
     use console_core::query::replicas::{self, ReplicaError};
     use console_core::{auth::policy::Action, store::Store};
@@ -131,8 +131,26 @@ pub async fn register_replica(replica: Replica) -> Result<(), AppError> {
     let store = expect_context::<Store>();
     service_and_owner(&store, &replica.service).await?;
     match replicas::register(&store, &replica, &user.login).await {
-        Ok(()) => Ok(()),
-        Err(ReplicaError::Invalid(why)) => Err(AppError::BadRequest(why)),
-        Err(ReplicaError::Store(e)) => Err(e.into()),
+        Ok(()) => {}
+        Err(ReplicaError::Invalid(why)) => return Err(AppError::BadRequest(why)),
+        Err(ReplicaError::Store(e)) => return Err(e.into()),
+    }
+    Ok(match replicas::check_credential(&replica).await {
+        Ok(warning) => warning,
+        Err(why) => Some(format!("registered, but the connection could not be checked: {why}")),
+    })
+}
+
+/// Checks a replica's connection and credential on demand (SREs).
+#[server(endpoint = "query/check", input = Json)]
+pub async fn check_replica(replica: String) -> Result<String, AppError> {
+    use crate::auth::guard::authorize_user;
+    use console_core::{auth::policy::Action, query::replicas, store::Store};
+    authorize_user(Action::AdministerReplicas, None)?;
+    let target = replicas::get(&expect_context::<Store>(), &replica).await?.ok_or_else(|| AppError::NotFound(format!("replica {replica:?}")))?;
+    match replicas::check_credential(&target).await {
+        Ok(None) => Ok("reachable; the credential is read-only".into()),
+        Ok(Some(warning)) => Ok(format!("reachable; warning: {warning}")),
+        Err(why) => Err(AppError::BadRequest(why)),
     }
 }

@@ -314,3 +314,17 @@ async fn a_replica_that_is_down_is_a_clear_error_within_the_connect_timeout() {
     assert!(matches!(down, Err(RunError::Unreachable(_))), "{down:?}");
     assert!(started.elapsed() < Duration::from_secs(7));
 }
+
+#[tokio::test]
+async fn registration_warns_when_the_credential_can_write() {
+    let replica = |engine, url: String| Replica {
+        id: "r".into(), service: "s".into(), name: "r".into(), engine, url,
+        credential_env: String::new(), credential_file: String::new(), statement_timeout_ms: None, row_cap: None, masks: None,
+    };
+    let pg = replicas::check_credential(&replica(Engine::Postgres, postgres_replica().await)).await.unwrap();
+    assert!(pg.unwrap().contains("can write"));
+    let my = replicas::check_credential(&replica(Engine::Mysql, mariadb_replica().await)).await.unwrap();
+    assert!(my.unwrap().contains("allow writes"));
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(replicas::check_credential(&replica(Engine::Sqlite, sqlite_replica(dir.path()).await)).await.unwrap(), None);
+}

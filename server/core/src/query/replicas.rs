@@ -329,3 +329,52 @@ mod tests {
         assert!(t.acquire("joao", "r9", 6).unwrap_err().contains("a minute"));
     }
 }
+
+/// Connects and says whether the credential could write (it should not need to).
+pub async fn check_credential(replica: &Replica) -> Result<Option<String>, String> {
+    use sqlx::{ConnectOptions, Connection};
+    use std::str::FromStr;
+    let url = replica.connect_url()?;
+    let timeout = Duration::from_secs(5);
+    let unreachable = |e: String| format!("the replica cannot be reached: {e}");
+    let warning = match replica.engine {
+        Engine::Postgres => {
+            let options = sqlx::postgres::PgConnectOptions::from_str(&url).map_err(|e| unreachable(e.to_string()))?;
+            let mut conn = tokio::time::timeout(timeout, options.connect())
+                .await
+                .map_err(|_| unreachable("no answer".into()))?
+                .map_err(|e| unreachable(e.to_string()))?;
+            let (in_recovery, can_write): (bool, Option<bool>) = sqlx::query_as(
+                "SELECT pg_is_in_recovery(),
+                        (SELECT bool_or(has_table_privilege(c.oid, 'INSERT,UPDATE,DELETE,TRUNCATE'))
+                         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                         WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema'))",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+            let _ = conn.close().await;
+            match (in_recovery, can_write.unwrap_or(false)) {
+                (true, _) => None,
+                (false, true) => Some("this credential can write to tables on a primary; the guards keep queries read-only, but use a read-only role on a replica".to_string()),
+                (false, false) => Some("this is a primary, not a replica (pg_is_in_recovery() is false)".to_string()),
+            }
+        }
+        Engine::Mysql => {
+            let options = sqlx::mysql::MySqlConnectOptions::from_str(&url).map_err(|e| unreachable(e.to_string()))?;
+            let mut conn = tokio::time::timeout(timeout, options.connect())
+                .await
+                .map_err(|_| unreachable("no answer".into()))?
+                .map_err(|e| unreachable(e.to_string()))?;
+            let grants: Vec<String> = sqlx::query_scalar("SHOW GRANTS").fetch_all(&mut conn).await.map_err(|e| e.to_string())?;
+            let _ = conn.close().await;
+            let writes = ["ALL PRIVILEGES", "INSERT", "UPDATE", "DELETE", "DROP", "ALTER", "CREATE"];
+            grants
+                .iter()
+                .any(|g| writes.iter().any(|w| g.to_uppercase().contains(w)))
+                .then(|| "this credential's grants allow writes; the guards keep queries read-only, but grant SELECT only".to_string())
+        }
+        Engine::Sqlite => None, // Always opened read-only with query_only.
+    };
+    Ok(warning)
+}
