@@ -34,6 +34,19 @@ pub enum RunError {
     Database(String),
 }
 
+/// Ends the transaction: ROLLBACK; or, when the cap cut the result short, drop the connection,
+/// which rolls back on the server without reading the rows nobody will see.
+macro_rules! finish {
+    ($conn:expr, $result:expr) => {
+        if matches!($result, Ok((_, _, true))) {
+            drop($conn);
+        } else {
+            let _ = sqlx::query("ROLLBACK").execute(&mut $conn).await;
+            let _ = $conn.close().await;
+        }
+    };
+}
+
 pub const MASK: &str = "••••";
 
 /// Does `column` match a mask pattern such as `*password*`, `email`, `phone*`?
@@ -147,6 +160,19 @@ fn pg_cell(row: &sqlx::postgres::PgRow, i: usize) -> Option<String> {
     if row.try_get_raw(i).map(|v| v.is_null()).unwrap_or(false) {
         return None;
     }
+    // The common types straight away; a failed decode costs an error allocation per cell.
+    let decoded = match row.column(i).type_info().name() {
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => row.try_get::<String, _>(i).ok(),
+        "INT4" => row.try_get::<i32, _>(i).ok().map(|v| v.to_string()),
+        "INT8" => row.try_get::<i64, _>(i).ok().map(|v| v.to_string()),
+        "INT2" => row.try_get::<i16, _>(i).ok().map(|v| v.to_string()),
+        "FLOAT8" => row.try_get::<f64, _>(i).ok().map(|v| v.to_string()),
+        "BOOL" => row.try_get::<bool, _>(i).ok().map(|v| v.to_string()),
+        _ => None,
+    };
+    if decoded.is_some() {
+        return decoded;
+    }
     try_decode!(row, i, String, i64, i32, i16, f64, f32, bool);
     let type_name = row.column(i).type_info().name().to_string();
     Some(format!("<{type_name}>"))
@@ -189,11 +215,10 @@ async fn postgres(url: &str, sql: &str, limits: &Limits) -> Result<Rows, RunErro
         collect(sqlx::query(sql).fetch(&mut conn), limits, pg_cell).await
     }
     .await;
-    // Always rolled back, whatever happened.
-    let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
-    let _ = conn.close().await;
+    finish!(conn, &result);
     result.map_err(|e| database_error(e, limits))
 }
+
 
 async fn mysql(url: &str, sql: &str, limits: &Limits) -> Result<Rows, RunError> {
     let options = sqlx::mysql::MySqlConnectOptions::from_str(url).map_err(|e| RunError::Unreachable(e.to_string()))?;
@@ -213,8 +238,7 @@ async fn mysql(url: &str, sql: &str, limits: &Limits) -> Result<Rows, RunError> 
         collect(sqlx::query(sql).fetch(&mut conn), limits, mysql_cell).await
     }
     .await;
-    let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
-    let _ = conn.close().await;
+    finish!(conn, &result);
     result.map_err(|e| database_error(e, limits))
 }
 

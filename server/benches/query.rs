@@ -1,0 +1,86 @@
+//! REPL benchmark: the guard's overhead over the raw driver, and memory while a capped query
+//! reads a 1,000,000-row table. PostgreSQL on 127.0.0.1. Run with `make bench`.
+
+use console_core::query::run::{run, Limits};
+use console_core::query::Engine;
+use sqlx::{Connection, Executor, Row};
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 200;
+
+fn rss_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn p50(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let admin_url = std::env::var("CONSOLE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let name = format!("repl_bench_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    conn.execute("CREATE TABLE big AS SELECT g AS id, md5(g::text) AS email, g % 100 AS bucket FROM generate_series(1, 1000000) g").await.unwrap();
+    conn.execute("ANALYZE big").await.unwrap();
+    conn.close().await.unwrap();
+
+    let limits = Limits {
+        statement_timeout: Duration::from_secs(30),
+        row_cap: 10_000,
+        masks: vec!["email".into()],
+        connect_timeout: Duration::from_secs(5),
+    };
+    println!("| query | raw driver p50 | REPL p50 | overhead |");
+    println!("|---|---|---|---|");
+    for (label, sql) in [("1 row", "SELECT id, email, bucket FROM big WHERE id = 42"), ("10,000 rows", "SELECT id, email, bucket FROM big WHERE id <= 10000")] {
+        // Both open a connection per query, as the REPL does by design.
+        let mut raw = Vec::new();
+        let mut repl = Vec::new();
+        for _ in 0..RUNS {
+            let started = Instant::now();
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            let rows = sqlx::query(sql).fetch_all(&mut c).await.unwrap();
+            let _: Vec<String> = rows.iter().map(|r| r.get::<String, _>(1)).collect();
+            c.close().await.unwrap();
+            raw.push(started.elapsed());
+
+            let started = Instant::now();
+            let result = run(Engine::Postgres, &url, sql, &limits).await.unwrap();
+            assert!(!result.rows.is_empty());
+            repl.push(started.elapsed());
+        }
+        let (raw, repl) = (p50(raw), p50(repl));
+        println!(
+            "| {label} | {:.2} ms | {:.2} ms | {:+.2} ms |",
+            raw.as_secs_f64() * 1e3,
+            repl.as_secs_f64() * 1e3,
+            (repl.as_secs_f64() - raw.as_secs_f64()) * 1e3
+        );
+    }
+
+    let before = rss_kb("VmHWM:");
+    let capped = Limits { row_cap: 1_000, ..limits };
+    let started = Instant::now();
+    let result = run(Engine::Postgres, &url, "SELECT * FROM big", &capped).await.unwrap();
+    let elapsed = started.elapsed();
+    assert!(result.truncated && result.rows.len() == 1_000);
+    let after = rss_kb("VmHWM:");
+    println!(
+        "\ncapped query over 1,000,000 rows (cap 1,000): {:.1} ms, peak RSS of the process {} MB before, {} MB after (+{} KB)",
+        elapsed.as_secs_f64() * 1e3,
+        before / 1024,
+        after / 1024,
+        after.saturating_sub(before)
+    );
+    admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await.unwrap();
+}
