@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod metrics;
+pub mod query_csv;
 
 use app::app::{shell, App};
 use axum::extract::{FromRef, State};
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router())
         .merge(auth::router())
         .merge(admin::router())
+        .merge(query_csv::router())
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

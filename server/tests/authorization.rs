@@ -119,6 +119,11 @@ async fn the_matrix_holds_for_every_role() {
                 assert_eq!(matches!(e, AppError::Unauthorized), want_unauthorized, "{path} as {who:?}: {e:?}");
             }
         }
+        // The REPL's CSV download: owners and SREs get past the policy (then: no such replica).
+        let csv = app.get_as("/services/ledger/query.csv?replica=none&sql=SELECT%201", cookie.as_deref()).await;
+        let allowed_csv = allows(user_for(expected_role).as_ref(), Action::QueryReplica, Some("payments"));
+        let refused_csv = matches!(csv.status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED | StatusCode::SEE_OTHER);
+        assert_eq!(!refused_csv, allowed_csv, "query.csv as {who:?}: {}", csv.status);
         let audit_csv = app.get_as("/admin/audit.csv", cookie.as_deref()).await;
         let allowed_audit = allows(user_for(expected_role).as_ref(), Action::AdministerReplicas, None);
         assert_eq!(audit_csv.status == StatusCode::OK, allowed_audit, "audit export as {who:?}: {}", audit_csv.status);

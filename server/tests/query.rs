@@ -44,6 +44,21 @@ async fn owners_query_with_the_tier_limits_and_masks() {
     let page = app.get_as("/services/payments-api/query", Some(&maria)).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("at most 500 rows"));
+
+    // A shared link pre-fills the editor; the CSV has the same masks and cap.
+    let shared = app.get_as("/services/payments-api/query?replica=payments-demo&sql=SELECT%20name%20FROM%20customers", Some(&maria)).await;
+    assert!(shared.body.contains("sql=SELECT%20name%20FROM%20customers"), "the shared query did not prefill the editor");
+    let csv = app.get_as("/services/payments-api/query.csv?replica=payments-demo&sql=SELECT%20id%2C%20email%20FROM%20customers%20ORDER%20BY%20id", Some(&maria)).await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines[0], "\"id\",\"email\"");
+    assert_eq!(lines[1], "\"1\",\"••••\"");
+    assert_eq!(lines.len(), 201);
+    let refused = app.get_as("/services/payments-api/query.csv?replica=payments-demo&sql=DELETE%20FROM%20customers", Some(&maria)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("refused"));
+    let arjun = app.sign_in("arjun").await;
+    assert_eq!(app.get_as("/services/payments-api/query.csv?replica=payments-demo&sql=SELECT%201", Some(&arjun)).await.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]

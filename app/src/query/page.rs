@@ -2,7 +2,8 @@ use super::api::*;
 use crate::components::ErrorView;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use console_core::catalog::encode_component;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// `/services/:name/query`: the REPL. Ctrl+Enter runs; results are capped and masked on the
 /// server; every attempt is audited.
@@ -13,13 +14,24 @@ pub fn QueryPage() -> impl IntoView {
     let replicas = Resource::new(service, list_replicas);
     let run = ServerAction::<RunQuery>::new();
     let history = Resource::new(move || run.version().get(), |_| query_history());
-    let chosen = RwSignal::new(String::new());
-    let sql = RwSignal::new("SELECT * FROM customers LIMIT 20".to_string());
+    // A shared link carries the query and the replica: `?replica=…&sql=…`.
+    let query = use_query_map();
+    let chosen = RwSignal::new(query.get_untracked().get("replica").unwrap_or_default());
+    let sql = RwSignal::new(query.get_untracked().get("sql").unwrap_or_else(|| "SELECT * FROM customers LIMIT 20".to_string()));
+    let share = move || {
+        format!("/services/{}/query?replica={}&sql={}", service(), encode_component(&chosen.get()), encode_component(&sql.get()))
+    };
+    let csv = move || {
+        format!("/services/{}/query.csv?replica={}&sql={}", service(), encode_component(&chosen.get()), encode_component(&sql.get()))
+    };
     let schema = Resource::new(move || (service(), chosen.get()), |(service, replica)| async move {
         if replica.is_empty() { Ok(vec![]) } else { replica_schema(service, replica).await }
     });
     let submit = move || {
         run.dispatch(RunQuery { service: service(), replica: chosen.get_untracked(), sql: sql.get_untracked() });
+    };
+    let explain = move || {
+        run.dispatch(RunQuery { service: service(), replica: chosen.get_untracked(), sql: format!("EXPLAIN {}", sql.get_untracked()) });
     };
     view! {
         <Title text=move || format!("Query {}", service()) />
@@ -66,6 +78,9 @@ pub fn QueryPage() -> impl IntoView {
                 ></textarea>
                 <div class="mt-2 flex items-center gap-3">
                     <button class="rounded bg-slate-900 px-4 py-1 text-white" on:click=move |_| submit()>"Run"</button>
+                    <button class="rounded border border-slate-300 px-3 py-1" on:click=move |_| explain()>"Explain"</button>
+                    <a rel="external" class="text-sm text-sky-700 hover:underline" href=csv data-testid="csv-link">"Download CSV"</a>
+                    <a class="text-sm text-sky-700 hover:underline" href=share data-testid="share-link">"Link to this query"</a>
                     <span class="text-xs text-slate-500">"Ctrl+Enter runs. Read-only; every query is audited."</span>
                     {move || run.pending().get().then(|| view! { <span class="text-sm">"Running…"</span> })}
                 </div>
