@@ -40,6 +40,7 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
         ("/api/admin/rollback", Action::AdminDefaults, Body::Json(json!({"version": 999}))),
         ("/api/query/replicas", Action::QueryReplica, Body::Json(json!({"service": "ledger"}))),
         ("/api/query/run", Action::QueryReplica, Body::Json(json!({"service": "ledger", "replica": "none", "sql": "SELECT 1"}))),
+        ("/api/query/cancel", Action::QueryReplica, Body::Json(json!({"service": "ledger", "replica": "none"}))),
         ("/api/query/schema", Action::QueryReplica, Body::Json(json!({"service": "ledger", "replica": "none"}))),
         ("/api/query/history", Action::ViewCatalog, Body::Json(json!({}))),
         ("/api/query/audit", Action::AdministerReplicas, Body::Json(json!({}))),

@@ -140,3 +140,37 @@ async fn other_squads_are_refused_and_a_down_replica_is_a_clear_error() {
     assert_eq!(audit[0]["outcome"], "failed");
     assert_eq!(audit[0]["replica"], "ledger-pg");
 }
+
+#[tokio::test]
+async fn a_user_cancels_their_running_query() {
+    let (app, _dir) = with_demo_replica().await;
+    let maria = app.sign_in("maria").await;
+    let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    let router = app.router.clone();
+    let cookie = maria.clone();
+    let running = tokio::spawn(async move {
+        use tower::ServiceExt;
+        let request = axum::http::Request::post("/api/query/run")
+            .header("origin", common::PUBLIC_URL)
+            .header("content-type", "application/json")
+            .header("cookie", cookie)
+            .body(axum::body::Body::from(json!({"service": "payments-api", "replica": "payments-demo", "sql": endless}).to_string()))
+            .unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        String::from_utf8(axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap()
+    });
+    let started = std::time::Instant::now();
+    let mut cancelled = false;
+    while !cancelled && started.elapsed() < std::time::Duration::from_secs(3) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let reply = app.post_json("/api/query/cancel", Some(&maria), json!({"service": "payments-api", "replica": "payments-demo"})).await;
+        cancelled = reply.body == "true";
+    }
+    assert!(cancelled, "the query was never seen running");
+    let body = running.await.unwrap();
+    assert!(body.contains("cancelled by the user"), "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "cancel must not wait for the 5 s timeout");
+    let sre = app.sign_in("sre").await;
+    let audit = app.post_json("/api/query/audit", Some(&sre), json!({})).await.json();
+    assert_eq!(audit[0]["reason"], "cancelled by the user");
+}

@@ -61,8 +61,8 @@ pub async fn run_query(service: String, replica: String, sql: String) -> Result<
         .await?
         .filter(|r| r.service == service)
         .ok_or_else(|| AppError::NotFound(format!("replica {replica:?} of {service}")))?;
-    let _slot = expect_context::<Throttle>().acquire(&user.login, &target.id, QUERIES_PER_MINUTE).map_err(AppError::BadRequest)?;
-    match replicas::query(&store, &user.login, &target, svc.tier, &sql).await? {
+    let slot = expect_context::<Throttle>().acquire(&user.login, &target.id, QUERIES_PER_MINUTE).map_err(AppError::BadRequest)?;
+    match replicas::query_cancellable(&store, &user.login, &target, svc.tier, &sql, &slot.cancel).await? {
         Ok(result) => Ok(result),
         Err(RunError::Unreachable(why)) => {
             tracing::warn!(replica = %target.id, %why, "replica unreachable");
@@ -70,6 +70,17 @@ pub async fn run_query(service: String, replica: String, sql: String) -> Result<
         }
         Err(e) => Err(AppError::BadRequest(e.to_string())),
     }
+}
+
+/// Stops the user's running query on `replica`.
+#[server(endpoint = "query/cancel", input = Json)]
+pub async fn cancel_query(service: String, replica: String) -> Result<bool, AppError> {
+    use crate::auth::guard::authorize_user;
+    use console_core::query::replicas::Throttle;
+    use console_core::{auth::policy::Action, store::Store};
+    let svc = service_and_owner(&expect_context::<Store>(), &service).await?;
+    let user = authorize_user(Action::QueryReplica, Some(&svc.squad))?;
+    Ok(expect_context::<Throttle>().cancel(&user.login, &replica))
 }
 
 /// Tables and columns of the replica, for the editor's side panel.

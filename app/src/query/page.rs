@@ -82,7 +82,13 @@ pub fn QueryPage() -> impl IntoView {
                     <a rel="external" class="text-sm text-sky-700 hover:underline" href=csv data-testid="csv-link">"Download CSV"</a>
                     <a class="text-sm text-sky-700 hover:underline" href=share data-testid="share-link">"Link to this query"</a>
                     <span class="text-xs text-slate-500">"Ctrl+Enter runs. Read-only; every query is audited."</span>
-                    {move || run.pending().get().then(|| view! { <span class="text-sm">"Running…"</span> })}
+                    {move || run.pending().get().then(|| view! {
+                        <span class="text-sm">"Running…"</span>
+                        <button class="text-sm text-red-700 hover:underline" on:click=move |_| {
+                            let (service, replica) = (service(), chosen.get_untracked());
+                            leptos::task::spawn_local(async move { let _ = cancel_query(service, replica).await; });
+                        }>"Cancel"</button>
+                    })}
                 </div>
                 {move || run.value().get().map(|result| match result {
                     Err(error) => view! { <ErrorView error /> }.into_any(),

@@ -303,6 +303,11 @@ async fn sqlite_replica_is_never_written() {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_replica(dir.path()).await;
     prove(Engine::Sqlite, &url).await;
+    // SQLite has no statement timeout of its own: the progress handler stops an endless query.
+    let started = std::time::Instant::now();
+    let endless = run(Engine::Sqlite, &url, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c", &limits()).await;
+    assert_eq!(endless.unwrap_err().to_string(), "cancelled after 1.5 s (statement timeout)");
+    assert!(started.elapsed() < Duration::from_secs(3));
 }
 
 #[tokio::test]

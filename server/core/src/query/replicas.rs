@@ -1,12 +1,12 @@
 //! Replicas SREs designate for a service, the audit of every query, and the per-user guards
 //! (one running query per user and replica, a rate limit).
 
-use super::run::{self, Limits, RunError};
+use super::run::{self, Cancel, Limits, RunError};
 use super::{AuditEntry, Engine, QueryResult, Replica};
 use crate::catalog::Tier;
 use crate::defaults::PlatformDefaults;
 use crate::store::{Store, StoreError};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -206,18 +206,21 @@ pub async fn audit_log(store: &Store, login: Option<&str>, limit: i64) -> Result
         .collect())
 }
 
+type Running = Arc<Mutex<HashMap<(String, String), Cancel>>>;
+
 /// One running query per user and replica, and at most `per_minute` queries per user.
 #[derive(Clone, Default, Debug)]
 pub struct Throttle {
-    running: Arc<Mutex<HashSet<(String, String)>>>,
+    running: Running,
     recent: Arc<Mutex<HashMap<String, Vec<Instant>>>>,
 }
 
 /// Held while a query runs; dropping it frees the slot.
 #[derive(Debug)]
 pub struct Slot {
-    running: Arc<Mutex<HashSet<(String, String)>>>,
+    running: Running,
     key: (String, String),
+    pub cancel: Cancel,
 }
 
 impl Drop for Slot {
@@ -238,10 +241,26 @@ impl Throttle {
             times.push(Instant::now());
         }
         let key = (login.to_string(), replica.to_string());
-        if !self.running.lock().unwrap().insert(key.clone()) {
-            return Err("you already have a query running on this replica".into());
+        let cancel = Cancel::default();
+        {
+            let mut running = self.running.lock().unwrap();
+            if running.contains_key(&key) {
+                return Err("you already have a query running on this replica".into());
+            }
+            running.insert(key.clone(), cancel.clone());
         }
-        Ok(Slot { running: self.running.clone(), key })
+        Ok(Slot { running: self.running.clone(), key, cancel })
+    }
+
+    /// Cancels `login`'s running query on `replica`; false if none is running.
+    pub fn cancel(&self, login: &str, replica: &str) -> bool {
+        match self.running.lock().unwrap().get(&(login.to_string(), replica.to_string())) {
+            Some(cancel) => {
+                cancel.cancel();
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -253,11 +272,23 @@ pub async fn query(
     tier: Tier,
     sql: &str,
 ) -> Result<Result<QueryResult, RunError>, StoreError> {
+    query_cancellable(store, login, replica, tier, sql, &Cancel::default()).await
+}
+
+/// [`query`], stoppable through `cancel`.
+pub async fn query_cancellable(
+    store: &Store,
+    login: &str,
+    replica: &Replica,
+    tier: Tier,
+    sql: &str,
+    cancel: &Cancel,
+) -> Result<Result<QueryResult, RunError>, StoreError> {
     let defaults = crate::defaults::repo::current(store).await?.1;
     let limits = replica.limits(tier, &defaults);
     let started = Instant::now();
     let outcome = match replica.connect_url() {
-        Ok(url) => run::run(replica.engine, &url, sql, &limits).await,
+        Ok(url) => run::run_cancellable(replica.engine, &url, sql, &limits, cancel).await,
         Err(e) => Err(RunError::Unreachable(e)),
     };
     audit(store, login, replica, sql, &outcome, started.elapsed().as_millis() as u64).await?;

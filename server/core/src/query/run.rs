@@ -32,6 +32,31 @@ pub enum RunError {
     Timeout(f64),
     #[error("the replica refused the query: {0}")]
     Database(String),
+    #[error("cancelled by the user")]
+    Cancelled,
+}
+
+/// Lets a user stop their own running query.
+#[derive(Clone, Default, Debug)]
+pub struct Cancel(std::sync::Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0 .0.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0 .1.notify_waiters();
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0 .0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    async fn cancelled(&self) {
+        loop {
+            let notified = self.0 .1.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 /// Ends the transaction: ROLLBACK; or, when the cap cut the result short, drop the connection,
@@ -75,17 +100,34 @@ fn glob(pattern: &str, text: &str) -> bool {
 
 /// Checks `sql` with layer 1, then runs it under layers 2–4.
 pub async fn run(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Result<QueryResult, RunError> {
+    run_cancellable(engine, url, sql, limits, &Cancel::default()).await
+}
+
+/// [`run`], stoppable through `cancel`.
+pub async fn run_cancellable(engine: Engine, url: &str, sql: &str, limits: &Limits, cancel: &Cancel) -> Result<QueryResult, RunError> {
     guard::check(sql, engine)?;
-    run_checked(engine, url, sql, limits).await
+    run_checked_cancellable(engine, url, sql, limits, cancel).await
 }
 
 /// Layers 2–4 alone (tests use it to prove the database refuses what the parser let through).
 pub async fn run_checked(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Result<QueryResult, RunError> {
+    run_checked_cancellable(engine, url, sql, limits, &Cancel::default()).await
+}
+
+async fn run_checked_cancellable(engine: Engine, url: &str, sql: &str, limits: &Limits, cancel: &Cancel) -> Result<QueryResult, RunError> {
     let started = Instant::now();
+    // Cancelling drops the connection: the server ends the query and rolls back.
     let result = match engine {
-        Engine::Postgres => postgres(url, sql, limits).await,
-        Engine::Mysql => mysql(url, sql, limits).await,
-        Engine::Sqlite => sqlite(url, sql, limits).await,
+        Engine::Postgres => tokio::select! {
+            r = postgres(url, sql, limits) => r,
+            _ = cancel.cancelled() => Err(RunError::Cancelled),
+        },
+        Engine::Mysql => tokio::select! {
+            r = mysql(url, sql, limits) => r,
+            _ = cancel.cancelled() => Err(RunError::Cancelled),
+        },
+        // SQLite runs in a worker thread: its progress handler stops it from inside.
+        Engine::Sqlite => sqlite(url, sql, limits, cancel).await,
     };
     result.map(|(columns, rows, truncated)| QueryResult {
         columns,
@@ -242,23 +284,32 @@ async fn mysql(url: &str, sql: &str, limits: &Limits) -> Result<Rows, RunError> 
     result.map_err(|e| database_error(e, limits))
 }
 
-async fn sqlite(url: &str, sql: &str, limits: &Limits) -> Result<Rows, RunError> {
+async fn sqlite(url: &str, sql: &str, limits: &Limits, cancel: &Cancel) -> Result<Rows, RunError> {
     // Read-only at open, and query_only in the session: SQLite has no READ ONLY transactions.
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
         .map_err(|e| RunError::Unreachable(e.to_string()))?
         .read_only(true)
         .pragma("query_only", "ON");
     let mut conn = options.connect().await.map_err(|e| RunError::Unreachable(e.to_string()))?;
-    // SQLite has no statement timeout: the wait is bounded here and the connection dropped.
-    let result = tokio::time::timeout(limits.statement_timeout, async {
+    // SQLite has no statement timeout: a progress handler interrupts the statement from inside
+    // the worker thread when the deadline passes or the user cancels.
+    let deadline = Instant::now() + limits.statement_timeout;
+    let stop = cancel.clone();
+    conn.lock_handle()
+        .await
+        .map_err(|e| RunError::Database(e.to_string()))?
+        .set_progress_handler(10_000, move || !stop.is_cancelled() && Instant::now() < deadline);
+    let result = async {
         sqlx::query("BEGIN").execute(&mut conn).await?;
         collect(sqlx::query(sql).fetch(&mut conn), limits, sqlite_cell).await
-    })
+    }
     .await;
-    let result = match result {
-        Err(_) => return Err(RunError::Timeout(limits.statement_timeout.as_secs_f64())),
-        Ok(r) => r,
-    };
+    if let Err(e) = &result {
+        if e.to_string().contains("interrupted") {
+            drop(conn);
+            return Err(if cancel.is_cancelled() { RunError::Cancelled } else { RunError::Timeout(limits.statement_timeout.as_secs_f64()) });
+        }
+    }
     let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
     let _ = conn.close().await;
     result.map_err(|e| database_error(e, limits))
