@@ -44,20 +44,33 @@ async fn console_memory(sqlite_url: &str) {
     }
     let port = 3900;
     let mut child = std::process::Command::new(&binary)
+        .env("CONSOLE_AUTH__DEV_SIGN_IN", "true")
         .env("CONSOLE_DATABASE_URL", sqlite_url)
         .env("CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
         .env("CONSOLE_LOG_LEVEL", "warn")
         .env_remove("CONSOLE_CONFIG")
         .spawn()
         .expect("start console");
-    let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
+    let plain = reqwest::Client::new();
     for _ in 0..100 {
-        if client.get(format!("{base}/readyz")).send().await.is_ok() {
+        if plain.get(format!("{base}/readyz")).send().await.is_ok() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let login = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+        .post(format!("{base}/auth/dev"))
+        .header("origin", &base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("login=dev-001-0")
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("cookie", cookie.parse().unwrap());
+    let client = reqwest::Client::builder().default_headers(headers).build().unwrap();
     for i in 0..500 {
         fetch(&client, &format!("{base}/catalog?q=svc-{}&page=1", i % 100)).await;
         fetch(&client, &format!("{base}/squads/squad-{:03}", i % SQUADS)).await;
@@ -77,10 +90,23 @@ async fn run(name: &str, store: Store, dir: &std::path::Path) {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = AppState::new(store, "target/site", addr);
-    tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
-    let client = reqwest::Client::new();
     let base = format!("http://{addr}");
+    let state = AppState::new(store, console::auth::Auth::dev(&base), "target/site", addr);
+    tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
+    // Signed in as a squad member, as people use the pages.
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = no_redirects
+        .post(format!("{base}/auth/dev"))
+        .header("origin", &base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("login=dev-001-0")
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("cookie", cookie.parse().unwrap());
+    let client = reqwest::Client::builder().default_headers(headers).redirect(reqwest::redirect::Policy::none()).build().unwrap();
 
     // Warm up connections and caches.
     for _ in 0..20 {

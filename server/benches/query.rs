@@ -38,6 +38,7 @@ async fn main() {
         statement_timeout: Duration::from_secs(30),
         row_cap: 10_000,
         masks: vec!["email".into()],
+        allowed_schemas: vec![],
         connect_timeout: Duration::from_secs(5),
     };
     println!("| query | raw driver p50 | REPL p50 | overhead |");

@@ -70,6 +70,7 @@ pub async fn ensure(store: &Store, path: &Path) -> Result<(), String> {
         statement_timeout_ms: None,
         row_cap: None,
         masks: None,
+        allowed_schemas: vec![],
     };
     match replicas::register(store, &replica, "console").await {
         Ok(()) | Err(ReplicaError::Invalid(_)) => Ok(()), // already designated

@@ -99,7 +99,7 @@ pub async fn replica_schema(service: String, replica: String) -> Result<Vec<(Str
         Engine::Mysql => "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = DATABASE() ORDER BY 1, ordinal_position",
         Engine::Sqlite => "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY 1, p.cid",
     };
-    let limits = run::Limits { statement_timeout: std::time::Duration::from_secs(5), row_cap: 5_000, masks: vec![], connect_timeout: std::time::Duration::from_secs(5) };
+    let limits = run::Limits { statement_timeout: std::time::Duration::from_secs(5), row_cap: 5_000, masks: vec![], allowed_schemas: vec![], connect_timeout: std::time::Duration::from_secs(5) };
     let url = target.connect_url().map_err(AppError::BadRequest)?;
     let result = run::run_checked(target.engine, &url, sql, &limits).await.map_err(|e| AppError::BadRequest(e.to_string()))?;
     let mut tables: Vec<(String, Vec<String>)> = Vec::new();

@@ -1,5 +1,7 @@
 use super::api::*;
+use crate::app::use_session;
 use crate::components::ErrorView;
+use console_core::query::{Engine, Replica};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use console_core::catalog::encode_component;
@@ -114,6 +116,12 @@ pub fn QueryPage() -> impl IntoView {
                 </Suspense>
             </aside>
         </div>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let sre = use_session().await.ok().and_then(|s| s.user).is_some_and(|u| u.sre);
+                sre.then(|| view! { <DesignateReplica service=service() /> })
+            })}
+        </Suspense>
         <section class="mt-6">
             <h2 class="font-semibold mb-1">"My recent queries"</h2>
             <Suspense fallback=|| ()>
@@ -154,5 +162,68 @@ fn ResultGrid(result: console_core::query::QueryResult) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+    }
+}
+
+/// SREs designate a replica for the service (credentials by reference) and check it.
+#[component]
+fn DesignateReplica(service: String) -> impl IntoView {
+    let register = ServerAction::<RegisterReplica>::new();
+    let check = ServerAction::<CheckReplica>::new();
+    let id = RwSignal::new(String::new());
+    let name = RwSignal::new(String::new());
+    let engine = RwSignal::new("postgres".to_string());
+    let url = RwSignal::new(String::new());
+    let credential_env = RwSignal::new(String::new());
+    let field = "rounded border border-slate-300 px-2 py-1 text-sm";
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let engine = match engine.get().as_str() {
+            "mysql" => Engine::Mysql,
+            "sqlite" => Engine::Sqlite,
+            _ => Engine::Postgres,
+        };
+        register.dispatch(RegisterReplica {
+            replica: Replica {
+                id: id.get(),
+                service: service.clone(),
+                name: name.get(),
+                engine,
+                url: url.get(),
+                credential_env: credential_env.get(),
+                credential_file: String::new(),
+                statement_timeout_ms: None,
+                row_cap: None,
+                masks: None,
+                allowed_schemas: vec![],
+            },
+        });
+    };
+    view! {
+        <details class="mt-6 rounded border border-slate-200 bg-white p-3 text-sm" data-testid="designate-replica">
+            <summary class="cursor-pointer font-semibold">"Designate a replica (SRE)"</summary>
+            <form class="mt-2 grid gap-2 md:grid-cols-2" on:submit=on_submit>
+                <input class=field placeholder="id, e.g. orders-ro" aria-label="Replica id" bind:value=id />
+                <input class=field placeholder="name" aria-label="Replica name" bind:value=name />
+                <select class=field aria-label="Engine" bind:value=engine>
+                    <option value="postgres">"PostgreSQL"</option><option value="mysql">"MySQL / MariaDB"</option><option value="sqlite">"SQLite"</option>
+                </select>
+                <input class=field placeholder="postgres://reader@host/db (no password)" aria-label="Replica URL" bind:value=url />
+                <input class=field placeholder="env var holding the password" aria-label="Credential environment variable" bind:value=credential_env />
+                <button type="submit" class="justify-self-start rounded bg-slate-900 px-3 py-1 text-white">"Designate"</button>
+            </form>
+            {move || register.value().get().map(|r| match r {
+                Ok(None) => view! { <p class="text-emerald-700" role="status">"Designated; the credential is read-only."</p> }.into_any(),
+                Ok(Some(warning)) => view! { <p class="text-amber-700" role="status">{format!("Designated. Warning: {warning}")}</p> }.into_any(),
+                Err(error) => view! { <ErrorView error /> }.into_any(),
+            })}
+            <div class="mt-2 flex gap-2">
+                <button class="rounded border border-slate-300 px-3 py-1" on:click=move |_| { check.dispatch(CheckReplica { replica: id.get() }); }>"Check connection"</button>
+                {move || check.value().get().map(|r| match r {
+                    Ok(message) => view! { <span>{message}</span> }.into_any(),
+                    Err(error) => view! { <ErrorView error /> }.into_any(),
+                })}
+            </div>
+        </details>
     }
 }

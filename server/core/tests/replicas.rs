@@ -15,6 +15,7 @@ fn limits() -> Limits {
         statement_timeout: Duration::from_millis(1500),
         row_cap: 100,
         masks: vec!["*password*".into(), "email".into()],
+        allowed_schemas: vec![],
         connect_timeout: Duration::from_secs(3),
     }
 }
@@ -239,6 +240,7 @@ async fn prove(engine: Engine, url: &str) {
         statement_timeout_ms: Some(1_500),
         row_cap: Some(100),
         masks: None,
+        allowed_schemas: vec![],
     };
     let mut refused = 0;
     for attempt in ATTEMPTS {
@@ -324,7 +326,7 @@ async fn a_replica_that_is_down_is_a_clear_error_within_the_connect_timeout() {
 async fn registration_warns_when_the_credential_can_write() {
     let replica = |engine, url: String| Replica {
         id: "r".into(), service: "s".into(), name: "r".into(), engine, url,
-        credential_env: String::new(), credential_file: String::new(), statement_timeout_ms: None, row_cap: None, masks: None,
+        credential_env: String::new(), credential_file: String::new(), statement_timeout_ms: None, row_cap: None, masks: None, allowed_schemas: vec![],
     };
     let pg = replicas::check_credential(&replica(Engine::Postgres, postgres_replica().await)).await.unwrap();
     assert!(pg.unwrap().contains("can write"));

@@ -56,6 +56,11 @@ fn dialect(engine: Engine) -> Box<dyn Dialect> {
 
 /// Checks `sql` for `engine`; on success says what kind of read it is.
 pub fn check(sql: &str, engine: Engine) -> Result<ReadKind, Refusal> {
+    check_schemas(sql, engine, &[])
+}
+
+/// [`check`], also refusing tables qualified with a schema outside `allowed` (empty: any).
+pub fn check_schemas(sql: &str, engine: Engine, allowed: &[String]) -> Result<ReadKind, Refusal> {
     let refuse = |why: String| Err(Refusal(why));
     if sql.trim().is_empty() {
         return refuse("the query is empty".into());
@@ -90,7 +95,7 @@ pub fn check(sql: &str, engine: Engine) -> Result<ReadKind, Refusal> {
         | Statement::ShowVariable { .. } => ReadKind::Show,
         other => return refuse(format!("only read-only statements (SELECT, WITH, VALUES, EXPLAIN, SHOW, DESCRIBE) may run, not {}", kind_of(other))),
     };
-    let mut inspector = Inspector { denied: denied_functions(engine) };
+    let mut inspector = Inspector { denied: denied_functions(engine), allowed_schemas: allowed };
     if let ControlFlow::Break(why) = statement.visit(&mut inspector) {
         return refuse(why);
     }
@@ -104,11 +109,12 @@ fn kind_of(statement: &Statement) -> String {
 }
 
 /// Walks the whole statement: nested statements, queries, selects, expressions, relations.
-struct Inspector {
+struct Inspector<'a> {
     denied: &'static [&'static str],
+    allowed_schemas: &'a [String],
 }
 
-impl Inspector {
+impl Inspector<'_> {
     fn check_name(&self, name: &ObjectName, what: &str) -> ControlFlow<String> {
         let last = name.0.last().map(|p| p.to_string()).unwrap_or_default();
         let last = last.trim_matches(|c| c == '"' || c == '`' || c == '[' || c == ']').to_lowercase();
@@ -119,7 +125,7 @@ impl Inspector {
     }
 }
 
-impl Visitor for Inspector {
+impl Visitor for Inspector<'_> {
     type Break = String;
 
     fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<String> {
@@ -158,7 +164,15 @@ impl Visitor for Inspector {
 
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<String> {
         // Table functions in FROM (`FROM dblink(…)`) arrive as relations.
-        self.check_name(relation, "function")
+        self.check_name(relation, "function")?;
+        if relation.0.len() >= 2 && !self.allowed_schemas.is_empty() {
+            let schema = relation.0[relation.0.len() - 2].to_string();
+            let schema = schema.trim_matches(|c| c == '"' || c == '`').to_lowercase();
+            if !self.allowed_schemas.iter().any(|a| a.to_lowercase() == schema) {
+                return ControlFlow::Break(format!("schema {schema} is not among this replica's allowed schemas ({})", self.allowed_schemas.join(", ")));
+            }
+        }
+        ControlFlow::Continue(())
     }
 }
 
@@ -260,6 +274,18 @@ mod tests {
         }
         let huge = format!("SELECT 1 {}", " ".repeat(MAX_SQL_BYTES));
         assert!(check(&huge, Postgres).unwrap_err().0.contains("longer than"));
+    }
+
+    #[test]
+    fn schemas_outside_the_allowed_list_are_refused() {
+        let allowed = vec!["public".to_string()];
+        assert!(check_schemas("SELECT * FROM public.orders", Postgres, &allowed).is_ok());
+        assert!(check_schemas("SELECT * FROM orders", Postgres, &allowed).is_ok());
+        let refused = check_schemas("SELECT * FROM billing.cards", Postgres, &allowed).unwrap_err();
+        assert!(refused.0.contains("schema billing is not among"), "{}", refused.0);
+        assert!(check_schemas("SELECT * FROM \"Billing\".cards", Postgres, &allowed).is_err());
+        assert!(check_schemas("SELECT * FROM other_db.users", Mysql, &["shop".to_string()]).is_err());
+        assert!(check_schemas("SELECT * FROM billing.cards", Postgres, &[]).is_ok());
     }
 
     proptest::proptest! {

@@ -45,6 +45,9 @@ pub struct Replica {
     pub statement_timeout_ms: Option<u64>,
     pub row_cap: Option<u64>,
     pub masks: Option<Vec<String>>,
+    /// Schemas queries may read; empty: all.
+    #[serde(default)]
+    pub allowed_schemas: Vec<String>,
 }
 
 /// One audit record.

@@ -88,14 +88,15 @@ impl Replica {
             ),
             row_cap: self.row_cap.or(tier_limits.map(|l| l.row_cap)).unwrap_or(500) as usize,
             masks: self.masks.clone().or(tier_limits.map(|l| l.masks.clone())).unwrap_or_default(),
+            allowed_schemas: self.allowed_schemas.clone(),
             connect_timeout: Duration::from_secs(5),
         }
     }
 }
 
-type ReplicaRow = (String, String, String, String, String, String, String, Option<i64>, Option<i64>, Option<String>);
+type ReplicaRow = (String, String, String, String, String, String, String, Option<i64>, Option<i64>, Option<String>, Option<String>);
 
-fn from_row((id, service, name, engine, url, credential_env, credential_file, timeout, cap, masks): ReplicaRow) -> Replica {
+fn from_row((id, service, name, engine, url, credential_env, credential_file, timeout, cap, masks, schemas): ReplicaRow) -> Replica {
     Replica {
         id,
         service,
@@ -107,16 +108,18 @@ fn from_row((id, service, name, engine, url, credential_env, credential_file, ti
         statement_timeout_ms: timeout.map(|t| t as u64),
         row_cap: cap.map(|c| c as u64),
         masks: masks.and_then(|m| serde_json::from_str(&m).ok()),
+        allowed_schemas: schemas.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
     }
 }
 
-const COLUMNS: &str = "id, service, name, engine, url, credential_env, credential_file, statement_timeout_ms, row_cap, masks";
+const COLUMNS: &str =
+    "id, service, name, engine, url, credential_env, credential_file, statement_timeout_ms, row_cap, masks, allowed_schemas";
 
 pub async fn register(store: &Store, replica: &Replica, by: &str) -> Result<(), ReplicaError> {
     replica.validate().map_err(ReplicaError::Invalid)?;
     let done = sqlx::query(
-        "INSERT INTO replicas (id, service, name, engine, url, credential_env, credential_file, statement_timeout_ms, row_cap, masks, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO replicas (id, service, name, engine, url, credential_env, credential_file, statement_timeout_ms, row_cap, masks, created_by, created_at, allowed_schemas)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
     )
     .bind(&replica.id)
     .bind(&replica.service)
@@ -130,6 +133,7 @@ pub async fn register(store: &Store, replica: &Replica, by: &str) -> Result<(), 
     .bind(replica.masks.as_ref().map(|m| serde_json::to_string(m).unwrap_or_default()))
     .bind(by)
     .bind(now())
+    .bind(serde_json::to_string(&replica.allowed_schemas).unwrap_or_default())
     .execute(store.pool())
     .await
     .map_err(StoreError::from)?;
@@ -311,6 +315,7 @@ mod tests {
             statement_timeout_ms: None,
             row_cap: None,
             masks: None,
+            allowed_schemas: vec![],
         }
     }
 

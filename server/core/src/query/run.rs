@@ -19,6 +19,8 @@ pub struct Limits {
     pub row_cap: usize,
     /// Column name patterns, `*` as wildcard, compared case-insensitively.
     pub masks: Vec<String>,
+    /// Schemas queries may read; empty: all. PostgreSQL also gets them as its search_path.
+    pub allowed_schemas: Vec<String>,
     pub connect_timeout: Duration,
 }
 
@@ -105,7 +107,7 @@ pub async fn run(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Resul
 
 /// [`run`], stoppable through `cancel`.
 pub async fn run_cancellable(engine: Engine, url: &str, sql: &str, limits: &Limits, cancel: &Cancel) -> Result<QueryResult, RunError> {
-    guard::check(sql, engine)?;
+    guard::check_schemas(sql, engine, &limits.allowed_schemas)?;
     run_checked_cancellable(engine, url, sql, limits, cancel).await
 }
 
@@ -253,6 +255,11 @@ async fn postgres(url: &str, sql: &str, limits: &Limits) -> Result<Rows, RunErro
         sqlx::query(&format!("SET LOCAL statement_timeout = {}", limits.statement_timeout.as_millis()))
             .execute(&mut conn)
             .await?;
+        if !limits.allowed_schemas.is_empty() {
+            // Unqualified names resolve only inside the allowed schemas.
+            let path: Vec<String> = limits.allowed_schemas.iter().map(|s| format!("\"{}\"", s.replace('"', "\"\""))).collect();
+            sqlx::query(&format!("SET LOCAL search_path = {}", path.join(", "))).execute(&mut conn).await?;
+        }
         // A prepared statement: the server itself refuses more than one command.
         collect(sqlx::query(sql).fetch(&mut conn), limits, pg_cell).await
     }
