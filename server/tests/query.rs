@@ -57,6 +57,14 @@ async fn owners_query_with_the_tier_limits_and_masks() {
     let refused = app.get_as("/services/payments-api/query.csv?replica=payments-demo&sql=DELETE%20FROM%20customers", Some(&maria)).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.body.contains("refused"));
+    // Invalid UTF-8 is refused with a clear message, and audited.
+    let bad = app.get_as("/services/payments-api/query.csv?replica=payments-demo&sql=SELECT%20%FF%FE", Some(&maria)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("not valid UTF-8"), "{}", bad.body);
+    let sre = app.sign_in("sre").await;
+    let audit = app.post_json("/api/query/audit", Some(&sre), json!({})).await.json();
+    assert_eq!(audit[0]["reason"], "the query is not valid UTF-8");
+    assert_eq!(audit[0]["outcome"], "refused");
     let arjun = app.sign_in("arjun").await;
     assert_eq!(app.get_as("/services/payments-api/query.csv?replica=payments-demo&sql=SELECT%201", Some(&arjun)).await.status, StatusCode::FORBIDDEN);
 }
