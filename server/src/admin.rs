@@ -20,7 +20,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// One CSV field, quoted, with formula-starting characters neutralised for spreadsheets.
-fn csv_field(value: &str) -> String {
+pub fn csv_field(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@']) { format!("'{value}") } else { value.to_string() };
     format!("\"{}\"", value.replace('"', "\"\""))
 }

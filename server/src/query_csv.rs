@@ -1,6 +1,7 @@
 //! `GET /services/{name}/query.csv?replica=…&sql=…`: a query's result as CSV, with the same
 //! policy, guards, cap, masks and audit as the REPL page.
 
+use crate::admin::csv_field;
 use crate::AppState;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{header, StatusCode};
@@ -56,10 +57,6 @@ fn params(query: &str) -> (String, Vec<u8>) {
     (replica, sql)
 }
 
-fn field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) { format!("'{value}") } else { value.to_string() };
-    format!("\"{}\"", value.replace('"', "\"\""))
-}
 
 async fn download(
     State(state): State<AppState>,
@@ -108,10 +105,10 @@ async fn download(
     };
     match replicas::query(&state.store, &login, &replica, service.tier, &sql).await {
         Ok(Ok(result)) => {
-            let mut body = result.columns.iter().map(|c| field(c)).collect::<Vec<_>>().join(",");
+            let mut body = result.columns.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",");
             body.push('\n');
             for row in result.rows {
-                body.push_str(&row.iter().map(|c| c.as_deref().map(field).unwrap_or_default()).collect::<Vec<_>>().join(","));
+                body.push_str(&row.iter().map(|c| c.as_deref().map(csv_field).unwrap_or_default()).collect::<Vec<_>>().join(","));
                 body.push('\n');
             }
             (

@@ -37,6 +37,14 @@ pub fn AdminPage() -> impl IntoView {
     }
 }
 
+/// The outcome of a save: the new version, or why it was refused.
+fn saved(result: Result<i64, crate::error::AppError>) -> AnyView {
+    match result {
+        Ok(v) => view! { <p class="mt-2 text-sm text-emerald-700" role="status">{format!("Saved as version {v}.")}</p> }.into_any(),
+        Err(error) => view! { <ErrorView error /> }.into_any(),
+    }
+}
+
 fn scope_kind(scope: &Scope) -> &'static str {
     match scope {
         Scope::Everyone => "everyone",
@@ -131,10 +139,7 @@ fn LinkEditor(version: i64, links: Vec<LinkTemplate>, action: ServerAction<SaveL
                     <button type="submit" class="rounded bg-slate-900 px-3 py-1 text-sm text-white">"Save links"</button>
                 </div>
             </form>
-            {move || action.value().get().map(|r| match r {
-                Ok(v) => view! { <p class="mt-2 text-sm text-emerald-700" role="status">{format!("Saved as version {v}.")}</p> }.into_any(),
-                Err(error) => view! { <ErrorView error /> }.into_any(),
-            })}
+            {move || action.value().get().map(saved)}
         </section>
     }
 }
@@ -156,10 +161,7 @@ fn DocumentEditor(version: i64, document: String, action: ServerAction<SaveDocum
                 <input class="rounded border border-slate-300 px-2 py-1 text-sm" placeholder="What changed and why" aria-label="Change note" bind:value=note />
                 <button type="submit" class="justify-self-start rounded bg-slate-900 px-3 py-1 text-sm text-white">"Save document"</button>
             </form>
-            {move || action.value().get().map(|r| match r {
-                Ok(v) => view! { <p class="mt-2 text-sm text-emerald-700" role="status">{format!("Saved as version {v}.")}</p> }.into_any(),
-                Err(error) => view! { <ErrorView error /> }.into_any(),
-            })}
+            {move || action.value().get().map(saved)}
         </section>
     }
 }
@@ -186,7 +188,7 @@ fn History(history: Vec<console_core::defaults::Version>, current: i64, rollback
                             <tr class="border-t border-slate-100" data-testid="defaults-version">
                                 <td class="p-1">{version}</td>
                                 <td class="p-1">{v.author.clone()}</td>
-                                <td class="p-1 tabular-nums">{format_time(v.created_at)}</td>
+                                <td class="p-1 tabular-nums">{console_core::dates::date_time(v.created_at)}</td>
                                 <td class="p-1">{v.note.clone()}</td>
                                 <td class="p-1 flex gap-3">
                                     <button class="text-sky-700 text-xs" on:click=move |_| shown.set(Some(version))>"diff"</button>
@@ -221,8 +223,4 @@ fn History(history: Vec<console_core::defaults::Version>, current: i64, rollback
             </Suspense>
         </section>
     }
-}
-
-fn format_time(secs: i64) -> String {
-    console_core::dates::date_time(secs)
 }

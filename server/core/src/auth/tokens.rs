@@ -11,9 +11,7 @@ use sha2::{Digest, Sha256};
 
 pub use super::TokenInfo;
 
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
+use crate::dates::now;
 
 fn hash(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))

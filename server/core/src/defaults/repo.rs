@@ -17,9 +17,7 @@ pub enum DefaultsError {
     Store(#[from] StoreError),
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
+use crate::dates::now;
 
 /// The version in force (0 and the built-in defaults before anyone saved).
 pub async fn current(store: &Store) -> Result<(i64, PlatformDefaults), StoreError> {

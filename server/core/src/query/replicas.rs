@@ -19,9 +19,7 @@ pub enum ReplicaError {
     Store(#[from] StoreError),
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
+use crate::dates::now;
 
 fn engine_name(e: Engine) -> &'static str {
     match e {
