@@ -8,6 +8,7 @@ pub mod auth;
 pub mod catalog;
 pub mod dates;
 pub mod defaults;
+pub mod k8s;
 pub mod query;
 #[cfg(feature = "server")]
 pub mod store;
