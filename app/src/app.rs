@@ -83,6 +83,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/services/:name") view=ServicePage ssr=SsrMode::Async />
                     <Route path=path!("/services/:name/edit") view=EditServicePage ssr=SsrMode::Async />
                     <Route path=path!("/services/:name/query") view=QueryPage ssr=SsrMode::Async />
+                    <Route path=path!("/services/:name/deployments") view=crate::k8s::DeploymentsPage ssr=SsrMode::Async />
+                    <Route path=path!("/services/:name/logs") view=crate::k8s::LogsPage ssr=SsrMode::Async />
                     <Route path=path!("/squads/:name") view=SquadPage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/readiness") view=ReadinessPage ssr=SsrMode::Async />

@@ -62,3 +62,18 @@ pub fn set_status(code: u16) {
     #[cfg(not(feature = "ssr"))]
     let _ = code;
 }
+
+#[cfg(feature = "ssr")]
+impl From<console_core::k8s::K8sError> for AppError {
+    fn from(error: console_core::k8s::K8sError) -> Self {
+        use console_core::k8s::K8sError;
+        match error {
+            K8sError::UnknownCluster(_) | K8sError::NotFound(_) => AppError::BadRequest(error.to_string()),
+            K8sError::Config(_) => {
+                tracing::error!(%error, "cluster configuration");
+                AppError::Internal
+            }
+            _ => AppError::BadRequest(error.to_string()),
+        }
+    }
+}

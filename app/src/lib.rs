@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalog;
 pub mod components;
 pub mod error;
+pub mod k8s;
 pub mod query;
 
 #[cfg(feature = "hydrate")]

@@ -42,6 +42,23 @@ pub struct Config {
     /// SQLite file of the demo replica for `payments-api`, created at start; empty: none.
     pub demo_replica: Option<PathBuf>,
     pub auth: AuthConfig,
+    pub kubernetes: KubernetesConfig,
+}
+
+/// Where the clusters come from: kubeconfig contexts, the console's own cluster, or the
+/// built-in sandbox (which writes a kubeconfig that is then read like any other).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubernetesConfig {
+    /// A kubeconfig file: each of its contexts becomes a cluster.
+    pub kubeconfig: Option<PathBuf>,
+    /// Only these contexts of the kubeconfig (empty: all).
+    pub contexts: Vec<String>,
+    /// Also watch the cluster the console runs in (its service account).
+    pub in_cluster: bool,
+    /// Start the sandbox cluster on this address and write its kubeconfig to `kubeconfig`
+    /// (default data/sandbox.kubeconfig).
+    pub sandbox: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -155,6 +172,7 @@ impl Default for Config {
             log_level: "info".into(),
             demo_replica: None,
             auth: AuthConfig::default(),
+            kubernetes: KubernetesConfig::default(),
         }
     }
 }
@@ -168,6 +186,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("log_format", "text or json (default text)"),
     ("log_level", "tracing filter (default info)"),
     ("demo_replica", "SQLite file of a demo read replica for payments-api, created at start (default: none)"),
+    ("kubernetes.kubeconfig", "kubeconfig file whose contexts are the clusters (default: none)"),
+    ("kubernetes.contexts", "only these contexts (default: all)"),
+    ("kubernetes.in_cluster", "also watch the cluster the console runs in (default false)"),
+    ("kubernetes.sandbox", "start the sandbox cluster on this address and write its kubeconfig (default: off)"),
     ("auth.public_url", "URL browsers use (default http://<listen>); Origin of every POST must match"),
     ("auth.session_idle_minutes", "sign out after this long idle (default 480)"),
     ("auth.session_max_hours", "sign out this long after sign-in (default 24)"),

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod kubernetes;
 pub mod metrics;
 pub mod query_csv;
 
@@ -35,6 +36,10 @@ pub struct AppState {
     pub catalog_dir: Option<std::path::PathBuf>,
     /// One running query per user and replica, and a rate limit (shared by all requests).
     pub throttle: console_core::query::replicas::Throttle,
+    /// The clusters' watch caches.
+    pub clusters: console_core::k8s::Clusters,
+    /// Open log follows per user.
+    pub follows: console_core::k8s::logs::FollowSlots,
 }
 
 impl AppState {
@@ -45,7 +50,21 @@ impl AppState {
             .site_pkg_dir("pkg")
             .site_addr(listen)
             .build();
-        AppState { leptos_options, store, metrics: Metrics::default(), auth, catalog_dir: None, throttle: Default::default() }
+        AppState {
+            leptos_options,
+            store,
+            metrics: Metrics::default(),
+            auth,
+            catalog_dir: None,
+            throttle: Default::default(),
+            clusters: Default::default(),
+            follows: Default::default(),
+        }
+    }
+
+    pub fn with_clusters(mut self, clusters: console_core::k8s::Clusters) -> AppState {
+        self.clusters = clusters;
+        self
     }
 
     pub fn with_catalog_dir(mut self, dir: Option<std::path::PathBuf>) -> AppState {
@@ -67,7 +86,9 @@ pub fn router(state: AppState) -> Router {
         };
         let source = CatalogSource(state.catalog_dir.clone());
         let throttle = state.throttle.clone();
+        let clusters = state.clusters.clone();
         move || {
+            provide_context(clusters.clone());
             provide_context(store.clone());
             provide_context(throttle.clone());
             provide_context(sign_in.clone());
@@ -84,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(admin::router())
         .merge(query_csv::router())
+        .merge(kubernetes::router())
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

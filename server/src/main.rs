@@ -31,6 +31,21 @@ enum Command {
     },
     /// Validate the configuration and exit.
     CheckConfig,
+    /// Run only the sandbox cluster (Kubernetes API over HTTP) and write its kubeconfig.
+    Sandbox {
+        /// Address of its API.
+        #[arg(long, default_value = "127.0.0.1:6443")]
+        listen: std::net::SocketAddr,
+        /// Where to write the kubeconfig.
+        #[arg(long, default_value = "data/sandbox.kubeconfig")]
+        kubeconfig: PathBuf,
+        /// Synthetic deployments to run instead of the demo catalog's (for benchmarks).
+        #[arg(long)]
+        deployments: Option<usize>,
+        /// Pods per synthetic deployment.
+        #[arg(long, default_value_t = 10)]
+        pods_per_deployment: i32,
+    },
 }
 
 fn config_help() -> String {
@@ -55,6 +70,9 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Import { dir } => import(config, dir).await,
+        Command::Sandbox { listen, kubeconfig, deployments, pods_per_deployment } => {
+            sandbox(config, listen, kubeconfig, deployments, pods_per_deployment).await
+        }
         Command::CheckConfig => {
             println!("configuration is valid");
             Ok(())
@@ -112,8 +130,11 @@ async fn serve(config: Config) -> Result<(), String> {
     if auth.dev_sign_in {
         tracing::warn!("dev sign-in is on: anyone who reaches {} can act as any demo user", config.public_url());
     }
+    // Kept alive while serving: dropping the sandbox stops it.
+    let (clusters, _sandbox) = console::kubernetes::connect(&config.kubernetes, &store).await?;
     let state = AppState::new(store, auth, &config.site_root.to_string_lossy(), config.listen)
-        .with_catalog_dir(config.catalog_dir().map(PathBuf::from));
+        .with_catalog_dir(config.catalog_dir().map(PathBuf::from))
+        .with_clusters(clusters);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -132,4 +153,25 @@ async fn import(config: Config, dir: Option<PathBuf>) -> Result<(), String> {
         .ok_or("no directory: pass --dir or set catalog_dir")?;
     let store = Store::open(&config.database_url).await.map_err(|e| e.to_string())?;
     import_catalog(&store, &dir).await
+}
+
+async fn sandbox(config: Config, listen: std::net::SocketAddr, kubeconfig: PathBuf, deployments: Option<usize>, pods: i32) -> Result<(), String> {
+    let workloads = match deployments {
+        Some(count) => console_sandbox::synthetic(count, pods),
+        None => {
+            let store = Store::open(&config.database_url).await.map_err(|e| e.to_string())?;
+            if let Some(dir) = config.catalog_dir() {
+                import_catalog(&store, dir).await?;
+            }
+            console::kubernetes::demo_workloads(&store).await?
+        }
+    };
+    let sandbox = console_sandbox::Sandbox::start(listen, workloads, Default::default())
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    console::kubernetes::write_kubeconfig(&kubeconfig, &sandbox.kubeconfig("sandbox"))?;
+    let (deployments, pods) = sandbox.size();
+    tracing::info!(url = %sandbox.url(), kubeconfig = %kubeconfig.display(), deployments, pods, "sandbox cluster running");
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(())
 }

@@ -42,10 +42,14 @@ pub enum Action {
     QueryReplica,
     /// Register replicas, browse and export the query audit.
     AdministerReplicas,
+    /// See a service's deployments, pods and events.
+    ViewWorkloads,
+    /// Read and follow a service's pod logs.
+    ReadLogs,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 11] = [
         Action::ViewSession,
         Action::ViewCatalog,
         Action::EditService,
@@ -55,14 +59,17 @@ impl Action {
         Action::AdminDefaults,
         Action::QueryReplica,
         Action::AdministerReplicas,
+        Action::ViewWorkloads,
+        Action::ReadLogs,
     ];
 
     /// The least role that may do it.
     pub fn requires(self) -> Role {
         match self {
             Action::ViewSession => Role::Anonymous,
-            Action::ViewCatalog | Action::ManageOwnTokens => Role::Developer,
-            Action::EditService | Action::AttestReadiness | Action::QueryReplica => Role::Owner,
+            Action::ViewCatalog | Action::ManageOwnTokens | Action::ViewWorkloads => Role::Developer,
+            // Logs can hold customer data: like the REPL, only the owning squad and SREs.
+            Action::EditService | Action::AttestReadiness | Action::QueryReplica | Action::ReadLogs => Role::Owner,
             Action::ImportCatalog | Action::AdminDefaults | Action::AdministerReplicas => Role::Sre,
         }
     }

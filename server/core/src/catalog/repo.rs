@@ -546,3 +546,18 @@ pub async fn import_dir(store: &Store, dir: &std::path::Path) -> Result<ImportSu
     let batch = super::import::parse(&files, &checks(store).await?).map_err(ImportError::Invalid)?;
     Ok(replace_all(store, &batch).await?)
 }
+
+/// Every service's squad, tier and workload mapping, by name: what the sandbox cluster runs.
+pub async fn workloads(store: &Store) -> Result<Vec<(String, String, Tier, Workloads)>, StoreError> {
+    let rows: Vec<(String, String, i64, String, String, String)> =
+        sqlx::query_as("SELECT name, squad, tier, k8s_cluster, k8s_namespace, k8s_selector FROM services ORDER BY name")
+            .fetch_all(store.pool())
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, squad, tier, cluster, namespace, label_selector)| {
+            let tier = Tier::new(tier as _).unwrap_or(Tier::ALL[3]);
+            (name, squad, tier, Workloads { cluster, namespace, label_selector })
+        })
+        .collect())
+}

@@ -1,0 +1,318 @@
+//! Kubernetes in the console: connecting the configured clusters (or the built-in sandbox),
+//! and the streamed routes the pages use: live deployment views and pod logs (SSE), and the
+//! log download. Views and logs themselves are `console_core::k8s`.
+
+use crate::config::KubernetesConfig;
+use crate::AppState;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use console_core::auth::policy::{allows, Action};
+use console_core::auth::CurrentUser;
+use console_core::catalog::model::{Service, Tier};
+use console_core::catalog::repo;
+use console_core::defaults::LogLimits;
+use console_core::k8s::logs::{self, LogPlan};
+use console_core::k8s::model::{LogLine, LogOptions};
+use console_core::k8s::selector::Selector;
+use console_core::k8s::{views, Clusters, K8sError};
+use console_core::store::Store;
+use console_sandbox::{Life, Sandbox, Workload};
+use serde::Deserialize;
+use std::convert::Infallible;
+use std::path::Path as FsPath;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// The kubeconfig the embedded sandbox writes when none is configured.
+pub const SANDBOX_KUBECONFIG: &str = "data/sandbox.kubeconfig";
+
+/// The demo organisation's workloads: one deployment per catalog service, in its namespace (or
+/// its squad's), labelled so its selector matches. A few payments services have trouble.
+pub async fn demo_workloads(store: &Store) -> Result<Vec<Workload>, String> {
+    let services = repo::workloads(store).await.map_err(|e| e.to_string())?;
+    Ok(services
+        .into_iter()
+        .filter_map(|(name, squad, tier, workloads)| {
+            let labels = Selector::parse(&workloads.label_selector).ok()?.required_labels();
+            if labels.is_empty() {
+                return None;
+            }
+            let critical = tier == Tier::ALL[0];
+            Some(Workload {
+                namespace: if workloads.namespace.is_empty() { squad } else { workloads.namespace },
+                labels,
+                replicas: match tier.number() {
+                    1 => 3,
+                    2 => 2,
+                    _ => 1,
+                },
+                // Tier-1 services run a proxy sidecar: two containers to choose from.
+                containers: if critical { vec!["app".into(), "proxy".into()] } else { vec!["app".into()] },
+                life: match name.as_str() {
+                    "payments-api" => Life::RollingOut { every: 45 },
+                    "fraud-scoring" => Life::CrashLoop,
+                    "ledger" => Life::OomKilled,
+                    "payouts-worker" => Life::Stalled,
+                    _ => Life::Steady,
+                },
+                chatty: true,
+                name,
+            })
+        })
+        .collect())
+}
+
+/// Connects the configured clusters. With `sandbox` set, first starts the built-in sandbox
+/// there and writes its kubeconfig, which is then read like any other.
+pub async fn connect(config: &KubernetesConfig, store: &Store) -> Result<(Clusters, Option<Sandbox>), String> {
+    let mut sandbox = None;
+    let kubeconfig = match (&config.sandbox, &config.kubeconfig) {
+        (Some(addr), path) => {
+            let path = path.clone().unwrap_or_else(|| SANDBOX_KUBECONFIG.into());
+            let workloads = demo_workloads(store).await?;
+            let started = Sandbox::start(*addr, workloads, Default::default())
+                .await
+                .map_err(|e| format!("cannot start the sandbox cluster on {addr}: {e}"))?;
+            write_kubeconfig(&path, &started.kubeconfig("sandbox"))?;
+            tracing::info!(url = %started.url(), kubeconfig = %path.display(), "sandbox cluster running");
+            sandbox = Some(started);
+            Some(path)
+        }
+        (None, path) => path.clone(),
+    };
+    let mut clusters = match kubeconfig {
+        Some(path) => Clusters::from_kubeconfig(&path, &config.contexts).await.map_err(|e| e.to_string())?,
+        None => Clusters::default(),
+    };
+    if config.in_cluster {
+        let mut all = clusters.all().to_vec();
+        all.extend(Clusters::in_cluster("in-cluster").await.map_err(|e| e.to_string())?.all().iter().cloned());
+        clusters = Clusters::new(all);
+    }
+    Ok((clusters, sandbox))
+}
+
+pub fn write_kubeconfig(path: &FsPath, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Streamed and download routes, each with the action it needs.
+pub const ROUTES: &[(&str, Action)] = &[
+    ("/services/{name}/deployments/live", Action::ViewWorkloads),
+    ("/services/{name}/logs/stream", Action::ReadLogs),
+    ("/services/{name}/logs.txt", Action::ReadLogs),
+];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(ROUTES[0].0, get(live_deployments))
+        .route(ROUTES[1].0, get(log_stream))
+        .route(ROUTES[2].0, get(log_download))
+}
+
+/// A refusal or a bad request, as the routes answer it. Internal details are logged only.
+struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], self.1).into_response()
+    }
+}
+
+fn refusal(error: K8sError) -> Refusal {
+    let status = match error {
+        K8sError::NotFound(_) | K8sError::UnknownCluster(_) => StatusCode::NOT_FOUND,
+        K8sError::TooManyFollows(_) => StatusCode::TOO_MANY_REQUESTS,
+        K8sError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        K8sError::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    Refusal(status, error.to_string())
+}
+
+/// The service, if `user` may do `action` on it.
+async fn authorized(store: &Store, user: &CurrentUser, name: &str, action: Action) -> Result<Service, Refusal> {
+    let service = match repo::service(store, name).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err(Refusal(StatusCode::NOT_FOUND, format!("service {name:?} not found"))),
+        Err(error) => {
+            tracing::error!(%error, "store error");
+            return Err(Refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()));
+        }
+    };
+    if allows(user.0.as_ref(), action, Some(&service.squad)) {
+        Ok(service)
+    } else if user.0.is_none() {
+        Err(Refusal(StatusCode::UNAUTHORIZED, "sign in first".into()))
+    } else {
+        Err(Refusal(StatusCode::FORBIDDEN, format!("only members of {} (or SREs) may do this", service.squad)))
+    }
+}
+
+async fn log_limits(store: &Store) -> Result<LogLimits, Refusal> {
+    repo_limits(store).await.map_err(|error| {
+        tracing::error!(%error, "store error");
+        Refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+    })
+}
+
+async fn repo_limits(store: &Store) -> Result<LogLimits, console_core::store::StoreError> {
+    Ok(console_core::defaults::repo::current(store).await?.1.logs)
+}
+
+fn sse_stream(rx: mpsc::Receiver<Event>) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+fn json_event(name: &str, value: &impl serde::Serialize) -> Event {
+    Event::default().event(name).data(serde_json::to_string(value).expect("views serialize"))
+}
+
+/// `GET /services/{name}/deployments/live`: the deployment view, sent again whenever the
+/// caches change it (a rollout, a crash, an event), at most four times a second.
+async fn live_deployments(
+    State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
+    Path(name): Path<String>,
+) -> Result<Response, Refusal> {
+    let service = authorized(&state.store, &user, &name, Action::ViewWorkloads).await?;
+    let picked = state.clusters.pick(&service.workloads.cluster).map_err(refusal)?;
+    views::service_workloads(&state.clusters, &service.name, &service.workloads).map_err(refusal)?;
+    let (tx, rx) = mpsc::channel::<Event>(4);
+    let clusters = state.clusters.clone();
+    tokio::spawn(async move {
+        let mut changes: Vec<_> = picked.iter().map(|c| c.changes()).collect();
+        let mut last = String::new();
+        loop {
+            if let Ok(view) = views::service_workloads(&clusters, &service.name, &service.workloads) {
+                let json = serde_json::to_string(&view).expect("views serialize");
+                if json != last {
+                    if tx.send(Event::default().event("workloads").data(&json)).await.is_err() {
+                        return;
+                    }
+                    last = json;
+                }
+            }
+            let changed = futures_util::future::select_all(changes.iter_mut().map(|c| Box::pin(c.changed())));
+            tokio::select! {
+                _ = tx.closed() => return,
+                _ = changed => {}
+                // Ages move on even in a quiet cluster.
+                _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    Ok(sse_stream(rx).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct FollowParam {
+    follow: bool,
+}
+
+/// `GET /services/{name}/logs/stream?…`: the merged timeline as SSE `lines` events (JSON arrays
+/// of lines), then, with `follow=true`, new lines as they are written. Problems arrive as a
+/// `problem` event (the browser's EventSource cannot read an error body); the end as `end`.
+async fn log_stream(
+    State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
+    Path(name): Path<String>,
+    Query(options): Query<LogOptions>,
+    Query(follow): Query<FollowParam>,
+) -> Result<Response, Refusal> {
+    let service = authorized(&state.store, &user, &name, Action::ReadLogs).await?;
+    let limits = log_limits(&state.store).await?;
+    let (events, rx) = mpsc::channel::<Event>(64);
+    let plan = match LogPlan::new(&state.clusters, &service.workloads, &options, &limits) {
+        Ok(plan) => plan,
+        Err(error) => {
+            let _ = events.send(Event::default().event("problem").data(error.to_string())).await;
+            return Ok(sse_stream(rx).into_response());
+        }
+    };
+    if !follow.follow {
+        tokio::spawn(async move {
+            match logs::fetch(&plan).await {
+                Ok(result) => {
+                    for chunk in result.lines.chunks(1_000) {
+                        let _ = events.send(json_event("lines", &chunk)).await;
+                    }
+                    for note in result.notes {
+                        let _ = events.send(Event::default().event("note").data(note)).await;
+                    }
+                    let _ = events.send(Event::default().event("end").data("")).await;
+                }
+                Err(error) => {
+                    let _ = events.send(Event::default().event("problem").data(error.to_string())).await;
+                }
+            }
+        });
+        return Ok(sse_stream(rx).into_response());
+    }
+    let login = user.0.as_ref().map(|u| u.login.clone()).unwrap_or_default();
+    let slot = match state.follows.take(&login, limits.max_follows_per_user) {
+        Ok(slot) => slot,
+        Err(error) => {
+            let _ = events.send(Event::default().event("problem").data(error.to_string())).await;
+            return Ok(sse_stream(rx).into_response());
+        }
+    };
+    let (lines_tx, mut lines) = mpsc::channel::<LogLine>(4_096);
+    let errors = events.clone();
+    tokio::spawn(async move {
+        if let Err(error) = logs::follow(plan, lines_tx).await {
+            let _ = errors.send(Event::default().event("problem").data(error.to_string())).await;
+        }
+    });
+    tokio::spawn(async move {
+        let _slot = slot; // held while the browser follows
+        loop {
+            let first = tokio::select! {
+                _ = events.closed() => break,
+                line = lines.recv() => match line { Some(line) => line, None => break },
+            };
+            // Send what is there now as one event: thousands of lines a second stay a few events.
+            let mut batch = vec![first];
+            while batch.len() < 1_000 {
+                match lines.try_recv() {
+                    Ok(line) => batch.push(line),
+                    Err(_) => break,
+                }
+            }
+            if events.send(json_event("lines", &batch)).await.is_err() {
+                break;
+            }
+        }
+    });
+    Ok(sse_stream(rx).into_response())
+}
+
+/// `GET /services/{name}/logs.txt?…`: the merged timeline as a text file.
+async fn log_download(
+    State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
+    Path(name): Path<String>,
+    Query(options): Query<LogOptions>,
+) -> Result<Response, Refusal> {
+    let service = authorized(&state.store, &user, &name, Action::ReadLogs).await?;
+    let limits = log_limits(&state.store).await?;
+    let plan = LogPlan::new(&state.clusters, &service.workloads, &options, &limits).map_err(refusal)?;
+    let result = logs::fetch(&plan).await.map_err(refusal)?;
+    let mut text = String::with_capacity(result.lines.len() * 120);
+    for line in &result.lines {
+        text.push_str(&line.to_text());
+        text.push('\n');
+    }
+    let disposition = format!("attachment; filename=\"{}-logs.txt\"", service.name);
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)], text).into_response())
+}
