@@ -51,6 +51,7 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
             Body::Json(json!({"replica": {"id": "BAD ID", "service": "ledger", "name": "x", "engine": "sqlite", "url": "sqlite://x.db",
                                           "credential_env": "", "credential_file": "", "statement_timeout_ms": null, "row_cap": null, "masks": null}})),
         ),
+        ("/api/k8s/workloads", Action::ViewWorkloads, Body::Json(json!({"service": "ledger", "cluster": ""}))),
         ("/api/tokens/list", Action::ManageOwnTokens, Body::Json(json!({}))),
         ("/api/tokens/create", Action::ManageOwnTokens, Body::Form("name=matrix")),
         ("/api/tokens/revoke", Action::ManageOwnTokens, Body::Form("id=nonexistent")),
@@ -132,6 +133,14 @@ async fn the_matrix_holds_for_every_role() {
         let export = app.get_as(console::admin::EXPORT, cookie.as_deref()).await;
         let allowed = allows(user_for(expected_role).as_ref(), Action::AdminDefaults, None);
         assert_eq!(export.status == StatusCode::OK, allowed, "export as {who:?}: {}", export.status);
+        // Kubernetes streams and the log download (no cluster here: past the policy, an empty view).
+        for (route, action) in console::kubernetes::ROUTES {
+            let path = route.replace("{name}", "ledger");
+            let allowed = allows(user_for(expected_role).as_ref(), *action, Some("payments"));
+            let reply = app.get_as(&path, cookie.as_deref()).await;
+            let refused = matches!(reply.status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED);
+            assert_eq!(!refused, allowed, "{path} as {who:?}: {} {}", reply.status, reply.body);
+        }
         for (route, action) in console::api::ROUTES {
             let path = api_url(route);
             assert!(!path.contains('{'), "no sample URL for {route}");

@@ -93,7 +93,8 @@ fn hash(text: &str) -> String {
     for b in text.bytes() {
         h = (h ^ b as u64).wrapping_mul(0x100000001b3);
     }
-    format!("{:x}", h)[..10].to_string()
+    // The low bits differ most between similar names.
+    format!("{h:016x}")[6..].to_string()
 }
 
 const NODES: [&str; 4] = ["node-a", "node-b", "node-c", "node-d"];
@@ -534,5 +535,5 @@ impl DeploymentSim {
 
 fn hash_suffix(text: &str) -> String {
     let h = hash(text);
-    h[..5].to_string()
+    h[5..].to_string()
 }

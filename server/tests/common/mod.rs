@@ -11,6 +11,7 @@ use console::auth::Auth;
 use console::{router, AppState};
 use console_core::catalog::repo;
 use console_core::store::{testing, Store};
+use console_sandbox::Sandbox;
 use tower::ServiceExt;
 
 pub const PUBLIC_URL: &str = "http://127.0.0.1:3000";
@@ -60,9 +61,30 @@ impl TestApp {
 
     pub async fn build(store: Store, auth: Auth) -> TestApp {
         repo::import_dir(&store, &demo_dir()).await.expect("demo catalog imports");
+        Self::serve(store, auth, Default::default())
+    }
+
+    fn serve(store: Store, auth: Auth, clusters: console_core::k8s::Clusters) -> TestApp {
         let state = AppState::new(store.clone(), auth, "target/site", "127.0.0.1:0".parse().unwrap())
-            .with_catalog_dir(Some(demo_dir()));
+            .with_catalog_dir(Some(demo_dir()))
+            .with_clusters(clusters);
         TestApp { router: router(state), store }
+    }
+
+    /// The demo organisation with the sandbox cluster running its workloads (life ticks every
+    /// 100 ms), connected through a kubeconfig like a real cluster, caches warm.
+    pub async fn with_sandbox() -> (TestApp, Sandbox) {
+        let store = testing::sqlite().await;
+        repo::import_dir(&store, &demo_dir()).await.expect("demo catalog imports");
+        let workloads = console::kubernetes::demo_workloads(&store).await.unwrap();
+        let options = console_sandbox::Options { tick: std::time::Duration::from_millis(100), ..Default::default() };
+        let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), workloads, options).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        std::fs::write(&path, sandbox.kubeconfig("sandbox")).unwrap();
+        let clusters = console_core::k8s::Clusters::from_kubeconfig(&path, &[]).await.expect("kubeconfig reads");
+        tokio::time::timeout(std::time::Duration::from_secs(20), clusters.ready()).await.expect("caches sync");
+        (Self::serve(store, Auth::dev(PUBLIC_URL), clusters), sandbox)
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {

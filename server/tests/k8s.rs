@@ -1,0 +1,391 @@
+//! Kubernetes through the real kube client against the sandbox cluster over HTTP: deployment
+//! views and rollout states, events, every log option, follow across a rollout, limits from the
+//! platform defaults, bad input, and a cluster that goes away and comes back.
+
+mod common;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::TestApp;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tower::ServiceExt;
+
+async fn workloads(app: &TestApp, cookie: &str, service: &str) -> Value {
+    let reply = app.post_json("/api/k8s/workloads", Some(cookie), json!({"service": service, "cluster": ""})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.json()
+}
+
+/// Polls `service`'s view until `ready` holds (life in the sandbox takes a few ticks).
+async fn until(app: &TestApp, cookie: &str, service: &str, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let view = workloads(app, cookie, service).await;
+        if ready(&view) {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{service}: never saw {what}: {}", workloads(app, cookie, service).await);
+}
+
+fn deployment(view: &Value) -> &Value {
+    &view["deployments"][0]
+}
+
+#[tokio::test]
+async fn deployment_views_show_rollouts_pods_and_events() {
+    let (app, sandbox) = TestApp::with_sandbox().await;
+    let maria = app.sign_in("maria").await;
+
+    // ledger: tier 1, three pods of two containers, one OOMKilled restart, all events.
+    let ledger = workloads(&app, &maria, "ledger").await;
+    assert_eq!(ledger["clusters"][0]["name"], "sandbox");
+    assert_eq!(ledger["clusters"][0]["stale_since"], Value::Null);
+    let d = deployment(&ledger);
+    assert_eq!((d["name"].as_str(), d["namespace"].as_str()), (Some("ledger"), Some("payments")));
+    assert_eq!(d["rollout"]["state"], "Complete");
+    assert_eq!((d["desired"].as_i64(), d["ready"].as_i64(), d["available"].as_i64()), (Some(3), Some(3), Some(3)));
+    assert_eq!(d["images"], json!(["registry.example.com/ledger:1.0.0", "registry.example.com/proxy:3.1"]));
+    let pods = d["pods"].as_array().unwrap();
+    assert_eq!(pods.len(), 3);
+    assert!(pods.iter().all(|p| p["containers"] == json!(["app", "proxy"]) && p["node"].as_str().unwrap().starts_with("node-")));
+    assert!(pods.iter().any(|p| p["last_termination"] == "OOMKilled (137)" && p["restarts"] == 1), "{pods:?}");
+    let events = d["events"].as_array().unwrap();
+    assert!(events.iter().any(|e| e["reason"] == "OOMKilling" && e["warning"] == true), "{events:?}");
+    assert!(events.iter().any(|e| e["reason"] == "Scheduled"));
+
+    // payouts-worker: a rollout stuck on an image pull is reported failed, with the reason.
+    let stuck = until(&app, &maria, "payouts-worker", "a stalled rollout", |v| deployment(v)["rollout"]["state"] == "Failed").await;
+    let d = deployment(&stuck);
+    assert_eq!(d["rollout"]["reason"], "ProgressDeadlineExceeded");
+    assert!(d["pods"].as_array().unwrap().iter().any(|p| p["waiting"] == "ImagePullBackOff"));
+    assert!(d["events"].as_array().unwrap().iter().any(|e| e["reason"] == "Failed" && e["warning"] == true));
+
+    // fraud-scoring: its container crashes again and again.
+    let crashing = until(&app, &maria, "fraud-scoring", "CrashLoopBackOff", |v| {
+        deployment(v)["pods"].as_array().is_some_and(|ps| ps.iter().any(|p| p["waiting"] == "CrashLoopBackOff"))
+    })
+    .await;
+    let d = deployment(&crashing);
+    assert!(d["pods"][0]["restarts"].as_i64().unwrap() >= 8, "{}", d["pods"]);
+    assert!(d["events"].as_array().unwrap().iter().any(|e| e["reason"] == "BackOff"));
+
+    // refunds-ui: a rollout progresses a pod at a time, then completes on a new revision.
+    assert!(sandbox.rollout("payments", "refunds-ui", "2.0.0"));
+    until(&app, &maria, "refunds-ui", "a rollout in progress", |v| deployment(v)["rollout"]["state"] == "Progressing").await;
+    let done = until(&app, &maria, "refunds-ui", "the rollout complete", |v| {
+        deployment(v)["rollout"]["state"] == "Complete" && deployment(v)["revision"] == 2
+    })
+    .await;
+    let d = deployment(&done);
+    assert_eq!(d["images"], json!(["registry.example.com/refunds-ui:2.0.0"]));
+    let revisions = d["revisions"].as_array().unwrap();
+    assert_eq!((revisions[0]["revision"].as_u64(), revisions[0]["current"].as_bool()), (Some(2), Some(true)));
+    assert_eq!(revisions[1]["revision"], 1);
+    assert!(d["pods"].as_array().unwrap().iter().all(|p| p["revision"] == 2));
+
+    // The page itself, server-rendered, escapes and shows the same.
+    let (status, page) = app.get("/services/ledger/deployments").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("OOMKilled (137)") && page.contains("OOMKilling"), "{page}");
+}
+
+#[tokio::test]
+async fn page_views_make_no_api_requests_once_the_caches_are_warm() {
+    let (app, sandbox) = TestApp::with_sandbox().await;
+    let maria = app.sign_in("maria").await;
+    let before = sandbox.requests();
+    for service in ["ledger", "payments-api", "fraud-scoring", "refunds-ui", "cart"] {
+        workloads(&app, &maria, service).await;
+        let page = app.get_as(&format!("/services/{service}/deployments"), Some(&maria)).await;
+        assert_eq!(page.status, StatusCode::OK);
+    }
+    assert_eq!(sandbox.requests() - before, 0, "page views reached the API server");
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_or_an_empty_state() {
+    let (app, _sandbox) = TestApp::with_sandbox().await;
+    let maria = app.sign_in("maria").await;
+    let unknown = app.post_json("/api/k8s/workloads", Some(&maria), json!({"service": "ledger", "cluster": "mars"})).await;
+    assert!(unknown.body.contains("no cluster named \\\"mars\\\""), "{}", unknown.body);
+    let missing = app.post_json("/api/k8s/workloads", Some(&maria), json!({"service": "no-such", "cluster": ""})).await;
+    assert!(missing.body.contains("NotFound"), "{}", missing.body);
+
+    // A namespace with nothing in it: an empty state, not an error.
+    sqlx::query("UPDATE services SET k8s_namespace = 'nowhere' WHERE name = 'ledger'").execute(app.store.pool()).await.unwrap();
+    let empty = workloads(&app, &maria, "ledger").await;
+    assert_eq!(empty["deployments"], json!([]));
+    let page = app.get_as("/services/ledger/deployments", Some(&maria)).await;
+    assert!(page.body.contains("No deployment matches"), "{}", page.body);
+    // A selector that matches nothing: empty too.
+    sqlx::query("UPDATE services SET k8s_namespace = '', k8s_selector = 'app=nothing-here' WHERE name = 'cart'").execute(app.store.pool()).await.unwrap();
+    assert_eq!(workloads(&app, &maria, "cart").await["deployments"], json!([]));
+    // An empty selector would match everything: refused.
+    sqlx::query("UPDATE services SET k8s_selector = '' WHERE name = 'refunds-ui'").execute(app.store.pool()).await.unwrap();
+    let reply = app.post_json("/api/k8s/workloads", Some(&maria), json!({"service": "refunds-ui", "cluster": ""})).await;
+    assert!(reply.body.contains("empty label selector"), "{}", reply.body);
+    let logs = app.get_as("/services/refunds-ui/logs.txt", Some(&maria)).await;
+    assert_eq!(logs.status, StatusCode::BAD_REQUEST);
+}
+
+/// `pod/container time text` lines of a download.
+async fn download(app: &TestApp, cookie: &str, query: &str) -> (StatusCode, Vec<String>, String) {
+    let reply = app.get_as(&format!("/services/ledger/logs.txt?{query}"), Some(cookie)).await;
+    let lines = reply.body.lines().map(str::to_string).collect();
+    (reply.status, lines, reply.body)
+}
+
+#[tokio::test]
+async fn logs_merge_every_pod_and_honour_each_option() {
+    let (app, sandbox) = TestApp::with_sandbox().await;
+    let maria = app.sign_in("maria").await;
+    tokio::time::sleep(Duration::from_millis(800)).await; // a few lines per container
+
+    let (status, lines, body) = download(&app, &maria, "since=5m").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let pods: std::collections::BTreeSet<&str> = lines.iter().map(|l| l.split('/').next().unwrap()).collect();
+    assert_eq!(pods.len(), 3, "every pod in one timeline: {pods:?}");
+    assert!(lines.iter().any(|l| l.contains("/proxy ")) && lines.iter().any(|l| l.contains("/app ")));
+    let times: Vec<&str> = lines.iter().map(|l| l.split(' ').nth(1).unwrap()).collect();
+    let mut sorted = times.clone();
+    sorted.sort_by_key(|t| t.parse::<jiff::Timestamp>().unwrap());
+    assert_eq!(times, sorted, "merged by time");
+
+    let (_, proxy, _) = download(&app, &maria, "since=5m&container=proxy").await;
+    assert!(!proxy.is_empty() && proxy.iter().all(|l| l.contains("/proxy ")));
+    let (_, tail, _) = download(&app, &maria, "tail=1").await;
+    assert_eq!(tail.len(), 6, "one line from each of 3 pods x 2 containers: {tail:?}");
+
+    let pod = sandbox.pods("payments", "backstage.io/kubernetes-id=ledger")[0].clone();
+    sandbox.write_log("payments", &pod, "app", "level=error msg=\"payment 42 declined\" code=E42");
+    let (_, found, _) = download(&app, &maria, "filter=declined").await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with(&format!("{pod}/app ")) && found[0].ends_with("code=E42"));
+    let (_, matched, _) = download(&app, &maria, "filter=code%3DE%5Cd%2B&regex=true").await;
+    assert_eq!(matched.len(), 1);
+    let (_, none, _) = download(&app, &maria, "filter=code%3DE%5Cd%2B").await;
+    assert!(none.is_empty(), "without regex the pattern is a plain substring");
+
+    // previous: the last run of the crash-looping container, once it has crashed.
+    let mut previous = String::new();
+    for _ in 0..50 {
+        let reply = app.get_as("/services/fraud-scoring/logs.txt?previous=true", Some(&maria)).await;
+        if reply.body.contains("panic: cannot start") {
+            previous = reply.body;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(previous.contains("connection refused"), "{previous}");
+
+    // Bad input: each a clear refusal, none a 5xx.
+    for (query, expect) in [
+        ("since=-5m", "must be a positive duration"),
+        ("since=10y", "the unit must be s, m, h or d"),
+        ("since=30d", "the platform keeps log views to the last"),
+        ("since=abc", "must be a number and a unit"),
+        ("filter=(unclosed&regex=true", "not a valid regular expression"),
+        ("cluster=mars", "no cluster named"),
+        ("container=sidecar", "no pod has a container named \"sidecar\""),
+        ("deployment=nope", "no deployment named"),
+        ("tail=999999999", "at most"),
+    ] {
+        let (status, _, body) = download(&app, &maria, query).await;
+        assert!(status.is_client_error(), "{query}: {status} {body}");
+        assert!(body.contains(expect), "{query}: {body}");
+    }
+    let tail = app.get_as("/services/ledger/logs.txt?tail=lots", Some(&maria)).await;
+    assert_eq!(tail.status, StatusCode::BAD_REQUEST);
+
+    // Logs belong to the owning squad (and SREs).
+    let arjun = app.sign_in("arjun").await;
+    assert_eq!(download(&app, &arjun, "since=5m").await.0, StatusCode::FORBIDDEN);
+    let anonymous = app.get_as("/services/ledger/logs.txt", None).await.status;
+    assert!(matches!(anonymous, StatusCode::UNAUTHORIZED | StatusCode::SEE_OTHER), "{anonymous}");
+}
+
+/// Reads server-sent events from a streamed reply.
+struct Events {
+    body: axum::body::BodyDataStream,
+    buffer: String,
+}
+
+impl Events {
+    async fn open(app: &TestApp, uri: &str, cookie: &str) -> Events {
+        let request = Request::get(uri).header("cookie", cookie).body(Body::empty()).unwrap();
+        let response = app.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        Events { body: response.into_body().into_data_stream(), buffer: String::new() }
+    }
+
+    /// The next (event, data), or None when the stream ends or `wait` passes.
+    async fn next(&mut self, wait: Duration) -> Option<(String, String)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let mut event = String::from("message");
+                let mut data = String::new();
+                for line in frame.lines() {
+                    if let Some(e) = line.strip_prefix("event: ").or_else(|| line.strip_prefix("event:")) {
+                        event = e.to_string();
+                    } else if let Some(d) = line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:")) {
+                        data.push_str(d);
+                    }
+                }
+                if data.is_empty() && event == "message" {
+                    continue; // keep-alive comment
+                }
+                return Some((event, data));
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next()).await.ok()??.ok()?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Lines until one satisfies `want`.
+    async fn line_where(&mut self, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+        while let Some((event, data)) = self.next(Duration::from_secs(15)).await {
+            assert_ne!(event, "problem", "{data}");
+            if event == "lines" {
+                let batch: Vec<Value> = serde_json::from_str(&data).unwrap();
+                if let Some(line) = batch.into_iter().find(|l| want(l)) {
+                    return line;
+                }
+            }
+        }
+        panic!("the stream never carried {what}");
+    }
+}
+
+#[tokio::test]
+async fn follow_streams_new_lines_and_new_pods_of_a_rollout_join() {
+    let (app, sandbox) = TestApp::with_sandbox().await;
+    let maria = app.sign_in("maria").await;
+    let before = sandbox.pods("payments", "backstage.io/kubernetes-id=refunds-ui");
+    let mut events = Events::open(&app, "/services/refunds-ui/logs/stream?follow=true&since=1m&filter=marker", &maria).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sandbox.write_log("payments", &before[0], "app", "marker one");
+    let line = events.line_where("marker one", |l| l["text"] == "marker one").await;
+    assert_eq!(line["pod"], before[0].as_str());
+    assert_eq!(line["container"], "app");
+
+    // A rollout replaces the pods: the new ones join the follow.
+    assert!(sandbox.rollout("payments", "refunds-ui", "3.0.0"));
+    let mut fresh = None;
+    for _ in 0..100 {
+        let now = sandbox.pods("payments", "backstage.io/kubernetes-id=refunds-ui");
+        if let Some(pod) = now.into_iter().find(|p| !before.contains(p)) {
+            fresh = Some(pod);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let fresh = fresh.expect("the rollout starts a new pod");
+    // Write until the follow has picked the new pod up (it joins on the next cache change).
+    let writer = {
+        let fresh = fresh.clone();
+        let sandbox = std::sync::Arc::new(sandbox);
+        let s = sandbox.clone();
+        tokio::spawn(async move {
+            for i in 0..100 {
+                s.write_log("payments", &fresh, "app", &format!("marker from the new pod {i}"));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        sandbox
+    };
+    let joined = events.line_where("a line of the new pod", |l| l["pod"] == fresh.as_str()).await;
+    assert!(joined["text"].as_str().unwrap().starts_with("marker from the new pod"));
+    drop(writer);
+}
+
+#[tokio::test]
+async fn log_limits_come_from_the_platform_defaults() {
+    let (app, _sandbox) = TestApp::with_sandbox().await;
+    let maria = app.sign_in("maria").await;
+    assert_eq!(download(&app, &maria, "since=2h").await.0, StatusCode::OK);
+
+    let (version, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
+    defaults.logs = console_core::defaults::LogLimits { max_window_minutes: 60, max_lines: 5, max_follows_per_user: 1 };
+    let document = toml::to_string(&defaults).unwrap();
+    console_core::defaults::repo::save(&app.store, version, &document, "sre", "tighter logs").await.unwrap();
+
+    let (status, _, body) = download(&app, &maria, "since=2h").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("the platform keeps log views to the last 60m"), "{body}");
+    let (_, lines, _) = download(&app, &maria, "since=30m").await;
+    assert!(lines.len() <= 5, "at most max_lines: {}", lines.len());
+    assert!(download(&app, &maria, "tail=6").await.2.contains("at most 5 lines"));
+
+    // One follow at a time for this user; the second is refused, a first one closed frees it.
+    let first = Events::open(&app, "/services/ledger/logs/stream?follow=true", &maria).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut second = Events::open(&app, "/services/ledger/logs/stream?follow=true", &maria).await;
+    let (event, data) = second.next(Duration::from_secs(5)).await.unwrap();
+    assert_eq!((event.as_str(), data.as_str()), ("problem", "you already follow 1 log streams: close one first"));
+    drop(first);
+    let mut third = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut again = Events::open(&app, "/services/ledger/logs/stream?follow=true", &maria).await;
+        match again.next(Duration::from_secs(5)).await {
+            Some((event, _)) if event == "lines" => {
+                third = Some(again);
+                break;
+            }
+            _ => continue,
+        }
+    }
+    assert!(third.is_some(), "closing a follow frees its slot");
+}
+
+#[tokio::test]
+async fn a_cluster_that_goes_away_is_served_stale_then_live_again() {
+    let (app, sandbox) = TestApp::with_sandbox().await;
+    let maria = app.sign_in("maria").await;
+    let live = workloads(&app, &maria, "ledger").await;
+    sandbox.stop().await;
+
+    let stale = until(&app, &maria, "ledger", "a stale banner", |v| v["clusters"][0]["stale_since"].is_string()).await;
+    assert_eq!(stale["deployments"].as_array().unwrap().len(), live["deployments"].as_array().unwrap().len());
+    assert_eq!(deployment(&stale)["name"], "ledger", "the cached state keeps serving");
+    let page = app.get_as("/services/ledger/deployments", Some(&maria)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("is unreachable: showing its state as of"), "{}", page.body);
+    let logs = app.get_as("/services/ledger/logs.txt?since=5m", Some(&maria)).await;
+    assert_eq!(logs.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(logs.body.contains("not reachable right now"), "{}", logs.body);
+
+    sandbox.resume().await.unwrap();
+    until(&app, &maria, "ledger", "the banner gone", |v| v["clusters"][0]["stale_since"].is_null()).await;
+    // Live again: a rollout started now shows up.
+    assert!(sandbox.rollout("payments", "ledger", "9.9.9"));
+    until(&app, &maria, "ledger", "the new rollout", |v| deployment(v)["revision"] == 2).await;
+    assert_eq!(app.get_as("/services/ledger/logs.txt?since=5m", Some(&maria)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_live_view_pushes_changes_as_they_happen() {
+    let (app, sandbox) = TestApp::with_sandbox().await;
+    let maria = app.sign_in("maria").await;
+    let mut events = Events::open(&app, "/services/refunds-ui/deployments/live", &maria).await;
+    let (event, data) = events.next(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(event, "workloads");
+    let first: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(deployment(&first)["rollout"]["state"], "Complete");
+    assert!(sandbox.rollout("payments", "refunds-ui", "4.0.0"));
+    // Without asking again, the new revision arrives as the rollout goes through.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while let Some((_, data)) = events.next(deadline - tokio::time::Instant::now()).await {
+        let view: Value = serde_json::from_str(&data).unwrap();
+        let d = deployment(&view);
+        if d["rollout"]["state"] == "Complete" && d["revision"] == 2 {
+            assert_eq!(d["images"], json!(["registry.example.com/refunds-ui:4.0.0"]));
+            return;
+        }
+    }
+    panic!("the live view never showed the rollout through");
+}
