@@ -222,7 +222,8 @@ struct FollowParam {
 
 /// `GET /services/{name}/logs/stream?…`: the merged timeline as SSE `lines` events (JSON arrays
 /// of lines), then, with `follow=true`, new lines as they are written. Problems arrive as a
-/// `problem` event (the browser's EventSource cannot read an error body); the end as `end`.
+/// `problem` event (the browser's EventSource cannot read an error body); the end as `end`
+/// (with data: the browser drops events without any).
 async fn log_stream(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
@@ -250,7 +251,7 @@ async fn log_stream(
                     for note in result.notes {
                         let _ = events.send(Event::default().event("note").data(note)).await;
                     }
-                    let _ = events.send(Event::default().event("end").data("")).await;
+                    let _ = events.send(Event::default().event("end").data("done")).await;
                 }
                 Err(error) => {
                     let _ = events.send(Event::default().event("problem").data(error.to_string())).await;

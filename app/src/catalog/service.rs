@@ -123,9 +123,15 @@ fn ServiceDetail(
     attest: ServerAction<AttestCheck>,
 ) -> impl IntoView {
     let s = page.service;
+    let button = "rounded border border-slate-300 px-3 py-1 text-sm font-normal";
+    // Reading logs and querying replicas need the same standing (owning squad or SRE).
     let query = can_query.then(|| view! {
-        <a href=format!("/services/{}/query", s.name) class="rounded border border-slate-300 px-3 py-1 text-sm font-normal" data-testid="query-link">"Query"</a>
+        <a href=format!("/services/{}/query", s.name) class=button data-testid="query-link">"Query"</a>
+        <a href=format!("/services/{}/logs", s.name) class=button data-testid="logs-link">"Logs"</a>
     });
+    let deployments = view! {
+        <a href=format!("/services/{}/deployments", s.name) class=button data-testid="deployments-link">"Deployments"</a>
+    };
     let edit = can_edit.then(|| view! {
         <a href=format!("/services/{}/edit", s.name) class="ml-auto rounded border border-slate-300 px-3 py-1 text-sm font-normal" data-testid="edit-link">"Edit"</a>
     });
@@ -136,7 +142,7 @@ fn ServiceDetail(
         <Title text=s.name.clone() />
         <header class="mb-4">
             <h1 class="text-2xl font-semibold flex items-center gap-3">
-                {s.name.clone()} <TierBadge tier=s.tier /> <LifecycleBadge lifecycle=s.lifecycle /> {edit} {query}
+                {s.name.clone()} <TierBadge tier=s.tier /> <LifecycleBadge lifecycle=s.lifecycle /> {deployments} {query} {edit}
             </h1>
             <p class="text-slate-600">{s.description.clone()}</p>
         </header>

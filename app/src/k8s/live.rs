@@ -42,9 +42,16 @@ pub fn open(url: &str, events: &[&'static str], on: impl Fn(&'static str, String
     None
 }
 
+/// The browser's stream is bound to its thread; the server's placeholder may move between
+/// threads (local storage there would panic when a worker thread cleans the view up).
+#[cfg(feature = "hydrate")]
+type SlotStorage = LocalStorage;
+#[cfg(not(feature = "hydrate"))]
+type SlotStorage = SyncStorage;
+
 /// A slot for one open stream that closes it when replaced or when the view is cleaned up.
-pub fn stream_slot() -> StoredValue<Option<LiveStream>, LocalStorage> {
-    let slot = StoredValue::new_local(None);
+pub fn stream_slot() -> StoredValue<Option<LiveStream>, SlotStorage> {
+    let slot = StoredValue::new_with_storage(None);
     on_cleanup(move || slot.set_value(None));
     slot
 }

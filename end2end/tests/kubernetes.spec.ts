@@ -1,0 +1,61 @@
+import { test, expect } from "@playwright/test";
+import { devSignIn, hydrated } from "./helpers";
+
+test("a squad member sees deployments update live and follows logs", async ({ page }) => {
+  await devSignIn(page, "maria");
+
+  // From the service page to its deployments: the OOMKilled restart and its event are there.
+  await page.goto("/services/ledger");
+  await page.getByTestId("deployments-link").click();
+  await expect(page).toHaveURL(/\/services\/ledger\/deployments$/);
+  const ledger = page.getByTestId("deployment-sandbox-ledger");
+  await expect(ledger.getByTestId("rollout")).toHaveText("complete");
+  await expect(ledger.getByTestId("pods")).toContainText("OOMKilled (137)");
+  await expect(ledger.getByTestId("events")).toContainText("OOMKilling");
+
+  // The crash-looping pod's restarts climb without a reload: the live stream updates the page.
+  await page.goto("/services/fraud-scoring/deployments");
+  await hydrated(page);
+  const restarts = page.getByTestId("pods").locator("tbody tr").first().locator("td").nth(3);
+  const before = Number(await restarts.textContent());
+  await expect.poll(async () => Number(await restarts.textContent()), { timeout: 30_000 }).toBeGreaterThan(before);
+
+  // A stalled rollout says why.
+  await page.goto("/services/payouts-worker/deployments");
+  await expect(page.getByTestId("rollout")).toHaveText("failed");
+  await expect(page.getByTestId("rollout-reason")).toContainText("ProgressDeadlineExceeded");
+
+  // Logs: follow streams lines of every pod; a filter narrows them; the download link carries it.
+  await page.goto("/services/ledger/logs");
+  await hydrated(page);
+  await page.getByTestId("follow-logs").click();
+  await expect(page.getByTestId("log-lines")).toContainText("handled request", { timeout: 15_000 });
+  await expect(page.getByTestId("log-lines")).toContainText("/proxy ");
+  await page.getByTestId("stop-follow").click();
+  await page.getByLabel("Container", { exact: true }).selectOption("proxy");
+  await page.getByLabel("Filter").fill("status=200");
+  await page.getByTestId("show-logs").click();
+  await expect(page.getByTestId("log-status")).toContainText("Done.");
+  const text = (await page.getByTestId("log-lines").textContent()) ?? "";
+  const lines = text.split("\n").filter((l) => l.length > 0);
+  expect(lines.length).toBeGreaterThan(0);
+  for (const line of lines) {
+    expect(line).toMatch(/^ledger-[0-9a-f]+-[0-9a-f]+\/proxy .*status=200/);
+  }
+  await expect(page.getByTestId("download-logs")).toHaveAttribute("href", /logs\.txt\?container=proxy.*filter=status%3D200/);
+
+  // Bad input: a clear message, no lines lost from the form.
+  await page.getByLabel("Since").fill("-5m");
+  await page.getByTestId("show-logs").click();
+  await expect(page.getByTestId("log-status")).toContainText("must be a positive duration");
+  await expect(page.getByLabel("Filter")).toHaveValue("status=200");
+});
+
+test("a developer of another squad sees deployments but not logs", async ({ page }) => {
+  await devSignIn(page, "arjun");
+  await page.goto("/services/ledger");
+  await expect(page.getByTestId("deployments-link")).toBeVisible();
+  await expect(page.getByTestId("logs-link")).toHaveCount(0);
+  const download = await page.request.get("/services/ledger/logs.txt");
+  expect(download.status()).toBe(403);
+});
