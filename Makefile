@@ -39,6 +39,7 @@ bench: tools services
 	cargo build --release -p console --bin console
 	cargo bench -p console --bench catalog
 	cargo bench -p console --bench query
+	cargo bench -p console --bench kubernetes
 
 release: tools
 	cargo leptos build --release

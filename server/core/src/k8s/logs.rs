@@ -414,3 +414,50 @@ async fn stream_one(plan: Arc<LogPlan>, target: Target, since: Timestamp, seen: 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_a_positive_duration_inside_the_window() {
+        assert_eq!(parse_since("90s", 60).unwrap(), 90);
+        assert_eq!(parse_since("5m", 60).unwrap(), 300);
+        assert_eq!(parse_since("1h", 60).unwrap(), 3_600);
+        assert_eq!(parse_since("1d", 24 * 60).unwrap(), 86_400);
+        for (bad, why) in [
+            ("-5m", "positive"),
+            ("10y", "unit must be"),
+            ("0m", "more than zero"),
+            ("", "a number and a unit"),
+            ("m", "a number and a unit"),
+            ("2h", "last 60m"),
+            ("99999999999999999999d", "a number and a unit"),
+            ("9999999999999999d", "more than zero"),
+        ] {
+            let error = parse_since(bad, 60).unwrap_err().to_string();
+            assert!(error.contains(why), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn filters_are_substrings_unless_asked_for_a_regex() {
+        let plain = LogFilter::new("a.c", false).unwrap();
+        assert!(plain.keeps("xa.cx") && !plain.keeps("abc"));
+        let regex = LogFilter::new("a.c", true).unwrap();
+        assert!(regex.keeps("abc"));
+        assert!(LogFilter::new("", true).unwrap().keeps("anything"));
+        let error = LogFilter::new("(unclosed", true).unwrap_err().to_string();
+        assert!(error.contains("not a valid regular expression"), "{error}");
+        // A pattern that would compile to a huge automaton is refused, not built.
+        assert!(LogFilter::new("(a{1000}){1000}", true).is_err());
+    }
+
+    #[test]
+    fn log_lines_keep_their_api_timestamp() {
+        let (time, text) = split_timestamp("2026-11-22T06:40:00.123456789Z hello world");
+        assert_eq!(time.unwrap().to_string(), "2026-11-22T06:40:00.123456789Z");
+        assert_eq!(text, "hello world");
+        assert_eq!(split_timestamp("no timestamp here"), (None, "no timestamp here"));
+    }
+}

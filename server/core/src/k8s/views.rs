@@ -252,3 +252,45 @@ pub fn deployment_view(
         events: event_list.into_iter().take(EVENTS_SHOWN).map(|(_, v)| v).collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::apps::v1::{DeploymentCondition, DeploymentSpec, DeploymentStatus};
+
+    fn deployment(generation: i64, observed: i64, desired: i32, total: i32, updated: i32, available: i32, progressing: (&str, &str)) -> Deployment {
+        let mut d = Deployment {
+            spec: DeploymentSpec { replicas: Some(desired), ..Default::default() },
+            status: Some(DeploymentStatus {
+                observed_generation: Some(observed),
+                replicas: Some(total),
+                updated_replicas: Some(updated),
+                available_replicas: Some(available),
+                conditions: Some(vec![DeploymentCondition {
+                    type_: Some("Progressing".into()),
+                    status: Some(progressing.0.into()),
+                    reason: Some(progressing.1.into()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        d.metadata.generation = Some(generation);
+        d
+    }
+
+    #[test]
+    fn rollout_status_reads_conditions_and_replica_counts_as_kubectl_does() {
+        let complete = rollout(&deployment(2, 2, 3, 3, 3, 3, ("True", "NewReplicaSetAvailable")));
+        assert_eq!(complete.state, RolloutState::Complete);
+        let not_observed = rollout(&deployment(3, 2, 3, 3, 3, 3, ("True", "ReplicaSetUpdated")));
+        assert_eq!(not_observed.state, RolloutState::Progressing);
+        let updating = rollout(&deployment(2, 2, 3, 4, 1, 3, ("True", "ReplicaSetUpdated")));
+        assert_eq!((updating.state, updating.message.as_str()), (RolloutState::Progressing, "1 of 3 updated replicas are available"));
+        let old_left = rollout(&deployment(2, 2, 3, 4, 3, 3, ("True", "ReplicaSetUpdated")));
+        assert_eq!(old_left.message, "1 old replicas are pending termination");
+        let stalled = rollout(&deployment(2, 2, 3, 4, 1, 3, ("False", "ProgressDeadlineExceeded")));
+        assert_eq!((stalled.state, stalled.reason.as_str()), (RolloutState::Failed, "ProgressDeadlineExceeded"));
+    }
+}

@@ -1,0 +1,139 @@
+//! The sandbox speaks the Kubernetes API as kube's client expects: paginated lists, label
+//! selectors, watch resumption and 410 Gone, and `pods/log` with its options and errors.
+
+use console_sandbox::{Life, Options, Sandbox, Workload};
+use futures_util::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ListParams, LogParams, WatchEvent, WatchParams};
+use kube::{Api, Client, ResourceExt};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+fn workload(name: &str, replicas: i32, containers: &[&str], life: Life) -> Workload {
+    Workload {
+        namespace: "shop".into(),
+        name: name.into(),
+        labels: BTreeMap::from([("app".to_string(), name.to_string())]),
+        replicas,
+        containers: containers.iter().map(|c| c.to_string()).collect(),
+        life,
+        // web stays quiet so the log test knows every line.
+        chatty: name != "web",
+    }
+}
+
+async fn start(history: usize) -> (Sandbox, Client) {
+    let workloads = vec![
+        workload("web", 3, &["app"], Life::Steady),
+        workload("api", 2, &["app", "proxy"], Life::Steady),
+        workload("worker", 1, &["app"], Life::CrashLoop),
+    ];
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), workloads, Options { tick: Duration::from_millis(50), history })
+        .await
+        .unwrap();
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig("sandbox")).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
+    (sandbox, Client::try_from(config).unwrap())
+}
+
+#[tokio::test]
+async fn lists_page_through_continue_tokens_and_filter_by_label() {
+    let (_sandbox, client) = start(10_000).await;
+    let pods: Api<Pod> = Api::all(client.clone());
+    let mut names = Vec::new();
+    let mut params = ListParams::default().limit(2);
+    loop {
+        let page = pods.list(&params).await.unwrap();
+        assert!(page.items.len() <= 2);
+        names.extend(page.items.iter().map(|p| p.name_any()));
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => break,
+        }
+    }
+    assert_eq!(names.len(), 6, "{names:?}");
+    let unique: std::collections::BTreeSet<_> = names.iter().collect();
+    assert_eq!(unique.len(), 6, "no pod twice across pages");
+
+    let web = pods.list(&ListParams::default().labels("app=web")).await.unwrap();
+    assert_eq!(web.items.len(), 3);
+    let not_web = Api::<Pod>::namespaced(client.clone(), "shop").list(&ListParams::default().labels("app!=web")).await.unwrap();
+    assert_eq!(not_web.items.len(), 3);
+    assert!(Api::<Pod>::namespaced(client.clone(), "elsewhere").list(&Default::default()).await.unwrap().items.is_empty());
+    let bad = pods.list(&ListParams::default().labels("app in (x")).await.unwrap_err();
+    assert!(matches!(bad, kube::Error::Api(ref s) if s.code == 400), "{bad:?}");
+    let deployment = Api::<Deployment>::namespaced(client, "shop").get("api").await.unwrap();
+    assert_eq!(deployment.spec.template.spec.unwrap().containers.len(), 2);
+}
+
+#[tokio::test]
+async fn watches_resume_from_a_version_and_expire_when_it_is_too_old() {
+    let (_sandbox, client) = start(50).await;
+    let pods: Api<Pod> = Api::all(client);
+    let list = pods.list(&Default::default()).await.unwrap();
+    let version = list.metadata.resource_version.unwrap();
+    // The crash loop changes a pod within a few ticks: the watch sees it.
+    let mut stream = pods.watch(&WatchParams::default().timeout(10), &version).await.unwrap().boxed();
+    let event = tokio::time::timeout(Duration::from_secs(5), stream.try_next()).await.unwrap().unwrap().unwrap();
+    assert!(matches!(event, WatchEvent::Modified(ref p) if p.name_any().starts_with("worker-")), "{event:?}");
+
+    // Once the history no longer reaches back, the API says 410 Gone, as Kubernetes does.
+    tokio::time::sleep(Duration::from_millis(3_000)).await;
+    let mut stream = pods.watch(&WatchParams::default().timeout(10), "2").await.unwrap().boxed();
+    let event = stream.try_next().await.unwrap().unwrap();
+    assert!(matches!(event, WatchEvent::Error(ref e) if e.code == 410), "{event:?}");
+}
+
+#[tokio::test]
+async fn pod_logs_honour_every_option_and_refuse_bad_ones() {
+    let (sandbox, client) = start(10_000).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let pods: Api<Pod> = Api::namespaced(client, "shop");
+    let web = sandbox.pods("shop", "app=web")[0].clone();
+    sandbox.write_log("shop", &web, "app", "an older line");
+    sandbox.write_log("shop", &web, "app", "the newest line");
+
+    let all = pods.logs(&web, &LogParams::default()).await.unwrap();
+    assert_eq!(all, "an older line\nthe newest line\n");
+    let tail = pods.logs(&web, &LogParams { tail_lines: Some(1), timestamps: true, ..Default::default() }).await.unwrap();
+    let (time, text) = tail.trim_end().split_once(' ').unwrap();
+    assert!(time.parse::<jiff::Timestamp>().is_ok(), "{time}");
+    assert_eq!(text, "the newest line");
+    let since = pods.logs(&web, &LogParams { since_seconds: Some(3600), ..Default::default() }).await.unwrap();
+    assert_eq!(since, all);
+
+    // Two containers: one must be named.
+    let api_pod = sandbox.pods("shop", "app=api")[0].clone();
+    let error = pods.logs(&api_pod, &LogParams::default()).await.unwrap_err();
+    assert!(matches!(error, kube::Error::Api(ref s) if s.message.contains("choose one of: [app proxy]")), "{error:?}");
+    assert!(pods.logs(&api_pod, &LogParams { container: Some("proxy".into()), ..Default::default() }).await.is_ok());
+    // previous: only once a container has terminated.
+    let error = pods.logs(&web, &LogParams { previous: true, ..Default::default() }).await.unwrap_err();
+    assert!(matches!(error, kube::Error::Api(ref s) if s.message.contains("previous terminated container")), "{error:?}");
+    let worker = sandbox.pods("shop", "app=worker")[0].clone();
+    let mut previous = String::new();
+    for _ in 0..40 {
+        if let Ok(text) = pods.logs(&worker, &LogParams { previous: true, ..Default::default() }).await {
+            previous = text;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(previous.contains("panic: cannot start"), "{previous}");
+    let missing = pods.logs("no-such-pod", &LogParams::default()).await.unwrap_err();
+    assert!(matches!(missing, kube::Error::Api(ref s) if s.code == 404));
+
+    // follow: new lines arrive as they are written.
+    let stream = pods.log_stream(&web, &LogParams { follow: true, tail_lines: Some(0), ..Default::default() }).await.unwrap();
+    let mut lines = futures_util::AsyncBufReadExt::lines(stream);
+    sandbox.write_log("shop", &web, "app", "followed");
+    let mut seen = Vec::new();
+    while let Ok(Some(Ok(line))) = tokio::time::timeout(Duration::from_secs(5), lines.next()).await {
+        if line == "followed" {
+            return;
+        }
+        seen.push(line);
+    }
+    panic!("follow never delivered the line: {seen:?}");
+}
