@@ -4,6 +4,8 @@
 //! over HTTP against the real router on loopback: the catalog search page and the squad page.
 //! Run with `make bench`; copy the table into BENCHMARKS.md.
 
+mod common;
+
 use console::{router, AppState};
 use console_core::catalog::fixture::synthetic_org;
 use console_core::catalog::import::Batch;
@@ -59,7 +61,7 @@ async fn console_memory(sqlite_url: &str) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let client = signed_in_client(&base).await;
+    let client = common::signed_in_client(&base, "dev-001-0").await;
     for i in 0..500 {
         fetch(&client, &format!("{base}/catalog?q=svc-{}&page=1", i % 100)).await;
         fetch(&client, &format!("{base}/squads/squad-{:03}", i % SQUADS)).await;
@@ -83,7 +85,7 @@ async fn run(name: &str, store: Store, dir: &std::path::Path) {
     let state = AppState::new(store, console::auth::Auth::dev(&base), "target/site", addr);
     tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
     // Signed in as a squad member, as people use the pages.
-    let client = signed_in_client(&base).await;
+    let client = common::signed_in_client(&base, "dev-001-0").await;
 
     // Warm up connections and caches.
     for _ in 0..20 {
@@ -125,24 +127,6 @@ async fn run(name: &str, store: Store, dir: &std::path::Path) {
         ms(squad.p99),
         squad.max_bytes / 1024,
     );
-}
-
-/// A client holding a dev sign-in session (a member of squad-001), redirects not followed so a
-/// lost session fails the fetch instead of timing the login page.
-async fn signed_in_client(base: &str) -> reqwest::Client {
-    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let login = no_redirects
-        .post(format!("{base}/auth/dev"))
-        .header("origin", base)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("login=dev-001-0")
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("cookie", cookie.parse().unwrap());
-    reqwest::Client::builder().default_headers(headers).redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 struct Figures {

@@ -5,11 +5,13 @@
 //! HTTP, API-server requests per page view, and log follow lag: from the sandbox writing a line
 //! to the browser's event stream receiving it. Run with `make bench`.
 
+mod common;
+
 use console_core::catalog::fixture::synthetic_org;
 use console_core::catalog::repo;
 use console_core::k8s::selector::Selector;
 use console_core::store::Store;
-use console_sandbox::{Life, Sandbox, Workload};
+use console_sandbox::{Sandbox, Workload};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const SQUADS: usize = 50;
@@ -50,12 +52,7 @@ async fn main() {
             labels: Selector::parse(&w.label_selector).unwrap().required_labels(),
             replicas: PODS_EACH,
             containers: vec!["app".into()],
-            life: match i % 200 {
-                0 => Life::RollingOut { every: 120 },
-                1 => Life::CrashLoop,
-                2 => Life::OomKilled,
-                _ => Life::Steady,
-            },
+            life: console_sandbox::fleet_life(i),
             chatty: false,
         })
         .collect();
@@ -76,7 +73,7 @@ async fn main() {
         .spawn()
         .expect("start console");
     let base = format!("http://127.0.0.1:{PORT}");
-    let client = signed_in_client(&base, "dev-000-0").await;
+    let client = common::signed_in_client(&base, "dev-000-0").await;
 
     // Caches warm: every watch has listed.
     let started = Instant::now();
@@ -189,48 +186,4 @@ async fn main() {
         );
     }
     let _ = child.kill();
-}
-
-async fn signed_in_client(base: &str, login: &str) -> reqwest::Client {
-    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let reply = no_redirects
-        .post(format!("{base}/auth/dev"))
-        .header("origin", base)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("login={login}"))
-        .send()
-        .await;
-    let mut waited = 0;
-    let reply = match reply {
-        Ok(r) => r,
-        Err(_) => loop {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            waited += 1;
-            assert!(waited < 150, "console did not start");
-            if let Ok(r) = no_redirects
-                .post(format!("{base}/auth/dev"))
-                .header("origin", base)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!("login={login}"))
-                .send()
-                .await
-            {
-                break r;
-            }
-        },
-    };
-    let cookie = reply
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("console_session="))
-        .expect("session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("cookie", cookie.parse().unwrap());
-    reqwest::Client::builder().default_headers(headers).build().unwrap()
 }

@@ -201,13 +201,19 @@ pub fn synthetic(count: usize, pods_each: i32) -> Vec<Workload> {
             labels: BTreeMap::from([("backstage.io/kubernetes-id".to_string(), format!("svc-{i:05}"))]),
             replicas: pods_each,
             containers: vec!["app".into()],
-            life: match i % 200 {
-                0 => Life::RollingOut { every: 120 },
-                1 => Life::CrashLoop,
-                2 => Life::OomKilled,
-                _ => Life::Steady,
-            },
+            life: fleet_life(i),
             chatty: i % 500 == 0,
         })
         .collect()
+}
+
+/// The life of the `index`th workload of a large fleet: one in 200 rolls out every two minutes,
+/// one crash-loops, one was OOMKilled; the rest are steady.
+pub fn fleet_life(index: usize) -> Life {
+    match index % 200 {
+        0 => Life::RollingOut { every: 120 },
+        1 => Life::CrashLoop,
+        2 => Life::OomKilled,
+        _ => Life::Steady,
+    }
 }

@@ -1,0 +1,41 @@
+//! Shared by the benchmarks that drive the real `console` over HTTP.
+
+use std::time::Duration;
+
+/// A client holding a dev sign-in session as `login`, redirects not followed so a lost session
+/// fails the fetch instead of timing the login page. Waits for the console to accept it.
+pub async fn signed_in_client(base: &str, login: &str) -> reqwest::Client {
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut attempts = 0;
+    let reply = loop {
+        let sent = no_redirects
+            .post(format!("{base}/auth/dev"))
+            .header("origin", base)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("login={login}"))
+            .send()
+            .await;
+        match sent {
+            Ok(reply) => break reply,
+            Err(error) => {
+                attempts += 1;
+                assert!(attempts < 150, "console did not start: {error}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let cookie = reply
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("console_session="))
+        .expect("session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("cookie", cookie.parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
