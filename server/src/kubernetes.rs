@@ -277,12 +277,16 @@ async fn log_stream(
     });
     tokio::spawn(async move {
         let _slot = slot; // held while the browser follows
+        // At most ten events a second: a quiet stream's line goes out at once, a busy stream's
+        // lines gather into one event, so thousands of lines a second stay a few page updates.
+        let gap = Duration::from_millis(100);
+        let mut last_sent = tokio::time::Instant::now() - gap;
         loop {
             let first = tokio::select! {
                 _ = events.closed() => break,
                 line = lines.recv() => match line { Some(line) => line, None => break },
             };
-            // Send what is there now as one event: thousands of lines a second stay a few events.
+            tokio::time::sleep_until(last_sent + gap).await;
             let mut batch = vec![first];
             while batch.len() < 1_000 {
                 match lines.try_recv() {
@@ -293,6 +297,7 @@ async fn log_stream(
             if events.send(json_event("lines", &batch)).await.is_err() {
                 break;
             }
+            last_sent = tokio::time::Instant::now();
         }
     });
     Ok(sse_stream(rx).into_response())
