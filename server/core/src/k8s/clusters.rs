@@ -1,7 +1,8 @@
-//! One watch cache per cluster: Deployments, ReplicaSets, Pods and Events, kept by kube
-//! reflectors and stripped of managed fields. Page views read the caches only; when a cluster
-//! goes away the caches keep serving and the cluster is marked stale since the first failure.
+//! One watch cache per cluster: Deployments, ReplicaSets, Pods and Events, kept by kube watchers
+//! as small summaries (see `cache`). Page views read the caches only; when a cluster goes away
+//! the caches keep serving and the cluster is marked stale since the first failure.
 
+use super::cache::{DeploymentInfo, EventInfo, PodInfo, ReplicaSetInfo, Summary, Table};
 use super::model::ClusterState;
 use super::K8sError;
 use futures_util::StreamExt;
@@ -9,9 +10,8 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 use std::path::Path;
@@ -35,10 +35,10 @@ struct Health {
 pub struct Cluster {
     pub name: String,
     pub client: Client,
-    pub deployments: Store<Deployment>,
-    pub replica_sets: Store<ReplicaSet>,
-    pub pods: Store<Pod>,
-    pub events: Store<Event>,
+    pub deployments: Arc<Table<DeploymentInfo>>,
+    pub replica_sets: Arc<Table<ReplicaSetInfo>>,
+    pub pods: Arc<Table<PodInfo>>,
+    pub events: Arc<Table<EventInfo>>,
     health: Arc<Mutex<Health>>,
     /// Bumped on every change a cache applies: live views wait on it.
     changes: watch::Receiver<u64>,
@@ -59,10 +59,10 @@ impl Cluster {
         let health = Arc::new(Mutex::new(Health::default()));
         let (changed, changes) = watch::channel(0u64);
         let changed = Arc::new(changed);
-        let (deployments, t0) = cache::<Deployment>(&client, 0, &health, &changed);
-        let (replica_sets, t1) = cache::<ReplicaSet>(&client, 1, &health, &changed);
-        let (pods, t2) = cache::<Pod>(&client, 2, &health, &changed);
-        let (events, t3) = cache::<Event>(&client, 3, &health, &changed);
+        let (deployments, t0) = cache::<Deployment, DeploymentInfo>(&client, 0, &health, &changed);
+        let (replica_sets, t1) = cache::<ReplicaSet, ReplicaSetInfo>(&client, 1, &health, &changed);
+        let (pods, t2) = cache::<Pod, PodInfo>(&client, 2, &health, &changed);
+        let (events, t3) = cache::<Event, EventInfo>(&client, 3, &health, &changed);
         let probe = tokio::spawn(probe(name.to_string(), client.clone(), health.clone(), changed.clone()));
         Arc::new(Cluster {
             name: name.to_string(),
@@ -93,62 +93,78 @@ impl Cluster {
 
     /// Waits until every cache has completed its first list.
     pub async fn ready(&self) {
-        let _ = tokio::join!(
-            self.deployments.wait_until_ready(),
-            self.replica_sets.wait_until_ready(),
-            self.pods.wait_until_ready(),
-            self.events.wait_until_ready()
-        );
+        let mut changes = self.changes();
+        while !self.state().synced {
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
     }
 }
 
-/// Starts a reflector for `K` across all namespaces.
-fn cache<K>(
+/// Starts a watcher for `K` across all namespaces that keeps summaries `S` of its objects.
+fn cache<K, S>(
     client: &Client,
     index: usize,
     health: &Arc<Mutex<Health>>,
     changed: &Arc<watch::Sender<u64>>,
-) -> (Store<K>, JoinHandle<()>)
+) -> (Arc<Table<S>>, JoinHandle<()>)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    S: Summary + for<'a> From<&'a K>,
 {
-    let (reader, writer) = reflector::store();
+    let table = Arc::new(Table::<S>::default());
     let api: Api<K> = Api::all(client.clone());
-    let stream = watcher(api, watcher::Config::default())
-        .modify(|object: &mut K| {
-            // Managed fields and the last-applied copy are most of an object's size and unused here.
-            object.managed_fields_mut().clear();
-            object.annotations_mut().remove("kubectl.kubernetes.io/last-applied-configuration");
-        })
-        .default_backoff()
-        .reflect(writer);
-    let (health, changed) = (health.clone(), changed.clone());
+    let stream = watcher(api, watcher::Config::default()).default_backoff();
+    let (health, changed, rows) = (health.clone(), changed.clone(), table.clone());
     let task = tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
+        // A relist is applied whole when it completes, so a page never sees half of one.
+        let mut relist: Option<Vec<S>> = None;
         while let Some(event) = stream.next().await {
-            let mut h = health.lock().expect("health");
-            match event {
-                Ok(watcher::Event::InitDone) | Ok(watcher::Event::Apply(_)) | Ok(watcher::Event::Delete(_)) => {
-                    h.synced[index] = true;
-                    h.failing[index] = false;
-                    if !h.failing.iter().any(|f| *f) {
-                        h.stale_since = None;
-                    }
+            let applied = match event {
+                Ok(watcher::Event::Init) => {
+                    relist = Some(Vec::new());
+                    false
                 }
-                Ok(_) => continue,
+                Ok(watcher::Event::InitApply(object)) => {
+                    relist.get_or_insert_with(Vec::new).push(S::from(&object));
+                    false
+                }
+                Ok(watcher::Event::InitDone) => {
+                    rows.replace(relist.take().unwrap_or_default());
+                    true
+                }
+                Ok(watcher::Event::Apply(object)) => {
+                    rows.upsert(S::from(&object));
+                    true
+                }
+                Ok(watcher::Event::Delete(object)) => {
+                    rows.remove(&S::from(&object).key());
+                    true
+                }
                 Err(error) => {
+                    let mut h = health.lock().expect("health");
                     if !h.failing[index] {
                         tracing::warn!(%error, kind = %K::kind(&()), "cluster watch failing");
                     }
                     h.failing[index] = true;
                     h.stale_since.get_or_insert_with(Timestamp::now);
+                    false
+                }
+            };
+            if applied {
+                let mut h = health.lock().expect("health");
+                h.synced[index] = true;
+                h.failing[index] = false;
+                if !h.failing.iter().any(|f| *f) {
+                    h.stale_since = None;
                 }
             }
-            drop(h);
             changed.send_modify(|n| *n += 1);
         }
     });
-    (reader, task)
+    (table, task)
 }
 
 /// While a watch is failing, asks the API server for its version every second: a quiet cluster

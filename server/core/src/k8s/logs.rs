@@ -13,7 +13,7 @@ use futures_util::{AsyncBufReadExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::LogParams;
-use kube::{Api, ResourceExt};
+use kube::Api;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -146,18 +146,18 @@ impl LogPlan {
         let mut containers_seen = HashSet::new();
         for cluster in &self.clusters {
             for deployment in matching_deployments(cluster, &self.namespace, &self.selector) {
-                if !self.deployment.is_empty() && deployment.name_any() != self.deployment {
+                if !self.deployment.is_empty() && deployment.name != self.deployment {
                     continue;
                 }
                 any_deployment = true;
                 for pod in deployment_pods(cluster, &deployment) {
-                    for container in pod.spec.iter().flat_map(|s| s.containers.iter()).map(|c| c.name.clone()) {
+                    for container in pod.containers.iter().cloned() {
                         containers_seen.insert(container.clone());
                         if self.container.is_empty() || self.container == container {
                             targets.push(Target {
                                 cluster: cluster.name.clone(),
-                                namespace: pod.namespace().unwrap_or_default(),
-                                pod: pod.name_any(),
+                                namespace: pod.namespace.clone(),
+                                pod: pod.name.clone(),
                                 container,
                             });
                         }
@@ -323,10 +323,13 @@ impl Drop for FollowSlot {
 pub async fn follow(plan: LogPlan, tx: mpsc::Sender<LogLine>) -> Result<(), K8sError> {
     let backlog = fetch(&plan).await?;
     // Per container: the newest time already sent, so a restarted stream sends nothing twice.
+    let targets: HashMap<(String, String), Target> =
+        plan.targets()?.into_iter().map(|t| ((t.pod.clone(), t.container.clone()), t)).collect();
     let mut seen: HashMap<Target, Timestamp> = HashMap::new();
     for line in &backlog.lines {
-        if let (Some(t), target) = (line.time.parse::<Timestamp>().ok(), line_target(&plan, line)) {
-            let entry = seen.entry(target).or_insert(t);
+        let target = targets.get(&(line.pod.clone(), line.container.clone()));
+        if let (Ok(t), Some(target)) = (line.time.parse::<Timestamp>(), target) {
+            let entry = seen.entry(target.clone()).or_insert(t);
             *entry = (*entry).max(t);
         }
     }
@@ -369,15 +372,6 @@ pub async fn follow(plan: LogPlan, tx: mpsc::Sender<LogLine>) -> Result<(), K8sE
         task.abort();
     }
     Ok(())
-}
-
-fn line_target(plan: &LogPlan, line: &LogLine) -> Target {
-    let (cluster, namespace) = plan
-        .clusters
-        .iter()
-        .find_map(|c| c.pods.state_filter(|p| p.name_any() == line.pod).first().map(|p| (c.name.clone(), p.namespace().unwrap_or_default())))
-        .unwrap_or_default();
-    Target { cluster, namespace, pod: line.pod.clone(), container: line.container.clone() }
 }
 
 async fn stream_one(plan: Arc<LogPlan>, target: Target, since: Timestamp, seen: Arc<Mutex<HashMap<Target, Timestamp>>>, tx: mpsc::Sender<LogLine>) {

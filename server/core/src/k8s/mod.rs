@@ -8,6 +8,8 @@ pub mod model;
 pub mod selector;
 
 #[cfg(feature = "server")]
+pub mod cache;
+#[cfg(feature = "server")]
 pub mod clusters;
 #[cfg(feature = "server")]
 pub mod logs;
