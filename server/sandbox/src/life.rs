@@ -294,8 +294,9 @@ impl DeploymentSim {
                 self.event(world, now, "Pod", &pod.name, "Warning", "BackOff", "Back-off restarting failed container app");
                 self.publish_deployment(world, now);
             } else if pod.crash_in == 3 {
-                // It starts again and logs until the next crash.
+                // It starts again, is ready and logs until the next crash.
                 pod.waiting = None;
+                pod.ready = true;
                 let pod = pod.clone();
                 self.publish_pod(world, &pod);
                 world.write_log(&self.spec.namespace, &pod.name, &self.spec.containers[0], "level=info msg=\"starting\" version=1.0.0".into());
