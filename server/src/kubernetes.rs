@@ -73,13 +73,7 @@ pub async fn connect(config: &KubernetesConfig, store: &Store) -> Result<(Cluste
     let kubeconfig = match (&config.sandbox, &config.kubeconfig) {
         (Some(addr), path) => {
             let path = path.clone().unwrap_or_else(|| SANDBOX_KUBECONFIG.into());
-            let workloads = demo_workloads(store).await?;
-            let started = Sandbox::start(*addr, workloads, Default::default())
-                .await
-                .map_err(|e| format!("cannot start the sandbox cluster on {addr}: {e}"))?;
-            write_kubeconfig(&path, &started.kubeconfig("sandbox"))?;
-            tracing::info!(url = %started.url(), kubeconfig = %path.display(), "sandbox cluster running");
-            sandbox = Some(started);
+            sandbox = Some(start_sandbox(*addr, demo_workloads(store).await?, &path).await?);
             Some(path)
         }
         (None, path) => path.clone(),
@@ -96,7 +90,18 @@ pub async fn connect(config: &KubernetesConfig, store: &Store) -> Result<(Cluste
     Ok((clusters, sandbox))
 }
 
-pub fn write_kubeconfig(path: &FsPath, text: &str) -> Result<(), String> {
+/// Starts the sandbox on `addr` running `workloads` and writes its kubeconfig to `path`.
+pub async fn start_sandbox(addr: std::net::SocketAddr, workloads: Vec<Workload>, path: &FsPath) -> Result<Sandbox, String> {
+    let sandbox = Sandbox::start(addr, workloads, Default::default())
+        .await
+        .map_err(|e| format!("cannot start the sandbox cluster on {addr}: {e}"))?;
+    write_kubeconfig(path, &sandbox.kubeconfig("sandbox"))?;
+    let (deployments, pods) = sandbox.size();
+    tracing::info!(url = %sandbox.url(), kubeconfig = %path.display(), deployments, pods, "sandbox cluster running");
+    Ok(sandbox)
+}
+
+fn write_kubeconfig(path: &FsPath, text: &str) -> Result<(), String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
@@ -142,10 +147,7 @@ async fn authorized(store: &Store, user: &CurrentUser, name: &str, action: Actio
     let service = match repo::service(store, name).await {
         Ok(Some(s)) => s,
         Ok(None) => return Err(Refusal(StatusCode::NOT_FOUND, format!("service {name:?} not found"))),
-        Err(error) => {
-            tracing::error!(%error, "store error");
-            return Err(Refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()));
-        }
+        Err(error) => return Err(internal(error)),
     };
     if allows(user.0.as_ref(), action, Some(&service.squad)) {
         Ok(service)
@@ -156,15 +158,25 @@ async fn authorized(store: &Store, user: &CurrentUser, name: &str, action: Actio
     }
 }
 
-async fn log_limits(store: &Store) -> Result<LogLimits, Refusal> {
-    repo_limits(store).await.map_err(|error| {
-        tracing::error!(%error, "store error");
-        Refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
-    })
+/// A store failure: logged here, a plain 500 for the browser.
+fn internal(error: console_core::store::StoreError) -> Refusal {
+    tracing::error!(%error, "store error");
+    Refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
 }
 
-async fn repo_limits(store: &Store) -> Result<LogLimits, console_core::store::StoreError> {
-    Ok(console_core::defaults::repo::current(store).await?.1.logs)
+/// The service (if `user` may read its logs) and the checked plan for `options`, with the
+/// platform's log limits. The plan's own error is returned apart: the stream reports it as an
+/// event, the download as a status.
+async fn log_plan(
+    state: &AppState,
+    user: &CurrentUser,
+    name: &str,
+    options: &LogOptions,
+) -> Result<(Service, LogLimits, Result<LogPlan, K8sError>), Refusal> {
+    let service = authorized(&state.store, user, name, Action::ReadLogs).await?;
+    let limits = console_core::defaults::repo::current(&state.store).await.map_err(internal)?.1.logs;
+    let plan = LogPlan::new(&state.clusters, &service.workloads, options, &limits);
+    Ok((service, limits, plan))
 }
 
 fn sse_stream(rx: mpsc::Receiver<Event>) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
@@ -185,15 +197,17 @@ async fn live_deployments(
 ) -> Result<Response, Refusal> {
     let service = authorized(&state.store, &user, &name, Action::ViewWorkloads).await?;
     let picked = state.clusters.pick(&service.workloads.cluster).map_err(refusal)?;
-    views::service_workloads(&state.clusters, &service.name, &service.workloads).map_err(refusal)?;
+    // The first view also checks the request (unknown cluster, empty selector).
+    let first = views::service_workloads(&state.clusters, &service.name, &service.workloads).map_err(refusal)?;
     let (tx, rx) = mpsc::channel::<Event>(4);
     let clusters = state.clusters.clone();
     tokio::spawn(async move {
         let mut changes: Vec<_> = picked.iter().map(|c| c.changes()).collect();
+        let mut view = Ok(first);
         let mut last = String::new();
         loop {
-            if let Ok(view) = views::service_workloads(&clusters, &service.name, &service.workloads) {
-                let json = serde_json::to_string(&view).expect("views serialize");
+            if let Ok(view) = &view {
+                let json = serde_json::to_string(view).expect("views serialize");
                 if json != last {
                     if tx.send(Event::default().event("workloads").data(&json)).await.is_err() {
                         return;
@@ -209,6 +223,7 @@ async fn live_deployments(
                 _ = tokio::time::sleep(Duration::from_secs(30)) => {}
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
+            view = views::service_workloads(&clusters, &service.name, &service.workloads);
         }
     });
     Ok(sse_stream(rx).into_response())
@@ -231,10 +246,9 @@ async fn log_stream(
     Query(options): Query<LogOptions>,
     Query(follow): Query<FollowParam>,
 ) -> Result<Response, Refusal> {
-    let service = authorized(&state.store, &user, &name, Action::ReadLogs).await?;
-    let limits = log_limits(&state.store).await?;
+    let (_, limits, plan) = log_plan(&state, &user, &name, &options).await?;
     let (events, rx) = mpsc::channel::<Event>(64);
-    let plan = match LogPlan::new(&state.clusters, &service.workloads, &options, &limits) {
+    let plan = match plan {
         Ok(plan) => plan,
         Err(error) => {
             let _ = events.send(Event::default().event("problem").data(error.to_string())).await;
@@ -310,9 +324,8 @@ async fn log_download(
     Path(name): Path<String>,
     Query(options): Query<LogOptions>,
 ) -> Result<Response, Refusal> {
-    let service = authorized(&state.store, &user, &name, Action::ReadLogs).await?;
-    let limits = log_limits(&state.store).await?;
-    let plan = LogPlan::new(&state.clusters, &service.workloads, &options, &limits).map_err(refusal)?;
+    let (service, _, plan) = log_plan(&state, &user, &name, &options).await?;
+    let plan = plan.map_err(refusal)?;
     let result = logs::fetch(&plan).await.map_err(refusal)?;
     let mut text = String::with_capacity(result.lines.len() * 120);
     for line in &result.lines {

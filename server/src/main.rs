@@ -166,12 +166,7 @@ async fn sandbox(config: Config, listen: std::net::SocketAddr, kubeconfig: PathB
             console::kubernetes::demo_workloads(&store).await?
         }
     };
-    let sandbox = console_sandbox::Sandbox::start(listen, workloads, Default::default())
-        .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    console::kubernetes::write_kubeconfig(&kubeconfig, &sandbox.kubeconfig("sandbox"))?;
-    let (deployments, pods) = sandbox.size();
-    tracing::info!(url = %sandbox.url(), kubeconfig = %kubeconfig.display(), deployments, pods, "sandbox cluster running");
+    let _sandbox = console::kubernetes::start_sandbox(listen, workloads, &kubeconfig).await?;
     let _ = tokio::signal::ctrl_c().await;
     Ok(())
 }

@@ -287,9 +287,10 @@ async fn logs(shared: Shared, namespace: &str, pod: &str, params: &HashMap<Strin
     tokio::spawn(async move {
         let mut budget = limit_bytes.unwrap_or(usize::MAX);
         let mut send = |text: String| {
-            let take = text.len().min(budget);
-            budget -= take;
-            Bytes::from(text.into_bytes().into_iter().take(take).collect::<Vec<u8>>())
+            let mut bytes = text.into_bytes();
+            bytes.truncate(budget);
+            budget -= bytes.len();
+            Bytes::from(bytes)
         };
         for line in &lines {
             let chunk = send(format_line(line, timestamps));

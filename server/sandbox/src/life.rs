@@ -477,31 +477,18 @@ impl DeploymentSim {
         let updated = self.pods.iter().filter(|p| p.revision == current.number).count() as i32;
         let ready = self.pods.iter().filter(|p| p.ready).count() as i32;
         let rs_name = format!("{}-{}", self.spec.name, current.hash);
-        let progressing = match (self.rollout_started, current.image_tag.ends_with("-missing")) {
-            (Some(_), true) => DeploymentCondition {
-                type_: Some("Progressing".into()),
-                status: Some("False".into()),
-                reason: Some("ProgressDeadlineExceeded".into()),
-                message: Some(format!("ReplicaSet \"{rs_name}\" has timed out progressing.")),
-                last_update_time: Some(Time(now)),
-                ..Default::default()
-            },
-            (Some(_), false) => DeploymentCondition {
-                type_: Some("Progressing".into()),
-                status: Some("True".into()),
-                reason: Some("ReplicaSetUpdated".into()),
-                message: Some(format!("ReplicaSet \"{rs_name}\" is progressing.")),
-                last_update_time: Some(Time(now)),
-                ..Default::default()
-            },
-            (None, _) => DeploymentCondition {
-                type_: Some("Progressing".into()),
-                status: Some("True".into()),
-                reason: Some("NewReplicaSetAvailable".into()),
-                message: Some(format!("ReplicaSet \"{rs_name}\" has successfully progressed.")),
-                last_update_time: Some(Time(now)),
-                ..Default::default()
-            },
+        let (status, reason, message) = match (self.rollout_started, current.image_tag.ends_with("-missing")) {
+            (Some(_), true) => ("False", "ProgressDeadlineExceeded", "has timed out progressing."),
+            (Some(_), false) => ("True", "ReplicaSetUpdated", "is progressing."),
+            (None, _) => ("True", "NewReplicaSetAvailable", "has successfully progressed."),
+        };
+        let progressing = DeploymentCondition {
+            type_: Some("Progressing".into()),
+            status: Some(status.into()),
+            reason: Some(reason.into()),
+            message: Some(format!("ReplicaSet \"{rs_name}\" {message}")),
+            last_update_time: Some(Time(now)),
+            ..Default::default()
         };
         let available = DeploymentCondition {
             type_: Some("Available".into()),

@@ -307,12 +307,4 @@ impl<S: Summary> Table<S> {
     pub fn filter(&self, keep: impl Fn(&S) -> bool) -> Vec<Arc<S>> {
         self.rows.read().expect("table").items.values().filter(|s| keep(s)).cloned().collect()
     }
-
-    pub fn len(&self) -> usize {
-        self.rows.read().expect("table").items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

@@ -123,13 +123,14 @@ where
         let mut relist: Option<Vec<S>> = None;
         while let Some(event) = stream.next().await {
             let applied = match event {
+                // A relist in progress changes nothing a page shows: no one is woken for it.
                 Ok(watcher::Event::Init) => {
                     relist = Some(Vec::new());
-                    false
+                    continue;
                 }
                 Ok(watcher::Event::InitApply(object)) => {
                     relist.get_or_insert_with(Vec::new).push(S::from(&object));
-                    false
+                    continue;
                 }
                 Ok(watcher::Event::InitDone) => {
                     rows.replace(relist.take().unwrap_or_default());

@@ -66,7 +66,7 @@ impl LogFilter {
             .size_limit(1 << 20)
             .build()
             .map(LogFilter::Matches)
-            .map_err(|e| K8sError::BadRequest(format!("filter {text:?} is not a valid regular expression: {}", first_line(&e.to_string()))))
+            .map_err(|e| K8sError::BadRequest(format!("filter {text:?} is not a valid regular expression: {}", last_line(&e.to_string()))))
     }
 
     pub fn keeps(&self, line: &str) -> bool {
@@ -78,8 +78,9 @@ impl LogFilter {
     }
 }
 
-fn first_line(text: &str) -> String {
-    text.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(text).trim().to_string()
+/// The regex crate puts the pattern and a caret first; its last line says what is wrong.
+fn last_line(text: &str) -> String {
+    text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or(text).trim().to_string()
 }
 
 /// One container to read.
