@@ -8,6 +8,8 @@ pub mod guard;
 pub mod run;
 #[cfg(feature = "server")]
 pub mod replicas;
+#[cfg(feature = "server")]
+pub mod schema;
 
 use serde::{Deserialize, Serialize};
 
@@ -45,9 +47,12 @@ pub struct Replica {
     pub statement_timeout_ms: Option<u64>,
     pub row_cap: Option<u64>,
     pub masks: Option<Vec<String>>,
-    /// Schemas queries may read; empty: all.
+    /// Schemas queries may read; empty: all (MariaDB: the connection's database).
     #[serde(default)]
     pub allowed_schemas: Vec<String>,
+    /// Functions an SRE allows on this replica beyond the built-in allow-list.
+    #[serde(default)]
+    pub extra_functions: Vec<String>,
 }
 
 /// One audit record.

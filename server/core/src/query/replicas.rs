@@ -42,6 +42,9 @@ impl Replica {
         if self.id.is_empty() || !self.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
             return Err(format!("replica id {:?} must be lower-case letters, digits and '-'", self.id));
         }
+        if let Some(bad) = self.extra_functions.iter().find(|f| f.is_empty() || !f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')) {
+            return Err(format!("{bad:?} is not a function name (letters, digits and '_')"));
+        }
         let scheme_ok = match self.engine {
             Engine::Postgres => self.url.starts_with("postgres://") || self.url.starts_with("postgresql://"),
             Engine::Mysql => self.url.starts_with("mysql://") || self.url.starts_with("mariadb://"),
@@ -88,13 +91,14 @@ impl Replica {
             masks: self.masks.clone().or(tier_limits.map(|l| l.masks.clone())).unwrap_or_default(),
             allowed_schemas: self.allowed_schemas.clone(),
             connect_timeout: Duration::from_secs(5),
+            extra_functions: self.extra_functions.clone(),
         }
     }
 }
 
-type ReplicaRow = (String, String, String, String, String, String, String, Option<i64>, Option<i64>, Option<String>, Option<String>);
+type ReplicaRow = (String, String, String, String, String, String, String, Option<i64>, Option<i64>, Option<String>, Option<String>, Option<String>);
 
-fn from_row((id, service, name, engine, url, credential_env, credential_file, timeout, cap, masks, schemas): ReplicaRow) -> Replica {
+fn from_row((id, service, name, engine, url, credential_env, credential_file, timeout, cap, masks, schemas, functions): ReplicaRow) -> Replica {
     Replica {
         id,
         service,
@@ -107,17 +111,18 @@ fn from_row((id, service, name, engine, url, credential_env, credential_file, ti
         row_cap: cap.map(|c| c as u64),
         masks: masks.and_then(|m| serde_json::from_str(&m).ok()),
         allowed_schemas: schemas.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
+        extra_functions: functions.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
     }
 }
 
 const COLUMNS: &str =
-    "id, service, name, engine, url, credential_env, credential_file, statement_timeout_ms, row_cap, masks, allowed_schemas";
+    "id, service, name, engine, url, credential_env, credential_file, statement_timeout_ms, row_cap, masks, allowed_schemas, extra_functions";
 
 pub async fn register(store: &Store, replica: &Replica, by: &str) -> Result<(), ReplicaError> {
     replica.validate().map_err(ReplicaError::Invalid)?;
     let done = sqlx::query(
-        "INSERT INTO replicas (id, service, name, engine, url, credential_env, credential_file, statement_timeout_ms, row_cap, masks, created_by, created_at, allowed_schemas)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO replicas (id, service, name, engine, url, credential_env, credential_file, statement_timeout_ms, row_cap, masks, created_by, created_at, allowed_schemas, extra_functions)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
     )
     .bind(&replica.id)
     .bind(&replica.service)
@@ -132,6 +137,7 @@ pub async fn register(store: &Store, replica: &Replica, by: &str) -> Result<(), 
     .bind(by)
     .bind(now())
     .bind(serde_json::to_string(&replica.allowed_schemas).unwrap_or_default())
+    .bind(serde_json::to_string(&replica.extra_functions).unwrap_or_default())
     .execute(store.pool())
     .await
     .map_err(StoreError::from)?;
@@ -168,7 +174,7 @@ pub async fn audit(
 ) -> Result<(), StoreError> {
     let (kind, reason, rows) = match outcome {
         Ok(r) => ("allowed", if r.truncated { "stopped at the row cap".to_string() } else { String::new() }, r.rows.len() as i64),
-        Err(RunError::Refused(why)) => ("refused", why.0.clone(), 0),
+        Err(RunError::Refused(why)) => ("refused", why.reason.clone(), 0),
         Err(e) => ("failed", e.to_string(), 0),
     };
     sqlx::query(
@@ -314,6 +320,7 @@ mod tests {
             row_cap: None,
             masks: None,
             allowed_schemas: vec![],
+            extra_functions: vec![],
         }
     }
 

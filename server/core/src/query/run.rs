@@ -4,7 +4,8 @@
 //! 3. rows stream from the driver and stop at the row cap, so memory stays bounded;
 //! 4. masked columns are replaced before anything leaves the server.
 
-use super::guard::{self, Refusal};
+use super::guard::{self, functions::Allowed, Policy, Refusal};
+use super::schema;
 use super::{Engine, QueryResult};
 use futures_util::TryStreamExt;
 use sqlx::{Column, ConnectOptions, Connection, Row, TypeInfo, ValueRef};
@@ -22,6 +23,8 @@ pub struct Limits {
     /// Schemas queries may read; empty: all. PostgreSQL also gets them as its search_path.
     pub allowed_schemas: Vec<String>,
     pub connect_timeout: Duration,
+    /// Functions allowed beyond the engine's allow-list (an SRE's choice per replica).
+    pub extra_functions: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -105,31 +108,47 @@ pub async fn run(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Resul
     run_cancellable(engine, url, sql, limits, &Cancel::default()).await
 }
 
+/// Layer 1 alone, against the replica's schema (read again once when the query names something
+/// the cached snapshot does not know).
+pub async fn check(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Result<guard::Checked, RunError> {
+    let allowed = Allowed::new(engine, &limits.extra_functions);
+    let mut refreshed = false;
+    loop {
+        let schema = schema::snapshot(engine, url, limits, refreshed).await?;
+        match guard::check(sql, &Policy { schema: &schema, masks: &limits.masks, allowed: &allowed }) {
+            Err(refusal) if refusal.unknown_name && !refreshed => refreshed = true,
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// [`run`], stoppable through `cancel`.
 pub async fn run_cancellable(engine: Engine, url: &str, sql: &str, limits: &Limits, cancel: &Cancel) -> Result<QueryResult, RunError> {
-    guard::check_schemas(sql, engine, &limits.allowed_schemas)?;
-    run_checked_cancellable(engine, url, sql, limits, cancel).await
+    let checked = check(engine, url, sql, limits).await?;
+    run_with_lineage(engine, url, sql, limits, cancel, &checked.masked).await
 }
 
-/// Layers 2–4 alone (tests use it to prove the database refuses what the parser let through).
+/// Layers 2–4 alone, masking by column name only (tests use it to prove the database refuses
+/// what the parser let through; the schema panel reads the catalog with it).
 pub async fn run_checked(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Result<QueryResult, RunError> {
-    run_checked_cancellable(engine, url, sql, limits, &Cancel::default()).await
+    run_with_lineage(engine, url, sql, limits, &Cancel::default(), &[]).await
 }
 
-async fn run_checked_cancellable(engine: Engine, url: &str, sql: &str, limits: &Limits, cancel: &Cancel) -> Result<QueryResult, RunError> {
+/// `lineage`: per output column, whether it carries a masked column (empty: names only).
+async fn run_with_lineage(engine: Engine, url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: &[bool]) -> Result<QueryResult, RunError> {
     let started = Instant::now();
     // Cancelling drops the connection: the server ends the query and rolls back.
     let result = match engine {
         Engine::Postgres => tokio::select! {
-            r = postgres(url, sql, limits) => r,
+            r = postgres(url, sql, limits, lineage) => r,
             _ = cancel.cancelled() => Err(RunError::Cancelled),
         },
         Engine::Mysql => tokio::select! {
-            r = mysql(url, sql, limits) => r,
+            r = mysql(url, sql, limits, lineage) => r,
             _ = cancel.cancelled() => Err(RunError::Cancelled),
         },
         // SQLite runs in a worker thread: its progress handler stops it from inside.
-        Engine::Sqlite => sqlite(url, sql, limits, cancel).await,
+        Engine::Sqlite => sqlite(url, sql, limits, cancel, lineage).await,
     };
     result.map(|(columns, rows, truncated)| QueryResult {
         columns,
@@ -141,24 +160,103 @@ async fn run_checked_cancellable(engine: Engine, url: &str, sql: &str, limits: &
 
 type Rows = (Vec<String>, Vec<Vec<Option<String>>>, bool);
 
+/// Why reading the rows stopped.
+#[derive(Debug)]
+enum CollectError {
+    Driver(sqlx::Error),
+    SchemaChanged,
+}
+
+impl From<sqlx::Error> for CollectError {
+    fn from(e: sqlx::Error) -> Self {
+        CollectError::Driver(e)
+    }
+}
+
+impl CollectError {
+    fn into_run_error(self, limits: &Limits) -> RunError {
+        match self {
+            CollectError::Driver(e) => database_error(e, limits),
+            CollectError::SchemaChanged => RunError::Database("the replica's tables changed while the query was checked; run it again".into()),
+        }
+    }
+}
+
+/// The replica's error as one of a fixed set of texts, chosen by SQLSTATE, error number or
+/// result code. The driver's own text can echo data (a failed cast prints the value), so it goes
+/// to the server log only.
 fn database_error(e: sqlx::Error, limits: &Limits) -> RunError {
-    let text = e.to_string();
-    let timed_out = text.contains("statement timeout")
-        || text.contains("canceling statement")
-        || text.contains("max_statement_time")
-        || text.contains("maximum statement execution time");
-    if timed_out {
-        RunError::Timeout(limits.statement_timeout.as_secs_f64())
-    } else {
-        RunError::Database(match e {
-            sqlx::Error::Database(db) => db.message().to_string(),
-            other => other.to_string(),
-        })
+    let sqlx::Error::Database(db) = &e else {
+        tracing::warn!(error = %e, "replica connection error");
+        return RunError::Unreachable("the connection to the replica failed".into());
+    };
+    let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+    let number = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().map(|m| m.number()).unwrap_or(0);
+    tracing::info!(code = %code, number, message = %db.message(), "the replica refused a query");
+    let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+    let text = if sqlite { sqlite_error_text(&code, db.message()) } else { server_error_text(&code, number) };
+    match text {
+        ErrorText::Timeout => RunError::Timeout(limits.statement_timeout.as_secs_f64()),
+        ErrorText::Fixed(t) => RunError::Database(t.to_string()),
+        ErrorText::Coded => RunError::Database(format!("the replica refused the query (error {}{})", code, if number > 0 { format!(", {number}") } else { String::new() })),
+    }
+}
+
+enum ErrorText {
+    Timeout,
+    Fixed(&'static str),
+    Coded,
+}
+
+const READ_ONLY: &str = "the replica refused to write: queries run read-only";
+
+/// PostgreSQL SQLSTATEs and MySQL/MariaDB error numbers.
+fn server_error_text(sqlstate: &str, number: u16) -> ErrorText {
+    use ErrorText::*;
+    match (number, sqlstate) {
+        (1969 | 3024 | 1317, _) | (_, "57014") => Timeout,
+        (1792 | 1290 | 1836, _) | (_, "25006") => Fixed(READ_ONLY),
+        (1142 | 1143 | 1227 | 1044 | 1370, _) | (_, "42501") => Fixed("the replica's role lacks a privilege this query needs"),
+        (1146 | 1051, _) | (_, "42P01") => Fixed("a table in the query does not exist on the replica"),
+        (1054, _) | (_, "42703") => Fixed("a column in the query does not exist on the replica"),
+        (1305 | 1630 | 1582 | 1583, _) | (_, "42883") => Fixed("a function or operator in the query does not exist for these argument types"),
+        (1064 | 1149, _) | (_, "42601") => Fixed("the replica could not parse the query"),
+        (1052, _) | (_, "42702") => Fixed("a column name in the query is ambiguous; qualify it with its table"),
+        (1248, _) => Fixed("every derived table needs an alias"),
+        (1222, _) => Fixed("the parts of the set operation have different numbers of columns"),
+        (1055 | 1140, _) | (_, "42803") => Fixed("a selected column must appear in GROUP BY or be used in an aggregate"),
+        (1365, _) | (_, "22012") => Fixed("division by zero"),
+        (1292 | 1366 | 1265 | 1406 | 1264 | 3140 | 3141 | 3143 | 3146, _) => Fixed("a value could not be converted to the type the query asks for"),
+        (_, "22P02" | "22007" | "22008" | "22003" | "22004" | "22023" | "2201B" | "22001" | "22021" | "22P05" | "22025") => {
+            Fixed("a value could not be converted to the type the query asks for")
+        }
+        (_, "42804" | "42846" | "42P18" | "42725") => Fixed("a value has the wrong type where the query uses it"),
+        (_, s) if s.starts_with("53") || s.starts_with("54") => Fixed("the replica ran out of a resource for this query"),
+        (_, s) if s.starts_with("40") => Fixed("the replica ended the transaction (a conflict with replication); run the query again"),
+        (_, s) if s.starts_with("22") => Fixed("a value in the data or the query is out of range for the operation"),
+        _ => Coded,
+    }
+}
+
+/// SQLite's extended result codes, and its few generic messages that name only the query's text.
+fn sqlite_error_text(code: &str, message: &str) -> ErrorText {
+    use ErrorText::*;
+    match code.parse::<i32>().unwrap_or(0) & 0xff {
+        8 => Fixed(READ_ONLY),
+        9 => Timeout,
+        _ if message.starts_with("no such table") => Fixed("a table in the query does not exist on the replica"),
+        _ if message.starts_with("no such column") => Fixed("a column in the query does not exist on the replica"),
+        _ if message.starts_with("no such function") || message.starts_with("wrong number of arguments") => {
+            Fixed("a function or operator in the query does not exist for these argument types")
+        }
+        _ if message.contains("syntax error") => Fixed("the replica could not parse the query"),
+        _ if message.contains("query_only") || message.contains("readonly") => Fixed(READ_ONLY),
+        _ => Coded,
     }
 }
 
 /// Collects at most `row_cap` rows from a stream of rows, turning each cell into text.
-async fn collect<R, S>(mut stream: S, limits: &Limits, cell: fn(&R, usize) -> Option<String>) -> Result<Rows, sqlx::Error>
+async fn collect<R, S>(mut stream: S, limits: &Limits, lineage: &[bool], cell: fn(&R, usize) -> Option<String>) -> Result<Rows, CollectError>
 where
     R: Row,
     S: futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin,
@@ -167,12 +265,18 @@ where
     let mut masked: Vec<bool> = Vec::new();
     let mut rows = Vec::new();
     let mut truncated = false;
-    while let Some(row) = stream.try_next().await? {
-        let names = columns.get_or_insert_with(|| {
+    while let Some(row) = stream.try_next().await.map_err(CollectError::Driver)? {
+        if columns.is_none() {
             let names: Vec<String> = row.columns().iter().map(|c| c.name().to_string()).collect();
-            masked = names.iter().map(|n| is_masked(n, &limits.masks)).collect();
-            names
-        });
+            if !lineage.is_empty() && lineage.len() != names.len() {
+                // The guard counted other columns than the replica returned: mask nothing blind.
+                return Err(CollectError::SchemaChanged);
+            }
+            // By lineage, and by name as a second belt.
+            masked = names.iter().enumerate().map(|(i, n)| lineage.get(i).copied().unwrap_or(false) || is_masked(n, &limits.masks)).collect();
+            columns = Some(names);
+        }
+        let names = columns.as_ref().expect("set above");
         if rows.len() == limits.row_cap {
             // One row past the cap tells us there was more; stop reading the rest.
             truncated = true;
@@ -244,7 +348,7 @@ fn sqlite_cell(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<String> {
     Some(format!("<{}>", row.column(i).type_info().name()))
 }
 
-async fn postgres(url: &str, sql: &str, limits: &Limits) -> Result<Rows, RunError> {
+async fn postgres(url: &str, sql: &str, limits: &Limits, lineage: &[bool]) -> Result<Rows, RunError> {
     let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| RunError::Unreachable(e.to_string()))?;
     let mut conn = tokio::time::timeout(limits.connect_timeout, options.connect())
         .await
@@ -261,15 +365,15 @@ async fn postgres(url: &str, sql: &str, limits: &Limits) -> Result<Rows, RunErro
             sqlx::query(&format!("SET LOCAL search_path = {}", path.join(", "))).execute(&mut conn).await?;
         }
         // A prepared statement: the server itself refuses more than one command.
-        collect(sqlx::query(sql).fetch(&mut conn), limits, pg_cell).await
+        collect(sqlx::query(sql).fetch(&mut conn), limits, lineage, pg_cell).await
     }
     .await;
     finish!(conn, &result);
-    result.map_err(|e| database_error(e, limits))
+    result.map_err(|e| e.into_run_error(limits))
 }
 
 
-async fn mysql(url: &str, sql: &str, limits: &Limits) -> Result<Rows, RunError> {
+async fn mysql(url: &str, sql: &str, limits: &Limits, lineage: &[bool]) -> Result<Rows, RunError> {
     let options = sqlx::mysql::MySqlConnectOptions::from_str(url).map_err(|e| RunError::Unreachable(e.to_string()))?;
     let mut conn = tokio::time::timeout(limits.connect_timeout, options.connect())
         .await
@@ -284,14 +388,14 @@ async fn mysql(url: &str, sql: &str, limits: &Limits) -> Result<Rows, RunError> 
         };
         sqlx::query(&timeout).execute(&mut conn).await?;
         sqlx::query("START TRANSACTION READ ONLY").execute(&mut conn).await?;
-        collect(sqlx::query(sql).fetch(&mut conn), limits, mysql_cell).await
+        collect(sqlx::query(sql).fetch(&mut conn), limits, lineage, mysql_cell).await
     }
     .await;
     finish!(conn, &result);
-    result.map_err(|e| database_error(e, limits))
+    result.map_err(|e| e.into_run_error(limits))
 }
 
-async fn sqlite(url: &str, sql: &str, limits: &Limits, cancel: &Cancel) -> Result<Rows, RunError> {
+async fn sqlite(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: &[bool]) -> Result<Rows, RunError> {
     // Read-only at open, and query_only in the session: SQLite has no READ ONLY transactions.
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
         .map_err(|e| RunError::Unreachable(e.to_string()))?
@@ -308,10 +412,10 @@ async fn sqlite(url: &str, sql: &str, limits: &Limits, cancel: &Cancel) -> Resul
         .set_progress_handler(10_000, move || !stop.is_cancelled() && Instant::now() < deadline);
     let result = async {
         sqlx::query("BEGIN").execute(&mut conn).await?;
-        collect(sqlx::query(sql).fetch(&mut conn), limits, sqlite_cell).await
+        collect(sqlx::query(sql).fetch(&mut conn), limits, lineage, sqlite_cell).await
     }
     .await;
-    if let Err(e) = &result {
+    if let Err(CollectError::Driver(e)) = &result {
         if e.to_string().contains("interrupted") {
             drop(conn);
             return Err(if cancel.is_cancelled() { RunError::Cancelled } else { RunError::Timeout(limits.statement_timeout.as_secs_f64()) });
@@ -319,7 +423,7 @@ async fn sqlite(url: &str, sql: &str, limits: &Limits, cancel: &Cancel) -> Resul
     }
     let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
     let _ = conn.close().await;
-    result.map_err(|e| database_error(e, limits))
+    result.map_err(|e| e.into_run_error(limits))
 }
 
 #[cfg(test)]

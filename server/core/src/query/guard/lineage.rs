@@ -1,0 +1,919 @@
+//! Masks by lineage, and an allow-list of query shapes.
+//!
+//! Every column reference is resolved against the replica's schema (tables, views, derived
+//! tables, CTEs, `*`), so each output column knows whether it carries a masked base column.
+//! A masked column may leave the query only projected bare (it is then masked, whatever it is
+//! called); in a predicate it may be compared with `=` or `IN` to literals or tested `IS NULL`,
+//! and it may be counted. Any other use is refused with the column's name. Shapes of SQL this
+//! walk does not know are refused too, so a new syntax cannot carry data past it.
+
+use super::functions::{cast_allowed, Allowed, Callable};
+use super::Refusal;
+use crate::query::run::is_masked;
+use crate::query::schema::Schema;
+use crate::query::Engine;
+use sqlparser::ast::*;
+
+type R<T> = Result<T, Refusal>;
+
+/// One output or relation column: its name and, when it carries a masked base column, which.
+#[derive(Debug, Clone)]
+pub struct Col {
+    pub name: String,
+    pub mask: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Rel {
+    name: String,
+    cols: Vec<Col>,
+}
+
+impl Rel {
+    fn first_masked(&self) -> Option<&str> {
+        self.cols.iter().find_map(|c| c.mask.as_deref())
+    }
+}
+
+#[derive(Default)]
+struct Scope<'a> {
+    rels: Vec<Rel>,
+    /// A JOIN … USING / NATURAL merges columns, so `*` cannot be counted from the parts.
+    merged_columns: bool,
+    outer: Option<&'a Scope<'a>>,
+}
+
+enum Resolved {
+    Column(Option<String>),
+    WholeRow(Option<String>),
+    Unknown,
+}
+
+fn norm(ident: &Ident) -> String {
+    ident.value.to_lowercase()
+}
+
+fn unsupported(what: impl std::fmt::Display) -> Refusal {
+    Refusal::new(format!("{what} is not supported by the query guard; write the query in plain SELECT form"))
+}
+
+fn masked_use(column: &str) -> Refusal {
+    Refusal::new(format!(
+        "the masked column {column} may only be selected as it is (it is then masked), compared with = or IN to literals, \
+         tested with IS NULL, or counted; to find a row, look it up by its key"
+    ))
+}
+
+/// The variant name of an AST node, for refusal messages.
+fn kind_name(node: &impl std::fmt::Debug) -> String {
+    let text = format!("{node:?}");
+    text.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("this form").to_string()
+}
+
+pub struct Analyzer<'a> {
+    pub schema: &'a Schema,
+    pub masks: &'a [String],
+    pub allowed: &'a Allowed,
+    /// Off while reading a view's own definition: its owner chose what it calls.
+    pub check_calls: bool,
+    ctes: Vec<(String, Vec<Col>)>,
+    depth: usize,
+}
+
+impl<'a> Analyzer<'a> {
+    pub fn new(schema: &'a Schema, masks: &'a [String], allowed: &'a Allowed) -> Self {
+        Analyzer { schema, masks, allowed, check_calls: true, ctes: Vec::new(), depth: 0 }
+    }
+
+    fn engine(&self) -> Engine {
+        self.allowed.engine()
+    }
+
+    /// The output columns of `query`, each with its lineage.
+    pub fn query(&mut self, q: &Query) -> R<Vec<Col>> {
+        self.query_in(q, None)
+    }
+
+    fn query_in(&mut self, q: &Query, outer: Option<&Scope>) -> R<Vec<Col>> {
+        if !q.locks.is_empty() {
+            return Err(Refusal::new("locking clauses (FOR UPDATE / FOR SHARE) are not allowed"));
+        }
+        if q.for_clause.is_some() || q.settings.is_some() || q.format_clause.is_some() || !q.pipe_operators.is_empty() {
+            return Err(unsupported("this query clause"));
+        }
+        self.depth += 1;
+        if self.depth > 64 {
+            return Err(Refusal::new("the query nests too deeply to be checked"));
+        }
+        let base = self.ctes.len();
+        let result = self.query_body(q, outer);
+        self.ctes.truncate(base);
+        self.depth -= 1;
+        result
+    }
+
+    fn query_body(&mut self, q: &Query, outer: Option<&Scope>) -> R<Vec<Col>> {
+        if let Some(with) = &q.with {
+            for cte in &with.cte_tables {
+                if cte.from.is_some() {
+                    return Err(unsupported("CTE ... FROM"));
+                }
+                let name = norm(&cte.alias.name);
+                let cols = if with.recursive {
+                    // The recursive part reads the CTE itself: seed it from the first branch.
+                    let seed = match &*cte.query.body {
+                        SetExpr::SetOperation { left, .. } => self.set_expr(left, outer)?,
+                        _ => Vec::new(),
+                    };
+                    self.ctes.push((name.clone(), rename(seed.clone(), &cte.alias.columns)?));
+                    let full = self.query_in(&cte.query, outer)?;
+                    self.ctes.pop();
+                    merge(full, &seed)?
+                } else {
+                    self.query_in(&cte.query, outer)?
+                };
+                self.ctes.push((name, rename(cols, &cte.alias.columns)?));
+            }
+        }
+        let cols = match &*q.body {
+            SetExpr::Select(select) => self.select(select, outer, q.order_by.as_ref())?,
+            other => {
+                let cols = self.set_expr(other, outer)?;
+                if let Some(order_by) = &q.order_by {
+                    self.order_by(order_by, &Scope { outer, ..Scope::default() }, &cols)?;
+                }
+                cols
+            }
+        };
+        let empty = Scope { outer, ..Scope::default() };
+        match &q.limit_clause {
+            None => {}
+            Some(LimitClause::LimitOffset { limit, offset, limit_by }) => {
+                if !limit_by.is_empty() {
+                    return Err(unsupported("LIMIT BY"));
+                }
+                for e in limit.iter().chain(offset.as_ref().map(|o| &o.value)) {
+                    self.clean(e, &empty)?;
+                }
+            }
+            Some(LimitClause::OffsetCommaLimit { offset, limit }) => {
+                self.clean(offset, &empty)?;
+                self.clean(limit, &empty)?;
+            }
+        }
+        if let Some(fetch) = &q.fetch {
+            if let Some(e) = &fetch.quantity {
+                self.clean(e, &empty)?;
+            }
+        }
+        Ok(cols)
+    }
+
+    fn set_expr(&mut self, body: &SetExpr, outer: Option<&Scope>) -> R<Vec<Col>> {
+        match body {
+            SetExpr::Select(select) => self.select(select, outer, None),
+            SetExpr::Query(q) => self.query_in(q, outer),
+            SetExpr::SetOperation { left, right, .. } => {
+                let left = self.set_expr(left, outer)?;
+                let right = self.set_expr(right, outer)?;
+                merge(left, &right)
+            }
+            SetExpr::Values(values) => {
+                let scope = Scope { outer, ..Scope::default() };
+                let mut width = 0;
+                for row in &values.rows {
+                    width = width.max(row.len());
+                    for e in row.iter() {
+                        self.clean(e, &scope)?;
+                    }
+                }
+                Ok((1..=width).map(|i| Col { name: format!("column{i}"), mask: None }).collect())
+            }
+            SetExpr::Table(_) => Err(Refusal::new("TABLE t is not supported; write SELECT * FROM t")),
+            SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
+                Err(Refusal::new("a data-modifying part is not allowed, even inside WITH"))
+            }
+        }
+    }
+
+    fn select(&mut self, s: &Select, outer: Option<&Scope>, order_by: Option<&OrderBy>) -> R<Vec<Col>> {
+        if !s.optimizer_hints.is_empty() {
+            return Err(Refusal::new("optimizer hints (/*+ … */) are not allowed: they can lift the statement timeout"));
+        }
+        if s.into.is_some() {
+            return Err(Refusal::new("SELECT INTO creates a table and is not allowed"));
+        }
+        if s.top.is_some()
+            || s.select_modifiers.is_some()
+            || s.exclude.is_some()
+            || !s.lateral_views.is_empty()
+            || s.prewhere.is_some()
+            || !s.connect_by.is_empty()
+            || !s.cluster_by.is_empty()
+            || !s.distribute_by.is_empty()
+            || !s.sort_by.is_empty()
+            || !s.named_window.is_empty()
+            || s.qualify.is_some()
+            || s.value_table_mode.is_some()
+        {
+            return Err(unsupported("this SELECT clause"));
+        }
+        let mut scope = Scope { outer, ..Scope::default() };
+        for from in &s.from {
+            self.table_with_joins(from, &mut scope)?;
+        }
+        let mut cols = Vec::new();
+        for item in &s.projection {
+            match item {
+                SelectItem::UnnamedExpr(e) => cols.push(Col { name: output_name(e), mask: self.projected(e, &scope)? }),
+                SelectItem::ExprWithAlias { expr, alias } => cols.push(Col { name: norm(alias), mask: self.projected(expr, &scope)? }),
+                SelectItem::Wildcard(options) => {
+                    no_wildcard_options(options)?;
+                    if scope.merged_columns {
+                        return Err(Refusal::new("SELECT * over JOIN … USING or NATURAL JOIN cannot be checked; name the columns"));
+                    }
+                    if scope.rels.is_empty() {
+                        return Err(Refusal::new("SELECT * needs a FROM clause"));
+                    }
+                    cols.extend(scope.rels.iter().flat_map(|r| r.cols.iter().cloned()));
+                }
+                SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(name), options) => {
+                    no_wildcard_options(options)?;
+                    let rel = name.0.last().and_then(|p| p.as_ident()).map(norm).unwrap_or_default();
+                    match scope.rels.iter().find(|r| r.name == rel) {
+                        Some(r) => cols.extend(r.cols.iter().cloned()),
+                        None => return Err(Refusal::unknown(format!("{name}.* names no table of this query"))),
+                    }
+                }
+                other => return Err(unsupported(format!("the select item {other}"))),
+            }
+        }
+        match &s.distinct {
+            Some(Distinct::On(exprs)) => {
+                for e in exprs {
+                    self.sort_key(e, &scope, &cols)?;
+                }
+            }
+            _ => {}
+        }
+        if let Some(w) = &s.selection {
+            self.predicate(w, &scope)?;
+        }
+        match &s.group_by {
+            GroupByExpr::All(modifiers) => {
+                if !modifiers.is_empty() || cols.iter().any(|c| c.mask.is_some()) {
+                    return Err(unsupported("GROUP BY ALL over masked columns"));
+                }
+            }
+            GroupByExpr::Expressions(exprs, modifiers) => {
+                if !modifiers.is_empty() {
+                    return Err(unsupported("GROUP BY … WITH ROLLUP/CUBE"));
+                }
+                for e in exprs {
+                    self.sort_key(e, &scope, &cols)?;
+                }
+            }
+        }
+        if let Some(h) = &s.having {
+            self.predicate(h, &scope)?;
+        }
+        if let Some(order_by) = order_by {
+            self.order_by(order_by, &scope, &cols)?;
+        }
+        Ok(cols)
+    }
+
+    fn order_by(&mut self, order_by: &OrderBy, scope: &Scope, outputs: &[Col]) -> R<()> {
+        if order_by.interpolate.is_some() {
+            return Err(unsupported("ORDER BY … INTERPOLATE"));
+        }
+        match &order_by.kind {
+            OrderByKind::All(_) => Err(unsupported("ORDER BY ALL")),
+            OrderByKind::Expressions(exprs) => {
+                for e in exprs {
+                    if e.with_fill.is_some() {
+                        return Err(unsupported("ORDER BY … WITH FILL"));
+                    }
+                    self.sort_key(&e.expr, scope, outputs)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A GROUP BY, ORDER BY or DISTINCT ON key: an output position, an output name, or an
+    /// expression over the FROM columns; never a masked column (its order would leak it).
+    fn sort_key(&mut self, e: &Expr, scope: &Scope, outputs: &[Col]) -> R<()> {
+        if let Expr::Value(v) = e {
+            if let Value::Number(n, _) = &v.value {
+                if let Some(col) = n.parse::<usize>().ok().and_then(|i| i.checked_sub(1)).and_then(|i| outputs.get(i)) {
+                    return match &col.mask {
+                        Some(m) => Err(masked_use(m)),
+                        None => Ok(()),
+                    };
+                }
+            }
+        }
+        if let Expr::Identifier(ident) = e {
+            if matches!(self.resolve(std::slice::from_ref(ident), scope), Resolved::Unknown) {
+                if let Some(col) = outputs.iter().find(|c| c.name == norm(ident)) {
+                    return match &col.mask {
+                        Some(m) => Err(masked_use(m)),
+                        None => Ok(()),
+                    };
+                }
+            }
+        }
+        self.clean(e, scope)
+    }
+
+    fn table_with_joins(&mut self, twj: &TableWithJoins, scope: &mut Scope) -> R<()> {
+        self.table_factor(&twj.relation, scope)?;
+        for join in &twj.joins {
+            let before = scope.rels.len();
+            self.table_factor(&join.relation, scope)?;
+            let constraint = match &join.join_operator {
+                JoinOperator::Join(c)
+                | JoinOperator::Inner(c)
+                | JoinOperator::Left(c)
+                | JoinOperator::LeftOuter(c)
+                | JoinOperator::Right(c)
+                | JoinOperator::RightOuter(c)
+                | JoinOperator::FullOuter(c)
+                | JoinOperator::CrossJoin(c)
+                | JoinOperator::StraightJoin(c) => c,
+                other => return Err(unsupported(format!("the join {}", kind_name(other)))),
+            };
+            match constraint {
+                JoinConstraint::On(e) => self.predicate(e, scope)?,
+                JoinConstraint::None => {}
+                JoinConstraint::Using(names) => {
+                    scope.merged_columns = true;
+                    for name in names {
+                        let col = name.0.last().and_then(|p| p.as_ident()).map(norm).unwrap_or_default();
+                        if let Some(m) = scope.rels.iter().flat_map(|r| &r.cols).find(|c| c.name == col).and_then(|c| c.mask.clone()) {
+                            return Err(masked_use(&m));
+                        }
+                    }
+                }
+                JoinConstraint::Natural => {
+                    scope.merged_columns = true;
+                    let (left, right) = scope.rels.split_at(before);
+                    for col in right.iter().flat_map(|r| &r.cols) {
+                        let shared = left.iter().flat_map(|r| &r.cols).find(|c| c.name == col.name);
+                        if let Some(m) = shared.and_then(|c| c.mask.clone()).or_else(|| shared.and(col.mask.clone())) {
+                            return Err(masked_use(&m));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn table_factor(&mut self, factor: &TableFactor, scope: &mut Scope) -> R<()> {
+        let (name, cols, alias) = match factor {
+            TableFactor::Table { name, alias, args, with_hints, version, partitions, json_path, sample, .. } => {
+                if !with_hints.is_empty() || version.is_some() || !partitions.is_empty() || json_path.is_some() || sample.is_some() {
+                    return Err(unsupported(format!("this form of table reference ({name})")));
+                }
+                match args {
+                    Some(args) => {
+                        if args.settings.is_some() {
+                            return Err(unsupported("table function settings"));
+                        }
+                        let fname = self.callable(name, Callable::Table)?;
+                        self.arguments(&args.args, scope, false)?;
+                        return self.push_function(scope, fname, alias);
+                    }
+                    None => {
+                        let cols = self.relation(name)?;
+                        let last = name.0.last().and_then(|p| p.as_ident()).map(norm).unwrap_or_default();
+                        (last, cols, alias)
+                    }
+                }
+            }
+            TableFactor::Derived { subquery, alias, sample, .. } => {
+                if sample.is_some() {
+                    return Err(unsupported("TABLESAMPLE"));
+                }
+                let cols = self.query_in(subquery, Some(scope))?;
+                (String::new(), cols, alias)
+            }
+            TableFactor::Function { name, args, alias, .. } => {
+                let fname = self.callable(name, Callable::Table)?;
+                self.arguments(args, scope, false)?;
+                return self.push_function(scope, fname, alias);
+            }
+            TableFactor::UNNEST { alias, array_exprs, with_offset, .. } => {
+                if *with_offset {
+                    return Err(unsupported("UNNEST … WITH OFFSET"));
+                }
+                for e in array_exprs {
+                    self.clean(e, scope)?;
+                }
+                return self.push_function(scope, "unnest".into(), alias);
+            }
+            TableFactor::NestedJoin { table_with_joins, alias: None } => return self.table_with_joins(table_with_joins, scope),
+            other => return Err(unsupported(format!("the FROM item {}", kind_name(other)))),
+        };
+        let (name, cols) = match alias {
+            Some(alias) => (norm(&alias.name), rename(cols, &alias.columns)?),
+            None => (name, cols),
+        };
+        scope.rels.push(Rel { name, cols });
+        Ok(())
+    }
+
+    /// A function in FROM: its columns are named by the alias list, else as the engine names them.
+    fn push_function(&mut self, scope: &mut Scope, fname: String, alias: &Option<TableAlias>) -> R<()> {
+        let known: &[&str] = match (self.engine(), fname.as_str()) {
+            (Engine::Sqlite, "json_each" | "json_tree") => &["key", "value", "type", "atom", "id", "parent", "fullkey", "path"],
+            (_, "json_each" | "jsonb_each" | "json_each_text" | "jsonb_each_text") => &["key", "value"],
+            _ => &[],
+        };
+        let mut cols: Vec<Col> = known.iter().map(|n| Col { name: n.to_string(), mask: None }).collect();
+        if cols.is_empty() {
+            // A one-column function takes the alias as its column's name (PostgreSQL), or its own.
+            let name = alias.as_ref().map(|a| norm(&a.name)).unwrap_or_else(|| fname.clone());
+            cols.push(Col { name, mask: None });
+        }
+        let name = alias.as_ref().map(|a| norm(&a.name)).unwrap_or(fname);
+        let cols = match alias {
+            Some(a) if !a.columns.is_empty() => a.columns.iter().map(|c| Col { name: norm(&c.name), mask: None }).collect(),
+            _ => cols,
+        };
+        scope.rels.push(Rel { name, cols });
+        Ok(())
+    }
+
+    /// A table, view or CTE named in FROM, with the lineage of its columns.
+    fn relation(&mut self, name: &ObjectName) -> R<Vec<Col>> {
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .map(|p| p.as_ident().map(norm).ok_or_else(|| unsupported(format!("the table name {name}"))))
+            .collect::<R<_>>()?;
+        let (schema_name, table) = match parts.as_slice() {
+            [t] => {
+                if let Some((_, cols)) = self.ctes.iter().rev().find(|(n, _)| n == t) {
+                    return Ok(cols.clone());
+                }
+                (None, t.as_str())
+            }
+            [s, t] => (Some(s.as_str()), t.as_str()),
+            _ => return Err(unsupported(format!("the table name {name}"))),
+        };
+        let Some(relation) = self.schema.find(schema_name, table) else {
+            return Err(Refusal::unknown(format!(
+                "the table {name} is not known on this replica, or its schema is not among the allowed schemas ({})",
+                self.schema.search_path.join(", ")
+            )));
+        };
+        let base: Vec<Col> = relation
+            .columns
+            .iter()
+            .map(|c| Col { name: c.clone(), mask: is_masked(c, self.masks).then(|| format!("{table}.{c}")) })
+            .collect();
+        let Some(definition) = &relation.view_definition else { return Ok(base) };
+        if self.masks.is_empty() {
+            return Ok(base);
+        }
+        // A view is read through its own definition, so a masked column it renames stays masked.
+        let through = self.view(definition).map_err(|why| {
+            Refusal::new(format!("the view {name} reads a masked column in a way the guard cannot mask ({})", why.reason))
+        })?;
+        if through.len() != base.len() {
+            return Err(Refusal::new(format!("the view {name} could not be checked: its columns do not match its definition")));
+        }
+        Ok(base.into_iter().zip(through).map(|(b, t)| Col { name: b.name, mask: b.mask.or(t.mask) }).collect())
+    }
+
+    fn view(&mut self, definition: &str) -> R<Vec<Col>> {
+        if self.depth > 16 {
+            return Err(Refusal::new("views nest too deeply"));
+        }
+        let statements = sqlparser::parser::Parser::parse_sql(super::dialect(self.engine()).as_ref(), definition)
+            .map_err(|e| Refusal::new(format!("its definition could not be parsed: {e}")))?;
+        let query = match statements.first() {
+            Some(Statement::Query(q)) => q.clone(),
+            Some(Statement::CreateView(create)) => create.query.clone(),
+            _ => return Err(Refusal::new("its definition is not a query")),
+        };
+        let mut inner = Analyzer { schema: self.schema, masks: self.masks, allowed: self.allowed, check_calls: false, ctes: Vec::new(), depth: self.depth + 1 };
+        inner.query(&query)
+    }
+
+    /// A function name checked against the allow-list; returns it unescaped and lower-case.
+    fn callable(&self, name: &ObjectName, callable: Callable) -> R<String> {
+        let parts: Vec<&Ident> = name.0.iter().map(|p| p.as_ident().ok_or_else(|| unsupported(format!("the function name {name}")))).collect::<R<_>>()?;
+        let last = match parts.as_slice() {
+            [only] => norm(only),
+            [schema, f] if self.engine() == Engine::Postgres && norm(schema) == "pg_catalog" => norm(f),
+            _ => return Err(Refusal::new(format!("only built-in functions may be called; {name} is qualified"))),
+        };
+        if !self.check_calls {
+            return Ok(last);
+        }
+        if !self.allowed.allows(&last, callable) {
+            return Err(Refusal::new(format!("the function {name} is not on this replica's allow-list")));
+        }
+        if self.schema.shadowing_functions.contains(&last) {
+            return Err(Refusal::new(format!(
+                "a function named {last} is also defined outside pg_catalog on this replica, so the call cannot be trusted"
+            )));
+        }
+        Ok(last)
+    }
+
+    /// Arguments of a function; `counting` lets `count(col)` read a masked column.
+    fn arguments(&mut self, args: &[FunctionArg], scope: &Scope, counting: bool) -> R<()> {
+        for arg in args {
+            let value = match arg {
+                FunctionArg::Unnamed(a) | FunctionArg::Named { arg: a, .. } => a,
+                FunctionArg::ExprNamed { name, arg, .. } => {
+                    self.clean(name, scope)?;
+                    arg
+                }
+            };
+            match value {
+                FunctionArgExpr::Expr(e) if counting && is_column_ref(e) => match self.resolve_ref(e, scope) {
+                    Resolved::Unknown => return Err(self.unknown_ref(e)),
+                    _ => {}
+                },
+                FunctionArgExpr::Expr(e) => self.clean(e, scope)?,
+                FunctionArgExpr::Wildcard => {}
+                FunctionArgExpr::QualifiedWildcard(name) => {
+                    let rel = name.0.last().and_then(|p| p.as_ident()).map(norm).unwrap_or_default();
+                    match find_rel(scope, &rel) {
+                        Some(r) => {
+                            if let (Some(m), false) = (r.first_masked(), counting) {
+                                return Err(Refusal::new(format!("{name}.* is a whole-row reference to a row with the masked column {m}")));
+                            }
+                        }
+                        None => return Err(Refusal::unknown(format!("{name}.* names no table of this query"))),
+                    }
+                }
+                other => return Err(unsupported(format!("the argument {other}"))),
+            }
+        }
+        Ok(())
+    }
+
+    fn function(&mut self, f: &Function, scope: &Scope, counting_allowed: bool) -> R<()> {
+        let name = self.callable(&f.name, Callable::Scalar)?;
+        if !matches!(f.parameters, FunctionArguments::None) || f.uses_odbc_syntax {
+            return Err(unsupported(format!("the call {}", f.name)));
+        }
+        let counting = counting_allowed && name == "count" && f.filter.is_none() && f.over.is_none();
+        match &f.args {
+            FunctionArguments::None => {}
+            FunctionArguments::Subquery(q) => self.value_subquery(q, scope)?,
+            FunctionArguments::List(list) => {
+                let distinct = matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct));
+                self.arguments(&list.args, scope, counting && !distinct)?;
+                for clause in &list.clauses {
+                    match clause {
+                        FunctionArgumentClause::OrderBy(exprs) => {
+                            for e in exprs {
+                                self.clean(&e.expr, scope)?;
+                            }
+                        }
+                        FunctionArgumentClause::Where(e) | FunctionArgumentClause::Limit(e) => self.clean(e, scope)?,
+                        FunctionArgumentClause::Separator(_) | FunctionArgumentClause::IgnoreOrRespectNulls(_) => {}
+                        other => return Err(unsupported(format!("the clause {other}"))),
+                    }
+                }
+            }
+        }
+        for e in &f.within_group {
+            self.clean(&e.expr, scope)?;
+        }
+        if let Some(filter) = &f.filter {
+            self.clean(filter, scope)?;
+        }
+        match &f.over {
+            None => {}
+            Some(WindowType::WindowSpec(spec)) => {
+                if spec.window_name.is_some() {
+                    return Err(unsupported("named windows"));
+                }
+                for e in &spec.partition_by {
+                    self.clean(e, scope)?;
+                }
+                for e in &spec.order_by {
+                    self.clean(&e.expr, scope)?;
+                }
+            }
+            Some(WindowType::NamedWindow(_)) => return Err(unsupported("named windows")),
+        }
+        Ok(())
+    }
+
+    /// A projected expression: a bare column keeps its lineage (and will be masked); anything
+    /// else must not touch a masked column.
+    fn projected(&mut self, e: &Expr, scope: &Scope) -> R<Option<String>> {
+        match e {
+            Expr::Nested(inner) => self.projected(inner, scope),
+            e if is_column_ref(e) => match self.resolve_ref(e, scope) {
+                Resolved::Column(mask) => Ok(mask),
+                Resolved::WholeRow(Some(m)) => Err(Refusal::new(format!("{e} is a whole-row reference to a row with the masked column {m}"))),
+                Resolved::WholeRow(None) => Ok(None),
+                Resolved::Unknown => Err(self.unknown_ref(e)),
+            },
+            Expr::Subquery(q) => {
+                let cols = self.query_in(q, Some(scope))?;
+                Ok(cols.into_iter().find_map(|c| c.mask))
+            }
+            Expr::Function(f) => {
+                self.function(f, scope, true)?;
+                Ok(None)
+            }
+            other => {
+                self.clean(other, scope)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// A WHERE, HAVING or ON condition: masked columns may appear only as existence checks.
+    fn predicate(&mut self, e: &Expr, scope: &Scope) -> R<()> {
+        match e {
+            Expr::BinaryOp { left, op: BinaryOperator::And | BinaryOperator::Or, right } => {
+                self.predicate(left, scope)?;
+                self.predicate(right, scope)
+            }
+            Expr::UnaryOp { op: UnaryOperator::Not, expr } | Expr::Nested(expr) => self.predicate(expr, scope),
+            Expr::BinaryOp { left, op: BinaryOperator::Eq, right }
+                if (self.is_masked_ref(left, scope) && is_literal(right)) || (self.is_masked_ref(right, scope) && is_literal(left)) =>
+            {
+                Ok(())
+            }
+            Expr::InList { expr, list, .. } if self.is_masked_ref(expr, scope) && list.iter().all(is_literal) => Ok(()),
+            Expr::IsNull(expr) | Expr::IsNotNull(expr) if self.is_masked_ref(expr, scope) => Ok(()),
+            other => self.clean(other, scope),
+        }
+    }
+
+    fn is_masked_ref(&self, e: &Expr, scope: &Scope) -> bool {
+        is_column_ref(e) && matches!(self.resolve_ref(e, scope), Resolved::Column(Some(_)))
+    }
+
+    /// A subquery used as a value: its result must not carry a masked column.
+    fn value_subquery(&mut self, q: &Query, scope: &Scope) -> R<()> {
+        match self.query_in(q, Some(scope))?.into_iter().find_map(|c| c.mask) {
+            Some(m) => Err(masked_use(&m)),
+            None => Ok(()),
+        }
+    }
+
+    /// An expression that must not touch a masked column at all.
+    fn clean(&mut self, e: &Expr, scope: &Scope) -> R<()> {
+        match e {
+            Expr::Identifier(ident) if ident.value.starts_with('@') => Err(Refusal::new("user variables (@name) are not allowed")),
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => match self.resolve_ref(e, scope) {
+                Resolved::Column(None) | Resolved::WholeRow(None) => Ok(()),
+                Resolved::Column(Some(m)) => Err(masked_use(&m)),
+                Resolved::WholeRow(Some(m)) => Err(Refusal::new(format!("{e} is a whole-row reference to a row with the masked column {m}"))),
+                Resolved::Unknown => Err(self.unknown_ref(e)),
+            },
+            Expr::Value(v) => match &v.value {
+                Value::Placeholder(_) => Err(Refusal::new("parameters ($1, ?) are not supported; write the value in the query")),
+                _ => Ok(()),
+            },
+            Expr::TypedString(t) => self.cast_type(&t.data_type),
+            Expr::BinaryOp { left, op, right } => {
+                self.operator(op)?;
+                self.clean(left, scope)?;
+                self.clean(right, scope)
+            }
+            Expr::AnyOp { left, compare_op, right, .. } | Expr::AllOp { left, compare_op, right } => {
+                self.operator(compare_op)?;
+                self.clean(left, scope)?;
+                self.clean(right, scope)
+            }
+            Expr::UnaryOp { op, expr } => match op {
+                UnaryOperator::Plus | UnaryOperator::Minus | UnaryOperator::Not | UnaryOperator::BitwiseNot => self.clean(expr, scope),
+                other => Err(unsupported(format!("the operator {other}"))),
+            },
+            Expr::Nested(x)
+            | Expr::IsNull(x)
+            | Expr::IsNotNull(x)
+            | Expr::IsTrue(x)
+            | Expr::IsNotTrue(x)
+            | Expr::IsFalse(x)
+            | Expr::IsNotFalse(x)
+            | Expr::IsUnknown(x)
+            | Expr::IsNotUnknown(x)
+            | Expr::Ceil { expr: x, .. }
+            | Expr::Floor { expr: x, .. }
+            | Expr::Extract { expr: x, .. } => self.clean(x, scope),
+            Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) | Expr::Position { expr: a, r#in: b } | Expr::AtTimeZone { timestamp: a, time_zone: b } => {
+                self.clean(a, scope)?;
+                self.clean(b, scope)
+            }
+            Expr::Collate { expr, .. } => self.clean(expr, scope),
+            Expr::InList { expr, list, .. } => {
+                self.clean(expr, scope)?;
+                list.iter().try_for_each(|x| self.clean(x, scope))
+            }
+            Expr::InSubquery { expr, subquery, .. } => {
+                self.clean(expr, scope)?;
+                self.value_subquery(subquery, scope)
+            }
+            Expr::Between { expr, low, high, .. } => {
+                self.clean(expr, scope)?;
+                self.clean(low, scope)?;
+                self.clean(high, scope)
+            }
+            Expr::Like { expr, pattern, escape_char, .. }
+            | Expr::ILike { expr, pattern, escape_char, .. }
+            | Expr::SimilarTo { expr, pattern, escape_char, .. } => {
+                self.clean(expr, scope)?;
+                self.clean(pattern, scope)?;
+                escape_char.iter().try_for_each(|x| self.clean(x, scope))
+            }
+            Expr::RLike { expr, pattern, .. } => {
+                self.clean(expr, scope)?;
+                self.clean(pattern, scope)
+            }
+            Expr::Cast { expr, data_type, format, .. } => {
+                if format.is_some() {
+                    return Err(unsupported("CAST … FORMAT"));
+                }
+                self.cast_type(data_type)?;
+                self.clean(expr, scope)
+            }
+            Expr::Substring { expr, substring_from, substring_for, .. } => {
+                self.clean(expr, scope)?;
+                substring_from.iter().chain(substring_for).try_for_each(|x| self.clean(x, scope))
+            }
+            Expr::Trim { expr, trim_what, trim_characters, .. } => {
+                self.clean(expr, scope)?;
+                trim_what.iter().try_for_each(|x| self.clean(x, scope))?;
+                trim_characters.iter().flatten().try_for_each(|x| self.clean(x, scope))
+            }
+            Expr::Overlay { expr, overlay_what, overlay_from, overlay_for } => {
+                self.clean(expr, scope)?;
+                self.clean(overlay_what, scope)?;
+                self.clean(overlay_from, scope)?;
+                overlay_for.iter().try_for_each(|x| self.clean(x, scope))
+            }
+            Expr::Function(f) => self.function(f, scope, false),
+            Expr::Case { operand, conditions, else_result, .. } => {
+                operand.iter().try_for_each(|x| self.clean(x, scope))?;
+                for when in conditions {
+                    self.clean(&when.condition, scope)?;
+                    self.clean(&when.result, scope)?;
+                }
+                else_result.iter().try_for_each(|x| self.clean(x, scope))
+            }
+            // EXISTS tells only whether a row exists, like the equality checks predicates allow.
+            Expr::Exists { subquery, .. } => self.query_in(subquery, Some(scope)).map(|_| ()),
+            Expr::Subquery(q) => self.value_subquery(q, scope),
+            Expr::Tuple(items) => items.iter().try_for_each(|x| self.clean(x, scope)),
+            Expr::Array(array) => array.elem.iter().try_for_each(|x| self.clean(x, scope)),
+            Expr::Interval(interval) => self.clean(&interval.value, scope),
+            other => Err(unsupported(format!("the expression form {}", kind_name(other)))),
+        }
+    }
+
+    fn cast_type(&self, data_type: &DataType) -> R<()> {
+        let name = data_type.to_string();
+        if cast_allowed(&name) {
+            Ok(())
+        } else {
+            Err(Refusal::new(format!("values may not be cast to {name} here")))
+        }
+    }
+
+    fn operator(&self, op: &BinaryOperator) -> R<()> {
+        use BinaryOperator::*;
+        let known = matches!(
+            op,
+            Plus | Minus | Multiply | Divide | Modulo | StringConcat | Gt | Lt | GtEq | LtEq | Spaceship | Eq | NotEq | And | Or | Xor
+                | BitwiseOr | BitwiseAnd | BitwiseXor | MyIntegerDivide | PGBitwiseXor | PGBitwiseShiftLeft | PGBitwiseShiftRight
+                | PGExp | PGOverlap | PGRegexMatch | PGRegexIMatch | PGRegexNotMatch | PGRegexNotIMatch | PGLikeMatch | PGILikeMatch
+                | PGNotLikeMatch | PGNotILikeMatch | PGStartsWith | Arrow | LongArrow | HashArrow | HashLongArrow | AtArrow | ArrowAt
+                | HashMinus | AtQuestion | AtAt | Question | QuestionAnd | QuestionPipe
+        );
+        if !known {
+            return Err(unsupported(format!("the operator {op}")));
+        }
+        if self.check_calls && self.schema.shadowing_operators.contains(&op.to_string()) {
+            return Err(Refusal::new(format!("an operator {op} is also defined outside pg_catalog on this replica, so it cannot be trusted")));
+        }
+        Ok(())
+    }
+
+    fn resolve_ref(&self, e: &Expr, scope: &Scope) -> Resolved {
+        match e {
+            Expr::Identifier(i) => self.resolve(std::slice::from_ref(i), scope),
+            Expr::CompoundIdentifier(parts) => self.resolve(parts, scope),
+            _ => Resolved::Unknown,
+        }
+    }
+
+    fn unknown_ref(&self, e: &Expr) -> Refusal {
+        Refusal::unknown(format!("{e} is not a column of the tables this query reads"))
+    }
+
+    fn resolve(&self, parts: &[Ident], scope: &Scope) -> Resolved {
+        let parts: Vec<String> = parts.iter().map(norm).collect();
+        let mut current = Some(scope);
+        while let Some(s) = current {
+            match parts.as_slice() {
+                [col] => {
+                    let matches: Vec<&Col> = s.rels.iter().flat_map(|r| &r.cols).filter(|c| &c.name == col).collect();
+                    if !matches.is_empty() {
+                        return Resolved::Column(matches.iter().find_map(|c| c.mask.clone()));
+                    }
+                    if let Some(rel) = s.rels.iter().find(|r| &r.name == col) {
+                        return Resolved::WholeRow(rel.first_masked().map(String::from));
+                    }
+                }
+                [.., rel, col] if parts.len() <= 4 => {
+                    if let Some(r) = s.rels.iter().find(|r| &r.name == rel) {
+                        return match r.cols.iter().find(|c| &c.name == col) {
+                            Some(c) => Resolved::Column(c.mask.clone()),
+                            None => Resolved::Unknown,
+                        };
+                    }
+                }
+                _ => return Resolved::Unknown,
+            }
+            current = s.outer;
+        }
+        Resolved::Unknown
+    }
+}
+
+fn find_rel<'s>(scope: &'s Scope, name: &str) -> Option<&'s Rel> {
+    let mut current = Some(scope);
+    while let Some(s) = current {
+        if let Some(r) = s.rels.iter().find(|r| r.name == name) {
+            return Some(r);
+        }
+        current = s.outer;
+    }
+    None
+}
+
+fn is_column_ref(e: &Expr) -> bool {
+    matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+}
+
+fn is_literal(e: &Expr) -> bool {
+    match e {
+        Expr::Value(v) => !matches!(v.value, Value::Placeholder(_)),
+        Expr::UnaryOp { op: UnaryOperator::Minus, expr } => matches!(**expr, Expr::Value(_)),
+        Expr::TypedString(_) => true,
+        _ => false,
+    }
+}
+
+fn no_wildcard_options(options: &WildcardAdditionalOptions) -> R<()> {
+    if options.opt_ilike.is_some() || options.opt_exclude.is_some() || options.opt_except.is_some() || options.opt_replace.is_some() || options.opt_rename.is_some() {
+        return Err(unsupported("* with EXCLUDE/EXCEPT/REPLACE/RENAME"));
+    }
+    Ok(())
+}
+
+/// The name an engine gives an unnamed output column, as far as outer queries refer to it.
+fn output_name(e: &Expr) -> String {
+    match e {
+        Expr::Identifier(i) => norm(i),
+        Expr::CompoundIdentifier(parts) => parts.last().map(norm).unwrap_or_default(),
+        Expr::Function(f) => f.name.0.last().and_then(|p| p.as_ident()).map(norm).unwrap_or_default(),
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => output_name(expr),
+        _ => "?column?".into(),
+    }
+}
+
+/// Column aliases (`AS t(a, b)`) rename positionally and keep the lineage.
+fn rename(mut cols: Vec<Col>, aliases: &[TableAliasColumnDef]) -> R<Vec<Col>> {
+    if aliases.len() > cols.len() && !cols.is_empty() {
+        return Err(Refusal::new("more column aliases than columns"));
+    }
+    if cols.is_empty() {
+        // A function's columns are named by its alias list.
+        return Ok(aliases.iter().map(|a| Col { name: norm(&a.name), mask: None }).collect());
+    }
+    for (col, alias) in cols.iter_mut().zip(aliases) {
+        col.name = norm(&alias.name);
+    }
+    Ok(cols)
+}
+
+/// Branches of a UNION (or a recursive CTE's parts): a column is masked if any branch's is.
+fn merge(mut left: Vec<Col>, right: &[Col]) -> R<Vec<Col>> {
+    if !right.is_empty() && left.len() != right.len() {
+        return Err(Refusal::new("the parts of the set operation have different numbers of columns"));
+    }
+    for (l, r) in left.iter_mut().zip(right) {
+        if l.mask.is_none() {
+            l.mask = r.mask.clone();
+        }
+    }
+    Ok(left)
+}
