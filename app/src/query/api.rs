@@ -87,30 +87,22 @@ pub async fn cancel_query(service: String, replica: String) -> Result<bool, AppE
 #[server(endpoint = "query/schema", input = Json)]
 pub async fn replica_schema(service: String, replica: String) -> Result<Vec<(String, Vec<String>)>, AppError> {
     use crate::auth::guard::authorize_user;
-    use console_core::query::{replicas, run, Engine};
+    use console_core::query::replicas;
     use console_core::{auth::policy::Action, store::Store};
     let store = expect_context::<Store>();
     let svc = service_and_owner(&store, &service).await?;
     authorize_user(Action::QueryReplica, Some(&svc.squad))?;
     let target = replicas::get(&store, &replica).await?.filter(|r| r.service == service)
         .ok_or_else(|| AppError::NotFound(format!("replica {replica:?} of {service}")))?;
-    let sql = match target.engine {
-        Engine::Postgres => "SELECT table_schema || '.' || table_name, column_name FROM information_schema.columns WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, ordinal_position",
-        Engine::Mysql => "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = DATABASE() ORDER BY 1, ordinal_position",
-        Engine::Sqlite => "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY 1, p.cid",
-    };
-    let limits = run::Limits { statement_timeout: std::time::Duration::from_secs(5), row_cap: 5_000, masks: vec![], allowed_schemas: vec![], connect_timeout: std::time::Duration::from_secs(5) };
+    // The guard's own snapshot: only the allowed schemas' tables, read fresh.
+    let defaults = console_core::defaults::repo::current(&store).await?.1;
+    let limits = target.limits(svc.tier, &defaults);
     let url = target.connect_url().map_err(AppError::BadRequest)?;
-    let result = run::run_checked(target.engine, &url, sql, &limits).await.map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let mut tables: Vec<(String, Vec<String>)> = Vec::new();
-    for row in result.rows {
-        let (table, column) = (row[0].clone().unwrap_or_default(), row[1].clone().unwrap_or_default());
-        match tables.last_mut() {
-            Some((t, cols)) if *t == table => cols.push(column),
-            _ => tables.push((table, vec![column])),
-        }
-    }
-    Ok(tables)
+    let schema = console_core::query::schema::snapshot(target.engine, &url, &limits, true).await.map_err(|e| {
+        tracing::warn!(replica = %target.id, error = %e, "schema could not be read");
+        AppError::BadRequest("the replica's schema could not be read right now".into())
+    })?;
+    Ok(schema.tables())
 }
 
 /// The user's own recent queries.

@@ -175,6 +175,7 @@ fn DesignateReplica(service: String) -> impl IntoView {
     let engine = RwSignal::new("postgres".to_string());
     let url = RwSignal::new(String::new());
     let credential_env = RwSignal::new(String::new());
+    let extra_functions = RwSignal::new(String::new());
     let field = "rounded border border-slate-300 px-2 py-1 text-sm";
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -196,6 +197,7 @@ fn DesignateReplica(service: String) -> impl IntoView {
                 row_cap: None,
                 masks: None,
                 allowed_schemas: vec![],
+                extra_functions: extra_functions.get().split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect(),
             },
         });
     };
@@ -210,6 +212,7 @@ fn DesignateReplica(service: String) -> impl IntoView {
                 </select>
                 <input class=field placeholder="postgres://reader@host/db (no password)" aria-label="Replica URL" bind:value=url />
                 <input class=field placeholder="env var holding the password" aria-label="Credential environment variable" bind:value=credential_env />
+                <input class=field placeholder="extra functions, e.g. similarity, word_similarity" aria-label="Extra allowed functions" bind:value=extra_functions />
                 <button type="submit" class="justify-self-start rounded bg-slate-900 px-3 py-1 text-white">"Designate"</button>
             </form>
             {move || register.value().get().map(|r| match r {
