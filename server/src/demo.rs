@@ -71,6 +71,7 @@ pub async fn ensure(store: &Store, path: &Path) -> Result<(), String> {
         row_cap: None,
         masks: None,
         allowed_schemas: vec![],
+        extra_functions: vec![],
     };
     match replicas::register(store, &replica, "console").await {
         Ok(()) | Err(ReplicaError::Invalid(_)) => Ok(()), // already designated

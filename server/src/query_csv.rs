@@ -95,7 +95,7 @@ async fn download(
     let sql = match String::from_utf8(sql_bytes) {
         Ok(sql) => sql,
         Err(e) => {
-            let refusal = console_core::query::run::RunError::Refused(console_core::query::guard::Refusal("the query is not valid UTF-8".into()));
+            let refusal = console_core::query::run::RunError::Refused(console_core::query::guard::Refusal::new("the query is not valid UTF-8"));
             let shown = String::from_utf8_lossy(e.as_bytes()).into_owned();
             if let Err(e) = replicas::audit(&state.store, &login, &replica, &shown, &Err(refusal.clone()), 0).await {
                 tracing::error!(error = %e, "store error");

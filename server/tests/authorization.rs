@@ -204,3 +204,23 @@ async fn owners_change_their_service_and_others_cannot() {
     let derived = app.post_json("/api/catalog/attest", Some(&maria), json!({"service": "ledger", "check": "slo", "attested": true})).await;
     assert!(derived.body.contains("not a check a squad attests"), "{}", derived.body);
 }
+
+/// The tier picks the REPL's limits and masks: owners may not relax their own guardrails.
+#[tokio::test]
+async fn owners_cannot_change_their_tier_but_sres_can() {
+    let app = TestApp::demo().await;
+    let maria = app.sign_in("maria").await;
+    let tier_of = |page: serde_json::Value| page["service"]["tier"].clone();
+    let before = tier_of(app.get_as("/api/v1/services/ledger", Some(&maria)).await.json());
+    assert_eq!(before, json!(1));
+    let lower = json!({"name": "ledger", "description": "x", "tier": 4, "lifecycle": "production", "runbook": "", "slo": ""});
+    let refused = app.post_json("/api/catalog/update-service", Some(&maria), lower.clone()).await;
+    assert!(matches!(serde_json::from_str::<AppError>(&refused.body), Ok(AppError::Forbidden(m)) if m.contains("tier")), "{}", refused.body);
+    let page = app.get_as("/api/v1/services/ledger", Some(&maria)).await.json();
+    assert_eq!(tier_of(page.clone()), before);
+    assert_ne!(page["service"]["description"], "x", "a refused edit changes nothing");
+    let sre = app.sign_in("sre").await;
+    let done = app.post_json("/api/catalog/update-service", Some(&sre), lower).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(tier_of(app.get_as("/api/v1/services/ledger", Some(&maria)).await.json()), json!(4));
+}

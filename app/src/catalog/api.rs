@@ -87,6 +87,12 @@ pub async fn update_service(
     let store = expect_context::<Store>();
     let owner = owner_of(&store, &name).await?;
     let user = authorize_user(Action::EditService, Some(&owner))?;
+    let current = repo::service(&store, &name).await?.ok_or_else(|| AppError::NotFound(format!("service {name:?}")))?;
+    if current.tier != tier {
+        // The tier comes from the descriptor in Git or from an SRE.
+        authorize_user(Action::SetTier, Some(&owner))
+            .map_err(|_| AppError::Forbidden("the tier is set in the service's descriptor in Git or by an SRE".into()))?;
+    }
     let edit = ServiceEdit { description: description.trim().into(), tier, lifecycle, runbook: runbook.trim().into(), slo: slo.trim().into() };
     edit.validate().map_err(AppError::BadRequest)?;
     repo::update_service(&store, &name, &edit).await?;

@@ -56,7 +56,8 @@ pub fn QueryPage() -> impl IntoView {
                                 </label>
                                 {list.iter().find(|r| r.replica.id == chosen.get_untracked()).map(|r| view! {
                                     <span class="text-slate-600" data-testid="limits">
-                                        {format!("timeout {} ms · at most {} rows · masked: {}", r.statement_timeout_ms, r.row_cap, r.masks.join(", "))}
+                                        {format!("timeout {} ms · at most {} rows · masked: {}{}", r.statement_timeout_ms, r.row_cap, r.masks.join(", "),
+                                            if r.replica.extra_functions.is_empty() { String::new() } else { format!(" · extra functions allowed by an SRE: {}", r.replica.extra_functions.join(", ")) })}
                                     </span>
                                 })}
                             </div>

@@ -32,6 +32,8 @@ pub enum Action {
     EditService,
     /// Attest or withdraw a readiness check of a service.
     AttestReadiness,
+    /// Change a service's tier, which picks its REPL limits and masks: not the owners' to lower.
+    SetTier,
     /// Create, list and revoke one's own API tokens.
     ManageOwnTokens,
     /// Re-import the catalog from its descriptors.
@@ -49,11 +51,12 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::ViewSession,
         Action::ViewCatalog,
         Action::EditService,
         Action::AttestReadiness,
+        Action::SetTier,
         Action::ManageOwnTokens,
         Action::ImportCatalog,
         Action::AdminDefaults,
@@ -70,7 +73,7 @@ impl Action {
             Action::ViewCatalog | Action::ManageOwnTokens | Action::ViewWorkloads => Role::Developer,
             // Logs can hold customer data: like the REPL, only the owning squad and SREs.
             Action::EditService | Action::AttestReadiness | Action::QueryReplica | Action::ReadLogs => Role::Owner,
-            Action::ImportCatalog | Action::AdminDefaults | Action::AdministerReplicas => Role::Sre,
+            Action::ImportCatalog | Action::AdminDefaults | Action::AdministerReplicas | Action::SetTier => Role::Sre,
         }
     }
 }

@@ -394,12 +394,30 @@ pub async fn check_credential(replica: &Replica) -> Result<Option<String>, Strin
             .fetch_one(&mut conn)
             .await
             .map_err(|e| e.to_string())?;
+            // Functions outside pg_catalog that share a name with an allowed built-in: queries
+            // calling that name are refused on this replica, so say so now.
+            let shadowing: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT n.nspname || '.' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+            let allowed = super::guard::functions::Allowed::new(Engine::Postgres, &[]);
+            let shadowing: Vec<String> = shadowing
+                .into_iter()
+                .filter(|f| f.rsplit('.').next().is_some_and(|n| allowed.allows(&n.to_lowercase(), super::guard::functions::Callable::Scalar)))
+                .collect();
             let _ = conn.close().await;
-            match (in_recovery, can_write.unwrap_or(false)) {
-                (true, _) => None,
-                (false, true) => Some("this credential can write to tables on a primary; the guards keep queries read-only, but use a read-only role on a replica".to_string()),
-                (false, false) => Some("this is a primary, not a replica (pg_is_in_recovery() is false)".to_string()),
+            let mut warnings: Vec<String> = match (in_recovery, can_write.unwrap_or(false)) {
+                (true, _) => vec![],
+                (false, true) => vec!["this credential can write to tables on a primary; the guards keep queries read-only, but use a read-only role on a replica".to_string()],
+                (false, false) => vec!["this is a primary, not a replica (pg_is_in_recovery() is false)".to_string()],
+            };
+            if !shadowing.is_empty() {
+                warnings.push(format!("functions outside pg_catalog overload allowed built-ins, so queries calling them are refused: {}", shadowing.join(", ")));
             }
+            (!warnings.is_empty()).then(|| warnings.join("; "))
         }
         Engine::Mysql => {
             let options = sqlx::mysql::MySqlConnectOptions::from_str(&url).map_err(|e| unreachable(e.to_string()))?;
