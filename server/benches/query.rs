@@ -1,10 +1,8 @@
-//! REPL benchmark: the guard's own time on a 5 KB query, the overhead over the raw driver, and
-//! memory while a capped query reads a 1,000,000-row table. PostgreSQL on 127.0.0.1. Run with
-//! `make bench`.
+//! REPL benchmark: the guard's overhead over the raw driver, and memory while a capped query
+//! reads a 1,000,000-row table. PostgreSQL on 127.0.0.1. Run with `make bench`. The guard's own
+//! time is `server/core/benches/guard.rs`.
 
-use console_core::query::guard::{self, functions::Allowed, Policy};
 use console_core::query::run::{run, Limits};
-use console_core::query::schema::Schema;
 use console_core::query::Engine;
 use sqlx::{Connection, Executor, Row};
 use std::time::{Duration, Instant};
@@ -25,43 +23,8 @@ fn p50(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
-/// Parse, allow-list and lineage of a realistic 5 KB read, in process.
-fn guard_time() {
-    let columns: Vec<String> = (0..40).map(|i| format!("c{i}")).collect();
-    let mut users: Vec<&str> = vec!["id", "name", "email", "password_hash"];
-    users.extend(columns.iter().map(String::as_str));
-    let schema = Schema::of(&[("public", "users", &users), ("public", "orders", &["id", "user_id", "amount", "created_at"])]);
-    let masks = vec!["email".to_string(), "*password*".to_string()];
-    let allowed = Allowed::new(Engine::Postgres, &[]);
-    let subqueries: Vec<String> = (0..70)
-        .map(|i| format!("(SELECT count(*) FROM orders o{i} WHERE o{i}.user_id = u.id AND o{i}.amount > {i}) AS n{i}"))
-        .collect();
-    let sql = format!(
-        "WITH recent AS (SELECT id, user_id, amount FROM orders WHERE created_at > now() - interval '7 days') \
-         SELECT u.id, u.name, u.email, {} FROM users u JOIN recent r ON r.user_id = u.id \
-         WHERE u.email IN ('a@example.com', 'b@example.com') OR u.name LIKE 'm%' ORDER BY u.id LIMIT 100",
-        subqueries.join(", ")
-    );
-    let policy = Policy { schema: &schema, masks: &masks, allowed: &allowed };
-    let mut times = Vec::new();
-    for _ in 0..2_000 {
-        let started = Instant::now();
-        let checked = guard::check(&sql, &policy).unwrap();
-        times.push(started.elapsed());
-        assert!(checked.masked[2]);
-    }
-    times.sort();
-    println!(
-        "guard on a {} byte query: p50 {:.3} ms, p99 {:.3} ms\n",
-        sql.len(),
-        times[times.len() / 2].as_secs_f64() * 1e3,
-        times[times.len() * 99 / 100].as_secs_f64() * 1e3
-    );
-}
-
 #[tokio::main]
 async fn main() {
-    guard_time();
     let admin_url = std::env::var("CONSOLE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let name = format!("repl_bench_{}", std::process::id());
     let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
