@@ -4,7 +4,7 @@
 //!
 //! Left out on purpose: functions that sleep, lock, signal, read files or settings, run SQL
 //! given as text (`query_to_xml`, `ts_stat`), export whole tables (`table_to_xml`), touch
-//! sequences, or build huge values from small input (`repeat`, `lpad`, `printf`): a developer
+//! sequences, or build huge values from small input (`repeat`, `lpad`, `printf` and SQLite's `format`): a developer
 //! debugging data has no need of them, and each is a way to hurt the replica or leak data.
 
 use super::super::Engine;
@@ -19,7 +19,7 @@ const COMMON: &[&str] = &[
     "lower", "upper", "length", "char_length", "character_length", "octet_length", "bit_length", "substr",
     "substring", "trim", "ltrim", "rtrim", "btrim", "replace", "concat", "concat_ws", "left", "right", "reverse",
     "position", "instr", "strpos", "split_part", "initcap", "ascii", "chr", "char", "hex", "md5", "sha1", "sha2",
-    "translate", "format", "quote_literal", "quote_ident", "starts_with", "regexp_replace", "regexp_like",
+    "translate", "quote_literal", "quote_ident", "starts_with", "regexp_replace", "regexp_like",
     "regexp_substr", "regexp_instr", "regexp_match", "regexp_count", "soundex", "to_hex",
     // dates
     "now", "current_date", "current_time", "current_timestamp", "localtime", "localtimestamp", "date_trunc",
@@ -128,7 +128,7 @@ mod tests {
             for name in [
                 "pg_sleep", "pg_terminate_backend", "pg_advisory_lock", "set_config", "query_to_xml", "table_to_xml",
                 "ts_stat", "dblink", "lo_import", "pg_read_file", "nextval", "sleep", "benchmark", "get_lock",
-                "load_file", "load_extension", "readfile", "repeat", "lpad", "printf", "current_setting",
+                "load_file", "load_extension", "readfile", "repeat", "lpad", "printf", "format", "current_setting",
             ] {
                 assert!(!allowed.allows(name, Callable::Scalar) && !allowed.allows(name, Callable::Table), "{name}");
             }

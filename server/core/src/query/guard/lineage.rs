@@ -43,6 +43,16 @@ struct Scope<'a> {
     outer: Option<&'a Scope<'a>>,
 }
 
+impl<'a> Scope<'a> {
+    /// This scope with the query's output columns added, for clauses that may name them.
+    fn with_outputs(&self, outputs: &[Col]) -> Scope<'a> {
+        let mut rels = self.rels.clone();
+        // A name no query can spell, so only unqualified names reach it.
+        rels.push(Rel { name: "\0output".into(), cols: outputs.to_vec() });
+        Scope { rels, merged_columns: self.merged_columns, outer: self.outer }
+    }
+}
+
 enum Resolved {
     Column(Option<String>),
     WholeRow(Option<String>),
@@ -76,7 +86,8 @@ pub struct Analyzer<'a> {
     pub allowed: &'a Allowed,
     /// Off while reading a view's own definition: its owner chose what it calls.
     pub check_calls: bool,
-    ctes: Vec<(String, Vec<Col>)>,
+    /// CTEs in scope, innermost last; `None` while a WITH RECURSIVE names one not yet defined.
+    ctes: Vec<(String, Option<Vec<Col>>)>,
     depth: usize,
 }
 
@@ -114,25 +125,26 @@ impl<'a> Analyzer<'a> {
 
     fn query_body(&mut self, q: &Query, outer: Option<&Scope>) -> R<Vec<Col>> {
         if let Some(with) = &q.with {
-            for cte in &with.cte_tables {
+            let base = self.ctes.len();
+            if with.recursive {
+                // WITH RECURSIVE lets each CTE see all the others, so a name that reads as a
+                // table may be a later CTE: register every name before reading any.
+                for cte in &with.cte_tables {
+                    self.ctes.push((norm(&cte.alias.name), None));
+                }
+            }
+            for (i, cte) in with.cte_tables.iter().enumerate() {
                 if cte.from.is_some() {
                     return Err(unsupported("CTE ... FROM"));
                 }
                 let name = norm(&cte.alias.name);
-                let cols = if with.recursive {
-                    // The recursive part reads the CTE itself: seed it from the first branch.
-                    let seed = match &*cte.query.body {
-                        SetExpr::SetOperation { left, .. } => self.set_expr(left, outer)?,
-                        _ => Vec::new(),
-                    };
-                    self.ctes.push((name.clone(), rename(seed.clone(), &cte.alias.columns)?));
-                    let full = self.query_in(&cte.query, outer)?;
-                    self.ctes.pop();
-                    merge(full, &seed)?
+                let cols = if with.recursive { self.recursive_cte(cte, base + i, outer)? } else { self.query_in(&cte.query, outer)? };
+                let cols = rename(cols, &cte.alias.columns)?;
+                if with.recursive {
+                    self.ctes[base + i].1 = Some(cols);
                 } else {
-                    self.query_in(&cte.query, outer)?
-                };
-                self.ctes.push((name, rename(cols, &cte.alias.columns)?));
+                    self.ctes.push((name, Some(cols)));
+                }
             }
         }
         let cols = match &*q.body {
@@ -167,6 +179,31 @@ impl<'a> Analyzer<'a> {
             }
         }
         Ok(cols)
+    }
+
+    /// A recursive CTE's columns: seeded from its first branch, then read again with what it
+    /// carries so far until no more columns turn masked (each round masks one more, or stops).
+    fn recursive_cte(&mut self, cte: &Cte, slot: usize, outer: Option<&Scope>) -> R<Vec<Col>> {
+        if !matches!(&*cte.query.body, SetExpr::SetOperation { .. }) {
+            return self.query_in(&cte.query, outer);
+        }
+        let mut seed_body = &*cte.query.body;
+        while let SetExpr::SetOperation { left, .. } = seed_body {
+            seed_body = left;
+        }
+        let seed = self.set_expr(seed_body, outer)?;
+        let mut current = rename(seed, &cte.alias.columns)?;
+        for _ in 0..=current.len() {
+            self.ctes[slot].1 = Some(current.clone());
+            let full = rename(self.query_in(&cte.query, outer)?, &cte.alias.columns)?;
+            let next = merge(full, &current)?;
+            let stable = next.iter().zip(&current).all(|(a, b)| a.mask.is_some() == b.mask.is_some());
+            current = next;
+            if stable {
+                return Ok(current);
+            }
+        }
+        Err(Refusal::new("the recursive CTE could not be checked"))
     }
 
     fn set_expr(&mut self, body: &SetExpr, outer: Option<&Scope>) -> R<Vec<Col>> {
@@ -275,7 +312,8 @@ impl<'a> Analyzer<'a> {
             }
         }
         if let Some(h) = &s.having {
-            self.predicate(h, &scope)?;
+            // MariaDB and SQLite let HAVING read output names as well.
+            self.predicate(h, &scope.with_outputs(&cols))?;
         }
         if let Some(order_by) = order_by {
             self.order_by(order_by, &scope, &cols)?;
@@ -314,17 +352,9 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        if let Expr::Identifier(ident) = e {
-            if matches!(self.resolve(std::slice::from_ref(ident), scope), Resolved::Unknown) {
-                if let Some(col) = outputs.iter().find(|c| c.name == norm(ident)) {
-                    return match &col.mask {
-                        Some(m) => Err(masked_use(m)),
-                        None => Ok(()),
-                    };
-                }
-            }
-        }
-        self.clean(e, scope)
+        // Engines read output names here too (PostgreSQL before input columns, MariaDB and
+        // SQLite inside expressions as well): a name masked on either side is refused.
+        self.clean(e, &scope.with_outputs(outputs))
     }
 
     fn table_with_joins(&mut self, twj: &TableWithJoins, scope: &mut Scope) -> R<()> {
@@ -373,8 +403,8 @@ impl<'a> Analyzer<'a> {
 
     fn table_factor(&mut self, factor: &TableFactor, scope: &mut Scope) -> R<()> {
         let (name, cols, alias) = match factor {
-            TableFactor::Table { name, alias, args, with_hints, version, partitions, json_path, sample, .. } => {
-                if !with_hints.is_empty() || version.is_some() || !partitions.is_empty() || json_path.is_some() || sample.is_some() {
+            TableFactor::Table { name, alias, args, with_hints, version, with_ordinality, partitions, json_path, sample, .. } => {
+                if !with_hints.is_empty() || version.is_some() || *with_ordinality || !partitions.is_empty() || json_path.is_some() || sample.is_some() {
                     return Err(unsupported(format!("this form of table reference ({name})")));
                 }
                 match args {
@@ -393,21 +423,27 @@ impl<'a> Analyzer<'a> {
                     }
                 }
             }
-            TableFactor::Derived { subquery, alias, sample, .. } => {
+            TableFactor::Derived { lateral, subquery, alias, sample } => {
                 if sample.is_some() {
                     return Err(unsupported("TABLESAMPLE"));
                 }
-                let cols = self.query_in(subquery, Some(scope))?;
+                // Without LATERAL a derived table sees the enclosing query, not its siblings:
+                // a sibling's name must not hide the outer relation the engine will read.
+                let visible = if *lateral { Some(&*scope) } else { scope.outer };
+                let cols = self.query_in(subquery, visible)?;
                 (String::new(), cols, alias)
             }
-            TableFactor::Function { name, args, alias, .. } => {
+            TableFactor::Function { name, args, alias, with_ordinality, .. } => {
+                if *with_ordinality {
+                    return Err(unsupported("WITH ORDINALITY"));
+                }
                 let fname = self.callable(name, Callable::Table)?;
                 self.arguments(args, scope, false)?;
                 return self.push_function(scope, fname, alias);
             }
-            TableFactor::UNNEST { alias, array_exprs, with_offset, .. } => {
-                if *with_offset {
-                    return Err(unsupported("UNNEST … WITH OFFSET"));
+            TableFactor::UNNEST { alias, array_exprs, with_offset, with_ordinality, .. } => {
+                if *with_offset || *with_ordinality || array_exprs.len() != 1 {
+                    return Err(unsupported("UNNEST of several arrays, WITH OFFSET or WITH ORDINALITY"));
                 }
                 for e in array_exprs {
                     self.clean(e, scope)?;
@@ -426,24 +462,34 @@ impl<'a> Analyzer<'a> {
     }
 
     /// A function in FROM: its columns are named by the alias list, else as the engine names them.
+    /// An alias list longer than the function's columns is refused: it would name columns the
+    /// engine does not have, and hide outer columns of the same name.
     fn push_function(&mut self, scope: &mut Scope, fname: String, alias: &Option<TableAlias>) -> R<()> {
         let known: &[&str] = match (self.engine(), fname.as_str()) {
             (Engine::Sqlite, "json_each" | "json_tree") => &["key", "value", "type", "atom", "id", "parent", "fullkey", "path"],
             (_, "json_each" | "jsonb_each" | "json_each_text" | "jsonb_each_text") => &["key", "value"],
             _ => &[],
         };
-        let mut cols: Vec<Col> = known.iter().map(|n| Col { name: n.to_string(), mask: None }).collect();
-        if cols.is_empty() {
+        let rel = alias.as_ref().map(|a| norm(&a.name)).unwrap_or_else(|| fname.clone());
+        let aliases = alias.as_ref().map(|a| a.columns.as_slice()).unwrap_or_default();
+        // Record functions return the columns their definition list declares, all from the argument.
+        let record = matches!(fname.as_str(), "json_to_recordset" | "jsonb_to_recordset");
+        let cols: Vec<Col> = if record {
+            if aliases.is_empty() {
+                return Err(Refusal::new(format!("{fname} needs a column definition list: AS r(a int, b text)")));
+            }
+            aliases.iter().map(|a| Col { name: norm(&a.name), mask: None }).collect()
+        } else if known.is_empty() {
             // A one-column function takes the alias as its column's name (PostgreSQL), or its own.
-            let name = alias.as_ref().map(|a| norm(&a.name)).unwrap_or_else(|| fname.clone());
-            cols.push(Col { name, mask: None });
-        }
-        let name = alias.as_ref().map(|a| norm(&a.name)).unwrap_or(fname);
-        let cols = match alias {
-            Some(a) if !a.columns.is_empty() => a.columns.iter().map(|c| Col { name: norm(&c.name), mask: None }).collect(),
-            _ => cols,
+            vec![Col { name: rel.clone(), mask: None }]
+        } else {
+            known.iter().map(|n| Col { name: n.to_string(), mask: None }).collect()
         };
-        scope.rels.push(Rel { name, cols });
+        if aliases.len() > cols.len() {
+            return Err(Refusal::new(format!("{fname} returns {} column(s); the alias list names {}", cols.len(), aliases.len())));
+        }
+        let cols = rename(cols, aliases)?;
+        scope.rels.push(Rel { name: rel, cols });
         Ok(())
     }
 
@@ -456,8 +502,10 @@ impl<'a> Analyzer<'a> {
             .collect::<R<_>>()?;
         let (schema_name, table) = match parts.as_slice() {
             [t] => {
-                if let Some((_, cols)) = self.ctes.iter().rev().find(|(n, _)| n == t) {
-                    return Ok(cols.clone());
+                match self.ctes.iter().rev().find(|(n, _)| n == t) {
+                    Some((_, Some(cols))) => return Ok(cols.clone()),
+                    Some((_, None)) => return Err(Refusal::new(format!("the CTE {t} is read before it is defined; a CTE may read only itself and those before it"))),
+                    None => {}
                 }
                 (None, t.as_str())
             }
@@ -645,13 +693,29 @@ impl<'a> Analyzer<'a> {
             }
             Expr::UnaryOp { op: UnaryOperator::Not, expr } | Expr::Nested(expr) => self.predicate(expr, scope),
             Expr::BinaryOp { left, op: BinaryOperator::Eq, right }
-                if (self.is_masked_ref(left, scope) && is_literal(right)) || (self.is_masked_ref(right, scope) && is_literal(left)) =>
+                if (self.is_masked_ref(left, scope) && self.is_literal(right)) || (self.is_masked_ref(right, scope) && self.is_literal(left)) =>
             {
                 Ok(())
             }
-            Expr::InList { expr, list, .. } if self.is_masked_ref(expr, scope) && list.iter().all(is_literal) => Ok(()),
+            Expr::InList { expr, list, .. } if self.is_masked_ref(expr, scope) && list.iter().all(|x| self.is_literal(x)) => Ok(()),
             Expr::IsNull(expr) | Expr::IsNotNull(expr) if self.is_masked_ref(expr, scope) => Ok(()),
             other => self.clean(other, scope),
+        }
+    }
+
+    /// A literal a masked column may be compared with. MariaDB compares a string with a number
+    /// (or a date) by converting the string, so `email = 0` would test its prefix: strings only there.
+    fn is_literal(&self, e: &Expr) -> bool {
+        let mysql = self.engine() == Engine::Mysql;
+        match e {
+            Expr::Value(v) => match &v.value {
+                Value::Placeholder(_) => false,
+                Value::SingleQuotedString(_) | Value::DoubleQuotedString(_) | Value::NationalStringLiteral(_) | Value::Null => true,
+                _ => !mysql,
+            },
+            Expr::UnaryOp { op: UnaryOperator::Minus, expr } => !mysql && matches!(**expr, Expr::Value(ValueWithSpan { value: Value::Number(..), .. })),
+            Expr::TypedString(t) => !mysql && cast_allowed(&t.data_type.to_string()),
+            _ => false,
         }
     }
 
@@ -863,15 +927,6 @@ fn is_column_ref(e: &Expr) -> bool {
     matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
 }
 
-fn is_literal(e: &Expr) -> bool {
-    match e {
-        Expr::Value(v) => !matches!(v.value, Value::Placeholder(_)),
-        Expr::UnaryOp { op: UnaryOperator::Minus, expr } => matches!(**expr, Expr::Value(_)),
-        Expr::TypedString(_) => true,
-        _ => false,
-    }
-}
-
 fn no_wildcard_options(options: &WildcardAdditionalOptions) -> R<()> {
     if options.opt_ilike.is_some() || options.opt_exclude.is_some() || options.opt_except.is_some() || options.opt_replace.is_some() || options.opt_rename.is_some() {
         return Err(unsupported("* with EXCLUDE/EXCEPT/REPLACE/RENAME"));
@@ -892,12 +947,8 @@ fn output_name(e: &Expr) -> String {
 
 /// Column aliases (`AS t(a, b)`) rename positionally and keep the lineage.
 fn rename(mut cols: Vec<Col>, aliases: &[TableAliasColumnDef]) -> R<Vec<Col>> {
-    if aliases.len() > cols.len() && !cols.is_empty() {
-        return Err(Refusal::new("more column aliases than columns"));
-    }
-    if cols.is_empty() {
-        // A function's columns are named by its alias list.
-        return Ok(aliases.iter().map(|a| Col { name: norm(&a.name), mask: None }).collect());
+    if aliases.len() > cols.len() {
+        return Err(Refusal::new(format!("the alias list names {} columns; there are {}", aliases.len(), cols.len())));
     }
     for (col, alias) in cols.iter_mut().zip(aliases) {
         col.name = norm(&alias.name);
@@ -907,7 +958,7 @@ fn rename(mut cols: Vec<Col>, aliases: &[TableAliasColumnDef]) -> R<Vec<Col>> {
 
 /// Branches of a UNION (or a recursive CTE's parts): a column is masked if any branch's is.
 fn merge(mut left: Vec<Col>, right: &[Col]) -> R<Vec<Col>> {
-    if !right.is_empty() && left.len() != right.len() {
+    if left.len() != right.len() {
         return Err(Refusal::new("the parts of the set operation have different numbers of columns"));
     }
     for (l, r) in left.iter_mut().zip(right) {

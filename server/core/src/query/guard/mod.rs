@@ -521,6 +521,64 @@ mod tests {
         }
     }
 
+    /// The second attack round on the lineage walk: each query here leaked in clear before.
+    #[test]
+    fn scoping_tricks_do_not_unmask() {
+        for (sql, engine) in [
+            // WITH RECURSIVE makes every CTE visible to every other: `t` below is the CTE, not public.t.
+            ("WITH RECURSIVE a(x) AS (SELECT a FROM t), t(a) AS (SELECT email FROM users) SELECT lower(x) FROM a", Postgres),
+            // A masked value reaches the third column only on the recursion's second step.
+            (
+                "WITH RECURSIVE r(n, e, z) AS (SELECT 1, 'x', 'y' UNION ALL SELECT r.n + 1, u.email, r.e FROM r JOIN users u ON u.id = r.n WHERE r.n < 3) \
+                 SELECT lower(z) FROM r",
+                Postgres,
+            ),
+            // A derived table without LATERAL cannot see its siblings: `users` here is the outer one.
+            ("SELECT (SELECT lower(d.x) FROM (SELECT 1 AS email) users, (SELECT users.email AS x) d) FROM users", Postgres),
+            // ORDER BY and MariaDB's HAVING read output names before input columns.
+            ("SELECT id, email AS name FROM users ORDER BY name", Postgres),
+            ("SELECT id, email AS name FROM users ORDER BY name", Mysql),
+            ("SELECT id, email AS e FROM users HAVING e LIKE 'a%'", Mysql),
+            ("SELECT id, email AS name FROM users GROUP BY id HAVING name > 'm'", Mysql),
+            // MariaDB compares a string with a number as numbers: `email = 0` is a prefix oracle.
+            ("SELECT id FROM users WHERE email = 0", Mysql),
+            ("SELECT id FROM users WHERE email IN (1, 2)", Mysql),
+            // SQLite's format() is printf(): it pads to any width.
+            ("SELECT format('%.*c', 100000000, 'x')", Sqlite),
+            // A typed literal is a cast like any other.
+            ("SELECT id FROM users WHERE email = regclass 'users'", Postgres),
+            // Row numbering and multi-array UNNEST are forms the walk does not count columns for.
+            ("SELECT * FROM unnest(ARRAY[1, 2]) WITH ORDINALITY AS f(a, n)", Postgres),
+            ("SELECT * FROM unnest(ARRAY[1], ARRAY[2]) AS f(a, b)", Postgres),
+            // More aliases than a function has columns would name columns that do not exist.
+            ("SELECT (SELECT lower(email) FROM generate_series(1, 2) AS g(a, email)) FROM users", Postgres),
+            ("SELECT (SELECT lower(email) FROM jsonb_each('{}') AS j(k, v, email)) FROM users", Postgres),
+        ] {
+            match check(sql, engine) {
+                Ok(checked) => panic!("{sql:?} ({engine:?}) passed, masked: {:?}", checked.masked),
+                Err(refused) => {
+                    let why = &refused.reason;
+                    let expected = ["masked column", "before it is defined", "allow-list", "not supported", "alias list"];
+                    assert!(expected.iter().any(|e| why.contains(e)), "{sql}: {why}");
+                }
+            }
+        }
+        // What stays allowed: CTEs reading earlier ones, LATERAL, output names that are clean,
+        // string equality on MariaDB, record functions with their column definitions.
+        for (sql, engine) in [
+            ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5), m AS (SELECT i FROM n) SELECT i FROM m", Postgres),
+            ("SELECT o.id, l.total FROM users o, LATERAL (SELECT sum(amount) AS total FROM orders WHERE user_id = o.id) l", Postgres),
+            ("SELECT id, name AS label FROM users ORDER BY label", Mysql),
+            ("SELECT id FROM users WHERE email = 'a@b' OR email IN ('c', 'd')", Mysql),
+            ("SELECT count(*) AS c FROM users GROUP BY name HAVING c > 1", Mysql),
+            ("SELECT * FROM jsonb_to_recordset('[{\"a\":1}]') AS r(a int, b text)", Postgres),
+            ("SELECT g FROM generate_series(1, 3) AS g", Postgres),
+            ("SELECT * FROM unnest(ARRAY[1, 2]) AS f(a)", Postgres),
+        ] {
+            check(sql, engine).unwrap_or_else(|r| panic!("{sql} ({engine:?}): {}", r.reason));
+        }
+    }
+
     #[test]
     fn unknown_names_ask_for_a_fresh_schema() {
         let refused = check("SELECT nickname FROM users", Postgres).unwrap_err();
