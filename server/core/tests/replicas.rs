@@ -548,7 +548,13 @@ async fn prove(engine: Engine, url: &str) -> usize {
         allowed_schemas: if engine == Engine::Postgres { vec!["public".into()] } else { vec![] },
         extra_functions: vec![],
     };
-    let mut tried = 0;
+    // An existence check on a masked column runs, and its audit record says which column it tested.
+    let probe = "SELECT id FROM users WHERE email = 'MARKER-joao@example.com'";
+    let found = replicas::query(&store, "attacker", &replica, Tier::new(1).unwrap(), probe).await.unwrap().unwrap();
+    assert_eq!(found.rows, [[Some("2".to_string())]]);
+    let audited = replicas::audit_log(&store, Some("attacker"), 1).await.unwrap();
+    assert!(audited[0].outcome == "allowed" && audited[0].reason.contains("existence check on users.email"), "{:?}", audited[0]);
+    let mut tried = 1;
     for attempt in ATTEMPTS {
         // Only MySQL and MariaDB execute /*! … */; elsewhere it is an inert comment on a read.
         if (attempt.contains("/*!") || attempt.contains("/*M!")) && engine != Engine::Mysql {

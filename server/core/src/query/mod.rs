@@ -30,6 +30,9 @@ pub struct QueryResult {
     /// More rows existed than the cap allowed.
     pub truncated: bool,
     pub elapsed_ms: u64,
+    /// Masked columns the query tested by an existence check (`= 'literal'`, `IN`, `IS NULL`); audited.
+    #[serde(default)]
+    pub probed: Vec<String>,
 }
 
 /// A replica as stored: where it is and where its credential is, never the credential.

@@ -173,7 +173,13 @@ pub async fn audit(
     duration_ms: u64,
 ) -> Result<(), StoreError> {
     let (kind, reason, rows) = match outcome {
-        Ok(r) => ("allowed", if r.truncated { "stopped at the row cap".to_string() } else { String::new() }, r.rows.len() as i64),
+        Ok(r) => {
+            let mut notes: Vec<String> = r.probed.iter().map(|c| format!("existence check on {c}")).collect();
+            if r.truncated {
+                notes.push("stopped at the row cap".into());
+            }
+            ("allowed", notes.join("; "), r.rows.len() as i64)
+        }
         Err(RunError::Refused(why)) => ("refused", why.reason.clone(), 0),
         Err(e) => ("failed", e.to_string(), 0),
     };

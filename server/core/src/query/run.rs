@@ -125,7 +125,8 @@ pub async fn check(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Res
 /// [`run`], stoppable through `cancel`.
 pub async fn run_cancellable(engine: Engine, url: &str, sql: &str, limits: &Limits, cancel: &Cancel) -> Result<QueryResult, RunError> {
     let checked = check(engine, url, sql, limits).await?;
-    run_with_lineage(engine, url, sql, limits, cancel, &checked.masked).await
+    let result = run_with_lineage(engine, url, sql, limits, cancel, &checked.masked).await?;
+    Ok(QueryResult { probed: checked.probed, ..result })
 }
 
 /// Layers 2–4 alone, masking by column name only (tests use it to prove the database refuses
@@ -155,6 +156,7 @@ async fn run_with_lineage(engine: Engine, url: &str, sql: &str, limits: &Limits,
         rows,
         truncated,
         elapsed_ms: started.elapsed().as_millis() as u64,
+        probed: Vec::new(),
     })
 }
 

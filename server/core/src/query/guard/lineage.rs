@@ -89,11 +89,13 @@ pub struct Analyzer<'a> {
     /// CTEs in scope, innermost last; `None` while a WITH RECURSIVE names one not yet defined.
     ctes: Vec<(String, Option<Vec<Col>>)>,
     depth: usize,
+    /// Masked columns tested by existence checks, for the audit.
+    pub probed: Vec<String>,
 }
 
 impl<'a> Analyzer<'a> {
     pub fn new(schema: &'a Schema, masks: &'a [String], allowed: &'a Allowed) -> Self {
-        Analyzer { schema, masks, allowed, check_calls: true, ctes: Vec::new(), depth: 0 }
+        Analyzer { schema, masks, allowed, check_calls: true, ctes: Vec::new(), depth: 0, probed: Vec::new() }
     }
 
     fn engine(&self) -> Engine {
@@ -548,7 +550,7 @@ impl<'a> Analyzer<'a> {
             Some(Statement::CreateView(create)) => create.query.clone(),
             _ => return Err(Refusal::new("its definition is not a query")),
         };
-        let mut inner = Analyzer { schema: self.schema, masks: self.masks, allowed: self.allowed, check_calls: false, ctes: Vec::new(), depth: self.depth + 1 };
+        let mut inner = Analyzer { schema: self.schema, masks: self.masks, allowed: self.allowed, check_calls: false, ctes: Vec::new(), depth: self.depth + 1, probed: Vec::new() };
         inner.query(&query)
     }
 
@@ -686,20 +688,37 @@ impl<'a> Analyzer<'a> {
 
     /// A WHERE, HAVING or ON condition: masked columns may appear only as existence checks.
     fn predicate(&mut self, e: &Expr, scope: &Scope) -> R<()> {
-        match e {
+        let probe = match e {
             Expr::BinaryOp { left, op: BinaryOperator::And | BinaryOperator::Or, right } => {
                 self.predicate(left, scope)?;
-                self.predicate(right, scope)
+                return self.predicate(right, scope);
             }
-            Expr::UnaryOp { op: UnaryOperator::Not, expr } | Expr::Nested(expr) => self.predicate(expr, scope),
-            Expr::BinaryOp { left, op: BinaryOperator::Eq, right }
-                if (self.is_masked_ref(left, scope) && self.is_literal(right)) || (self.is_masked_ref(right, scope) && self.is_literal(left)) =>
-            {
+            Expr::UnaryOp { op: UnaryOperator::Not, expr } | Expr::Nested(expr) => return self.predicate(expr, scope),
+            Expr::BinaryOp { left, op: BinaryOperator::Eq, right } if self.is_literal(right) => self.masked_ref(left, scope),
+            Expr::BinaryOp { left, op: BinaryOperator::Eq, right } if self.is_literal(left) => self.masked_ref(right, scope),
+            Expr::InList { expr, list, .. } if list.iter().all(|x| self.is_literal(x)) => self.masked_ref(expr, scope),
+            Expr::IsNull(expr) | Expr::IsNotNull(expr) => self.masked_ref(expr, scope),
+            _ => None,
+        };
+        match probe {
+            Some(column) => {
+                if !self.probed.contains(&column) {
+                    self.probed.push(column);
+                }
                 Ok(())
             }
-            Expr::InList { expr, list, .. } if self.is_masked_ref(expr, scope) && list.iter().all(|x| self.is_literal(x)) => Ok(()),
-            Expr::IsNull(expr) | Expr::IsNotNull(expr) if self.is_masked_ref(expr, scope) => Ok(()),
-            other => self.clean(other, scope),
+            None => self.clean(e, scope),
+        }
+    }
+
+    /// The masked column `e` names, if it is a bare reference to one.
+    fn masked_ref(&self, e: &Expr, scope: &Scope) -> Option<String> {
+        if !is_column_ref(e) {
+            return None;
+        }
+        match self.resolve_ref(e, scope) {
+            Resolved::Column(mask) => mask,
+            _ => None,
         }
     }
 
@@ -717,10 +736,6 @@ impl<'a> Analyzer<'a> {
             Expr::TypedString(t) => !mysql && cast_allowed(&t.data_type.to_string()),
             _ => false,
         }
-    }
-
-    fn is_masked_ref(&self, e: &Expr, scope: &Scope) -> bool {
-        is_column_ref(e) && matches!(self.resolve_ref(e, scope), Resolved::Column(Some(_)))
     }
 
     /// A subquery used as a value: its result must not carry a masked column.
