@@ -18,7 +18,7 @@ use sqlparser::ast::{
 };
 use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 use std::ops::ControlFlow;
 
 /// Longest SQL text accepted, in bytes.
@@ -95,9 +95,12 @@ pub fn check(sql: &str, policy: &Policy) -> Result<Checked, Refusal> {
     if sql.len() > MAX_SQL_BYTES {
         return Err(Refusal::new(format!("the query is longer than {MAX_SQL_BYTES} bytes")));
     }
-    check_comments(sql, engine)?;
-    let statements = Parser::parse_sql(dialect(engine).as_ref(), sql)
-        .map_err(|e| Refusal::new(format!("the query could not be parsed, so it cannot be checked: {e}")))?;
+    let unparsable = |e: &dyn std::fmt::Display| Refusal::new(format!("the query could not be parsed, so it cannot be checked: {e}"));
+    let dialect = dialect(engine);
+    // Tokenized once: the comments are checked on the same tokens the parser reads.
+    let tokens = Tokenizer::new(dialect.as_ref(), sql).tokenize_with_location().map_err(|e| unparsable(&e))?;
+    check_comments(&tokens, sql, engine)?;
+    let statements = Parser::new(dialect.as_ref()).with_tokens_with_locations(tokens).parse_statements().map_err(|e| unparsable(&e))?;
     let statement = match statements.as_slice() {
         [one] => one,
         [] => return Err(Refusal::new("the query is empty")),
@@ -170,12 +173,9 @@ pub fn check(sql: &str, policy: &Policy) -> Result<Checked, Refusal> {
 }
 
 /// Optimizer hints can lift the timeout; MySQL runs the text of `/*! … */` comments.
-fn check_comments(sql: &str, engine: Engine) -> Result<(), Refusal> {
-    let tokens = Tokenizer::new(dialect(engine).as_ref(), sql)
-        .tokenize()
-        .map_err(|e| Refusal::new(format!("the query could not be parsed, so it cannot be checked: {e}")))?;
+fn check_comments(tokens: &[TokenWithSpan], sql: &str, engine: Engine) -> Result<(), Refusal> {
     for token in tokens {
-        if let Token::Whitespace(Whitespace::MultiLineComment(text)) = token {
+        if let Token::Whitespace(Whitespace::MultiLineComment(text)) = &token.token {
             if text.starts_with('+') {
                 return Err(Refusal::new("optimizer hints (/*+ … */) are not allowed: they can lift the statement timeout"));
             }
