@@ -1,4 +1,6 @@
-//! The one error type that crosses from server functions to the browser.
+//! The one web error type: every server function and every plain route answers with it, and
+//! [`AppError::status`] is the one place that gives each kind its HTTP status. Domain errors
+//! become an `AppError` through the `From` impls below.
 //!
 //! Internal failures are logged on the server and reach the browser only as `Internal`.
 
@@ -16,6 +18,12 @@ pub enum AppError {
     Unauthorized,
     #[error("not allowed: {0}")]
     Forbidden(String),
+    /// A rate or concurrency limit is spent for now.
+    #[error("{0}")]
+    Throttled(String),
+    /// Something the console depends on (a replica, a cluster) cannot be reached.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("something went wrong on our side; it has been logged")]
     Internal,
     /// The call itself failed (network, encoding).
@@ -30,6 +38,8 @@ impl AppError {
             AppError::BadRequest(_) => 400,
             AppError::Unauthorized => 401,
             AppError::Forbidden(_) => 403,
+            AppError::Throttled(_) => 429,
+            AppError::Unavailable(_) => 503,
             AppError::Internal | AppError::Call(_) => 500,
         }
     }
@@ -74,6 +84,31 @@ impl From<console_core::k8s::K8sError> for AppError {
                 AppError::Internal
             }
             _ => AppError::BadRequest(error.to_string()),
+        }
+    }
+}
+
+/// Plain routes answer the same status as server functions, with the reason as text.
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        let status = http::StatusCode::from_u16(self.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        (status, self.to_string()).into_response()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<console_core::query::run::RunError> for AppError {
+    fn from(error: console_core::query::run::RunError) -> Self {
+        use console_core::query::run::RunError;
+        match error {
+            RunError::Unreachable(why) => {
+                tracing::warn!(%why, "replica unreachable");
+                AppError::Unavailable("the replica cannot be reached right now (see the audit log)".into())
+            }
+            // Refusals, timeouts, the database's own (fixed-text) errors and cancels are the
+            // query's outcome: the request was understood and answered.
+            other => AppError::BadRequest(other.to_string()),
         }
     }
 }

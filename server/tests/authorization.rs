@@ -122,7 +122,7 @@ async fn the_matrix_holds_for_every_role() {
             }
         }
         // The REPL's CSV download: owners and SREs get past the policy (then: no such replica).
-        let csv = app.get_as("/services/ledger/query.csv?replica=none&sql=SELECT%201", cookie.as_deref()).await;
+        let csv = app.post_form("/services/ledger/query.csv", cookie.as_deref(), "replica=none&sql=SELECT%201").await;
         let allowed_csv = allows(user_for(expected_role).as_ref(), Action::QueryReplica, Some("payments"));
         let refused_csv = matches!(csv.status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED | StatusCode::SEE_OTHER);
         assert_eq!(!refused_csv, allowed_csv, "query.csv as {who:?}: {}", csv.status);

@@ -48,17 +48,17 @@ async fn owners_query_with_the_tier_limits_and_masks() {
     // A shared link pre-fills the editor; the CSV has the same masks and cap.
     let shared = app.get_as("/services/payments-api/query?replica=payments-demo&sql=SELECT%20name%20FROM%20customers", Some(&maria)).await;
     assert!(shared.body.contains("sql=SELECT%20name%20FROM%20customers"), "the shared query did not prefill the editor");
-    let csv = app.get_as("/services/payments-api/query.csv?replica=payments-demo&sql=SELECT%20id%2C%20email%20FROM%20customers%20ORDER%20BY%20id", Some(&maria)).await;
+    let csv = app.post_form("/services/payments-api/query.csv", Some(&maria), "replica=payments-demo&sql=SELECT%20id%2C%20email%20FROM%20customers%20ORDER%20BY%20id").await;
     assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
     let lines: Vec<&str> = csv.body.lines().collect();
     assert_eq!(lines[0], "\"id\",\"email\"");
     assert_eq!(lines[1], "\"1\",\"••••\"");
     assert_eq!(lines.len(), 201);
-    let refused = app.get_as("/services/payments-api/query.csv?replica=payments-demo&sql=DELETE%20FROM%20customers", Some(&maria)).await;
+    let refused = app.post_form("/services/payments-api/query.csv", Some(&maria), "replica=payments-demo&sql=DELETE%20FROM%20customers").await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.body.contains("refused"));
     // Invalid UTF-8 is refused with a clear message, and audited.
-    let bad = app.get_as("/services/payments-api/query.csv?replica=payments-demo&sql=SELECT%20%FF%FE", Some(&maria)).await;
+    let bad = app.post_form("/services/payments-api/query.csv", Some(&maria), "replica=payments-demo&sql=SELECT%20%FF%FE").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("not valid UTF-8"), "{}", bad.body);
     let sre = app.sign_in("sre").await;
@@ -66,7 +66,7 @@ async fn owners_query_with_the_tier_limits_and_masks() {
     assert_eq!(audit[0]["reason"], "the query is not valid UTF-8");
     assert_eq!(audit[0]["outcome"], "refused");
     let arjun = app.sign_in("arjun").await;
-    assert_eq!(app.get_as("/services/payments-api/query.csv?replica=payments-demo&sql=SELECT%201", Some(&arjun)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.post_form("/services/payments-api/query.csv", Some(&arjun), "replica=payments-demo&sql=SELECT%201").await.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -183,4 +183,78 @@ async fn a_user_cancels_their_running_query() {
     let sre = app.sign_in("sre").await;
     let audit = app.post_json("/api/query/audit", Some(&sre), json!({})).await.json();
     assert_eq!(audit[0]["reason"], "cancelled by the user");
+}
+
+/// Each refusal kind answers its own status, the same on the server function and the CSV download.
+#[tokio::test]
+async fn each_refusal_kind_answers_its_status_on_every_route() {
+    let (app, _dir) = with_demo_replica().await;
+    let sre = app.sign_in("sre").await;
+    let down = json!({"id": "down-pg", "service": "payments-api", "name": "down", "engine": "postgres",
+                      "url": "postgres://reader@127.0.0.1:9/ledger", "credential_env": "", "credential_file": "",
+                      "statement_timeout_ms": null, "row_cap": null, "masks": null});
+    assert_eq!(app.post_json("/api/query/register", Some(&sre), json!({"replica": down})).await.status, StatusCode::OK);
+    let maria = app.sign_in("maria").await;
+    let arjun = app.sign_in("arjun").await;
+    let via_function = |cookie: Option<String>, replica: &'static str, sql: &'static str| {
+        let app = &app;
+        async move {
+            let reply = app.post_json("/api/query/run", cookie.as_deref(), json!({"service": "payments-api", "replica": replica, "sql": sql})).await;
+            (reply.status, reply.body)
+        }
+    };
+    let via_csv = |cookie: Option<String>, replica: &'static str, sql: &'static str| {
+        let app = &app;
+        async move {
+            let form = format!("replica={replica}&sql={}", sql.replace(' ', "+"));
+            let reply = app.post_form("/services/payments-api/query.csv", cookie.as_deref(), &form).await;
+            (reply.status, reply.body)
+        }
+    };
+    for route in ["function", "csv"] {
+        let call = |cookie: Option<&String>, replica, sql| {
+            let cookie = cookie.cloned();
+            async move { if route == "function" { via_function(cookie, replica, sql).await } else { via_csv(cookie, replica, sql).await } }
+        };
+        let cases = [
+            (call(Some(&maria), "payments-demo", "SELECT count(*) FROM customers").await, StatusCode::OK, ""),
+            (call(Some(&maria), "payments-demo", "DELETE FROM customers").await, StatusCode::BAD_REQUEST, "read-only"),
+            (call(None, "payments-demo", "SELECT 1").await, StatusCode::UNAUTHORIZED, "Unauthorized|sign in"),
+            (call(Some(&arjun), "payments-demo", "SELECT 1").await, StatusCode::FORBIDDEN, "payments"),
+            (call(Some(&maria), "no-such-replica", "SELECT 1").await, StatusCode::NOT_FOUND, "no-such-replica"),
+            (call(Some(&maria), "down-pg", "SELECT 1").await, StatusCode::SERVICE_UNAVAILABLE, "cannot be reached"),
+        ];
+        for ((status, body), want, says) in cases {
+            assert_eq!(status, want, "{route}: {body}");
+            assert!(says.split('|').any(|s| body.contains(s)), "{route}: {want}: {body}");
+        }
+    }
+    // The rate limit: the same 429 on both routes once it is spent.
+    let mut last = StatusCode::OK;
+    for _ in 0..40 {
+        last = via_function(Some(maria.clone()), "payments-demo", "SELECT 1").await.0;
+        if last != StatusCode::OK {
+            break;
+        }
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    let (status, body) = via_csv(Some(maria.clone()), "payments-demo", "SELECT 1").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    // The CSV download runs SQL, so it is a POST: a GET link (a cross-site one) runs nothing,
+    // and a cross-site POST is refused before it reaches the flow.
+    let sre_get = app.get_as("/services/payments-api/query.csv?replica=payments-demo&sql=SELECT%201", Some(&sre)).await;
+    assert_eq!(sre_get.status, StatusCode::METHOD_NOT_ALLOWED);
+    let cross_site = app
+        .send(
+            axum::http::Request::post("/services/payments-api/query.csv")
+                .header("origin", "https://evil.example")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("cookie", &sre)
+                .body(axum::body::Body::from("replica=payments-demo&sql=SELECT+1"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+    let audit = app.post_json("/api/query/audit", Some(&sre), json!({})).await.json();
+    assert!(audit.as_array().unwrap().iter().all(|e| e["login"] != "sre"), "nothing ran as the SRE");
 }

@@ -16,9 +16,6 @@ pub struct ReplicaView {
     pub masks: Vec<String>,
 }
 
-/// Queries a user may start per minute.
-pub const QUERIES_PER_MINUTE: usize = 30;
-
 #[cfg(feature = "ssr")]
 async fn service_and_owner(store: &console_core::store::Store, service: &str) -> Result<console_core::catalog::Service, AppError> {
     console_core::catalog::repo::service(store, service).await?.ok_or_else(|| AppError::NotFound(format!("service {service:?}")))
@@ -50,26 +47,10 @@ pub async fn list_replicas(service: String) -> Result<Vec<ReplicaView>, AppError
 /// Runs one query. Every attempt, allowed, refused or failed, is in the audit log.
 #[server(endpoint = "query/run", input = Json)]
 pub async fn run_query(service: String, replica: String, sql: String) -> Result<QueryResult, AppError> {
-    use crate::auth::guard::authorize_user;
-    use console_core::query::replicas::{self, Throttle};
-    use console_core::query::run::RunError;
-    use console_core::{auth::policy::Action, store::Store};
-    let store = expect_context::<Store>();
-    let svc = service_and_owner(&store, &service).await?;
-    let user = authorize_user(Action::QueryReplica, Some(&svc.squad))?;
-    let target = replicas::get(&store, &replica)
-        .await?
-        .filter(|r| r.service == service)
-        .ok_or_else(|| AppError::NotFound(format!("replica {replica:?} of {service}")))?;
-    let slot = expect_context::<Throttle>().acquire(&user.login, &target.id, QUERIES_PER_MINUTE).map_err(AppError::BadRequest)?;
-    match replicas::query_cancellable(&store, &user.login, &target, svc.tier, &sql, &slot.cancel).await? {
-        Ok(result) => Ok(result),
-        Err(RunError::Unreachable(why)) => {
-            tracing::warn!(replica = %target.id, %why, "replica unreachable");
-            Err(AppError::BadRequest("the replica cannot be reached right now (see the audit log)".into()))
-        }
-        Err(e) => Err(AppError::BadRequest(e.to_string())),
-    }
+    use console_core::query::replicas::Throttle;
+    use console_core::store::Store;
+    let user = crate::auth::guard::current_user();
+    super::flow::run(&expect_context::<Store>(), &expect_context::<Throttle>(), user, &service, &replica, sql.as_bytes()).await
 }
 
 /// Stops the user's running query on `replica`.
@@ -100,7 +81,7 @@ pub async fn replica_schema(service: String, replica: String) -> Result<Vec<(Str
     let url = target.connect_url().map_err(AppError::BadRequest)?;
     let schema = console_core::query::schema::snapshot(target.engine, &url, &limits, true).await.map_err(|e| {
         tracing::warn!(replica = %target.id, error = %e, "schema could not be read");
-        AppError::BadRequest("the replica's schema could not be read right now".into())
+        AppError::Unavailable("the replica's schema could not be read right now".into())
     })?;
     Ok(schema.tables())
 }
@@ -154,6 +135,6 @@ pub async fn check_replica(replica: String) -> Result<String, AppError> {
     match replicas::check_credential(&target).await {
         Ok(None) => Ok("reachable; the credential is read-only".into()),
         Ok(Some(warning)) => Ok(format!("reachable; warning: {warning}")),
-        Err(why) => Err(AppError::BadRequest(why)),
+        Err(why) => Err(AppError::Unavailable(why)),
     }
 }

@@ -2,6 +2,8 @@
 
 mod api;
 mod audit;
+#[cfg(feature = "ssr")]
+pub mod flow;
 mod page;
 
 pub use api::*;

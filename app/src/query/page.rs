@@ -23,9 +23,8 @@ pub fn QueryPage() -> impl IntoView {
     let share = move || {
         format!("/services/{}/query?replica={}&sql={}", service(), encode_component(&chosen.get()), encode_component(&sql.get()))
     };
-    let csv = move || {
-        format!("/services/{}/query.csv?replica={}&sql={}", service(), encode_component(&chosen.get()), encode_component(&sql.get()))
-    };
+    // The download runs SQL, so it is a form POST (never a link): see server/src/query_csv.rs.
+    let csv = move || format!("/services/{}/query.csv", service());
     let schema = Resource::new(move || (service(), chosen.get()), |(service, replica)| async move {
         if replica.is_empty() { Ok(vec![]) } else { replica_schema(service, replica).await }
     });
@@ -82,7 +81,11 @@ pub fn QueryPage() -> impl IntoView {
                 <div class="mt-2 flex items-center gap-3">
                     <button class="rounded bg-slate-900 px-4 py-1 text-white" on:click=move |_| submit()>"Run"</button>
                     <button class="rounded border border-slate-300 px-3 py-1" on:click=move |_| explain()>"Explain"</button>
-                    <a rel="external" class="text-sm text-sky-700 hover:underline" href=csv data-testid="csv-link">"Download CSV"</a>
+                    <form method="post" action=csv class="inline">
+                        <input type="hidden" name="replica" prop:value=move || chosen.get() />
+                        <input type="hidden" name="sql" prop:value=move || sql.get() />
+                        <button type="submit" class="text-sm text-sky-700 hover:underline" data-testid="csv-link">"Download CSV"</button>
+                    </form>
                     <a class="text-sm text-sky-700 hover:underline" href=share data-testid="share-link">"Link to this query"</a>
                     <span class="text-xs text-slate-500">"Ctrl+Enter runs. Read-only; every query is audited."</span>
                     {move || run.pending().get().then(|| view! {
