@@ -34,8 +34,8 @@ pub struct AppState {
     pub auth: Auth,
     /// Where `catalog/import` re-reads descriptors from.
     pub catalog_dir: Option<std::path::PathBuf>,
-    /// One running query per user and replica, and a rate limit (shared by all requests).
-    pub throttle: console_core::query::replicas::Throttle,
+    /// Per-user rates and running slots, counted in the store (they hold across console replicas).
+    pub limiter: console_core::limiter::Limiter,
     /// The clusters' watch caches.
     pub clusters: console_core::k8s::Clusters,
     /// Open log follows per user.
@@ -52,11 +52,11 @@ impl AppState {
             .build();
         AppState {
             leptos_options,
+            limiter: console_core::limiter::Limiter::new(store.clone()),
             store,
             metrics: Metrics::default(),
             auth,
             catalog_dir: None,
-            throttle: Default::default(),
             clusters: Default::default(),
             follows: Default::default(),
         }
@@ -85,12 +85,12 @@ pub fn router(state: AppState) -> Router {
             dev_sign_in: state.auth.dev_sign_in,
         };
         let source = CatalogSource(state.catalog_dir.clone());
-        let throttle = state.throttle.clone();
+        let limiter = state.limiter.clone();
         let clusters = state.clusters.clone();
         move || {
             provide_context(clusters.clone());
             provide_context(store.clone());
-            provide_context(throttle.clone());
+            provide_context(limiter.clone());
             provide_context(sign_in.clone());
             provide_context(source.clone());
         }

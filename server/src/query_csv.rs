@@ -66,7 +66,7 @@ async fn download(
     form: Bytes,
 ) -> Result<Response, AppError> {
     let (replica, sql) = params(&String::from_utf8_lossy(&form));
-    let result = app::query::flow::run(&state.store, &state.throttle, user.0, &name, &replica, &sql).await?;
+    let result = app::query::flow::run(&state.store, &state.limiter, user.0, &name, &replica, &sql).await?;
     let mut body = result.columns.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",");
     body.push('\n');
     for row in result.rows {

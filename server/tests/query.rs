@@ -258,3 +258,23 @@ async fn each_refusal_kind_answers_its_status_on_every_route() {
     let audit = app.post_json("/api/query/audit", Some(&sre), json!({})).await.json();
     assert!(audit.as_array().unwrap().iter().all(|e| e["login"] != "sre"), "nothing ran as the SRE");
 }
+
+/// Two console replicas on one store share the per-user limits.
+#[tokio::test]
+async fn limits_hold_across_two_console_replicas() {
+    let (a, _dir) = with_demo_replica().await;
+    let b = TestApp::with_store(a.store.clone()).await;
+    let maria = a.sign_in("maria").await;
+    let mut passed = 0;
+    for i in 0..40 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let reply = app.post_json("/api/query/run", Some(&maria), json!({"service": "payments-api", "replica": "payments-demo", "sql": "SELECT 1"})).await;
+        match reply.status {
+            StatusCode::OK => passed += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("{other}: {}", reply.body),
+        }
+    }
+    // 30 a minute, refilled at one every 2 s: a slow run may see one more, never 40.
+    assert!((30..=31).contains(&passed), "{passed} of 40 passed a 30-a-minute limit across two replicas");
+}

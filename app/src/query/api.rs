@@ -47,21 +47,22 @@ pub async fn list_replicas(service: String) -> Result<Vec<ReplicaView>, AppError
 /// Runs one query. Every attempt, allowed, refused or failed, is in the audit log.
 #[server(endpoint = "query/run", input = Json)]
 pub async fn run_query(service: String, replica: String, sql: String) -> Result<QueryResult, AppError> {
-    use console_core::query::replicas::Throttle;
+    use console_core::limiter::Limiter;
     use console_core::store::Store;
     let user = crate::auth::guard::current_user();
-    super::flow::run(&expect_context::<Store>(), &expect_context::<Throttle>(), user, &service, &replica, sql.as_bytes()).await
+    super::flow::run(&expect_context::<Store>(), &expect_context::<Limiter>(), user, &service, &replica, sql.as_bytes()).await
 }
 
 /// Stops the user's running query on `replica`.
 #[server(endpoint = "query/cancel", input = Json)]
 pub async fn cancel_query(service: String, replica: String) -> Result<bool, AppError> {
     use crate::auth::guard::authorize_user;
-    use console_core::query::replicas::Throttle;
+    use console_core::limiter::Limiter;
     use console_core::{auth::policy::Action, store::Store};
     let svc = service_and_owner(&expect_context::<Store>(), &service).await?;
     let user = authorize_user(Action::QueryReplica, Some(&svc.squad))?;
-    Ok(expect_context::<Throttle>().cancel(&user.login, &replica))
+    // The slot's holder (on whichever console replica) sees the request at its next heartbeat.
+    Ok(expect_context::<Limiter>().request_cancel(super::flow::SLOT, &user.login, &replica).await.map_err(super::flow::limit_error)?)
 }
 
 /// Tables and columns of the replica, for the editor's side panel.

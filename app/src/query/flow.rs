@@ -6,30 +6,49 @@ use crate::auth::guard::authorize_as;
 use crate::error::AppError;
 use console_core::auth::policy::Action;
 use console_core::auth::User;
-use console_core::query::replicas::{self, Throttle};
+use console_core::limiter::{LimitError, Limiter};
+use console_core::query::replicas;
 use console_core::query::run::RunError;
 use console_core::query::QueryResult;
 use console_core::store::Store;
 
 /// Queries a user may start per minute.
-pub const QUERIES_PER_MINUTE: usize = 30;
+pub const QUERIES_PER_MINUTE: i64 = 30;
+/// The limiter's kind for a running query (one per user and replica).
+pub const SLOT: &str = "query";
+
+pub fn limit_error(e: LimitError) -> AppError {
+    match e {
+        LimitError::Store(e) => e.into(),
+        other => AppError::Throttled(other.to_string()),
+    }
+}
 
 /// Runs `sql` (raw bytes: a download's form may not even be UTF-8) for `user` on `replica` of `service`.
-pub async fn run(store: &Store, throttle: &Throttle, user: Option<User>, service: &str, replica: &str, sql: &[u8]) -> Result<QueryResult, AppError> {
+pub async fn run(store: &Store, limiter: &Limiter, user: Option<User>, service: &str, replica: &str, sql: &[u8]) -> Result<QueryResult, AppError> {
     let svc = console_core::catalog::repo::service(store, service).await?.ok_or_else(|| AppError::NotFound(format!("service {service:?}")))?;
     let user = authorize_as(user, Action::QueryReplica, Some(&svc.squad))?.ok_or(AppError::Unauthorized)?;
     let target = replicas::get(store, replica)
         .await?
         .filter(|r| r.service == service)
         .ok_or_else(|| AppError::NotFound(format!("replica {replica:?} of {service}")))?;
-    let slot = throttle.acquire(&user.login, &target.id, QUERIES_PER_MINUTE).map_err(AppError::Throttled)?;
+    let Some(slot) = limiter.acquire(SLOT, &user.login, &target.id).await.map_err(limit_error)? else {
+        return Err(AppError::Throttled("you already have a query running on this replica".into()));
+    };
+    if !limiter.take_token(SLOT, &user.login, QUERIES_PER_MINUTE).await.map_err(limit_error)? {
+        slot.release().await;
+        return Err(AppError::Throttled(format!("at most {QUERIES_PER_MINUTE} queries a minute; wait a moment")));
+    }
     let sql = match std::str::from_utf8(sql) {
         Ok(sql) => sql,
         Err(_) => {
             let refusal = RunError::Refused(console_core::query::guard::Refusal::new("the query is not valid UTF-8"));
             replicas::audit(store, &user.login, &target, &String::from_utf8_lossy(sql), &Err(refusal.clone()), 0).await?;
+            slot.release().await;
             return Err(refusal.into());
         }
     };
-    Ok(replicas::query_cancellable(store, &user.login, &target, svc.tier, sql, &slot.cancel).await??)
+    let outcome = replicas::query_cancellable(store, &user.login, &target, svc.tier, sql, &slot.cancel).await;
+    slot.release().await;
+    Ok(outcome??)
 }

@@ -9,6 +9,8 @@ pub mod catalog;
 pub mod dates;
 pub mod defaults;
 pub mod k8s;
+#[cfg(feature = "server")]
+pub mod limiter;
 pub mod query;
 #[cfg(feature = "server")]
 pub mod store;

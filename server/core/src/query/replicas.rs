@@ -6,8 +6,6 @@ use super::{AuditEntry, Engine, QueryResult, Replica};
 use crate::catalog::Tier;
 use crate::defaults::PlatformDefaults;
 use crate::store::{Store, StoreError};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 
@@ -220,63 +218,7 @@ pub async fn audit_log(store: &Store, login: Option<&str>, limit: i64) -> Result
         .collect())
 }
 
-type Running = Arc<Mutex<HashMap<(String, String), Cancel>>>;
 
-/// One running query per user and replica, and at most `per_minute` queries per user.
-#[derive(Clone, Default, Debug)]
-pub struct Throttle {
-    running: Running,
-    recent: Arc<Mutex<HashMap<String, Vec<Instant>>>>,
-}
-
-/// Held while a query runs; dropping it frees the slot.
-#[derive(Debug)]
-pub struct Slot {
-    running: Running,
-    key: (String, String),
-    pub cancel: Cancel,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.running.lock().unwrap().remove(&self.key);
-    }
-}
-
-impl Throttle {
-    pub fn acquire(&self, login: &str, replica: &str, per_minute: usize) -> Result<Slot, String> {
-        {
-            let mut recent = self.recent.lock().unwrap();
-            let times = recent.entry(login.to_string()).or_default();
-            times.retain(|t| t.elapsed() < Duration::from_secs(60));
-            if times.len() >= per_minute {
-                return Err(format!("at most {per_minute} queries a minute; wait a moment"));
-            }
-            times.push(Instant::now());
-        }
-        let key = (login.to_string(), replica.to_string());
-        let cancel = Cancel::default();
-        {
-            let mut running = self.running.lock().unwrap();
-            if running.contains_key(&key) {
-                return Err("you already have a query running on this replica".into());
-            }
-            running.insert(key.clone(), cancel.clone());
-        }
-        Ok(Slot { running: self.running.clone(), key, cancel })
-    }
-
-    /// Cancels `login`'s running query on `replica`; false if none is running.
-    pub fn cancel(&self, login: &str, replica: &str) -> bool {
-        match self.running.lock().unwrap().get(&(login.to_string(), replica.to_string())) {
-            Some(cancel) => {
-                cancel.cancel();
-                true
-            }
-            None => false,
-        }
-    }
-}
 
 /// Runs `sql` on `replica` for `login` under the service's limits, and audits the attempt.
 pub async fn query(
@@ -360,20 +302,6 @@ mod tests {
         assert_eq!(t1.row_cap as u64, defaults.query_limits(Tier::new(1).unwrap()).unwrap().row_cap);
         r.row_cap = Some(7);
         assert_eq!(r.limits(Tier::new(1).unwrap(), &defaults).row_cap, 7);
-    }
-
-    #[test]
-    fn one_query_at_a_time_and_a_rate_limit() {
-        let t = Throttle::default();
-        let slot = t.acquire("maria", "r1", 10).unwrap();
-        assert!(t.acquire("maria", "r1", 10).unwrap_err().contains("already have a query running"));
-        assert!(t.acquire("maria", "r2", 10).is_ok());
-        drop(slot);
-        assert!(t.acquire("maria", "r1", 10).is_ok());
-        for _ in 0..6 {
-            let _ = t.acquire("joao", "r1", 6);
-        }
-        assert!(t.acquire("joao", "r9", 6).unwrap_err().contains("a minute"));
     }
 }
 
