@@ -278,3 +278,81 @@ async fn limits_hold_across_two_console_replicas() {
     // 30 a minute, refilled at one every 2 s: a slow run may see one more, never 40.
     assert!((30..=31).contains(&passed), "{passed} of 40 passed a 30-a-minute limit across two replicas");
 }
+
+/// A client that goes away mid-query: `started` is already audited, the statement is stopped on
+/// the replica (not left running), the attempt ends as abandoned, and the slot frees after that.
+#[tokio::test]
+async fn a_client_that_disconnects_leaves_a_record_and_nothing_running() {
+    let (app, _dir) = with_demo_replica().await;
+    let admin_url = std::env::var("CONSOLE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let sre = app.sign_in("sre").await;
+    let replica = json!({"id": "slow-pg", "service": "payments-api", "name": "slow", "engine": "postgres", "url": admin_url,
+                         "credential_env": "", "credential_file": "", "statement_timeout_ms": 30000, "row_cap": null, "masks": null});
+    assert_eq!(app.post_json("/api/query/register", Some(&sre), json!({"replica": replica})).await.status, StatusCode::OK);
+    let maria = app.sign_in("maria").await;
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await.unwrap();
+    for (route, marker) in [("function", 424242), ("csv", 434343)] {
+        // A statement that would run for a long time, with a number to find it by on the replica.
+        let sql = format!("SELECT count(*) + {marker} FROM generate_series(1, 30000) a, generate_series(1, 30000) b");
+        let request = if route == "function" {
+            axum::http::Request::post("/api/query/run")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(json!({"service": "payments-api", "replica": "slow-pg", "sql": sql}).to_string()))
+        } else {
+            axum::http::Request::post("/services/payments-api/query.csv")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(format!("replica=slow-pg&sql={}", sql.replace('+', "%2B").replace(' ', "+").replace(',', "%2C"))))
+        }
+        .map(|r| r)
+        .unwrap();
+        let (mut parts, body) = request.into_parts();
+        parts.headers.insert("origin", common::PUBLIC_URL.parse().unwrap());
+        parts.headers.insert("cookie", maria.parse().unwrap());
+        let router = app.router.clone();
+        let client = tokio::spawn(async move {
+            use tower::ServiceExt;
+            router.oneshot(axum::http::Request::from_parts(parts, body)).await
+        });
+        // The statement is running on the replica.
+        let running = format!("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%+ {marker} FROM%' AND pid <> pg_backend_pid()");
+        let mut seen = false;
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let n: i64 = sqlx::query_scalar(&running).fetch_one(&mut admin).await.unwrap();
+            if n > 0 {
+                seen = true;
+                break;
+            }
+        }
+        assert!(seen, "{route}: the slow statement never showed up on the replica");
+        let audit = app.post_json("/api/query/audit", Some(&sre), json!({})).await.json();
+        assert_eq!(audit[0]["outcome"], "started", "{route}: started is audited before the statement ends: {}", audit[0]);
+        // The client goes away.
+        client.abort();
+        let dropped = std::time::Instant::now();
+        let mut gone = false;
+        while dropped.elapsed() < std::time::Duration::from_secs(5) {
+            let n: i64 = sqlx::query_scalar(&running).fetch_one(&mut admin).await.unwrap();
+            if n == 0 {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(gone, "{route}: the statement kept running on the replica after the client left");
+        // The attempt ends as abandoned, and only then is the slot free again.
+        let mut ended = serde_json::Value::Null;
+        for _ in 0..50 {
+            let audit = app.post_json("/api/query/audit", Some(&sre), json!({})).await.json();
+            if audit[0]["outcome"] == "abandoned" {
+                ended = audit[0].clone();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(ended["reason"].as_str().unwrap_or_default().contains("stopped on the replica"), "{route}: {ended}");
+        assert!(ended["sql"].as_str().unwrap_or_default().contains(&marker.to_string()));
+        let next = app.post_json("/api/query/run", Some(&maria), json!({"service": "payments-api", "replica": "slow-pg", "sql": "SELECT 1"})).await;
+        assert_eq!(next.status, StatusCode::OK, "{route}: the slot was not freed: {}", next.body);
+    }
+}

@@ -32,12 +32,17 @@ pub async fn run(store: &Store, limiter: &Limiter, user: Option<User>, service: 
         .await?
         .filter(|r| r.service == service)
         .ok_or_else(|| AppError::NotFound(format!("replica {replica:?} of {service}")))?;
+    let (login, target) = (&user.login, &target);
+    let throttled = |why: String| async move {
+        replicas::throttled(store, login, target, &why).await?;
+        Err::<QueryResult, AppError>(AppError::Throttled(why))
+    };
     let Some(slot) = limiter.acquire(SLOT, &user.login, &target.id).await.map_err(limit_error)? else {
-        return Err(AppError::Throttled("you already have a query running on this replica".into()));
+        return throttled("you already have a query running on this replica".into()).await;
     };
     if !limiter.take_token(SLOT, &user.login, QUERIES_PER_MINUTE).await.map_err(limit_error)? {
         slot.release().await;
-        return Err(AppError::Throttled(format!("at most {QUERIES_PER_MINUTE} queries a minute; wait a moment")));
+        return throttled(format!("at most {QUERIES_PER_MINUTE} queries a minute; wait a moment")).await;
     }
     let sql = match std::str::from_utf8(sql) {
         Ok(sql) => sql,
@@ -48,7 +53,5 @@ pub async fn run(store: &Store, limiter: &Limiter, user: Option<User>, service: 
             return Err(refusal.into());
         }
     };
-    let outcome = replicas::query_cancellable(store, &user.login, &target, svc.tier, sql, &slot.cancel).await;
-    slot.release().await;
-    Ok(outcome??)
+    Ok(replicas::query_holding(store, &user.login, &target, svc.tier, sql, slot).await??)
 }

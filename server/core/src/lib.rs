@@ -4,6 +4,8 @@
 //! wasm, so the browser shares the types). Everything that touches the store or the file system
 //! sits behind the `server` feature.
 
+#[cfg(feature = "server")]
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod dates;

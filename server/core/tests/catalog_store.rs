@@ -199,17 +199,17 @@ async fn the_readiness_report_counts_by_tier_check_and_squad() {
 }
 
 #[tokio::test]
-async fn the_query_audit_is_append_only() {
+async fn the_audit_event_log_is_append_only() {
     on_both(|store| async move {
-        sqlx::query("INSERT INTO query_audit (at, login, service, replica, sql_text, outcome) VALUES (1, 'maria', 's', 'r', 'SELECT 1', 'allowed')")
+        sqlx::query("INSERT INTO audit_events (at, kind, actor, entity, target, sql_text, outcome) VALUES (1, 'query.finished', 'maria', 's', 'r', 'SELECT 1', 'allowed')")
             .execute(store.pool())
             .await
             .unwrap();
-        let update = sqlx::query("UPDATE query_audit SET sql_text = 'nothing to see'").execute(store.pool()).await;
+        let update = sqlx::query("UPDATE audit_events SET sql_text = 'nothing to see'").execute(store.pool()).await;
         assert!(update.unwrap_err().to_string().contains("append-only"));
-        let delete = sqlx::query("DELETE FROM query_audit").execute(store.pool()).await;
+        let delete = sqlx::query("DELETE FROM audit_events").execute(store.pool()).await;
         assert!(delete.unwrap_err().to_string().contains("append-only"));
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM query_audit").fetch_one(store.pool()).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events").fetch_one(store.pool()).await.unwrap();
         assert_eq!(n, 1);
     })
     .await;

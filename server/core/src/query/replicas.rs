@@ -5,6 +5,7 @@ use super::run::{self, Cancel, Limits, RunError};
 use super::{AuditEntry, Engine, QueryResult, Replica};
 use crate::catalog::Tier;
 use crate::defaults::PlatformDefaults;
+use crate::audit::{self, Event};
 use crate::store::{Store, StoreError};
 use std::time::{Duration, Instant};
 
@@ -162,6 +163,28 @@ pub async fn get(store: &Store, id: &str) -> Result<Option<Replica>, StoreError>
 }
 
 
+/// How an attempt's outcome reads in the audit: outcome, detail, rows, bytes.
+fn described(outcome: &Result<QueryResult, RunError>) -> (&'static str, String, i64, i64) {
+    match outcome {
+        Ok(r) => {
+            let mut notes: Vec<String> = r.probed.iter().map(|c| format!("existence check on {c}")).collect();
+            if r.truncated {
+                notes.push("stopped at the row cap".into());
+            }
+            let bytes = r.rows.iter().flatten().flatten().map(|c| c.len() as i64).sum();
+            ("allowed", notes.join("; "), r.rows.len() as i64, bytes)
+        }
+        Err(RunError::Refused(why)) => ("refused", why.reason.clone(), 0, 0),
+        Err(e) => ("failed", e.to_string(), 0, 0),
+    }
+}
+
+/// The audit's text of a query: kept whole up to the guard's limit, cut beyond it.
+fn audited_sql(sql: &str) -> String {
+    sql.chars().take(super::guard::MAX_SQL_BYTES + 16).collect()
+}
+
+/// Records an attempt that ended before it started (refused at the door): one finished event.
 pub async fn audit(
     store: &Store,
     login: &str,
@@ -170,41 +193,56 @@ pub async fn audit(
     outcome: &Result<QueryResult, RunError>,
     duration_ms: u64,
 ) -> Result<(), StoreError> {
-    let (kind, reason, rows) = match outcome {
-        Ok(r) => {
-            let mut notes: Vec<String> = r.probed.iter().map(|c| format!("existence check on {c}")).collect();
-            if r.truncated {
-                notes.push("stopped at the row cap".into());
-            }
-            ("allowed", notes.join("; "), r.rows.len() as i64)
-        }
-        Err(RunError::Refused(why)) => ("refused", why.reason.clone(), 0),
-        Err(e) => ("failed", e.to_string(), 0),
-    };
-    sqlx::query(
-        "INSERT INTO query_audit (at, login, service, replica, sql_text, outcome, reason, row_count, duration_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    let (result, detail, rows, bytes) = described(outcome);
+    audit::append(
+        store,
+        &Event {
+            kind: audit::QUERY_FINISHED,
+            attempt: audit::attempt_id(),
+            actor: login.into(),
+            entity: replica.service.clone(),
+            target: replica.id.clone(),
+            outcome: result.into(),
+            detail,
+            sql_text: audited_sql(sql),
+            rows,
+            bytes,
+            duration_ms: duration_ms as i64,
+            ..Event::default()
+        },
     )
-    .bind(now())
-    .bind(login)
-    .bind(&replica.service)
-    .bind(&replica.id)
-    // Stored as text; a 1 MB query is kept whole up to the guard's limit, cut beyond it.
-    .bind(sql.chars().take(super::guard::MAX_SQL_BYTES + 16).collect::<String>())
-    .bind(kind)
-    .bind(reason)
-    .bind(rows)
-    .bind(duration_ms as i64)
-    .execute(store.pool())
-    .await?;
-    Ok(())
+    .await
 }
 
-/// Newest first; `login` narrows to one user (their history).
+/// Records that `login` was throttled on `replica`: once per user and minute.
+pub async fn throttled(store: &Store, login: &str, replica: &Replica, why: &str) -> Result<(), StoreError> {
+    let event = Event {
+        kind: audit::QUERY_THROTTLED,
+        attempt: audit::attempt_id(),
+        actor: login.into(),
+        entity: replica.service.clone(),
+        target: replica.id.clone(),
+        outcome: "throttled".into(),
+        detail: format!("{why} (further refusals this minute are not recorded one by one)"),
+        ..Event::default()
+    };
+    audit::append_once_a_minute(store, &event).await.map(|_| ())
+}
+
+/// Newest first, one entry per attempt; `login` narrows to one user (their history). An
+/// attempt whose only event is `started` is running, or its console died: it shows as started.
 pub async fn audit_log(store: &Store, login: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
     let rows: Vec<(i64, i64, String, String, String, String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT id, at, login, service, replica, sql_text, outcome, reason, row_count, duration_ms FROM query_audit
-         WHERE ($1 = '' OR login = $1) ORDER BY id DESC LIMIT $2",
+        "SELECT e.id, e.at, e.actor, e.entity, e.target,
+                CASE WHEN e.sql_text <> '' THEN e.sql_text
+                     ELSE COALESCE((SELECT s.sql_text FROM audit_events s WHERE s.attempt = e.attempt AND s.kind = 'query.started'), '') END,
+                e.outcome, e.detail, e.row_count, e.duration_ms
+         FROM audit_events e
+         WHERE ($1 = '' OR e.actor = $1)
+           AND (e.kind IN ('query.finished', 'query.abandoned', 'query.throttled')
+                OR (e.kind = 'query.started'
+                    AND NOT EXISTS (SELECT 1 FROM audit_events f WHERE f.attempt = e.attempt AND f.kind <> 'query.started')))
+         ORDER BY e.id DESC LIMIT $2",
     )
     .bind(login.unwrap_or_default())
     .bind(limit)
@@ -231,7 +269,8 @@ pub async fn query(
     query_cancellable(store, login, replica, tier, sql, &Cancel::default()).await
 }
 
-/// [`query`], stoppable through `cancel`.
+/// [`query`], stoppable through `cancel`: `started` is in the audit before anything runs, then
+/// `finished`, or `abandoned` when the cancel came from a client that went away.
 pub async fn query_cancellable(
     store: &Store,
     login: &str,
@@ -242,13 +281,74 @@ pub async fn query_cancellable(
 ) -> Result<Result<QueryResult, RunError>, StoreError> {
     let defaults = crate::defaults::repo::current(store).await?.1;
     let limits = replica.limits(tier, &defaults);
+    let attempt = audit::attempt_id();
+    let event = |kind| Event { kind, attempt: attempt.clone(), actor: login.into(), entity: replica.service.clone(), target: replica.id.clone(), ..Event::default() };
+    audit::append(store, &Event { outcome: "started".into(), sql_text: audited_sql(sql), ..event(audit::QUERY_STARTED) }).await?;
     let started = Instant::now();
     let outcome = match replica.connect_url() {
         Ok(url) => run::run_cancellable(replica.engine, &url, sql, &limits, cancel).await,
         Err(e) => Err(RunError::Unreachable(e)),
     };
-    audit(store, login, replica, sql, &outcome, started.elapsed().as_millis() as u64).await?;
+    let duration_ms = started.elapsed().as_millis() as i64;
+    let end = if cancel.is_abandoned() {
+        let detail = match &outcome {
+            Err(RunError::CancelUnconfirmed) => "the client went away; cancel unconfirmed by the replica".to_string(),
+            Err(RunError::Cancelled) => "the client went away; stopped on the replica".to_string(),
+            Err(e) => format!("the client went away; {e}"),
+            Ok(_) => "the client went away; the query had finished".to_string(),
+        };
+        Event { outcome: "abandoned".into(), detail, duration_ms, ..event(audit::QUERY_ABANDONED) }
+    } else {
+        let (result, detail, rows, bytes) = described(&outcome);
+        Event { outcome: result.into(), detail, rows, bytes, duration_ms, ..event(audit::QUERY_FINISHED) }
+    };
+    audit::append(store, &end).await?;
     Ok(outcome)
+}
+
+/// [`query_cancellable`] in a task of its own that holds `slot` until the replica has confirmed
+/// the end. If the caller goes away (a client that disconnects drops the request), the statement
+/// is cancelled on the replica, the attempt is recorded as abandoned, and only then is the slot
+/// released; a cancel request from any console reaches it through the slot.
+pub async fn query_holding(
+    store: &Store,
+    login: &str,
+    replica: &Replica,
+    tier: Tier,
+    sql: &str,
+    slot: crate::limiter::Lease,
+) -> Result<Result<QueryResult, RunError>, StoreError> {
+    let cancel = slot.cancel.clone();
+    let (store, login, replica, sql) = (store.clone(), login.to_string(), replica.clone(), sql.to_string());
+    let task = tokio::spawn(async move {
+        let outcome = query_cancellable(&store, &login, &replica, tier, &sql, &slot.cancel).await;
+        slot.release().await;
+        outcome
+    });
+    let abandon = AbandonOnDrop(Some(cancel));
+    let outcome = task.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "query task failed");
+        Ok(Err(RunError::Database("the query stopped unexpectedly".into())))
+    });
+    abandon.disarm();
+    outcome
+}
+
+/// Abandons the attempt when dropped before the answer arrived.
+struct AbandonOnDrop(Option<Cancel>);
+
+impl AbandonOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.0.take() {
+            cancel.abandon();
+        }
+    }
 }
 
 #[cfg(test)]

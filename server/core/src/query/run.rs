@@ -39,23 +39,41 @@ pub enum RunError {
     Database(String),
     #[error("cancelled by the user")]
     Cancelled,
+    /// Cancelled, but the replica did not confirm the statement had stopped within the timeout.
+    #[error("cancel unconfirmed: the replica did not confirm the stop within the statement timeout")]
+    CancelUnconfirmed,
 }
 
-/// Lets a user stop their own running query.
+/// Lets a user stop their own running query; also tripped when the client goes away.
 #[derive(Clone, Default, Debug)]
-pub struct Cancel(std::sync::Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>);
+pub struct Cancel(std::sync::Arc<CancelState>);
+
+#[derive(Default, Debug)]
+pub struct CancelState {
+    cancelled: std::sync::atomic::AtomicBool,
+    abandoned: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
 
 impl Cancel {
     pub fn cancel(&self) {
-        self.0 .0.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.0 .1.notify_waiters();
+        self.0.cancelled.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.notify.notify_waiters();
+    }
+    /// Cancels because nobody waits for the answer any more.
+    pub fn abandon(&self) {
+        self.0.abandoned.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cancel();
     }
     pub fn is_cancelled(&self) -> bool {
-        self.0 .0.load(std::sync::atomic::Ordering::SeqCst)
+        self.0.cancelled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    pub fn is_abandoned(&self) -> bool {
+        self.0.abandoned.load(std::sync::atomic::Ordering::SeqCst)
     }
     async fn cancelled(&self) {
         loop {
-            let notified = self.0 .1.notified();
+            let notified = self.0.notify.notified();
             if self.is_cancelled() {
                 return;
             }
@@ -138,16 +156,11 @@ pub async fn run_checked(engine: Engine, url: &str, sql: &str, limits: &Limits) 
 /// `lineage`: per output column, whether it carries a masked column (empty: names only).
 async fn run_with_lineage(engine: Engine, url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: &[bool]) -> Result<QueryResult, RunError> {
     let started = Instant::now();
-    // Cancelling drops the connection: the server ends the query and rolls back.
+    // Cancelling stops the statement on the replica itself (by its backend id, from a second
+    // connection) and waits for the replica to confirm; dropping our end alone would leave it running.
     let result = match engine {
-        Engine::Postgres => tokio::select! {
-            r = postgres(url, sql, limits, lineage) => r,
-            _ = cancel.cancelled() => Err(RunError::Cancelled),
-        },
-        Engine::Mysql => tokio::select! {
-            r = mysql(url, sql, limits, lineage) => r,
-            _ = cancel.cancelled() => Err(RunError::Cancelled),
-        },
+        Engine::Postgres => postgres(url, sql, limits, cancel, lineage).await,
+        Engine::Mysql => mysql(url, sql, limits, cancel, lineage).await,
         // SQLite runs in a worker thread: its progress handler stops it from inside.
         Engine::Sqlite => sqlite(url, sql, limits, cancel, lineage).await,
     };
@@ -167,6 +180,7 @@ type Rows = (Vec<String>, Vec<Vec<Option<String>>>, bool);
 enum CollectError {
     Driver(sqlx::Error),
     SchemaChanged,
+    Cancelled,
 }
 
 impl From<sqlx::Error> for CollectError {
@@ -180,6 +194,7 @@ impl CollectError {
         match self {
             CollectError::Driver(e) => database_error(e, limits),
             CollectError::SchemaChanged => RunError::Database("the replica's tables changed while the query was checked; run it again".into()),
+            CollectError::Cancelled => RunError::Cancelled,
         }
     }
 }
@@ -350,13 +365,14 @@ fn sqlite_cell(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<String> {
     Some(format!("<{}>", row.column(i).type_info().name()))
 }
 
-async fn postgres(url: &str, sql: &str, limits: &Limits, lineage: &[bool]) -> Result<Rows, RunError> {
+async fn postgres(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: &[bool]) -> Result<Rows, RunError> {
     let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| RunError::Unreachable(e.to_string()))?;
     let mut conn = tokio::time::timeout(limits.connect_timeout, options.connect())
         .await
         .map_err(|_| RunError::Unreachable(format!("no answer within {:.1} s", limits.connect_timeout.as_secs_f64())))?
         .map_err(|e| RunError::Unreachable(e.to_string()))?;
-    let result = async {
+    let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut conn).await.map_err(|e| database_error(e, limits))?;
+    let work = async {
         sqlx::query("BEGIN TRANSACTION READ ONLY").execute(&mut conn).await?;
         sqlx::query(&format!("SET LOCAL statement_timeout = {}", limits.statement_timeout.as_millis()))
             .execute(&mut conn)
@@ -368,20 +384,28 @@ async fn postgres(url: &str, sql: &str, limits: &Limits, lineage: &[bool]) -> Re
         }
         // A prepared statement: the server itself refuses more than one command.
         collect(sqlx::query(sql).fetch(&mut conn), limits, lineage, pg_cell).await
+    };
+    let result = tokio::select! {
+        r = work => r,
+        _ = cancel.cancelled() => Err(CollectError::Cancelled),
+    };
+    if let Err(CollectError::Cancelled) = result {
+        drop(conn);
+        return Err(stop_on_replica(Engine::Postgres, url, i64::from(backend), limits).await);
     }
-    .await;
     finish!(conn, &result);
     result.map_err(|e| e.into_run_error(limits))
 }
 
 
-async fn mysql(url: &str, sql: &str, limits: &Limits, lineage: &[bool]) -> Result<Rows, RunError> {
+async fn mysql(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: &[bool]) -> Result<Rows, RunError> {
     let options = sqlx::mysql::MySqlConnectOptions::from_str(url).map_err(|e| RunError::Unreachable(e.to_string()))?;
     let mut conn = tokio::time::timeout(limits.connect_timeout, options.connect())
         .await
         .map_err(|_| RunError::Unreachable(format!("no answer within {:.1} s", limits.connect_timeout.as_secs_f64())))?
         .map_err(|e| RunError::Unreachable(e.to_string()))?;
-    let result = async {
+    let backend: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(&mut conn).await.map_err(|e| database_error(e, limits))?;
+    let work = async {
         let version: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut conn).await?;
         let timeout = if version.contains("MariaDB") {
             format!("SET SESSION max_statement_time = {:.3}", limits.statement_timeout.as_secs_f64())
@@ -391,8 +415,15 @@ async fn mysql(url: &str, sql: &str, limits: &Limits, lineage: &[bool]) -> Resul
         sqlx::query(&timeout).execute(&mut conn).await?;
         sqlx::query("START TRANSACTION READ ONLY").execute(&mut conn).await?;
         collect(sqlx::query(sql).fetch(&mut conn), limits, lineage, mysql_cell).await
+    };
+    let result = tokio::select! {
+        r = work => r,
+        _ = cancel.cancelled() => Err(CollectError::Cancelled),
+    };
+    if let Err(CollectError::Cancelled) = result {
+        drop(conn);
+        return Err(stop_on_replica(Engine::Mysql, url, backend as i64, limits).await);
     }
-    .await;
     finish!(conn, &result);
     result.map_err(|e| e.into_run_error(limits))
 }
@@ -426,6 +457,62 @@ async fn sqlite(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage:
     let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
     let _ = conn.close().await;
     result.map_err(|e| e.into_run_error(limits))
+}
+
+/// Stops statement `backend` on the replica from a second connection, then waits (up to the
+/// statement timeout and a few seconds) until the replica shows it no longer running.
+async fn stop_on_replica(engine: Engine, url: &str, backend: i64, limits: &Limits) -> RunError {
+    let deadline = Instant::now() + limits.statement_timeout + Duration::from_secs(3);
+    let attempt = async {
+        match engine {
+            Engine::Postgres => {
+                let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
+                let mut conn = options.connect().await?;
+                loop {
+                    let running: Option<String> = sqlx::query_scalar("SELECT state FROM pg_stat_activity WHERE pid = $1")
+                        .bind(backend as i32)
+                        .fetch_optional(&mut conn)
+                        .await?;
+                    if running.as_deref() != Some("active") && running.as_deref() != Some("idle in transaction") {
+                        return Ok::<bool, sqlx::Error>(true);
+                    }
+                    // Cancel the statement, then end the session it belonged to (ours, same role).
+                    let _: bool = sqlx::query_scalar("SELECT pg_cancel_backend($1)").bind(backend as i32).fetch_one(&mut conn).await?;
+                    let _: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)").bind(backend as i32).fetch_one(&mut conn).await?;
+                    if Instant::now() > deadline {
+                        return Ok(false);
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            _ => {
+                let options = sqlx::mysql::MySqlConnectOptions::from_str(url)?;
+                let mut conn = options.connect().await?;
+                loop {
+                    let running: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?")
+                        .bind(backend)
+                        .fetch_one(&mut conn)
+                        .await?;
+                    if running == 0 {
+                        return Ok(true);
+                    }
+                    sqlx::query(&format!("KILL {backend}")).execute(&mut conn).await.ok();
+                    if Instant::now() > deadline {
+                        return Ok(false);
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    };
+    match tokio::time::timeout_at(deadline.into(), attempt).await {
+        Ok(Ok(true)) => RunError::Cancelled,
+        Ok(Ok(false)) | Err(_) => RunError::CancelUnconfirmed,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, backend, "could not stop a cancelled statement on the replica");
+            RunError::CancelUnconfirmed
+        }
+    }
 }
 
 #[cfg(test)]

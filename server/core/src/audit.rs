@@ -1,0 +1,77 @@
+//! The audit event log: append-only events, one table for every feature that must leave a record
+//! (see `migrations/*/0010_audit_events.sql`). An action that takes time writes `…started` before
+//! it begins and `…finished` or `…abandoned` when it ends, tied by one attempt id, so a client
+//! that goes away, or a console that dies, still leaves its `started` behind.
+
+use crate::store::{Store, StoreError};
+
+/// One event. Empty strings and zeros are "not applicable".
+#[derive(Debug, Clone, Default)]
+pub struct Event {
+    pub kind: &'static str,
+    pub attempt: String,
+    /// The person.
+    pub actor: String,
+    /// The API token's id, when the person acted through one.
+    pub token: String,
+    /// What the action was about (the service).
+    pub entity: String,
+    /// Where it acted (the replica).
+    pub target: String,
+    pub outcome: String,
+    pub detail: String,
+    pub sql_text: String,
+    pub rows: i64,
+    pub bytes: i64,
+    pub duration_ms: i64,
+}
+
+pub const QUERY_STARTED: &str = "query.started";
+pub const QUERY_FINISHED: &str = "query.finished";
+pub const QUERY_ABANDONED: &str = "query.abandoned";
+pub const QUERY_THROTTLED: &str = "query.throttled";
+
+/// A fresh attempt id.
+pub fn attempt_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+pub async fn append(store: &Store, event: &Event) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, kind, attempt, actor, token, entity, target, outcome, detail, sql_text, row_count, byte_count, duration_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(crate::dates::now())
+    .bind(event.kind)
+    .bind(&event.attempt)
+    .bind(&event.actor)
+    .bind(&event.token)
+    .bind(&event.entity)
+    .bind(&event.target)
+    .bind(&event.outcome)
+    .bind(&event.detail)
+    .bind(&event.sql_text)
+    .bind(event.rows)
+    .bind(event.bytes)
+    .bind(event.duration_ms)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Appends `event` unless `actor` already has one of its kind this minute: repeated refusals
+/// (throttling) leave one event per user and minute, not one per request.
+pub async fn append_once_a_minute(store: &Store, event: &Event) -> Result<bool, StoreError> {
+    let now = crate::dates::now();
+    let seen: Option<i64> = sqlx::query_scalar("SELECT id FROM audit_events WHERE kind = $1 AND actor = $2 AND at >= $3 LIMIT 1")
+        .bind(event.kind)
+        .bind(&event.actor)
+        .bind(now - now.rem_euclid(60))
+        .fetch_optional(store.pool())
+        .await?;
+    if seen.is_some() {
+        return Ok(false);
+    }
+    append(store, event).await?;
+    Ok(true)
+}
