@@ -97,6 +97,54 @@ macro_rules! finish {
 
 pub const MASK: &str = "••••";
 
+/// Longest text a cell may bring back, in characters: PostgreSQL and MariaDB cut it on the
+/// replica; SQLite (in process) refuses to build a value longer than [`SQLITE_MAX_VALUE`] bytes.
+pub const CELL_CHARS: usize = 64 * 1024;
+/// Most bytes of cells one answer may hold; reading stops there, as at the row cap.
+pub const RESULT_BYTES: usize = 16 << 20;
+/// SQLite replicas: the longest string or blob a statement may build, and the most columns.
+pub const SQLITE_MAX_VALUE: i32 = 256 * 1024;
+pub const SQLITE_MAX_COLUMNS: i32 = 256;
+
+/// The result's column names, from preparing the statement on `$conn` (nothing runs).
+macro_rules! described_columns {
+    ($conn:expr, $sql:expr) => {
+        sqlx::Executor::describe(&mut *$conn, $sql)
+            .await
+            .map(|d| d.columns().iter().map(|c| c.name().to_string()).collect::<Vec<String>>())
+    };
+}
+
+/// `sql` wrapped so the replica itself cuts every cell to [`CELL_CHARS`] (as text) before
+/// sending it: the driver reads a whole row before our caps run, so only the replica can bound
+/// it. Column names and order are kept; MariaDB keeps a derived table's ORDER BY only with a
+/// LIMIT, so `limit` adds one where the query has none (nothing past the row cap is read anyway).
+fn bounded(engine: Engine, sql: &str, columns: &[String], limit: Option<usize>, _limits: &Limits) -> Result<String, CollectError> {
+    if columns.is_empty() {
+        return Ok(sql.to_string());
+    }
+    // A newline ends any trailing line comment; a trailing `;` would end the subquery.
+    let body = sql.trim_end().trim_end_matches(';');
+    let limit = limit.map(|n| format!("\nLIMIT {n}")).unwrap_or_default();
+    Ok(match engine {
+        Engine::Postgres => {
+            let quote = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
+            let cells: Vec<String> = columns.iter().enumerate().map(|(i, n)| format!("left(q.c{}::text, {CELL_CHARS}) AS {}", i + 1, quote(n))).collect();
+            let aliases: Vec<String> = (1..=columns.len()).map(|i| format!("c{i}")).collect();
+            format!("SELECT {} FROM (\n{body}\n{limit}) AS q({})", cells.join(", "), aliases.join(", "))
+        }
+        _ => {
+            let mut seen = std::collections::HashSet::new();
+            if let Some(twice) = columns.iter().find(|c| !seen.insert(c.to_lowercase())) {
+                return Err(CollectError::DuplicateColumn(twice.clone()));
+            }
+            let quote = |n: &str| format!("`{}`", n.replace('`', "``"));
+            let cells: Vec<String> = columns.iter().map(|n| format!("LEFT(CAST(q.{} AS CHAR), {CELL_CHARS}) AS {}", quote(n), quote(n))).collect();
+            format!("SELECT {} FROM (\n{body}\n{limit}) AS q", cells.join(", "))
+        }
+    })
+}
+
 /// Does `column` match a mask pattern such as `*password*`, `email`, `phone*`?
 pub fn is_masked(column: &str, masks: &[String]) -> bool {
     let column = column.to_lowercase();
@@ -143,24 +191,35 @@ pub async fn check(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Res
 /// [`run`], stoppable through `cancel`.
 pub async fn run_cancellable(engine: Engine, url: &str, sql: &str, limits: &Limits, cancel: &Cancel) -> Result<QueryResult, RunError> {
     let checked = check(engine, url, sql, limits).await?;
-    let result = run_with_lineage(engine, url, sql, limits, cancel, &checked.masked).await?;
+    // A SELECT's cells are cut on the replica; `limited`: it has a LIMIT of its own.
+    let bound = (checked.kind == guard::ReadKind::Select).then_some(checked.limited);
+    let result = run_with_lineage(engine, url, sql, limits, cancel, &checked.masked, bound).await?;
     Ok(QueryResult { probed: checked.probed, ..result })
 }
 
 /// Layers 2–4 alone, masking by column name only (tests use it to prove the database refuses
 /// what the parser let through; the schema panel reads the catalog with it).
 pub async fn run_checked(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Result<QueryResult, RunError> {
-    run_with_lineage(engine, url, sql, limits, &Cancel::default(), &[]).await
+    run_with_lineage(engine, url, sql, limits, &Cancel::default(), &[], None).await
 }
 
 /// `lineage`: per output column, whether it carries a masked column (empty: names only).
-async fn run_with_lineage(engine: Engine, url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: &[bool]) -> Result<QueryResult, RunError> {
+/// `bound`: for a SELECT, wrap it so the replica cuts every cell (the flag: it has its own LIMIT).
+async fn run_with_lineage(
+    engine: Engine,
+    url: &str,
+    sql: &str,
+    limits: &Limits,
+    cancel: &Cancel,
+    lineage: &[bool],
+    bound: Option<bool>,
+) -> Result<QueryResult, RunError> {
     let started = Instant::now();
     // Cancelling stops the statement on the replica itself (by its backend id, from a second
     // connection) and waits for the replica to confirm; dropping our end alone would leave it running.
     let result = match engine {
-        Engine::Postgres => postgres(url, sql, limits, cancel, lineage).await,
-        Engine::Mysql => mysql(url, sql, limits, cancel, lineage).await,
+        Engine::Postgres => postgres(url, sql, limits, cancel, lineage, bound).await,
+        Engine::Mysql => mysql(url, sql, limits, cancel, lineage, bound).await,
         // SQLite runs in a worker thread: its progress handler stops it from inside.
         Engine::Sqlite => sqlite(url, sql, limits, cancel, lineage).await,
     };
@@ -181,6 +240,7 @@ enum CollectError {
     Driver(sqlx::Error),
     SchemaChanged,
     Cancelled,
+    DuplicateColumn(String),
 }
 
 impl From<sqlx::Error> for CollectError {
@@ -195,6 +255,9 @@ impl CollectError {
             CollectError::Driver(e) => database_error(e, limits),
             CollectError::SchemaChanged => RunError::Database("the replica's tables changed while the query was checked; run it again".into()),
             CollectError::Cancelled => RunError::Cancelled,
+            CollectError::DuplicateColumn(name) => {
+                RunError::Database(format!("two result columns are named {name}; give them distinct names with AS"))
+            }
         }
     }
 }
@@ -282,6 +345,7 @@ where
     let mut masked: Vec<bool> = Vec::new();
     let mut rows = Vec::new();
     let mut truncated = false;
+    let mut bytes = 0usize;
     while let Some(row) = stream.try_next().await.map_err(CollectError::Driver)? {
         if columns.is_none() {
             let names: Vec<String> = row.columns().iter().map(|c| c.name().to_string()).collect();
@@ -294,19 +358,29 @@ where
             columns = Some(names);
         }
         let names = columns.as_ref().expect("set above");
-        if rows.len() == limits.row_cap {
+        if rows.len() == limits.row_cap || bytes > RESULT_BYTES {
             // One row past the cap tells us there was more; stop reading the rest.
             truncated = true;
             break;
         }
-        rows.push(
-            (0..names.len())
-                .map(|i| {
-                    let value = cell(&row, i);
-                    if masked[i] { value.map(|_| MASK.to_string()) } else { value }
-                })
-                .collect(),
-        );
+        let values: Vec<Option<String>> = (0..names.len())
+            .map(|i| {
+                let value = cell(&row, i).map(|mut v| {
+                    // A second belt for what the replica did not cut (SQLite, SHOW, EXPLAIN).
+                    if v.len() > CELL_CHARS * 4 {
+                        let mut end = CELL_CHARS * 4;
+                        while !v.is_char_boundary(end) {
+                            end -= 1;
+                        }
+                        v.truncate(end);
+                    }
+                    v
+                });
+                if masked[i] { value.map(|_| MASK.to_string()) } else { value }
+            })
+            .collect();
+        bytes += values.iter().flatten().map(String::len).sum::<usize>();
+        rows.push(values);
     }
     Ok((columns.unwrap_or_default(), rows, truncated))
 }
@@ -365,7 +439,7 @@ fn sqlite_cell(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<String> {
     Some(format!("<{}>", row.column(i).type_info().name()))
 }
 
-async fn postgres(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: &[bool]) -> Result<Rows, RunError> {
+async fn postgres(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: &[bool], bound: Option<bool>) -> Result<Rows, RunError> {
     let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| RunError::Unreachable(e.to_string()))?;
     let mut conn = tokio::time::timeout(limits.connect_timeout, options.connect())
         .await
@@ -383,7 +457,11 @@ async fn postgres(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineag
             sqlx::query(&format!("SET LOCAL search_path = {}", path.join(", "))).execute(&mut conn).await?;
         }
         // A prepared statement: the server itself refuses more than one command.
-        collect(sqlx::query(sql).fetch(&mut conn), limits, lineage, pg_cell).await
+        let sql = match bound {
+            Some(_) => bounded(Engine::Postgres, sql, &described_columns!(&mut conn, sql)?, None, limits)?,
+            None => sql.to_string(),
+        };
+        collect(sqlx::query(&sql).fetch(&mut conn), limits, lineage, pg_cell).await
     };
     let result = tokio::select! {
         r = work => r,
@@ -398,7 +476,7 @@ async fn postgres(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineag
 }
 
 
-async fn mysql(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: &[bool]) -> Result<Rows, RunError> {
+async fn mysql(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: &[bool], bound: Option<bool>) -> Result<Rows, RunError> {
     let options = sqlx::mysql::MySqlConnectOptions::from_str(url).map_err(|e| RunError::Unreachable(e.to_string()))?;
     let mut conn = tokio::time::timeout(limits.connect_timeout, options.connect())
         .await
@@ -414,7 +492,11 @@ async fn mysql(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: 
         };
         sqlx::query(&timeout).execute(&mut conn).await?;
         sqlx::query("START TRANSACTION READ ONLY").execute(&mut conn).await?;
-        collect(sqlx::query(sql).fetch(&mut conn), limits, lineage, mysql_cell).await
+        let sql = match bound {
+            Some(limited) => bounded(Engine::Mysql, sql, &described_columns!(&mut conn, sql)?, (!limited).then_some(limits.row_cap + 1), limits)?,
+            None => sql.to_string(),
+        };
+        collect(sqlx::query(&sql).fetch(&mut conn), limits, lineage, mysql_cell).await
     };
     let result = tokio::select! {
         r = work => r,
@@ -435,6 +517,22 @@ async fn sqlite(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage:
         .read_only(true)
         .pragma("query_only", "ON");
     let mut conn = options.connect().await.map_err(|e| RunError::Unreachable(e.to_string()))?;
+    // SQLite runs inside the console: bound what one statement may build, on this connection only
+    // (a process-wide heap limit would starve the console's own store).
+    {
+        let mut handle = conn.lock_handle().await.map_err(|e| RunError::Database(e.to_string()))?;
+        let db = handle.as_raw_handle().as_ptr();
+        // SAFETY: `db` is this connection's open handle, held locked for the calls; sqlite3_limit
+        // only lowers a per-connection limit.
+        unsafe {
+            libsqlite3_sys::sqlite3_limit(db, libsqlite3_sys::SQLITE_LIMIT_LENGTH, SQLITE_MAX_VALUE);
+            libsqlite3_sys::sqlite3_limit(db, libsqlite3_sys::SQLITE_LIMIT_COLUMN, SQLITE_MAX_COLUMNS);
+        }
+    }
+    // Page cache and temporary tables: small, and on disk rather than in the console's memory.
+    for pragma in ["PRAGMA cache_size = -2000", "PRAGMA temp_store = FILE"] {
+        sqlx::query(pragma).execute(&mut conn).await.map_err(|e| RunError::Database(e.to_string()))?;
+    }
     // SQLite has no statement timeout: a progress handler interrupts the statement from inside
     // the worker thread when the deadline passes or the user cancels.
     let deadline = Instant::now() + limits.statement_timeout;

@@ -67,6 +67,8 @@ pub struct Checked {
     pub masked: Vec<bool>,
     /// Masked columns tested by an existence check in a predicate, for the audit.
     pub probed: Vec<String>,
+    /// A SELECT with its own LIMIT or FETCH at the top.
+    pub limited: bool,
 }
 
 /// PostgreSQL settings `SHOW` may read.
@@ -110,7 +112,12 @@ pub fn check(sql: &str, policy: &Policy) -> Result<Checked, Refusal> {
     let checked = match statement {
         Statement::Query(q) => {
             let cols = analyzer.query(q)?;
-            Checked { kind: ReadKind::Select, masked: cols.iter().map(|c| c.mask.is_some()).collect(), probed: std::mem::take(&mut analyzer.probed) }
+            Checked {
+                kind: ReadKind::Select,
+                masked: cols.iter().map(|c| c.mask.is_some()).collect(),
+                probed: std::mem::take(&mut analyzer.probed),
+                limited: q.limit_clause.is_some() || q.fetch.is_some(),
+            }
         }
         Statement::Explain { analyze: true, .. } => {
             return Err(Refusal::new("EXPLAIN ANALYZE executes the statement; run EXPLAIN without ANALYZE"))
@@ -121,34 +128,34 @@ pub fn check(sql: &str, policy: &Policy) -> Result<Checked, Refusal> {
         Statement::Explain { statement, .. } => match &**statement {
             Statement::Query(q) => {
                 analyzer.query(q)?;
-                Checked { kind: ReadKind::Explain, masked: vec![], probed: vec![] }
+                Checked { kind: ReadKind::Explain, masked: vec![], probed: vec![], limited: false }
             }
             _ => return Err(Refusal::new("only queries can be explained")),
         },
         Statement::ExplainTable { table_name, hive_format: None, .. } => {
             known_table(policy, table_name)?;
-            Checked { kind: ReadKind::Describe, masked: vec![], probed: vec![] }
+            Checked { kind: ReadKind::Describe, masked: vec![], probed: vec![], limited: false }
         }
         Statement::ShowTables { terse: false, history: false, extended: false, full: false, external: false, show_options }
             if engine == Engine::Mysql =>
         {
             show_options_allowed(policy, show_options, false)?;
-            Checked { kind: ReadKind::Show, masked: vec![], probed: vec![] }
+            Checked { kind: ReadKind::Show, masked: vec![], probed: vec![], limited: false }
         }
         Statement::ShowColumns { extended: false, show_options, .. } if engine == Engine::Mysql => {
             show_options_allowed(policy, show_options, true)?;
-            Checked { kind: ReadKind::Show, masked: vec![], probed: vec![] }
+            Checked { kind: ReadKind::Show, masked: vec![], probed: vec![], limited: false }
         }
         Statement::ShowCreate { obj_type: ShowCreateObject::Table, obj_name } if engine == Engine::Mysql => {
             known_table(policy, obj_name)?;
-            Checked { kind: ReadKind::Show, masked: vec![], probed: vec![] }
+            Checked { kind: ReadKind::Show, masked: vec![], probed: vec![], limited: false }
         }
         Statement::ShowVariable { variable } if engine == Engine::Postgres => {
             let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(" ");
             if !SHOWABLE_SETTINGS.contains(&name.as_str()) {
                 return Err(Refusal::new(format!("SHOW {name} is not among the settings the console shows")));
             }
-            Checked { kind: ReadKind::Show, masked: vec![], probed: vec![] }
+            Checked { kind: ReadKind::Show, masked: vec![], probed: vec![], limited: false }
         }
         Statement::ShowTables { .. } | Statement::ShowColumns { .. } | Statement::ShowCreate { .. } | Statement::ShowVariable { .. } => {
             return Err(Refusal::new(match engine {
