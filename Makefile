@@ -39,7 +39,7 @@ bench: tools services
 	cargo build --release -p console --bin console
 	cargo bench -p console --bench catalog
 	cargo bench -p console_core --bench guard
-	cargo bench -p console --bench query
+	cargo bench -p console_core --bench query
 	cargo bench -p console --bench kubernetes
 
 release: tools

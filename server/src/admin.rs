@@ -14,9 +14,56 @@ use console_core::defaults::repo;
 pub const EXPORT: &str = "/admin/defaults.toml";
 
 pub const AUDIT_CSV: &str = "/admin/audit.csv";
+/// Every audit event of a date range, for archiving: `?from=YYYY-MM-DD&to=YYYY-MM-DD` (to excluded).
+pub const AUDIT_ARCHIVE: &str = "/admin/audit-events.csv";
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(EXPORT, get(export)).route(AUDIT_CSV, get(audit_csv))
+    Router::new().route(EXPORT, get(export)).route(AUDIT_CSV, get(audit_csv)).route(AUDIT_ARCHIVE, get(audit_archive))
+}
+
+#[derive(serde::Deserialize)]
+struct DateRange {
+    from: String,
+    to: String,
+}
+
+/// The raw event log of a date range as CSV (SREs only); the export is recorded as an event.
+async fn audit_archive(
+    State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
+    axum::extract::Query(range): axum::extract::Query<DateRange>,
+) -> Result<Response, app::error::AppError> {
+    use app::error::AppError;
+    let sre = app::auth::guard::authorize_as(user.0, Action::AdministerReplicas, None)?.ok_or(AppError::Unauthorized)?;
+    let date = |d: &str| console_core::dates::parse_date(d).ok_or_else(|| AppError::BadRequest(format!("{d:?} is not a date (YYYY-MM-DD)")));
+    let (from, to) = (date(&range.from)?, date(&range.to)?);
+    if to <= from {
+        return Err(AppError::BadRequest("`to` must come after `from`".into()));
+    }
+    let events = console_core::audit::export(&state.store, &sre.login, from, to).await?;
+    let mut body = String::from("id,at,kind,attempt,actor,token,entity,target,outcome,detail,rows,bytes,duration_ms,sql\n");
+    for e in events {
+        let fields = [
+            e.id.to_string(),
+            console_core::dates::date_time(e.at),
+            e.kind,
+            e.attempt,
+            e.actor,
+            e.token,
+            e.entity,
+            e.target,
+            e.outcome,
+            e.detail,
+            e.row_count.to_string(),
+            e.byte_count.to_string(),
+            e.duration_ms.to_string(),
+            e.sql_text,
+        ];
+        body.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+        body.push('\n');
+    }
+    let name = format!("attachment; filename=\"audit-events-{}-to-{}.csv\"", range.from, range.to);
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)], body).into_response())
 }
 
 /// One CSV field, quoted, with formula-starting characters neutralised for spreadsheets.

@@ -356,3 +356,37 @@ async fn a_client_that_disconnects_leaves_a_record_and_nothing_running() {
         assert_eq!(next.status, StatusCode::OK, "{route}: the slot was not freed: {}", next.body);
     }
 }
+
+/// Throttling leaves one event per user and minute; SREs archive the raw event log by date,
+/// and each export is itself an event.
+#[tokio::test]
+async fn the_event_log_records_throttling_once_and_exports_by_date() {
+    let (app, _dir) = with_demo_replica().await;
+    let maria = app.sign_in("maria").await;
+    let mut throttled = 0;
+    for _ in 0..36 {
+        let reply = app.post_json("/api/query/run", Some(&maria), json!({"service": "payments-api", "replica": "payments-demo", "sql": "SELECT 1"})).await;
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            throttled += 1;
+        }
+    }
+    assert!(throttled >= 5, "{throttled}");
+    let sre = app.sign_in("sre").await;
+    let today = console_core::dates::date(console_core::dates::now());
+    let tomorrow = console_core::dates::date(console_core::dates::now() + 86_400);
+    let path = format!("/admin/audit-events.csv?from={today}&to={tomorrow}");
+    let export = app.get_as(&path, Some(&sre)).await;
+    assert_eq!(export.status, StatusCode::OK, "{}", export.body);
+    assert!(export.body.starts_with("id,at,kind,attempt,actor,token,entity,target,outcome,detail,rows,bytes,duration_ms,sql\n"));
+    let count = |kind: &str, body: &str| body.lines().filter(|l| l.contains(&format!(",\"{kind}\","))).count();
+    assert_eq!(count("query.throttled", &export.body), 1, "one throttle event per user and minute");
+    assert!(count("query.started", &export.body) >= 30 && count("query.started", &export.body) == count("query.finished", &export.body));
+    assert_eq!(count("audit.exported", &export.body), 0);
+    let again = app.get_as(&path, Some(&sre)).await;
+    assert_eq!(count("audit.exported", &again.body), 1, "the first export is in the log");
+    // Outside the range: nothing; bad dates and non-SREs are refused.
+    let empty = app.get_as("/admin/audit-events.csv?from=2020-01-01&to=2020-01-02", Some(&sre)).await;
+    assert_eq!(empty.body.lines().count(), 1);
+    assert_eq!(app.get_as("/admin/audit-events.csv?from=2026-02-31&to=2026-03-02", Some(&sre)).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.get_as(&path, Some(&maria)).await.status, StatusCode::FORBIDDEN);
+}

@@ -30,6 +30,42 @@ pub const QUERY_STARTED: &str = "query.started";
 pub const QUERY_FINISHED: &str = "query.finished";
 pub const QUERY_ABANDONED: &str = "query.abandoned";
 pub const QUERY_THROTTLED: &str = "query.throttled";
+pub const AUDIT_EXPORTED: &str = "audit.exported";
+
+/// One stored event, as exports read it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Stored {
+    pub id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub attempt: String,
+    pub actor: String,
+    pub token: String,
+    pub entity: String,
+    pub target: String,
+    pub outcome: String,
+    pub detail: String,
+    pub sql_text: String,
+    pub row_count: i64,
+    pub byte_count: i64,
+    pub duration_ms: i64,
+}
+
+/// Every event with `from <= at < to` (seconds), oldest first: what an SRE archives by date.
+/// The export is itself an event, appended after the range is read.
+pub async fn export(store: &Store, actor: &str, from: i64, to: i64) -> Result<Vec<Stored>, StoreError> {
+    let events: Vec<Stored> = sqlx::query_as(
+        "SELECT id, at, kind, attempt, actor, token, entity, target, outcome, detail, sql_text, row_count, byte_count, duration_ms
+         FROM audit_events WHERE at >= $1 AND at < $2 ORDER BY id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(store.pool())
+    .await?;
+    let detail = format!("{} events from {} to {}", events.len(), crate::dates::date(from), crate::dates::date(to));
+    append(store, &Event { kind: AUDIT_EXPORTED, attempt: attempt_id(), actor: actor.into(), outcome: "exported".into(), detail, ..Event::default() }).await?;
+    Ok(events)
+}
 
 /// A fresh attempt id.
 pub fn attempt_id() -> String {

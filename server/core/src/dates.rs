@@ -19,6 +19,29 @@ pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm, the inverse of the above).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Midnight UTC of a `YYYY-MM-DD` date, in seconds since the epoch; None unless a real date.
+pub fn parse_date(text: &str) -> Option<i64> {
+    let mut parts = text.split('-');
+    let (y, m, d) = (parts.next()?.parse::<i64>().ok()?, parts.next()?.parse::<i64>().ok()?, parts.next()?.parse::<i64>().ok()?);
+    if parts.next().is_some() || text.len() != 10 || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let secs = days_from_civil(y, m, d) * 86_400;
+    // 2026-02-31 would roll over into March: not a date.
+    (date(secs) == text).then_some(secs)
+}
+
 /// `YYYY-MM-DD`.
 pub fn date(unix_secs: i64) -> String {
     let (y, m, d) = civil_from_days(unix_secs.div_euclid(86_400));
@@ -38,5 +61,16 @@ mod tests {
         assert_eq!(super::date(0), "1970-01-01");
         assert_eq!(super::date(951_782_400), "2000-02-29");
         assert_eq!(super::date_time(1_795_312_800), "2026-11-22 02:00");
+    }
+
+    #[test]
+    fn dates_parse_only_when_real() {
+        use super::{date, parse_date};
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2000-02-29"), Some(951_782_400));
+        assert_eq!(parse_date("2026-12-02").map(date).as_deref(), Some("2026-12-02"));
+        for bad in ["2026-02-30", "2026-13-01", "2026-1-01", "26-01-01", "2026-01-01x", "", "2026-01"] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
     }
 }

@@ -106,12 +106,13 @@ pub const RESULT_BYTES: usize = 16 << 20;
 pub const SQLITE_MAX_VALUE: i32 = 256 * 1024;
 pub const SQLITE_MAX_COLUMNS: i32 = 256;
 
-/// The result's column names, from preparing the statement on `$conn` (nothing runs).
+/// The result's column names, from preparing the statement on `$conn` (nothing runs; unlike
+/// `describe`, no extra queries to infer nullability).
 macro_rules! described_columns {
     ($conn:expr, $sql:expr) => {
-        sqlx::Executor::describe(&mut *$conn, $sql)
+        sqlx::Executor::prepare(&mut *$conn, $sql)
             .await
-            .map(|d| d.columns().iter().map(|c| c.name().to_string()).collect::<Vec<String>>())
+            .map(|statement| sqlx::Statement::columns(&statement).iter().map(|c| c.name().to_string()).collect::<Vec<String>>())
     };
 }
 

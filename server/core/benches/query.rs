@@ -1,9 +1,15 @@
-//! REPL benchmark: the guard's overhead over the raw driver, and memory while a capped query
-//! reads a 1,000,000-row table. PostgreSQL on 127.0.0.1. Run with `make bench`. The guard's own
-//! time is `server/core/benches/guard.rs`.
+//! REPL benchmark: the overhead over the raw driver of the guarded run (guard, cell-bounding
+//! wrapper, decode, masks) and of the whole flow (limiter slot and token, `started` and
+//! `finished` audit events, on a SQLite and on a PostgreSQL store), and memory while a capped
+//! query reads a 1,000,000-row table. PostgreSQL on 127.0.0.1. Run with `make bench`. The
+//! guard's own time is `benches/guard.rs`.
 
+use console_core::catalog::Tier;
+use console_core::limiter::Limiter;
+use console_core::query::replicas;
 use console_core::query::run::{run, Limits};
-use console_core::query::Engine;
+use console_core::query::{Engine, Replica};
+use console_core::store::{testing, Store};
 use sqlx::{Connection, Executor, Row};
 use std::time::{Duration, Instant};
 
@@ -43,13 +49,28 @@ async fn main() {
         connect_timeout: Duration::from_secs(5),
         extra_functions: vec![],
     };
-    println!("| query | raw driver p50 | REPL p50 | overhead |");
-    println!("|---|---|---|---|");
+    let sqlite_store = testing::sqlite().await;
+    let postgres_store = testing::postgres().await;
+    let replica = Replica {
+        id: "bench".into(),
+        service: "bench".into(),
+        name: "bench".into(),
+        engine: Engine::Postgres,
+        url: url.clone(),
+        credential_env: String::new(),
+        credential_file: String::new(),
+        statement_timeout_ms: Some(30_000),
+        row_cap: Some(10_000),
+        masks: Some(vec!["email".into()]),
+        allowed_schemas: vec![],
+        extra_functions: vec![],
+    };
+    println!("| query | raw driver p50 | guarded run p50 | overhead | whole flow, SQLite store | overhead | whole flow, PostgreSQL store | overhead |");
+    println!("|---|---|---|---|---|---|---|---|");
     for (label, sql) in [("1 row", "SELECT id, email, bucket FROM big WHERE id = 42"), ("10,000 rows", "SELECT id, email, bucket FROM big WHERE id <= 10000")] {
-        // Both open a connection per query, as the REPL does by design.
-        let mut raw = Vec::new();
-        let mut repl = Vec::new();
-        for _ in 0..RUNS {
+        // All open a connection per query, as the REPL does by design.
+        let (mut raw, mut repl, mut flow_sqlite, mut flow_postgres) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for i in 0..RUNS {
             let started = Instant::now();
             let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
             let rows = sqlx::query(sql).fetch_all(&mut c).await.unwrap();
@@ -61,14 +82,15 @@ async fn main() {
             let result = run(Engine::Postgres, &url, sql, &limits).await.unwrap();
             assert!(!result.rows.is_empty());
             repl.push(started.elapsed());
+
+            for (store, times) in [(&sqlite_store, &mut flow_sqlite), (&postgres_store.store, &mut flow_postgres)] {
+                times.push(whole_flow(store, &replica, &format!("bench{i}"), sql).await);
+            }
         }
-        let (raw, repl) = (p50(raw), p50(repl));
-        println!(
-            "| {label} | {:.2} ms | {:.2} ms | {:+.2} ms |",
-            raw.as_secs_f64() * 1e3,
-            repl.as_secs_f64() * 1e3,
-            (repl.as_secs_f64() - raw.as_secs_f64()) * 1e3
-        );
+        let raw = p50(raw);
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let cell = |d: Duration| format!("{:.2} ms | {:+.2} ms", ms(d), ms(d) - ms(raw));
+        println!("| {label} | {:.2} ms | {} | {} | {} |", ms(raw), cell(p50(repl)), cell(p50(flow_sqlite)), cell(p50(flow_postgres)));
     }
 
     let before = rss_kb("VmHWM:");
@@ -86,4 +108,17 @@ async fn main() {
         after.saturating_sub(before)
     );
     admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await.unwrap();
+    postgres_store.drop().await;
+}
+
+/// What a request costs past authorization: a slot and a token from the store's limiter, the
+/// `started` event, the guarded run, the `finished` event, the slot's release.
+async fn whole_flow(store: &Store, replica: &Replica, login: &str, sql: &str) -> Duration {
+    let limiter = Limiter::new(store.clone());
+    let started = Instant::now();
+    let slot = limiter.acquire("query", login, &replica.id).await.unwrap().unwrap();
+    assert!(limiter.take_token("query", login, 30).await.unwrap());
+    let result = replicas::query_holding(store, login, replica, Tier::new(3).unwrap(), sql, slot).await.unwrap().unwrap();
+    assert!(!result.rows.is_empty());
+    started.elapsed()
 }
