@@ -5,6 +5,7 @@ mod common;
 use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::{json, Value};
+use std::future::IntoFuture;
 
 async fn with_demo_replica() -> (TestApp, tempfile::TempDir) {
     let app = TestApp::demo().await;
@@ -291,28 +292,26 @@ async fn a_client_that_disconnects_leaves_a_record_and_nothing_running() {
     assert_eq!(app.post_json("/api/query/register", Some(&sre), json!({"replica": replica})).await.status, StatusCode::OK);
     let maria = app.sign_in("maria").await;
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
     for (route, marker) in [("function", 424242), ("csv", 434343)] {
         // A statement that would run for a long time, with a number to find it by on the replica.
         let sql = format!("SELECT count(*) + {marker} FROM generate_series(1, 30000) a, generate_series(1, 30000) b");
-        let request = if route == "function" {
-            axum::http::Request::post("/api/query/run")
-                .header("content-type", "application/json")
-                .body(axum::body::Body::from(json!({"service": "payments-api", "replica": "slow-pg", "sql": sql}).to_string()))
+        // A real client on a real socket, which it then closes.
+        let (path, content_type, body) = if route == "function" {
+            ("/api/query/run", "application/json", json!({"service": "payments-api", "replica": "slow-pg", "sql": sql}).to_string())
         } else {
-            axum::http::Request::post("/services/payments-api/query.csv")
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(axum::body::Body::from(format!("replica=slow-pg&sql={}", sql.replace('+', "%2B").replace(' ', "+").replace(',', "%2C"))))
-        }
-        .map(|r| r)
-        .unwrap();
-        let (mut parts, body) = request.into_parts();
-        parts.headers.insert("origin", common::PUBLIC_URL.parse().unwrap());
-        parts.headers.insert("cookie", maria.parse().unwrap());
-        let router = app.router.clone();
-        let client = tokio::spawn(async move {
-            use tower::ServiceExt;
-            router.oneshot(axum::http::Request::from_parts(parts, body)).await
-        });
+            let form = format!("replica=slow-pg&sql={}", sql.replace('+', "%2B").replace(' ', "+").replace(',', "%2C"));
+            ("/services/payments-api/query.csv", "application/x-www-form-urlencoded", form)
+        };
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: {}\r\nCookie: {maria}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            common::PUBLIC_URL,
+            body.len()
+        );
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut client, request.as_bytes()).await.unwrap();
         // The statement is running on the replica.
         let running = format!("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%+ {marker} FROM%' AND pid <> pg_backend_pid()");
         let mut seen = false;
@@ -328,7 +327,7 @@ async fn a_client_that_disconnects_leaves_a_record_and_nothing_running() {
         let audit = app.post_json("/api/query/audit", Some(&sre), json!({})).await.json();
         assert_eq!(audit[0]["outcome"], "started", "{route}: started is audited before the statement ends: {}", audit[0]);
         // The client goes away.
-        client.abort();
+        drop(client);
         let dropped = std::time::Instant::now();
         let mut gone = false;
         while dropped.elapsed() < std::time::Duration::from_secs(5) {
