@@ -1,5 +1,6 @@
 import { test, expect } from "@playwright/test";
 import { devSignIn, hydrated } from "./helpers";
+import { readFileSync } from "fs";
 
 test("an owner runs a read-only query with Ctrl+Enter; a write is refused", async ({ page }) => {
   const errors: string[] = [];
@@ -17,6 +18,15 @@ test("an owner runs a read-only query with Ctrl+Enter; a write is refused", asyn
   await expect(page.getByTestId("result-grid")).toContainText("Ana 0");
   await expect(page.getByTestId("result-grid")).toContainText("••••");
   await expect(page.getByTestId("result-grid")).not.toContainText("@example.com");
+
+  // The CSV download is a form POST of the editor's query: same masks, nothing in clear.
+  const downloading = page.waitForEvent("download");
+  await page.getByTestId("csv-link").click();
+  const download = await downloading;
+  const csv = readFileSync(await download.path(), "utf8");
+  expect(csv.split("\n")[0]).toBe('"id","name","email"');
+  expect(csv).toContain("••••");
+  expect(csv).not.toContain("@example.com");
 
   await editor.fill("DELETE FROM customers");
   await page.getByRole("button", { name: "Run" }).click();
