@@ -49,7 +49,11 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Call(value.to_string())
+        match value {
+            // On the server: the request's arguments did not decode. The caller's mistake.
+            ServerFnErrorErr::Args(why) | ServerFnErrorErr::Deserialization(why) => AppError::BadRequest(format!("the request could not be read: {why}")),
+            other => AppError::Call(other.to_string()),
+        }
     }
 }
 

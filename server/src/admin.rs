@@ -68,7 +68,7 @@ async fn audit_archive(
 
 /// One CSV field, quoted, with formula-starting characters neutralised for spreadsheets.
 pub fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) { format!("'{value}") } else { value.to_string() };
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_string() };
     format!("\"{}\"", value.replace('"', "\"\""))
 }
 
@@ -78,8 +78,22 @@ async fn audit_csv(State(state): State<AppState>, Extension(user): Extension<Cur
         let status = if user.0.is_none() { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN };
         return (status, "only SREs may export the query audit").into_response();
     }
+    let sre = user.0.as_ref().map(|u| u.login.clone()).unwrap_or_default();
     match console_core::query::replicas::audit_log(&state.store, None, 100_000).await {
         Ok(entries) => {
+            // Every export is itself an event.
+            let event = console_core::audit::Event {
+                kind: console_core::audit::AUDIT_EXPORTED,
+                attempt: console_core::audit::attempt_id(),
+                actor: sre,
+                outcome: "exported".into(),
+                detail: format!("the query audit, newest {} attempts", entries.len()),
+                ..Default::default()
+            };
+            if let Err(error) = console_core::audit::append(&state.store, &event).await {
+                tracing::error!(%error, "store error recording the audit export");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
             let mut body = String::from("id,at,login,service,replica,outcome,reason,rows,duration_ms,sql\n");
             for e in entries {
                 let fields = [

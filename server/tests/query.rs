@@ -221,6 +221,7 @@ async fn each_refusal_kind_answers_its_status_on_every_route() {
             (call(Some(&maria), "payments-demo", "SELECT count(*) FROM customers").await, StatusCode::OK, ""),
             (call(Some(&maria), "payments-demo", "DELETE FROM customers").await, StatusCode::BAD_REQUEST, "read-only"),
             (call(None, "payments-demo", "SELECT 1").await, StatusCode::UNAUTHORIZED, "Unauthorized|sign in"),
+            (call(None, "no-such-replica", "SELECT 1").await, StatusCode::UNAUTHORIZED, "Unauthorized|sign in"),
             (call(Some(&arjun), "payments-demo", "SELECT 1").await, StatusCode::FORBIDDEN, "payments"),
             (call(Some(&maria), "no-such-replica", "SELECT 1").await, StatusCode::NOT_FOUND, "no-such-replica"),
             (call(Some(&maria), "down-pg", "SELECT 1").await, StatusCode::SERVICE_UNAVAILABLE, "cannot be reached"),
@@ -230,6 +231,9 @@ async fn each_refusal_kind_answers_its_status_on_every_route() {
             assert!(says.split('|').any(|s| body.contains(s)), "{route}: {want}: {body}");
         }
     }
+    // Arguments that do not decode are the caller's mistake.
+    let garbled = app.post_json("/api/query/run", Some(&maria), json!({"service": "payments-api"})).await;
+    assert_eq!(garbled.status, StatusCode::BAD_REQUEST, "{}", garbled.body);
     // The rate limit: the same 429 on both routes once it is spent.
     let mut last = StatusCode::OK;
     for _ in 0..40 {

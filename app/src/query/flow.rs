@@ -26,8 +26,10 @@ pub fn limit_error(e: LimitError) -> AppError {
 
 /// Runs `sql` (raw bytes: a download's form may not even be UTF-8) for `user` on `replica` of `service`.
 pub async fn run(store: &Store, limiter: &Limiter, user: Option<User>, service: &str, replica: &str, sql: &[u8]) -> Result<QueryResult, AppError> {
+    // Signed in first: an anonymous caller learns nothing, not even which services exist.
+    let user = user.ok_or(AppError::Unauthorized)?;
     let svc = console_core::catalog::repo::service(store, service).await?.ok_or_else(|| AppError::NotFound(format!("service {service:?}")))?;
-    let user = authorize_as(user, Action::QueryReplica, Some(&svc.squad))?.ok_or(AppError::Unauthorized)?;
+    let user = authorize_as(Some(user), Action::QueryReplica, Some(&svc.squad))?.ok_or(AppError::Unauthorized)?;
     let target = replicas::get(store, replica)
         .await?
         .filter(|r| r.service == service)

@@ -135,11 +135,12 @@ struct LeaseKey {
     holder: String,
 }
 
-/// Renews the slot; trips `cancel` when a cancel is requested or the slot was lost.
+/// Renews the slot until it is released (a cancelled query holds it until the replica confirms
+/// the stop); trips `cancel` when a cancel is requested or the slot was lost.
 async fn heartbeat(limiter: Limiter, key: LeaseKey, cancel: Cancel) {
     loop {
         tokio::time::sleep(limiter.heartbeat).await;
-        let renewed = sqlx::query("UPDATE limiter_leases SET expires_at = $1 WHERE kind = $2 AND login = $3 AND resource = $4 AND holder = $5 AND cancel = 0")
+        let renewed = sqlx::query("UPDATE limiter_leases SET expires_at = $1 WHERE kind = $2 AND login = $3 AND resource = $4 AND holder = $5")
             .bind(now_ms() + limiter.lease.as_millis() as i64)
             .bind(&key.kind)
             .bind(&key.login)
@@ -148,7 +149,18 @@ async fn heartbeat(limiter: Limiter, key: LeaseKey, cancel: Cancel) {
             .execute(limiter.store.pool())
             .await;
         match renewed {
-            Ok(r) if r.rows_affected() == 1 => {}
+            Ok(r) if r.rows_affected() == 1 => {
+                let requested: Result<Option<i64>, _> = sqlx::query_scalar("SELECT cancel FROM limiter_leases WHERE kind = $1 AND login = $2 AND resource = $3 AND holder = $4")
+                    .bind(&key.kind)
+                    .bind(&key.login)
+                    .bind(&key.resource)
+                    .bind(&key.holder)
+                    .fetch_optional(limiter.store.pool())
+                    .await;
+                if let Ok(Some(1)) = requested {
+                    cancel.cancel();
+                }
+            }
             Ok(_) => {
                 cancel.cancel();
                 return;

@@ -36,6 +36,16 @@ async fn prove(store: Store) {
     let again = b.acquire("query", "maria", "r1").await.unwrap().expect("released slots are free");
     again.release().await;
 
+    // A cancelled holder keeps its slot until it releases it (the replica has not confirmed yet).
+    let short = Limiter::new(store.clone()).with_lease(Duration::from_millis(600), Duration::from_millis(100));
+    let cancelled = short.acquire("query", "ines", "r1").await.unwrap().unwrap();
+    assert!(b.request_cancel("query", "ines", "r1").await.unwrap());
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(cancelled.cancel.is_cancelled());
+    assert!(b.acquire("query", "ines", "r1").await.unwrap().is_none(), "a cancelled slot stays held until released");
+    cancelled.release().await;
+    assert!(b.acquire("query", "ines", "r1").await.unwrap().is_some());
+
     // A holder that stops renewing (a killed console) loses its slot when the lease runs out.
     let short = Limiter::new(store.clone()).with_lease(Duration::from_millis(600), Duration::from_millis(100));
     let kept = short.acquire("query", "lena", "r1").await.unwrap().unwrap();

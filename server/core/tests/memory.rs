@@ -58,6 +58,18 @@ async fn huge_cells_on_postgres_are_cut_on_the_replica() {
 }
 
 #[tokio::test]
+async fn wide_rows_on_postgres_get_shorter_cells() {
+    let url = std::env::var("CONSOLE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    // 600 columns of 64 KB each would be 38 MB a row; cells shrink so a row stays within the cap.
+    let columns: Vec<String> = (1..=600).map(|i| format!("s.x AS a{i}")).collect();
+    let wide = format!("SELECT {} FROM (SELECT string_agg(md5(g::text), '') AS x FROM generate_series(1, 3000) AS g) AS s, generate_series(1, 3)", columns.join(", "));
+    prove(Engine::Postgres, &url, "SELECT 1", &wide).await;
+    let result = run(Engine::Postgres, &url, &wide, &limits()).await.unwrap();
+    let row_bytes: usize = result.rows[0].iter().flatten().map(String::len).sum();
+    assert!(row_bytes <= console_core::query::run::RESULT_BYTES, "{row_bytes}");
+}
+
+#[tokio::test]
 async fn huge_cells_on_mariadb_are_cut_on_the_replica() {
     // 20 rows of 7.7 MB each.
     let huge = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 30000) \

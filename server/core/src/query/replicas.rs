@@ -175,13 +175,19 @@ fn described(outcome: &Result<QueryResult, RunError>) -> (&'static str, String, 
             ("allowed", notes.join("; "), r.rows.len() as i64, bytes)
         }
         Err(RunError::Refused(why)) => ("refused", why.reason.clone(), 0, 0),
+        // Users read their own history: where the credential lives and the driver's text stay in the log.
+        Err(RunError::Unreachable(why)) => {
+            tracing::warn!(%why, "replica unreachable");
+            ("failed", "the replica cannot be reached".into(), 0, 0)
+        }
         Err(e) => ("failed", e.to_string(), 0, 0),
     }
 }
 
 /// The audit's text of a query: kept whole up to the guard's limit, cut beyond it.
 fn audited_sql(sql: &str) -> String {
-    sql.chars().take(super::guard::MAX_SQL_BYTES + 16).collect()
+    // PostgreSQL text cannot hold NUL: written visibly, so the attempt is still recorded.
+    sql.chars().take(super::guard::MAX_SQL_BYTES + 16).collect::<String>().replace('\0', "\\0")
 }
 
 /// Records an attempt that ended before it started (refused at the door): one finished event.

@@ -125,12 +125,15 @@ fn bounded(engine: Engine, sql: &str, columns: &[String], limit: Option<usize>, 
         return Ok(sql.to_string());
     }
     // A newline ends any trailing line comment; a trailing `;` would end the subquery.
-    let body = sql.trim_end().trim_end_matches(';');
+    // ASCII only: the guard refused every other space, so the replica reads the tokens it checked.
+    let body = sql.trim_end_matches(|c: char| c.is_ascii_whitespace() || c == ';');
     let limit = limit.map(|n| format!("\nLIMIT {n}")).unwrap_or_default();
+    // Wide rows get shorter cells, so one row stays within the result cap (4 bytes a character).
+    let cut = (RESULT_BYTES / 4 / columns.len()).clamp(256, CELL_CHARS);
     Ok(match engine {
         Engine::Postgres => {
             let quote = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
-            let cells: Vec<String> = columns.iter().enumerate().map(|(i, n)| format!("left(q.c{}::text, {CELL_CHARS}) AS {}", i + 1, quote(n))).collect();
+            let cells: Vec<String> = columns.iter().enumerate().map(|(i, n)| format!("left(q.c{}::text, {cut}) AS {}", i + 1, quote(n))).collect();
             let aliases: Vec<String> = (1..=columns.len()).map(|i| format!("c{i}")).collect();
             format!("SELECT {} FROM (\n{body}\n{limit}) AS q({})", cells.join(", "), aliases.join(", "))
         }
@@ -140,7 +143,7 @@ fn bounded(engine: Engine, sql: &str, columns: &[String], limit: Option<usize>, 
                 return Err(CollectError::DuplicateColumn(twice.clone()));
             }
             let quote = |n: &str| format!("`{}`", n.replace('`', "``"));
-            let cells: Vec<String> = columns.iter().map(|n| format!("LEFT(CAST(q.{} AS CHAR), {CELL_CHARS}) AS {}", quote(n), quote(n))).collect();
+            let cells: Vec<String> = columns.iter().map(|n| format!("LEFT(CAST(q.{} AS CHAR), {cut}) AS {}", quote(n), quote(n))).collect();
             format!("SELECT {} FROM (\n{body}\n{limit}) AS q", cells.join(", "))
         }
     })
@@ -449,6 +452,9 @@ async fn postgres(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineag
     let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut conn).await.map_err(|e| database_error(e, limits))?;
     let work = async {
         sqlx::query("BEGIN TRANSACTION READ ONLY").execute(&mut conn).await?;
+        // The guard reads strings as standard SQL; a replica configured otherwise would read
+        // `'x\' …` differently. Pinned for this transaction.
+        sqlx::query("SET LOCAL standard_conforming_strings = on").execute(&mut conn).await?;
         sqlx::query(&format!("SET LOCAL statement_timeout = {}", limits.statement_timeout.as_millis()))
             .execute(&mut conn)
             .await?;
@@ -492,6 +498,9 @@ async fn mysql(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: 
             format!("SET SESSION max_execution_time = {}", limits.statement_timeout.as_millis())
         };
         sqlx::query(&timeout).execute(&mut conn).await?;
+        // The guard reads backslash escapes in strings and `"…"` as a string, MariaDB's default;
+        // a replica configured with NO_BACKSLASH_ESCAPES or ANSI_QUOTES would read them otherwise.
+        sqlx::query("SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'").execute(&mut conn).await?;
         sqlx::query("START TRANSACTION READ ONLY").execute(&mut conn).await?;
         let sql = match bound {
             Some(limited) => bounded(Engine::Mysql, sql, &described_columns!(&mut conn, sql)?, (!limited).then_some(limits.row_cap + 1), limits)?,

@@ -97,6 +97,15 @@ pub fn check(sql: &str, policy: &Policy) -> Result<Checked, Refusal> {
     if sql.len() > MAX_SQL_BYTES {
         return Err(Refusal::new(format!("the query is longer than {MAX_SQL_BYTES} bytes")));
     }
+    // Engines and the parser disagree about non-ASCII spaces and control characters (MariaDB
+    // ends a `--` comment only at an ASCII space; PostgreSQL reads U+00A0 as part of a name;
+    // Rust's trimming strips it): refuse them anywhere, so every reader sees the same tokens.
+    if let Some(c) = sql.chars().find(|c| (c.is_whitespace() && !c.is_ascii()) || (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))) {
+        return Err(Refusal::new(format!(
+            "the query contains the character U+{:04X}; use plain spaces and line breaks (or chr() for such a value)",
+            c as u32
+        )));
+    }
     let unparsable = |e: &dyn std::fmt::Display| Refusal::new(format!("the query could not be parsed, so it cannot be checked: {e}"));
     let dialect = dialect(engine);
     // Tokenized once: the comments are checked on the same tokens the parser reads.
@@ -552,6 +561,12 @@ mod tests {
             // MariaDB compares a string with a number as numbers: `email = 0` is a prefix oracle.
             ("SELECT id FROM users WHERE email = 0", Mysql),
             ("SELECT id FROM users WHERE email IN (1, 2)", Mysql),
+            // Characters that engines and the parser read differently.
+            ("SELECT 0 --\u{a0} AS a, (SELECT email FROM users LIMIT 1) \"\n, 'abc' AS y -- \"\nFROM users", Mysql),
+            ("SELECT id FROM users WHERE name = 'a' AND id\u{3000}= 1", Postgres),
+            ("SELECT 1\u{0}", Postgres),
+            ("SELECT 1 --\u{1} x", Mysql),
+            ("SELECT 1 \u{85}", Sqlite),
             // SQLite's format() is printf(): it pads to any width.
             ("SELECT format('%.*c', 100000000, 'x')", Sqlite),
             // A typed literal is a cast like any other.
@@ -567,7 +582,7 @@ mod tests {
                 Ok(checked) => panic!("{sql:?} ({engine:?}) passed, masked: {:?}", checked.masked),
                 Err(refused) => {
                     let why = &refused.reason;
-                    let expected = ["masked column", "before it is defined", "allow-list", "not supported", "alias list"];
+                    let expected = ["masked column", "before it is defined", "allow-list", "not supported", "alias list", "the character U+"];
                     assert!(expected.iter().any(|e| why.contains(e)), "{sql}: {why}");
                 }
             }
