@@ -752,3 +752,57 @@ proptest::proptest! {
         });
     }
 }
+
+/// Credentials stay in their lane: environment variables only with the console's prefix, files
+/// only under the credentials directory; at registration and again when connecting.
+#[test]
+fn credential_sources_are_confined() {
+    let base = Replica {
+        id: "r".into(), service: "s".into(), name: "r".into(), engine: Engine::Postgres, url: "postgres://reader@db/app".into(),
+        credential_env: String::new(), credential_file: String::new(), statement_timeout_ms: None, row_cap: None, masks: None, allowed_schemas: vec![],
+        extra_functions: vec![],
+    };
+    let with_env = |name: &str| Replica { credential_env: name.into(), ..base.clone() };
+    let with_file = |path: &str| Replica { credential_file: path.into(), ..base.clone() };
+    for refused in [with_env("CONSOLE_OIDC_CLIENT_SECRET"), with_env("HOME"), with_env("CONSOLE_REPLICA_"), with_env("console_replica_x")] {
+        let why = refused.validate().unwrap_err();
+        assert!(why.contains("CONSOLE_REPLICA_"), "{why}");
+        assert!(refused.connect_url().unwrap_err().contains("CONSOLE_REPLICA_"));
+    }
+    assert!(with_env("CONSOLE_REPLICA_LEDGER").validate().is_ok());
+    let dir = replicas::credentials_dir();
+    for refused in ["/etc/passwd", "/var/run/secrets/kubernetes.io/serviceaccount/token", "relative/file", &format!("{}/../passwd", dir.display())] {
+        let why = with_file(refused).validate().unwrap_err();
+        assert!(why.contains(&dir.display().to_string()), "{refused}: {why}");
+        assert!(with_file(refused).connect_url().is_err());
+    }
+    assert!(with_file(&format!("{}/ledger", dir.display())).validate().is_ok());
+}
+
+/// The check names each power a read replica's credential should not have.
+#[tokio::test]
+async fn the_credential_check_names_dangerous_powers() {
+    let replica = |engine, url: String| Replica {
+        id: "r".into(), service: "s".into(), name: "r".into(), engine, url,
+        credential_env: String::new(), credential_file: String::new(), statement_timeout_ms: None, row_cap: None, masks: None, allowed_schemas: vec![],
+        extra_functions: vec![],
+    };
+    // The test server's `postgres` role is a superuser.
+    let url = postgres_replica().await;
+    let powers = replicas::credential_powers(&replica(Engine::Postgres, url.clone())).await.unwrap();
+    assert!(powers.contains(&"superuser".to_string()), "{powers:?}");
+    let writer = replicas::credential_powers(&replica(Engine::Postgres, as_writer(&url))).await.unwrap();
+    assert!(writer.contains(&"write".to_string()) && !writer.contains(&"superuser".to_string()), "{writer:?}");
+    // A MariaDB user granted FILE and PROCESS.
+    let db = mariadb_replica().await;
+    let name = db.rsplit_once('/').unwrap().1.to_string();
+    let mut admin = sqlx::MySqlConnection::connect("mysql://root@127.0.0.1:3306/test").await.unwrap();
+    admin.execute(format!("GRANT FILE, PROCESS ON *.* TO '{name}_writer'@'%'").as_str()).await.unwrap();
+    let filer = format!("mysql://{name}_writer@127.0.0.1:3306/{name}");
+    let powers = replicas::credential_powers(&replica(Engine::Mysql, filer)).await.unwrap();
+    for power in ["FILE", "PROCESS", "write"] {
+        assert!(powers.contains(&power.to_string()), "{power}: {powers:?}");
+    }
+    let root = replicas::credential_powers(&replica(Engine::Mysql, db)).await.unwrap();
+    assert!(root.contains(&"SUPER".to_string()) || root.contains(&"ALL PRIVILEGES".to_string()), "{root:?}");
+}

@@ -57,11 +57,38 @@ impl Replica {
                 return Err("put the password in an environment variable or file, not in the URL".into());
             }
         }
+        self.credential_source_allowed()
+    }
+
+    /// A credential comes only from a variable named `CONSOLE_REPLICA_…` or a file under the
+    /// credentials directory: never the console's own secrets, nor any file the process can read.
+    fn credential_source_allowed(&self) -> Result<(), String> {
+        let env = &self.credential_env;
+        if !env.is_empty() && (!env.starts_with(CREDENTIAL_ENV_PREFIX) || env.len() == CREDENTIAL_ENV_PREFIX.len()) {
+            return Err(format!("a credential variable must be named {CREDENTIAL_ENV_PREFIX}…; {env} is not"));
+        }
+        if !self.credential_file.is_empty() {
+            let dir = credentials_dir();
+            let path = std::path::Path::new(&self.credential_file);
+            let lexically_inside = path.is_absolute()
+                && path.starts_with(&dir)
+                && path.components().all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_)));
+            // Symbolic links must not lead out either (checked once the file exists).
+            let really_inside = match (path.canonicalize(), dir.canonicalize()) {
+                (Ok(file), Ok(dir)) => file.starts_with(dir),
+                _ => true,
+            };
+            if !lexically_inside || !really_inside {
+                return Err(format!("a credential file must be inside {}; {} is not", dir.display(), self.credential_file));
+            }
+        }
         Ok(())
     }
 
     /// The URL with the credential filled in from its source.
     pub fn connect_url(&self) -> Result<String, String> {
+        // Again here: a replica stored before the rule must not read outside its lane either.
+        self.credential_source_allowed()?;
         let secret = if !self.credential_env.is_empty() {
             Some(std::env::var(&self.credential_env).map_err(|_| format!("environment variable {} is not set", self.credential_env))?)
         } else if !self.credential_file.is_empty() {
@@ -411,6 +438,99 @@ mod tests {
     }
 }
 
+/// Credential variables must start with this.
+pub const CREDENTIAL_ENV_PREFIX: &str = "CONSOLE_REPLICA_";
+
+/// Where credential files must live: `CONSOLE_REPLICA_CREDENTIALS_DIR`, else
+/// `/etc/console/replica-credentials` (a mounted Kubernetes secret, say).
+pub fn credentials_dir() -> std::path::PathBuf {
+    std::env::var_os("CONSOLE_REPLICA_CREDENTIALS_DIR").map(Into::into).unwrap_or_else(|| "/etc/console/replica-credentials".into())
+}
+
+/// What the credential can do that a read replica's should not: `superuser`, `write`,
+/// `replication`, `pg_read_server_files`, `pg_write_server_files`, `pg_execute_server_program`,
+/// `pg_signal_backend` (PostgreSQL); `ALL PRIVILEGES`, `SUPER`, `FILE`, `PROCESS`, `REPLICATION`,
+/// `write` (MariaDB/MySQL). SQLite replicas are opened read-only: nothing.
+pub async fn credential_powers(replica: &Replica) -> Result<Vec<String>, String> {
+    use sqlx::{ConnectOptions, Connection};
+    use std::str::FromStr;
+    let url = replica.connect_url()?;
+    let unreachable = |e: String| format!("the replica cannot be reached: {e}");
+    let timeout = Duration::from_secs(5);
+    match replica.engine {
+        Engine::Postgres => {
+            let options = sqlx::postgres::PgConnectOptions::from_str(&url).map_err(|e| unreachable(e.to_string()))?;
+            let mut conn = tokio::time::timeout(timeout, options.connect()).await.map_err(|_| unreachable("no answer".into()))?.map_err(|e| unreachable(e.to_string()))?;
+            let (superuser, replication, read_files, write_files, program, signal, write): (bool, bool, bool, bool, bool, bool, Option<bool>) = sqlx::query_as(
+                "SELECT r.rolsuper, r.rolreplication,
+                        pg_has_role(current_user, 'pg_read_server_files', 'MEMBER'),
+                        pg_has_role(current_user, 'pg_write_server_files', 'MEMBER'),
+                        pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER'),
+                        pg_has_role(current_user, 'pg_signal_backend', 'MEMBER'),
+                        (SELECT bool_or(has_table_privilege(c.oid, 'INSERT,UPDATE,DELETE,TRUNCATE'))
+                         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                         WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema'))
+                 FROM pg_roles r WHERE r.rolname = current_user",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+            let _ = conn.close().await;
+            let named = [
+                (superuser, "superuser"),
+                (write.unwrap_or(false), "write"),
+                (replication, "replication"),
+                (read_files && !superuser, "pg_read_server_files"),
+                (write_files && !superuser, "pg_write_server_files"),
+                (program && !superuser, "pg_execute_server_program"),
+                (signal && !superuser, "pg_signal_backend"),
+            ];
+            Ok(named.into_iter().filter(|(has, _)| *has).map(|(_, name)| name.to_string()).collect())
+        }
+        Engine::Mysql => {
+            let options = sqlx::mysql::MySqlConnectOptions::from_str(&url).map_err(|e| unreachable(e.to_string()))?;
+            let mut conn = tokio::time::timeout(timeout, options.connect()).await.map_err(|_| unreachable("no answer".into()))?.map_err(|e| unreachable(e.to_string()))?;
+            let grants: Vec<String> = sqlx::query_scalar("SHOW GRANTS").fetch_all(&mut conn).await.map_err(|e| e.to_string())?;
+            let _ = conn.close().await;
+            Ok(mysql_powers(&grants))
+        }
+        Engine::Sqlite => Ok(vec![]),
+    }
+}
+
+/// Powers named in `SHOW GRANTS` lines (`GRANT <privileges> ON <scope> TO …`).
+fn mysql_powers(grants: &[String]) -> Vec<String> {
+    let mut powers: Vec<String> = Vec::new();
+    let mut add = |p: &str| {
+        if !powers.iter().any(|x| x == p) {
+            powers.push(p.to_string());
+        }
+    };
+    for grant in grants {
+        let upper = grant.to_uppercase();
+        let Some(list) = upper.strip_prefix("GRANT ").and_then(|rest| rest.split(" ON ").next()) else { continue };
+        let global = upper.contains(" ON *.* ");
+        for privilege in list.split(',').map(str::trim) {
+            match privilege {
+                "ALL PRIVILEGES" | "ALL" => {
+                    add("ALL PRIVILEGES");
+                    add("write");
+                    if global {
+                        for p in ["SUPER", "FILE", "PROCESS", "REPLICATION"] {
+                            add(p);
+                        }
+                    }
+                }
+                "SUPER" | "FILE" | "PROCESS" => add(privilege),
+                p if p.starts_with("REPLICATION") => add("REPLICATION"),
+                "INSERT" | "UPDATE" | "DELETE" | "DROP" | "ALTER" | "CREATE" => add("write"),
+                _ => {}
+            }
+        }
+    }
+    powers
+}
+
 /// Connects and says whether the credential could write (it should not need to).
 pub async fn check_credential(replica: &Replica) -> Result<Option<String>, String> {
     use sqlx::{ConnectOptions, Connection};
@@ -475,5 +595,10 @@ pub async fn check_credential(replica: &Replica) -> Result<Option<String>, Strin
         }
         Engine::Sqlite => None, // Always opened read-only with query_only.
     };
-    Ok(warning)
+    let powers: Vec<String> = credential_powers(replica).await?.into_iter().filter(|p| p != "write").collect();
+    let powers = (!powers.is_empty()).then(|| format!("this credential can also do what a read replica's should not: {}", powers.join(", ")));
+    Ok(match (warning, powers) {
+        (Some(w), Some(p)) => Some(format!("{w}; {p}")),
+        (w, p) => w.or(p),
+    })
 }
