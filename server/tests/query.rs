@@ -293,7 +293,8 @@ async fn a_client_that_disconnects_leaves_a_record_and_nothing_running() {
     let sre = app.sign_in("sre").await;
     let replica = json!({"id": "slow-pg", "service": "payments-api", "name": "slow", "engine": "postgres", "url": admin_url,
                          "credential_env": "", "credential_file": "", "statement_timeout_ms": 30000, "row_cap": null, "masks": null});
-    assert_eq!(app.post_json("/api/query/register", Some(&sre), json!({"replica": replica})).await.status, StatusCode::OK);
+    let registered = app.post_json("/api/query/register", Some(&sre), json!({"replica": replica, "override_note": "the test server's superuser"})).await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.body);
     let maria = app.sign_in("maria").await;
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -392,4 +393,38 @@ async fn the_event_log_records_throttling_once_and_exports_by_date() {
     assert_eq!(empty.body.lines().count(), 1);
     assert_eq!(app.get_as("/admin/audit-events.csv?from=2026-02-31&to=2026-03-02", Some(&sre)).await.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.get_as(&path, Some(&maria)).await.status, StatusCode::FORBIDDEN);
+}
+
+/// Owners see a replica's name, engine and limits, never its URL or credential source; a
+/// superuser credential is refused unless an SRE overrides with a note, which the log keeps.
+#[tokio::test]
+async fn owners_never_see_replica_urls_and_superusers_need_a_note() {
+    let (app, _dir) = with_demo_replica().await;
+    let sre = app.sign_in("sre").await;
+    let admin_url = std::env::var("CONSOLE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let root = json!({"id": "root-pg", "service": "payments-api", "name": "root", "engine": "postgres", "url": admin_url,
+                      "credential_env": "", "credential_file": "", "statement_timeout_ms": null, "row_cap": null, "masks": null});
+    let refused = app.post_json("/api/query/register", Some(&sre), json!({"replica": root})).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body.contains("superuser") && refused.body.contains("override note"), "{}", refused.body);
+    let noted = app.post_json("/api/query/register", Some(&sre), json!({"replica": root, "override_note": "load test replica, rebuilt nightly"})).await;
+    assert_eq!(noted.status, StatusCode::OK, "{}", noted.body);
+    assert!(noted.body.contains("superuser"), "the warning names the power: {}", noted.body);
+    let leaky = json!({"id": "leaky-env", "service": "payments-api", "name": "leaky", "engine": "postgres", "url": "postgres://reader@db/ledger",
+                       "credential_env": "CONSOLE_OIDC_CLIENT_SECRET", "credential_file": "", "statement_timeout_ms": null, "row_cap": null, "masks": null});
+    let refused = app.post_json("/api/query/register", Some(&sre), json!({"replica": leaky})).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("CONSOLE_REPLICA_"), "{}", refused.body);
+
+    let maria = app.sign_in("maria").await;
+    let list = app.post_json("/api/query/replicas", Some(&maria), json!({"service": "payments-api"})).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("root-pg"));
+    for secret in ["postgres://", "sqlite:", "url", "credential"] {
+        assert!(!list.body.contains(secret), "the owner's replica list holds {secret:?}: {}", list.body);
+    }
+    let today = console_core::dates::date(console_core::dates::now());
+    let tomorrow = console_core::dates::date(console_core::dates::now() + 86_400);
+    let log = app.get_as(&format!("/admin/audit-events.csv?from={today}&to={tomorrow}"), Some(&sre)).await;
+    assert!(log.body.contains("replica.registered") && log.body.contains("override: load test replica, rebuilt nightly"), "{}", log.body);
 }

@@ -1,16 +1,16 @@
 //! Server functions of the REPL: authorize (owning squad or SRE), then the guarded, audited run.
 
 use crate::error::AppError;
-use console_core::query::{AuditEntry, Replica};
+use console_core::query::{AuditEntry, Replica, ReplicaSummary};
 use console_core::query::QueryResult;
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
-/// A replica as the REPL shows it, with the limits in force (never the credential's value).
+/// A replica as the REPL shows it, with the limits in force (never its URL or credential source).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicaView {
-    pub replica: Replica,
+    pub replica: ReplicaSummary,
     pub statement_timeout_ms: u64,
     pub row_cap: u64,
     pub masks: Vec<String>,
@@ -38,7 +38,7 @@ pub async fn list_replicas(service: String) -> Result<Vec<ReplicaView>, AppError
                 statement_timeout_ms: limits.statement_timeout.as_millis() as u64,
                 row_cap: limits.row_cap as u64,
                 masks: limits.masks,
-                replica,
+                replica: ReplicaSummary::from(&replica),
             }
         })
         .collect())
@@ -106,24 +106,53 @@ pub async fn query_audit() -> Result<Vec<AuditEntry>, AppError> {
     Ok(replicas::audit_log(&expect_context::<Store>(), None, 500).await?)
 }
 
-/// SREs designate a replica for a service; the answer is a warning if the credential can write.
+/// SREs designate a replica for a service; the answer is a warning naming what the credential
+/// can do beyond reading. A superuser credential is refused unless `override_note` says why; the
+/// registration, its warnings and the note are kept in the audit log.
 #[server(endpoint = "query/register", input = Json)]
-pub async fn register_replica(replica: Replica) -> Result<Option<String>, AppError> {
+pub async fn register_replica(replica: Replica, #[server(default)] override_note: Option<String>) -> Result<Option<String>, AppError> {
     use crate::auth::guard::authorize_user;
+    use console_core::audit::{self, Event};
     use console_core::query::replicas::{self, ReplicaError};
     use console_core::{auth::policy::Action, store::Store};
     let user = authorize_user(Action::AdministerReplicas, None)?;
     let store = expect_context::<Store>();
     service_and_owner(&store, &replica.service).await?;
+    replica.validate().map_err(AppError::BadRequest)?;
+    let note = override_note.unwrap_or_default().trim().to_string();
+    let warning = match replicas::check_credential(&replica).await {
+        Ok(warning) => warning,
+        Err(why) => Some(format!("registered, but the connection could not be checked: {why}")),
+    };
+    let powers = replicas::credential_powers(&replica).await.unwrap_or_default();
+    if let Some(root) = powers.iter().find(|p| matches!(p.as_str(), "superuser" | "SUPER" | "ALL PRIVILEGES")) {
+        if note.is_empty() {
+            return Err(AppError::BadRequest(format!(
+                "the credential has {root}: a read replica needs a SELECT-only role; to register it anyway, give an override note"
+            )));
+        }
+    }
     match replicas::register(&store, &replica, &user.login).await {
         Ok(()) => {}
         Err(ReplicaError::Invalid(why)) => return Err(AppError::BadRequest(why)),
         Err(ReplicaError::Store(e)) => return Err(e.into()),
     }
-    Ok(match replicas::check_credential(&replica).await {
-        Ok(warning) => warning,
-        Err(why) => Some(format!("registered, but the connection could not be checked: {why}")),
-    })
+    let mut detail = warning.clone().unwrap_or_else(|| "the credential reads only".into());
+    if !note.is_empty() {
+        detail.push_str(&format!("; override: {note}"));
+    }
+    let event = Event {
+        kind: "replica.registered",
+        attempt: audit::attempt_id(),
+        actor: user.login.clone(),
+        entity: replica.service.clone(),
+        target: replica.id.clone(),
+        outcome: "registered".into(),
+        detail,
+        ..Event::default()
+    };
+    audit::append(&store, &event).await?;
+    Ok(warning)
 }
 
 /// Checks a replica's connection and credential on demand (SREs).

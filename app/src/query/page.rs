@@ -179,6 +179,7 @@ fn DesignateReplica(service: String) -> impl IntoView {
     let engine = RwSignal::new("postgres".to_string());
     let url = RwSignal::new(String::new());
     let credential_env = RwSignal::new(String::new());
+    let override_note = RwSignal::new(String::new());
     let extra_functions = RwSignal::new(String::new());
     let field = "rounded border border-slate-300 px-2 py-1 text-sm";
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
@@ -203,6 +204,7 @@ fn DesignateReplica(service: String) -> impl IntoView {
                 allowed_schemas: vec![],
                 extra_functions: extra_functions.get().split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect(),
             },
+            override_note: Some(override_note.get()).filter(|n| !n.trim().is_empty()),
         });
     };
     view! {
@@ -215,7 +217,8 @@ fn DesignateReplica(service: String) -> impl IntoView {
                     <option value="postgres">"PostgreSQL"</option><option value="mysql">"MySQL / MariaDB"</option><option value="sqlite">"SQLite"</option>
                 </select>
                 <input class=field placeholder="postgres://reader@host/db (no password)" aria-label="Replica URL" bind:value=url />
-                <input class=field placeholder="env var holding the password" aria-label="Credential environment variable" bind:value=credential_env />
+                <input class=field placeholder="CONSOLE_REPLICA_… variable holding the password" aria-label="Credential environment variable" bind:value=credential_env />
+                <input class=field placeholder="override note (only for a superuser credential)" aria-label="Override note" bind:value=override_note />
                 <input class=field placeholder="extra functions, e.g. similarity, word_similarity" aria-label="Extra allowed functions" bind:value=extra_functions />
                 <button type="submit" class="justify-self-start rounded bg-slate-900 px-3 py-1 text-white">"Designate"</button>
             </form>

@@ -58,6 +58,21 @@ pub struct Replica {
     pub extra_functions: Vec<String>,
 }
 
+/// What browsers learn of a replica: never its URL or where its credential lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaSummary {
+    pub id: String,
+    pub name: String,
+    pub engine: Engine,
+    pub extra_functions: Vec<String>,
+}
+
+impl From<&Replica> for ReplicaSummary {
+    fn from(r: &Replica) -> Self {
+        ReplicaSummary { id: r.id.clone(), name: r.name.clone(), engine: r.engine, extra_functions: r.extra_functions.clone() }
+    }
+}
+
 /// One audit record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
