@@ -66,10 +66,12 @@ async fn audit_archive(
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)], body).into_response())
 }
 
-/// One CSV field, quoted, with formula-starting characters neutralised for spreadsheets.
+/// One CSV field, always quoted (so an empty field is NULL and `""` the empty string), with
+/// formula-starting characters neutralised for spreadsheets and line breaks written as `\n` and
+/// `\r`, so every row stays on one line.
 pub fn csv_field(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_string() };
-    format!("\"{}\"", value.replace('"', "\"\""))
+    format!("\"{}\"", value.replace('"', "\"\"").replace('\n', "\\n").replace('\r', "\\r"))
 }
 
 /// The query audit as CSV (SREs only), newest first.

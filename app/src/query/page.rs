@@ -159,7 +159,8 @@ fn ResultGrid(result: console_core::query::QueryResult) -> impl IntoView {
                         <tr class="border-t border-slate-100">
                             {row.into_iter().map(|cell| match cell {
                                 Some(v) => view! { <td class="px-2 py-0.5 font-mono">{v}</td> }.into_any(),
-                                None => view! { <td class="px-2 py-0.5 text-slate-400">"NULL"</td> }.into_any(),
+                                // SQL NULL is italic and grey, so it never reads as the text "NULL".
+                                None => view! { <td class="px-2 py-0.5 italic text-slate-400" title="SQL NULL: no value" data-null="true">"NULL"</td> }.into_any(),
                             }).collect_view()}
                         </tr>
                     }).collect_view()}

@@ -418,9 +418,9 @@ mod tests {
     #[test]
     fn credentials_come_from_the_environment() {
         let mut r = replica("postgres://ro@db:5432/orders", Engine::Postgres);
-        r.credential_env = "CONSOLE_TEST_REPLICA_SECRET_X".into();
+        r.credential_env = "CONSOLE_REPLICA_TEST_SECRET_X".into();
         assert!(r.connect_url().unwrap_err().contains("is not set"));
-        std::env::set_var("CONSOLE_TEST_REPLICA_SECRET_X", "s3cr3t");
+        std::env::set_var("CONSOLE_REPLICA_TEST_SECRET_X", "s3cr3t");
         assert_eq!(r.connect_url().unwrap(), "postgres://ro:s3cr3t@db:5432/orders");
         assert!(!format!("{r:?}").contains("s3cr3t"));
     }

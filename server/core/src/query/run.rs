@@ -112,7 +112,12 @@ macro_rules! described_columns {
     ($conn:expr, $sql:expr) => {
         sqlx::Executor::prepare(&mut *$conn, $sql)
             .await
-            .map(|statement| sqlx::Statement::columns(&statement).iter().map(|c| c.name().to_string()).collect::<Vec<String>>())
+            .map(|statement| {
+                sqlx::Statement::columns(&statement)
+                    .iter()
+                    .map(|c| (c.name().to_string(), c.type_info().name().to_string()))
+                    .collect::<Vec<(String, String)>>()
+            })
     };
 }
 
@@ -120,7 +125,11 @@ macro_rules! described_columns {
 /// sending it: the driver reads a whole row before our caps run, so only the replica can bound
 /// it. Column names and order are kept; MariaDB keeps a derived table's ORDER BY only with a
 /// LIMIT, so `limit` adds one where the query has none (nothing past the row cap is read anyway).
-fn bounded(engine: Engine, sql: &str, columns: &[String], limit: Option<usize>, _limits: &Limits) -> Result<String, CollectError> {
+///
+/// The cut is also where each type gets its text form (docs/repl-types.md): the engine's own
+/// text, except zoned timestamps as ISO 8601 with `Z` (the session is in UTC), MariaDB BIT as a
+/// number and binary strings as hex.
+fn bounded(engine: Engine, sql: &str, columns: &[(String, String)], limit: Option<usize>, _limits: &Limits) -> Result<String, CollectError> {
     if columns.is_empty() {
         return Ok(sql.to_string());
     }
@@ -133,17 +142,45 @@ fn bounded(engine: Engine, sql: &str, columns: &[String], limit: Option<usize>, 
     Ok(match engine {
         Engine::Postgres => {
             let quote = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
-            let cells: Vec<String> = columns.iter().enumerate().map(|(i, n)| format!("left(q.c{}::text, {cut}) AS {}", i + 1, quote(n))).collect();
+            let cells: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, (n, ty))| {
+                    let c = format!("q.c{}", i + 1);
+                    let text = match ty.as_str() {
+                        "TIMESTAMPTZ" => format!("regexp_replace(to_json({c}) #>> '{{}}', '\\+00:00$', 'Z')"),
+                        // inet's text cast adds /32 to a host; its output function does not.
+                        "INET" => format!("to_json({c}) #>> '{{}}'"),
+                        _ => format!("{c}::text"),
+                    };
+                    format!("left({text}, {cut}) AS {}", quote(n))
+                })
+                .collect();
             let aliases: Vec<String> = (1..=columns.len()).map(|i| format!("c{i}")).collect();
             format!("SELECT {} FROM (\n{body}\n{limit}) AS q({})", cells.join(", "), aliases.join(", "))
         }
         _ => {
             let mut seen = std::collections::HashSet::new();
-            if let Some(twice) = columns.iter().find(|c| !seen.insert(c.to_lowercase())) {
+            if let Some((twice, _)) = columns.iter().find(|(c, _)| !seen.insert(c.to_lowercase())) {
                 return Err(CollectError::DuplicateColumn(twice.clone()));
             }
             let quote = |n: &str| format!("`{}`", n.replace('`', "``"));
-            let cells: Vec<String> = columns.iter().map(|n| format!("LEFT(CAST(q.{} AS CHAR), {cut}) AS {}", quote(n), quote(n))).collect();
+            let cells: Vec<String> = columns
+                .iter()
+                .map(|(n, ty)| {
+                    let c = format!("q.{}", quote(n));
+                    let text = match ty.as_str() {
+                        "TIMESTAMP" => format!("CONCAT(REPLACE(CAST({c} AS CHAR), ' ', 'T'), 'Z')"),
+                        "BIT" => format!("CAST({c} + 0 AS CHAR)"),
+                        // MariaDB's JSON is a text blob: hex only for binary strings.
+                        "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" | "GEOMETRY" => {
+                            format!("IF(CHARSET({c}) = 'binary', HEX({c}), CAST({c} AS CHAR))")
+                        }
+                        _ => format!("CAST({c} AS CHAR)"),
+                    };
+                    format!("LEFT({text}, {cut}) AS {}", quote(n))
+                })
+                .collect();
             format!("SELECT {} FROM (\n{body}\n{limit}) AS q", cells.join(", "))
         }
     })
@@ -409,7 +446,7 @@ fn pg_cell(row: &sqlx::postgres::PgRow, i: usize) -> Option<String> {
         "INT4" => row.try_get::<i32, _>(i).ok().map(|v| v.to_string()),
         "INT8" => row.try_get::<i64, _>(i).ok().map(|v| v.to_string()),
         "INT2" => row.try_get::<i16, _>(i).ok().map(|v| v.to_string()),
-        "FLOAT8" => row.try_get::<f64, _>(i).ok().map(|v| v.to_string()),
+        "FLOAT8" => row.try_get::<f64, _>(i).ok().map(float_text),
         "BOOL" => row.try_get::<bool, _>(i).ok().map(|v| v.to_string()),
         _ => None,
     };
@@ -432,15 +469,27 @@ fn mysql_cell(row: &sqlx::mysql::MySqlRow, i: usize) -> Option<String> {
     Some(format!("<{}>", row.column(i).type_info().name()))
 }
 
+/// SQLite's storage classes: INTEGER and TEXT as they are, REAL in shortest round-trip form,
+/// BLOB as `\x` and hex (as PostgreSQL shows bytea).
 fn sqlite_cell(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<String> {
-    if row.try_get_raw(i).map(|v| v.is_null()).unwrap_or(false) {
+    let raw = row.try_get_raw(i).ok()?;
+    if raw.is_null() {
         return None;
     }
-    try_decode!(row, i, String, i64, f64);
-    if let Ok(Some(bytes)) = row.try_get::<Option<Vec<u8>>, _>(i) {
-        return Some(format!("<{} bytes>", bytes.len()));
+    let class = raw.type_info().name().to_string();
+    match class.as_str() {
+        "INTEGER" => row.try_get::<i64, _>(i).ok().map(|v| v.to_string()),
+        "REAL" => row.try_get::<f64, _>(i).ok().map(float_text),
+        "BLOB" => row.try_get::<Vec<u8>, _>(i).ok().map(|b| format!("\\x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())),
+        _ => row.try_get::<String, _>(i).ok().or_else(|| Some(format!("<{class}>"))),
     }
-    Some(format!("<{}>", row.column(i).type_info().name()))
+}
+
+/// A float in the shortest form that reads back as the same value (`1e300`, not 301 digits).
+fn float_text(v: f64) -> String {
+    let debug = format!("{v:?}");
+    // Debug writes `1.0`; the engines write `1`.
+    debug.strip_suffix(".0").map(str::to_string).unwrap_or(debug)
 }
 
 async fn postgres(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: &[bool], bound: Option<bool>) -> Result<Rows, RunError> {
@@ -455,6 +504,8 @@ async fn postgres(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineag
         // The guard reads strings as standard SQL; a replica configured otherwise would read
         // `'x\' …` differently. Pinned for this transaction.
         sqlx::query("SET LOCAL standard_conforming_strings = on").execute(&mut conn).await?;
+        // Zoned values render in UTC, whatever the replica's default.
+        sqlx::query("SET LOCAL TimeZone = 'UTC'").execute(&mut conn).await?;
         sqlx::query(&format!("SET LOCAL statement_timeout = {}", limits.statement_timeout.as_millis()))
             .execute(&mut conn)
             .await?;
@@ -501,6 +552,7 @@ async fn mysql(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: 
         // The guard reads backslash escapes in strings and `"…"` as a string, MariaDB's default;
         // a replica configured with NO_BACKSLASH_ESCAPES or ANSI_QUOTES would read them otherwise.
         sqlx::query("SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'").execute(&mut conn).await?;
+        sqlx::query("SET SESSION time_zone = '+00:00'").execute(&mut conn).await?;
         sqlx::query("START TRANSACTION READ ONLY").execute(&mut conn).await?;
         let sql = match bound {
             Some(limited) => bounded(Engine::Mysql, sql, &described_columns!(&mut conn, sql)?, (!limited).then_some(limits.row_cap + 1), limits)?,
