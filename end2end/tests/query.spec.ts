@@ -34,3 +34,38 @@ test("an owner runs a read-only query with Ctrl+Enter; a write is refused", asyn
   await expect(page.getByTestId("history")).toContainText("DELETE FROM customers");
   expect(errors).toEqual([]);
 });
+
+test("a jsonb and a timestamptz column are readable in the grid", async ({ page }) => {
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  // An SRE designates the local PostgreSQL (a superuser, so with an override note) and queries it.
+  await devSignIn(page, "sre");
+  await page.goto("/services/payments-api/query");
+  await hydrated(page);
+  const id = `e2e-pg-${Date.now()}`;
+  await page.getByTestId("designate-replica").locator("summary").click();
+  await page.getByLabel("Replica id").fill(id);
+  await page.getByLabel("Replica name").fill("e2e postgres");
+  await page.getByLabel("Engine").selectOption("postgres");
+  await page.getByLabel("Replica URL").fill(process.env.CONSOLE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test");
+  await page.getByLabel("Override note").fill("end-to-end test server");
+  // The designation answers with a warning naming the superuser power; the new replica is then
+  // in the list (opened by link, as a shared query would be).
+  const [registered] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/query/register")),
+    page.getByRole("button", { name: "Designate" }).click(),
+  ]);
+  expect(registered.status()).toBe(200);
+  expect(await registered.text()).toContain("superuser");
+  await page.goto(`/services/payments-api/query?replica=${id}`);
+  await hydrated(page);
+  await expect(page.getByLabel("Replica", { exact: true })).toHaveValue(id);
+  const editor = page.getByLabel("SQL");
+  await editor.fill(`SELECT '{"b": [1, 2], "a": "x"}'::jsonb AS doc, timestamptz '2026-12-02 10:30:00+01' AS at, NULL AS nothing, 'NULL' AS word`);
+  await editor.press("Control+Enter");
+  const grid = page.getByTestId("result-grid");
+  await expect(grid).toContainText("2026-12-02T09:30:00Z");
+  await expect(grid).toContainText('"a": "x"');
+  await expect(grid.locator("td[data-null=true]")).toHaveCount(1);
+  expect(errors).toEqual([]);
+});

@@ -158,7 +158,7 @@ fn ResultGrid(result: console_core::query::QueryResult) -> impl IntoView {
                     {result.rows.into_iter().map(|row| view! {
                         <tr class="border-t border-slate-100">
                             {row.into_iter().map(|cell| match cell {
-                                Some(v) => view! { <td class="px-2 py-0.5 font-mono">{v}</td> }.into_any(),
+                                Some(v) => view! { <td class="px-2 py-0.5 font-mono align-top">{cell_view(v)}</td> }.into_any(),
                                 // SQL NULL is italic and grey, so it never reads as the text "NULL".
                                 None => view! { <td class="px-2 py-0.5 italic text-slate-400" title="SQL NULL: no value" data-null="true">"NULL"</td> }.into_any(),
                             }).collect_view()}
@@ -168,6 +168,30 @@ fn ResultGrid(result: console_core::query::QueryResult) -> impl IntoView {
             </table>
         </div>
     }
+}
+
+/// Longest text a grid cell shows before it folds; the whole value is one click away.
+const CELL_PREVIEW: usize = 120;
+
+/// A cell's text: JSON objects and arrays indented, long values folded (never cut: the answer
+/// already holds the whole value, up to the replica's cut).
+fn cell_view(value: String) -> AnyView {
+    let pretty = (value.starts_with('{') || value.starts_with('['))
+        .then(|| serde_json::from_str::<serde_json::Value>(&value).ok())
+        .flatten()
+        .and_then(|json| serde_json::to_string_pretty(&json).ok());
+    let whole = pretty.unwrap_or(value);
+    if whole.chars().count() <= CELL_PREVIEW && !whole.contains('\n') {
+        return view! { <span>{whole}</span> }.into_any();
+    }
+    let preview: String = whole.chars().take(CELL_PREVIEW).map(|c| if c == '\n' { ' ' } else { c }).collect();
+    view! {
+        <details data-testid="long-cell">
+            <summary class="cursor-pointer">{format!("{preview}…")}</summary>
+            <pre class="whitespace-pre-wrap">{whole}</pre>
+        </details>
+    }
+    .into_any()
 }
 
 /// SREs designate a replica for the service (credentials by reference) and check it.
