@@ -55,6 +55,13 @@ async fn owners_query_with_the_tier_limits_and_masks() {
     assert_eq!(lines[0], "\"id\",\"email\"");
     assert_eq!(lines[1], "\"1\",\"••••\"");
     assert_eq!(lines.len(), 201);
+    // NULL is an empty field, every value (even the empty string and the text NULL) is quoted,
+    // and a line break inside a value keeps the row on one line.
+    let kinds = app
+        .post_form("/services/payments-api/query.csv", Some(&maria), "replica=payments-demo&sql=SELECT+NULL+AS+a%2C+%27%27+AS+b%2C+%27x%27+%7C%7C+char(10)+%7C%7C+%27y%27+AS+c%2C+%27NULL%27+AS+d")
+        .await;
+    assert_eq!(kinds.status, StatusCode::OK, "{}", kinds.body);
+    assert_eq!(kinds.body, "\"a\",\"b\",\"c\",\"d\"\n,\"\",\"x\\ny\",\"NULL\"\n");
     let refused = app.post_form("/services/payments-api/query.csv", Some(&maria), "replica=payments-demo&sql=DELETE%20FROM%20customers").await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.body.contains("refused"));
