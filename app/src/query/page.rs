@@ -18,21 +18,33 @@ pub fn QueryPage() -> impl IntoView {
     let history = Resource::new(move || run.version().get(), |_| query_history());
     // A shared link carries the query and the replica: `?replica=…&sql=…`.
     let query = use_query_map();
+    // The replica picked in the list or the link; empty means the service's first one. Never
+    // written while rendering: the server's render and hydration must read the same value.
     let chosen = RwSignal::new(query.get_untracked().get("replica").unwrap_or_default());
+    let first_replica = move || replicas.get().and_then(Result::ok).and_then(|list| list.first().map(|r| r.replica.id.clone())).unwrap_or_default();
+    let current = move || {
+        let picked = chosen.get();
+        if picked.is_empty() { first_replica() } else { picked }
+    };
     let sql = RwSignal::new(query.get_untracked().get("sql").unwrap_or_else(|| "SELECT * FROM customers LIMIT 20".to_string()));
     let share = move || {
-        format!("/services/{}/query?replica={}&sql={}", service(), encode_component(&chosen.get()), encode_component(&sql.get()))
+        format!("/services/{}/query?replica={}&sql={}", service(), encode_component(&current()), encode_component(&sql.get()))
     };
     // The download runs SQL, so it is a form POST (never a link): see server/src/query_csv.rs.
     let csv = move || format!("/services/{}/query.csv", service());
     let schema = Resource::new(move || (service(), chosen.get()), |(service, replica)| async move {
+        let replica = if replica.is_empty() {
+            list_replicas(service.clone()).await.ok().and_then(|list| list.first().map(|r| r.replica.id.clone())).unwrap_or_default()
+        } else {
+            replica
+        };
         if replica.is_empty() { Ok(vec![]) } else { replica_schema(service, replica).await }
     });
     let submit = move || {
-        run.dispatch(RunQuery { service: service(), replica: chosen.get_untracked(), sql: sql.get_untracked() });
+        run.dispatch(RunQuery { service: service(), replica: current(), sql: sql.get_untracked() });
     };
     let explain = move || {
-        run.dispatch(RunQuery { service: service(), replica: chosen.get_untracked(), sql: format!("EXPLAIN {}", sql.get_untracked()) });
+        run.dispatch(RunQuery { service: service(), replica: current(), sql: format!("EXPLAIN {}", sql.get_untracked()) });
     };
     view! {
         <Title text=move || format!("Query {}", service()) />
@@ -43,17 +55,15 @@ pub fn QueryPage() -> impl IntoView {
                     Err(error) => view! { <ErrorView error /> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p data-testid="no-replicas">"No replica is designated for this service yet; ask an SRE."</p> }.into_any(),
                     Ok(list) => {
-                        if chosen.get_untracked().is_empty() {
-                            chosen.set(list[0].replica.id.clone());
-                        }
+                        let shown = if chosen.get_untracked().is_empty() { list[0].replica.id.clone() } else { chosen.get_untracked() };
                         view! {
                             <div class="mb-3 flex flex-wrap items-center gap-3 text-sm">
                                 <label>"Replica "
-                                    <select class="rounded border border-slate-300 px-2 py-1" bind:value=chosen aria-label="Replica">
+                                    <select class="rounded border border-slate-300 px-2 py-1" prop:value=current on:change=move |ev| chosen.set(event_target_value(&ev)) aria-label="Replica">
                                         {list.iter().map(|r| view! { <option value=r.replica.id.clone()>{format!("{} ({:?})", r.replica.name, r.replica.engine)}</option> }).collect_view()}
                                     </select>
                                 </label>
-                                {list.iter().find(|r| r.replica.id == chosen.get_untracked()).map(|r| view! {
+                                {list.iter().find(|r| r.replica.id == shown).map(|r| view! {
                                     <span class="text-slate-600" data-testid="limits">
                                         {format!("timeout {} ms · at most {} rows · masked: {}{}", r.statement_timeout_ms, r.row_cap, r.masks.join(", "),
                                             if r.replica.extra_functions.is_empty() { String::new() } else { format!(" · extra functions allowed by an SRE: {}", r.replica.extra_functions.join(", ")) })}
@@ -82,7 +92,7 @@ pub fn QueryPage() -> impl IntoView {
                     <button class="rounded bg-slate-900 px-4 py-1 text-white" on:click=move |_| submit()>"Run"</button>
                     <button class="rounded border border-slate-300 px-3 py-1" on:click=move |_| explain()>"Explain"</button>
                     <form method="post" action=csv class="inline">
-                        <input type="hidden" name="replica" prop:value=move || chosen.get() />
+                        <input type="hidden" name="replica" prop:value=current />
                         <input type="hidden" name="sql" prop:value=move || sql.get() />
                         <button type="submit" class="text-sm text-sky-700 hover:underline" data-testid="csv-link">"Download CSV"</button>
                     </form>
@@ -91,7 +101,7 @@ pub fn QueryPage() -> impl IntoView {
                     {move || run.pending().get().then(|| view! {
                         <span class="text-sm">"Running…"</span>
                         <button class="text-sm text-red-700 hover:underline" on:click=move |_| {
-                            let (service, replica) = (service(), chosen.get_untracked());
+                            let (service, replica) = (service(), current());
                             leptos::task::spawn_local(async move { let _ = cancel_query(service, replica).await; });
                         }>"Cancel"</button>
                     })}
