@@ -140,11 +140,21 @@ struct CallbackParams {
 }
 
 /// Only local paths: an absolute or protocol-relative URL would make us an open redirect.
+/// A path on this console to return to after sign-in, else `/`. An allow-list: printable ASCII
+/// only (browsers drop tabs and line breaks, so `/\t/evil` would become `//evil`), one leading
+/// slash, no backslash.
 fn safe_return(path: Option<&str>) -> String {
     match path {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') => p.to_string(),
         _ => "/".to_string(),
     }
+}
+
+/// A provider's `error` parameter, as the OAuth error codes are spelt (`access_denied`): anything
+/// else would let the provider's text forge lines in the log.
+fn provider_error(text: &str) -> String {
+    let code: String = text.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')).take(64).collect();
+    if code.is_empty() { "unspecified".into() } else { code }
 }
 
 fn login_error(provider: &str, error: &AuthError) -> Response {
@@ -192,7 +202,7 @@ async fn oidc_callback(State(state): State<AppState>, session: Session, Query(p)
         let (_, provider) = state.auth.oidc.clone().ok_or_else(|| AuthError::UnknownProvider("oidc".into()))?;
         let pending = take_pending(&session, "oidc").await?;
         if let Some(error) = p.error {
-            return Err(AuthError::ProviderRefused(error));
+            return Err(AuthError::ProviderRefused(provider_error(&error)));
         }
         let identity = provider.finish(&pending, p.code.as_deref(), p.state.as_deref()).await?;
         Ok((identity, pending.return_to))
@@ -206,7 +216,7 @@ async fn github_callback(State(state): State<AppState>, session: Session, Query(
         let provider = state.auth.github.clone().ok_or_else(|| AuthError::UnknownProvider("github".into()))?;
         let pending = take_pending(&session, "github").await?;
         if let Some(error) = p.error {
-            return Err(AuthError::ProviderRefused(error));
+            return Err(AuthError::ProviderRefused(provider_error(&error)));
         }
         let identity = provider.finish(&pending, p.code.as_deref(), p.state.as_deref()).await?;
         Ok((identity, pending.return_to))
@@ -378,9 +388,18 @@ mod tests {
     #[test]
     fn return_paths_stay_local() {
         assert_eq!(safe_return(Some("/services/ledger?x=1")), "/services/ledger?x=1");
-        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "evil"] {
+        // Browsers drop tabs and line breaks from URLs: `/\t/evil.example/` is `//evil.example/`.
+        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "evil", "/\t/evil.example/", "/\n/evil.example", "/\r/x", "/ /evil.example", "/\u{a0}/x"] {
             assert_eq!(safe_return(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_return(None), "/");
+    }
+
+    #[test]
+    fn provider_errors_cannot_forge_log_lines() {
+        assert_eq!(provider_error("access_denied"), "access_denied");
+        assert_eq!(provider_error("x\n2026-12-02T00:00:00Z INFO signed in login=sre"), "x2026-12-02T000000ZINFOsignedinloginsre");
+        assert_eq!(provider_error("\u{1b}[31m"), "31m");
+        assert_eq!(provider_error(""), "unspecified");
     }
 }

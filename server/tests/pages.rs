@@ -98,3 +98,16 @@ async fn health_readiness_and_metrics() {
     app.store.pool().close().await;
     assert_eq!(app.get_as("/readyz", None).await.status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+/// Every response forbids framing by other sites and content sniffing: pages, the API, errors.
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = TestApp::demo().await;
+    for path in ["/", "/login", "/api/v1/services", "/no-such-page", "/healthz"] {
+        let reply = app.get_as(path, None).await;
+        let header = |name: &str| reply.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        assert!(header("content-security-policy").contains("frame-ancestors 'none'"), "{path}: {:?}", reply.headers);
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+    }
+}
