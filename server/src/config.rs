@@ -251,6 +251,14 @@ impl Config {
                 format!("dev sign-in lets anyone pick a user; refused on the non-loopback address {}", self.listen),
             );
         }
+        // A public URL elsewhere means the console is reached through a proxy or a port-forward:
+        // a loopback listen address then proves nothing about who can reach it.
+        if self.dev_sign_in() && !is_loopback_url(&public) {
+            return invalid(
+                "auth.dev_sign_in",
+                format!("dev sign-in lets anyone pick a user; refused when browsers reach the console at {public} (configure a provider, or set auth.dev_sign_in = false)"),
+            );
+        }
         if let Some(oidc) = &self.auth.oidc {
             if !(oidc.issuer.starts_with("https://") || oidc.issuer.starts_with("http://")) {
                 return invalid("auth.oidc.issuer", format!("must be an http(s) URL, not {:?}", oidc.issuer));
@@ -282,6 +290,13 @@ impl Config {
     pub fn catalog_dir(&self) -> Option<&Path> {
         self.catalog_dir.as_deref().filter(|d| !d.as_os_str().is_empty())
     }
+}
+
+/// `http(s)://localhost…`, `127.x.x.x` or `[::1]`.
+fn is_loopback_url(url: &str) -> bool {
+    let Some(host) = url.parse::<axum::http::Uri>().ok().and_then(|u| u.host().map(str::to_string)) else { return false };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// An environment value as TOML if it reads as a number or boolean, else as a string.
@@ -356,6 +371,14 @@ mod tests {
         assert!(err.contains("auth.dev_sign_in"), "{err}");
         let ok = Config::load(None, env(&[("CONSOLE_LISTEN", "0.0.0.0:3000"), ("CONSOLE_AUTH__DEV_SIGN_IN", "false")]));
         assert!(ok.is_ok());
+        // Behind a proxy or a port-forward: loopback listen, a real public URL, a misspelt provider.
+        for public in ["https://console.example.com", "http://10.0.0.5:3000"] {
+            let err = Config::load(None, env(&[("CONSOLE_AUTH__PUBLIC_URL", public)])).unwrap_err().to_string();
+            assert!(err.contains("auth.dev_sign_in") && err.contains(public), "{err}");
+        }
+        for local in ["http://127.0.0.1:3000", "http://localhost:3100", "http://[::1]:3000"] {
+            assert!(Config::load(None, env(&[("CONSOLE_AUTH__PUBLIC_URL", local)])).is_ok(), "{local}");
+        }
     }
 
     #[test]
