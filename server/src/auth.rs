@@ -100,7 +100,25 @@ impl Auth {
             github: None,
         }
     }
+}
 
+/// Deletes expired sessions every `every`, for as long as the console runs: sign-ins that were
+/// started and never finished (anyone may start one) leave rows nothing else removes.
+pub fn spawn_session_sweeper(store: Store, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    let sessions = console_core::auth::sessions::DbSessionStore::new(store);
+    tokio::spawn(async move {
+        loop {
+            match sessions.delete_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "expired sessions removed"),
+                Err(error) => tracing::warn!(%error, "expired sessions could not be removed"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}
+
+impl Auth {
     pub fn session_layer(&self, store: Store) -> SessionManagerLayer<console_core::auth::sessions::DbSessionStore> {
         SessionManagerLayer::new(console_core::auth::sessions::DbSessionStore::new(store))
             .with_name("console_session")

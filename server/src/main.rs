@@ -127,6 +127,7 @@ async fn serve(config: Config) -> Result<(), String> {
         }
     }
     let auth = console::auth::Auth::from_config(&config).map_err(|e| e.to_string())?;
+    let _sweeper = console::auth::spawn_session_sweeper(store.clone(), std::time::Duration::from_secs(600));
     if auth.dev_sign_in {
         tracing::warn!("dev sign-in is on: anyone who reaches {} can act as any demo user", config.public_url());
     }

@@ -154,3 +154,24 @@ async fn api_tokens_work_until_revoked() {
     let refused = app.post_form("/api/tokens/revoke", Some(&other), &format!("id={live}")).await;
     assert!(refused.body.contains("NotFound"), "{}", refused.body);
 }
+
+/// Sessions that expired (a sign-in started and never finished, say) are removed by the sweeper;
+/// live ones stay.
+#[tokio::test]
+async fn expired_sessions_are_swept() {
+    use tower_sessions::cookie::time;
+    use tower_sessions::session::{Id, Record};
+    use tower_sessions::SessionStore;
+    let store = console_core::store::testing::sqlite().await;
+    let sessions = console_core::auth::sessions::DbSessionStore::new(store.clone());
+    let past = time::OffsetDateTime::now_utc() - time::Duration::minutes(5);
+    let future = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let (old, live) = (Id::default(), Id::default());
+    sessions.save(&Record { id: old, data: Default::default(), expiry_date: past }).await.unwrap();
+    sessions.save(&Record { id: live, data: Default::default(), expiry_date: future }).await.unwrap();
+    let sweeper = console::auth::spawn_session_sweeper(store.clone(), std::time::Duration::from_millis(50));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    sweeper.abort();
+    let left: Vec<String> = sqlx::query_scalar("SELECT id FROM sessions").fetch_all(store.pool()).await.unwrap();
+    assert_eq!(left, [live.to_string()]);
+}
