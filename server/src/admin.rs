@@ -43,7 +43,7 @@ async fn audit_archive(
     let events = console_core::audit::export(&state.store, &sre.login, from, to).await?;
     let mut body = String::from("id,at,kind,attempt,actor,token,entity,target,outcome,detail,rows,bytes,duration_ms,sql\n");
     for e in events {
-        let fields = [
+        body.push_str(&csv_line([
             e.id.to_string(),
             console_core::dates::date_time(e.at),
             e.kind,
@@ -58,9 +58,7 @@ async fn audit_archive(
             e.byte_count.to_string(),
             e.duration_ms.to_string(),
             e.sql_text,
-        ];
-        body.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
-        body.push('\n');
+        ]));
     }
     let name = format!("attachment; filename=\"audit-events-{}-to-{}.csv\"", range.from, range.to);
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)], body).into_response())
@@ -74,6 +72,13 @@ pub fn csv_field(value: &str) -> String {
     format!("\"{}\"", value.replace('"', "\"\"").replace('\n', "\\n").replace('\r', "\\r"))
 }
 
+/// One CSV row of quoted fields, with its line break.
+pub fn csv_line<S: AsRef<str>>(fields: impl IntoIterator<Item = S>) -> String {
+    let mut line = fields.into_iter().map(|f| csv_field(f.as_ref())).collect::<Vec<_>>().join(",");
+    line.push('\n');
+    line
+}
+
 /// The query audit as CSV (SREs only), newest first.
 async fn audit_csv(State(state): State<AppState>, Extension(user): Extension<CurrentUser>) -> Response {
     if !allows(user.0.as_ref(), Action::AdministerReplicas, None) {
@@ -83,22 +88,14 @@ async fn audit_csv(State(state): State<AppState>, Extension(user): Extension<Cur
     let sre = user.0.as_ref().map(|u| u.login.clone()).unwrap_or_default();
     match console_core::query::replicas::audit_log(&state.store, None, 100_000).await {
         Ok(entries) => {
-            // Every export is itself an event.
-            let event = console_core::audit::Event {
-                kind: console_core::audit::AUDIT_EXPORTED,
-                attempt: console_core::audit::attempt_id(),
-                actor: sre,
-                outcome: "exported".into(),
-                detail: format!("the query audit, newest {} attempts", entries.len()),
-                ..Default::default()
-            };
-            if let Err(error) = console_core::audit::append(&state.store, &event).await {
+            let detail = format!("the query audit, newest {} attempts", entries.len());
+            if let Err(error) = console_core::audit::record_export(&state.store, &sre, detail).await {
                 tracing::error!(%error, "store error recording the audit export");
                 return StatusCode::INTERNAL_SERVER_ERROR.into_response();
             }
             let mut body = String::from("id,at,login,service,replica,outcome,reason,rows,duration_ms,sql\n");
             for e in entries {
-                let fields = [
+                body.push_str(&csv_line([
                     e.id.to_string(),
                     console_core::dates::date_time(e.at),
                     e.login,
@@ -109,9 +106,7 @@ async fn audit_csv(State(state): State<AppState>, Extension(user): Extension<Cur
                     e.rows.to_string(),
                     e.duration_ms.to_string(),
                     e.sql,
-                ];
-                body.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
-                body.push('\n');
+                ]));
             }
             (
                 [

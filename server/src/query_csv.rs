@@ -3,7 +3,7 @@
 //! not a GET: a link (a cross-site one included) must never run SQL under the clicker's name,
 //! and POSTs pass the Origin check.
 
-use crate::admin::csv_field;
+use crate::admin::{csv_field, csv_line};
 use crate::AppState;
 use app::error::AppError;
 use axum::body::Bytes;
@@ -67,8 +67,8 @@ async fn download(
 ) -> Result<Response, AppError> {
     let (replica, sql) = params(&String::from_utf8_lossy(&form));
     let result = app::query::flow::run(&state.store, &state.limiter, user.0, &name, &replica, &sql).await?;
-    let mut body = result.columns.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",");
-    body.push('\n');
+    let mut body = csv_line(&result.columns);
+    // NULL is the one unquoted (empty) field; every value, even "", is quoted.
     for row in result.rows {
         body.push_str(&row.iter().map(|c| c.as_deref().map(csv_field).unwrap_or_default()).collect::<Vec<_>>().join(","));
         body.push('\n');

@@ -62,7 +62,7 @@ pub async fn cancel_query(service: String, replica: String) -> Result<bool, AppE
     let svc = service_and_owner(&expect_context::<Store>(), &service).await?;
     let user = authorize_user(Action::QueryReplica, Some(&svc.squad))?;
     // The slot's holder (on whichever console replica) sees the request at its next heartbeat.
-    Ok(expect_context::<Limiter>().request_cancel(super::flow::SLOT, &user.login, &replica).await.map_err(super::flow::limit_error)?)
+    Ok(expect_context::<Limiter>().request_cancel(super::flow::SLOT, &user.login, &replica).await?)
 }
 
 /// Tables and columns of the replica, for the editor's side panel.
@@ -120,11 +120,11 @@ pub async fn register_replica(replica: Replica, #[server(default)] override_note
     service_and_owner(&store, &replica.service).await?;
     replica.validate().map_err(AppError::BadRequest)?;
     let note = override_note.unwrap_or_default().trim().to_string();
-    let warning = match replicas::check_credential(&replica).await {
-        Ok(warning) => warning,
-        Err(why) => Some(format!("registered, but the connection could not be checked: {why}")),
+    // One connection: what the credential can do, and the warning that says so.
+    let (warning, powers) = match replicas::inspect_credential(&replica).await {
+        Ok(report) => (report.warning, report.powers),
+        Err(why) => (Some(format!("registered, but the connection could not be checked: {why}")), vec![]),
     };
-    let powers = replicas::credential_powers(&replica).await.unwrap_or_default();
     if let Some(root) = powers.iter().find(|p| matches!(p.as_str(), "superuser" | "SUPER" | "ALL PRIVILEGES")) {
         if note.is_empty() {
             return Err(AppError::BadRequest(format!(

@@ -6,7 +6,7 @@ use crate::auth::guard::authorize_as;
 use crate::error::AppError;
 use console_core::auth::policy::Action;
 use console_core::auth::User;
-use console_core::limiter::{LimitError, Limiter};
+use console_core::limiter::Limiter;
 use console_core::query::replicas;
 use console_core::query::run::RunError;
 use console_core::query::QueryResult;
@@ -16,13 +16,6 @@ use console_core::store::Store;
 pub const QUERIES_PER_MINUTE: i64 = 30;
 /// The limiter's kind for a running query (one per user and replica).
 pub const SLOT: &str = "query";
-
-pub fn limit_error(e: LimitError) -> AppError {
-    match e {
-        LimitError::Store(e) => e.into(),
-        other => AppError::Throttled(other.to_string()),
-    }
-}
 
 /// Runs `sql` (raw bytes: a download's form may not even be UTF-8) for `user` on `replica` of `service`.
 pub async fn run(store: &Store, limiter: &Limiter, user: Option<User>, service: &str, replica: &str, sql: &[u8]) -> Result<QueryResult, AppError> {
@@ -39,10 +32,10 @@ pub async fn run(store: &Store, limiter: &Limiter, user: Option<User>, service: 
         replicas::throttled(store, login, target, &why).await?;
         Err::<QueryResult, AppError>(AppError::Throttled(why))
     };
-    let Some(slot) = limiter.acquire(SLOT, &user.login, &target.id).await.map_err(limit_error)? else {
+    let Some(slot) = limiter.acquire(SLOT, &user.login, &target.id).await? else {
         return throttled("you already have a query running on this replica".into()).await;
     };
-    if !limiter.take_token(SLOT, &user.login, QUERIES_PER_MINUTE).await.map_err(limit_error)? {
+    if !limiter.take_token(SLOT, &user.login, QUERIES_PER_MINUTE).await? {
         slot.release().await;
         return throttled(format!("at most {QUERIES_PER_MINUTE} queries a minute; wait a moment")).await;
     }

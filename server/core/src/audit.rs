@@ -63,8 +63,13 @@ pub async fn export(store: &Store, actor: &str, from: i64, to: i64) -> Result<Ve
     .fetch_all(store.pool())
     .await?;
     let detail = format!("{} events from {} to {}", events.len(), crate::dates::date(from), crate::dates::date(to));
-    append(store, &Event { kind: AUDIT_EXPORTED, attempt: attempt_id(), actor: actor.into(), outcome: "exported".into(), detail, ..Event::default() }).await?;
+    record_export(store, actor, detail).await?;
     Ok(events)
+}
+
+/// Every export of the audit is itself an event.
+pub async fn record_export(store: &Store, actor: &str, detail: String) -> Result<(), StoreError> {
+    append(store, &Event { kind: AUDIT_EXPORTED, attempt: attempt_id(), actor: actor.into(), outcome: "exported".into(), detail, ..Event::default() }).await
 }
 
 /// A fresh attempt id.

@@ -9,23 +9,6 @@ use crate::query::run::Cancel;
 use crate::store::{Store, StoreError};
 use std::time::Duration;
 
-/// What a limiter refuses.
-#[derive(Debug, thiserror::Error)]
-pub enum LimitError {
-    #[error("at most {0} a minute; wait a moment")]
-    Rate(String),
-    #[error("{0}")]
-    Busy(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<sqlx::Error> for LimitError {
-    fn from(e: sqlx::Error) -> Self {
-        LimitError::Store(e.into())
-    }
-}
-
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
@@ -53,7 +36,7 @@ impl Limiter {
     }
 
     /// Takes one of `per_minute` tokens of `login`'s bucket for `kind`; false when spent.
-    pub async fn take_token(&self, kind: &str, login: &str, per_minute: i64) -> Result<bool, LimitError> {
+    pub async fn take_token(&self, kind: &str, login: &str, per_minute: i64) -> Result<bool, StoreError> {
         let (now, cap) = (now_ms(), per_minute * 1000);
         sqlx::query("INSERT INTO limiter_buckets (kind, login, milli_tokens, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (kind, login) DO NOTHING")
             .bind(kind)
@@ -78,7 +61,7 @@ impl Limiter {
 
     /// A running slot: `login` holds at most one per `kind` and `resource`. Renewed until the
     /// returned lease is released or dropped; a cancel request from any console trips its `cancel`.
-    pub async fn acquire(&self, kind: &str, login: &str, resource: &str) -> Result<Option<Lease>, LimitError> {
+    pub async fn acquire(&self, kind: &str, login: &str, resource: &str) -> Result<Option<Lease>, StoreError> {
         let holder = format!("{:032x}", rand::random::<u128>());
         let now = now_ms();
         let taken = sqlx::query(
@@ -104,7 +87,7 @@ impl Limiter {
     }
 
     /// Asks whoever holds `login`'s slot to stop; false if none is held.
-    pub async fn request_cancel(&self, kind: &str, login: &str, resource: &str) -> Result<bool, LimitError> {
+    pub async fn request_cancel(&self, kind: &str, login: &str, resource: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE limiter_leases SET cancel = 1 WHERE kind = $1 AND login = $2 AND resource = $3 AND expires_at >= $4")
             .bind(kind)
             .bind(login)
@@ -115,7 +98,7 @@ impl Limiter {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn release(&self, key: &LeaseKey) -> Result<(), LimitError> {
+    async fn release(&self, key: &LeaseKey) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM limiter_leases WHERE kind = $1 AND login = $2 AND resource = $3 AND holder = $4")
             .bind(&key.kind)
             .bind(&key.login)
@@ -140,28 +123,21 @@ struct LeaseKey {
 async fn heartbeat(limiter: Limiter, key: LeaseKey, cancel: Cancel) {
     loop {
         tokio::time::sleep(limiter.heartbeat).await;
-        let renewed = sqlx::query("UPDATE limiter_leases SET expires_at = $1 WHERE kind = $2 AND login = $3 AND resource = $4 AND holder = $5")
-            .bind(now_ms() + limiter.lease.as_millis() as i64)
-            .bind(&key.kind)
-            .bind(&key.login)
-            .bind(&key.resource)
-            .bind(&key.holder)
-            .execute(limiter.store.pool())
-            .await;
+        // One statement renews the slot and reads whether a cancel was asked for; no row: lost.
+        let renewed: Result<Option<i64>, _> = sqlx::query_scalar(
+            "UPDATE limiter_leases SET expires_at = $1 WHERE kind = $2 AND login = $3 AND resource = $4 AND holder = $5 RETURNING cancel",
+        )
+        .bind(now_ms() + limiter.lease.as_millis() as i64)
+        .bind(&key.kind)
+        .bind(&key.login)
+        .bind(&key.resource)
+        .bind(&key.holder)
+        .fetch_optional(limiter.store.pool())
+        .await;
         match renewed {
-            Ok(r) if r.rows_affected() == 1 => {
-                let requested: Result<Option<i64>, _> = sqlx::query_scalar("SELECT cancel FROM limiter_leases WHERE kind = $1 AND login = $2 AND resource = $3 AND holder = $4")
-                    .bind(&key.kind)
-                    .bind(&key.login)
-                    .bind(&key.resource)
-                    .bind(&key.holder)
-                    .fetch_optional(limiter.store.pool())
-                    .await;
-                if let Ok(Some(1)) = requested {
-                    cancel.cancel();
-                }
-            }
-            Ok(_) => {
+            Ok(Some(1)) => cancel.cancel(),
+            Ok(Some(_)) => {}
+            Ok(None) => {
                 cancel.cancel();
                 return;
             }

@@ -447,22 +447,35 @@ pub fn credentials_dir() -> std::path::PathBuf {
     std::env::var_os("CONSOLE_REPLICA_CREDENTIALS_DIR").map(Into::into).unwrap_or_else(|| "/etc/console/replica-credentials".into())
 }
 
-/// What the credential can do that a read replica's should not: `superuser`, `write`,
-/// `replication`, `pg_read_server_files`, `pg_write_server_files`, `pg_execute_server_program`,
-/// `pg_signal_backend` (PostgreSQL); `ALL PRIVILEGES`, `SUPER`, `FILE`, `PROCESS`, `REPLICATION`,
-/// `write` (MariaDB/MySQL). SQLite replicas are opened read-only: nothing.
-pub async fn credential_powers(replica: &Replica) -> Result<Vec<String>, String> {
+/// What one connection tells about a replica's credential.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialReport {
+    /// What the credential can do that a read replica's should not: `superuser`, `write`,
+    /// `replication`, `pg_read_server_files`, `pg_write_server_files`, `pg_execute_server_program`,
+    /// `pg_signal_backend` (PostgreSQL); `ALL PRIVILEGES`, `SUPER`, `FILE`, `PROCESS`,
+    /// `REPLICATION`, `write` (MariaDB/MySQL). SQLite replicas are opened read-only: nothing.
+    pub powers: Vec<String>,
+    /// What an SRE should hear at registration and on demand: writes, a primary, overloaded
+    /// built-ins, and the powers above.
+    pub warning: Option<String>,
+}
+
+/// Connects once and reports what the credential can do (see [`CredentialReport`]).
+pub async fn inspect_credential(replica: &Replica) -> Result<CredentialReport, String> {
     use sqlx::{ConnectOptions, Connection};
     use std::str::FromStr;
     let url = replica.connect_url()?;
-    let unreachable = |e: String| format!("the replica cannot be reached: {e}");
     let timeout = Duration::from_secs(5);
-    match replica.engine {
+    let unreachable = |e: String| format!("the replica cannot be reached: {e}");
+    let (powers, warning) = match replica.engine {
         Engine::Postgres => {
             let options = sqlx::postgres::PgConnectOptions::from_str(&url).map_err(|e| unreachable(e.to_string()))?;
-            let mut conn = tokio::time::timeout(timeout, options.connect()).await.map_err(|_| unreachable("no answer".into()))?.map_err(|e| unreachable(e.to_string()))?;
-            let (superuser, replication, read_files, write_files, program, signal, write): (bool, bool, bool, bool, bool, bool, Option<bool>) = sqlx::query_as(
-                "SELECT r.rolsuper, r.rolreplication,
+            let mut conn = tokio::time::timeout(timeout, options.connect())
+                .await
+                .map_err(|_| unreachable("no answer".into()))?
+                .map_err(|e| unreachable(e.to_string()))?;
+            let (in_recovery, superuser, replication, read_files, write_files, program, signal, write): (bool, bool, bool, bool, bool, bool, bool, Option<bool>) = sqlx::query_as(
+                "SELECT pg_is_in_recovery(), r.rolsuper, r.rolreplication,
                         pg_has_role(current_user, 'pg_read_server_files', 'MEMBER'),
                         pg_has_role(current_user, 'pg_write_server_files', 'MEMBER'),
                         pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER'),
@@ -475,27 +488,76 @@ pub async fn credential_powers(replica: &Replica) -> Result<Vec<String>, String>
             .fetch_one(&mut conn)
             .await
             .map_err(|e| e.to_string())?;
+            // Functions outside pg_catalog that share a name with an allowed built-in: queries
+            // calling that name are refused on this replica, so say so now.
+            let shadowing: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT n.nspname || '.' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
             let _ = conn.close().await;
+            let allowed = super::guard::functions::Allowed::new(Engine::Postgres, &[]);
+            let shadowing: Vec<String> = shadowing
+                .into_iter()
+                .filter(|f| f.rsplit('.').next().is_some_and(|n| allowed.allows(&n.to_lowercase(), super::guard::functions::Callable::Scalar)))
+                .collect();
+            let can_write = write.unwrap_or(false);
+            let mut warnings: Vec<String> = match (in_recovery, can_write) {
+                (true, _) => vec![],
+                (false, true) => vec!["this credential can write to tables on a primary; the guards keep queries read-only, but use a read-only role on a replica".to_string()],
+                (false, false) => vec!["this is a primary, not a replica (pg_is_in_recovery() is false)".to_string()],
+            };
+            if !shadowing.is_empty() {
+                warnings.push(format!("functions outside pg_catalog overload allowed built-ins, so queries calling them are refused: {}", shadowing.join(", ")));
+            }
             let named = [
                 (superuser, "superuser"),
-                (write.unwrap_or(false), "write"),
+                (can_write, "write"),
                 (replication, "replication"),
                 (read_files && !superuser, "pg_read_server_files"),
                 (write_files && !superuser, "pg_write_server_files"),
                 (program && !superuser, "pg_execute_server_program"),
                 (signal && !superuser, "pg_signal_backend"),
             ];
-            Ok(named.into_iter().filter(|(has, _)| *has).map(|(_, name)| name.to_string()).collect())
+            let powers = named.into_iter().filter(|(has, _)| *has).map(|(_, name)| name.to_string()).collect();
+            (powers, (!warnings.is_empty()).then(|| warnings.join("; ")))
         }
         Engine::Mysql => {
             let options = sqlx::mysql::MySqlConnectOptions::from_str(&url).map_err(|e| unreachable(e.to_string()))?;
-            let mut conn = tokio::time::timeout(timeout, options.connect()).await.map_err(|_| unreachable("no answer".into()))?.map_err(|e| unreachable(e.to_string()))?;
+            let mut conn = tokio::time::timeout(timeout, options.connect())
+                .await
+                .map_err(|_| unreachable("no answer".into()))?
+                .map_err(|e| unreachable(e.to_string()))?;
             let grants: Vec<String> = sqlx::query_scalar("SHOW GRANTS").fetch_all(&mut conn).await.map_err(|e| e.to_string())?;
             let _ = conn.close().await;
-            Ok(mysql_powers(&grants))
+            let writes = ["ALL PRIVILEGES", "INSERT", "UPDATE", "DELETE", "DROP", "ALTER", "CREATE"];
+            let warning = grants
+                .iter()
+                .any(|g| writes.iter().any(|w| g.to_uppercase().contains(w)))
+                .then(|| "this credential's grants allow writes; the guards keep queries read-only, but grant SELECT only".to_string());
+            (mysql_powers(&grants), warning)
         }
-        Engine::Sqlite => Ok(vec![]),
-    }
+        Engine::Sqlite => (vec![], None), // Always opened read-only with query_only.
+    };
+    let beyond: Vec<&str> = powers.iter().map(String::as_str).filter(|p| *p != "write").collect();
+    let beyond = (!beyond.is_empty()).then(|| format!("this credential can also do what a read replica's should not: {}", beyond.join(", ")));
+    let warning = match (warning, beyond) {
+        (Some(w), Some(p)) => Some(format!("{w}; {p}")),
+        (w, p) => w.or(p),
+    };
+    Ok(CredentialReport { powers, warning })
+}
+
+/// The powers of [`inspect_credential`].
+pub async fn credential_powers(replica: &Replica) -> Result<Vec<String>, String> {
+    inspect_credential(replica).await.map(|r| r.powers)
+}
+
+/// The warning of [`inspect_credential`].
+pub async fn check_credential(replica: &Replica) -> Result<Option<String>, String> {
+    inspect_credential(replica).await.map(|r| r.warning)
 }
 
 /// Powers named in `SHOW GRANTS` lines (`GRANT <privileges> ON <scope> TO …`).
@@ -531,74 +593,3 @@ fn mysql_powers(grants: &[String]) -> Vec<String> {
     powers
 }
 
-/// Connects and says whether the credential could write (it should not need to).
-pub async fn check_credential(replica: &Replica) -> Result<Option<String>, String> {
-    use sqlx::{ConnectOptions, Connection};
-    use std::str::FromStr;
-    let url = replica.connect_url()?;
-    let timeout = Duration::from_secs(5);
-    let unreachable = |e: String| format!("the replica cannot be reached: {e}");
-    let warning = match replica.engine {
-        Engine::Postgres => {
-            let options = sqlx::postgres::PgConnectOptions::from_str(&url).map_err(|e| unreachable(e.to_string()))?;
-            let mut conn = tokio::time::timeout(timeout, options.connect())
-                .await
-                .map_err(|_| unreachable("no answer".into()))?
-                .map_err(|e| unreachable(e.to_string()))?;
-            let (in_recovery, can_write): (bool, Option<bool>) = sqlx::query_as(
-                "SELECT pg_is_in_recovery(),
-                        (SELECT bool_or(has_table_privilege(c.oid, 'INSERT,UPDATE,DELETE,TRUNCATE'))
-                         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                         WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema'))",
-            )
-            .fetch_one(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
-            // Functions outside pg_catalog that share a name with an allowed built-in: queries
-            // calling that name are refused on this replica, so say so now.
-            let shadowing: Vec<String> = sqlx::query_scalar(
-                "SELECT DISTINCT n.nspname || '.' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
-            )
-            .fetch_all(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
-            let allowed = super::guard::functions::Allowed::new(Engine::Postgres, &[]);
-            let shadowing: Vec<String> = shadowing
-                .into_iter()
-                .filter(|f| f.rsplit('.').next().is_some_and(|n| allowed.allows(&n.to_lowercase(), super::guard::functions::Callable::Scalar)))
-                .collect();
-            let _ = conn.close().await;
-            let mut warnings: Vec<String> = match (in_recovery, can_write.unwrap_or(false)) {
-                (true, _) => vec![],
-                (false, true) => vec!["this credential can write to tables on a primary; the guards keep queries read-only, but use a read-only role on a replica".to_string()],
-                (false, false) => vec!["this is a primary, not a replica (pg_is_in_recovery() is false)".to_string()],
-            };
-            if !shadowing.is_empty() {
-                warnings.push(format!("functions outside pg_catalog overload allowed built-ins, so queries calling them are refused: {}", shadowing.join(", ")));
-            }
-            (!warnings.is_empty()).then(|| warnings.join("; "))
-        }
-        Engine::Mysql => {
-            let options = sqlx::mysql::MySqlConnectOptions::from_str(&url).map_err(|e| unreachable(e.to_string()))?;
-            let mut conn = tokio::time::timeout(timeout, options.connect())
-                .await
-                .map_err(|_| unreachable("no answer".into()))?
-                .map_err(|e| unreachable(e.to_string()))?;
-            let grants: Vec<String> = sqlx::query_scalar("SHOW GRANTS").fetch_all(&mut conn).await.map_err(|e| e.to_string())?;
-            let _ = conn.close().await;
-            let writes = ["ALL PRIVILEGES", "INSERT", "UPDATE", "DELETE", "DROP", "ALTER", "CREATE"];
-            grants
-                .iter()
-                .any(|g| writes.iter().any(|w| g.to_uppercase().contains(w)))
-                .then(|| "this credential's grants allow writes; the guards keep queries read-only, but grant SELECT only".to_string())
-        }
-        Engine::Sqlite => None, // Always opened read-only with query_only.
-    };
-    let powers: Vec<String> = credential_powers(replica).await?.into_iter().filter(|p| p != "write").collect();
-    let powers = (!powers.is_empty()).then(|| format!("this credential can also do what a read replica's should not: {}", powers.join(", ")));
-    Ok(match (warning, powers) {
-        (Some(w), Some(p)) => Some(format!("{w}; {p}")),
-        (w, p) => w.or(p),
-    })
-}

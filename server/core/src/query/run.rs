@@ -129,7 +129,7 @@ macro_rules! described_columns {
 /// The cut is also where each type gets its text form (docs/repl-types.md): the engine's own
 /// text, except zoned timestamps as ISO 8601 with `Z` (the session is in UTC), MariaDB BIT as a
 /// number and binary strings as hex.
-fn bounded(engine: Engine, sql: &str, columns: &[(String, String)], limit: Option<usize>, _limits: &Limits) -> Result<String, CollectError> {
+fn bounded(engine: Engine, sql: &str, columns: &[(String, String)], limit: Option<usize>) -> Result<String, CollectError> {
     if columns.is_empty() {
         return Ok(sql.to_string());
     }
@@ -516,7 +516,7 @@ async fn postgres(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineag
         }
         // A prepared statement: the server itself refuses more than one command.
         let sql = match bound {
-            Some(_) => bounded(Engine::Postgres, sql, &described_columns!(&mut conn, sql)?, None, limits)?,
+            Some(_) => bounded(Engine::Postgres, sql, &described_columns!(&mut conn, sql)?, None)?,
             None => sql.to_string(),
         };
         collect(sqlx::query(&sql).fetch(&mut conn), limits, lineage, pg_cell).await
@@ -555,7 +555,7 @@ async fn mysql(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: 
         sqlx::query("SET SESSION time_zone = '+00:00'").execute(&mut conn).await?;
         sqlx::query("START TRANSACTION READ ONLY").execute(&mut conn).await?;
         let sql = match bound {
-            Some(limited) => bounded(Engine::Mysql, sql, &described_columns!(&mut conn, sql)?, (!limited).then_some(limits.row_cap + 1), limits)?,
+            Some(limited) => bounded(Engine::Mysql, sql, &described_columns!(&mut conn, sql)?, (!limited).then_some(limits.row_cap + 1))?,
             None => sql.to_string(),
         };
         collect(sqlx::query(&sql).fetch(&mut conn), limits, lineage, mysql_cell).await

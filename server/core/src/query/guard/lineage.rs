@@ -154,7 +154,7 @@ impl<'a> Analyzer<'a> {
             other => {
                 let cols = self.set_expr(other, outer)?;
                 if let Some(order_by) = &q.order_by {
-                    self.order_by(order_by, &Scope { outer, ..Scope::default() }, &cols)?;
+                    self.order_by(order_by, &Scope { outer, ..Scope::default() }.with_outputs(&cols), &cols)?;
                 }
                 cols
             }
@@ -287,10 +287,12 @@ impl<'a> Analyzer<'a> {
                 other => return Err(unsupported(format!("the select item {other}"))),
             }
         }
+        // DISTINCT ON, GROUP BY, HAVING and ORDER BY may also name output columns.
+        let named = scope.with_outputs(&cols);
         match &s.distinct {
             Some(Distinct::On(exprs)) => {
                 for e in exprs {
-                    self.sort_key(e, &scope, &cols)?;
+                    self.sort_key(e, &named, &cols)?;
                 }
             }
             _ => {}
@@ -309,21 +311,22 @@ impl<'a> Analyzer<'a> {
                     return Err(unsupported("GROUP BY … WITH ROLLUP/CUBE"));
                 }
                 for e in exprs {
-                    self.sort_key(e, &scope, &cols)?;
+                    self.sort_key(e, &named, &cols)?;
                 }
             }
         }
         if let Some(h) = &s.having {
             // MariaDB and SQLite let HAVING read output names as well.
-            self.predicate(h, &scope.with_outputs(&cols))?;
+            self.predicate(h, &named)?;
         }
         if let Some(order_by) = order_by {
-            self.order_by(order_by, &scope, &cols)?;
+            self.order_by(order_by, &named, &cols)?;
         }
         Ok(cols)
     }
 
-    fn order_by(&mut self, order_by: &OrderBy, scope: &Scope, outputs: &[Col]) -> R<()> {
+    /// `named`: the query's scope with its output columns added (see [`Scope::with_outputs`]).
+    fn order_by(&mut self, order_by: &OrderBy, named: &Scope, outputs: &[Col]) -> R<()> {
         if order_by.interpolate.is_some() {
             return Err(unsupported("ORDER BY … INTERPOLATE"));
         }
@@ -334,7 +337,7 @@ impl<'a> Analyzer<'a> {
                     if e.with_fill.is_some() {
                         return Err(unsupported("ORDER BY … WITH FILL"));
                     }
-                    self.sort_key(&e.expr, scope, outputs)?;
+                    self.sort_key(&e.expr, named, outputs)?;
                 }
                 Ok(())
             }
@@ -343,7 +346,10 @@ impl<'a> Analyzer<'a> {
 
     /// A GROUP BY, ORDER BY or DISTINCT ON key: an output position, an output name, or an
     /// expression over the FROM columns; never a masked column (its order would leak it).
-    fn sort_key(&mut self, e: &Expr, scope: &Scope, outputs: &[Col]) -> R<()> {
+    /// `named` holds the output columns too: engines read output names here (PostgreSQL before
+    /// input columns, MariaDB and SQLite inside expressions as well), so a name masked on either
+    /// side is refused.
+    fn sort_key(&mut self, e: &Expr, named: &Scope, outputs: &[Col]) -> R<()> {
         if let Expr::Value(v) = e {
             if let Value::Number(n, _) = &v.value {
                 if let Some(col) = n.parse::<usize>().ok().and_then(|i| i.checked_sub(1)).and_then(|i| outputs.get(i)) {
@@ -354,9 +360,7 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        // Engines read output names here too (PostgreSQL before input columns, MariaDB and
-        // SQLite inside expressions as well): a name masked on either side is refused.
-        self.clean(e, &scope.with_outputs(outputs))
+        self.clean(e, named)
     }
 
     fn table_with_joins(&mut self, twj: &TableWithJoins, scope: &mut Scope) -> R<()> {
