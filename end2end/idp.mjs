@@ -6,7 +6,7 @@ import Provider from "oidc-provider";
 const port = Number(process.env.IDP_PORT ?? 3190);
 const consoleUrl = process.env.CONSOLE_URL ?? "http://127.0.0.1:3100";
 const issuer = `http://127.0.0.1:${port}`;
-const groups = { maria: ["payments"], arjun: ["search"], hana: ["platform", "sre"] };
+const groups = { maria: ["squad-payments"], arjun: ["squad-search"], hana: ["squad-platform", "sre"] };
 
 const provider = new Provider(issuer, {
   clients: [
@@ -22,7 +22,7 @@ const provider = new Provider(issuer, {
   claims: {
     openid: ["sub"],
     profile: ["name", "preferred_username"],
-    email: ["email"],
+    email: ["email", "email_verified"],
     groups: ["groups"],
   },
   // Put the requested claims in the ID token itself.
@@ -34,6 +34,7 @@ const provider = new Provider(issuer, {
       preferred_username: id,
       name: id,
       email: `${id}@example.com`,
+      email_verified: true,
       groups: groups[id] ?? [],
     }),
   }),

@@ -52,6 +52,7 @@ export default defineConfig({
         CONSOLE_SITE_ROOT: `${root}/target/site`,
         CONSOLE_AUTH__OIDC__ISSUER: `http://127.0.0.1:${idpPort}`,
         E2E_OIDC_SECRET: secret,
+        E2E_SECRET_KEY: "e2e-sealing-key-0123456789abcdefghijkl",
       },
     },
   ],

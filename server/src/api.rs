@@ -45,6 +45,7 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 /// Every route of the API with the action it performs: the router is built from this table's
 /// paths, and the authorization matrix test walks it.
 pub const ROUTES: &[(&str, Action)] = &[
+    ("/me", Action::ViewCatalog),
     ("/services", Action::ViewCatalog),
     ("/services/{name}", Action::ViewCatalog),
     ("/squads", Action::ViewCatalog),
@@ -56,7 +57,8 @@ pub fn router() -> Router<AppState> {
         assert!(ROUTES.iter().any(|(p, _)| *p == path), "API route {path} has no policy entry in api::ROUTES");
         router.route(path, handler)
     };
-    let router = route(Router::new(), "/services", get(list_services));
+    let router = route(Router::new(), "/me", get(me));
+    let router = route(router, "/services", get(list_services));
     let router = route(router, "/services/{name}", get(show_service));
     let router = route(router, "/squads", get(list_squads));
     route(router, "/squads/{name}", get(show_squad))
@@ -70,6 +72,12 @@ fn authorize(user: &CurrentUser, path: &str) -> Result<(), ApiError> {
     } else {
         Err(ApiError::Unauthorized)
     }
+}
+
+/// Who the session or token acts as, with the roles it has now.
+async fn me(Extension(user): Extension<CurrentUser>) -> ApiResult<console_core::auth::User> {
+    authorize(&user, "/me")?;
+    user.0.map(Json).ok_or(ApiError::Unauthorized)
 }
 
 /// Same parameters as the catalog page: q, squad, tier, lifecycle, readiness, page.

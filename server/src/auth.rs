@@ -11,18 +11,23 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
-use console_core::auth::oidc::{AuthError, GithubProvider, GithubSettings, OidcProvider, OidcSettings, Pending, Secret};
-use console_core::auth::{tokens, CurrentUser, Identity, User};
-use console_core::catalog::repo;
-use console_core::store::Store;
+use console_core::auth::oidc::{AuthError, GithubProvider, GithubSettings, OidcProvider, OidcSettings, Pending, Secret, PENDING_SECS};
+use console_core::auth::people::{self, Roles, StoredIdentity};
+use console_core::auth::sealed::SealingKey;
+use console_core::auth::tokens::{self, TokenUse};
+use console_core::auth::{CurrentUser, Identity, User};
+use console_core::store::{Store, StoreError};
 use serde::Deserialize;
 use std::sync::Arc;
 use tower_sessions::cookie::{time, SameSite};
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
+/// Session key of the signed-in identity's id (also read by the session store).
 const IDENTITY: &str = "identity";
 const SIGNED_IN_AT: &str = "signed_in_at";
-const PENDING: &str = "pending_login";
+/// The sign-in in progress lives in a short-lived sealed cookie, not in a session row: anyone
+/// may start a sign-in, and those must not fill the store.
+const PENDING_COOKIE: &str = "console_pending";
 
 /// The SRE account offered by dev sign-in (see `app::auth::dev_users`).
 pub const DEV_SRE: &str = "sre";
@@ -37,6 +42,13 @@ pub struct Auth {
     pub secure_cookies: bool,
     pub oidc: Option<(String, Arc<OidcProvider>)>,
     pub github: Option<Arc<GithubProvider>>,
+    /// Seals pending sign-ins and the providers' credentials; shared by every replica.
+    pub sealing: SealingKey,
+    /// Roles are asked of the provider again when older than this.
+    pub recheck_secs: i64,
+    /// How long roles may go un-rechecked (provider down, no refresh token) before the
+    /// identity's sessions and tokens stop.
+    pub grace_secs: i64,
 }
 
 impl Auth {
@@ -53,8 +65,10 @@ impl Auth {
                     redirect_url: format!("{public_url}/auth/oidc/callback"),
                     scopes: o.scopes.clone(),
                     groups_claim: o.groups_claim.clone(),
-                    squad_prefix: o.squad_prefix.clone(),
+                    squad_prefix: o.squad_prefix.clone().unwrap_or_default(),
+                    squad_map: o.squad_map.clone(),
                     sre_group: o.sre_group.clone(),
+                    trust_email: o.trust_email,
                 });
                 Some((o.name.clone(), provider))
             }
@@ -69,7 +83,10 @@ impl Auth {
                     client_secret: Secret::new(secret),
                     redirect_url: format!("{public_url}/auth/github/callback"),
                     org: g.org.clone(),
+                    team_map: g.team_map.clone(),
+                    team_prefix: g.team_prefix.clone().unwrap_or_default(),
                     sre_team: g.sre_team.clone(),
+                    trust_email: g.trust_email,
                     web_url: g.web_url.clone(),
                     api_url: g.api_url.clone(),
                 }))
@@ -77,6 +94,12 @@ impl Auth {
         };
         let loopback_http = public_url.starts_with("http://")
             && ["http://127.", "http://localhost", "http://[::1]"].iter().any(|p| public_url.starts_with(p));
+        let sealing = match read_secret("auth.secret_key_env", &config.auth.secret_key_env, &config.auth.secret_key_file)? {
+            Some(secret) => SealingKey::from_secret(&Secret::new(secret)),
+            // Only with dev sign-in alone (validate refuses providers without a key): nothing
+            // sealed then outlives the process.
+            None => random_key(),
+        };
         Ok(Auth {
             dev_sign_in: config.dev_sign_in(),
             max_age_secs: config.auth.session_max_hours as i64 * 3600,
@@ -85,6 +108,9 @@ impl Auth {
             public_url,
             oidc,
             github,
+            sealing,
+            recheck_secs: config.auth.recheck_minutes as i64 * 60,
+            grace_secs: config.auth.recheck_grace_minutes as i64 * 60,
         })
     }
 
@@ -98,8 +124,15 @@ impl Auth {
             secure_cookies: false,
             oidc: None,
             github: None,
+            sealing: random_key(),
+            recheck_secs: 15 * 60,
+            grace_secs: 60 * 60,
         }
     }
+}
+
+fn random_key() -> SealingKey {
+    SealingKey::random()
 }
 
 /// Deletes expired sessions every `every`, for as long as the console runs: sign-ins that were
@@ -180,72 +213,96 @@ fn login_error(provider: &str, error: &AuthError) -> Response {
     Redirect::to(&format!("/login?error={}", error.code())).into_response()
 }
 
-async fn begin(session: &Session, started: Result<(String, Pending), AuthError>, provider: &str) -> Response {
+fn pending_cookie(auth: &Auth, value: &str, max_age: i64) -> String {
+    let secure = if auth.secure_cookies { "; Secure" } else { "" };
+    format!("{PENDING_COOKIE}={value}; Path=/auth/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+/// Sends the browser to the provider with the pending login sealed in a cookie.
+async fn begin(auth: &Auth, started: Result<(String, Pending), AuthError>, provider: &str) -> Response {
     match started {
-        Ok((url, pending)) => match session.insert(PENDING, pending).await {
-            Ok(()) => Redirect::to(&url).into_response(),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot store pending login");
-                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        Ok((url, pending)) => {
+            let sealed = auth.sealing.seal(&serde_json::to_string(&pending).expect("pending serialises"));
+            let mut response = Redirect::to(&url).into_response();
+            if let Ok(value) = header::HeaderValue::from_str(&pending_cookie(auth, &sealed, PENDING_SECS)) {
+                response.headers_mut().append(header::SET_COOKIE, value);
             }
-        },
+            response
+        }
         Err(e) => login_error(provider, &e),
     }
 }
 
-async fn oidc_start(State(state): State<AppState>, session: Session, Query(p): Query<StartParams>) -> Response {
+async fn oidc_start(State(state): State<AppState>, Query(p): Query<StartParams>) -> Response {
     let Some((_, provider)) = state.auth.oidc.clone() else {
         return login_error("oidc", &AuthError::UnknownProvider("oidc".into()));
     };
-    begin(&session, provider.start("oidc", &safe_return(p.return_to.as_deref())).await, "oidc").await
+    begin(&state.auth, provider.start("oidc", &safe_return(p.return_to.as_deref())).await, "oidc").await
 }
 
-async fn github_start(State(state): State<AppState>, session: Session, Query(p): Query<StartParams>) -> Response {
+async fn github_start(State(state): State<AppState>, Query(p): Query<StartParams>) -> Response {
     let Some(provider) = state.auth.github.clone() else {
         return login_error("github", &AuthError::UnknownProvider("github".into()));
     };
-    begin(&session, provider.start(&safe_return(p.return_to.as_deref())), "github").await
+    begin(&state.auth, provider.start(&safe_return(p.return_to.as_deref())), "github").await
 }
 
-/// Takes the pending login out of the session: it can be used once only.
-async fn take_pending(session: &Session, provider: &str) -> Result<Pending, AuthError> {
-    match session.remove::<Pending>(PENDING).await {
-        Ok(Some(p)) if p.provider == provider => Ok(p),
-        _ => Err(AuthError::StateMismatch),
+/// The pending login from its cookie, if it opens with our key and is for `provider`. The
+/// callback clears the cookie whatever happens, so it is used once.
+fn take_pending(auth: &Auth, headers: &header::HeaderMap, provider: &str) -> Result<Pending, AuthError> {
+    let sealed = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == PENDING_COOKIE)
+        .map(|(_, value)| value.to_string())
+        .ok_or(AuthError::StateMismatch)?;
+    let pending: Pending = auth
+        .sealing
+        .open(&sealed)
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .ok_or(AuthError::StateMismatch)?;
+    if pending.provider != provider {
+        return Err(AuthError::StateMismatch);
     }
+    Ok(pending)
 }
 
-async fn oidc_callback(State(state): State<AppState>, session: Session, Query(p): Query<CallbackParams>) -> Response {
+async fn oidc_callback(State(state): State<AppState>, session: Session, headers: header::HeaderMap, Query(p): Query<CallbackParams>) -> Response {
     let result = async {
         let (_, provider) = state.auth.oidc.clone().ok_or_else(|| AuthError::UnknownProvider("oidc".into()))?;
-        let pending = take_pending(&session, "oidc").await?;
+        let pending = take_pending(&state.auth, &headers, "oidc")?;
         if let Some(error) = p.error {
             return Err(AuthError::ProviderRefused(provider_error(&error)));
         }
-        let identity = provider.finish(&pending, p.code.as_deref(), p.state.as_deref()).await?;
-        Ok((identity, pending.return_to))
+        let (identity, credential) = provider.finish(&pending, p.code.as_deref(), p.state.as_deref()).await?;
+        Ok((identity, credential, pending.return_to))
     }
     .await;
-    finish_login(&session, result, "oidc").await
+    finish_login(&state, &session, result, "oidc").await
 }
 
-async fn github_callback(State(state): State<AppState>, session: Session, Query(p): Query<CallbackParams>) -> Response {
+async fn github_callback(State(state): State<AppState>, session: Session, headers: header::HeaderMap, Query(p): Query<CallbackParams>) -> Response {
     let result = async {
         let provider = state.auth.github.clone().ok_or_else(|| AuthError::UnknownProvider("github".into()))?;
-        let pending = take_pending(&session, "github").await?;
+        let pending = take_pending(&state.auth, &headers, "github")?;
         if let Some(error) = p.error {
             return Err(AuthError::ProviderRefused(provider_error(&error)));
         }
-        let identity = provider.finish(&pending, p.code.as_deref(), p.state.as_deref()).await?;
-        Ok((identity, pending.return_to))
+        let (identity, credential) = provider.finish(&pending, p.code.as_deref(), p.state.as_deref()).await?;
+        Ok((identity, credential, pending.return_to))
     }
     .await;
-    finish_login(&session, result, "github").await
+    finish_login(&state, &session, result, "github").await
 }
 
-async fn finish_login(session: &Session, result: Result<(Identity, String), AuthError>, provider: &str) -> Response {
-    match result {
-        Ok((identity, return_to)) => match sign_in(session, &identity).await {
+type SignInResult = Result<(Identity, Option<String>, String), AuthError>;
+
+async fn finish_login(state: &AppState, session: &Session, result: SignInResult, provider: &str) -> Response {
+    let mut response = match result {
+        Ok((identity, credential, return_to)) => match sign_in(state, session, &identity, credential.as_deref()).await {
             Ok(()) => Redirect::to(&safe_return(Some(&return_to))).into_response(),
             Err(e) => {
                 tracing::error!(error = %e, "cannot store session");
@@ -253,13 +310,30 @@ async fn finish_login(session: &Session, result: Result<(Identity, String), Auth
             }
         },
         Err(e) => login_error(provider, &e),
+    };
+    if provider != "dev" {
+        if let Ok(value) = header::HeaderValue::from_str(&pending_cookie(&state.auth, "", 0)) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
     }
+    response
 }
 
-/// A new session id at sign-in, so a session fixed before sign-in is worth nothing after.
-async fn sign_in(session: &Session, identity: &Identity) -> Result<(), tower_sessions::session::Error> {
+#[derive(Debug, thiserror::Error)]
+enum SignInError {
+    #[error(transparent)]
+    Session(#[from] tower_sessions::session::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Records the identity (linking it to its person) and starts a session for it, under a new
+/// session id so a session fixed before sign-in is worth nothing after.
+async fn sign_in(state: &AppState, session: &Session, identity: &Identity, credential: Option<&str>) -> Result<(), SignInError> {
+    let sealed = credential.map(|c| state.auth.sealing.seal(c));
+    let id = people::record_sign_in(&state.store, identity, sealed.as_deref()).await?;
     session.cycle_id().await?;
-    session.insert(IDENTITY, identity).await?;
+    session.insert(IDENTITY, &id).await?;
     session.insert(SIGNED_IN_AT, now()).await?;
     tracing::info!(login = %identity.login, provider = %identity.provider, "signed in");
     Ok(())
@@ -285,15 +359,17 @@ async fn dev_sign_in(State(state): State<AppState>, session: Session, Form(form)
     if !known {
         return login_error("dev", &AuthError::ProviderRefused(format!("no demo user {:?}", form.login)));
     }
+    // Squads come from the catalog's person of that name (plain names link under dev sign-in).
     let identity = Identity {
+        provider: "dev".into(),
+        subject: form.login.clone(),
         login: form.login.clone(),
         name: form.login.clone(),
-        email: String::new(),
+        verified_emails: vec![],
         squads: vec![],
         sre: form.login == DEV_SRE,
-        provider: "dev".into(),
     };
-    finish_login(&session, Ok((identity, safe_return(form.return_to.as_deref()))), "dev").await
+    finish_login(&state, &session, Ok((identity, None, safe_return(form.return_to.as_deref()))), "dev").await
 }
 
 async fn logout(session: Session) -> Response {
@@ -304,46 +380,56 @@ async fn logout(session: Session) -> Response {
     Redirect::to("/login").into_response()
 }
 
-/// Who is asking: a Bearer API token, or the session's identity while it is within its
-/// absolute lifetime. Adds the catalog's squads and puts a [`CurrentUser`] in the request.
+/// The API token a request came with, for the audit and the scope check.
+#[derive(Debug, Clone, Default)]
+pub struct RequestToken(pub Option<TokenUse>);
+
+fn unauthorized(message: &str) -> Response {
+    (StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// Who is asking: a Bearer API token (on `/api/v1/*` only), or the session's identity while it
+/// is within its absolute lifetime. Reads the identity's current roles (re-checking them with
+/// the provider when due) and puts a [`CurrentUser`] in the request.
 pub async fn authenticate(State(state): State<AppState>, session: Session, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
     let bearer = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
-    let identity = match bearer {
+    let internal = |what: &str, e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "{what}");
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    };
+    let (identity_id, token) = match bearer {
+        // Tokens are for the machine API: pages and server functions (token management among
+        // them) take the session cookie only, so no token can make or revoke tokens.
+        Some(_) if !path.starts_with("/api/v1/") => return unauthorized("API tokens are accepted on /api/v1/ only"),
         Some(token) => match tokens::verify(&state.store, token.trim()).await {
-            Ok(Some(identity)) => Some(identity),
-            Ok(None) => return (StatusCode::UNAUTHORIZED, Json(serde_json::json!({"error": "invalid or revoked API token"}))).into_response(),
-            Err(e) => {
-                tracing::error!(error = %e, "store error verifying token");
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            }
+            Ok(Some(used)) => (Some(used.identity_id.clone()), Some(used)),
+            Ok(None) => return unauthorized("invalid, expired or revoked API token"),
+            Err(e) => return internal("store error verifying token", &e),
         },
         None => match session_identity(&state, &session).await {
-            Ok(identity) => identity,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read session");
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            }
+            Ok(id) => (id, None),
+            Err(e) => return internal("cannot read session", &e),
         },
     };
-    let user = match identity {
+    let user = match identity_id {
         None => None,
-        Some(identity) => match repo::squads_of(&state.store, &identity.login).await {
-            Ok(squads) => Some(User::new(&identity, &squads)),
-            Err(e) => {
-                tracing::error!(error = %e, "store error resolving squads");
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            }
+        Some(id) => match current_user(&state, &id).await {
+            Ok(user) => user,
+            Err(e) => return internal("store error resolving the user", &e),
         },
     };
-    let path = request.uri().path().to_string();
+    if user.is_none() && token.is_some() {
+        return unauthorized("this token's roles could not be re-checked with the sign-in provider; sign in again");
+    }
     if user.is_none() && !is_public(&path) {
         if path.starts_with("/api/v1/") {
-            return (StatusCode::UNAUTHORIZED, Json(serde_json::json!({"error": "sign in or send an API token"}))).into_response();
+            return unauthorized("sign in or send an API token");
         }
         if request.method() == Method::GET {
             let target = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
@@ -351,15 +437,81 @@ pub async fn authenticate(State(state): State<AppState>, session: Session, mut r
             return Redirect::to(&format!("/login?return_to={encoded}")).into_response();
         }
     }
+    let session_id = if token.is_none() && user.is_some() { session.id().map(|id| id.to_string()) } else { None };
     request.extensions_mut().insert(CurrentUser(user));
+    request.extensions_mut().insert(console_core::auth::CurrentSession(session_id));
+    request.extensions_mut().insert(RequestToken(token));
     next.run(request).await
 }
 
-async fn session_identity(state: &AppState, session: &Session) -> Result<Option<Identity>, tower_sessions::session::Error> {
-    let Some(identity) = session.get::<Identity>(IDENTITY).await? else { return Ok(None) };
+/// The identity's user with current roles, or None when its roles are past the grace period
+/// (the provider could not confirm them) or the identity is gone.
+pub async fn current_user(state: &AppState, id: &str) -> Result<Option<User>, StoreError> {
+    let Some(mut identity) = people::find(&state.store, id).await? else { return Ok(None) };
+    let auth = &state.auth;
+    if identity.provider != "dev" {
+        let age = now() - identity.checked_at;
+        if age >= auth.recheck_secs && people::claim_recheck(&state.store, id, 30).await? {
+            recheck(state, &identity).await?;
+            identity = match people::find(&state.store, id).await? {
+                Some(fresh) => fresh,
+                None => return Ok(None),
+            };
+        }
+        if now() - identity.checked_at > auth.recheck_secs + auth.grace_secs {
+            tracing::info!(actor = %identity.actor, "roles not re-checked within the grace period: refused until the next sign-in");
+            return Ok(None);
+        }
+    }
+    Ok(Some(identity.user(&state.store).await?))
+}
+
+/// Asks the provider for the identity's roles now. A provider that no longer vouches for it
+/// (membership gone, refresh token refused) takes its roles away at once; one that cannot be
+/// reached leaves them for the grace period.
+async fn recheck(state: &AppState, identity: &StoredIdentity) -> Result<(), StoreError> {
+    let auth = &state.auth;
+    let credential = auth.sealing.open(&identity.credential).unwrap_or_default();
+    let result: Result<(Identity, Option<String>), AuthError> = if credential.is_empty() {
+        Err(AuthError::ProviderUnavailable("no credential kept for re-checks".into()))
+    } else {
+        match (identity.provider.as_str(), &auth.oidc, &auth.github) {
+            ("oidc", Some((_, provider)), _) => provider.recheck(&identity.subject, &credential).await,
+            ("github", _, Some(provider)) => provider.recheck(&identity.subject, &credential).await.map(|i| (i, None)),
+            _ => Err(AuthError::UnknownProvider(identity.provider.clone())),
+        }
+    };
+    match result {
+        Ok((fresh, rotated)) => {
+            let sealed = rotated.map(|c| auth.sealing.seal(&c));
+            let roles = Roles { squads: fresh.squads, sre: fresh.sre };
+            if roles != identity.roles {
+                tracing::info!(actor = %identity.actor, sre = roles.sre, squads = ?roles.squads, "roles changed at the provider");
+            }
+            people::recheck_passed(&state.store, &identity.id, &roles, sealed.as_deref()).await
+        }
+        Err(AuthError::RecheckRefused(why)) | Err(AuthError::NotMember(why)) => {
+            tracing::warn!(actor = %identity.actor, reason = %why, "the provider no longer vouches for this identity: signed out everywhere");
+            people::disown(&state.store, &identity.id).await
+        }
+        Err(error) => {
+            tracing::warn!(actor = %identity.actor, %error, "roles could not be re-checked; kept for the grace period");
+            people::recheck_failed(&state.store, &identity.id).await
+        }
+    }
+}
+
+async fn session_identity(state: &AppState, session: &Session) -> Result<Option<String>, tower_sessions::session::Error> {
+    let identity = match session.get::<String>(IDENTITY).await {
+        Ok(Some(identity)) => identity,
+        Ok(None) => return Ok(None),
+        // A session from before identities were stored holds something else: signed out.
+        Err(tower_sessions::session::Error::SerdeJson(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let signed_in_at = session.get::<i64>(SIGNED_IN_AT).await?.unwrap_or(0);
     if now() - signed_in_at > state.auth.max_age_secs {
-        tracing::info!(login = %identity.login, "session past its absolute lifetime");
+        tracing::info!("session past its absolute lifetime");
         session.flush().await?;
         return Ok(None);
     }

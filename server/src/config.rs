@@ -70,9 +70,17 @@ pub struct AuthConfig {
     pub session_idle_minutes: u32,
     /// Sign out this long after sign-in, active or not.
     pub session_max_hours: u32,
-    /// Offer a sign-in that picks a demo user. Default: on when no provider is configured.
-    /// Refused on a non-loopback address.
-    pub dev_sign_in: Option<bool>,
+    /// Offer a sign-in that picks a demo user (an SRE without a password). Off unless set;
+    /// refused unless both `listen` and `public_url` are loopback.
+    pub dev_sign_in: bool,
+    /// The key that seals pending sign-ins and the providers' refresh tokens: the name of an
+    /// environment variable, or a file. Required with a provider; the same on every replica.
+    pub secret_key_env: Option<String>,
+    pub secret_key_file: Option<PathBuf>,
+    /// Squads and SRE are asked of the provider again when older than this.
+    pub recheck_minutes: u32,
+    /// When the provider cannot confirm them for this long after that, sessions and tokens stop.
+    pub recheck_grace_minutes: u32,
     pub oidc: Option<OidcConfig>,
     pub github: Option<GithubConfig>,
 }
@@ -83,7 +91,11 @@ impl Default for AuthConfig {
             public_url: String::new(),
             session_idle_minutes: 8 * 60,
             session_max_hours: 24,
-            dev_sign_in: None,
+            dev_sign_in: false,
+            secret_key_env: None,
+            secret_key_file: None,
+            recheck_minutes: 15,
+            recheck_grace_minutes: 60,
             oidc: None,
             github: None,
         }
@@ -108,10 +120,18 @@ pub struct OidcConfig {
     pub scopes: Vec<String>,
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
+    /// Groups with this prefix become squads (prefix removed). Never empty: that would make
+    /// every group a squad.
     #[serde(default)]
-    pub squad_prefix: String,
+    pub squad_prefix: Option<String>,
+    /// Groups that become the squad named (`{ "eng-payments" = "payments" }`).
+    #[serde(default)]
+    pub squad_map: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub sre_group: String,
+    /// Link a sign-in to a catalog person by its `email` claim when `email_verified` is true.
+    #[serde(default = "yes")]
+    pub trust_email: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,14 +143,26 @@ pub struct GithubConfig {
     #[serde(default)]
     pub client_secret_file: Option<PathBuf>,
     pub org: String,
+    /// Teams (slugs) that become the squad named.
+    #[serde(default)]
+    pub team_map: std::collections::BTreeMap<String, String>,
+    /// Teams with this slug prefix become squads (prefix removed); never empty.
+    #[serde(default)]
+    pub team_prefix: Option<String>,
     #[serde(default)]
     pub sre_team: String,
+    /// Link a sign-in to a catalog person by the account's verified e-mail addresses.
+    #[serde(default = "yes")]
+    pub trust_email: bool,
     #[serde(default = "default_github_web")]
     pub web_url: String,
     #[serde(default = "default_github_api")]
     pub api_url: String,
 }
 
+fn yes() -> bool {
+    true
+}
 fn default_oidc_name() -> String {
     "single sign-on".into()
 }
@@ -193,9 +225,12 @@ pub const KEYS: &[(&str, &str)] = &[
     ("auth.public_url", "URL browsers use (default http://<listen>); Origin of every POST must match"),
     ("auth.session_idle_minutes", "sign out after this long idle (default 480)"),
     ("auth.session_max_hours", "sign out this long after sign-in (default 24)"),
-    ("auth.dev_sign_in", "pick a demo user to sign in (default: on when no provider; loopback only)"),
-    ("auth.oidc.*", "issuer, client_id, client_secret_env | client_secret_file, scopes, groups_claim, squad_prefix, sre_group, name"),
-    ("auth.github.*", "client_id, client_secret_env | client_secret_file, org, sre_team, web_url, api_url"),
+    ("auth.dev_sign_in", "pick a demo user to sign in (default false; only with loopback listen and public_url)"),
+    ("auth.secret_key_env | auth.secret_key_file", "key sealing pending sign-ins and refresh tokens (required with a provider; same on every replica)"),
+    ("auth.recheck_minutes", "ask the provider for squads and SRE again after this long (default 15)"),
+    ("auth.recheck_grace_minutes", "stop sessions and tokens whose roles could not be re-checked for this long after that (default 60)"),
+    ("auth.oidc.*", "issuer, client_id, client_secret_env | client_secret_file, scopes, groups_claim, squad_prefix, squad_map, sre_group, trust_email, name"),
+    ("auth.github.*", "client_id, client_secret_env | client_secret_file, org, team_map, team_prefix, sre_team, trust_email, web_url, api_url"),
 ];
 
 impl Config {
@@ -259,13 +294,36 @@ impl Config {
                 format!("dev sign-in lets anyone pick a user; refused when browsers reach the console at {public} (configure a provider, or set auth.dev_sign_in = false)"),
             );
         }
+        if (self.auth.oidc.is_some() || self.auth.github.is_some())
+            && read_secret("auth.secret_key_env", &self.auth.secret_key_env, &self.auth.secret_key_file)?.is_none_or(|k| k.len() < 32)
+        {
+            return invalid(
+                "auth.secret_key_env",
+                "a sign-in provider needs a key of at least 32 characters (secret_key_env or secret_key_file), the same on every replica".into(),
+            );
+        }
+        if self.auth.recheck_minutes == 0 {
+            return invalid("auth.recheck_minutes", "must be at least 1".into());
+        }
         if let Some(oidc) = &self.auth.oidc {
             if !(oidc.issuer.starts_with("https://") || oidc.issuer.starts_with("http://")) {
                 return invalid("auth.oidc.issuer", format!("must be an http(s) URL, not {:?}", oidc.issuer));
             }
             read_secret("auth.oidc.client_secret_env", &oidc.client_secret_env, &oidc.client_secret_file)?;
+            if oidc.squad_prefix.as_deref() == Some("") {
+                return invalid("auth.oidc.squad_prefix", "an empty prefix would make every group of the provider a squad: set a prefix such as \"squad-\", or map groups in squad_map".into());
+            }
+            if let Some(squad) = oidc.squad_map.values().find(|s| s.trim().is_empty()) {
+                return invalid("auth.oidc.squad_map", format!("maps a group to the empty squad {squad:?}"));
+            }
         }
         if let Some(github) = &self.auth.github {
+            if github.org.trim().is_empty() {
+                return invalid("auth.github.org", "only members of this organisation may sign in: it cannot be empty".into());
+            }
+            if github.team_prefix.as_deref() == Some("") {
+                return invalid("auth.github.team_prefix", "an empty prefix would make every team of the organisation a squad: set a prefix, or map teams in team_map".into());
+            }
             if read_secret("auth.github.client_secret_env", &github.client_secret_env, &github.client_secret_file)?.is_none() {
                 return invalid("auth.github.client_secret_env", "GitHub needs a client secret (client_secret_env or client_secret_file)".into());
             }
@@ -283,7 +341,7 @@ impl Config {
     }
 
     pub fn dev_sign_in(&self) -> bool {
-        self.auth.dev_sign_in.unwrap_or(self.auth.oidc.is_none() && self.auth.github.is_none())
+        self.auth.dev_sign_in
     }
 
     /// The catalog directory, if one is configured.
@@ -356,10 +414,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("console.toml");
         std::fs::write(&path, "[auth.oidc]\nissuer = \"http://idp\"\nclient_id = \"c\"\nclient_secret = \"s3cret\"\n").unwrap();
+        std::env::set_var("CONFIG_TEST_SEALING_KEY", "s".repeat(32));
         let err = Config::load(Some(&path), vec![]).unwrap_err().to_string();
         assert!(err.contains("auth.oidc") && err.contains("unknown field `client_secret`"), "{err}");
         assert!(!err.contains("s3cret"));
-        let err = Config::load(None, env(&[("CONSOLE_AUTH__OIDC__ISSUER", "http://idp"), ("CONSOLE_AUTH__OIDC__CLIENT_ID", "c"), ("CONSOLE_AUTH__OIDC__CLIENT_SECRET_ENV", "NO_SUCH_VAR_X")]))
+        let err = Config::load(None, env(&[("CONSOLE_AUTH__SECRET_KEY_ENV", "CONFIG_TEST_SEALING_KEY"), ("CONSOLE_AUTH__OIDC__ISSUER", "http://idp"), ("CONSOLE_AUTH__OIDC__CLIENT_ID", "c"), ("CONSOLE_AUTH__OIDC__CLIENT_SECRET_ENV", "NO_SUCH_VAR_X")]))
             .unwrap_err()
             .to_string();
         assert!(err.contains("NO_SUCH_VAR_X is not set"), "{err}");
@@ -367,18 +426,58 @@ mod tests {
 
     #[test]
     fn dev_sign_in_is_refused_off_loopback() {
-        let err = Config::load(None, env(&[("CONSOLE_LISTEN", "0.0.0.0:3000")])).unwrap_err().to_string();
+        // Off unless asked for: a misspelt provider variable leaves no sign-in, not a dev one.
+        let plain = Config::load(None, env(&[("CONSOLE_AUTH__OIDC_ISSUER", "https://idp.example.com")]));
+        assert!(plain.is_err(), "unknown keys are refused");
+        assert!(!Config::load(None, env(&[("CONSOLE_LISTEN", "0.0.0.0:3000")])).unwrap().dev_sign_in());
+        let dev = ("CONSOLE_AUTH__DEV_SIGN_IN", "true");
+        let err = Config::load(None, env(&[("CONSOLE_LISTEN", "0.0.0.0:3000"), dev])).unwrap_err().to_string();
         assert!(err.contains("auth.dev_sign_in"), "{err}");
-        let ok = Config::load(None, env(&[("CONSOLE_LISTEN", "0.0.0.0:3000"), ("CONSOLE_AUTH__DEV_SIGN_IN", "false")]));
-        assert!(ok.is_ok());
-        // Behind a proxy or a port-forward: loopback listen, a real public URL, a misspelt provider.
+        // Behind a proxy or a port-forward: loopback listen, a real public URL.
         for public in ["https://console.example.com", "http://10.0.0.5:3000"] {
-            let err = Config::load(None, env(&[("CONSOLE_AUTH__PUBLIC_URL", public)])).unwrap_err().to_string();
+            let err = Config::load(None, env(&[("CONSOLE_AUTH__PUBLIC_URL", public), dev])).unwrap_err().to_string();
             assert!(err.contains("auth.dev_sign_in") && err.contains(public), "{err}");
         }
         for local in ["http://127.0.0.1:3000", "http://localhost:3100", "http://[::1]:3000"] {
-            assert!(Config::load(None, env(&[("CONSOLE_AUTH__PUBLIC_URL", local)])).is_ok(), "{local}");
+            assert!(Config::load(None, env(&[("CONSOLE_AUTH__PUBLIC_URL", local), dev])).unwrap().dev_sign_in(), "{local}");
         }
+    }
+
+    #[test]
+    fn providers_that_would_make_any_group_a_squad_are_refused() {
+        std::env::set_var("CONFIG_TEST_KEY", "k".repeat(40));
+        let base = [
+            ("CONSOLE_AUTH__SECRET_KEY_ENV", "CONFIG_TEST_KEY"),
+            ("CONSOLE_AUTH__OIDC__ISSUER", "https://idp.example.com"),
+            ("CONSOLE_AUTH__OIDC__CLIENT_ID", "console"),
+        ];
+        assert!(Config::load(None, env(&base)).is_ok());
+        let with = |extra: (&'static str, &'static str)| {
+            let mut pairs = base.to_vec();
+            pairs.push(extra);
+            Config::load(None, env(&pairs)).unwrap_err().to_string()
+        };
+        assert!(with(("CONSOLE_AUTH__OIDC__SQUAD_PREFIX", "")).contains("`auth.oidc.squad_prefix`: an empty prefix would make every group"));
+        // Without the sealing key, or with a short one.
+        let err = Config::load(None, env(&base[1..])).unwrap_err().to_string();
+        assert!(err.contains("`auth.secret_key_env`"), "{err}");
+        std::env::set_var("CONFIG_TEST_SHORT_KEY", "short");
+        let mut short = base.to_vec();
+        short[0].1 = "CONFIG_TEST_SHORT_KEY";
+        assert!(Config::load(None, env(&short)).unwrap_err().to_string().contains("at least 32 characters"));
+        let github = [
+            ("CONSOLE_AUTH__SECRET_KEY_ENV", "CONFIG_TEST_KEY"),
+            ("CONSOLE_AUTH__GITHUB__CLIENT_ID", "gh"),
+            ("CONSOLE_AUTH__GITHUB__CLIENT_SECRET_ENV", "CONFIG_TEST_KEY"),
+            ("CONSOLE_AUTH__GITHUB__ORG", "acme"),
+        ];
+        assert!(Config::load(None, env(&github)).is_ok());
+        let mut prefix = github.to_vec();
+        prefix.push(("CONSOLE_AUTH__GITHUB__TEAM_PREFIX", ""));
+        assert!(Config::load(None, env(&prefix)).unwrap_err().to_string().contains("`auth.github.team_prefix`"));
+        let mut no_org = github.to_vec();
+        no_org[3].1 = " ";
+        assert!(Config::load(None, env(&no_org)).unwrap_err().to_string().contains("`auth.github.org`"));
     }
 
     #[test]

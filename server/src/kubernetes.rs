@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use console_core::auth::policy::{allows, Action};
+use console_core::audit;
 use console_core::auth::CurrentUser;
+use console_core::limiter::Lease;
 use console_core::catalog::model::{Service, Tier};
 use console_core::catalog::repo;
 use console_core::defaults::LogLimits;
@@ -188,6 +190,38 @@ fn json_event(name: &str, value: &impl serde::Serialize) -> Event {
     Event::default().event(name).data(serde_json::to_string(value).expect("views serialize"))
 }
 
+/// One of `cap` running slots of `kind` for `login`, counted in the store (so the cap holds
+/// across console replicas); None when all are held. The slot is held as long as the lease.
+async fn stream_slot(state: &AppState, kind: &str, login: &str, cap: u64) -> Result<Option<Lease>, Refusal> {
+    for i in 0..cap {
+        if let Some(lease) = state.limiter.acquire(kind, login, &format!("slot-{i}")).await.map_err(internal)? {
+            return Ok(Some(lease));
+        }
+    }
+    Ok(None)
+}
+
+fn login_of(user: &CurrentUser) -> String {
+    user.0.as_ref().map(|u| u.login.clone()).unwrap_or_default()
+}
+
+/// Reads of logs are audited like queries: who, which service, which window and filter, how
+/// many lines. A read whose record cannot be written is still served (logged loudly): the
+/// record is written after the lines are known.
+async fn audit_read(state: &AppState, kind: &'static str, login: &str, service: &str, options: &LogOptions, lines: usize) {
+    let event = audit::Event {
+        kind,
+        actor: login.to_string(),
+        entity: service.to_string(),
+        detail: options.query_string().trim_start_matches('?').to_string(),
+        rows: lines as i64,
+        ..Default::default()
+    };
+    if let Err(error) = audit::append(&state.store, &event).await {
+        tracing::error!(%error, kind, service, "log read could not be audited");
+    }
+}
+
 /// `GET /services/{name}/deployments/live`: the deployment view, sent again whenever the
 /// caches change it (a rollout, a crash, an event), at most four times a second.
 async fn live_deployments(
@@ -199,9 +233,14 @@ async fn live_deployments(
     let picked = state.clusters.pick(&service.workloads.cluster).map_err(refusal)?;
     // The first view also checks the request (unknown cluster, empty selector).
     let first = views::service_workloads(&state.clusters, &service.name, &service.workloads).map_err(refusal)?;
+    let cap = console_core::defaults::repo::current(&state.store).await.map_err(internal)?.1.logs.max_live_views_per_user;
+    let Some(slot) = stream_slot(&state, "workloads.live", &login_of(&user), cap).await? else {
+        return Err(Refusal(StatusCode::TOO_MANY_REQUESTS, format!("you already have {cap} live views open: close one first")));
+    };
     let (tx, rx) = mpsc::channel::<Event>(4);
     let clusters = state.clusters.clone();
     tokio::spawn(async move {
+        let _slot = slot; // held while the browser watches
         let mut changes: Vec<_> = picked.iter().map(|c| c.changes()).collect();
         let mut view = Ok(first);
         let mut last = String::new();
@@ -218,6 +257,7 @@ async fn live_deployments(
             let changed = futures_util::future::select_all(changes.iter_mut().map(|c| Box::pin(c.changed())));
             tokio::select! {
                 _ = tx.closed() => return,
+                _ = _slot.cancel.cancelled() => return,
                 _ = changed => {}
                 // Ages move on even in a quiet cluster.
                 _ = tokio::time::sleep(Duration::from_secs(30)) => {}
@@ -246,7 +286,8 @@ async fn log_stream(
     Query(options): Query<LogOptions>,
     Query(follow): Query<FollowParam>,
 ) -> Result<Response, Refusal> {
-    let (_, limits, plan) = log_plan(&state, &user, &name, &options).await?;
+    let (service, limits, plan) = log_plan(&state, &user, &name, &options).await?;
+    let login = login_of(&user);
     let (events, rx) = mpsc::channel::<Event>(64);
     let plan = match plan {
         Ok(plan) => plan,
@@ -257,8 +298,14 @@ async fn log_stream(
     };
     if !follow.follow {
         tokio::spawn(async move {
-            match logs::fetch(&plan).await {
+            // A client that goes away stops the fetch from the clusters.
+            let fetched = tokio::select! {
+                _ = events.closed() => return,
+                fetched = logs::fetch(&plan) => fetched,
+            };
+            match fetched {
                 Ok(result) => {
+                    audit_read(&state, audit::LOGS_READ, &login, &service.name, &options, result.lines.len()).await;
                     for chunk in result.lines.chunks(1_000) {
                         let _ = events.send(json_event("lines", &chunk)).await;
                     }
@@ -274,17 +321,15 @@ async fn log_stream(
         });
         return Ok(sse_stream(rx).into_response());
     }
-    let login = user.0.as_ref().map(|u| u.login.clone()).unwrap_or_default();
-    let slot = match state.follows.take(&login, limits.max_follows_per_user) {
-        Ok(slot) => slot,
-        Err(error) => {
-            let _ = events.send(Event::default().event("problem").data(error.to_string())).await;
-            return Ok(sse_stream(rx).into_response());
-        }
+    let Some(slot) = stream_slot(&state, "logs.follow", &login, limits.max_follows_per_user).await? else {
+        let error = K8sError::TooManyFollows(limits.max_follows_per_user);
+        let _ = events.send(Event::default().event("problem").data(error.to_string())).await;
+        return Ok(sse_stream(rx).into_response());
     };
+    audit_read(&state, audit::LOGS_FOLLOWED, &login, &service.name, &options, 0).await;
     let (lines_tx, mut lines) = mpsc::channel::<LogLine>(4_096);
     let errors = events.clone();
-    tokio::spawn(async move {
+    let follower = tokio::spawn(async move {
         if let Err(error) = logs::follow(plan, lines_tx).await {
             let _ = errors.send(Event::default().event("problem").data(error.to_string())).await;
         }
@@ -295,9 +340,11 @@ async fn log_stream(
         // lines gather into one event, so thousands of lines a second stay a few page updates.
         let gap = Duration::from_millis(100);
         let mut last_sent = tokio::time::Instant::now() - gap;
+        let mut sent = 0usize;
         loop {
             let first = tokio::select! {
                 _ = events.closed() => break,
+                _ = _slot.cancel.cancelled() => break,
                 line = lines.recv() => match line { Some(line) => line, None => break },
             };
             tokio::time::sleep_until(last_sent + gap).await;
@@ -308,11 +355,15 @@ async fn log_stream(
                     Err(_) => break,
                 }
             }
+            sent += batch.len();
             if events.send(json_event("lines", &batch)).await.is_err() {
                 break;
             }
             last_sent = tokio::time::Instant::now();
         }
+        // The client went: stop following the clusters too.
+        follower.abort();
+        audit_read(&state, audit::LOGS_FOLLOW_ENDED, &login, &service.name, &options, sent).await;
     });
     Ok(sse_stream(rx).into_response())
 }
@@ -327,6 +378,7 @@ async fn log_download(
     let (service, _, plan) = log_plan(&state, &user, &name, &options).await?;
     let plan = plan.map_err(refusal)?;
     let result = logs::fetch(&plan).await.map_err(refusal)?;
+    audit_read(&state, audit::LOGS_DOWNLOADED, &login_of(&user), &service.name, &options, result.lines.len()).await;
     let mut text = String::with_capacity(result.lines.len() * 120);
     for line in &result.lines {
         text.push_str(&line.to_text());

@@ -38,8 +38,6 @@ pub struct AppState {
     pub limiter: console_core::limiter::Limiter,
     /// The clusters' watch caches.
     pub clusters: console_core::k8s::Clusters,
-    /// Open log follows per user.
-    pub follows: console_core::k8s::logs::FollowSlots,
 }
 
 impl AppState {
@@ -58,7 +56,6 @@ impl AppState {
             auth,
             catalog_dir: None,
             clusters: Default::default(),
-            follows: Default::default(),
         }
     }
 

@@ -55,7 +55,30 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
         ("/api/tokens/list", Action::ManageOwnTokens, Body::Json(json!({}))),
         ("/api/tokens/create", Action::ManageOwnTokens, Body::Form("name=matrix")),
         ("/api/tokens/revoke", Action::ManageOwnTokens, Body::Form("id=nonexistent")),
+        ("/api/tokens/limits", Action::ManageOwnTokens, Body::Json(json!({}))),
+        ("/api/sessions/mine", Action::ManageOwnTokens, Body::Json(json!({}))),
+        ("/api/access/tokens", Action::AdministerAccess, Body::Json(json!({}))),
+        ("/api/access/revoke-token", Action::AdministerAccess, Body::Form("id=nonexistent")),
+        ("/api/access/identities", Action::AdministerAccess, Body::Json(json!({}))),
+        ("/api/access/offboard", Action::AdministerAccess, Body::Form("actor=nobody-at-all")),
+        // Last: it ends the session the rest of the table uses.
+        ("/api/sessions/end-all", Action::ManageOwnTokens, Body::Form("")),
     ]
+}
+
+/// The JSON API's routes and what each does, written out: checked against `console::api::ROUTES`
+/// (from which the router is built), so a new route needs an entry here too.
+const API_ROUTES: &[(&str, Action)] = &[
+    ("/me", Action::ViewCatalog),
+    ("/services", Action::ViewCatalog),
+    ("/services/{name}", Action::ViewCatalog),
+    ("/squads", Action::ViewCatalog),
+    ("/squads/{name}", Action::ViewCatalog),
+];
+
+#[test]
+fn every_api_route_is_in_the_table() {
+    assert_eq!(console::api::ROUTES, API_ROUTES);
 }
 
 /// A concrete URL for each route of `console::api::ROUTES`.
@@ -73,7 +96,7 @@ fn expected(action: Action, role: Role) -> bool {
         (_, Anonymous) => false,
         (ViewCatalog | ManageOwnTokens | ViewWorkloads, Developer | Owner | Sre) => true,
         (EditService | AttestReadiness | QueryReplica | ReadLogs, Owner | Sre) => true,
-        (ImportCatalog | AdminDefaults | AdministerReplicas | SetTier, Sre) => true,
+        (ImportCatalog | AdminDefaults | AdministerReplicas | SetTier | AdministerAccess, Sre) => true,
         _ => false,
     }
 }
@@ -88,7 +111,7 @@ const PEOPLE: [(Option<&str>, Role); 4] =
     [(None, Role::Anonymous), (Some("arjun"), Role::Developer), (Some("maria"), Role::Owner), (Some("sre"), Role::Sre)];
 
 fn user_for(role: Role) -> Option<User> {
-    let user = |squads: &[&str], sre| User { login: "x".into(), name: "x".into(), squads: squads.iter().map(|s| s.to_string()).collect(), sre, provider: "dev".into() };
+    let user = |squads: &[&str], sre| User { login: "x".into(), name: "x".into(), squads: squads.iter().map(|s| s.to_string()).collect(), sre, provider: "dev".into(), identity: String::new() };
     match role {
         Role::Anonymous => None,
         Role::Developer => Some(user(&["search"], false)),
@@ -141,6 +164,11 @@ async fn the_matrix_holds_for_every_role() {
                 assert_eq!(matches!(e, AppError::Unauthorized), want_unauthorized, "{path} as {who:?}: {e:?}");
             }
         }
+        // The table's last call signed this person out everywhere: in again for the rest.
+        let cookie = match who {
+            Some(login) => Some(app.sign_in(login).await),
+            None => None,
+        };
         // The REPL's CSV download: owners and SREs get past the policy (then: no such replica).
         let csv = app.post_form("/services/ledger/query.csv", cookie.as_deref(), "replica=none&sql=SELECT%201").await;
         let allowed_csv = expected(Action::QueryReplica, expected_role);
@@ -161,7 +189,7 @@ async fn the_matrix_holds_for_every_role() {
             let refused = matches!(reply.status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED | StatusCode::SEE_OTHER);
             assert_eq!(!refused, allowed, "{path} as {who:?}: {} {}", reply.status, reply.body);
         }
-        for (route, action) in console::api::ROUTES {
+        for (route, action) in API_ROUTES {
             let path = api_url(route);
             assert!(!path.contains('{'), "no sample URL for {route}");
             let allowed = expected(*action, unowned(expected_role));
@@ -243,4 +271,112 @@ async fn owners_cannot_change_their_tier_but_sres_can() {
     let done = app.post_json("/api/catalog/update-service", Some(&sre), lower).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert_eq!(tier_of(app.get_as("/api/v1/services/ledger", Some(&maria)).await.json()), json!(4));
+}
+
+fn bearer(path: &str, token: &str, post: bool) -> axum::http::Request<axum::body::Body> {
+    let builder = if post { axum::http::Request::post(path) } else { axum::http::Request::get(path) };
+    builder
+        .header("authorization", format!("Bearer {token}"))
+        .header("origin", common::PUBLIC_URL)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from("name=minted"))
+        .unwrap()
+}
+
+/// Bearer rows of the table: a token reads the API as its person's current role, and nothing
+/// else: not pages, not server functions (so no token makes or revokes tokens), not once expired
+/// or revoked.
+#[tokio::test]
+async fn tokens_work_on_the_api_only_until_they_expire_or_are_revoked() {
+    use console_core::auth::tokens;
+    let app = TestApp::demo().await;
+    let sre = app.sign_in("sre").await;
+    let reply = app.post_form("/api/tokens/create", Some(&sre), "name=ci").await;
+    let token: String = serde_json::from_str(&reply.body).unwrap_or_else(|_| panic!("{}", reply.body));
+    for (route, _) in API_ROUTES {
+        let reply = app.send(bearer(&api_url(route), &token, false)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{route}: {}", reply.body);
+    }
+    assert_eq!(app.send(bearer("/api/v1/me", &token, false)).await.json()["sre"], true);
+    // Outside /api/v1: refused, even for an SRE's token.
+    for (path, post) in [("/api/tokens/create", true), ("/api/tokens/list", true), ("/api/access/tokens", true), ("/api/admin/defaults", true), ("/admin", false), ("/services/ledger", false)] {
+        let reply = app.send(bearer(path, &token, post)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}: {}", reply.body);
+    }
+    let listed = app.post_json("/api/tokens/list", Some(&sre), json!({})).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "the token minted nothing: {listed}");
+    assert_eq!(listed[0]["scope"], "read");
+    assert!(listed[0]["last_used_at"].is_i64(), "last use recorded: {listed}");
+    // Expired: made directly with an expiry in the past.
+    let identity = app.send(bearer("/api/v1/me", &token, false)).await.json()["identity"].as_str().unwrap().to_string();
+    let (_, expired) = tokens::create(
+        &app.store,
+        tokens::NewToken { identity_id: &identity, owner: "sre", name: "old", scope: tokens::Scope::Read, expires_at: console_core::dates::now() - 1 },
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.send(bearer("/api/v1/me", &expired, false)).await.status, StatusCode::UNAUTHORIZED);
+    // Expiry beyond the platform maximum is refused; the query scope is off by default.
+    let long = app.post_form("/api/tokens/create", Some(&sre), "name=long&days=3650").await;
+    assert_eq!(long.status, StatusCode::BAD_REQUEST, "{}", long.body);
+    let query = app.post_form("/api/tokens/create", Some(&sre), "name=q&scope=query").await;
+    assert_eq!(query.status, StatusCode::FORBIDDEN, "{}", query.body);
+    // Revoked by its owner: it stops at once.
+    let id = listed[0]["id"].as_str().unwrap();
+    assert_eq!(app.post_form("/api/tokens/revoke", Some(&sre), &format!("id={id}")).await.status, StatusCode::OK);
+    assert_eq!(app.send(bearer("/api/v1/me", &token, false)).await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// SREs see and revoke anyone's tokens, and offboard a person: every session and token at once.
+/// Others cannot touch someone else's token: it keeps working.
+#[tokio::test]
+async fn sres_revoke_anyones_tokens_and_offboard_people() {
+    let app = TestApp::demo().await;
+    let maria = app.sign_in("maria").await;
+    let maria_laptop = app.sign_in("maria").await;
+    let token: String = serde_json::from_str(&app.post_form("/api/tokens/create", Some(&maria), "name=ci").await.body).unwrap();
+    let second: String = serde_json::from_str(&app.post_form("/api/tokens/create", Some(&maria), "name=cron").await.body).unwrap();
+    let id_of = |t: &str| t.strip_prefix("cst_").unwrap().split('_').next().unwrap().to_string();
+
+    let arjun = app.sign_in("arjun").await;
+    let refused = app.post_form("/api/tokens/revoke", Some(&arjun), &format!("id={}", id_of(&token))).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.send(bearer("/api/v1/me", &token, false)).await.status, StatusCode::OK, "still works");
+
+    // Maria sees both her sessions, this one marked.
+    let sessions = app.post_json("/api/sessions/mine", Some(&maria), json!({})).await.json();
+    assert_eq!(sessions.as_array().unwrap().len(), 2, "{sessions}");
+    assert_eq!(sessions.as_array().unwrap().iter().filter(|s| s["current"] == true).count(), 1);
+
+    let sre = app.sign_in("sre").await;
+    let all = app.post_json("/api/access/tokens", Some(&sre), json!({})).await.json();
+    assert!(all.as_array().unwrap().iter().any(|t| t["owner"] == "maria" && t["id"] == id_of(&second)), "{all}");
+    assert_eq!(app.post_form("/api/access/revoke-token", Some(&sre), &format!("id={}", id_of(&second))).await.status, StatusCode::OK);
+    assert_eq!(app.send(bearer("/api/v1/me", &second, false)).await.status, StatusCode::UNAUTHORIZED);
+
+    let done = app.post_form("/api/access/offboard", Some(&sre), "actor=maria").await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.json(), json!([2, 1]), "two sessions ended, one live token revoked");
+    for cookie in [&maria, &maria_laptop] {
+        assert_eq!(app.get_as("/", Some(cookie)).await.status, StatusCode::SEE_OTHER, "signed out");
+    }
+    assert_eq!(app.send(bearer("/api/v1/me", &token, false)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get_as("/", Some(&arjun)).await.status, StatusCode::OK, "others untouched");
+    let audit = console_core::audit::export(&app.store, "sre", 0, i64::MAX).await.unwrap();
+    assert!(audit.iter().any(|e| e.kind == "access.offboarded" && e.target == "maria"), "offboarding is audited");
+}
+
+/// Signing out everywhere ends every session of the person, on every device.
+#[tokio::test]
+async fn a_person_signs_out_everywhere() {
+    let app = TestApp::demo().await;
+    let phone = app.sign_in("maria").await;
+    let laptop = app.sign_in("maria").await;
+    let arjun = app.sign_in("arjun").await;
+    let reply = app.post_form("/api/sessions/end-all", Some(&laptop), "").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    for cookie in [&phone, &laptop] {
+        assert_eq!(app.get_as("/", Some(cookie)).await.status, StatusCode::SEE_OTHER);
+    }
+    assert_eq!(app.get_as("/", Some(&arjun)).await.status, StatusCode::OK);
 }

@@ -309,7 +309,7 @@ async fn log_limits_come_from_the_platform_defaults() {
     assert_eq!(download(&app, &maria, "since=2h").await.0, StatusCode::OK);
 
     let (version, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
-    defaults.logs = console_core::defaults::LogLimits { max_window_minutes: 60, max_lines: 5, max_follows_per_user: 1 };
+    defaults.logs = console_core::defaults::LogLimits { max_window_minutes: 60, max_lines: 5, max_follows_per_user: 1, max_live_views_per_user: 1 };
     let document = toml::to_string(&defaults).unwrap();
     console_core::defaults::repo::save(&app.store, version, &document, "sre", "tighter logs").await.unwrap();
 

@@ -14,9 +14,9 @@ async fn signs_in_with_groups_as_squads_and_sre() {
     assert_eq!(callback.location(), "/squads/payments", "{}", callback.body);
     let cookie = callback.session_cookie().expect("a fresh session id at sign-in");
     let session = app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json();
-    assert_eq!(session["user"]["login"], "maria");
+    assert_eq!(session["user"]["login"], "maria", "linked by the verified e-mail");
     assert_eq!(session["user"]["sre"], true);
-    assert!(session["user"]["squads"].as_array().unwrap().contains(&json!("payments")));
+    assert_eq!(session["user"]["squads"], json!(["payments"]));
 
     // The same callback again: the pending login is gone, and the code is spent.
     let replay = app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await;
@@ -61,3 +61,113 @@ async fn a_provider_that_is_down_is_a_clear_error() {
     assert!(login.body.contains("cannot be reached right now"));
 }
 
+
+#[tokio::test]
+async fn prefixed_groups_become_squads_for_someone_the_catalog_does_not_know() {
+    let idp = start_idp().await;
+    let app = app_with(&idp.issuer).await;
+    idp.set_user(
+        "user-77",
+        json!({"preferred_username": "quinn", "email": "quinn@elsewhere.example", "email_verified": true,
+               "groups": ["squad-search", "payments", "sre-wannabe", "squad-"]}),
+    );
+    let cookie = sign_in_as(&app, &idp, "user-77").await;
+    let user = app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone();
+    assert_eq!(user["login"], "oidc:quinn");
+    assert_eq!(user["squads"], json!(["search"]), "only the prefixed group; `payments` unprefixed is no squad");
+    assert_eq!(user["sre"], false);
+}
+
+#[tokio::test]
+async fn a_name_or_an_unverified_or_other_email_links_to_no_person() {
+    let idp = start_idp().await;
+    let app = app_with(&idp.issuer).await;
+    let cases = [
+        ("maria@example.com", json!(false)),
+        ("maria@example.com", json!("true")),
+        ("maria@gmail.com", json!(true)),
+        ("", json!(true)),
+    ];
+    for (i, (email, verified)) in cases.iter().enumerate() {
+        let subject = format!("namesake-{i}");
+        idp.set_user(&subject, json!({"preferred_username": "maria", "email": email, "email_verified": verified, "groups": []}));
+        let cookie = sign_in_as(&app, &idp, &subject).await;
+        let user = app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone();
+        assert_eq!(user["login"], "oidc:maria", "{email} {verified}");
+        assert_eq!(user["squads"], json!([]), "{email} {verified}: no catalog squad");
+    }
+    // The provider trusted for e-mail, and it verified maria's: she is the catalog's maria.
+    let cookie = sign_in_as(&app, &idp, MARIA).await;
+    let user = app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone();
+    assert_eq!(user["login"], "maria");
+}
+
+/// A token made in a session, for `/api/v1/`.
+async fn token_for(app: &common::TestApp, cookie: &str) -> String {
+    let reply = app.post_form("/api/tokens/create", Some(cookie), "name=ci").await;
+    assert_eq!(reply.status, axum::http::StatusCode::OK, "{}", reply.body);
+    serde_json::from_str::<String>(&reply.body).unwrap()
+}
+
+async fn me_by_token(app: &common::TestApp, token: &str) -> (axum::http::StatusCode, serde_json::Value) {
+    let request = axum::http::Request::get("/api/v1/me").header("authorization", format!("Bearer {token}")).body(axum::body::Body::empty()).unwrap();
+    let reply = app.send(request).await;
+    (reply.status, serde_json::from_str(&reply.body).unwrap_or_default())
+}
+
+#[tokio::test]
+async fn roles_follow_the_provider_on_sessions_and_tokens() {
+    let idp = start_idp().await;
+    // Re-check on every request: the interval is what the test would otherwise wait for.
+    let app = app_with_auth(&idp.issuer, |auth| auth.recheck_secs = 0).await;
+    let cookie = sign_in_as(&app, &idp, MARIA).await;
+    let token = token_for(&app, &cookie).await;
+    assert_eq!(me_by_token(&app, &token).await.1["sre"], true);
+    assert_eq!(app.get_as("/admin", Some(&cookie)).await.status, axum::http::StatusCode::OK);
+
+    idp.set_claim(MARIA, "groups", json!(["squad-payments"]));
+    let user = app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone();
+    assert_eq!(user["sre"], false, "the session lost SRE");
+    let (status, me) = me_by_token(&app, &token).await;
+    assert_eq!((status, me["sre"].clone()), (axum::http::StatusCode::OK, json!(false)), "the token lost SRE");
+    assert_eq!(app.get_as("/admin", Some(&cookie)).await.status, axum::http::StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn roles_the_provider_cannot_confirm_stop_after_the_grace_period() {
+    let idp = start_idp().await;
+    let app = app_with_auth(&idp.issuer, |auth| {
+        auth.recheck_secs = 60;
+        auth.grace_secs = 600;
+    })
+    .await;
+    let cookie = sign_in_as(&app, &idp, MARIA).await;
+    let token = token_for(&app, &cookie).await;
+    idp.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let age = |secs: i64| format!("UPDATE identities SET checked_at = checked_at - {secs}");
+    // Due for a re-check, the provider down, within the grace period: roles kept.
+    sqlx::query(&age(120)).execute(app.store.pool()).await.unwrap();
+    assert!(signed_in(&app, &cookie).await);
+    assert_eq!(me_by_token(&app, &token).await.1["sre"], true);
+    // Past it: the session and the token stop.
+    sqlx::query(&age(600)).execute(app.store.pool()).await.unwrap();
+    assert!(!signed_in(&app, &cookie).await);
+    assert_eq!(me_by_token(&app, &token).await.0, axum::http::StatusCode::UNAUTHORIZED);
+    // The provider back: the next sign-in works again.
+    idp.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    let cookie = sign_in_as(&app, &idp, MARIA).await;
+    assert!(signed_in(&app, &cookie).await);
+    assert_eq!(me_by_token(&app, &token).await.0, axum::http::StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_identity_the_provider_disowns_is_signed_out_everywhere() {
+    let idp = start_idp().await;
+    let app = app_with_auth(&idp.issuer, |auth| auth.recheck_secs = 0).await;
+    let cookie = sign_in_as(&app, &idp, MARIA).await;
+    let token = token_for(&app, &cookie).await;
+    // The person left: the provider refuses the refresh token.
+    idp.refresh.lock().unwrap().clear();
+    assert!(!signed_in(&app, &cookie).await);
+    assert_eq!(me_by_token(&app, &token).await.0, axum::http::StatusCode::UNAUTHORIZED);
+}

@@ -79,6 +79,15 @@ pub async fn dev_users(
     Ok(users)
 }
 
+/// The token limits SREs set in the platform defaults, for the token form.
+#[server(endpoint = "tokens/limits", input = Json)]
+pub async fn token_limits() -> Result<console_core::defaults::TokenLimits, AppError> {
+    use super::guard::authorize_user;
+    use console_core::{auth::policy::Action, defaults, store::Store};
+    authorize_user(Action::ManageOwnTokens, None)?;
+    Ok(defaults::repo::current(&expect_context::<Store>()).await?.1.tokens)
+}
+
 #[server(endpoint = "tokens/list", input = Json)]
 pub async fn list_tokens() -> Result<Vec<TokenInfo>, AppError> {
     use super::guard::authorize_user;
@@ -87,37 +96,138 @@ pub async fn list_tokens() -> Result<Vec<TokenInfo>, AppError> {
     Ok(tokens::list(&expect_context::<Store>(), &user.login).await?)
 }
 
-/// Creates a token; the returned text is shown once and never stored.
+/// Creates a token for the signed-in session's identity; the returned text is shown once and
+/// never stored. Only a session can do this: API tokens are not accepted outside `/api/v1/`.
 #[server(endpoint = "tokens/create")]
-pub async fn create_token(name: String) -> Result<String, AppError> {
+pub async fn create_token(name: String, scope: Option<String>, days: Option<u32>) -> Result<String, AppError> {
     use super::guard::authorize_user;
-    use console_core::auth::{policy::Action, tokens, Identity};
-    use console_core::store::Store;
+    use console_core::auth::{policy::Action, tokens};
+    use console_core::{audit, dates::now, defaults, store::Store};
     let user = authorize_user(Action::ManageOwnTokens, None)?;
+    let store = expect_context::<Store>();
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::BadRequest("a token needs a name of 1 to 100 characters".into()));
     }
-    let identity = Identity {
-        login: user.login.clone(),
-        name: user.name.clone(),
-        email: String::new(),
-        squads: user.squads.clone(),
-        sre: user.sre,
-        provider: user.provider.clone(),
+    let limits = defaults::repo::current(&store).await?.1.tokens;
+    let scope = match scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => tokens::Scope::Read,
+        Some(text) => tokens::Scope::parse(text).ok_or_else(|| AppError::BadRequest(format!("scope must be read or query, not {text:?}")))?,
     };
-    let (_, token) = tokens::create(&expect_context::<Store>(), &identity, name).await?;
+    if scope == tokens::Scope::Query && !limits.allow_query_scope {
+        return Err(AppError::Forbidden("SREs have not allowed tokens with the query scope (platform defaults: tokens.allow_query_scope)".into()));
+    }
+    let days = days.unwrap_or(limits.default_days);
+    if days == 0 || days > limits.max_days {
+        return Err(AppError::BadRequest(format!("a token lives 1 to {} days (platform defaults), not {days}", limits.max_days)));
+    }
+    let (info, token) = tokens::create(
+        &store,
+        tokens::NewToken { identity_id: &user.identity, owner: &user.login, name, scope, expires_at: now() + days as i64 * 86_400 },
+    )
+    .await?;
+    audit::append(
+        &store,
+        &audit::Event {
+            kind: audit::TOKEN_CREATED,
+            actor: user.login.clone(),
+            target: info.id.clone(),
+            detail: format!("scope {}, {days} days: {name}", scope.as_str()),
+            ..Default::default()
+        },
+    )
+    .await?;
     Ok(token)
 }
 
 #[server(endpoint = "tokens/revoke")]
 pub async fn revoke_token(id: String) -> Result<(), AppError> {
     use super::guard::authorize_user;
-    use console_core::{auth::policy::Action, auth::tokens, store::Store};
+    use console_core::{audit, auth::policy::Action, auth::tokens, store::Store};
     let user = authorize_user(Action::ManageOwnTokens, None)?;
-    if tokens::revoke(&expect_context::<Store>(), &user.login, &id).await? {
-        Ok(())
-    } else {
-        Err(AppError::NotFound(format!("token {id:?}")))
+    let store = expect_context::<Store>();
+    if !tokens::revoke(&store, Some(&user.login), &id).await? {
+        return Err(AppError::NotFound(format!("token {id:?}")));
     }
+    let event = audit::Event { kind: audit::TOKEN_REVOKED, actor: user.login, target: id, ..Default::default() };
+    audit::append(&store, &event).await?;
+    Ok(())
+}
+
+/// The signed-in person's sessions, on every device.
+#[server(endpoint = "sessions/mine", input = Json)]
+pub async fn my_sessions() -> Result<Vec<console_core::auth::SessionInfo>, AppError> {
+    use super::guard::{authorize_user, current_session_id};
+    use console_core::{auth::people, auth::policy::Action, store::Store};
+    let user = authorize_user(Action::ManageOwnTokens, None)?;
+    Ok(people::sessions_of(&expect_context::<Store>(), &user.login, current_session_id().as_deref()).await?)
+}
+
+/// Ends every session of the signed-in person, this one included.
+#[server(endpoint = "sessions/end-all")]
+pub async fn sign_out_everywhere() -> Result<u64, AppError> {
+    use super::guard::authorize_user;
+    use console_core::{audit, auth::people, auth::policy::Action, store::Store};
+    let user = authorize_user(Action::ManageOwnTokens, None)?;
+    let store = expect_context::<Store>();
+    let ended = people::end_sessions(&store, &user.login).await?;
+    let event = audit::Event { kind: audit::SESSIONS_ENDED, actor: user.login.clone(), target: user.login, detail: format!("{ended} sessions, by themselves"), ..Default::default() };
+    audit::append(&store, &event).await?;
+    Ok(ended)
+}
+
+/// Everyone's live tokens, for SREs.
+#[server(endpoint = "access/tokens", input = Json)]
+pub async fn all_tokens() -> Result<Vec<TokenInfo>, AppError> {
+    use super::guard::authorize_user;
+    use console_core::{auth::policy::Action, auth::tokens, store::Store};
+    authorize_user(Action::AdministerAccess, None)?;
+    Ok(tokens::list_all(&expect_context::<Store>()).await?)
+}
+
+/// An SRE revokes anyone's token.
+#[server(endpoint = "access/revoke-token")]
+pub async fn revoke_any_token(id: String) -> Result<(), AppError> {
+    use super::guard::authorize_user;
+    use console_core::{audit, auth::policy::Action, auth::tokens, store::Store};
+    let user = authorize_user(Action::AdministerAccess, None)?;
+    let store = expect_context::<Store>();
+    if !tokens::revoke(&store, None, &id).await? {
+        return Err(AppError::NotFound(format!("token {id:?}")));
+    }
+    let event = audit::Event { kind: audit::TOKEN_REVOKED, actor: user.login, target: id, detail: "by an SRE".into(), ..Default::default() };
+    audit::append(&store, &event).await?;
+    Ok(())
+}
+
+/// Every sign-in identity, for SREs.
+#[server(endpoint = "access/identities", input = Json)]
+pub async fn identities() -> Result<Vec<console_core::auth::IdentitySummary>, AppError> {
+    use super::guard::authorize_user;
+    use console_core::{auth::people, auth::policy::Action, store::Store};
+    authorize_user(Action::AdministerAccess, None)?;
+    Ok(people::identities(&expect_context::<Store>()).await?)
+}
+
+/// Offboarding: ends every session and revokes every token of `actor`, at once.
+#[server(endpoint = "access/offboard")]
+pub async fn offboard(actor: String) -> Result<(u64, u64), AppError> {
+    use super::guard::authorize_user;
+    use console_core::{audit, auth::people, auth::policy::Action, store::Store};
+    let user = authorize_user(Action::AdministerAccess, None)?;
+    let actor = actor.trim().to_string();
+    if actor.is_empty() {
+        return Err(AppError::BadRequest("name the person to offboard".into()));
+    }
+    let store = expect_context::<Store>();
+    let (sessions, tokens) = people::offboard(&store, &actor).await?;
+    let event = audit::Event {
+        kind: audit::ACCESS_OFFBOARDED,
+        actor: user.login,
+        target: actor,
+        detail: format!("{sessions} sessions ended, {tokens} tokens revoked"),
+        ..Default::default()
+    };
+    audit::append(&store, &event).await?;
+    Ok((sessions, tokens))
 }

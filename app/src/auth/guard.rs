@@ -12,6 +12,13 @@ pub fn current_user() -> Option<User> {
         .and_then(|current| current.0)
 }
 
+/// The id of the request's session, if it has one (to mark it in the user's session list).
+pub fn current_session_id() -> Option<String> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<console_core::auth::CurrentSession>().cloned())
+        .and_then(|session| session.0)
+}
+
 /// The user, if the policy lets them do `action` on a resource owned by `owner`.
 pub fn authorize(action: Action, owner: Option<&str>) -> Result<Option<User>, AppError> {
     authorize_as(current_user(), action, owner)

@@ -12,6 +12,7 @@ fn error_message(code: &str) -> &'static str {
         "provider-down" => "The sign-in provider cannot be reached right now. Try again in a moment.",
         "refused" => "The sign-in provider refused the sign-in.",
         "invalid-token" => "The sign-in provider's answer could not be verified.",
+        "not-member" => "Your account is not a member of the organisation this console serves. Ask an owner of the organisation to add you.",
         "missing-code" => "The sign-in provider sent no authorization code.",
         "unknown-provider" => "That sign-in provider is not configured here.",
         _ => "Sign-in failed.",

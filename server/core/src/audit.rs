@@ -31,6 +31,14 @@ pub const QUERY_FINISHED: &str = "query.finished";
 pub const QUERY_ABANDONED: &str = "query.abandoned";
 pub const QUERY_THROTTLED: &str = "query.throttled";
 pub const AUDIT_EXPORTED: &str = "audit.exported";
+pub const TOKEN_CREATED: &str = "token.created";
+pub const TOKEN_REVOKED: &str = "token.revoked";
+pub const ACCESS_OFFBOARDED: &str = "access.offboarded";
+pub const SESSIONS_ENDED: &str = "sessions.ended";
+pub const LOGS_READ: &str = "logs.read";
+pub const LOGS_FOLLOWED: &str = "logs.followed";
+pub const LOGS_FOLLOW_ENDED: &str = "logs.follow-ended";
+pub const LOGS_DOWNLOADED: &str = "logs.downloaded";
 
 /// One stored event, as exports read it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

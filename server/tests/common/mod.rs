@@ -40,6 +40,15 @@ impl Reply {
             .find(|c| c.starts_with("console_session="))
             .map(|c| c.split(';').next().unwrap().to_string())
     }
+    /// The `name=value` part of the cookie `name` set by this reply, if any.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .map(|c| c.split(';').next().unwrap().to_string())
+    }
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }

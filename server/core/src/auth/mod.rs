@@ -8,51 +8,51 @@ pub mod policy;
 #[cfg(feature = "server")]
 pub mod oidc;
 #[cfg(feature = "server")]
+pub mod people;
+#[cfg(feature = "server")]
+pub mod sealed;
+#[cfg(feature = "server")]
 pub mod sessions;
 #[cfg(feature = "server")]
 pub mod tokens;
 
 use serde::{Deserialize, Serialize};
 
-/// What an identity provider (or the dev sign-in) told us about a person.
+/// What an identity provider (or the dev sign-in) told us about an account, before it is linked
+/// to a person (see `people`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
-    /// Stable login, also the member name used in the catalog's squads.
+    /// `dev`, `oidc`, `github`.
+    pub provider: String,
+    /// The provider's stable subject: OIDC `sub`, the GitHub user id, the dev login.
+    pub subject: String,
+    /// The provider's name for the account (`preferred_username`, the GitHub login): shown,
+    /// never matched against the catalog outside dev sign-in.
     pub login: String,
     pub name: String,
-    pub email: String,
-    /// Squads named by the provider (groups claim, GitHub teams), after mapping.
+    /// E-mail addresses the provider vouches for (verified, and the provider trusted for them).
+    pub verified_emails: Vec<String>,
+    /// Squads the provider grants (mapped or prefixed groups, teams of the organisation).
     pub squads: Vec<String>,
     pub sre: bool,
-    /// `dev`, `oidc:<name>`, `github`, `token`.
-    pub provider: String,
 }
 
-/// A signed-in user as every request sees them: the identity plus the squads the catalog
-/// lists them in.
+/// A signed-in user as every request sees them: the identity's current roles plus the squads
+/// the catalog lists their person in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
+    /// Who they act as in audits and ownership: the person, else `provider:login`.
     pub login: String,
     pub name: String,
     pub squads: Vec<String>,
     pub sre: bool,
     pub provider: String,
+    /// The identity row behind the session or token.
+    #[serde(default)]
+    pub identity: String,
 }
 
 impl User {
-    pub fn new(identity: &Identity, catalog_squads: &[String]) -> User {
-        let mut squads: Vec<String> = identity.squads.iter().chain(catalog_squads).cloned().collect();
-        squads.sort();
-        squads.dedup();
-        User {
-            login: identity.login.clone(),
-            name: if identity.name.is_empty() { identity.login.clone() } else { identity.name.clone() },
-            squads,
-            sre: identity.sre,
-            provider: identity.provider.clone(),
-        }
-    }
-
     pub fn member_of(&self, squad: &str) -> bool {
         self.squads.iter().any(|s| s == squad)
     }
@@ -63,11 +63,44 @@ impl User {
 pub struct TokenInfo {
     pub id: String,
     pub name: String,
+    /// Who it acts as (shown to SREs listing everyone's tokens).
+    pub owner: String,
+    /// `read` or `query`.
+    pub scope: String,
     pub created_at: i64,
+    pub expires_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked: bool,
+}
+
+/// One of a person's signed-in sessions, as they see it in their list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// A short, non-secret handle (a hash of the session id).
+    pub handle: String,
+    pub provider: String,
+    pub expires_at: i64,
+    /// The session this list was asked from.
+    pub current: bool,
+}
+
+/// A sign-in identity, for the SREs' access page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentitySummary {
+    /// Who it acts as: the person, else `provider:login`.
+    pub actor: String,
+    pub provider: String,
+    pub login: String,
+    pub person: Option<String>,
+    pub checked_at: i64,
+    pub check_failed_at: Option<i64>,
 }
 
 /// The request's user, put in the request extensions by the server's authentication layer.
 #[derive(Debug, Clone, Default)]
 pub struct CurrentUser(pub Option<User>);
+
+/// The request's session id (when signed in with a session), put in the request extensions by
+/// the server's authentication layer.
+#[derive(Debug, Clone, Default)]
+pub struct CurrentSession(pub Option<String>);

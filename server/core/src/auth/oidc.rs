@@ -15,6 +15,7 @@ use oauth2::{
     PkceCodeVerifier, RedirectUrl, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +56,10 @@ pub enum AuthError {
     InvalidIdToken(String),
     #[error("the ID token was issued for another sign-in (nonce mismatch)")]
     NonceMismatch,
+    #[error("not a member of the organisation {0}")]
+    NotMember(String),
+    #[error("the provider no longer vouches for this identity: {0}")]
+    RecheckRefused(String),
 }
 
 impl AuthError {
@@ -67,6 +72,8 @@ impl AuthError {
             AuthError::MissingCode => "missing-code",
             AuthError::ProviderRefused(_) => "refused",
             AuthError::InvalidIdToken(_) | AuthError::NonceMismatch => "invalid-token",
+            AuthError::NotMember(_) => "not-member",
+            AuthError::RecheckRefused(_) => "refused",
         }
     }
 }
@@ -80,7 +87,13 @@ pub struct Pending {
     pub nonce: String,
     /// Local path to return to after sign-in.
     pub return_to: String,
+    /// When it began: a pending login is good for [`PENDING_SECS`] only.
+    #[serde(default)]
+    pub started_at: i64,
 }
+
+/// How long a started sign-in may take to come back.
+pub const PENDING_SECS: i64 = 10 * 60;
 
 /// An OpenID Connect provider as configured.
 #[derive(Debug, Clone)]
@@ -92,10 +105,30 @@ pub struct OidcSettings {
     pub scopes: Vec<String>,
     /// Claim holding the user's groups, e.g. `groups`.
     pub groups_claim: String,
-    /// Groups starting with this prefix become squads (prefix removed); empty: every group.
+    /// Groups starting with this prefix become squads (prefix removed); empty: none by prefix.
     pub squad_prefix: String,
+    /// Groups named here become the squad they map to.
+    pub squad_map: BTreeMap<String, String>,
     /// Members of this group are SREs.
     pub sre_group: String,
+    /// Link to a person by the `email` claim when the provider marks it `email_verified`.
+    pub trust_email: bool,
+}
+
+/// Squads from a provider's groups or teams: only those mapped by name or carrying the prefix.
+/// Never every group: a group anyone can create must not become a squad by accident.
+pub fn squads_from(groups: &[String], prefix: &str, map: &BTreeMap<String, String>) -> Vec<String> {
+    let mut squads: Vec<String> = groups
+        .iter()
+        .filter_map(|g| {
+            map.get(g).cloned().or_else(|| {
+                (!prefix.is_empty()).then(|| g.strip_prefix(prefix)).flatten().filter(|s| !s.is_empty()).map(str::to_string)
+            })
+        })
+        .collect();
+    squads.sort();
+    squads.dedup();
+    squads
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,6 +137,8 @@ struct Discovery {
     authorization_endpoint: String,
     token_endpoint: String,
     jwks_uri: String,
+    #[serde(default)]
+    userinfo_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,6 +149,18 @@ pub struct IdTokenFields {
 impl ExtraTokenFields for IdTokenFields {}
 
 type OidcTokenResponse = StandardTokenResponse<IdTokenFields, BasicTokenType>;
+type TokenClient = oauth2::Client<
+    BasicErrorResponse,
+    OidcTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+>;
 
 /// Algorithms we accept for ID tokens: asymmetric only (no `none`, no HMAC with a public key).
 const ALGORITHMS: [Algorithm; 7] = [
@@ -208,28 +255,18 @@ impl OidcProvider {
             pkce_verifier: verifier.secret().clone(),
             nonce,
             return_to: return_to.to_string(),
+            started_at: now_secs(),
         };
         Ok((url.to_string(), pending))
     }
 
-    /// Completes the login the callback belongs to.
-    pub async fn finish(&self, pending: &Pending, code: Option<&str>, state: Option<&str>) -> Result<Identity, AuthError> {
+    /// Completes the login the callback belongs to: the identity, and the refresh token (if the
+    /// provider gave one) that lets the console re-check its roles later.
+    pub async fn finish(&self, pending: &Pending, code: Option<&str>, state: Option<&str>) -> Result<(Identity, Option<String>), AuthError> {
         check_state(pending, state)?;
         let code = code.filter(|c| !c.is_empty()).ok_or(AuthError::MissingCode)?;
         let (discovery, _) = self.metadata(false).await?;
-        let bad_url = |e: oauth2::url::ParseError| AuthError::ProviderUnavailable(e.to_string());
-        let mut client = oauth2::Client::<
-            BasicErrorResponse,
-            OidcTokenResponse,
-            BasicTokenIntrospectionResponse,
-            StandardRevocableToken,
-            BasicRevocationErrorResponse,
-        >::new(ClientId::new(self.settings.client_id.clone()))
-        .set_token_uri(TokenUrl::new(discovery.token_endpoint).map_err(bad_url)?)
-        .set_redirect_uri(RedirectUrl::new(self.settings.redirect_url.clone()).map_err(bad_url)?);
-        if let Some(secret) = &self.settings.client_secret {
-            client = client.set_client_secret(ClientSecret::new(secret.expose().to_string()));
-        }
+        let client = self.token_client(&discovery)?;
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
@@ -241,12 +278,73 @@ impl OidcProvider {
             .id_token
             .clone()
             .ok_or_else(|| AuthError::InvalidIdToken("the token response has no id_token".into()))?;
-        let _ = token.access_token();
         let claims = self.verify_id_token(&id_token).await?;
         if claims.get("nonce").and_then(|n| n.as_str()) != Some(pending.nonce.as_str()) {
             return Err(AuthError::NonceMismatch);
         }
-        Ok(self.identity(&claims))
+        let refresh = token.refresh_token().map(|r| r.secret().clone());
+        Ok((self.identity(&claims)?, refresh))
+    }
+
+    fn token_client(&self, discovery: &Discovery) -> Result<TokenClient, AuthError> {
+        let bad_url = |e: oauth2::url::ParseError| AuthError::ProviderUnavailable(e.to_string());
+        let mut client = oauth2::Client::<
+            BasicErrorResponse,
+            OidcTokenResponse,
+            BasicTokenIntrospectionResponse,
+            StandardRevocableToken,
+            BasicRevocationErrorResponse,
+        >::new(ClientId::new(self.settings.client_id.clone()))
+        .set_token_uri(TokenUrl::new(discovery.token_endpoint.clone()).map_err(bad_url)?)
+        .set_redirect_uri(RedirectUrl::new(self.settings.redirect_url.clone()).map_err(bad_url)?);
+        if let Some(secret) = &self.settings.client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.expose().to_string()));
+        }
+        Ok(client)
+    }
+
+    /// Asks the provider again who `subject` is now, with the refresh token kept from sign-in:
+    /// a fresh ID token (or, without one, the userinfo endpoint). Returns the identity and the
+    /// rotated refresh token, if the provider rotated it.
+    pub async fn recheck(&self, subject: &str, refresh_token: &str) -> Result<(Identity, Option<String>), AuthError> {
+        let (discovery, _) = self.metadata(false).await?;
+        let client = self.token_client(&discovery)?;
+        let token = client
+            .exchange_refresh_token(&oauth2::RefreshToken::new(refresh_token.to_string()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                // Only the provider's own answer (invalid_grant: revoked, expired, the person
+                // gone) disowns; a provider that is down or answers garbage leaves the grace period.
+                oauth2::RequestTokenError::ServerResponse(r) => AuthError::RecheckRefused(r.to_string()),
+                other => AuthError::ProviderUnavailable(other.to_string()),
+            })?;
+        let claims = match token.extra_fields().id_token.clone() {
+            Some(id_token) => self.verify_id_token(&id_token).await?,
+            None => {
+                let url = discovery
+                    .userinfo_endpoint
+                    .clone()
+                    .ok_or_else(|| AuthError::RecheckRefused("no ID token and no userinfo endpoint".into()))?;
+                let unavailable = |e: reqwest::Error| AuthError::ProviderUnavailable(e.to_string());
+                self.http
+                    .get(url)
+                    .bearer_auth(token.access_token().secret())
+                    .send()
+                    .await
+                    .map_err(unavailable)?
+                    .error_for_status()
+                    .map_err(unavailable)?
+                    .json::<serde_json::Map<String, serde_json::Value>>()
+                    .await
+                    .map_err(unavailable)?
+            }
+        };
+        let identity = self.identity(&claims)?;
+        if identity.subject != subject {
+            return Err(AuthError::RecheckRefused("the provider answered for another subject".into()));
+        }
+        Ok((identity, token.refresh_token().map(|r| r.secret().clone())))
     }
 
     /// Checks signature (JWKS), issuer, audience and expiry; returns the claims.
@@ -281,32 +379,42 @@ impl OidcProvider {
         Ok(data.claims)
     }
 
-    fn identity(&self, claims: &serde_json::Map<String, serde_json::Value>) -> Identity {
+    /// The identity the claims describe. The subject is `sub` (required); the e-mail counts for
+    /// linking only when the provider is trusted for it and marks it verified.
+    fn identity(&self, claims: &serde_json::Map<String, serde_json::Value>) -> Result<Identity, AuthError> {
         let text = |key: &str| claims.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let subject = text("sub");
+        if subject.is_empty() {
+            return Err(AuthError::InvalidIdToken("no sub claim".into()));
+        }
         let email = text("email");
-        let login = [text("preferred_username"), email.split('@').next().unwrap_or_default().to_string(), text("sub")]
-            .into_iter()
-            .find(|s| !s.is_empty())
-            .unwrap_or_default();
+        let verified = claims.get("email_verified").and_then(|v| v.as_bool()) == Some(true);
+        let login = [text("preferred_username"), email.clone(), subject.clone()].into_iter().find(|s| !s.is_empty()).unwrap_or_default();
         let groups: Vec<String> = claims
             .get(&self.settings.groups_claim)
             .and_then(|g| g.as_array())
             .map(|a| a.iter().filter_map(|g| g.as_str().map(str::to_string)).collect())
             .unwrap_or_default();
         let sre = !self.settings.sre_group.is_empty() && groups.iter().any(|g| *g == self.settings.sre_group);
-        let squads = groups
-            .iter()
-            .filter_map(|g| g.strip_prefix(self.settings.squad_prefix.as_str()))
-            .filter(|g| !g.is_empty())
-            .map(str::to_string)
-            .collect();
-        Identity { login, name: text("name"), email, squads, sre, provider: "oidc".into() }
+        Ok(Identity {
+            provider: "oidc".into(),
+            subject,
+            login,
+            name: text("name"),
+            verified_emails: if self.settings.trust_email && verified && !email.is_empty() { vec![email] } else { vec![] },
+            squads: squads_from(&groups, &self.settings.squad_prefix, &self.settings.squad_map),
+            sre,
+        })
     }
 }
 
-/// The callback's `state` must equal the pending login's, compared in constant time.
+/// The callback's `state` must equal the pending login's, compared in constant time, and come
+/// back within [`PENDING_SECS`].
 pub fn check_state(pending: &Pending, state: Option<&str>) -> Result<(), AuthError> {
     let Some(state) = state else { return Err(AuthError::StateMismatch) };
+    if now_secs() - pending.started_at > PENDING_SECS {
+        return Err(AuthError::StateMismatch);
+    }
     let (a, b) = (pending.state.as_bytes(), state.as_bytes());
     if a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0 {
         Ok(())
@@ -323,16 +431,22 @@ fn token_error<E: std::error::Error>(e: oauth2::RequestTokenError<E, BasicErrorR
     }
 }
 
-/// GitHub OAuth2: login, and team memberships mapped to squads.
+/// GitHub OAuth2: membership of the organisation required; its teams mapped to squads.
 #[derive(Debug, Clone)]
 pub struct GithubSettings {
     pub client_id: String,
     pub client_secret: Secret,
     pub redirect_url: String,
-    /// Only teams of this organisation count.
+    /// Only members of this organisation sign in; only its teams count.
     pub org: String,
+    /// Teams (slugs) named here become the squad they map to.
+    pub team_map: BTreeMap<String, String>,
+    /// Teams whose slug starts with this become squads (prefix removed); empty: none by prefix.
+    pub team_prefix: String,
     /// Members of this team (slug) are SREs.
     pub sre_team: String,
+    /// Link to a person by the account's verified e-mail addresses (`/user/emails`).
+    pub trust_email: bool,
     /// `https://github.com` (or a GitHub Enterprise URL).
     pub web_url: String,
     /// `https://api.github.com` (or `<enterprise>/api/v3`).
@@ -346,11 +460,22 @@ pub struct GithubProvider {
 
 #[derive(Deserialize)]
 struct GithubUser {
+    id: u64,
     login: String,
     #[serde(default)]
     name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GithubEmail {
+    email: String,
     #[serde(default)]
-    email: Option<String>,
+    verified: bool,
+}
+
+#[derive(Deserialize)]
+struct GithubMembership {
+    state: String,
 }
 
 #[derive(Deserialize)]
@@ -381,6 +506,7 @@ impl GithubProvider {
             .set_pkce_challenge(challenge)
             .add_scope(Scope::new("read:org".into()))
             .add_scope(Scope::new("read:user".into()))
+            .add_scope(Scope::new("user:email".into()))
             .url();
         let pending = Pending {
             provider: "github".into(),
@@ -388,11 +514,13 @@ impl GithubProvider {
             pkce_verifier: verifier.secret().clone(),
             nonce: String::new(),
             return_to: return_to.to_string(),
+            started_at: now_secs(),
         };
         Ok((url.to_string(), pending))
     }
 
-    pub async fn finish(&self, pending: &Pending, code: Option<&str>, state: Option<&str>) -> Result<Identity, AuthError> {
+    /// Completes the sign-in: the identity and the access token kept for re-checks.
+    pub async fn finish(&self, pending: &Pending, code: Option<&str>, state: Option<&str>) -> Result<(Identity, Option<String>), AuthError> {
         check_state(pending, state)?;
         let code = code.filter(|c| !c.is_empty()).ok_or(AuthError::MissingCode)?;
         let bad_url = |e: oauth2::url::ParseError| AuthError::ProviderUnavailable(e.to_string());
@@ -408,41 +536,82 @@ impl GithubProvider {
             .await
             .map_err(token_error)?;
         let access = token.access_token().secret().clone();
+        let identity = self.identity(&access).await?;
+        Ok((identity, Some(access)))
+    }
+
+    /// Asks GitHub again, with the kept access token: still a member, which teams, which user.
+    pub async fn recheck(&self, subject: &str, access: &str) -> Result<Identity, AuthError> {
+        let identity = self.identity(access).await.map_err(|e| match e {
+            AuthError::NotMember(org) => AuthError::RecheckRefused(format!("no longer a member of {org}")),
+            other => other,
+        })?;
+        if identity.subject != subject {
+            return Err(AuthError::RecheckRefused("the token now belongs to another account".into()));
+        }
+        Ok(identity)
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(&self, access: &str, path: &str) -> Result<Result<T, reqwest::StatusCode>, AuthError> {
         let api = self.settings.api_url.trim_end_matches('/');
-        let get = |path: String| {
-            self.http
-                .get(format!("{api}{path}"))
-                .bearer_auth(&access)
-                .header("User-Agent", "console")
-                .header("Accept", "application/vnd.github+json")
-                .send()
-        };
         let unavailable = |e: reqwest::Error| AuthError::ProviderUnavailable(e.to_string());
-        let user: GithubUser =
-            get("/user".into()).await.map_err(unavailable)?.error_for_status().map_err(unavailable)?.json().await.map_err(unavailable)?;
-        let teams: Vec<GithubTeam> = get("/user/teams?per_page=100".into())
-            .await
-            .map_err(unavailable)?
-            .error_for_status()
-            .map_err(unavailable)?
-            .json()
+        let response = self
+            .http
+            .get(format!("{api}{path}"))
+            .bearer_auth(access)
+            .header("User-Agent", "console")
+            .header("Accept", "application/vnd.github+json")
+            .send()
             .await
             .map_err(unavailable)?;
-        let ours: Vec<String> = teams
-            .into_iter()
-            .filter(|t| t.organization.login.eq_ignore_ascii_case(&self.settings.org))
-            .map(|t| t.slug)
-            .collect();
+        let status = response.status();
+        if status.is_server_error() {
+            return Err(AuthError::ProviderUnavailable(format!("GitHub answered {status} for {path}")));
+        }
+        if !status.is_success() {
+            return Ok(Err(status));
+        }
+        Ok(Ok(response.json().await.map_err(unavailable)?))
+    }
+
+    async fn identity(&self, access: &str) -> Result<Identity, AuthError> {
+        let org = &self.settings.org;
+        let user: GithubUser = self
+            .get(access, "/user")
+            .await?
+            .map_err(|status| AuthError::RecheckRefused(format!("GitHub answered {status} for the user")))?;
+        // Membership first: anyone can hold a GitHub account.
+        let member = matches!(
+            self.get::<GithubMembership>(access, &format!("/user/memberships/orgs/{org}")).await?,
+            Ok(m) if m.state == "active"
+        );
+        if !member {
+            return Err(AuthError::NotMember(org.clone()));
+        }
+        let teams: Vec<GithubTeam> = self.get(access, "/user/teams?per_page=100").await?.unwrap_or_default();
+        let ours: Vec<String> =
+            teams.into_iter().filter(|t| t.organization.login.eq_ignore_ascii_case(org)).map(|t| t.slug).collect();
         let sre = !self.settings.sre_team.is_empty() && ours.iter().any(|t| *t == self.settings.sre_team);
+        let verified_emails = if self.settings.trust_email {
+            let emails: Vec<GithubEmail> = self.get(access, "/user/emails").await?.unwrap_or_default();
+            emails.into_iter().filter(|e| e.verified).map(|e| e.email).collect()
+        } else {
+            vec![]
+        };
         Ok(Identity {
-            name: user.name.unwrap_or_default(),
-            email: user.email.unwrap_or_default(),
-            login: user.login,
-            squads: ours,
-            sre,
             provider: "github".into(),
+            subject: user.id.to_string(),
+            name: user.name.unwrap_or_default(),
+            login: user.login,
+            verified_emails,
+            squads: squads_from(&ours, &self.settings.team_prefix, &self.settings.team_map),
+            sre,
         })
     }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -463,6 +632,7 @@ mod tests {
             pkce_verifier: String::new(),
             nonce: String::new(),
             return_to: "/".into(),
+            started_at: now_secs(),
         };
         assert!(check_state(&pending, Some("abc")).is_ok());
         for bad in [None, Some(""), Some("abd"), Some("abcd")] {

@@ -34,8 +34,10 @@ pub enum Action {
     AttestReadiness,
     /// Change a service's tier, which picks its REPL limits and masks: not the owners' to lower.
     SetTier,
-    /// Create, list and revoke one's own API tokens.
+    /// Create, list and revoke one's own API tokens; list and end one's own sessions.
     ManageOwnTokens,
+    /// See and revoke anyone's tokens, offboard a person, grant time-bound access.
+    AdministerAccess,
     /// Re-import the catalog from its descriptors.
     ImportCatalog,
     /// Change, roll back, export or import the platform defaults.
@@ -51,13 +53,14 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::ViewSession,
         Action::ViewCatalog,
         Action::EditService,
         Action::AttestReadiness,
         Action::SetTier,
         Action::ManageOwnTokens,
+        Action::AdministerAccess,
         Action::ImportCatalog,
         Action::AdminDefaults,
         Action::QueryReplica,
@@ -73,7 +76,7 @@ impl Action {
             Action::ViewCatalog | Action::ManageOwnTokens | Action::ViewWorkloads => Role::Developer,
             // Logs can hold customer data: like the REPL, only the owning squad and SREs.
             Action::EditService | Action::AttestReadiness | Action::QueryReplica | Action::ReadLogs => Role::Owner,
-            Action::ImportCatalog | Action::AdminDefaults | Action::AdministerReplicas | Action::SetTier => Role::Sre,
+            Action::ImportCatalog | Action::AdminDefaults | Action::AdministerReplicas | Action::SetTier | Action::AdministerAccess => Role::Sre,
         }
     }
 }
@@ -103,6 +106,7 @@ mod tests {
             squads: squads.iter().map(|s| s.to_string()).collect(),
             sre,
             provider: "dev".into(),
+            identity: String::new(),
         }
     }
 

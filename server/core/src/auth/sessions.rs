@@ -34,17 +34,36 @@ fn encode(record: &Record) -> Result<String> {
     serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))
 }
 
+/// The identity a session is signed in as (the server's `identity` key), kept in its own column
+/// so a person's sessions can be listed and ended.
+fn identity_of(record: &Record) -> Option<String> {
+    record.data.get("identity").and_then(|v| v.as_str()).map(str::to_string)
+}
+
+/// A session nobody signed in to lives minutes, not the idle lifetime: anyone can make one.
+fn expires_at(record: &Record) -> i64 {
+    let expiry = record.expiry_date.unix_timestamp();
+    match identity_of(record) {
+        Some(_) => expiry,
+        None => expiry.min(OffsetDateTime::now_utc().unix_timestamp() + ANONYMOUS_SECS),
+    }
+}
+
+/// How long a session without a signed-in identity is kept.
+pub const ANONYMOUS_SECS: i64 = 10 * 60;
+
 #[async_trait::async_trait]
 impl tower_sessions::SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> Result<()> {
         // A new id must never take over an existing session: retry on collision.
         loop {
             let done = sqlx::query(
-                "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO sessions (id, data, expires_at, identity_id) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
             )
             .bind(record.id.to_string())
             .bind(encode(record)?)
-            .bind(record.expiry_date.unix_timestamp())
+            .bind(expires_at(record))
+            .bind(identity_of(record))
             .execute(self.store.pool())
             .await
             .map_err(backend)?;
@@ -57,12 +76,13 @@ impl tower_sessions::SessionStore for DbSessionStore {
 
     async fn save(&self, record: &Record) -> Result<()> {
         sqlx::query(
-            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+            "INSERT INTO sessions (id, data, expires_at, identity_id) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, identity_id = excluded.identity_id",
         )
         .bind(record.id.to_string())
         .bind(encode(record)?)
-        .bind(record.expiry_date.unix_timestamp())
+        .bind(expires_at(record))
+        .bind(identity_of(record))
         .execute(self.store.pool())
         .await
         .map_err(backend)?;

@@ -8,6 +8,9 @@
 //!   `console.dev/repository`, `console.dev/kubernetes-cluster`,
 //!   `console.dev/attest-<check id>: "<who> <YYYY-MM-DD>"` for attested readiness checks.
 //! - Group: `console.dev/chat-channel`, `console.dev/oncall-rotation`, `console.dev/oncall-url`.
+//! - User (a person who may sign in): `spec.profile.email` (linked to verified sign-in
+//!   e-mails), `spec.memberOf` (squads), `console.dev/github-id` (the GitHub user id, a
+//!   number), `console.dev/oidc-subject` (the OIDC `sub`).
 //!
 //! Backstage's `backstage.io/kubernetes-id`, `-namespace` and `-label-selector` locate workloads.
 
@@ -50,6 +53,8 @@ pub struct SourceFile {
 pub struct Batch {
     pub squads: Vec<Squad>,
     pub services: Vec<Service>,
+    /// `User` entities, and a person for every squad member no User describes.
+    pub people: Vec<crate::auth::people::Person>,
     /// Descriptors of kinds we do not use (User, API, Resource…), counted and skipped.
     pub skipped: usize,
 }
@@ -122,6 +127,8 @@ pub fn parse(files: &[SourceFile], checks: &[Check]) -> Result<Batch, Vec<Proble
     let mut squad_at: HashMap<String, (String, usize)> = HashMap::new();
     let mut service_at: HashMap<String, (String, usize)> = HashMap::new();
     let mut owner_refs = Vec::new();
+    let mut user_at: HashMap<String, (String, usize)> = HashMap::new();
+    let mut memberships: Vec<(String, String)> = Vec::new();
 
     for doc in &docs {
         let mut p = Problems { doc, list: &mut problems, checks };
@@ -157,9 +164,52 @@ pub fn parse(files: &[SourceFile], checks: &[Check]) -> Result<Batch, Vec<Proble
                     owner_refs.push((doc, owner));
                 }
             }
+            "User" => {
+                if let Some((file, line)) = claim(&mut user_at, &name, doc) {
+                    p.add(&["metadata", "name"], &format!("duplicate User {name:?}, first defined at {file}:{line}"));
+                } else {
+                    let annotations = p.annotations();
+                    let github_id = annotations.get("console.dev/github-id").cloned().unwrap_or_default();
+                    if !github_id.is_empty() && !github_id.bytes().all(|b| b.is_ascii_digit()) {
+                        p.add(&["metadata", "annotations", "console.dev/github-id"], "must be the GitHub user id (a number), not the login");
+                    }
+                    let email = p.text(&["spec", "profile", "email"]);
+                    if !email.is_empty() && !email.contains('@') {
+                        p.add(&["spec", "profile", "email"], "must be an e-mail address");
+                    }
+                    for group in p.strings(&["spec", "memberOf"]) {
+                        let group = group.split_once(':').map(|(_, g)| g.to_string()).unwrap_or(group);
+                        memberships.push((group, name.clone()));
+                    }
+                    batch.people.push(crate::auth::people::Person {
+                        display_name: p.text(&["spec", "profile", "displayName"]),
+                        email,
+                        github_id,
+                        oidc_subject: annotations.get("console.dev/oidc-subject").cloned().unwrap_or_default(),
+                        name,
+                    });
+                }
+            }
             _ => batch.skipped += 1,
         }
     }
+
+    // `memberOf` on a User is membership as much as `members` on its Group.
+    for (group, member) in memberships {
+        if let Some(squad) = batch.squads.iter_mut().find(|s| s.name == group) {
+            if !squad.members.contains(&member) {
+                squad.members.push(member);
+            }
+        }
+    }
+    // Until every member has a User entity, each member name is a person of its own (with no
+    // e-mail: only the dev sign-in can reach it by name).
+    let described: std::collections::HashSet<String> = batch.people.iter().map(|p| p.name.clone()).collect();
+    let mut undescribed: Vec<String> =
+        batch.squads.iter().flat_map(|s| s.members.iter()).filter(|m| !described.contains(*m)).cloned().collect();
+    undescribed.sort();
+    undescribed.dedup();
+    batch.people.extend(undescribed.into_iter().map(|name| crate::auth::people::Person { name, ..Default::default() }));
 
     for (doc, owner) in owner_refs {
         if !squad_at.contains_key(&owner) {
@@ -640,9 +690,26 @@ spec: {type: service, lifecycle: production, owner: user:maria}
 
     #[test]
     fn other_kinds_are_skipped() {
-        let user = "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: maria\n";
-        let batch = parse(&[file("u.yaml", user)], &standard_checks()).unwrap();
+        let api = "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: payments\n";
+        let batch = parse(&[file("a.yaml", api)], &standard_checks()).unwrap();
         assert_eq!(batch.skipped, 1);
+    }
+
+    #[test]
+    fn users_are_people_and_their_member_of_is_membership() {
+        let text = "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: payments\nspec:\n  type: team\n  members: [joao]\n---\n\
+apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: maria\n  annotations:\n    console.dev/github-id: \"583231\"\n\
+spec:\n  profile:\n    email: Maria@Example.com\n  memberOf: [group:payments]\n";
+        let batch = parse(&[file("org.yaml", text)], &standard_checks()).unwrap();
+        assert_eq!(batch.squads[0].members, ["joao", "maria"]);
+        let maria = batch.people.iter().find(|p| p.name == "maria").unwrap();
+        assert_eq!((maria.email.as_str(), maria.github_id.as_str()), ("Maria@Example.com", "583231"));
+        // A member without a User entity is a person with nothing to link a provider by.
+        let joao = batch.people.iter().find(|p| p.name == "joao").unwrap();
+        assert_eq!((joao.email.as_str(), joao.github_id.as_str()), ("", ""));
+        let login = text.replace("\"583231\"", "octocat");
+        let problems = parse(&[file("org.yaml", &login)], &standard_checks()).unwrap_err();
+        assert!(problems.iter().any(|p| p.field == "metadata.annotations.console.dev/github-id"), "{problems:?}");
     }
 
     #[test]

@@ -151,6 +151,7 @@ pub async fn replace_all(store: &Store, batch: &Batch) -> Result<ImportSummary, 
         insert_service(&mut tx, service, score).await?;
     }
     tx.commit().await?;
+    crate::auth::people::replace_people(store, &batch.people).await?;
     // Fresh statistics after a bulk replace, so PostgreSQL's planner picks the indexes.
     // (SQLite's planner does better here without them.)
     if store.backend() == crate::store::Backend::Postgres {

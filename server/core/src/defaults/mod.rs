@@ -31,6 +31,31 @@ pub struct LogLimits {
     pub max_window_minutes: u64,
     pub max_lines: u64,
     pub max_follows_per_user: u64,
+    /// Open live deployment views per person (each holds a stream and a watch on the caches).
+    #[serde(default = "default_live_views")]
+    pub max_live_views_per_user: u64,
+}
+
+fn default_live_views() -> u64 {
+    5
+}
+
+/// Personal API tokens: how long they live, and whether they may run queries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenLimits {
+    /// Expiry of a token made without one.
+    pub default_days: u32,
+    /// The longest a token may live.
+    pub max_days: u32,
+    /// Whether tokens may have the `query` scope (`POST /api/v1/services/{name}/query`).
+    pub allow_query_scope: bool,
+}
+
+impl Default for TokenLimits {
+    fn default() -> Self {
+        TokenLimits { default_days: 30, max_days: 90, allow_query_scope: false }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +66,9 @@ pub struct PlatformDefaults {
     pub readiness: Vec<Check>,
     pub query: Vec<QueryLimits>,
     pub logs: LogLimits,
+    /// Documents saved before tokens had limits get the built-in ones.
+    #[serde(default)]
+    pub tokens: TokenLimits,
 }
 
 impl Default for PlatformDefaults {
@@ -59,7 +87,8 @@ impl Default for PlatformDefaults {
                     masks: masks.clone(),
                 })
                 .collect(),
-            logs: LogLimits { max_window_minutes: 24 * 60, max_lines: 10_000, max_follows_per_user: 3 },
+            logs: LogLimits { max_window_minutes: 24 * 60, max_lines: 10_000, max_follows_per_user: 3, max_live_views_per_user: 5 },
+            tokens: TokenLimits::default(),
         }
     }
 }
@@ -122,8 +151,18 @@ impl PlatformDefaults {
         if !(1..=1_000_000).contains(&l.max_lines) {
             problems.push(format!("logs: max_lines must be 1 to 1000000, not {}", l.max_lines));
         }
+        if !(1..=50).contains(&l.max_live_views_per_user) {
+            problems.push(format!("logs: max_live_views_per_user must be 1 to 50, not {}", l.max_live_views_per_user));
+        }
         if !(1..=50).contains(&l.max_follows_per_user) {
             problems.push(format!("logs: max_follows_per_user must be 1 to 50, not {}", l.max_follows_per_user));
+        }
+        let t = &self.tokens;
+        if !(1..=3650).contains(&t.max_days) {
+            problems.push(format!("tokens: max_days must be 1 to 3650, not {}", t.max_days));
+        }
+        if t.default_days == 0 || t.default_days > t.max_days {
+            problems.push(format!("tokens: default_days must be 1 to max_days ({}), not {}", t.max_days, t.default_days));
         }
         if problems.is_empty() {
             Ok(())

@@ -278,45 +278,6 @@ pub async fn fetch(plan: &LogPlan) -> Result<LogResult, K8sError> {
     Ok(result)
 }
 
-/// Per-user count of open follows, against the platform's limit.
-#[derive(Clone, Default)]
-pub struct FollowSlots {
-    open: Arc<Mutex<HashMap<String, u64>>>,
-}
-
-/// An open follow; dropping it frees the slot.
-pub struct FollowSlot {
-    slots: FollowSlots,
-    user: String,
-}
-
-impl FollowSlots {
-    pub fn take(&self, user: &str, limit: u64) -> Result<FollowSlot, K8sError> {
-        let mut open = self.open.lock().expect("follow slots");
-        let count = open.entry(user.to_string()).or_default();
-        if *count >= limit {
-            return Err(K8sError::TooManyFollows(limit));
-        }
-        *count += 1;
-        Ok(FollowSlot { slots: self.clone(), user: user.to_string() })
-    }
-
-    pub fn open(&self, user: &str) -> u64 {
-        self.open.lock().expect("follow slots").get(user).copied().unwrap_or(0)
-    }
-}
-
-impl Drop for FollowSlot {
-    fn drop(&mut self) {
-        let mut open = self.slots.open.lock().expect("follow slots");
-        if let Some(count) = open.get_mut(&self.user) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                open.remove(&self.user);
-            }
-        }
-    }
-}
 
 /// Follows every container live until `tx` closes: first the merged recent lines, then new lines
 /// as they are written. Pods that appear (a rollout) join; pods that go leave; a container that

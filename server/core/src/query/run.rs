@@ -71,7 +71,7 @@ impl Cancel {
     pub fn is_abandoned(&self) -> bool {
         self.0.abandoned.load(std::sync::atomic::Ordering::SeqCst)
     }
-    async fn cancelled(&self) {
+    pub async fn cancelled(&self) {
         loop {
             let notified = self.0.notify.notified();
             if self.is_cancelled() {
