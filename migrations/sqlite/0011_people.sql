@@ -62,3 +62,6 @@ CREATE TABLE access_grants (
 );
 CREATE INDEX access_grants_by_grantee ON access_grants(grantee, expires_at);
 CREATE INDEX access_grants_by_service ON access_grants(service, expires_at);
+
+-- The owning squad browses who read its service's logs and data.
+CREATE INDEX audit_events_by_entity ON audit_events(entity, id);

@@ -518,6 +518,11 @@ async fn session_identity(state: &AppState, session: &Session) -> Result<Option<
     Ok(Some(identity))
 }
 
+/// GET routes whose every call is written to the audit.
+fn is_audited_read(path: &str) -> bool {
+    path.ends_with("/logs.txt") || path.ends_with("/logs/stream") || path.starts_with("/admin/audit") || path == crate::admin::EXPORT
+}
+
 /// Paths anyone may reach. Server functions (`/api/…` other than `/api/v1/`) are reachable
 /// too, and each authorizes itself.
 fn is_public(path: &str) -> bool {
@@ -530,6 +535,13 @@ fn is_public(path: &str) -> bool {
 /// CSRF defence beyond SameSite: a state-changing request must come from our own pages.
 pub async fn check_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        // A GET that reads data into the audit (logs, audit exports) must not be made in the
+        // user's name by another site's link or image: browsers say where a request came from.
+        let cross_site = request.headers().get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site");
+        if cross_site && is_audited_read(request.uri().path()) {
+            tracing::warn!(path = %request.uri().path(), "cross-site read refused");
+            return (StatusCode::FORBIDDEN, "cross-site request refused: open this from the console").into_response();
+        }
         return next.run(request).await;
     }
     let allowed = {

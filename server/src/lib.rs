@@ -85,6 +85,8 @@ pub fn router(state: AppState) -> Router {
         let limiter = state.limiter.clone();
         let clusters = state.clusters.clone();
         move || {
+            // Each response's own nonce, for its hydration scripts and its CSP header.
+            leptos::nonce::provide_nonce();
             provide_context(clusters.clone());
             provide_context(store.clone());
             provide_context(limiter.clone());
@@ -136,13 +138,19 @@ async fn server_fn_status(request: axum::extract::Request, next: axum::middlewar
 }
 
 /// Headers on every response: no framing by other sites (clickjacking), no content sniffing, no
-/// plugins, no `<base>` from elsewhere, and no full URLs in the Referer to other sites. Scripts
-/// are not restricted here yet: hydration's inline scripts would need nonces.
+/// plugins, no `<base>` from elsewhere, and no full URLs in the Referer to other sites. Pages
+/// carry their own stricter policy with a nonce (`app::app::content_security_policy`); every
+/// other response gets one that allows nothing to run.
 async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     use axum::http::{header, HeaderValue};
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("frame-ancestors 'none'; object-src 'none'; base-uri 'self'"));
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'"),
+        );
+    }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));

@@ -52,6 +52,7 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
                                           "credential_env": "", "credential_file": "", "statement_timeout_ms": null, "row_cap": null, "masks": null}})),
         ),
         ("/api/k8s/workloads", Action::ViewWorkloads, Body::Json(json!({"service": "ledger", "cluster": ""}))),
+        ("/api/audit/service-reads", Action::ViewServiceAudit, Body::Json(json!({"service": "ledger"}))),
         ("/api/tokens/list", Action::ManageOwnTokens, Body::Json(json!({}))),
         ("/api/tokens/create", Action::ManageOwnTokens, Body::Form("name=matrix")),
         ("/api/tokens/revoke", Action::ManageOwnTokens, Body::Form("id=nonexistent")),
@@ -95,7 +96,7 @@ fn expected(action: Action, role: Role) -> bool {
         (ViewSession, _) => true,
         (_, Anonymous) => false,
         (ViewCatalog | ManageOwnTokens | ViewWorkloads, Developer | Owner | Sre) => true,
-        (EditService | AttestReadiness | QueryReplica | ReadLogs, Owner | Sre) => true,
+        (EditService | AttestReadiness | QueryReplica | ReadLogs | ViewServiceAudit, Owner | Sre) => true,
         (ImportCatalog | AdminDefaults | AdministerReplicas | SetTier | AdministerAccess, Sre) => true,
         _ => false,
     }

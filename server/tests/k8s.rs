@@ -389,3 +389,95 @@ async fn the_live_view_pushes_changes_as_they_happen() {
     }
     panic!("the live view never showed the rollout through");
 }
+
+/// Who read which service's logs, over which window and filter, and how many lines: downloads,
+/// views and follows each leave an event in the audit log.
+#[tokio::test]
+async fn log_reads_are_audited_with_who_what_and_how_many() {
+    let (app, sandbox) = TestApp::with_sandbox().await;
+    let maria = app.sign_in("maria").await;
+    let pod = sandbox.pods("payments", "backstage.io/kubernetes-id=ledger")[0].clone();
+    sandbox.write_log("payments", &pod, "app", "level=error msg=\"payment 42 declined\" code=E42");
+    let (status, lines, body) = download(&app, &maria, "since=30m&filter=declined").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!lines.is_empty(), "the sandbox writes declined payments");
+
+    let mut view = Events::open(&app, "/services/ledger/logs/stream?since=5m", &maria).await;
+    let mut viewed = 0;
+    while let Some((event, data)) = view.next(Duration::from_secs(15)).await {
+        match event.as_str() {
+            "lines" => viewed += serde_json::from_str::<Vec<Value>>(&data).unwrap().len(),
+            "end" => break,
+            _ => {}
+        }
+    }
+    assert!(viewed > 0);
+
+    let audit = console_core::audit::export(&app.store, "test", 0, i64::MAX).await.unwrap();
+    let downloaded = audit.iter().find(|e| e.kind == "logs.downloaded").expect("the download is audited");
+    assert_eq!((downloaded.actor.as_str(), downloaded.entity.as_str()), ("maria", "ledger"));
+    assert_eq!(downloaded.row_count, lines.len() as i64);
+    assert!(downloaded.detail.contains("since=30m") && downloaded.detail.contains("filter=declined"), "{}", downloaded.detail);
+    let read = audit.iter().find(|e| e.kind == "logs.read").expect("the view is audited");
+    assert_eq!((read.actor.as_str(), read.row_count), ("maria", viewed as i64));
+    // The owning squad browses them; other squads cannot.
+    let reads = app.post_json("/api/audit/service-reads", Some(&maria), json!({"service": "ledger"})).await;
+    assert!(reads.json().as_array().unwrap().iter().any(|r| r["kind"] == "logs.downloaded" && r["actor"] == "maria"), "{}", reads.body);
+    let arjun = app.sign_in("arjun").await;
+    assert_eq!(app.post_json("/api/audit/service-reads", Some(&arjun), json!({"service": "ledger"})).await.status, StatusCode::FORBIDDEN);
+
+    // A follow: its start, then (once closed) how many lines it carried.
+    let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &maria).await;
+    follow.line_where("any line", |_| true).await;
+    drop(follow);
+    let mut ended = None;
+    for _ in 0..100 {
+        let audit = console_core::audit::export(&app.store, "test", 0, i64::MAX).await.unwrap();
+        assert!(audit.iter().any(|e| e.kind == "logs.followed" && e.actor == "maria"));
+        ended = audit.into_iter().find(|e| e.kind == "logs.follow-ended");
+        if ended.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ended.expect("a closed follow is recorded").row_count > 0);
+}
+
+/// Live views are capped per person in the store (so across console replicas), and a closed
+/// view frees its slot.
+#[tokio::test]
+async fn live_views_are_capped_per_person() {
+    let (app, _sandbox) = TestApp::with_sandbox().await;
+    let (version, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
+    defaults.logs.max_live_views_per_user = 2;
+    console_core::defaults::repo::save(&app.store, version, &toml::to_string(&defaults).unwrap(), "sre", "two views").await.unwrap();
+    let maria = app.sign_in("maria").await;
+    let open = |cookie: String| {
+        let router = app.router.clone();
+        async move {
+            let request = Request::get("/services/ledger/deployments/live").header("cookie", cookie).body(Body::empty()).unwrap();
+            router.oneshot(request).await.unwrap()
+        }
+    };
+    let first = open(maria.clone()).await;
+    let second = open(maria.clone()).await;
+    assert_eq!((first.status(), second.status()), (StatusCode::OK, StatusCode::OK));
+    let third = open(maria.clone()).await;
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body = axum::body::to_bytes(third.into_body(), 1 << 16).await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&body), "you already have 2 live views open: close one first");
+    // Someone else is not held back by maria's views.
+    let arjun = app.sign_in("arjun").await;
+    assert_eq!(open(arjun).await.status(), StatusCode::OK);
+    drop(first);
+    let mut freed = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if open(maria.clone()).await.status() == StatusCode::OK {
+            freed = true;
+            break;
+        }
+    }
+    assert!(freed, "closing a view frees its slot");
+    drop(second);
+}

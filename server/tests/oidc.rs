@@ -171,3 +171,23 @@ async fn an_identity_the_provider_disowns_is_signed_out_everywhere() {
     assert!(!signed_in(&app, &cookie).await);
     assert_eq!(me_by_token(&app, &token).await.0, axum::http::StatusCode::UNAUTHORIZED);
 }
+
+/// Anyone may start a sign-in: a thousand starts store nothing (the pending login is a sealed,
+/// ten-minute cookie), and a pending login past its ten minutes is refused.
+#[tokio::test]
+async fn anonymous_sign_in_starts_leave_no_rows() {
+    let idp = start_idp().await;
+    let app = app_with(&idp.issuer).await;
+    for _ in 0..1000 {
+        let reply = app.get_as("/auth/oidc/start?return_to=/", None).await;
+        assert_eq!(reply.status, axum::http::StatusCode::SEE_OTHER);
+        assert!(reply.cookie("console_pending").is_some());
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(app.store.pool()).await.unwrap();
+    assert_eq!(rows, 0);
+    // A pending cookie sealed by another key (another console, or forged) is no sign-in.
+    let (_, code, state) = authorize(&app, &idp, Mode::Good).await;
+    let forged = format!("console_pending={}", console_core::auth::sealed::SealingKey::random().seal("{}"));
+    let reply = app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&forged)).await;
+    assert_eq!(reply.location(), "/login?error=state");
+}

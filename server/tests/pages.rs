@@ -111,3 +111,28 @@ async fn every_response_carries_the_security_headers() {
         assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
     }
 }
+
+/// Pages allow only scripts carrying this response's nonce (and our own files): the nonce in the
+/// header is the one on the page's scripts, and a new one each time.
+#[tokio::test]
+async fn pages_allow_only_their_own_nonced_scripts() {
+    let app = TestApp::demo().await;
+    let maria = app.sign_in("maria").await;
+    let mut seen = Vec::new();
+    for path in ["/login", "/", "/services/ledger"] {
+        let reply = app.get_as(path, Some(&maria)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        let csp = reply.headers.get("content-security-policy").unwrap().to_str().unwrap().to_string();
+        let nonce = csp.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).unwrap_or_else(|| panic!("{path}: {csp}")).to_string();
+        assert!(csp.contains("script-src 'self' 'nonce-") && csp.contains("'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline';") || csp.contains("style-src-attr 'unsafe-inline'"), "no inline scripts: {csp}");
+        let scripts = reply.body.matches("<script").count();
+        assert!(scripts > 0, "{path} has its hydration scripts");
+        assert_eq!(reply.body.matches(&format!("nonce=\"{nonce}\"")).count(), scripts, "{path}: every script carries the nonce");
+        seen.push(nonce);
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "a fresh nonce per response");
+    let api = app.get_as("/api/v1/services", Some(&maria)).await;
+    assert!(api.headers.get("content-security-policy").unwrap().to_str().unwrap().starts_with("default-src 'none'"));
+}

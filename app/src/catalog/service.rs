@@ -128,6 +128,7 @@ fn ServiceDetail(
     let query = can_query.then(|| view! {
         <a href=format!("/services/{}/query", s.name) class=button data-testid="query-link">"Query"</a>
         <a href=format!("/services/{}/logs", s.name) class=button data-testid="logs-link">"Logs"</a>
+        <a href=format!("/services/{}/reads", s.name) class=button data-testid="reads-link">"Who read"</a>
     });
     let deployments = view! {
         <a href=format!("/services/{}/deployments", s.name) class=button data-testid="deployments-link">"Deployments"</a>

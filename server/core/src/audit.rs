@@ -40,6 +40,34 @@ pub const LOGS_FOLLOWED: &str = "logs.followed";
 pub const LOGS_FOLLOW_ENDED: &str = "logs.follow-ended";
 pub const LOGS_DOWNLOADED: &str = "logs.downloaded";
 
+/// One read of a service's data (logs viewed, followed, downloaded; queries run), as the
+/// owning squad sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    pub at: i64,
+    pub kind: String,
+    pub actor: String,
+    /// Window and filter of a log read; the SQL of a query.
+    pub detail: String,
+    pub rows: i64,
+}
+
+/// The newest `limit` reads of `service`.
+pub async fn reads_of(store: &Store, service: &str, limit: i64) -> Result<Vec<Read>, StoreError> {
+    let rows: Vec<(i64, String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT at, kind, actor, detail, sql_text, row_count FROM audit_events
+         WHERE entity = $1 AND (kind LIKE 'logs.%' OR kind = 'query.finished') ORDER BY id DESC LIMIT $2",
+    )
+    .bind(service)
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, kind, actor, detail, sql, rows)| Read { at, kind, actor, detail: if sql.is_empty() { detail } else { sql }, rows })
+        .collect())
+}
+
 /// One stored event, as exports read it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Stored {

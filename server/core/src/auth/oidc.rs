@@ -638,5 +638,17 @@ mod tests {
         for bad in [None, Some(""), Some("abd"), Some("abcd")] {
             assert!(matches!(check_state(&pending, bad), Err(AuthError::StateMismatch)), "{bad:?}");
         }
+        // A sign-in left pending for more than ten minutes is over.
+        let stale = Pending { started_at: now_secs() - PENDING_SECS - 1, ..pending };
+        assert!(matches!(check_state(&stale, Some("abc")), Err(AuthError::StateMismatch)));
+    }
+
+    #[test]
+    fn only_mapped_or_prefixed_groups_are_squads() {
+        let groups: Vec<String> = ["squad-payments", "payments", "eng-search", "squad-", "sre"].map(String::from).to_vec();
+        let map: BTreeMap<String, String> = [("eng-search".to_string(), "search".to_string())].into();
+        assert_eq!(squads_from(&groups, "squad-", &map), ["payments", "search"]);
+        assert_eq!(squads_from(&groups, "", &map), ["search"], "no prefix: only the map");
+        assert_eq!(squads_from(&groups, "", &BTreeMap::new()), Vec::<String>::new(), "never every group");
     }
 }

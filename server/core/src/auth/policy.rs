@@ -50,10 +50,12 @@ pub enum Action {
     ViewWorkloads,
     /// Read and follow a service's pod logs.
     ReadLogs,
+    /// See who read a service's logs and data.
+    ViewServiceAudit,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::ViewSession,
         Action::ViewCatalog,
         Action::EditService,
@@ -67,6 +69,7 @@ impl Action {
         Action::AdministerReplicas,
         Action::ViewWorkloads,
         Action::ReadLogs,
+        Action::ViewServiceAudit,
     ];
 
     /// The least role that may do it.
@@ -75,7 +78,7 @@ impl Action {
             Action::ViewSession => Role::Anonymous,
             Action::ViewCatalog | Action::ManageOwnTokens | Action::ViewWorkloads => Role::Developer,
             // Logs can hold customer data: like the REPL, only the owning squad and SREs.
-            Action::EditService | Action::AttestReadiness | Action::QueryReplica | Action::ReadLogs => Role::Owner,
+            Action::EditService | Action::AttestReadiness | Action::QueryReplica | Action::ReadLogs | Action::ViewServiceAudit => Role::Owner,
             Action::ImportCatalog | Action::AdminDefaults | Action::AdministerReplicas | Action::SetTier | Action::AdministerAccess => Role::Sre,
         }
     }
