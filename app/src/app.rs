@@ -107,6 +107,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/readiness") view=ReadinessPage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/access") view=crate::auth::AccessPage ssr=SsrMode::Async />
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("/tokens") view=TokensPage ssr=SsrMode::Async />
                 </Routes>
@@ -135,6 +136,7 @@ fn Account(session: Option<SessionView>) -> impl IntoView {
             {user.sre.then(|| view! {
                 <a href="/admin" class="text-sm text-slate-300 hover:text-white">"Admin"</a>
                 <a href="/audit" class="text-sm text-slate-300 hover:text-white">"Audit"</a>
+                <a href="/admin/access" class="text-sm text-slate-300 hover:text-white">"Access"</a>
             })}
             <a href="/tokens" class="text-sm text-slate-300 hover:text-white">"Tokens"</a>
             <form method="post" action="/auth/logout">

@@ -10,7 +10,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use console_core::auth::policy::{allows, Action};
+use console_core::auth::policy::{allows_on_service, Action};
 use console_core::audit;
 use console_core::auth::CurrentUser;
 use console_core::limiter::Lease;
@@ -151,7 +151,7 @@ async fn authorized(store: &Store, user: &CurrentUser, name: &str, action: Actio
         Ok(None) => return Err(Refusal(StatusCode::NOT_FOUND, format!("service {name:?} not found"))),
         Err(error) => return Err(internal(error)),
     };
-    if allows(user.0.as_ref(), action, Some(&service.squad)) {
+    if allows_on_service(user.0.as_ref(), action, &service.name, &service.squad) {
         Ok(service)
     } else if user.0.is_none() {
         Err(Refusal(StatusCode::UNAUTHORIZED, "sign in first".into()))

@@ -62,6 +62,9 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
         ("/api/access/revoke-token", Action::AdministerAccess, Body::Form("id=nonexistent")),
         ("/api/access/identities", Action::AdministerAccess, Body::Json(json!({}))),
         ("/api/access/offboard", Action::AdministerAccess, Body::Form("actor=nobody-at-all")),
+        ("/api/access/grant", Action::AdministerAccess, Body::Form("grantee=nobody&service=no-such-service&access=logs&hours=1&reason=matrix%20test")),
+        ("/api/access/revoke-grant", Action::AdministerAccess, Body::Form("id=nonexistent")),
+        ("/api/access/service-grants", Action::ViewCatalog, Body::Json(json!({"service": "ledger"}))),
         // Last: it ends the session the rest of the table uses.
         ("/api/sessions/end-all", Action::ManageOwnTokens, Body::Form("")),
     ]
@@ -112,7 +115,7 @@ const PEOPLE: [(Option<&str>, Role); 4] =
     [(None, Role::Anonymous), (Some("arjun"), Role::Developer), (Some("maria"), Role::Owner), (Some("sre"), Role::Sre)];
 
 fn user_for(role: Role) -> Option<User> {
-    let user = |squads: &[&str], sre| User { login: "x".into(), name: "x".into(), squads: squads.iter().map(|s| s.to_string()).collect(), sre, provider: "dev".into(), identity: String::new() };
+    let user = |squads: &[&str], sre| User { login: "x".into(), name: "x".into(), squads: squads.iter().map(|s| s.to_string()).collect(), sre, provider: "dev".into(), identity: String::new(), grants: vec![] };
     match role {
         Role::Anonymous => None,
         Role::Developer => Some(user(&["search"], false)),
@@ -380,4 +383,57 @@ async fn a_person_signs_out_everywhere() {
         assert_eq!(app.get_as("/", Some(cookie)).await.status, StatusCode::SEE_OTHER);
     }
     assert_eq!(app.get_as("/", Some(&arjun)).await.status, StatusCode::OK);
+}
+
+/// An SRE gives an incident responder from another squad the logs (or the REPL) of one service
+/// for some hours, with a reason: audited, listed on the service, over when it expires.
+#[tokio::test]
+async fn sres_grant_time_bound_access_that_expires() {
+    let (app, _sandbox) = TestApp::with_sandbox().await;
+    let arjun = app.sign_in("arjun").await;
+    let logs = |cookie: String, service: &'static str| {
+        let app = &app;
+        async move { app.get_as(&format!("/services/{service}/logs.txt?since=5m"), Some(&cookie)).await.status }
+    };
+    let replicas = |cookie: String| {
+        let app = &app;
+        async move { app.post_json("/api/query/replicas", Some(&cookie), json!({"service": "ledger"})).await.status }
+    };
+    assert_eq!(logs(arjun.clone(), "ledger").await, StatusCode::FORBIDDEN);
+    let form = "grantee=arjun&service=ledger&access=logs&hours=2&reason=incident%2042%3A%20ledger%20timeouts";
+    let maria = app.sign_in("maria").await;
+    assert_eq!(app.post_form("/api/access/grant", Some(&maria), form).await.status, StatusCode::FORBIDDEN, "owners do not grant");
+    let sre = app.sign_in("sre").await;
+    for bad in [form.replace("hours=2", "hours=100"), form.replace("reason=incident%2042%3A%20ledger%20timeouts", "reason="), form.replace("access=logs", "access=admin")] {
+        assert_eq!(app.post_form("/api/access/grant", Some(&sre), &bad).await.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let granted = app.post_form("/api/access/grant", Some(&sre), form).await;
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.body);
+    let grant_id = granted.json()["id"].as_str().unwrap().to_string();
+
+    assert_eq!(logs(arjun.clone(), "ledger").await, StatusCode::OK, "the grant opens ledger's logs");
+    assert_eq!(logs(arjun.clone(), "payments-api").await, StatusCode::FORBIDDEN, "that service only");
+    assert_eq!(replicas(arjun.clone()).await, StatusCode::FORBIDDEN, "logs, not the REPL");
+    let listed = app.post_json("/api/access/service-grants", Some(&arjun), json!({"service": "ledger"})).await.json();
+    assert_eq!(listed[0]["grantee"], "arjun");
+    assert_eq!(listed[0]["reason"], "incident 42: ledger timeouts");
+    let audit = console_core::audit::export(&app.store, "test", 0, i64::MAX).await.unwrap();
+    assert!(audit.iter().any(|e| e.kind == "access.granted" && e.actor == "sre" && e.target == "arjun" && e.entity == "ledger"));
+
+    // It ends by itself.
+    sqlx::query("UPDATE access_grants SET expires_at = $1 WHERE id = $2")
+        .bind(console_core::dates::now() - 1)
+        .bind(&grant_id)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(logs(arjun.clone(), "ledger").await, StatusCode::FORBIDDEN, "an expired grant opens nothing");
+    assert!(app.post_json("/api/access/service-grants", Some(&arjun), json!({"service": "ledger"})).await.json().as_array().unwrap().is_empty());
+
+    // A REPL grant, revoked early.
+    let query = app.post_form("/api/access/grant", Some(&sre), &form.replace("access=logs", "access=query")).await.json();
+    assert_eq!(replicas(arjun.clone()).await, StatusCode::OK);
+    let revoke = format!("id={}", query["id"].as_str().unwrap());
+    assert_eq!(app.post_form("/api/access/revoke-grant", Some(&sre), &revoke).await.status, StatusCode::OK);
+    assert_eq!(replicas(arjun.clone()).await, StatusCode::FORBIDDEN);
 }

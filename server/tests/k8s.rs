@@ -56,7 +56,12 @@ async fn deployment_views_show_rollouts_pods_and_events() {
     assert!(events.iter().any(|e| e["reason"] == "Scheduled"));
 
     // payouts-worker: a rollout stuck on an image pull is reported failed, with the reason.
-    let stuck = until(&app, &maria, "payouts-worker", "a stalled rollout", |v| deployment(v)["rollout"]["state"] == "Failed").await;
+    // The pod's ErrImagePull turns into ImagePullBackOff on a later tick than the deadline can
+    // pass: wait for both rather than for the first.
+    let stuck = until(&app, &maria, "payouts-worker", "a stalled rollout", |v| {
+        deployment(v)["rollout"]["state"] == "Failed" && deployment(v)["pods"].as_array().unwrap().iter().any(|p| p["waiting"] == "ImagePullBackOff")
+    })
+    .await;
     let d = deployment(&stuck);
     assert_eq!(d["rollout"]["reason"], "ProgressDeadlineExceeded");
     assert!(d["pods"].as_array().unwrap().iter().any(|p| p["waiting"] == "ImagePullBackOff"));

@@ -231,3 +231,61 @@ pub async fn offboard(actor: String) -> Result<(u64, u64), AppError> {
     audit::append(&store, &event).await?;
     Ok((sessions, tokens))
 }
+
+/// An SRE gives a non-owner the REPL or the logs of one service for `hours`, with a reason.
+#[server(endpoint = "access/grant")]
+pub async fn grant_service_access(grantee: String, service: String, access: String, hours: u32, reason: String) -> Result<console_core::auth::GrantInfo, AppError> {
+    use super::guard::authorize_user;
+    use console_core::auth::{grants, policy::Action, GrantAccess};
+    use console_core::{audit, catalog::repo, store::Store};
+    let user = authorize_user(Action::AdministerAccess, None)?;
+    let store = expect_context::<Store>();
+    let (grantee, reason) = (grantee.trim(), reason.trim());
+    let access = GrantAccess::parse(access.trim()).ok_or_else(|| AppError::BadRequest(format!("access must be query or logs, not {access:?}")))?;
+    if grantee.is_empty() {
+        return Err(AppError::BadRequest("name who the grant is for".into()));
+    }
+    if reason.chars().count() < 5 || reason.chars().count() > 500 {
+        return Err(AppError::BadRequest("a grant needs a reason of 5 to 500 characters (the incident, the ticket)".into()));
+    }
+    if !(1..=grants::MAX_HOURS).contains(&hours) {
+        return Err(AppError::BadRequest(format!("a grant lasts 1 to {} hours, not {hours}", grants::MAX_HOURS)));
+    }
+    repo::service(&store, &service).await?.ok_or_else(|| AppError::NotFound(format!("service {service:?}")))?;
+    let grant = grants::create(&store, grants::NewGrant { grantee, service: &service, access, hours, reason, granted_by: &user.login }).await?;
+    let event = audit::Event {
+        kind: audit::ACCESS_GRANTED,
+        actor: user.login,
+        entity: service,
+        target: grantee.to_string(),
+        detail: format!("{} for {hours} h: {reason}", access.as_str()),
+        attempt: grant.id.clone(),
+        ..Default::default()
+    };
+    audit::append(&store, &event).await?;
+    Ok(grant)
+}
+
+/// An SRE ends a grant before it expires.
+#[server(endpoint = "access/revoke-grant")]
+pub async fn revoke_grant(id: String) -> Result<(), AppError> {
+    use super::guard::authorize_user;
+    use console_core::{audit, auth::grants, auth::policy::Action, store::Store};
+    let user = authorize_user(Action::AdministerAccess, None)?;
+    let store = expect_context::<Store>();
+    if !grants::revoke(&store, &id).await? {
+        return Err(AppError::NotFound(format!("grant {id:?}")));
+    }
+    let event = audit::Event { kind: audit::ACCESS_GRANT_REVOKED, actor: user.login, attempt: id, ..Default::default() };
+    audit::append(&store, &event).await?;
+    Ok(())
+}
+
+/// The grants in force on a service, shown on its page.
+#[server(endpoint = "access/service-grants", input = Json)]
+pub async fn service_grants(service: String) -> Result<Vec<console_core::auth::GrantInfo>, AppError> {
+    use super::guard::authorize_user;
+    use console_core::{auth::grants, auth::policy::Action, store::Store};
+    authorize_user(Action::ViewCatalog, None)?;
+    Ok(grants::on_service(&expect_context::<Store>(), &service).await?)
+}

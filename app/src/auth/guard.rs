@@ -1,7 +1,7 @@
 //! Authorization for server functions: who is asking, and may they?
 
 use crate::error::AppError;
-use console_core::auth::policy::{allows, Action};
+use console_core::auth::policy::{allows, allows_on_service, Action};
 use console_core::auth::{CurrentUser, User};
 use leptos::prelude::*;
 
@@ -29,7 +29,19 @@ pub fn authorize_as(user: Option<User>, action: Action, owner: Option<&str>) -> 
     if allows(user.as_ref(), action, owner) {
         return Ok(user);
     }
-    match &user {
+    refuse(&user, action, owner)
+}
+
+/// The user, if the policy (or a grant in force on `service`) lets them do `action` there.
+pub fn authorize_on_service(user: Option<User>, action: Action, service: &console_core::catalog::Service) -> Result<User, AppError> {
+    if allows_on_service(user.as_ref(), action, &service.name, &service.squad) {
+        return user.ok_or(AppError::Unauthorized);
+    }
+    refuse(&user, action, Some(&service.squad)).and_then(|u| u.ok_or(AppError::Unauthorized))
+}
+
+fn refuse(user: &Option<User>, action: Action, owner: Option<&str>) -> Result<Option<User>, AppError> {
+    match user {
         None => Err(AppError::Unauthorized),
         Some(u) => {
             tracing::info!(login = %u.login, ?action, ?owner, "refused by policy");

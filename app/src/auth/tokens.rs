@@ -1,20 +1,35 @@
-use super::api::{list_tokens, CreateToken, RevokeToken};
+use super::api::{list_tokens, my_sessions, token_limits, CreateToken, RevokeToken, SignOutEverywhere};
 use crate::components::ErrorView;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-/// Personal API tokens for the JSON API: create (shown once), list, revoke.
+/// Personal API tokens for the JSON API: create (shown once), list, revoke; and the person's
+/// signed-in sessions, with a way to end them all.
 #[component]
 pub fn TokensPage() -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
     let tokens = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_tokens());
+    let limits = Resource::new(|| (), |_| token_limits());
     view! {
-        <Title text="API tokens" />
+        <Title text="API tokens and sessions" />
         <h1 class="text-2xl font-semibold mb-2">"API tokens"</h1>
-        <p class="mb-4 text-sm text-slate-600">"Send as " <code>"Authorization: Bearer <token>"</code> " to " <code>"/api/v1/…"</code> ". A token acts as you; revoke it when it is no longer needed."</p>
-        <ActionForm action=create attr:class="mb-4 flex gap-2">
+        <p class="mb-4 text-sm text-slate-600">"Send as " <code>"Authorization: Bearer <token>"</code> " to " <code>"/api/v1/…"</code> " (and nowhere else). A token acts as you, with your roles as they are when it is used; it expires, and you can revoke it."</p>
+        <ActionForm action=create attr:class="mb-4 flex flex-wrap gap-2">
             <input name="name" required placeholder="What is it for?" aria-label="Token name" class="flex-1 rounded border border-slate-300 px-3 py-2" />
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    limits.await.ok().map(|l| view! {
+                        <label class="text-sm flex items-center gap-1">"Days"
+                            <input name="days" type="number" min="1" max=l.max_days value=l.default_days aria-label="Days until it expires" class="w-20 rounded border border-slate-300 px-2 py-2" />
+                        </label>
+                        <select name="scope" aria-label="Scope" class="rounded border border-slate-300 px-2 py-2">
+                            <option value="read">"read"</option>
+                            {l.allow_query_scope.then(|| view! { <option value="query">"query"</option> })}
+                        </select>
+                    })
+                })}
+            </Suspense>
             <button type="submit" class="rounded bg-slate-900 px-4 py-2 text-white">"Create token"</button>
         </ActionForm>
         {move || create.value().get().map(|result| match result {
@@ -32,12 +47,14 @@ pub fn TokensPage() -> impl IntoView {
                     Err(error) => view! { <ErrorView error /> }.into_any(),
                     Ok(list) => view! {
                         <table class="w-full bg-white text-sm">
-                            <thead><tr class="text-left text-slate-500"><th class="p-2">"Name"</th><th class="p-2">"Id"</th><th class="p-2">"State"</th><th></th></tr></thead>
+                            <thead><tr class="text-left text-slate-500"><th class="p-2">"Name"</th><th class="p-2">"Id"</th><th class="p-2">"Scope"</th><th class="p-2">"Expires (UTC)"</th><th class="p-2">"State"</th><th></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|t| view! {
                                     <tr class="border-t border-slate-100" data-testid="token-row">
                                         <td class="p-2">{t.name.clone()}</td>
                                         <td class="p-2 font-mono">{t.id.clone()}</td>
+                                        <td class="p-2">{t.scope.clone()}</td>
+                                        <td class="p-2 tabular-nums">{console_core::dates::date_time(t.expires_at)}</td>
                                         <td class="p-2">{if t.revoked { "revoked" } else if t.last_used_at.is_some() { "used" } else { "never used" }}</td>
                                         <td class="p-2">{(!t.revoked).then(|| view! {
                                             <ActionForm action=revoke>
@@ -53,5 +70,33 @@ pub fn TokensPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <Sessions />
+    }
+}
+
+/// The person's sessions on every device; "sign out everywhere" ends them all.
+#[component]
+fn Sessions() -> impl IntoView {
+    let end_all = ServerAction::<SignOutEverywhere>::new();
+    let sessions = Resource::new(move || end_all.version().get(), |_| my_sessions());
+    view! {
+        <h2 class="mt-8 mb-2 text-xl font-semibold">"Your sessions"</h2>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match sessions.await {
+                    Err(error) => view! { <ErrorView error /> }.into_any(),
+                    Ok(list) => view! {
+                        <ul class="mb-3 text-sm" data-testid="sessions">
+                            {list.into_iter().map(|s| view! {
+                                <li class="font-mono">{format!("{} via {} until {}{}", s.handle, s.provider, console_core::dates::date_time(s.expires_at), if s.current { " (this one)" } else { "" })}</li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+        <ActionForm action=end_all>
+            <button type="submit" class="rounded border border-red-300 px-3 py-1 text-sm text-red-700" data-testid="sign-out-everywhere">"Sign out everywhere"</button>
+        </ActionForm>
     }
 }

@@ -1,7 +1,7 @@
 use super::api::{get_service, service_for_edit, AttestCheck, UpdateService};
 use crate::app::use_session;
 use crate::components::{ErrorView, ExternalLink, LifecycleBadge, ReadinessBar, TierBadge};
-use console_core::auth::policy::{allows, Action};
+use console_core::auth::policy::{allows, allows_on_service, Action};
 use console_core::catalog::readiness::Evidence;
 use console_core::catalog::{Lifecycle, Tier};
 use leptos::prelude::*;
@@ -28,7 +28,8 @@ pub fn ServicePage() -> impl IntoView {
                         // The UI only hides what the server would refuse anyway.
                         let can_edit = allows(user.as_ref(), Action::EditService, Some(&page.squad.name));
                         let can_attest = allows(user.as_ref(), Action::AttestReadiness, Some(&page.squad.name));
-                        let can_query = allows(user.as_ref(), Action::QueryReplica, Some(&page.squad.name));
+                        let can_query = allows_on_service(user.as_ref(), Action::QueryReplica, &page.service.name, &page.squad.name)
+                            || allows_on_service(user.as_ref(), Action::ReadLogs, &page.service.name, &page.squad.name);
                         view! { <ServiceDetail page can_edit can_attest can_query attest /> }.into_any()
                     }
                 }
@@ -210,5 +211,31 @@ fn ServiceDetail(
                 {move || attest.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorView error /> })}
             </section>
         </div>
+        <ServiceGrants service=service_name.clone() />
+    }
+}
+
+/// Time-bound access granted to people outside the owning squad, while in force.
+#[component]
+fn ServiceGrants(service: String) -> impl IntoView {
+    let grants = Resource::new(move || service.clone(), crate::auth::service_grants);
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let grants = grants.await.unwrap_or_default();
+                (!grants.is_empty()).then(|| view! {
+                    <section class="mt-6 rounded border border-amber-300 bg-amber-50 p-4 text-sm" data-testid="grants">
+                        <h2 class="font-semibold mb-1">"Temporary access"</h2>
+                        <ul>
+                            {grants.into_iter().map(|g| view! {
+                                <li>{format!("{} may use the {} until {} (granted by {}): {}", g.grantee,
+                                    if g.access == console_core::auth::GrantAccess::Query { "REPL" } else { "logs" },
+                                    console_core::dates::date_time(g.expires_at), g.granted_by, g.reason)}</li>
+                            }).collect_view()}
+                        </ul>
+                    </section>
+                })
+            })}
+        </Suspense>
     }
 }

@@ -23,11 +23,11 @@ async fn service_and_owner(store: &console_core::store::Store, service: &str) ->
 
 #[server(endpoint = "query/replicas", input = Json)]
 pub async fn list_replicas(service: String) -> Result<Vec<ReplicaView>, AppError> {
-    use crate::auth::guard::authorize_user;
+    use crate::auth::guard::authorize_on_service;
     use console_core::{auth::policy::Action, defaults, query::replicas, store::Store};
     let store = expect_context::<Store>();
     let svc = service_and_owner(&store, &service).await?;
-    authorize_user(Action::QueryReplica, Some(&svc.squad))?;
+    authorize_on_service(crate::auth::guard::current_user(), Action::QueryReplica, &svc)?;
     let defaults = defaults::repo::current(&store).await?.1;
     Ok(replicas::for_service(&store, &service)
         .await?
@@ -56,11 +56,11 @@ pub async fn run_query(service: String, replica: String, sql: String) -> Result<
 /// Stops the user's running query on `replica`.
 #[server(endpoint = "query/cancel", input = Json)]
 pub async fn cancel_query(service: String, replica: String) -> Result<bool, AppError> {
-    use crate::auth::guard::authorize_user;
+    use crate::auth::guard::authorize_on_service;
     use console_core::limiter::Limiter;
     use console_core::{auth::policy::Action, store::Store};
     let svc = service_and_owner(&expect_context::<Store>(), &service).await?;
-    let user = authorize_user(Action::QueryReplica, Some(&svc.squad))?;
+    let user = authorize_on_service(crate::auth::guard::current_user(), Action::QueryReplica, &svc)?;
     // The slot's holder (on whichever console replica) sees the request at its next heartbeat.
     Ok(expect_context::<Limiter>().request_cancel(super::flow::SLOT, &user.login, &replica).await?)
 }
@@ -68,12 +68,12 @@ pub async fn cancel_query(service: String, replica: String) -> Result<bool, AppE
 /// Tables and columns of the replica, for the editor's side panel.
 #[server(endpoint = "query/schema", input = Json)]
 pub async fn replica_schema(service: String, replica: String) -> Result<Vec<(String, Vec<String>)>, AppError> {
-    use crate::auth::guard::authorize_user;
+    use crate::auth::guard::authorize_on_service;
     use console_core::query::replicas;
     use console_core::{auth::policy::Action, store::Store};
     let store = expect_context::<Store>();
     let svc = service_and_owner(&store, &service).await?;
-    authorize_user(Action::QueryReplica, Some(&svc.squad))?;
+    authorize_on_service(crate::auth::guard::current_user(), Action::QueryReplica, &svc)?;
     let target = replicas::get(&store, &replica).await?.filter(|r| r.service == service)
         .ok_or_else(|| AppError::NotFound(format!("replica {replica:?} of {service}")))?;
     // The guard's own snapshot: only the allowed schemas' tables, read fresh.

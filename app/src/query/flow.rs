@@ -2,7 +2,7 @@
 //! the service, authorize, find the replica, take a slot from the limiter, then the guarded,
 //! audited run. Each step's failure is an [`AppError`] with its status.
 
-use crate::auth::guard::authorize_as;
+use crate::auth::guard::authorize_on_service;
 use crate::error::AppError;
 use console_core::auth::policy::Action;
 use console_core::auth::User;
@@ -22,7 +22,7 @@ pub async fn run(store: &Store, limiter: &Limiter, user: Option<User>, service: 
     // Signed in first: an anonymous caller learns nothing, not even which services exist.
     let user = user.ok_or(AppError::Unauthorized)?;
     let svc = console_core::catalog::repo::service(store, service).await?.ok_or_else(|| AppError::NotFound(format!("service {service:?}")))?;
-    let user = authorize_as(Some(user), Action::QueryReplica, Some(&svc.squad))?.ok_or(AppError::Unauthorized)?;
+    let user = authorize_on_service(Some(user), Action::QueryReplica, &svc)?;
     let target = replicas::get(store, replica)
         .await?
         .filter(|r| r.service == service)

@@ -6,6 +6,8 @@
 pub mod policy;
 
 #[cfg(feature = "server")]
+pub mod grants;
+#[cfg(feature = "server")]
 pub mod oidc;
 #[cfg(feature = "server")]
 pub mod people;
@@ -50,12 +52,70 @@ pub struct User {
     /// The identity row behind the session or token.
     #[serde(default)]
     pub identity: String,
+    /// Time-bound access to services the user's squads do not own.
+    #[serde(default)]
+    pub grants: Vec<ServiceGrant>,
 }
 
 impl User {
     pub fn member_of(&self, squad: &str) -> bool {
         self.squads.iter().any(|s| s == squad)
     }
+
+    /// Whether a grant in force lets the user do `action` on `service`.
+    pub fn granted(&self, service: &str, action: policy::Action) -> bool {
+        self.grants.iter().any(|g| g.service == service && g.access.covers(action))
+    }
+}
+
+/// What a time-bound grant opens on one service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GrantAccess {
+    /// The REPL on its replicas.
+    Query,
+    /// Its pod logs.
+    Logs,
+}
+
+impl GrantAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantAccess::Query => "query",
+            GrantAccess::Logs => "logs",
+        }
+    }
+    pub fn parse(text: &str) -> Option<GrantAccess> {
+        match text {
+            "query" => Some(GrantAccess::Query),
+            "logs" => Some(GrantAccess::Logs),
+            _ => None,
+        }
+    }
+    pub fn covers(self, action: policy::Action) -> bool {
+        matches!((self, action), (GrantAccess::Query, policy::Action::QueryReplica) | (GrantAccess::Logs, policy::Action::ReadLogs))
+    }
+}
+
+/// A grant as the service page and SREs see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantInfo {
+    pub id: String,
+    pub grantee: String,
+    pub service: String,
+    pub access: GrantAccess,
+    pub reason: String,
+    pub granted_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A grant in force, as the request's user carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceGrant {
+    pub service: String,
+    pub access: GrantAccess,
+    pub expires_at: i64,
 }
 
 /// An API token as its owner sees it: never the secret.

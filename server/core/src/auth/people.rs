@@ -169,6 +169,7 @@ impl StoredIdentity {
             sre: self.roles.sre,
             provider: self.provider.clone(),
             identity: self.id.clone(),
+            grants: super::grants::active_for(store, &self.actor).await?,
         })
     }
 }

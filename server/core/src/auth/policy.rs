@@ -98,6 +98,12 @@ pub fn allows(user: Option<&User>, action: Action, owner: Option<&str>) -> bool 
     role(user, owner) >= action.requires()
 }
 
+/// [`allows`] for an action on one service owned by `owner`: also a time-bound grant on that
+/// service opens what it covers (its REPL or its logs) to a non-owner.
+pub fn allows_on_service(user: Option<&User>, action: Action, service: &str, owner: &str) -> bool {
+    allows(user, action, Some(owner)) || user.is_some_and(|u| u.granted(service, action))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +116,7 @@ mod tests {
             sre,
             provider: "dev".into(),
             identity: String::new(),
+            grants: vec![],
         }
     }
 
@@ -120,6 +127,16 @@ mod tests {
         assert!(!allows(Some(&maria), Action::EditService, Some("search")));
         assert!(allows(Some(&maria), Action::ViewCatalog, None));
         assert!(!allows(Some(&maria), Action::ImportCatalog, None));
+    }
+
+    #[test]
+    fn a_grant_opens_its_access_on_its_service_only() {
+        let mut arjun = user(&["search"], false);
+        arjun.grants.push(super::super::ServiceGrant { service: "ledger".into(), access: super::super::GrantAccess::Logs, expires_at: 0 });
+        assert!(allows_on_service(Some(&arjun), Action::ReadLogs, "ledger", "payments"));
+        assert!(!allows_on_service(Some(&arjun), Action::QueryReplica, "ledger", "payments"), "logs, not the REPL");
+        assert!(!allows_on_service(Some(&arjun), Action::ReadLogs, "payments-api", "payments"), "that service only");
+        assert!(!allows_on_service(Some(&arjun), Action::EditService, "ledger", "payments"));
     }
 
     #[test]
