@@ -1,12 +1,23 @@
 // A real OpenID provider for the end-to-end tests (npm oidc-provider), on loopback only.
 // Any login works with any password (dev interactions); the login names the user and the
 // groups below become their squads.
+import fs from "node:fs";
 import Provider from "oidc-provider";
 
 const port = Number(process.env.IDP_PORT ?? 3190);
 const consoleUrl = process.env.CONSOLE_URL ?? "http://127.0.0.1:3100";
 const issuer = `http://127.0.0.1:${port}`;
-const groups = { maria: ["squad-payments"], arjun: ["squad-search"], hana: ["squad-platform", "sre"] };
+const defaultGroups = { maria: ["squad-payments"], arjun: ["squad-search"], hana: ["squad-platform", "sre"] };
+// Tests change who is in which group by writing this file ({"login": ["group", …]}); it is read
+// on every sign-in and every refresh, as a real directory would answer.
+const groupsFile = process.env.IDP_GROUPS_FILE;
+function groupsOf(id) {
+  if (groupsFile && fs.existsSync(groupsFile)) {
+    const map = JSON.parse(fs.readFileSync(groupsFile, "utf8"));
+    if (id in map) return map[id];
+  }
+  return defaultGroups[id] ?? [];
+}
 
 const provider = new Provider(issuer, {
   clients: [
@@ -14,7 +25,7 @@ const provider = new Provider(issuer, {
       client_id: "console",
       client_secret: process.env.E2E_OIDC_SECRET ?? "e2e-client-secret",
       redirect_uris: [`${consoleUrl}/auth/oidc/callback`],
-      grant_types: ["authorization_code"],
+      grant_types: ["authorization_code", "refresh_token"],
       response_types: ["code"],
     },
   ],
@@ -35,10 +46,12 @@ const provider = new Provider(issuer, {
       name: id,
       email: `${id}@example.com`,
       email_verified: true,
-      groups: groups[id] ?? [],
+      groups: groupsOf(id),
     }),
   }),
   features: { devInteractions: { enabled: true } },
+  // The console re-checks roles with a refresh token; no offline_access consent dance here.
+  issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
 });
 
 provider.listen(port, "127.0.0.1", () => console.log(`oidc-provider listening on ${issuer}`));

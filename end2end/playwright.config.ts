@@ -7,6 +7,8 @@ const idpPort = process.env.IDP_PORT ?? "3190";
 const root = `${__dirname}/..`;
 const consoleUrl = `http://127.0.0.1:${port}`;
 const secret = "e2e-client-secret";
+// The IdP's group map, rewritten by tests that change someone's groups.
+const groupsFile = `${root}/target/e2e/idp-groups.json`;
 
 export default defineConfig({
   testDir: "./tests",
@@ -35,7 +37,7 @@ export default defineConfig({
       url: `http://127.0.0.1:${idpPort}/.well-known/openid-configuration`,
       timeout: 30_000,
       reuseExistingServer: false,
-      env: { IDP_PORT: idpPort, CONSOLE_URL: consoleUrl, E2E_OIDC_SECRET: secret },
+      env: { IDP_PORT: idpPort, CONSOLE_URL: consoleUrl, E2E_OIDC_SECRET: secret, IDP_GROUPS_FILE: groupsFile },
     },
     {
       command: `${root}/target/debug/console serve`,
