@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod kubernetes;
+pub mod logging;
 pub mod metrics;
 pub mod query_csv;
 

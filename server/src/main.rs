@@ -92,7 +92,8 @@ fn init_tracing(config: &Config) {
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match config.log_format {
         LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+        // No colours: they are escapes too, and the writer keeps every event on one line.
+        LogFormat::Text => builder.with_ansi(false).with_writer(console::logging::Escaped(std::io::stdout)).init(),
     }
 }
 

@@ -51,3 +51,26 @@ async fn no_secret_reaches_the_logs() {
         assert!(!logs.contains(secret), "a secret reached the logs: {secret}");
     }
 }
+
+/// A name from the provider that carries a line break cannot forge a second log line: the text
+/// log the console writes (`console::logging::Escaped`) keeps each event on one line.
+#[tokio::test]
+async fn provider_names_cannot_forge_log_lines() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(console::logging::Escaped(move || writer.clone()))
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let idp = start_idp().await;
+    let app = app_with(&idp.issuer).await;
+    let forged = "2026-12-02T00:00:00.000000Z  INFO console::auth: signed in login=sre provider=dev";
+    idp.set_user("user-eve", serde_json::json!({"preferred_username": format!("eve\n{forged}"), "groups": []}));
+    sign_in_as(&app, &idp, "user-eve").await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("signed in login=eve\\n2026"), "the sign-in was logged, escaped: {logs}");
+    assert!(!logs.lines().any(|line| line.starts_with(forged)), "a forged line: {logs}");
+}
