@@ -45,7 +45,7 @@ pub async fn demo_workloads(store: &Store) -> Result<Vec<Workload>, String> {
             }
             let critical = tier == Tier::ALL[0];
             Some(Workload {
-                namespace: if workloads.namespace.is_empty() { squad } else { workloads.namespace },
+                namespace: workloads.namespace.split(',').next().filter(|n| !n.is_empty()).map(str::to_string).unwrap_or(squad),
                 labels,
                 replicas: match tier.number() {
                     1 => 3,

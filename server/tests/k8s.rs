@@ -486,3 +486,32 @@ async fn live_views_are_capped_per_person() {
     assert!(freed, "closing a view frees its slot");
     drop(second);
 }
+
+/// Anyone who can deploy somewhere can label a deployment `backstage.io/kubernetes-id=ledger`:
+/// ledger's views look only in its squad's namespaces, so the impostor's pods and log lines stay
+/// out.
+#[tokio::test]
+async fn workloads_outside_the_squads_namespaces_are_not_shown() {
+    let impostor = console_sandbox::Workload {
+        namespace: "sandbox-games".into(),
+        name: "ledger-lookalike".into(),
+        labels: [("backstage.io/kubernetes-id".to_string(), "ledger".to_string())].into(),
+        replicas: 1,
+        containers: vec!["app".into()],
+        life: console_sandbox::Life::Steady,
+        chatty: true,
+    };
+    let (app, sandbox) = TestApp::with_sandbox_and(vec![impostor]).await;
+    let intruder = sandbox.pods("sandbox-games", "backstage.io/kubernetes-id=ledger");
+    assert_eq!(intruder.len(), 1, "the impostor runs");
+    sandbox.write_log("sandbox-games", &intruder[0], "app", "FORGED payment 99 refunded");
+    let maria = app.sign_in("maria").await;
+    let view = workloads(&app, &maria, "ledger").await;
+    let deployments = view["deployments"].as_array().unwrap();
+    assert_eq!(deployments.len(), 1, "{deployments:?}");
+    assert_eq!(deployments[0]["namespace"], "payments");
+    assert_eq!(view["namespace"], "payments");
+    let (status, lines, _) = download(&app, &maria, "since=30m").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!lines.is_empty() && lines.iter().all(|l| !l.starts_with("ledger-lookalike") && !l.contains("FORGED")), "{lines:?}");
+}

@@ -50,7 +50,7 @@ pub fn DeploymentsPage() -> impl IntoView {
 
 fn workloads_view(w: ServiceWorkloads) -> impl IntoView {
     let empty = w.deployments.is_empty();
-    let scope = if w.namespace.is_empty() { "any namespace".to_string() } else { format!("namespace {}", w.namespace) };
+    let scope = if w.namespace.is_empty() { "no namespace".to_string() } else { format!("namespace {}", w.namespace.replace(',', ", ")) };
     view! {
         {w.clusters.iter().map(|c| {
             let banner = match (&c.stale_since, c.synced) {
@@ -68,6 +68,7 @@ fn workloads_view(w: ServiceWorkloads) -> impl IntoView {
         {empty.then(|| view! {
             <p class="rounded border border-slate-200 bg-white p-4" data-testid="no-deployments">
                 {format!("No deployment matches {} in {scope}.", w.selector)}
+                {w.namespace.is_empty().then_some(" Workloads are looked for only in the owning squad's namespaces: add console.dev/kubernetes-namespaces to the squad's Group, or backstage.io/kubernetes-namespace to the service's descriptor.")}
             </p>
         })}
         {w.deployments.into_iter().map(deployment_view).collect_view()}

@@ -83,9 +83,15 @@ impl TestApp {
     /// The demo organisation with the sandbox cluster running its workloads (life ticks every
     /// 100 ms), connected through a kubeconfig like a real cluster, caches warm.
     pub async fn with_sandbox() -> (TestApp, Sandbox) {
+        Self::with_sandbox_and(vec![]).await
+    }
+
+    /// [`TestApp::with_sandbox`], the sandbox also running `extra` workloads.
+    pub async fn with_sandbox_and(extra: Vec<console_sandbox::Workload>) -> (TestApp, Sandbox) {
         let store = testing::sqlite().await;
         repo::import_dir(&store, &demo_dir()).await.expect("demo catalog imports");
-        let workloads = console::kubernetes::demo_workloads(&store).await.unwrap();
+        let mut workloads = console::kubernetes::demo_workloads(&store).await.unwrap();
+        workloads.extend(extra);
         let options = console_sandbox::Options { tick: std::time::Duration::from_millis(100), ..Default::default() };
         let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), workloads, options).await.unwrap();
         let dir = tempfile::tempdir().unwrap();

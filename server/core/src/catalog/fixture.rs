@@ -40,7 +40,8 @@ pub fn synthetic_org(squads: usize, services: usize) -> Batch {
                 slo: if i % 3 == 0 { "99.9% under 300 ms".into() } else { String::new() },
                 tags: vec![word.to_string(), format!("region-{}", i % 7)],
                 links: vec![],
-                workloads: Workloads::default_for(&name),
+                // In its squad's namespace, as an import of Groups declaring theirs would put it.
+                workloads: Workloads { namespace: squads_list[i % squads].name.clone(), ..Workloads::default_for(&name) },
                 attestations: vec![],
                 name,
             }

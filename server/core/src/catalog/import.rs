@@ -7,7 +7,9 @@
 //! - Component: `console.dev/tier` (1–4, required), `console.dev/runbook`, `console.dev/slo`,
 //!   `console.dev/repository`, `console.dev/kubernetes-cluster`,
 //!   `console.dev/attest-<check id>: "<who> <YYYY-MM-DD>"` for attested readiness checks.
-//! - Group: `console.dev/chat-channel`, `console.dev/oncall-rotation`, `console.dev/oncall-url`.
+//! - Group: `console.dev/chat-channel`, `console.dev/oncall-rotation`, `console.dev/oncall-url`,
+//!   `console.dev/kubernetes-namespaces` (comma-separated: where its services' workloads may be
+//!   found; a service naming `backstage.io/kubernetes-namespace` is looked for there instead).
 //! - User (a person who may sign in): `spec.profile.email` (linked to verified sign-in
 //!   e-mails), `spec.memberOf` (squads), `console.dev/github-id` (the GitHub user id, a
 //!   number), `console.dev/oidc-subject` (the OIDC `sub`).
@@ -128,6 +130,7 @@ pub fn parse(files: &[SourceFile], checks: &[Check]) -> Result<Batch, Vec<Proble
     let mut service_at: HashMap<String, (String, usize)> = HashMap::new();
     let mut owner_refs = Vec::new();
     let mut user_at: HashMap<String, (String, usize)> = HashMap::new();
+    let mut squad_namespaces: HashMap<String, String> = HashMap::new();
     let mut memberships: Vec<(String, String)> = Vec::new();
 
     for doc in &docs {
@@ -148,6 +151,7 @@ pub fn parse(files: &[SourceFile], checks: &[Check]) -> Result<Batch, Vec<Proble
                 if let Some((file, line)) = claim(&mut squad_at, &name, doc) {
                     p.add(&["metadata", "name"], &format!("duplicate Group {name:?}, first defined at {file}:{line}"));
                 } else if let Some(squad) = p.squad(&name) {
+                    squad_namespaces.insert(name.clone(), p.namespaces());
                     batch.squads.push(squad);
                 }
             }
@@ -191,6 +195,14 @@ pub fn parse(files: &[SourceFile], checks: &[Check]) -> Result<Batch, Vec<Proble
                 }
             }
             _ => batch.skipped += 1,
+        }
+    }
+
+    // A service that names no namespace is looked for only in its squad's: a label anyone can
+    // set in any namespace must not pull someone else's pods into the squad's views.
+    for service in &mut batch.services {
+        if service.workloads.namespace.is_empty() {
+            service.workloads.namespace = squad_namespaces.get(&service.squad).cloned().unwrap_or_default();
         }
     }
 
@@ -430,6 +442,23 @@ impl Problems<'_, '_> {
         } else {
             Some(name.to_string())
         }
+    }
+
+    /// The Group's `console.dev/kubernetes-namespaces`, checked, comma-joined.
+    fn namespaces(&mut self) -> String {
+        let path = ["metadata", "annotations", "console.dev/kubernetes-namespaces"];
+        let Some(text) = self.doc.get(&path).and_then(|v| v.as_str()).map(str::to_string) else { return String::new() };
+        let names: Vec<&str> = text.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+        for name in &names {
+            let valid = name.len() <= 63
+                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !name.starts_with('-')
+                && !name.ends_with('-');
+            if !valid {
+                self.add(&path, &format!("{name:?} is not a Kubernetes namespace name"));
+            }
+        }
+        names.join(",")
     }
 
     fn squad(&mut self, name: &str) -> Option<Squad> {
@@ -693,6 +722,19 @@ spec: {type: service, lifecycle: production, owner: user:maria}
         let api = "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: payments\n";
         let batch = parse(&[file("a.yaml", api)], &standard_checks()).unwrap();
         assert_eq!(batch.skipped, 1);
+    }
+
+    #[test]
+    fn services_are_looked_for_in_their_squads_namespaces_only() {
+        let group = |ns: &str| format!("apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: payments\n  annotations:\n    console.dev/kubernetes-namespaces: \"{ns}\"\nspec:\n  type: team\n");
+        let component = |extra: &str| format!("---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: ledger\n  annotations:\n    console.dev/tier: \"1\"\n{extra}spec:\n  type: service\n  lifecycle: production\n  owner: payments\n");
+        let batch = parse(&[file("p.yaml", &(group("payments, payments-jobs") + &component("")))], &standard_checks()).unwrap();
+        assert_eq!(batch.services[0].workloads.namespace, "payments,payments-jobs");
+        let named = component("    backstage.io/kubernetes-namespace: ledger-prod\n");
+        let batch = parse(&[file("p.yaml", &(group("payments") + &named))], &standard_checks()).unwrap();
+        assert_eq!(batch.services[0].workloads.namespace, "ledger-prod", "the descriptor's own namespace wins");
+        let problems = parse(&[file("p.yaml", &(group("Payments_NS") + &component("")))], &standard_checks()).unwrap_err();
+        assert!(problems.iter().any(|p| p.message.contains("not a Kubernetes namespace name")), "{problems:?}");
     }
 
     #[test]

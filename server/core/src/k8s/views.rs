@@ -40,11 +40,14 @@ pub fn service_workloads(clusters: &Clusters, service: &str, workloads: &Workloa
     })
 }
 
-/// Deployments in `namespace` ("" for all) whose labels match `selector`, by namespace and name.
-pub fn matching_deployments(cluster: &Cluster, namespace: &str, selector: &Selector) -> Vec<Arc<DeploymentInfo>> {
+/// Deployments in one of `namespaces` (comma-separated; none: no deployment) whose labels match
+/// `selector`, by namespace and name. Never every namespace: anyone who can deploy anywhere
+/// could otherwise put pods and log lines into another squad's views.
+pub fn matching_deployments(cluster: &Cluster, namespaces: &str, selector: &Selector) -> Vec<Arc<DeploymentInfo>> {
+    let allowed: Vec<&str> = namespaces.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
     let mut found = cluster
         .deployments
-        .filter(|d| (namespace.is_empty() || d.namespace == namespace) && selector.matches(&d.labels));
+        .filter(|d| allowed.contains(&d.namespace.as_str()) && selector.matches(&d.labels));
     found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     found
 }
