@@ -50,6 +50,8 @@ pub const ROUTES: &[(&str, Action)] = &[
     ("/services/{name}", Action::ViewCatalog),
     ("/squads", Action::ViewCatalog),
     ("/squads/{name}", Action::ViewCatalog),
+    // POST: the REPL's flow (guard, limits, audit) for scripts, with a `query`-scoped token.
+    ("/services/{name}/query", Action::QueryReplica),
 ];
 
 pub fn router() -> Router<AppState> {
@@ -61,7 +63,46 @@ pub fn router() -> Router<AppState> {
     let router = route(router, "/services", get(list_services));
     let router = route(router, "/services/{name}", get(show_service));
     let router = route(router, "/squads", get(list_squads));
-    route(router, "/squads/{name}", get(show_squad))
+    let router = route(router, "/squads/{name}", get(show_squad));
+    route(router, "/services/{name}/query", axum::routing::post(run_query))
+}
+
+#[derive(serde::Deserialize)]
+struct QueryBody {
+    replica: String,
+    sql: String,
+}
+
+/// `POST /api/v1/services/{name}/query` `{"replica", "sql"}`: one read-only query through the
+/// same flow as the REPL (policy and grants, guard, limits, audit). A token needs the `query`
+/// scope, and SREs must allow that scope in the platform defaults (checked again at each use).
+async fn run_query(
+    State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
+    Extension(token): Extension<crate::auth::RequestToken>,
+    Path(name): Path<String>,
+    body: Result<Json<QueryBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    use app::error::AppError;
+    use console_core::auth::tokens::Scope;
+    if let Some(token) = &token.0 {
+        let allowed = match console_core::defaults::repo::current(&state.store).await {
+            Ok((_, defaults)) => defaults.tokens.allow_query_scope,
+            Err(error) => return ApiError::Store(error).into_response(),
+        };
+        if token.scope != Scope::Query || !allowed {
+            let why = if allowed { "this token's scope is read: make one with the query scope" } else { "SREs have not allowed tokens to run queries" };
+            return AppError::Forbidden(why.into()).into_response();
+        }
+    }
+    let Json(body) = match body {
+        Ok(body) => body,
+        Err(rejection) => return AppError::BadRequest(format!("send {{\"replica\": …, \"sql\": …}}: {}", rejection.body_text())).into_response(),
+    };
+    match app::query::flow::run(&state.store, &state.limiter, user.0, &name, &body.replica, body.sql.as_bytes()).await {
+        Ok(result) => Json(result).into_response(),
+        Err(error) => error.into_response(),
+    }
 }
 
 /// Asks the policy for the route's action (all API resources are read-only, owned by nobody).

@@ -78,6 +78,7 @@ const API_ROUTES: &[(&str, Action)] = &[
     ("/services/{name}", Action::ViewCatalog),
     ("/squads", Action::ViewCatalog),
     ("/squads/{name}", Action::ViewCatalog),
+    ("/services/{name}/query", Action::QueryReplica),
 ];
 
 #[test]
@@ -193,7 +194,12 @@ async fn the_matrix_holds_for_every_role() {
             let refused = matches!(reply.status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED | StatusCode::SEE_OTHER);
             assert_eq!(!refused, allowed, "{path} as {who:?}: {} {}", reply.status, reply.body);
         }
-        for (route, action) in API_ROUTES {
+        // The API's query route (POST): past the policy, the replica `none` is not found.
+        let query = app.post_json("/api/v1/services/ledger/query", cookie.as_deref(), json!({"replica": "none", "sql": "SELECT 1"})).await;
+        let allowed = expected(Action::QueryReplica, expected_role);
+        let refused = matches!(query.status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED);
+        assert_eq!(!refused, allowed, "API query as {who:?}: {} {}", query.status, query.body);
+        for (route, action) in API_ROUTES.iter().filter(|(route, _)| !route.ends_with("/query")) {
             let path = api_url(route);
             assert!(!path.contains('{'), "no sample URL for {route}");
             let allowed = expected(*action, unowned(expected_role));
@@ -297,7 +303,7 @@ async fn tokens_work_on_the_api_only_until_they_expire_or_are_revoked() {
     let sre = app.sign_in("sre").await;
     let reply = app.post_form("/api/tokens/create", Some(&sre), "name=ci").await;
     let token: String = serde_json::from_str(&reply.body).unwrap_or_else(|_| panic!("{}", reply.body));
-    for (route, _) in API_ROUTES {
+    for (route, _) in API_ROUTES.iter().filter(|(route, _)| !route.ends_with("/query")) {
         let reply = app.send(bearer(&api_url(route), &token, false)).await;
         assert_eq!(reply.status, StatusCode::OK, "{route}: {}", reply.body);
     }
@@ -436,4 +442,53 @@ async fn sres_grant_time_bound_access_that_expires() {
     let revoke = format!("id={}", query["id"].as_str().unwrap());
     assert_eq!(app.post_form("/api/access/revoke-grant", Some(&sre), &revoke).await.status, StatusCode::OK);
     assert_eq!(replicas(arjun.clone()).await, StatusCode::FORBIDDEN);
+}
+
+fn bearer_json(path: &str, token: &str, body: serde_json::Value) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::post(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// The `query` scope: only where SREs allow it, only on a token made with it, and through the
+/// REPL's own flow (policy and grants first: a developer's query token is refused on another
+/// squad's service).
+#[tokio::test]
+async fn query_tokens_need_the_scope_and_the_sres_leave() {
+    let app = TestApp::demo().await;
+    let sre = app.sign_in("sre").await;
+    let maria = app.sign_in("maria").await;
+    let arjun = app.sign_in("arjun").await;
+    let make = |cookie: String, form: &'static str| {
+        let app = &app;
+        async move { app.post_form("/api/tokens/create", Some(&cookie), form).await }
+    };
+    let read: String = serde_json::from_str(&make(maria.clone(), "name=read").await.body).unwrap();
+    assert_eq!(make(maria.clone(), "name=q&scope=query").await.status, StatusCode::FORBIDDEN, "not allowed yet");
+
+    let (version, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
+    defaults.tokens.allow_query_scope = true;
+    let saved = console_core::defaults::repo::save(&app.store, version, &toml::to_string(&defaults).unwrap(), "sre", "scripts may query").await.unwrap();
+    let query: String = serde_json::from_str(&make(maria.clone(), "name=q&scope=query").await.body).unwrap();
+    let arjun_query: String = serde_json::from_str(&make(arjun.clone(), "name=q&scope=query").await.body).unwrap();
+
+    let run = |token: String| {
+        let app = &app;
+        async move { app.send(bearer_json("/api/v1/services/ledger/query", &token, json!({"replica": "none", "sql": "SELECT 1"}))).await }
+    };
+    assert_eq!(run(read.clone()).await.status, StatusCode::FORBIDDEN, "a read token does not query");
+    let reply = run(query.clone()).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "past scope and policy, no such replica: {}", reply.body);
+    assert_eq!(run(arjun_query).await.status, StatusCode::FORBIDDEN, "not arjun's squad's service");
+    let bad = app.send(bearer_json("/api/v1/services/ledger/query", &query, json!({"sql": 1}))).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+
+    // SREs take the scope back: existing query tokens stop querying.
+    let (_, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
+    defaults.tokens.allow_query_scope = false;
+    console_core::defaults::repo::save(&app.store, saved, &toml::to_string(&defaults).unwrap(), "sre", "no more").await.unwrap();
+    assert_eq!(run(query).await.status, StatusCode::FORBIDDEN);
+    drop(sre);
 }
