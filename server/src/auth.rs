@@ -195,8 +195,14 @@ struct CallbackParams {
 /// only (browsers drop tabs and line breaks, so `/\t/evil` would become `//evil`), one leading
 /// slash, no backslash.
 fn safe_return(path: Option<&str>) -> String {
+    let conservative = |p: &str| p.starts_with('/') && !p.starts_with("//") && p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    // And checked after parsing, as a browser resolves it against our origin: still ours.
+    let same_origin = |p: &str| {
+        let base = url::Url::parse("http://console.invalid/").expect("base URL");
+        base.join(p).is_ok_and(|u| u.origin() == base.origin())
+    };
     match path {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') => p.to_string(),
+        Some(p) if conservative(p) && same_origin(p) => p.to_string(),
         _ => "/".to_string(),
     }
 }

@@ -492,3 +492,30 @@ async fn query_tokens_need_the_scope_and_the_sres_leave() {
     assert_eq!(run(query).await.status, StatusCode::FORBIDDEN);
     drop(sre);
 }
+
+/// A link or image on another site cannot make an audited read in the user's name: browsers
+/// mark such requests `Sec-Fetch-Site: cross-site`, and those are refused before anything runs.
+#[tokio::test]
+async fn audited_reads_refuse_other_sites() {
+    let app = TestApp::demo().await;
+    let sre = app.sign_in("sre").await;
+    let get = |path: &'static str, site: &'static str| {
+        let app = &app;
+        let sre = sre.clone();
+        async move {
+            let request = axum::http::Request::get(path).header("cookie", sre).header("sec-fetch-site", site).body(axum::body::Body::empty()).unwrap();
+            app.send(request).await.status
+        }
+    };
+    let paths = ["/services/ledger/logs.txt", "/services/ledger/logs/stream", "/admin/audit.csv", "/admin/defaults.toml"];
+    for path in paths {
+        assert_eq!(get(path, "cross-site").await, StatusCode::FORBIDDEN, "{path}");
+    }
+    let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events").fetch_one(app.store.pool()).await.unwrap();
+    assert_eq!(events, 0, "a refused read runs nothing and leaves no read behind");
+    for path in paths {
+        assert_ne!(get(path, "same-origin").await, StatusCode::FORBIDDEN, "{path}");
+    }
+    // Pages stay reachable from links elsewhere.
+    assert_eq!(get("/services/ledger", "cross-site").await, StatusCode::OK);
+}
