@@ -67,6 +67,10 @@ fn team(slug: &str, org: &str) -> Value {
 }
 
 async fn app_with(base: &str) -> TestApp {
+    app_adjusted(base, |_| {}).await
+}
+
+async fn app_adjusted(base: &str, adjust: impl FnOnce(&mut Auth)) -> TestApp {
     let mut auth = Auth::dev(PUBLIC_URL);
     auth.dev_sign_in = false;
     auth.github = Some(GithubProvider::new(GithubSettings {
@@ -81,6 +85,7 @@ async fn app_with(base: &str) -> TestApp {
         web_url: base.to_string(),
         api_url: format!("{base}/api"),
     }));
+    adjust(&mut auth);
     TestApp::build(testing::sqlite().await, auth).await
 }
 
@@ -172,4 +177,29 @@ async fn a_refused_code_signs_nobody_in() {
     let reply = callback(&app, "bad").await;
     assert_eq!(reply.location(), "/login?error=refused");
     assert!(reply.session_cookie().is_none());
+}
+
+/// GitHub is asked again with the kept access token: a team change reaches the session, and a
+/// person who leaves the organisation is signed out.
+#[tokio::test]
+async fn membership_and_teams_are_rechecked() {
+    let github = github_with(&[(
+        "member",
+        json!({"id": 31, "login": "octo-sam", "name": "Sam", "orgs": ["acme"], "emails": [],
+               "teams": [team("squad-search", "acme"), team("platform-sre", "acme")]}),
+    )]);
+    let app = app_adjusted(&fake_github(github.clone()).await, |auth| auth.recheck_secs = 0).await;
+    let reply = callback(&app, "member").await;
+    let cookie = reply.session_cookie().unwrap();
+    let user = |cookie: String| {
+        let app = &app;
+        async move { app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone() }
+    };
+    assert_eq!(user(cookie.clone()).await["sre"], true);
+    github.accounts.lock().unwrap().get_mut("member").unwrap()["teams"] = json!([team("squad-search", "acme")]);
+    let now = user(cookie.clone()).await;
+    assert_eq!((now["sre"].clone(), now["squads"].clone()), (json!(false), json!(["search"])));
+    github.accounts.lock().unwrap().get_mut("member").unwrap()["orgs"] = json!([]);
+    assert_eq!(user(cookie.clone()).await, Value::Null, "left the organisation: signed out");
+    assert_eq!(app.get_as("/", Some(&cookie)).await.status, StatusCode::SEE_OTHER);
 }
