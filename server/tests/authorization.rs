@@ -341,7 +341,18 @@ async fn tokens_work_on_the_api_only_until_they_expire_or_are_revoked() {
 /// Others cannot touch someone else's token: it keeps working.
 #[tokio::test]
 async fn sres_revoke_anyones_tokens_and_offboard_people() {
-    let app = TestApp::demo().await;
+    revoke_and_offboard(TestApp::demo().await).await;
+}
+
+/// The same on PostgreSQL, the store of several console replicas.
+#[tokio::test]
+async fn sres_revoke_anyones_tokens_and_offboard_people_on_postgres() {
+    let db = console_core::store::testing::postgres().await;
+    revoke_and_offboard(TestApp::with_store(db.store.clone()).await).await;
+    db.drop().await;
+}
+
+async fn revoke_and_offboard(app: TestApp) {
     let maria = app.sign_in("maria").await;
     let maria_laptop = app.sign_in("maria").await;
     let token: String = serde_json::from_str(&app.post_form("/api/tokens/create", Some(&maria), "name=ci").await.body).unwrap();

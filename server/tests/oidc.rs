@@ -120,6 +120,30 @@ async fn roles_follow_the_provider_on_sessions_and_tokens() {
     let idp = start_idp().await;
     // Re-check on every request: the interval is what the test would otherwise wait for.
     let app = app_with_auth(&idp.issuer, |auth| auth.recheck_secs = 0).await;
+    roles_follow(&idp, &app).await;
+}
+
+/// The same with two console replicas on one PostgreSQL store: the re-check one replica makes
+/// reaches the other's requests.
+#[tokio::test]
+async fn roles_follow_the_provider_across_replicas_on_postgres() {
+    let idp = start_idp().await;
+    let db = console_core::store::testing::postgres().await;
+    let first = app_on_store(&idp.issuer, db.store.clone(), |auth| auth.recheck_secs = 0).await;
+    let second = app_on_store(&idp.issuer, db.store.clone(), |auth| auth.recheck_secs = 3600).await;
+    let cookie = sign_in_as(&first, &idp, MARIA).await;
+    let token = token_for(&first, &cookie).await;
+    assert_eq!(me_by_token(&second, &token).await.1["sre"], true);
+    idp.set_claim(MARIA, "groups", json!(["squad-payments"]));
+    assert_eq!(me_by_token(&first, &token).await.1["sre"], false, "the first replica re-checks");
+    assert_eq!(me_by_token(&second, &token).await.1["sre"], false, "the second reads the same identity");
+    let user = second.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone();
+    assert_eq!(user["sre"], false);
+    db.drop().await;
+}
+
+async fn roles_follow(idp: &Idp, app: &common::TestApp) {
+    let (idp, app) = (idp.clone(), app);
     let cookie = sign_in_as(&app, &idp, MARIA).await;
     let token = token_for(&app, &cookie).await;
     assert_eq!(me_by_token(&app, &token).await.1["sre"], true);

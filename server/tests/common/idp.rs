@@ -178,11 +178,16 @@ pub async fn app_with(issuer: &str) -> TestApp {
 
 /// The demo app signing in through this provider, with `adjust` applied to its settings.
 pub async fn app_with_auth(issuer: &str, adjust: impl FnOnce(&mut Auth)) -> TestApp {
+    app_on_store(issuer, testing::sqlite().await, adjust).await
+}
+
+/// [`app_with_auth`] on a given store (PostgreSQL for the several-replicas case).
+pub async fn app_on_store(issuer: &str, store: console_core::store::Store, adjust: impl FnOnce(&mut Auth)) -> TestApp {
     let mut auth = Auth::dev(PUBLIC_URL);
     auth.dev_sign_in = false;
     auth.oidc = Some(("Test IdP".into(), OidcProvider::new(settings(issuer))));
     adjust(&mut auth);
-    TestApp::build(testing::sqlite().await, auth).await
+    TestApp::build(store, auth).await
 }
 
 pub fn query_param(url: &str, key: &str) -> String {
