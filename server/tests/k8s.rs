@@ -515,3 +515,33 @@ async fn workloads_outside_the_squads_namespaces_are_not_shown() {
     assert_eq!(status, StatusCode::OK);
     assert!(!lines.is_empty() && lines.iter().all(|l| !l.starts_with("ledger-lookalike") && !l.contains("FORGED")), "{lines:?}");
 }
+
+/// A follow holds a stream per container on the cluster while its client reads, and none once
+/// the client has gone (and then frees its slot).
+#[tokio::test]
+async fn a_follow_stops_following_the_cluster_when_its_client_goes() {
+    let (app, sandbox) = TestApp::with_sandbox().await;
+    let maria = app.sign_in("maria").await;
+    assert_eq!(sandbox.open_follows(), 0);
+    let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &maria).await;
+    follow.line_where("any line", |_| true).await;
+    // ledger: 3 pods × 2 containers.
+    let mut open = 0;
+    for _ in 0..100 {
+        open = sandbox.open_follows();
+        if open == 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(open, 6, "one stream per container while followed");
+    drop(follow);
+    for _ in 0..100 {
+        open = sandbox.open_follows();
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(open, 0, "no stream left on the cluster once the client is gone");
+}

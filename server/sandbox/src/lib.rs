@@ -129,6 +129,11 @@ impl Sandbox {
         }
     }
 
+    /// Log streams being followed right now (one per container and client).
+    pub fn open_follows(&self) -> usize {
+        self.shared.state.lock().expect("sandbox state").world.log_lines.receiver_count()
+    }
+
     /// Writes one log line to a container, as the container would.
     pub fn write_log(&self, namespace: &str, pod: &str, container: &str, line: &str) {
         self.shared.state.lock().expect("sandbox state").world.write_log(namespace, pod, container, line.to_string());
