@@ -15,6 +15,7 @@ use console_core::auth::oidc::{AuthError, GithubProvider, GithubSettings, OidcPr
 use console_core::auth::people::{self, Roles, StoredIdentity};
 use console_core::auth::sealed::SealingKey;
 use console_core::auth::tokens::{self, TokenUse};
+use console_core::audit;
 use console_core::auth::{CurrentUser, Identity, User};
 use console_core::store::{Store, StoreError};
 use serde::Deserialize;
@@ -342,6 +343,10 @@ async fn sign_in(state: &AppState, session: &Session, identity: &Identity, crede
     session.insert(IDENTITY, &id).await?;
     session.insert(SIGNED_IN_AT, now()).await?;
     tracing::info!(login = %identity.login, provider = %identity.provider, "signed in");
+    if let Some(stored) = people::find(&state.store, &id).await? {
+        let detail = format!("as {} (sre {}, squads from the provider [{}])", identity.login, identity.sre, identity.squads.join(", "));
+        record(state, audit::SIGNED_IN, &stored.actor, &identity.provider, detail).await;
+    }
     Ok(())
 }
 
@@ -386,6 +391,16 @@ async fn logout(session: Session) -> Response {
     Redirect::to("/login").into_response()
 }
 
+/// The Bearer token of a request, if it sends one: the same answer for the CSRF check and for
+/// authentication, so a malformed token (not UTF-8) is refused as a token, never quietly
+/// replaced by the session cookie the CSRF check let through. Other schemes (a proxy's Basic)
+/// are not ours and are ignored.
+fn bearer_token(headers: &header::HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?;
+    let rest = value.as_bytes().strip_prefix(b"Bearer ")?;
+    Some(std::str::from_utf8(rest).map(str::to_string).unwrap_or_default())
+}
+
 /// The API token a request came with, for the audit and the scope check.
 #[derive(Debug, Clone, Default)]
 pub struct RequestToken(pub Option<TokenUse>);
@@ -399,12 +414,7 @@ fn unauthorized(message: &str) -> Response {
 /// the provider when due) and puts a [`CurrentUser`] in the request.
 pub async fn authenticate(State(state): State<AppState>, session: Session, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
+    let bearer = bearer_token(request.headers());
     let internal = |what: &str, e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "{what}");
         StatusCode::INTERNAL_SERVER_ERROR.into_response()
@@ -455,9 +465,15 @@ pub async fn authenticate(State(state): State<AppState>, session: Session, mut r
 pub async fn current_user(state: &AppState, id: &str) -> Result<Option<User>, StoreError> {
     let Some(mut identity) = people::find(&state.store, id).await? else { return Ok(None) };
     let auth = &state.auth;
+    if identity.provider == "dev" && !auth.dev_sign_in {
+        // A session or token from a time the dev sign-in was on (`make run` on this store).
+        return Ok(None);
+    }
     if identity.provider != "dev" {
         let age = now() - identity.checked_at;
-        if age >= auth.recheck_secs && people::claim_recheck(&state.store, id, 30).await? {
+        // The lease outlasts a re-check's timeouts, so two replicas never spend one rotating
+        // refresh token (the provider would take the second use for theft).
+        if age >= auth.recheck_secs && people::claim_recheck(&state.store, id, 120).await? {
             recheck(state, &identity).await?;
             identity = match people::find(&state.store, id).await? {
                 Some(fresh) => fresh,
@@ -490,20 +506,32 @@ async fn recheck(state: &AppState, identity: &StoredIdentity) -> Result<(), Stor
     match result {
         Ok((fresh, rotated)) => {
             let sealed = rotated.map(|c| auth.sealing.seal(&c));
-            let roles = Roles { squads: fresh.squads, sre: fresh.sre };
+            let roles = Roles { squads: fresh.squads.clone(), sre: fresh.sre };
             if roles != identity.roles {
                 tracing::info!(actor = %identity.actor, sre = roles.sre, squads = ?roles.squads, "roles changed at the provider");
+                let detail = format!("sre {}, squads [{}] (were: sre {}, squads [{}])", roles.sre, roles.squads.join(", "), identity.roles.sre, identity.roles.squads.join(", "));
+                record(state, audit::ROLES_CHANGED, &identity.actor, &identity.provider, detail).await;
             }
-            people::recheck_passed(&state.store, &identity.id, &roles, sealed.as_deref()).await
+            people::recheck_passed(&state.store, &fresh, sealed.as_deref()).await
         }
         Err(AuthError::RecheckRefused(why)) | Err(AuthError::NotMember(why)) => {
             tracing::warn!(actor = %identity.actor, reason = %why, "the provider no longer vouches for this identity: signed out everywhere");
+            record(state, audit::IDENTITY_DISOWNED, &identity.actor, &identity.provider, why).await;
             people::disown(&state.store, &identity.id).await
         }
         Err(error) => {
             tracing::warn!(actor = %identity.actor, %error, "roles could not be re-checked; kept for the grace period");
             people::recheck_failed(&state.store, &identity.id).await
         }
+    }
+}
+
+/// An identity event in the audit log (sign-ins, role changes, disowning); a failure to write
+/// it is logged, not fatal: the change itself already happened at the provider.
+async fn record(state: &AppState, kind: &'static str, actor: &str, provider: &str, detail: String) {
+    let event = audit::Event { kind, actor: actor.to_string(), target: provider.to_string(), detail, ..Default::default() };
+    if let Err(error) = audit::append(&state.store, &event).await {
+        tracing::error!(%error, kind, "identity event could not be audited");
     }
 }
 
@@ -542,14 +570,14 @@ fn is_public(path: &str) -> bool {
 pub async fn check_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     // A Bearer token is no ambient credential a browser would attach for another site: scripts
     // calling the API send no Origin. (With a token, the session cookie is not used at all.)
-    let bearer = request.headers().get(header::AUTHORIZATION).is_some_and(|v| v.as_bytes().starts_with(b"Bearer "));
-    if bearer && request.uri().path().starts_with("/api/v1/") {
+    if bearer_token(request.headers()).is_some() && request.uri().path().starts_with("/api/v1/") {
         return next.run(request).await;
     }
     if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         // A GET that reads data into the audit (logs, audit exports) must not be made in the
-        // user's name by another site's link or image: browsers say where a request came from.
-        let cross_site = request.headers().get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site");
+        // user's name by another site's link or image (a sibling subdomain included): browsers
+        // say where a request came from; only our own pages and typed-in URLs pass.
+        let cross_site = request.headers().get("sec-fetch-site").is_some_and(|v| !matches!(v.as_bytes(), b"same-origin" | b"none"));
         if cross_site && is_audited_read(request.uri().path()) {
             tracing::warn!(path = %request.uri().path(), "cross-site read refused");
             return (StatusCode::FORBIDDEN, "cross-site request refused: open this from the console").into_response();

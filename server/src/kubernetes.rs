@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use console_core::auth::policy::{allows_on_service, Action};
 use console_core::audit;
-use console_core::auth::CurrentUser;
+use console_core::auth::{CurrentSession, CurrentUser};
 use console_core::limiter::Lease;
 use console_core::catalog::model::{Service, Tier};
 use console_core::catalog::repo;
@@ -190,6 +190,54 @@ fn json_event(name: &str, value: &impl serde::Serialize) -> Event {
     Event::default().event(name).data(serde_json::to_string(value).expect("views serialize"))
 }
 
+const ACCESS_ENDED: &str = "your access to this service ended (signed out, a grant expired, or your squads changed)";
+
+/// What an open stream re-checks while it runs: access is decided at every request, and a
+/// stream is one request that can last days.
+struct Access {
+    state: AppState,
+    session: Option<String>,
+    identity: String,
+    action: Action,
+    service: Service,
+    every: Duration,
+}
+
+impl Access {
+    fn of(state: &AppState, user: &CurrentUser, session: &CurrentSession, action: Action, service: &Service) -> Access {
+        Access {
+            state: state.clone(),
+            session: session.0.clone(),
+            identity: user.0.as_ref().map(|u| u.identity.clone()).unwrap_or_default(),
+            action,
+            service: service.clone(),
+            every: state.access_check,
+        }
+    }
+
+    /// The session still exists and the person's current roles (or a grant in force) still allow
+    /// the action on the service.
+    async fn still_allowed(&self) -> bool {
+        if let Some(session) = &self.session {
+            match console_core::auth::sessions::exists(&self.state.store, session).await {
+                Ok(true) => {}
+                Ok(false) => return false,
+                Err(error) => {
+                    tracing::warn!(%error, "session check failed; the stream goes on until the next check");
+                    return true;
+                }
+            }
+        }
+        match crate::auth::current_user(&self.state, &self.identity).await {
+            Ok(user) => allows_on_service(user.as_ref(), self.action, &self.service.name, &self.service.squad),
+            Err(error) => {
+                tracing::warn!(%error, "access check failed; the stream goes on until the next check");
+                true
+            }
+        }
+    }
+}
+
 /// One of `cap` running slots of `kind` for `login`, counted in the store (so the cap holds
 /// across console replicas); None when all are held. The slot is held as long as the lease.
 async fn stream_slot(state: &AppState, kind: &str, login: &str, cap: u64) -> Result<Option<Lease>, Refusal> {
@@ -227,6 +275,7 @@ async fn audit_read(state: &AppState, kind: &'static str, login: &str, service: 
 async fn live_deployments(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
+    Extension(session): Extension<CurrentSession>,
     Path(name): Path<String>,
 ) -> Result<Response, Refusal> {
     let service = authorized(&state.store, &user, &name, Action::ViewWorkloads).await?;
@@ -239,8 +288,11 @@ async fn live_deployments(
     };
     let (tx, rx) = mpsc::channel::<Event>(4);
     let clusters = state.clusters.clone();
+    let access = Access::of(&state, &user, &session, Action::ViewWorkloads, &service);
     tokio::spawn(async move {
         let _slot = slot; // held while the browser watches
+        let mut check = tokio::time::interval(access.every);
+        check.tick().await;
         let mut changes: Vec<_> = picked.iter().map(|c| c.changes()).collect();
         let mut view = Ok(first);
         let mut last = String::new();
@@ -258,6 +310,10 @@ async fn live_deployments(
             tokio::select! {
                 _ = tx.closed() => return,
                 _ = _slot.cancel.cancelled() => return,
+                _ = check.tick() => if !access.still_allowed().await {
+                    let _ = tx.send(Event::default().event("problem").data(ACCESS_ENDED)).await;
+                    return;
+                },
                 _ = changed => {}
                 // Ages move on even in a quiet cluster.
                 _ = tokio::time::sleep(Duration::from_secs(30)) => {}
@@ -282,6 +338,7 @@ struct FollowParam {
 async fn log_stream(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
+    Extension(session): Extension<CurrentSession>,
     Path(name): Path<String>,
     Query(options): Query<LogOptions>,
     Query(follow): Query<FollowParam>,
@@ -327,6 +384,7 @@ async fn log_stream(
         return Ok(sse_stream(rx).into_response());
     };
     audit_read(&state, audit::LOGS_FOLLOWED, &login, &service.name, &options, 0).await;
+    let access = Access::of(&state, &user, &session, Action::ReadLogs, &service);
     let (lines_tx, mut lines) = mpsc::channel::<LogLine>(4_096);
     let errors = events.clone();
     let follower = tokio::spawn(async move {
@@ -341,10 +399,17 @@ async fn log_stream(
         let gap = Duration::from_millis(100);
         let mut last_sent = tokio::time::Instant::now() - gap;
         let mut sent = 0usize;
+        let mut check = tokio::time::interval(access.every);
+        check.tick().await;
         loop {
             let first = tokio::select! {
                 _ = events.closed() => break,
                 _ = _slot.cancel.cancelled() => break,
+                // A grant that expires, an offboarding, a lost squad: the follow ends with it.
+                _ = check.tick() => if access.still_allowed().await { continue } else {
+                    let _ = events.send(Event::default().event("problem").data(ACCESS_ENDED)).await;
+                    break;
+                },
                 line = lines.recv() => match line { Some(line) => line, None => break },
             };
             tokio::time::sleep_until(last_sent + gap).await;

@@ -39,6 +39,8 @@ pub struct AppState {
     pub limiter: console_core::limiter::Limiter,
     /// The clusters' watch caches.
     pub clusters: console_core::k8s::Clusters,
+    /// How often an open stream (a log follow, a live view) checks its viewer's access again.
+    pub access_check: std::time::Duration,
 }
 
 impl AppState {
@@ -57,7 +59,14 @@ impl AppState {
             auth,
             catalog_dir: None,
             clusters: Default::default(),
+            access_check: std::time::Duration::from_secs(30),
         }
+    }
+
+    /// A shorter access check for streams (tests).
+    pub fn with_access_check(mut self, every: std::time::Duration) -> AppState {
+        self.access_check = every;
+        self
     }
 
     pub fn with_clusters(mut self, clusters: console_core::k8s::Clusters) -> AppState {

@@ -129,7 +129,8 @@ async fn mapped_and_prefixed_teams_of_the_org_become_squads() {
     let reply = callback(&app, "good").await;
     assert_eq!(reply.location(), "/");
     let user = session(&app, &reply).await;
-    assert_eq!(user["login"], "github:octo-quinn", "not linked to any person");
+    assert_eq!(user["login"], "github:555", "not linked to any person: acts by its GitHub id, not its login");
+    assert_eq!(user["name"], "Quinn");
     assert_eq!(user["sre"], true);
     assert_eq!(user["squads"], json!(["payments", "search"]));
 }
@@ -163,7 +164,7 @@ async fn a_login_named_like_a_catalog_member_is_not_that_member() {
     ]);
     let app = app_with(&fake_github(github).await).await;
     let namesake = session(&app, &callback(&app, "namesake").await).await;
-    assert_eq!(namesake["login"], "github:maria");
+    assert_eq!(namesake["login"], "github:777");
     assert_eq!(namesake["squads"], json!([]), "no catalog squad by name or unverified e-mail");
     let maria = session(&app, &callback(&app, "by-id").await).await;
     assert_eq!((maria["login"].clone(), maria["squads"].clone()), (json!("maria"), json!(["payments"])));

@@ -545,3 +545,52 @@ async fn a_follow_stops_following_the_cluster_when_its_client_goes() {
     }
     assert_eq!(open, 0, "no stream left on the cluster once the client is gone");
 }
+
+/// A stream is one request that can last days: a follow opened under a grant ends when the grant
+/// does, and one of an offboarded person ends with their sessions, both freeing the cluster.
+#[tokio::test]
+async fn an_open_follow_ends_when_access_does() {
+    let (app, sandbox) = TestApp::with_sandbox().await;
+    let sre = app.sign_in("sre").await;
+    let granted = app
+        .post_form("/api/access/grant", Some(&sre), "grantee=arjun&service=ledger&access=logs&hours=1&reason=incident%207")
+        .await;
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.body);
+    let arjun = app.sign_in("arjun").await;
+    let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &arjun).await;
+    follow.line_where("a line under the grant", |_| true).await;
+    let revoke = format!("id={}", granted.json()["id"].as_str().unwrap());
+    assert_eq!(app.post_form("/api/access/revoke-grant", Some(&sre), &revoke).await.status, StatusCode::OK);
+    let mut ended = None;
+    while let Some((event, data)) = follow.next(Duration::from_secs(10)).await {
+        if event == "problem" {
+            ended = Some(data);
+            break;
+        }
+    }
+    assert!(ended.expect("the follow ends").contains("your access to this service ended"));
+
+    // Maria follows her own service; an SRE offboards her.
+    let maria = app.sign_in("maria").await;
+    let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &maria).await;
+    follow.line_where("a line", |_| true).await;
+    assert_eq!(app.post_form("/api/access/offboard", Some(&sre), "actor=maria").await.status, StatusCode::OK);
+    let mut ended = false;
+    while let Some((event, _)) = follow.next(Duration::from_secs(10)).await {
+        if event == "problem" {
+            ended = true;
+            break;
+        }
+    }
+    assert!(ended, "an offboarded person's follow ends");
+    drop(follow);
+    let mut open = usize::MAX;
+    for _ in 0..100 {
+        open = sandbox.open_follows();
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(open, 0);
+}

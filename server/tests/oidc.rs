@@ -73,7 +73,7 @@ async fn prefixed_groups_become_squads_for_someone_the_catalog_does_not_know() {
     );
     let cookie = sign_in_as(&app, &idp, "user-77").await;
     let user = app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone();
-    assert_eq!(user["login"], "oidc:quinn");
+    assert_eq!(user["login"], "oidc:user-77");
     assert_eq!(user["squads"], json!(["search"]), "only the prefixed group; `payments` unprefixed is no squad");
     assert_eq!(user["sre"], false);
 }
@@ -93,7 +93,7 @@ async fn a_name_or_an_unverified_or_other_email_links_to_no_person() {
         idp.set_user(&subject, json!({"preferred_username": "maria", "email": email, "email_verified": verified, "groups": []}));
         let cookie = sign_in_as(&app, &idp, &subject).await;
         let user = app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone();
-        assert_eq!(user["login"], "oidc:maria", "{email} {verified}");
+        assert_eq!(user["login"], format!("oidc:{subject}"), "{email} {verified}");
         assert_eq!(user["squads"], json!([]), "{email} {verified}: no catalog squad");
     }
     // The provider trusted for e-mail, and it verified maria's: she is the catalog's maria.

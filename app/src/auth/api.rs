@@ -146,7 +146,7 @@ pub async fn revoke_token(id: String) -> Result<(), AppError> {
     use console_core::{audit, auth::policy::Action, auth::tokens, store::Store};
     let user = authorize_user(Action::ManageOwnTokens, None)?;
     let store = expect_context::<Store>();
-    if !tokens::revoke(&store, Some(&user.login), &id).await? {
+    if !tokens::revoke(&store, &user.login, &id).await? {
         return Err(AppError::NotFound(format!("token {id:?}")));
     }
     let event = audit::Event { kind: audit::TOKEN_REVOKED, actor: user.login, target: id, ..Default::default() };
@@ -192,7 +192,7 @@ pub async fn revoke_any_token(id: String) -> Result<(), AppError> {
     use console_core::{audit, auth::policy::Action, auth::tokens, store::Store};
     let user = authorize_user(Action::AdministerAccess, None)?;
     let store = expect_context::<Store>();
-    if !tokens::revoke(&store, None, &id).await? {
+    if !tokens::revoke_any(&store, &id).await? {
         return Err(AppError::NotFound(format!("token {id:?}")));
     }
     let event = audit::Event { kind: audit::TOKEN_REVOKED, actor: user.login, target: id, detail: "by an SRE".into(), ..Default::default() };

@@ -76,7 +76,9 @@ impl TestApp {
     fn serve(store: Store, auth: Auth, clusters: console_core::k8s::Clusters) -> TestApp {
         let state = AppState::new(store.clone(), auth, "target/site", "127.0.0.1:0".parse().unwrap())
             .with_catalog_dir(Some(demo_dir()))
-            .with_clusters(clusters);
+            .with_clusters(clusters)
+            // Open streams re-check access this often (30 s in production).
+            .with_access_check(std::time::Duration::from_millis(200));
         TestApp { router: router(state), store }
     }
 

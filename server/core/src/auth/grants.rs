@@ -91,3 +91,13 @@ pub async fn revoke(store: &Store, id: &str) -> Result<bool, StoreError> {
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Ends every grant of `grantee` (offboarding).
+pub async fn revoke_all_of(store: &Store, grantee: &str) -> Result<u64, StoreError> {
+    let done = sqlx::query("UPDATE access_grants SET revoked_at = $1 WHERE grantee = $2 AND revoked_at IS NULL AND expires_at > $1")
+        .bind(now())
+        .bind(grantee)
+        .execute(store.pool())
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -389,7 +389,8 @@ impl OidcProvider {
         }
         let email = text("email");
         let verified = claims.get("email_verified").and_then(|v| v.as_bool()) == Some(true);
-        let login = [text("preferred_username"), email.clone(), subject.clone()].into_iter().find(|s| !s.is_empty()).unwrap_or_default();
+        // Shown only; never an unverified e-mail, which anyone may set to someone else's.
+        let login = [text("preferred_username"), subject.clone()].into_iter().find(|s| !s.is_empty()).unwrap_or_default();
         let groups: Vec<String> = claims
             .get(&self.settings.groups_claim)
             .and_then(|g| g.as_array())

@@ -77,11 +77,17 @@ pub async fn link(store: &Store, identity: &Identity) -> Result<Option<String>, 
         return Ok(annotated);
     }
     for email in &identity.verified_emails {
-        if let Some(name) = by("email", email.trim().to_lowercase()).await? {
+        if let Some(name) = by("email", normal_email(email)).await? {
             return Ok(Some(name));
         }
     }
     Ok(None)
+}
+
+/// E-mail addresses compare trimmed and ASCII-lower-cased: Unicode case folding would make the
+/// Kelvin sign a `k`.
+fn normal_email(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
 }
 
 /// Records a successful sign-in: the identity's row is created or rewritten with what the
@@ -115,13 +121,14 @@ pub async fn record_sign_in(store: &Store, identity: &Identity, sealed_credentia
     Ok(id)
 }
 
-/// The name an identity acts under: its person, else (dev) its login, else `provider:login`,
-/// so an unlinked GitHub `maria` is never mistaken for the person maria.
+/// The name an identity acts under (audits, tokens, grants, history): its person, else (dev)
+/// its login, else `provider:subject`: unique and stable, where a login can be renamed and
+/// claimed by someone else, and is never mistaken for the person of that name.
 fn actor_of(identity: &Identity, person: Option<&str>) -> String {
     match person {
         Some(person) => person.to_string(),
         None if identity.provider == "dev" => identity.login.clone(),
-        None => format!("{}:{}", identity.provider, identity.login),
+        None => format!("{}:{}", identity.provider, identity.subject),
     }
 }
 
@@ -189,19 +196,10 @@ pub async fn claim_recheck(store: &Store, id: &str, lease_secs: i64) -> Result<b
     Ok(done.rows_affected() == 1)
 }
 
-/// A re-check succeeded: the provider's current roles replace the stored ones.
-pub async fn recheck_passed(store: &Store, id: &str, roles: &Roles, sealed_credential: Option<&str>) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE identities SET roles = $1, checked_at = $2, check_failed_at = NULL, checking_until = NULL,
-             credential = CASE WHEN $3 = '' THEN credential ELSE $3 END WHERE id = $4",
-    )
-    .bind(serde_json::to_string(roles).expect("roles serialise"))
-    .bind(now())
-    .bind(sealed_credential.unwrap_or_default())
-    .bind(id)
-    .execute(store.pool())
-    .await?;
-    Ok(())
+/// A re-check succeeded: what the provider says now replaces what was stored, and the identity
+/// is linked again (the catalog or the verified e-mail may have changed since sign-in).
+pub async fn recheck_passed(store: &Store, fresh: &Identity, sealed_credential: Option<&str>) -> Result<(), StoreError> {
+    record_sign_in(store, fresh, sealed_credential).await.map(|_| ())
 }
 
 /// A re-check failed: roles stay as they were until the grace period runs out.
@@ -215,7 +213,8 @@ pub async fn recheck_failed(store: &Store, id: &str) -> Result<(), StoreError> {
 }
 
 /// The provider no longer vouches for the identity (membership gone, refresh refused): its
-/// roles are removed and its sessions and tokens stop until it signs in again.
+/// roles are removed, its sessions ended and its tokens revoked, so none comes back when it
+/// signs in again.
 pub async fn disown(store: &Store, id: &str) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE identities SET roles = $1, checked_at = 0, check_failed_at = $2, checking_until = NULL, credential = '' WHERE id = $3",
@@ -225,6 +224,12 @@ pub async fn disown(store: &Store, id: &str) -> Result<(), StoreError> {
     .bind(id)
     .execute(store.pool())
     .await?;
+    sqlx::query("DELETE FROM sessions WHERE identity_id = $1").bind(id).execute(store.pool()).await?;
+    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE identity_id = $2 AND revoked_at IS NULL")
+        .bind(now())
+        .bind(id)
+        .execute(store.pool())
+        .await?;
     Ok(())
 }
 
@@ -241,17 +246,38 @@ pub async fn replace_people(store: &Store, people: &[Person]) -> Result<(), Stor
         let sql = format!("INSERT INTO people (name, display_name, email, github_id, oidc_subject) VALUES {} ON CONFLICT (name) DO NOTHING", values.join(", "));
         let mut query = sqlx::query(&sql);
         for p in chunk {
-            query = query.bind(p.name.clone()).bind(p.display_name.clone()).bind(p.email.trim().to_lowercase()).bind(p.github_id.clone()).bind(p.oidc_subject.clone());
+            query = query.bind(p.name.clone()).bind(p.display_name.clone()).bind(normal_email(&p.email)).bind(p.github_id.clone()).bind(p.oidc_subject.clone());
         }
         query.execute(&mut *tx).await?;
     }
-    // Links follow the catalog: an identity whose person is gone, or whose annotation or e-mail
-    // now names someone else, is linked again at its next sign-in; until then it keeps no person
-    // that no longer exists.
-    sqlx::query("UPDATE identities SET person = NULL, actor = provider || ':' || login WHERE person IS NOT NULL AND person NOT IN (SELECT name FROM people) AND provider <> 'dev'")
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
+    relink_all(store).await
+}
+
+/// Links every identity again by the rules of [`link`], from what the provider last said (its
+/// subject and verified e-mail): a corrected annotation or a reassigned e-mail takes effect at
+/// once, not at the identity's next sign-in.
+pub async fn relink_all(store: &Store) -> Result<(), StoreError> {
+    let rows: Vec<(String, String, String, String, String)> =
+        sqlx::query_as("SELECT id, provider, subject, login, email FROM identities").fetch_all(store.pool()).await?;
+    for (id, provider, subject, login, email) in rows {
+        let identity = Identity {
+            verified_emails: if email.is_empty() { vec![] } else { vec![email] },
+            provider,
+            subject,
+            login,
+            name: String::new(),
+            squads: vec![],
+            sre: false,
+        };
+        let person = link(store, &identity).await?;
+        sqlx::query("UPDATE identities SET person = $1, actor = $2 WHERE id = $3")
+            .bind(&person)
+            .bind(actor_of(&identity, person.as_deref()))
+            .bind(&id)
+            .execute(store.pool())
+            .await?;
+    }
     Ok(())
 }
 
@@ -283,18 +309,20 @@ pub fn session_handle(session_id: &str) -> String {
 
 /// Ends every session of `actor`'s identities; returns how many.
 pub async fn end_sessions(store: &Store, actor: &str) -> Result<u64, StoreError> {
-    let done = sqlx::query("DELETE FROM sessions WHERE identity_id IN (SELECT id FROM identities WHERE actor = $1)")
+    let done = sqlx::query("DELETE FROM sessions WHERE identity_id IN (SELECT id FROM identities WHERE actor = $1 OR person = $1)")
         .bind(actor)
         .execute(store.pool())
         .await?;
     Ok(done.rows_affected())
 }
 
-/// Offboarding: every session ended and every token revoked, for all of `actor`'s identities.
-/// Returns (sessions ended, tokens revoked).
+/// Offboarding: every session ended, every token revoked and every grant ended, for all the
+/// identities that act as `actor` or are linked to the person `actor`. Open streams notice at
+/// their next access check. Returns (sessions ended, tokens revoked).
 pub async fn offboard(store: &Store, actor: &str) -> Result<(u64, u64), StoreError> {
     let sessions = end_sessions(store, actor).await?;
     let tokens = super::tokens::revoke_all_of(store, actor).await?;
+    super::grants::revoke_all_of(store, actor).await?;
     Ok((sessions, tokens))
 }
 

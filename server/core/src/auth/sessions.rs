@@ -26,6 +26,16 @@ impl DbSessionStore {
     }
 }
 
+/// Whether the session `id` is still live (not signed out, ended or expired).
+pub async fn exists(store: &Store, id: &str) -> std::result::Result<bool, crate::store::StoreError> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
+        .bind(id)
+        .bind(OffsetDateTime::now_utc().unix_timestamp())
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(found.is_some())
+}
+
 fn backend(e: sqlx::Error) -> Error {
     Error::Backend(e.to_string())
 }

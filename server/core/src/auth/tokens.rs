@@ -130,10 +130,13 @@ fn info((id, name, owner, scope, created_at, expires_at, last_used_at, revoked_a
 
 const COLUMNS: &str = "id, name, login, scope, created_at, expires_at, last_used_at, revoked_at";
 
+/// Tokens of `owner` (made as that actor, or by an identity that acts as it now).
+const OWNED_BY: &str = "(login = $1 OR identity_id IN (SELECT id FROM identities WHERE actor = $1 OR person = $1))";
+
 /// `owner`'s tokens, newest first.
 pub async fn list(store: &Store, owner: &str) -> Result<Vec<TokenInfo>, StoreError> {
     let rows: Vec<TokenRow> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_tokens WHERE login = $1 ORDER BY created_at DESC, id"))
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_tokens WHERE {OWNED_BY} ORDER BY created_at DESC, id"))
             .bind(owner)
             .fetch_all(store.pool())
             .await?;
@@ -151,28 +154,32 @@ pub async fn list_all(store: &Store) -> Result<Vec<TokenInfo>, StoreError> {
     Ok(rows.into_iter().map(info).collect())
 }
 
-/// Revokes one of `owner`'s tokens (any owner's when `owner` is None, for SREs); false if there
-/// is no such live token.
-pub async fn revoke(store: &Store, owner: Option<&str>, id: &str) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND ($3 = '' OR login = $3) AND revoked_at IS NULL",
-    )
-    .bind(now())
-    .bind(id)
-    .bind(owner.unwrap_or_default())
-    .execute(store.pool())
-    .await?;
+/// Revokes one of `owner`'s tokens; false if there is no such live token of theirs.
+pub async fn revoke(store: &Store, owner: &str, id: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query(&format!("UPDATE api_tokens SET revoked_at = $2 WHERE {OWNED_BY} AND id = $3 AND revoked_at IS NULL"))
+        .bind(owner)
+        .bind(now())
+        .bind(id)
+        .execute(store.pool())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Revokes anyone's token (SREs); false if there is no such live token.
+pub async fn revoke_any(store: &Store, id: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now())
+        .bind(id)
+        .execute(store.pool())
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Revokes every live token acting as `actor` or made by one of its identities.
 pub async fn revoke_all_of(store: &Store, actor: &str) -> Result<u64, StoreError> {
-    let done = sqlx::query(
-        "UPDATE api_tokens SET revoked_at = $1
-         WHERE revoked_at IS NULL AND (login = $2 OR identity_id IN (SELECT id FROM identities WHERE actor = $2))",
-    )
-    .bind(now())
+    let done = sqlx::query(&format!("UPDATE api_tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND {OWNED_BY}"))
     .bind(actor)
+    .bind(now())
     .execute(store.pool())
     .await?;
     Ok(done.rows_affected())
