@@ -99,7 +99,9 @@ async fn run_query(
         Ok(body) => body,
         Err(rejection) => return AppError::BadRequest(format!("send {{\"replica\": …, \"sql\": …}}: {}", rejection.body_text())).into_response(),
     };
-    match app::query::flow::run(&state.store, &state.limiter, user.0, &name, &body.replica, body.sql.as_bytes()).await {
+    let token_id = token.0.as_ref().map(|t| t.id.clone()).unwrap_or_default();
+    let run = app::query::flow::run(&state.store, &state.limiter, user.0, &name, &body.replica, body.sql.as_bytes());
+    match console_core::audit::through_token(token_id, run).await {
         Ok(result) => Json(result).into_response(),
         Err(error) => error.into_response(),
     }

@@ -254,9 +254,9 @@ fn login_of(user: &CurrentUser) -> String {
 }
 
 /// Reads of logs are audited like queries: who, which service, which window and filter, how
-/// many lines. A read whose record cannot be written is still served (logged loudly): the
-/// record is written after the lines are known.
-async fn audit_read(state: &AppState, kind: &'static str, login: &str, service: &str, options: &LogOptions, lines: usize) {
+/// many lines. The record is written once the lines are known and before they are sent: a read
+/// whose record cannot be written is not served (fails closed).
+async fn audit_read(state: &AppState, kind: &'static str, login: &str, service: &str, options: &LogOptions, lines: usize) -> bool {
     let event = audit::Event {
         kind,
         actor: login.to_string(),
@@ -265,10 +265,17 @@ async fn audit_read(state: &AppState, kind: &'static str, login: &str, service: 
         rows: lines as i64,
         ..Default::default()
     };
-    if let Err(error) = audit::append(&state.store, &event).await {
-        tracing::error!(%error, kind, service, "log read could not be audited");
+    match audit::append(&state.store, &event).await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::error!(%error, kind, service, "log read could not be audited: not served");
+            false
+        }
     }
 }
+
+const TOO_MANY_READS: &str = "you already have that many log reads running: wait for one to finish";
+const NOT_AUDITED: &str = "internal error: the read could not be recorded, so it is not served";
 
 /// `GET /services/{name}/deployments/live`: the deployment view, sent again whenever the
 /// caches change it (a rollout, a crash, an event), at most four times a second.
@@ -346,6 +353,13 @@ async fn log_stream(
     let (service, limits, plan) = log_plan(&state, &user, &name, &options).await?;
     let login = login_of(&user);
     let (events, rx) = mpsc::channel::<Event>(64);
+    // One-shot views hold up to max_lines in memory while they merge: capped per person too.
+    let read_slot = if follow.follow { None } else {
+        match stream_slot(&state, "logs.read", &login, limits.max_follows_per_user).await? {
+            Some(slot) => Some(slot),
+            None => return Err(Refusal(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_READS.into())),
+        }
+    };
     let plan = match plan {
         Ok(plan) => plan,
         Err(error) => {
@@ -353,8 +367,9 @@ async fn log_stream(
             return Ok(sse_stream(rx).into_response());
         }
     };
-    if !follow.follow {
+    if let Some(read_slot) = read_slot {
         tokio::spawn(async move {
+            let _slot = read_slot;
             // A client that goes away stops the fetch from the clusters.
             let fetched = tokio::select! {
                 _ = events.closed() => return,
@@ -362,7 +377,10 @@ async fn log_stream(
             };
             match fetched {
                 Ok(result) => {
-                    audit_read(&state, audit::LOGS_READ, &login, &service.name, &options, result.lines.len()).await;
+                    if !audit_read(&state, audit::LOGS_READ, &login, &service.name, &options, result.lines.len()).await {
+                        let _ = events.send(Event::default().event("problem").data(NOT_AUDITED)).await;
+                        return;
+                    }
                     for chunk in result.lines.chunks(1_000) {
                         let _ = events.send(json_event("lines", &chunk)).await;
                     }
@@ -383,7 +401,10 @@ async fn log_stream(
         let _ = events.send(Event::default().event("problem").data(error.to_string())).await;
         return Ok(sse_stream(rx).into_response());
     };
-    audit_read(&state, audit::LOGS_FOLLOWED, &login, &service.name, &options, 0).await;
+    if !audit_read(&state, audit::LOGS_FOLLOWED, &login, &service.name, &options, 0).await {
+        let _ = events.send(Event::default().event("problem").data(NOT_AUDITED)).await;
+        return Ok(sse_stream(rx).into_response());
+    }
     let access = Access::of(&state, &user, &session, Action::ReadLogs, &service);
     let (lines_tx, mut lines) = mpsc::channel::<LogLine>(4_096);
     let errors = events.clone();
@@ -440,10 +461,15 @@ async fn log_download(
     Path(name): Path<String>,
     Query(options): Query<LogOptions>,
 ) -> Result<Response, Refusal> {
-    let (service, _, plan) = log_plan(&state, &user, &name, &options).await?;
+    let (service, limits, plan) = log_plan(&state, &user, &name, &options).await?;
     let plan = plan.map_err(refusal)?;
+    let Some(_slot) = stream_slot(&state, "logs.read", &login_of(&user), limits.max_follows_per_user).await? else {
+        return Err(Refusal(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_READS.into()));
+    };
     let result = logs::fetch(&plan).await.map_err(refusal)?;
-    audit_read(&state, audit::LOGS_DOWNLOADED, &login_of(&user), &service.name, &options, result.lines.len()).await;
+    if !audit_read(&state, audit::LOGS_DOWNLOADED, &login_of(&user), &service.name, &options, result.lines.len()).await {
+        return Err(Refusal(StatusCode::INTERNAL_SERVER_ERROR, NOT_AUDITED.into()));
+    }
     let mut text = String::with_capacity(result.lines.len() * 120);
     for line in &result.lines {
         text.push_str(&line.to_text());

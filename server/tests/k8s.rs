@@ -594,3 +594,17 @@ async fn an_open_follow_ends_when_access_does() {
     }
     assert_eq!(open, 0);
 }
+
+/// A log read whose record cannot be written is not served: the audit fails closed.
+#[tokio::test]
+async fn a_read_that_cannot_be_audited_is_not_served() {
+    let (app, _sandbox) = TestApp::with_sandbox().await;
+    let maria = app.sign_in("maria").await;
+    sqlx::query("ALTER TABLE audit_events RENAME TO audit_events_away").execute(app.store.pool()).await.unwrap();
+    let (status, _, body) = download(&app, &maria, "since=30m").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!body.contains("ledger-"), "no line leaves: {body}");
+    let mut view = Events::open(&app, "/services/ledger/logs/stream?since=5m", &maria).await;
+    let (event, data) = view.next(Duration::from_secs(10)).await.unwrap();
+    assert_eq!((event.as_str(), data.contains("could not be recorded")), ("problem", true), "{data}");
+}

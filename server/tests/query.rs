@@ -468,4 +468,6 @@ async fn a_query_token_runs_the_repls_flow_through_the_api() {
     let audit = console_core::audit::export(&app.store, "test", 0, i64::MAX).await.unwrap();
     let finished: Vec<_> = audit.iter().filter(|e| e.kind == "query.finished" && e.actor == "maria").collect();
     assert_eq!(finished.len(), 2, "both attempts audited: {finished:?}");
+    let token_id = token.strip_prefix("cst_").unwrap().split('_').next().unwrap();
+    assert!(finished.iter().all(|e| e.token == token_id), "each names the token it came through: {finished:?}");
 }

@@ -113,6 +113,22 @@ pub async fn record_export(store: &Store, actor: &str, detail: String) -> Result
     append(store, &Event { kind: AUDIT_EXPORTED, attempt: attempt_id(), actor: actor.into(), outcome: "exported".into(), detail, ..Event::default() }).await
 }
 
+tokio::task_local! {
+    /// The API token the current request acts through: every event appended while it is set
+    /// names it, however deep in the flow the event is written.
+    static TOKEN: String;
+}
+
+/// Runs `work` as acting through the API token `token` (its id).
+pub async fn through_token<F: std::future::Future>(token: String, work: F) -> F::Output {
+    TOKEN.scope(token, work).await
+}
+
+/// The token the current task acts through ('' for none), to carry into a spawned task.
+pub fn current_token() -> String {
+    TOKEN.try_with(|t| t.clone()).unwrap_or_default()
+}
+
 /// A fresh attempt id.
 pub fn attempt_id() -> String {
     format!("{:032x}", rand::random::<u128>())
@@ -127,7 +143,7 @@ pub async fn append(store: &Store, event: &Event) -> Result<(), StoreError> {
     .bind(event.kind)
     .bind(&event.attempt)
     .bind(&event.actor)
-    .bind(&event.token)
+    .bind(if event.token.is_empty() { current_token() } else { event.token.clone() })
     .bind(&event.entity)
     .bind(&event.target)
     .bind(&event.outcome)

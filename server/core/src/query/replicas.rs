@@ -353,11 +353,12 @@ pub async fn query_holding(
 ) -> Result<Result<QueryResult, RunError>, StoreError> {
     let cancel = slot.cancel.clone();
     let (store, login, replica, sql) = (store.clone(), login.to_string(), replica.clone(), sql.to_string());
-    let task = tokio::spawn(async move {
+    // The spawned task records the attempt: it carries the API token the caller acts through.
+    let task = tokio::spawn(audit::through_token(audit::current_token(), async move {
         let outcome = query_cancellable(&store, &login, &replica, tier, &sql, &slot.cancel).await;
         slot.release().await;
         outcome
-    });
+    }));
     let abandon = AbandonOnDrop(Some(cancel));
     let outcome = task.await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "query task failed");
