@@ -155,7 +155,7 @@ pub fn spawn_session_sweeper(store: Store, every: std::time::Duration) -> tokio:
 impl Auth {
     pub fn session_layer(&self, store: Store) -> SessionManagerLayer<console_core::auth::sessions::DbSessionStore> {
         SessionManagerLayer::new(console_core::auth::sessions::DbSessionStore::new(store))
-            .with_name("console_session")
+            .with_name(cookie_name(self, "console_session"))
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_secure(self.secure_cookies)
@@ -220,9 +220,19 @@ fn login_error(provider: &str, error: &AuthError) -> Response {
     Redirect::to(&format!("/login?error={}", error.code())).into_response()
 }
 
+/// A cookie's name: with HTTPS, `__Host-` binds it to this exact host (a sibling subdomain
+/// cannot plant one), which also requires `Path=/` and Secure.
+pub fn cookie_name(auth: &Auth, name: &str) -> String {
+    if auth.secure_cookies { format!("__Host-{name}") } else { name.to_string() }
+}
+
 fn pending_cookie(auth: &Auth, value: &str, max_age: i64) -> String {
-    let secure = if auth.secure_cookies { "; Secure" } else { "" };
-    format!("{PENDING_COOKIE}={value}; Path=/auth/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+    let name = cookie_name(auth, PENDING_COOKIE);
+    if auth.secure_cookies {
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}; Secure")
+    } else {
+        format!("{name}={value}; Path=/auth/; HttpOnly; SameSite=Lax; Max-Age={max_age}")
+    }
 }
 
 /// Sends the browser to the provider with the pending login sealed in a cookie.
@@ -257,13 +267,14 @@ async fn github_start(State(state): State<AppState>, Query(p): Query<StartParams
 /// The pending login from its cookie, if it opens with our key and is for `provider`. The
 /// callback clears the cookie whatever happens, so it is used once.
 fn take_pending(auth: &Auth, headers: &header::HeaderMap, provider: &str) -> Result<Pending, AuthError> {
+    let cookie = cookie_name(auth, PENDING_COOKIE);
     let sealed = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == PENDING_COOKIE)
+        .find(|(name, _)| *name == cookie)
         .map(|(_, value)| value.to_string())
         .ok_or(AuthError::StateMismatch)?;
     let pending: Pending = auth

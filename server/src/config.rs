@@ -306,8 +306,9 @@ impl Config {
             return invalid("auth.recheck_minutes", "must be at least 1".into());
         }
         if let Some(oidc) = &self.auth.oidc {
-            if !(oidc.issuer.starts_with("https://") || oidc.issuer.starts_with("http://")) {
-                return invalid("auth.oidc.issuer", format!("must be an http(s) URL, not {:?}", oidc.issuer));
+            // Keys and tokens come from there: plain HTTP only on this machine.
+            if !(oidc.issuer.starts_with("https://") || (oidc.issuer.starts_with("http://") && is_loopback_url(&oidc.issuer))) {
+                return invalid("auth.oidc.issuer", format!("must be an https URL (http only on loopback), not {:?}", oidc.issuer));
             }
             read_secret("auth.oidc.client_secret_env", &oidc.client_secret_env, &oidc.client_secret_file)?;
             if oidc.squad_prefix.as_deref() == Some("") {
@@ -318,6 +319,11 @@ impl Config {
             }
         }
         if let Some(github) = &self.auth.github {
+            for (key, url) in [("auth.github.web_url", &github.web_url), ("auth.github.api_url", &github.api_url)] {
+                if !(url.starts_with("https://") || (url.starts_with("http://") && is_loopback_url(url))) {
+                    return invalid(key, format!("must be an https URL (http only on loopback), not {url:?}"));
+                }
+            }
             if github.org.trim().is_empty() {
                 return invalid("auth.github.org", "only members of this organisation may sign in: it cannot be empty".into());
             }
@@ -418,7 +424,7 @@ mod tests {
         let err = Config::load(Some(&path), vec![]).unwrap_err().to_string();
         assert!(err.contains("auth.oidc") && err.contains("unknown field `client_secret`"), "{err}");
         assert!(!err.contains("s3cret"));
-        let err = Config::load(None, env(&[("CONSOLE_AUTH__SECRET_KEY_ENV", "CONFIG_TEST_SEALING_KEY"), ("CONSOLE_AUTH__OIDC__ISSUER", "http://idp"), ("CONSOLE_AUTH__OIDC__CLIENT_ID", "c"), ("CONSOLE_AUTH__OIDC__CLIENT_SECRET_ENV", "NO_SUCH_VAR_X")]))
+        let err = Config::load(None, env(&[("CONSOLE_AUTH__SECRET_KEY_ENV", "CONFIG_TEST_SEALING_KEY"), ("CONSOLE_AUTH__OIDC__ISSUER", "https://idp"), ("CONSOLE_AUTH__OIDC__CLIENT_ID", "c"), ("CONSOLE_AUTH__OIDC__CLIENT_SECRET_ENV", "NO_SUCH_VAR_X")]))
             .unwrap_err()
             .to_string();
         assert!(err.contains("NO_SUCH_VAR_X is not set"), "{err}");
@@ -458,6 +464,12 @@ mod tests {
             Config::load(None, env(&pairs)).unwrap_err().to_string()
         };
         assert!(with(("CONSOLE_AUTH__OIDC__SQUAD_PREFIX", "")).contains("`auth.oidc.squad_prefix`: an empty prefix would make every group"));
+        // Keys over plain HTTP from another host could be forged on the way.
+        let mut plain = base.to_vec();
+        plain[1].1 = "http://idp.example.com";
+        assert!(Config::load(None, env(&plain)).unwrap_err().to_string().contains("`auth.oidc.issuer`: must be an https URL"));
+        plain[1].1 = "http://127.0.0.1:3190";
+        assert!(Config::load(None, env(&plain)).is_ok(), "a provider on this machine (tests) may be plain HTTP");
         // Without the sealing key, or with a short one.
         let err = Config::load(None, env(&base[1..])).unwrap_err().to_string();
         assert!(err.contains("`auth.secret_key_env`"), "{err}");

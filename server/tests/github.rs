@@ -63,7 +63,7 @@ async fn fake_github(github: FakeGithub) -> String {
 }
 
 fn team(slug: &str, org: &str) -> Value {
-    json!({"slug": slug, "organization": {"login": org}})
+    json!({"id": slug.len() as u64 * 1000 + slug.bytes().map(u64::from).sum::<u64>(), "slug": slug, "organization": {"login": org}})
 }
 
 async fn app_with(base: &str) -> TestApp {
@@ -78,7 +78,8 @@ async fn app_adjusted(base: &str, adjust: impl FnOnce(&mut Auth)) -> TestApp {
         client_secret: Secret::new("gh-secret".into()),
         redirect_url: format!("{PUBLIC_URL}/auth/github/callback"),
         org: "acme".into(),
-        team_map: [("payments-team".to_string(), "payments".to_string())].into(),
+        // By id (survives a rename): the team the fake calls "data-eng"; by slug: payments-team.
+        team_map: [("payments-team".to_string(), "payments".to_string()), (team("data-eng", "acme")["id"].to_string(), "data".to_string())].into(),
         team_prefix: "squad-".into(),
         sre_team: "platform-sre".into(),
         trust_email: true,
@@ -120,7 +121,7 @@ async fn mapped_and_prefixed_teams_of_the_org_become_squads() {
     let github = github_with(&[(
         "good",
         json!({"id": 555, "login": "octo-quinn", "name": "Quinn", "orgs": ["acme"], "emails": [],
-               "teams": [team("payments-team", "acme"), team("squad-search", "acme"), team("platform-sre", "acme"),
+               "teams": [team("payments-team", "acme"), team("squad-search", "acme"), team("platform-sre", "acme"), team("data-eng", "acme"),
                          // Named like a squad, but neither mapped nor prefixed: anyone in the org can make one.
                          team("checkout", "acme"),
                          team("squad-data", "other-org")]}),
@@ -132,7 +133,7 @@ async fn mapped_and_prefixed_teams_of_the_org_become_squads() {
     assert_eq!(user["login"], "github:555", "not linked to any person: acts by its GitHub id, not its login");
     assert_eq!(user["name"], "Quinn");
     assert_eq!(user["sre"], true);
-    assert_eq!(user["squads"], json!(["payments", "search"]));
+    assert_eq!(user["squads"], json!(["data", "payments", "search"]));
 }
 
 #[tokio::test]

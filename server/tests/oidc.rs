@@ -215,3 +215,30 @@ async fn anonymous_sign_in_starts_leave_no_rows() {
     let reply = app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&forged)).await;
     assert_eq!(reply.location(), "/login?error=state");
 }
+
+/// Over HTTPS both cookies are `__Host-` cookies (only this host sets them, Secure, Path=/),
+/// and the whole sign-in works with them.
+#[tokio::test]
+async fn https_cookies_are_host_bound() {
+    let idp = start_idp().await;
+    let app = app_with_auth(&idp.issuer, |auth| auth.secure_cookies = true).await;
+    let start = app.get_as("/auth/oidc/start?return_to=/squads/payments", None).await;
+    let set = start.headers.get("set-cookie").unwrap().to_str().unwrap().to_string();
+    assert!(set.starts_with("__Host-console_pending=") && set.contains("; Secure") && set.contains("Path=/;"), "{set}");
+    let location = start.location().to_string();
+    let code = "host-code".to_string();
+    idp.codes.lock().unwrap().insert(
+        code.clone(),
+        Grant::new(&query_param(&location, "nonce"), &query_param(&location, "code_challenge"), MARIA),
+    );
+    let pending = start.cookie("__Host-console_pending").unwrap();
+    let callback = app.get_as(&format!("/auth/oidc/callback?code={code}&state={}", query_param(&location, "state")), Some(&pending)).await;
+    assert_eq!(callback.location(), "/squads/payments", "{}", callback.body);
+    let session = callback.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|c| c.starts_with("__Host-console_session=")).map(str::to_string);
+    let session = session.expect("a __Host- session cookie");
+    assert!(session.contains("Secure") && session.contains("Path=/"), "{session}");
+    // A plain-named cookie is not ours over HTTPS.
+    let value = session.split(';').next().unwrap().trim_start_matches("__Host-console_session=").to_string();
+    assert!(!signed_in(&app, &format!("console_session={value}")).await);
+    assert!(signed_in(&app, session.split(';').next().unwrap()).await);
+}

@@ -34,6 +34,13 @@ pub struct Grant {
     subject: String,
 }
 
+impl Grant {
+    /// A good login of `subject` for a sign-in with this nonce and PKCE challenge.
+    pub fn new(nonce: &str, challenge: &str, subject: &str) -> Grant {
+        Grant { nonce: nonce.into(), challenge: challenge.into(), mode: Mode::Good, subject: subject.into() }
+    }
+}
+
 #[derive(Clone)]
 pub struct Idp {
     pub issuer: String,

@@ -440,7 +440,7 @@ pub struct GithubSettings {
     pub redirect_url: String,
     /// Only members of this organisation sign in; only its teams count.
     pub org: String,
-    /// Teams (slugs) named here become the squad they map to.
+    /// Teams named here (by id, which survives renames, or by slug) become the squad they map to.
     pub team_map: BTreeMap<String, String>,
     /// Teams whose slug starts with this become squads (prefix removed); empty: none by prefix.
     pub team_prefix: String,
@@ -481,6 +481,8 @@ struct GithubMembership {
 
 #[derive(Deserialize)]
 struct GithubTeam {
+    #[serde(default)]
+    id: u64,
     slug: String,
     organization: GithubOrg,
 }
@@ -590,9 +592,11 @@ impl GithubProvider {
             return Err(AuthError::NotMember(org.clone()));
         }
         let teams: Vec<GithubTeam> = self.get(access, "/user/teams?per_page=100").await?.unwrap_or_default();
-        let ours: Vec<String> =
-            teams.into_iter().filter(|t| t.organization.login.eq_ignore_ascii_case(org)).map(|t| t.slug).collect();
-        let sre = !self.settings.sre_team.is_empty() && ours.iter().any(|t| *t == self.settings.sre_team);
+        let ours: Vec<GithubTeam> = teams.into_iter().filter(|t| t.organization.login.eq_ignore_ascii_case(org)).collect();
+        let sre = !self.settings.sre_team.is_empty() && ours.iter().any(|t| t.slug == self.settings.sre_team || t.id.to_string() == self.settings.sre_team);
+        // A team is known by its slug, which its maintainers can rename (and anyone may then
+        // create a team with the old one), and by its id, which stays: the map may use either.
+        let keys: Vec<String> = ours.iter().flat_map(|t| [t.slug.clone(), t.id.to_string()]).collect();
         let verified_emails = if self.settings.trust_email {
             let emails: Vec<GithubEmail> = self.get(access, "/user/emails").await?.unwrap_or_default();
             emails.into_iter().filter(|e| e.verified).map(|e| e.email).collect()
@@ -605,7 +609,7 @@ impl GithubProvider {
             name: user.name.unwrap_or_default(),
             login: user.login,
             verified_emails,
-            squads: squads_from(&ours, &self.settings.team_prefix, &self.settings.team_map),
+            squads: squads_from(&keys, &self.settings.team_prefix, &self.settings.team_map),
             sre,
         })
     }
