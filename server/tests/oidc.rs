@@ -194,6 +194,13 @@ async fn an_identity_the_provider_disowns_is_signed_out_everywhere() {
     idp.refresh.lock().unwrap().clear();
     assert!(!signed_in(&app, &cookie).await);
     assert_eq!(me_by_token(&app, &token).await.0, axum::http::StatusCode::UNAUTHORIZED);
+    // Back (re-hired, or the cookie and token were stolen): a new sign-in revives neither.
+    let fresh = sign_in_as(&app, &idp, MARIA).await;
+    assert!(signed_in(&app, &fresh).await);
+    assert!(!signed_in(&app, &cookie).await, "the old session stays ended");
+    assert_eq!(me_by_token(&app, &token).await.0, axum::http::StatusCode::UNAUTHORIZED, "the old token stays revoked");
+    let audit = console_core::audit::export(&app.store, "test", 0, i64::MAX).await.unwrap();
+    assert!(audit.iter().any(|e| e.kind == "auth.disowned" && e.actor == "maria"), "disowning is in the audit");
 }
 
 /// Anyone may start a sign-in: a thousand starts store nothing (the pending login is a sealed,
