@@ -33,6 +33,9 @@ pub struct Config {
     pub database_url: String,
     /// Directory of Backstage `catalog-info.yaml` descriptors imported at start. Empty: none.
     pub catalog_dir: Option<PathBuf>,
+    /// An import (at start, by an SRE, or `console import` without `--prune`) that would remove
+    /// more than this share of the stored services is refused.
+    pub catalog_max_removed_percent: u32,
     /// Where the compiled site (wasm, JS, CSS) lives.
     pub site_root: PathBuf,
     /// `text` or `json`.
@@ -199,6 +202,7 @@ impl Default for Config {
             listen: "127.0.0.1:3000".parse().unwrap(),
             database_url: "sqlite://data/console.db".into(),
             catalog_dir: None,
+            catalog_max_removed_percent: 10,
             site_root: "target/site".into(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
@@ -214,6 +218,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("listen", "address to listen on (default 127.0.0.1:3000)"),
     ("database_url", "sqlite://path (default sqlite://data/console.db) or postgres://user@host/db"),
     ("catalog_dir", "directory of catalog-info.yaml descriptors imported at start (default: none)"),
+    ("catalog_max_removed_percent", "refuse an import that would remove more than this share of services, unless --prune (default 10)"),
     ("site_root", "compiled site assets (default target/site)"),
     ("log_format", "text or json (default text)"),
     ("log_level", "tracing filter (default info)"),
@@ -267,6 +272,9 @@ impl Config {
         let url = &self.database_url;
         if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return invalid("database_url", format!("must start with sqlite: or postgres://, not {url:?}"));
+        }
+        if self.catalog_max_removed_percent > 100 {
+            return invalid("catalog_max_removed_percent", format!("must be 0 to 100, not {}", self.catalog_max_removed_percent));
         }
         if let Some(dir) = &self.catalog_dir {
             if !dir.as_os_str().is_empty() && !dir.is_dir() {

@@ -33,8 +33,9 @@ pub struct AppState {
     pub store: Store,
     pub metrics: Metrics,
     pub auth: Auth,
-    /// Where `catalog/import` re-reads descriptors from.
+    /// Where `catalog/import` re-reads descriptors from, and how much it may remove.
     pub catalog_dir: Option<std::path::PathBuf>,
+    pub import_options: console_core::catalog::repo::ImportOptions,
     /// Per-user rates and running slots, counted in the store (they hold across console replicas).
     pub limiter: console_core::limiter::Limiter,
     /// The clusters' watch caches.
@@ -58,6 +59,7 @@ impl AppState {
             metrics: Metrics::default(),
             auth,
             catalog_dir: None,
+            import_options: Default::default(),
             clusters: Default::default(),
             access_check: std::time::Duration::from_secs(30),
         }
@@ -78,6 +80,11 @@ impl AppState {
         self.catalog_dir = dir;
         self
     }
+
+    pub fn with_import_options(mut self, options: console_core::catalog::repo::ImportOptions) -> AppState {
+        self.import_options = options;
+        self
+    }
 }
 
 /// The whole application: pages (server-rendered, hydrated), server functions, JSON API,
@@ -91,7 +98,7 @@ pub fn router(state: AppState) -> Router {
             github: state.auth.github.is_some(),
             dev_sign_in: state.auth.dev_sign_in,
         };
-        let source = CatalogSource(state.catalog_dir.clone());
+        let source = CatalogSource(state.catalog_dir.clone(), state.import_options);
         let limiter = state.limiter.clone();
         let clusters = state.clusters.clone();
         move || {

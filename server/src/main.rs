@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use console::config::{Config, LogFormat, KEYS};
 use console::{router, AppState};
-use console_core::catalog::repo::{self, ImportError};
+use console_core::catalog::repo::{self, ImportError, ImportOptions, ImportSummary};
 use console_core::store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,11 +23,19 @@ struct Cli {
 enum Command {
     /// Serve the console (the default).
     Serve,
-    /// Import catalog descriptors now, all or nothing, and exit.
+    /// Import catalog descriptors now, all or nothing, merged with what the console owns, and
+    /// exit. Prints what was added, kept and removed.
     Import {
         /// Directory of catalog-info.yaml files (default: the configured catalog_dir).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Remove whatever the descriptors no longer hold, even everything (else an import that
+        /// would remove more than catalog_max_removed_percent of the services is refused).
+        #[arg(long)]
+        prune: bool,
+        /// Print what would be added, kept and removed, per kind; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Validate the configuration and exit.
     CheckConfig,
@@ -69,7 +77,7 @@ async fn main() -> ExitCode {
     init_tracing(&config);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Import { dir } => import(config, dir).await,
+        Command::Import { dir, prune, dry_run } => import(config, dir, prune, dry_run).await,
         Command::Sandbox { listen, kubeconfig, deployments, pods_per_deployment } => {
             sandbox(config, listen, kubeconfig, deployments, pods_per_deployment).await
         }
@@ -97,28 +105,35 @@ fn init_tracing(config: &Config) {
     }
 }
 
-/// Imports `dir`; problems are logged one per line and leave the stored catalog as it was.
-async fn import_catalog(store: &Store, dir: &std::path::Path) -> Result<(), String> {
-    match repo::import_dir(store, dir).await {
+/// Imports `dir` (never pruning past the configured share); problems are printed one per line
+/// as `file:line: field: message` on stderr and leave the stored catalog as it was.
+async fn import_catalog(store: &Store, dir: &std::path::Path, options: ImportOptions) -> Result<ImportSummary, String> {
+    match repo::import_dir_with(store, dir, options).await {
         Ok(summary) => {
-            tracing::info!(dir = %dir.display(), squads = summary.squads, services = summary.services, skipped = summary.skipped, "catalog imported");
-            Ok(())
+            tracing::info!(dir = %dir.display(), squads = summary.squads(), services = summary.services(), removed = summary.services_removed.len(), skipped = summary.skipped, dry_run = summary.dry_run, "catalog imported");
+            Ok(summary)
         }
         Err(ImportError::Invalid(problems)) => {
             for problem in &problems {
-                tracing::error!(%problem, "catalog descriptor rejected");
+                eprintln!("{problem}");
             }
             Err(format!("catalog import refused, nothing changed: {} problem(s) in {}", problems.len(), dir.display()))
         }
+        Err(ImportError::Refused(why)) => Err(format!("catalog import refused, nothing changed: {why}")),
         Err(ImportError::Store(e)) => Err(format!("catalog import failed, nothing changed: {e}")),
     }
+}
+
+fn import_options(config: &Config) -> ImportOptions {
+    ImportOptions { max_removed_percent: config.catalog_max_removed_percent, ..Default::default() }
 }
 
 async fn serve(config: Config) -> Result<(), String> {
     let store = Store::open(&config.database_url).await.map_err(|e| e.to_string())?;
     if let Some(dir) = config.catalog_dir() {
-        // A bad catalog must not take the console down: keep serving the stored one.
-        if let Err(message) = import_catalog(&store, dir).await {
+        // A bad catalog, or one that would remove too much, must not take the console down:
+        // keep serving the stored one. The import at start never prunes past the share.
+        if let Err(message) = import_catalog(&store, dir, import_options(&config)).await {
             tracing::error!("{message}");
         }
     }
@@ -136,6 +151,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let (clusters, _sandbox) = console::kubernetes::connect(&config.kubernetes, &store).await?;
     let state = AppState::new(store, auth, &config.site_root.to_string_lossy(), config.listen)
         .with_catalog_dir(config.catalog_dir().map(PathBuf::from))
+        .with_import_options(import_options(&config))
         .with_clusters(clusters);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -149,12 +165,20 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-async fn import(config: Config, dir: Option<PathBuf>) -> Result<(), String> {
+async fn import(config: Config, dir: Option<PathBuf>, prune: bool, dry_run: bool) -> Result<(), String> {
     let dir = dir
         .or_else(|| config.catalog_dir().map(PathBuf::from))
         .ok_or("no directory: pass --dir or set catalog_dir")?;
     let store = Store::open(&config.database_url).await.map_err(|e| e.to_string())?;
-    import_catalog(&store, &dir).await
+    let options = ImportOptions { prune, dry_run, ..import_options(&config) };
+    let summary = import_catalog(&store, &dir, options).await?;
+    if dry_run {
+        println!("dry run: nothing was changed; an import would do this:");
+    }
+    for line in summary.lines() {
+        println!("{line}");
+    }
+    Ok(())
 }
 
 async fn sandbox(config: Config, listen: std::net::SocketAddr, kubeconfig: PathBuf, deployments: Option<usize>, pods: i32) -> Result<(), String> {
@@ -163,7 +187,7 @@ async fn sandbox(config: Config, listen: std::net::SocketAddr, kubeconfig: PathB
         None => {
             let store = Store::open(&config.database_url).await.map_err(|e| e.to_string())?;
             if let Some(dir) = config.catalog_dir() {
-                import_catalog(&store, dir).await?;
+                import_catalog(&store, dir, import_options(&config)).await?;
             }
             console::kubernetes::demo_workloads(&store).await?
         }

@@ -95,7 +95,7 @@ pub async fn update_service(
     }
     let edit = ServiceEdit { description: description.trim().into(), tier, lifecycle, runbook: runbook.trim().into(), slo: slo.trim().into() };
     edit.validate().map_err(AppError::BadRequest)?;
-    repo::update_service(&store, &name, &edit).await?;
+    repo::update_service(&store, &name, &edit, &user.login).await?;
     tracing::info!(login = %user.login, service = %name, "service edited");
     Ok(())
 }
@@ -125,9 +125,10 @@ fn today() -> String {
     console_core::dates::date(now)
 }
 
-/// Where descriptors are re-imported from on demand (server side only).
+/// Where descriptors are re-imported from on demand, and how (server side only).
+#[cfg(feature = "ssr")]
 #[derive(Debug, Clone)]
-pub struct CatalogSource(pub Option<std::path::PathBuf>);
+pub struct CatalogSource(pub Option<std::path::PathBuf>, pub console_core::catalog::repo::ImportOptions);
 
 /// SREs re-import the catalog from its descriptors, all or nothing.
 #[server(endpoint = "catalog/import")]
@@ -136,14 +137,16 @@ pub async fn import_catalog() -> Result<String, AppError> {
     use console_core::catalog::repo::{self, ImportError};
     use console_core::{auth::policy::Action, store::Store};
     let user = authorize_user(Action::ImportCatalog, None)?;
-    let Some(dir) = expect_context::<CatalogSource>().0 else {
+    let Some(dir) = expect_context::<CatalogSource>().0.clone() else {
         return Err(AppError::BadRequest("no catalog_dir is configured".into()));
     };
-    match repo::import_dir(&expect_context::<Store>(), &dir).await {
+    let options = expect_context::<CatalogSource>().1;
+    match repo::import_dir_with(&expect_context::<Store>(), &dir, options).await {
         Ok(s) => {
-            tracing::info!(login = %user.login, squads = s.squads, services = s.services, "catalog re-imported");
-            Ok(format!("imported {} squads and {} services", s.squads, s.services))
+            tracing::info!(login = %user.login, squads = s.squads(), services = s.services(), removed = s.services_removed.len(), "catalog re-imported");
+            Ok(s.lines().join("\n"))
         }
+        Err(ImportError::Refused(why)) => Err(AppError::BadRequest(format!("nothing changed: {why}"))),
         Err(ImportError::Invalid(problems)) => Err(AppError::BadRequest(format!(
             "nothing changed; {} problem(s): {}",
             problems.len(),

@@ -211,6 +211,17 @@ fn ServiceDetail(
                 {move || attest.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorView error /> })}
             </section>
         </div>
+        {(!page.overrides.is_empty()).then(|| view! {
+            <section class="mt-6 rounded border border-sky-200 bg-sky-50 p-4 text-sm" data-testid="overrides">
+                <h2 class="font-semibold mb-1">"Edited in the console: overrides Git"</h2>
+                <p class="mb-1 text-slate-600">"Kept across imports until the descriptor in Git changes the field (then Git's value counts). To make an edit permanent, change the descriptor."</p>
+                <ul>
+                    {page.overrides.iter().map(|o| view! {
+                        <li>{format!("{} = {:?} by {} (Git says {:?})", o.field, o.value, o.by, o.git_value)}</li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        })}
         <ServiceGrants service=service_name.clone() />
     }
 }

@@ -150,7 +150,7 @@ async fn a_bad_import_changes_nothing() {
             "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: api\n  annotations:\n    console.dev/tier: '2'\nspec:\n  type: service\n  lifecycle: production\n  owner: core\n",
         );
         let summary = repo::import_dir(&store, dir.path()).await.unwrap();
-        assert_eq!((summary.squads, summary.services), (1, 1));
+        assert_eq!((summary.squads(), summary.services()), (1, 1));
 
         // One good new file and one bad one: nothing of the batch lands.
         write(
@@ -211,6 +211,100 @@ async fn the_audit_event_log_is_append_only() {
         assert!(delete.unwrap_err().to_string().contains("append-only"));
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events").fetch_one(store.pool()).await.unwrap();
         assert_eq!(n, 1);
+    })
+    .await;
+}
+
+const SQUAD: &str = "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: core\nspec:\n  type: team\n  members: [maria]\n";
+
+fn component(name: &str, description: &str) -> String {
+    format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n  description: {description}\n  annotations:\n    console.dev/tier: '2'\nspec:\n  type: service\n  lifecycle: production\n  owner: core\n"
+    )
+}
+
+/// What squads enter in the console survives the import at every restart: an attestation, and an
+/// edit of a descriptor field (an override, until Git changes that field).
+#[tokio::test]
+async fn an_import_keeps_what_the_console_owns() {
+    on_both(|store| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("squad.yaml", SQUAD);
+        write("api.yaml", &component("api", "From Git"));
+        repo::import_dir(&store, dir.path()).await.unwrap();
+        let check = repo::checks(&store).await.unwrap().into_iter()
+            .find(|c| c.evidence == readiness::Evidence::Attested && c.tier >= 2).unwrap().id;
+        repo::attest(&store, "api", &check, Some(("maria", "2026-12-01"))).await.unwrap();
+        let before = repo::service(&store, "api").await.unwrap().unwrap();
+        let edit = repo::ServiceEdit { description: "Edited in the console".into(), tier: before.tier, lifecycle: before.lifecycle, runbook: "https://runbooks.example.com/api".into(), slo: String::new() };
+        assert!(repo::update_service(&store, "api", &edit, "maria").await.unwrap());
+
+        // The console restarts and imports the same descriptors.
+        let summary = repo::import_dir(&store, dir.path()).await.unwrap();
+        assert_eq!((summary.services_kept, summary.overrides_dropped), (1, 0));
+        let after = repo::service(&store, "api").await.unwrap().unwrap();
+        assert_eq!(after.description, "Edited in the console");
+        assert_eq!(after.runbook, "https://runbooks.example.com/api");
+        assert!(after.attestations.iter().any(|a| a.check == check && a.by == "maria"), "{:?}", after.attestations);
+        let overrides = merge::overrides_of(&store, "api").await.unwrap();
+        assert_eq!(overrides.len(), 2, "{overrides:?}");
+        assert!(overrides.contains(&("description".into(), "Edited in the console".into(), "From Git".into(), "maria".into())));
+
+        // Git changes the description: Git's new value counts; the runbook edit stays.
+        write("api.yaml", &component("api", "Rewritten in Git"));
+        let summary = repo::import_dir(&store, dir.path()).await.unwrap();
+        assert_eq!(summary.overrides_dropped, 1);
+        let after = repo::service(&store, "api").await.unwrap().unwrap();
+        assert_eq!(after.description, "Rewritten in Git");
+        assert_eq!(after.runbook, "https://runbooks.example.com/api");
+        assert!(after.attestations.iter().any(|a| a.check == check));
+        // Setting a field back to Git's value clears its override.
+        let back = repo::ServiceEdit { runbook: String::new(), description: after.description.clone(), ..edit };
+        repo::update_service(&store, "api", &back, "maria").await.unwrap();
+        assert!(merge::overrides_of(&store, "api").await.unwrap().is_empty());
+    })
+    .await;
+}
+
+/// An empty batch, or one that would remove more than the allowed share, changes nothing unless
+/// pruning is asked for; a dry run says what would change and writes nothing.
+#[tokio::test]
+async fn an_import_that_would_remove_too_much_is_refused() {
+    on_both(|store| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("squad.yaml", SQUAD);
+        for i in 0..10 {
+            write(&format!("svc{i}.yaml"), &component(&format!("svc-{i}"), "x"));
+        }
+        repo::import_dir(&store, dir.path()).await.unwrap();
+        let empty = tempfile::tempdir().unwrap();
+        match repo::import_dir(&store, empty.path()).await {
+            Err(ImportError::Refused(why)) => assert!(why.contains("no squad and no service"), "{why}"),
+            other => panic!("an empty batch must be refused: {other:?}"),
+        }
+        assert_eq!(repo::service_count(&store).await.unwrap(), 10);
+
+        // One of ten removed: within the share.
+        std::fs::remove_file(dir.path().join("svc9.yaml")).unwrap();
+        let summary = repo::import_dir(&store, dir.path()).await.unwrap();
+        assert_eq!(summary.services_removed, ["svc-9"]);
+        // Then two of nine: refused, naming them.
+        for i in [7, 8] {
+            std::fs::remove_file(dir.path().join(format!("svc{i}.yaml"))).unwrap();
+        }
+        match repo::import_dir(&store, dir.path()).await {
+            Err(ImportError::Refused(why)) => assert!(why.contains("2 of 9") && why.contains("svc-7") && why.contains("svc-8"), "{why}"),
+            other => panic!("expected a refusal: {other:?}"),
+        }
+        assert_eq!(repo::service_count(&store).await.unwrap(), 9);
+        let dry = repo::import_dir_with(&store, empty.path(), repo::ImportOptions { prune: true, dry_run: true, ..Default::default() }).await.unwrap();
+        assert_eq!((dry.services_removed.len(), dry.squads_removed.len(), dry.dry_run), (9, 1, true));
+        assert_eq!(repo::service_count(&store).await.unwrap(), 9, "a dry run changes nothing");
+        let pruned = repo::import_dir_with(&store, dir.path(), repo::ImportOptions { prune: true, ..Default::default() }).await.unwrap();
+        assert_eq!(pruned.services_removed, ["svc-7", "svc-8"]);
+        assert_eq!(repo::service_count(&store).await.unwrap(), 7);
     })
     .await;
 }

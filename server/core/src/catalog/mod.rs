@@ -6,6 +6,8 @@ pub mod readiness;
 #[cfg(feature = "server")]
 pub mod import;
 #[cfg(feature = "server")]
+pub mod merge;
+#[cfg(feature = "server")]
 pub mod repo;
 #[cfg(feature = "server")]
 pub mod fixture;

@@ -360,6 +360,19 @@ pub struct ServicePage {
     pub readiness: crate::catalog::readiness::Readiness,
     /// Metrics links rendered from the platform's templates.
     pub links: Vec<crate::defaults::links::RenderedLink>,
+    /// Descriptor fields edited in the console ("overrides Git"), until Git changes them.
+    #[serde(default)]
+    pub overrides: Vec<FieldOverride>,
+}
+
+/// A console edit of a field the descriptor in Git owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldOverride {
+    pub field: String,
+    pub value: String,
+    /// What Git says; the override lasts while Git still says it.
+    pub git_value: String,
+    pub by: String,
 }
 
 /// The org-wide readiness view.

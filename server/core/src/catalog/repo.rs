@@ -7,13 +7,7 @@ use crate::store::{Store, StoreError};
 use sqlx::Row;
 use std::collections::HashMap;
 
-/// What an import changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct ImportSummary {
-    pub squads: usize,
-    pub services: usize,
-    pub skipped: usize,
-}
+pub use super::merge::{ImportOptions, ImportSummary, MergeError};
 
 fn links_of(
     templates: &[crate::defaults::links::LinkTemplate],
@@ -111,56 +105,18 @@ pub async fn refresh_all_scores(store: &Store, checks: &[Check]) -> Result<(), S
     Ok(())
 }
 
-/// Replaces the whole catalog with `batch` in one transaction: readers see the old catalog or
-/// the new one, never a mix, and a failure changes nothing.
+/// Makes the stored catalog hold exactly `batch`, keeping what the console owns (a merge that may
+/// remove anything: for tests, benchmarks and fixtures; imports go through [`import_dir_with`]).
 pub async fn replace_all(store: &Store, batch: &Batch) -> Result<ImportSummary, StoreError> {
-    let checks = checks(store).await?;
-    let squads: HashMap<&str, &Squad> = batch.squads.iter().map(|s| (s.name.as_str(), s)).collect();
-    let mut tx = store.pool().begin().await?;
-    for table in ["attestations", "services", "squad_members", "squads"] {
-        sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
-    }
-    for squad in &batch.squads {
-        sqlx::query(
-            "INSERT INTO squads (name, display_name, description, chat_channel, oncall_rotation, oncall_url, links)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&squad.name)
-        .bind(&squad.display_name)
-        .bind(&squad.description)
-        .bind(&squad.chat_channel)
-        .bind(&squad.oncall.rotation)
-        .bind(&squad.oncall.url)
-        .bind(to_json(&squad.links))
-        .execute(&mut *tx)
-        .await?;
-        for member in &squad.members {
-            sqlx::query("INSERT INTO squad_members (squad, member) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(&squad.name)
-                .bind(member)
-                .execute(&mut *tx)
-                .await?;
-        }
-    }
-    for service in &batch.services {
-        let squad = squads.get(service.squad.as_str()).ok_or_else(|| {
-            // parse() guarantees owners exist; a caller that built a batch by hand may not.
-            StoreError::Sql(sqlx::Error::Protocol(format!("service {} has unknown squad {}", service.name, service.squad)))
-        })?;
-        let score = evaluate(service, squad, &checks).score;
-        insert_service(&mut tx, service, score).await?;
-    }
-    tx.commit().await?;
-    crate::auth::people::replace_people(store, &batch.people).await?;
-    // Fresh statistics after a bulk replace, so PostgreSQL's planner picks the indexes.
-    // (SQLite's planner does better here without them.)
-    if store.backend() == crate::store::Backend::Postgres {
-        sqlx::query("ANALYZE services").execute(store.pool()).await?;
-    }
-    Ok(ImportSummary { squads: batch.squads.len(), services: batch.services.len(), skipped: batch.skipped })
+    let options = ImportOptions { prune: true, ..Default::default() };
+    super::merge::merge(store, batch, &checks(store).await?, options).await.map_err(|e| match e {
+        MergeError::Store(e) => e,
+        other => StoreError::Sql(sqlx::Error::Protocol(other.to_string())),
+    })
 }
 
-async fn insert_service(
+/// Writes the service's row, new or not (its attestations are the caller's).
+pub(super) async fn upsert_service(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     s: &Service,
     score: Score,
@@ -169,7 +125,13 @@ async fn insert_service(
         "INSERT INTO services (name, squad, tier, lifecycle, description, system, repository, runbook, slo,
                                tags, links, k8s_cluster, k8s_namespace, k8s_selector,
                                readiness_met, readiness_required, search_text)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+         ON CONFLICT (name) DO UPDATE SET squad = excluded.squad, tier = excluded.tier, lifecycle = excluded.lifecycle,
+             description = excluded.description, system = excluded.system, repository = excluded.repository,
+             runbook = excluded.runbook, slo = excluded.slo, tags = excluded.tags, links = excluded.links,
+             k8s_cluster = excluded.k8s_cluster, k8s_namespace = excluded.k8s_namespace, k8s_selector = excluded.k8s_selector,
+             readiness_met = excluded.readiness_met, readiness_required = excluded.readiness_required,
+             search_text = excluded.search_text",
     )
     .bind(&s.name)
     .bind(&s.squad)
@@ -190,15 +152,6 @@ async fn insert_service(
     .bind(search_text(s))
     .execute(&mut **tx)
     .await?;
-    for a in &s.attestations {
-        sqlx::query("INSERT INTO attestations (service, check_id, attested_by, attested_at) VALUES ($1, $2, $3, $4)")
-            .bind(&s.name)
-            .bind(&a.check)
-            .bind(&a.by)
-            .bind(&a.at)
-            .execute(&mut **tx)
-            .await?;
-    }
     Ok(())
 }
 
@@ -206,7 +159,7 @@ fn search_text(s: &Service) -> String {
     format!("{} {} {} {}", s.name, s.description, s.tags.join(" "), s.squad).to_lowercase()
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> String {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serialises")
 }
 
@@ -403,7 +356,12 @@ pub async fn service_page(store: &Store, name: &str) -> Result<Option<ServicePag
     let readiness = evaluate(&service, &squad, &defaults.readiness);
     let w = &service.workloads;
     let links = links_of(&defaults.links, &service.name, &squad.name, &w.cluster, &w.namespace, service.tier);
-    Ok(Some(ServicePage { service, squad, readiness, links }))
+    let overrides = super::merge::overrides_of(store, &service.name)
+        .await?
+        .into_iter()
+        .map(|(field, value, git_value, by)| FieldOverride { field, value, git_value, by })
+        .collect();
+    Ok(Some(ServicePage { service, squad, readiness, links, overrides }))
 }
 
 /// Every squad with its service count and readiness roll-up, by name.
@@ -491,7 +449,17 @@ async fn refresh_score_with(store: &Store, name: &str, checks: &[Check]) -> Resu
 
 /// Applies a UI edit; false if there is no such service. (A later import of the descriptors
 /// replaces it: the descriptors stay the source of truth.)
-pub async fn update_service(store: &Store, name: &str, edit: &ServiceEdit) -> Result<bool, StoreError> {
+/// Applies a console edit; each descriptor field it changes becomes an override of Git's value
+/// (kept across imports while Git holds that value). `by` is who edits.
+pub async fn update_service(store: &Store, name: &str, edit: &ServiceEdit, by: &str) -> Result<bool, StoreError> {
+    let Some(before) = service(store, name).await? else { return Ok(false) };
+    let mut after = before.clone();
+    after.description = edit.description.clone();
+    after.tier = edit.tier;
+    after.lifecycle = edit.lifecycle;
+    after.runbook = edit.runbook.clone();
+    after.slo = edit.slo.clone();
+    super::merge::record_edit(store, &before, &after, by).await?;
     let done = sqlx::query(
         "UPDATE services SET description = $1, tier = $2, lifecycle = $3, runbook = $4, slo = $5 WHERE name = $6",
     )
@@ -512,8 +480,8 @@ pub async fn attest(store: &Store, service: &str, check: &str, by: Option<(&str,
     match by {
         Some((who, date)) => {
             sqlx::query(
-                "INSERT INTO attestations (service, check_id, attested_by, attested_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (service, check_id) DO UPDATE SET attested_by = excluded.attested_by, attested_at = excluded.attested_at",
+                "INSERT INTO attestations (service, check_id, attested_by, attested_at, source) VALUES ($1, $2, $3, $4, 'console')
+                 ON CONFLICT (service, check_id) DO UPDATE SET attested_by = excluded.attested_by, attested_at = excluded.attested_at, source = 'console'",
             )
             .bind(service)
             .bind(check)
@@ -537,15 +505,28 @@ pub async fn attest(store: &Store, service: &str, check: &str, by: Option<(&str,
 pub enum ImportError {
     #[error("the catalog was not changed: {} problem(s) in the descriptors", .0.len())]
     Invalid(Vec<super::import::Problem>),
+    /// Valid descriptors whose import would lose too much (an empty batch, a large removal).
+    #[error("the catalog was not changed: {0}")]
+    Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Reads, validates and stores every descriptor under `dir`, all or nothing.
+/// Reads, validates and merges every descriptor under `dir`, all or nothing, never pruning past
+/// the default share.
 pub async fn import_dir(store: &Store, dir: &std::path::Path) -> Result<ImportSummary, ImportError> {
+    import_dir_with(store, dir, ImportOptions::default()).await
+}
+
+/// [`import_dir`] with its options (prune, dry run, the share an import may remove).
+pub async fn import_dir_with(store: &Store, dir: &std::path::Path, options: ImportOptions) -> Result<ImportSummary, ImportError> {
     let files = super::import::read_dir(dir).map_err(ImportError::Invalid)?;
-    let batch = super::import::parse(&files, &checks(store).await?).map_err(ImportError::Invalid)?;
-    Ok(replace_all(store, &batch).await?)
+    let checks = checks(store).await?;
+    let batch = super::import::parse(&files, &checks).map_err(ImportError::Invalid)?;
+    super::merge::merge(store, &batch, &checks, options).await.map_err(|e| match e {
+        MergeError::Store(e) => ImportError::Store(e),
+        refused => ImportError::Refused(refused.to_string()),
+    })
 }
 
 /// Every service's squad, tier and workload mapping, by name: what the sandbox cluster runs.

@@ -1,0 +1,333 @@
+//! Importing descriptors is a merge, not a replacement: Git owns the descriptor fields, the
+//! console owns what squads enter (attestations made in the console, edits of descriptor
+//! fields, kept as overrides). An import adds, updates and removes what the descriptors own and
+//! keeps what the console owns:
+//! - an override stays while Git still holds the value it overrode; when Git changes that field
+//!   the override is dropped and Git's new value counts;
+//! - an attestation made in the console lives as long as its service; one written in Git and
+//!   one made in the console for the same check: the later one counts;
+//! - an import that would remove every service, or more than the allowed share, is refused
+//!   unless pruning is asked for; a dry run says what would change and writes nothing.
+
+use super::import::Batch;
+use super::model::*;
+use super::readiness::{evaluate, Check};
+use crate::store::{Store, StoreError};
+use std::collections::{HashMap, HashSet};
+
+/// How an import may change the catalog.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImportOptions {
+    /// Remove what the descriptors no longer hold, however much (`console import --prune`).
+    pub prune: bool,
+    /// Say what would change; write nothing.
+    pub dry_run: bool,
+    /// Without `prune`, the largest share of stored services an import may remove (0–100).
+    pub max_removed_percent: u32,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions { prune: false, dry_run: false, max_removed_percent: 10 }
+    }
+}
+
+/// What an import changed (or, in a dry run, would change), per kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportSummary {
+    pub squads_added: Vec<String>,
+    pub squads_removed: Vec<String>,
+    pub squads_kept: usize,
+    pub services_added: Vec<String>,
+    pub services_removed: Vec<String>,
+    pub services_kept: usize,
+    /// Console edits dropped because Git changed the field they overrode.
+    pub overrides_dropped: usize,
+    pub people: usize,
+    /// Descriptors of kinds the console does not model.
+    pub skipped: usize,
+    pub dry_run: bool,
+}
+
+impl ImportSummary {
+    pub fn squads(&self) -> usize {
+        self.squads_added.len() + self.squads_kept
+    }
+    pub fn services(&self) -> usize {
+        self.services_added.len() + self.services_kept
+    }
+
+    /// One line per kind, for the command line and the log.
+    pub fn lines(&self) -> Vec<String> {
+        let names = |list: &[String]| if list.is_empty() { String::new() } else { format!(": {}", list.join(", ")) };
+        vec![
+            format!("squads: {} added{}, {} removed{}, {} kept", self.squads_added.len(), names(&self.squads_added), self.squads_removed.len(), names(&self.squads_removed), self.squads_kept),
+            format!("services: {} added{}, {} removed{}, {} kept", self.services_added.len(), names(&self.services_added), self.services_removed.len(), names(&self.services_removed), self.services_kept),
+            format!("console edits dropped because Git changed the field: {}", self.overrides_dropped),
+            format!("people: {}; descriptors of other kinds skipped: {}", self.people, self.skipped),
+        ]
+    }
+}
+
+/// Why an import changed nothing, besides invalid descriptors.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("the batch holds no squad and no service: importing it would remove the whole catalog ({stored} services); pass --prune if that is meant")]
+    Empty { stored: usize },
+    #[error("the batch would remove {removed} of {stored} services (more than {percent}%): {names}; pass --prune if that is meant")]
+    TooManyRemoved { removed: usize, stored: usize, percent: u32, names: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for MergeError {
+    fn from(e: sqlx::Error) -> Self {
+        MergeError::Store(e.into())
+    }
+}
+
+/// Descriptor fields a console edit may override (the tier only by SREs).
+pub const OVERRIDABLE: [&str; 5] = ["description", "lifecycle", "runbook", "slo", "tier"];
+
+/// A field's value as stored text.
+fn field_of(s: &Service, field: &str) -> String {
+    match field {
+        "description" => s.description.clone(),
+        "lifecycle" => s.lifecycle.as_str().to_string(),
+        "runbook" => s.runbook.clone(),
+        "slo" => s.slo.clone(),
+        "tier" => s.tier.number().to_string(),
+        _ => String::new(),
+    }
+}
+
+fn set_field(s: &mut Service, field: &str, value: &str) {
+    match field {
+        "description" => s.description = value.to_string(),
+        "lifecycle" => {
+            if let Some(l) = Lifecycle::parse(value) {
+                s.lifecycle = l;
+            }
+        }
+        "runbook" => s.runbook = value.to_string(),
+        "slo" => s.slo = value.to_string(),
+        "tier" => {
+            if let Some(t) = value.parse::<u8>().ok().and_then(|n| Tier::new(n as i64).ok()) {
+                s.tier = t;
+            }
+        }
+        _ => {}
+    }
+}
+
+struct Override {
+    field: String,
+    value: String,
+    git_value: String,
+}
+
+/// Merges `batch` into the stored catalog (see the module comment). All or nothing: one
+/// transaction for the catalog, then the people.
+pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: ImportOptions) -> Result<ImportSummary, MergeError> {
+    let stored_services: Vec<String> = sqlx::query_scalar("SELECT name FROM services ORDER BY name").fetch_all(store.pool()).await?;
+    let stored_squads: Vec<String> = sqlx::query_scalar("SELECT name FROM squads ORDER BY name").fetch_all(store.pool()).await?;
+    let batch_services: HashSet<&str> = batch.services.iter().map(|s| s.name.as_str()).collect();
+    let batch_squads: HashSet<&str> = batch.squads.iter().map(|s| s.name.as_str()).collect();
+    let stored_service_set: HashSet<&str> = stored_services.iter().map(String::as_str).collect();
+    let stored_squad_set: HashSet<&str> = stored_squads.iter().map(String::as_str).collect();
+
+    let mut summary = ImportSummary {
+        services_removed: stored_services.iter().filter(|n| !batch_services.contains(n.as_str())).cloned().collect(),
+        services_added: batch.services.iter().filter(|s| !stored_service_set.contains(s.name.as_str())).map(|s| s.name.clone()).collect(),
+        squads_removed: stored_squads.iter().filter(|n| !batch_squads.contains(n.as_str())).cloned().collect(),
+        squads_added: batch.squads.iter().filter(|s| !stored_squad_set.contains(s.name.as_str())).map(|s| s.name.clone()).collect(),
+        people: batch.people.len(),
+        skipped: batch.skipped,
+        dry_run: options.dry_run,
+        ..Default::default()
+    };
+    summary.services_kept = batch.services.len() - summary.services_added.len();
+    summary.squads_kept = batch.squads.len() - summary.squads_added.len();
+
+    if !options.prune && !stored_services.is_empty() {
+        if batch.services.is_empty() && batch.squads.is_empty() {
+            return Err(MergeError::Empty { stored: stored_services.len() });
+        }
+        let removed = summary.services_removed.len();
+        if removed * 100 > options.max_removed_percent as usize * stored_services.len() {
+            let mut names: Vec<String> = summary.services_removed.iter().take(10).cloned().collect();
+            if removed > 10 {
+                names.push(format!("… ({} more)", removed - 10));
+            }
+            return Err(MergeError::TooManyRemoved {
+                removed,
+                stored: stored_services.len(),
+                percent: options.max_removed_percent,
+                names: names.join(", "),
+            });
+        }
+    }
+
+    // What the console owns, read once.
+    let mut overrides: HashMap<String, Vec<Override>> = HashMap::new();
+    let rows: Vec<(String, String, String, String)> =
+        sqlx::query_as("SELECT service, field, value, git_value FROM service_overrides").fetch_all(store.pool()).await?;
+    for (service, field, value, git_value) in rows {
+        overrides.entry(service).or_default().push(Override { field, value, git_value });
+    }
+    let mut console_attested: HashMap<String, Vec<Attestation>> = HashMap::new();
+    let rows: Vec<(String, String, String, String)> =
+        sqlx::query_as("SELECT service, check_id, attested_by, attested_at FROM attestations WHERE source = 'console'")
+            .fetch_all(store.pool())
+            .await?;
+    for (service, check, by, at) in rows {
+        console_attested.entry(service).or_default().push(Attestation { check, by, at });
+    }
+
+    // The effective services: Git's, with the console's overrides (where Git still holds the
+    // overridden value) and its later attestations.
+    let mut dropped: Vec<(String, String)> = Vec::new();
+    let effective: Vec<(Service, Vec<Attestation>)> = batch
+        .services
+        .iter()
+        .map(|git| {
+            let mut s = git.clone();
+            for o in overrides.get(&git.name).into_iter().flatten() {
+                if field_of(git, &o.field) == o.git_value {
+                    set_field(&mut s, &o.field, &o.value);
+                } else {
+                    dropped.push((git.name.clone(), o.field.clone()));
+                }
+            }
+            let console = console_attested.get(&git.name).cloned().unwrap_or_default();
+            let git_attestations: Vec<Attestation> = git
+                .attestations
+                .iter()
+                .filter(|a| !console.iter().any(|c| c.check == a.check && c.at > a.at))
+                .cloned()
+                .collect();
+            s.attestations = console.iter().filter(|c| !git_attestations.iter().any(|g| g.check == c.check)).cloned().collect();
+            s.attestations.extend(git_attestations.iter().cloned());
+            (s, git_attestations)
+        })
+        .collect();
+    summary.overrides_dropped = dropped.len();
+    if options.dry_run {
+        return Ok(summary);
+    }
+
+    let squads: HashMap<&str, &Squad> = batch.squads.iter().map(|s| (s.name.as_str(), s)).collect();
+    let mut tx = store.pool().begin().await?;
+    for name in &summary.services_removed {
+        // Attestations and overrides go with it (ON DELETE CASCADE).
+        sqlx::query("DELETE FROM service_overrides WHERE service = $1").bind(name).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM attestations WHERE service = $1").bind(name).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM services WHERE name = $1").bind(name).execute(&mut *tx).await?;
+    }
+    for squad in &batch.squads {
+        sqlx::query(
+            "INSERT INTO squads (name, display_name, description, chat_channel, oncall_rotation, oncall_url, links)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name, description = excluded.description,
+                 chat_channel = excluded.chat_channel, oncall_rotation = excluded.oncall_rotation,
+                 oncall_url = excluded.oncall_url, links = excluded.links",
+        )
+        .bind(&squad.name)
+        .bind(&squad.display_name)
+        .bind(&squad.description)
+        .bind(&squad.chat_channel)
+        .bind(&squad.oncall.rotation)
+        .bind(&squad.oncall.url)
+        .bind(super::repo::to_json(&squad.links))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM squad_members WHERE squad = $1").bind(&squad.name).execute(&mut *tx).await?;
+        for member in &squad.members {
+            sqlx::query("INSERT INTO squad_members (squad, member) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(&squad.name)
+                .bind(member)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    for (service, git_attestations) in &effective {
+        let squad = squads.get(service.squad.as_str()).ok_or_else(|| {
+            // parse() guarantees owners exist; a caller that built a batch by hand may not.
+            StoreError::Sql(sqlx::Error::Protocol(format!("service {} has unknown squad {}", service.name, service.squad)))
+        })?;
+        let score = evaluate(service, squad, checks).score;
+        super::repo::upsert_service(&mut tx, service, score).await?;
+        sqlx::query("DELETE FROM attestations WHERE service = $1 AND source = 'git'").bind(&service.name).execute(&mut *tx).await?;
+        for a in git_attestations {
+            sqlx::query(
+                "INSERT INTO attestations (service, check_id, attested_by, attested_at, source) VALUES ($1, $2, $3, $4, 'git')
+                 ON CONFLICT (service, check_id) DO UPDATE SET attested_by = excluded.attested_by,
+                     attested_at = excluded.attested_at, source = 'git'",
+            )
+            .bind(&service.name)
+            .bind(&a.check)
+            .bind(&a.by)
+            .bind(&a.at)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    for (service, field) in &dropped {
+        sqlx::query("DELETE FROM service_overrides WHERE service = $1 AND field = $2").bind(service).bind(field).execute(&mut *tx).await?;
+    }
+    for name in &summary.squads_removed {
+        sqlx::query("DELETE FROM squad_members WHERE squad = $1").bind(name).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM squads WHERE name = $1").bind(name).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    crate::auth::people::replace_people(store, &batch.people).await?;
+    // Fresh statistics after a bulk change, so PostgreSQL's planner picks the indexes.
+    if store.backend() == crate::store::Backend::Postgres {
+        sqlx::query("ANALYZE services").execute(store.pool()).await?;
+    }
+    Ok(summary)
+}
+
+/// A console edit of a descriptor field: recorded as an override of Git's value, cleared when
+/// set back to it. `git_now` is the service as stored before the edit.
+pub async fn record_edit(store: &Store, before: &Service, after: &Service, by: &str) -> Result<(), StoreError> {
+    for field in OVERRIDABLE {
+        let (old, new) = (field_of(before, field), field_of(after, field));
+        if old == new {
+            continue;
+        }
+        // Git's value: the one an earlier override kept, else the stored one (no override yet).
+        let git_value: Option<String> =
+            sqlx::query_scalar("SELECT git_value FROM service_overrides WHERE service = $1 AND field = $2")
+                .bind(&before.name)
+                .bind(field)
+                .fetch_optional(store.pool())
+                .await?;
+        let git_value = git_value.unwrap_or(old);
+        if new == git_value {
+            sqlx::query("DELETE FROM service_overrides WHERE service = $1 AND field = $2").bind(&before.name).bind(field).execute(store.pool()).await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO service_overrides (service, field, value, git_value, set_by, set_at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (service, field) DO UPDATE SET value = excluded.value, set_by = excluded.set_by, set_at = excluded.set_at",
+            )
+            .bind(&before.name)
+            .bind(field)
+            .bind(&new)
+            .bind(&git_value)
+            .bind(by)
+            .bind(crate::dates::now())
+            .execute(store.pool())
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The console's overrides of `service`'s descriptor fields: (field, value, Git's value, by).
+pub async fn overrides_of(store: &Store, service: &str) -> Result<Vec<(String, String, String, String)>, StoreError> {
+    Ok(sqlx::query_as("SELECT field, value, git_value, set_by FROM service_overrides WHERE service = $1 ORDER BY field")
+        .bind(service)
+        .fetch_all(store.pool())
+        .await?)
+}
