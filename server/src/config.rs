@@ -36,6 +36,8 @@ pub struct Config {
     /// An import (at start, by an SRE, or `console import` without `--prune`) that would remove
     /// more than this share of the stored services is refused.
     pub catalog_max_removed_percent: u32,
+    /// The tier of a Component whose descriptor names none (Backstage's own name none).
+    pub catalog_default_tier: u8,
     /// Where the compiled site (wasm, JS, CSS) lives.
     pub site_root: PathBuf,
     /// `text` or `json`.
@@ -203,6 +205,7 @@ impl Default for Config {
             database_url: "sqlite://data/console.db".into(),
             catalog_dir: None,
             catalog_max_removed_percent: 10,
+            catalog_default_tier: 4,
             site_root: "target/site".into(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
@@ -219,6 +222,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("database_url", "sqlite://path (default sqlite://data/console.db) or postgres://user@host/db"),
     ("catalog_dir", "directory of catalog-info.yaml descriptors imported at start (default: none)"),
     ("catalog_max_removed_percent", "refuse an import that would remove more than this share of services, unless --prune (default 10)"),
+    ("catalog_default_tier", "tier of a Component without console.dev/tier, with a warning (default 4)"),
     ("site_root", "compiled site assets (default target/site)"),
     ("log_format", "text or json (default text)"),
     ("log_level", "tracing filter (default info)"),
@@ -272,6 +276,9 @@ impl Config {
         let url = &self.database_url;
         if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return invalid("database_url", format!("must start with sqlite: or postgres://, not {url:?}"));
+        }
+        if !(1..=4).contains(&self.catalog_default_tier) {
+            return invalid("catalog_default_tier", format!("must be 1 to 4, not {}", self.catalog_default_tier));
         }
         if self.catalog_max_removed_percent > 100 {
             return invalid("catalog_max_removed_percent", format!("must be 0 to 100, not {}", self.catalog_max_removed_percent));

@@ -110,6 +110,9 @@ fn init_tracing(config: &Config) {
 async fn import_catalog(store: &Store, dir: &std::path::Path, options: ImportOptions) -> Result<ImportSummary, String> {
     match repo::import_dir_with(store, dir, options).await {
         Ok(summary) => {
+            for warning in &summary.warnings {
+                eprintln!("warning: {warning}");
+            }
             tracing::info!(dir = %dir.display(), squads = summary.squads(), services = summary.services(), removed = summary.services_removed.len(), skipped = summary.skipped, dry_run = summary.dry_run, "catalog imported");
             Ok(summary)
         }
@@ -125,7 +128,8 @@ async fn import_catalog(store: &Store, dir: &std::path::Path, options: ImportOpt
 }
 
 fn import_options(config: &Config) -> ImportOptions {
-    ImportOptions { max_removed_percent: config.catalog_max_removed_percent, ..Default::default() }
+    let default_tier = console_core::catalog::Tier::new(config.catalog_default_tier as i64).unwrap_or(console_core::catalog::Tier::ALL[3]);
+    ImportOptions { max_removed_percent: config.catalog_max_removed_percent, default_tier, ..Default::default() }
 }
 
 async fn serve(config: Config) -> Result<(), String> {

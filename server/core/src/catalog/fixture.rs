@@ -47,5 +47,5 @@ pub fn synthetic_org(squads: usize, services: usize) -> Batch {
             }
         })
         .collect();
-    Batch { squads: squads_list, services: services_list, skipped: 0, people: vec![] }
+    Batch { squads: squads_list, services: services_list, people: vec![], ..Default::default() }
 }

@@ -59,6 +59,9 @@ pub struct Batch {
     pub people: Vec<crate::auth::people::Person>,
     /// Descriptors of kinds we do not use (User, API, Resource…), counted and skipped.
     pub skipped: usize,
+    /// What was assumed or skipped, per file and line (a default tier, a file that is not a
+    /// descriptor, another apiVersion): reported, not refused.
+    pub warnings: Vec<Problem>,
 }
 
 /// Reads every `*.yaml` / `*.yml` file under `dir`, in a stable order.
@@ -104,9 +107,15 @@ fn collect_yaml(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Resul
     Ok(())
 }
 
-/// Parses and validates a whole batch of descriptor files.
-/// `checks` are the readiness requirements in force: attestations must name one of them.
+/// Parses and validates a whole batch of descriptor files, with tier 4 for Components that name
+/// none. `checks` are the readiness requirements in force: attestations must name one of them.
 pub fn parse(files: &[SourceFile], checks: &[Check]) -> Result<Batch, Vec<Problem>> {
+    parse_with(files, checks, Tier::ALL[3])
+}
+
+/// [`parse`] with the tier a Component without `console.dev/tier` gets (with a warning):
+/// Backstage's own descriptors name no tier.
+pub fn parse_with(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> Result<Batch, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut docs = Vec::new();
     for file in files {
@@ -133,17 +142,25 @@ pub fn parse(files: &[SourceFile], checks: &[Check]) -> Result<Batch, Vec<Proble
     let mut squad_namespaces: HashMap<String, String> = HashMap::new();
     let mut memberships: Vec<(String, String)> = Vec::new();
 
+    let mut warnings: Vec<Problem> = Vec::new();
     for doc in &docs {
-        let mut p = Problems { doc, list: &mut problems, checks };
-        if !doc.value.is_mapping() {
-            p.add(&[], "a descriptor must be a mapping with apiVersion, kind, metadata and spec");
+        let note = |message: String| Problem { file: doc.file.to_string(), line: doc.start, field: String::new(), message };
+        // YAML that is no descriptor at all (an OpenAPI file next to its API entity): skipped.
+        let has = |key: &str| doc.value.get(key).is_some();
+        if !doc.value.is_mapping() || (!has("apiVersion") && !has("kind")) {
+            warnings.push(note("not a catalog descriptor (no apiVersion and kind): skipped".into()));
             continue;
         }
-        match p.string(&["apiVersion"], true) {
-            Some(v) if v.starts_with("backstage.io/") => {}
-            Some(v) => p.add(&["apiVersion"], &format!("must be backstage.io/v1alpha1, not {v:?}")),
-            None => {}
+        // Other apiVersions (a scaffolder Template): not ours to model, skipped and counted.
+        if let Some(v) = doc.value.get("apiVersion").and_then(|v| v.as_str()) {
+            if !v.starts_with("backstage.io/") {
+                warnings.push(note(format!("apiVersion {v:?} is not modelled here: skipped")));
+                batch.skipped += 1;
+                continue;
+            }
         }
+        let mut p = Problems { doc, list: &mut problems, checks, default_tier, warnings: &mut warnings };
+        p.string(&["apiVersion"], true);
         let Some(kind) = p.string(&["kind"], true) else { continue };
         let Some(name) = p.name() else { continue };
         match kind.as_str() {
@@ -225,12 +242,13 @@ pub fn parse(files: &[SourceFile], checks: &[Check]) -> Result<Batch, Vec<Proble
 
     for (doc, owner) in owner_refs {
         if !squad_at.contains_key(&owner) {
-            Problems { doc, list: &mut problems, checks }
+            Problems { doc, list: &mut problems, checks, default_tier, warnings: &mut warnings }
                 .add(&["spec", "owner"], &format!("unknown owner {owner:?}: no Group of that name in this batch"));
         }
     }
 
     if problems.is_empty() {
+        batch.warnings = warnings;
         batch.squads.sort_by(|a, b| a.name.cmp(&b.name));
         batch.services.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(batch)
@@ -310,6 +328,8 @@ struct Problems<'d, 'l> {
     doc: &'d Doc<'d>,
     list: &'l mut Vec<Problem>,
     checks: &'l [Check],
+    default_tier: Tier,
+    warnings: &'l mut Vec<Problem>,
 }
 
 const NAME_RULE: &str = "must be 1–63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
@@ -508,8 +528,14 @@ impl Problems<'_, '_> {
         let tier_path = ["metadata", "annotations", "console.dev/tier"];
         let tier = match annotations.get("console.dev/tier") {
             None => {
-                self.add(&tier_path, "missing required annotation (1 critical, 2 important, 3 useful, 4 experiment)");
-                None
+                let line = self.doc.start;
+                self.warnings.push(Problem {
+                    file: self.doc.file.to_string(),
+                    line,
+                    field: tier_path.join("."),
+                    message: format!("no tier (1 critical, 2 important, 3 useful, 4 experiment): tier {} assumed", self.default_tier.number()),
+                });
+                Some(self.default_tier)
             }
             Some(t) => match t.trim().parse::<i64>().map_err(|_| format!("tier must be 1, 2, 3 or 4, not {t:?}")).and_then(Tier::new) {
                 Ok(tier) => Some(tier),
@@ -681,8 +707,26 @@ spec:
         has("d.yaml:1: spec.type: missing required field");
         has("d.yaml:1: spec.lifecycle: missing required field");
         has("d.yaml:1: spec.owner: missing required field");
-        has("d.yaml:3: metadata.annotations.console.dev/tier: missing required annotation");
         has("e.yaml:4: metadata.name: duplicate Component \"tier-zero\"");
+        assert!(!shown.iter().any(|s| s.starts_with("d.yaml:3")), "a missing tier is no error: {shown:#?}");
+    }
+
+    #[test]
+    fn backstage_files_import_as_they_are_with_warnings() {
+        // Backstage's own Component names no tier; a Template is another apiVersion; an OpenAPI
+        // document sits next to its API entity.
+        let no_tier = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: artist-web\nspec:\n  type: website\n  lifecycle: production\n  owner: payments\n";
+        let template = "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: new-service\nspec: {}\n";
+        let openapi = "openapi: 3.0.0\ninfo:\n  title: Artists\n  version: 1.0.0\npaths: {}\n";
+        let batch = parse(&[file("a.yaml", SQUAD), file("c.yaml", no_tier), file("t.yaml", template), file("o.yaml", openapi)], &standard_checks()).unwrap();
+        assert_eq!(batch.services[0].tier, Tier::ALL[3], "tier 4 assumed");
+        assert_eq!(batch.skipped, 1, "the Template");
+        let shown: Vec<String> = batch.warnings.iter().map(|w| w.to_string()).collect();
+        assert!(shown.iter().any(|w| w.starts_with("c.yaml:1: metadata.annotations.console.dev/tier: no tier") && w.contains("tier 4 assumed")), "{shown:#?}");
+        assert!(shown.iter().any(|w| w.starts_with("t.yaml:1") && w.contains("scaffolder.backstage.io/v1beta3")), "{shown:#?}");
+        assert!(shown.iter().any(|w| w.starts_with("o.yaml:1") && w.contains("not a catalog descriptor")), "{shown:#?}");
+        let strict = parse_with(&[file("a.yaml", SQUAD), file("c.yaml", no_tier)], &standard_checks(), Tier::ALL[1]).unwrap();
+        assert_eq!(strict.services[0].tier, Tier::ALL[1], "the configured default");
     }
 
     #[test]

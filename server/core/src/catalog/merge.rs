@@ -16,7 +16,7 @@ use crate::store::{Store, StoreError};
 use std::collections::{HashMap, HashSet};
 
 /// How an import may change the catalog.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportOptions {
     /// Remove what the descriptors no longer hold, however much (`console import --prune`).
     pub prune: bool,
@@ -24,11 +24,13 @@ pub struct ImportOptions {
     pub dry_run: bool,
     /// Without `prune`, the largest share of stored services an import may remove (0–100).
     pub max_removed_percent: u32,
+    /// The tier of a Component whose descriptor names none (with a warning).
+    pub default_tier: Tier,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { prune: false, dry_run: false, max_removed_percent: 10 }
+        ImportOptions { prune: false, dry_run: false, max_removed_percent: 10, default_tier: Tier::ALL[3] }
     }
 }
 
@@ -46,6 +48,8 @@ pub struct ImportSummary {
     pub people: usize,
     /// Descriptors of kinds the console does not model.
     pub skipped: usize,
+    /// What was assumed or skipped, as `file:line: field: message`.
+    pub warnings: Vec<String>,
     pub dry_run: bool,
 }
 
@@ -143,6 +147,7 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
         squads_added: batch.squads.iter().filter(|s| !stored_squad_set.contains(s.name.as_str())).map(|s| s.name.clone()).collect(),
         people: batch.people.len(),
         skipped: batch.skipped,
+        warnings: batch.warnings.iter().map(|w| w.to_string()).collect(),
         dry_run: options.dry_run,
         ..Default::default()
     };
