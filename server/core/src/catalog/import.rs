@@ -162,22 +162,34 @@ pub fn parse_with(files: &[SourceFile], checks: &[Check], default_tier: Tier) ->
         let mut p = Problems { doc, list: &mut problems, checks, default_tier, warnings: &mut warnings };
         p.string(&["apiVersion"], true);
         let Some(kind) = p.string(&["kind"], true) else { continue };
-        let Some(name) = p.name() else { continue };
+        // A bad name is one problem among others: the rest of the document is still checked
+        // (and the entity left out), so every problem is reported at once.
+        let named = p.name();
+        let name = named.clone().unwrap_or_default();
+        let first_of = |at: &mut HashMap<String, (String, usize)>| if named.is_some() { claim(at, &name, doc) } else { None };
         match kind.as_str() {
             "Group" => {
-                if let Some((file, line)) = claim(&mut squad_at, &name, doc) {
+                if let Some((file, line)) = first_of(&mut squad_at) {
                     p.add(&["metadata", "name"], &format!("duplicate Group {name:?}, first defined at {file}:{line}"));
                 } else if let Some(squad) = p.squad(&name) {
                     squad_namespaces.insert(name.clone(), p.namespaces());
-                    batch.squads.push(squad);
+                    if named.is_some() {
+                        batch.squads.push(squad);
+                    }
                 }
             }
             "Component" => {
-                if let Some((file, line)) = claim(&mut service_at, &name, doc) {
+                if let Some((file, line)) = first_of(&mut service_at) {
                     p.add(&["metadata", "name"], &format!("duplicate Component {name:?}, first defined at {file}:{line}"));
-                } else if let Some(service) = p.service(&name) {
-                    owner_refs.push((doc, service.squad.clone()));
-                    batch.services.push(service);
+                } else {
+                    let service = p.service(&name);
+                    // The owner is checked whatever else is wrong with the document.
+                    if let Some(owner) = p.owner_quietly() {
+                        owner_refs.push((doc, owner));
+                    }
+                    if let (Some(service), true) = (service, named.is_some()) {
+                        batch.services.push(service);
+                    }
                 }
             }
             "System" => {
@@ -185,6 +197,7 @@ pub fn parse_with(files: &[SourceFile], checks: &[Check], default_tier: Tier) ->
                     owner_refs.push((doc, owner));
                 }
             }
+            "User" if named.is_none() => {}
             "User" => {
                 if let Some((file, line)) = claim(&mut user_at, &name, doc) {
                     p.add(&["metadata", "name"], &format!("duplicate User {name:?}, first defined at {file}:{line}"));
@@ -449,6 +462,15 @@ impl Problems<'_, '_> {
     }
 
     /// `spec.owner` as a squad name: accepts `payments`, `group:payments`, `group:default/payments`.
+    /// The owner's group name if `spec.owner` is a well-formed group reference, reporting nothing
+    /// (the document's own checks report a malformed one).
+    fn owner_quietly(&self) -> Option<String> {
+        let raw = self.doc.get(&["spec", "owner"])?.as_str()?;
+        let (kind, rest) = raw.split_once(':').unwrap_or(("group", raw));
+        let name = rest.strip_prefix("default/").unwrap_or(rest);
+        (kind.eq_ignore_ascii_case("group") && valid_name(name)).then(|| name.to_string())
+    }
+
     fn owner(&mut self) -> Option<String> {
         let raw = self.string(&["spec", "owner"], true)?;
         let (kind, rest) = raw.split_once(':').unwrap_or(("group", raw.as_str()));
@@ -709,6 +731,17 @@ spec:
         has("d.yaml:1: spec.owner: missing required field");
         has("e.yaml:4: metadata.name: duplicate Component \"tier-zero\"");
         assert!(!shown.iter().any(|s| s.starts_with("d.yaml:3")), "a missing tier is no error: {shown:#?}");
+    }
+
+    #[test]
+    fn every_problem_of_a_document_is_reported_at_once() {
+        // A bad name, a bad tier and an unknown owner in one document: three problems, one run.
+        let text = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: -bad-\n  annotations:\n    console.dev/tier: '9'\nspec:\n  type: service\n  lifecycle: production\n  owner: nobody\n";
+        let problems = parse(&[file("a.yaml", SQUAD), file("x.yaml", text)], &standard_checks()).unwrap_err();
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert!(fields.contains(&"metadata.name"), "{problems:#?}");
+        assert!(fields.contains(&"metadata.annotations.console.dev/tier"), "{problems:#?}");
+        assert!(fields.contains(&"spec.owner"), "the unknown owner too: {problems:#?}");
     }
 
     #[test]
