@@ -36,6 +36,10 @@ enum Command {
         /// Print what would be added, kept and removed, per kind; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Import the valid entities and report the invalid ones (a first migration from
+        /// Backstage), instead of all or nothing.
+        #[arg(long)]
+        skip_invalid: bool,
     },
     /// Validate the configuration and exit.
     CheckConfig,
@@ -77,7 +81,7 @@ async fn main() -> ExitCode {
     init_tracing(&config);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Import { dir, prune, dry_run } => import(config, dir, prune, dry_run).await,
+        Command::Import { dir, prune, dry_run, skip_invalid } => import(config, dir, prune, dry_run, skip_invalid).await,
         Command::Sandbox { listen, kubeconfig, deployments, pods_per_deployment } => {
             sandbox(config, listen, kubeconfig, deployments, pods_per_deployment).await
         }
@@ -112,6 +116,9 @@ async fn import_catalog(store: &Store, dir: &std::path::Path, options: ImportOpt
         Ok(summary) => {
             for warning in &summary.warnings {
                 eprintln!("warning: {warning}");
+            }
+            for problem in &summary.invalid {
+                eprintln!("skipped: {problem}");
             }
             tracing::info!(dir = %dir.display(), squads = summary.squads(), services = summary.services(), removed = summary.services_removed.len(), skipped = summary.skipped, dry_run = summary.dry_run, "catalog imported");
             Ok(summary)
@@ -169,12 +176,12 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-async fn import(config: Config, dir: Option<PathBuf>, prune: bool, dry_run: bool) -> Result<(), String> {
+async fn import(config: Config, dir: Option<PathBuf>, prune: bool, dry_run: bool, skip_invalid: bool) -> Result<(), String> {
     let dir = dir
         .or_else(|| config.catalog_dir().map(PathBuf::from))
         .ok_or("no directory: pass --dir or set catalog_dir")?;
     let store = Store::open(&config.database_url).await.map_err(|e| e.to_string())?;
-    let options = ImportOptions { prune, dry_run, ..import_options(&config) };
+    let options = ImportOptions { prune, dry_run, skip_invalid, ..import_options(&config) };
     let summary = import_catalog(&store, &dir, options).await?;
     if dry_run {
         println!("dry run: nothing was changed; an import would do this:");

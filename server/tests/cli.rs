@@ -41,3 +41,25 @@ fn import_refuses_to_empty_the_catalog_without_prune() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("39 removed"), "{out}");
 }
+
+/// A first migration: `--skip-invalid` imports what is valid and names what is not; without it,
+/// the same batch imports nothing.
+#[test]
+fn skip_invalid_imports_the_valid_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("console.db").display());
+    let catalog = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(catalog.path().join(name), text).unwrap();
+    write("team.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n");
+    write("good.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: artist-web\nspec:\n  type: website\n  lifecycle: production\n  owner: team-a\n");
+    write("orphan.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: orphan\nspec:\n  type: service\n  lifecycle: production\n  owner: team-z\n");
+    let path = catalog.path().to_str().unwrap();
+    let (code, _, err) = console(&db, &["import", "--dir", path]);
+    assert_eq!(code, 1);
+    assert!(err.contains("orphan.yaml:8: spec.owner: unknown owner \"team-z\""), "{err}");
+    let (code, out, err) = console(&db, &["import", "--dir", path, "--skip-invalid"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("services: 1 added: artist-web"), "{out}");
+    assert!(err.contains("skipped: orphan.yaml:8: spec.owner: unknown owner"), "{err}");
+    assert!(err.contains("warning: good.yaml:1: metadata.annotations.console.dev/tier: no tier"), "{err}");
+}

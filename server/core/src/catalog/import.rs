@@ -116,6 +116,21 @@ pub fn parse(files: &[SourceFile], checks: &[Check]) -> Result<Batch, Vec<Proble
 /// [`parse`] with the tier a Component without `console.dev/tier` gets (with a warning):
 /// Backstage's own descriptors name no tier.
 pub fn parse_with(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> Result<Batch, Vec<Problem>> {
+    let (batch, problems) = parse_all(files, checks, default_tier);
+    if problems.is_empty() { Ok(batch) } else { Err(problems) }
+}
+
+/// The valid entities of a batch and every problem of the rest: for a first migration
+/// (`--skip-invalid`, Backstage's own behaviour), where all-or-nothing would import nothing.
+/// Components whose owner is not among the valid Groups are left out too.
+pub fn parse_valid(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Batch, Vec<Problem>) {
+    let (mut batch, problems) = parse_all(files, checks, default_tier);
+    let squads: std::collections::HashSet<String> = batch.squads.iter().map(|s| s.name.clone()).collect();
+    batch.services.retain(|s| squads.contains(&s.squad));
+    (batch, problems)
+}
+
+fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Batch, Vec<Problem>) {
     let mut problems = Vec::new();
     let mut docs = Vec::new();
     for file in files {
@@ -171,10 +186,14 @@ pub fn parse_with(files: &[SourceFile], checks: &[Check], default_tier: Tier) ->
             "Group" => {
                 if let Some((file, line)) = first_of(&mut squad_at) {
                     p.add(&["metadata", "name"], &format!("duplicate Group {name:?}, first defined at {file}:{line}"));
-                } else if let Some(squad) = p.squad(&name) {
-                    squad_namespaces.insert(name.clone(), p.namespaces());
-                    if named.is_some() {
-                        batch.squads.push(squad);
+                } else {
+                    let before = p.list.len();
+                    let namespaces = p.namespaces();
+                    if let (Some(squad), true) = (p.squad(&name), named.is_some()) {
+                        if p.list.len() == before {
+                            squad_namespaces.insert(name.clone(), namespaces);
+                            batch.squads.push(squad);
+                        }
                     }
                 }
             }
@@ -202,6 +221,7 @@ pub fn parse_with(files: &[SourceFile], checks: &[Check], default_tier: Tier) ->
                 if let Some((file, line)) = claim(&mut user_at, &name, doc) {
                     p.add(&["metadata", "name"], &format!("duplicate User {name:?}, first defined at {file}:{line}"));
                 } else {
+                    let before = p.list.len();
                     let annotations = p.annotations();
                     let github_id = annotations.get("console.dev/github-id").cloned().unwrap_or_default();
                     if !github_id.is_empty() && !github_id.bytes().all(|b| b.is_ascii_digit()) {
@@ -211,7 +231,11 @@ pub fn parse_with(files: &[SourceFile], checks: &[Check], default_tier: Tier) ->
                     if !email.is_empty() && !email.contains('@') {
                         p.add(&["spec", "profile", "email"], "must be an e-mail address");
                     }
-                    for group in p.strings(&["spec", "memberOf"]) {
+                    let member_of = p.strings(&["spec", "memberOf"]);
+                    if p.list.len() != before {
+                        continue;
+                    }
+                    for group in member_of {
                         let group = group.split_once(':').map(|(_, g)| g.to_string()).unwrap_or(group);
                         memberships.push((group, name.clone()));
                     }
@@ -260,15 +284,11 @@ pub fn parse_with(files: &[SourceFile], checks: &[Check], default_tier: Tier) ->
         }
     }
 
-    if problems.is_empty() {
-        batch.warnings = warnings;
-        batch.squads.sort_by(|a, b| a.name.cmp(&b.name));
-        batch.services.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(batch)
-    } else {
-        problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-        Err(problems)
-    }
+    batch.warnings = warnings;
+    batch.squads.sort_by(|a, b| a.name.cmp(&b.name));
+    batch.services.sort_by(|a, b| a.name.cmp(&b.name));
+    problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    (batch, problems)
 }
 
 /// Records where `name` is first defined; returns that place if it was already taken.

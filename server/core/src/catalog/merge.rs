@@ -26,11 +26,14 @@ pub struct ImportOptions {
     pub max_removed_percent: u32,
     /// The tier of a Component whose descriptor names none (with a warning).
     pub default_tier: Tier,
+    /// Import the valid entities and report the rest (`--skip-invalid`, a first migration),
+    /// instead of all or nothing.
+    pub skip_invalid: bool,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { prune: false, dry_run: false, max_removed_percent: 10, default_tier: Tier::ALL[3] }
+        ImportOptions { prune: false, dry_run: false, max_removed_percent: 10, default_tier: Tier::ALL[3], skip_invalid: false }
     }
 }
 
@@ -50,6 +53,8 @@ pub struct ImportSummary {
     pub skipped: usize,
     /// What was assumed or skipped, as `file:line: field: message`.
     pub warnings: Vec<String>,
+    /// With `skip_invalid`: the problems of the entities left out.
+    pub invalid: Vec<String>,
     pub dry_run: bool,
 }
 
@@ -69,6 +74,7 @@ impl ImportSummary {
             format!("services: {} added{}, {} removed{}, {} kept", self.services_added.len(), names(&self.services_added), self.services_removed.len(), names(&self.services_removed), self.services_kept),
             format!("console edits dropped because Git changed the field: {}", self.overrides_dropped),
             format!("people: {}; descriptors of other kinds skipped: {}", self.people, self.skipped),
+            format!("invalid entities left out: {}", self.invalid.len()),
         ]
     }
 }

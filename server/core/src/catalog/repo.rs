@@ -522,11 +522,17 @@ pub async fn import_dir(store: &Store, dir: &std::path::Path) -> Result<ImportSu
 pub async fn import_dir_with(store: &Store, dir: &std::path::Path, options: ImportOptions) -> Result<ImportSummary, ImportError> {
     let files = super::import::read_dir(dir).map_err(ImportError::Invalid)?;
     let checks = checks(store).await?;
-    let batch = super::import::parse_with(&files, &checks, options.default_tier).map_err(ImportError::Invalid)?;
-    super::merge::merge(store, &batch, &checks, options).await.map_err(|e| match e {
+    let (batch, invalid) = if options.skip_invalid {
+        super::import::parse_valid(&files, &checks, options.default_tier)
+    } else {
+        (super::import::parse_with(&files, &checks, options.default_tier).map_err(ImportError::Invalid)?, vec![])
+    };
+    let mut summary = super::merge::merge(store, &batch, &checks, options).await.map_err(|e| match e {
         MergeError::Store(e) => ImportError::Store(e),
         refused => ImportError::Refused(refused.to_string()),
-    })
+    })?;
+    summary.invalid = invalid.iter().map(|p| p.to_string()).collect();
+    Ok(summary)
 }
 
 /// Every service's squad, tier and workload mapping, by name: what the sandbox cluster runs.
