@@ -16,3 +16,12 @@ CREATE TABLE service_overrides (
     set_at    BIGINT NOT NULL,
     PRIMARY KEY (service, field)
 );
+
+-- Every person an identity has been linked to: offboarding a person reaches identities the
+-- catalog has since unlinked (a User removed from Git) or relinked.
+CREATE TABLE identity_links (
+    identity_id TEXT NOT NULL,
+    person      TEXT NOT NULL,
+    PRIMARY KEY (identity_id, person)
+);
+INSERT INTO identity_links (identity_id, person) SELECT id, person FROM identities WHERE person IS NOT NULL;

@@ -407,9 +407,12 @@ async fn logout(session: Session) -> Response {
 /// replaced by the session cookie the CSRF check let through. Other schemes (a proxy's Basic)
 /// are not ours and are ignored.
 fn bearer_token(headers: &header::HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?;
-    let rest = value.as_bytes().strip_prefix(b"Bearer ")?;
-    Some(std::str::from_utf8(rest).map(str::to_string).unwrap_or_default())
+    let value = headers.get(header::AUTHORIZATION)?.as_bytes();
+    // The scheme is case-insensitive (RFC 7235).
+    if value.len() < 7 || !value[..7].eq_ignore_ascii_case(b"bearer ") {
+        return None;
+    }
+    Some(std::str::from_utf8(&value[7..]).map(str::to_string).unwrap_or_default())
 }
 
 /// The API token a request came with, for the audit and the scope check.

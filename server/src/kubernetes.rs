@@ -228,8 +228,18 @@ impl Access {
                 }
             }
         }
+        // The owner as it is now: an import may have moved the service to another squad, or
+        // removed it.
+        let squad = match repo::service(&self.state.store, &self.service.name).await {
+            Ok(Some(service)) => service.squad,
+            Ok(None) => return false,
+            Err(error) => {
+                tracing::warn!(%error, "access check failed; the stream goes on until the next check");
+                return true;
+            }
+        };
         match crate::auth::current_user(&self.state, &self.identity).await {
-            Ok(user) => allows_on_service(user.as_ref(), self.action, &self.service.name, &self.service.squad),
+            Ok(user) => allows_on_service(user.as_ref(), self.action, &self.service.name, &squad),
             Err(error) => {
                 tracing::warn!(%error, "access check failed; the stream goes on until the next check");
                 true

@@ -584,6 +584,21 @@ async fn an_open_follow_ends_when_access_does() {
     }
     assert!(ended, "an offboarded person's follow ends");
     drop(follow);
+
+    // An import moves ledger to another squad: its old owners' follow ends.
+    let joao = app.sign_in("joao").await;
+    let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &joao).await;
+    follow.line_where("a line", |_| true).await;
+    sqlx::query("UPDATE services SET squad = 'search' WHERE name = 'ledger'").execute(app.store.pool()).await.unwrap();
+    let mut moved = false;
+    while let Some((event, _)) = follow.next(Duration::from_secs(10)).await {
+        if event == "problem" {
+            moved = true;
+            break;
+        }
+    }
+    assert!(moved, "a follow ends when its service moves to another squad");
+    drop(follow);
     let mut open = usize::MAX;
     for _ in 0..100 {
         open = sandbox.open_follows();

@@ -249,3 +249,20 @@ async fn https_cookies_are_host_bound() {
     assert!(!signed_in(&app, &format!("console_session={value}")).await);
     assert!(signed_in(&app, session.split(';').next().unwrap()).await);
 }
+
+/// Offboarding a person reaches an identity the catalog has since unlinked (their User removed
+/// from Git): its session ends and its token is revoked.
+#[tokio::test]
+async fn offboarding_reaches_identities_the_catalog_unlinked() {
+    let idp = start_idp().await;
+    let app = app_with(&idp.issuer).await;
+    let cookie = sign_in_as(&app, &idp, MARIA).await;
+    let token = token_for(&app, &cookie).await;
+    // maria's User leaves the catalog: her sign-in now acts as oidc:user-42.
+    let people: Vec<console_core::auth::people::Person> = vec![];
+    console_core::auth::people::replace_people(&app.store, &people).await.unwrap();
+    assert_eq!(me_by_token(&app, &token).await.1["login"], "oidc:user-42");
+    console_core::auth::people::offboard(&app.store, "maria").await.unwrap();
+    assert!(!signed_in(&app, &cookie).await, "her session ended");
+    assert_eq!(me_by_token(&app, &token).await.0, axum::http::StatusCode::UNAUTHORIZED, "her token revoked");
+}

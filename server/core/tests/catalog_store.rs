@@ -308,3 +308,28 @@ async fn an_import_that_would_remove_too_much_is_refused() {
     })
     .await;
 }
+
+/// The tier is not the owners' to lower: an SRE's tier set in the console stays when the owners
+/// make the descriptor less critical, and yields when Git is at least as critical.
+#[tokio::test]
+async fn an_sres_tier_survives_git_lowering_it() {
+    on_both(|store| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("squad.yaml", SQUAD);
+        write("api.yaml", &component("api", "x"));
+        repo::import_dir(&store, dir.path()).await.unwrap();
+        let before = repo::service(&store, "api").await.unwrap().unwrap();
+        let raise = repo::ServiceEdit { description: before.description.clone(), tier: Tier::ALL[0], lifecycle: before.lifecycle, runbook: String::new(), slo: String::new() };
+        repo::update_service(&store, "api", &raise, "sre").await.unwrap();
+        write("api.yaml", &component("api", "x").replace("console.dev/tier: '2'", "console.dev/tier: '4'"));
+        repo::import_dir(&store, dir.path()).await.unwrap();
+        assert_eq!(repo::service(&store, "api").await.unwrap().unwrap().tier, Tier::ALL[0], "Git lowering it does not undo the SRE's tier");
+        write("api.yaml", &component("api", "x").replace("console.dev/tier: '2'", "console.dev/tier: '1'"));
+        let summary = repo::import_dir(&store, dir.path()).await.unwrap();
+        assert_eq!(summary.overrides_dropped, 1);
+        assert_eq!(repo::service(&store, "api").await.unwrap().unwrap().tier, Tier::ALL[0]);
+        assert!(merge::overrides_of(&store, "api").await.unwrap().is_empty());
+    })
+    .await;
+}

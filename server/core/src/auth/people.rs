@@ -112,14 +112,32 @@ pub async fn record_sign_in(store: &Store, identity: &Identity, sealed_credentia
     .bind(&identity.login)
     .bind(&actor)
     .bind(&identity.name)
-    .bind(identity.verified_emails.first().cloned().unwrap_or_default())
+    // Every verified address (space-separated): a later relink needs the one the catalog knows.
+    .bind(identity.verified_emails.iter().map(|e| normal_email(e)).collect::<Vec<_>>().join(" "))
     .bind(roles)
     .bind(now())
     .bind(sealed_credential.unwrap_or_default())
     .execute(store.pool())
     .await?;
+    remember_link(store, &id, person.as_deref()).await?;
     Ok(id)
 }
+
+/// Records that identity `id` was linked to `person`, for offboarding later.
+async fn remember_link(store: &Store, id: &str, person: Option<&str>) -> Result<(), StoreError> {
+    if let Some(person) = person {
+        sqlx::query("INSERT INTO identity_links (identity_id, person) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .bind(person)
+            .execute(store.pool())
+            .await?;
+    }
+    Ok(())
+}
+
+/// The identities that act as `actor`, are linked to the person `actor`, or ever were.
+pub const IDENTITIES_OF: &str =
+    "SELECT id FROM identities WHERE actor = $1 OR person = $1 UNION SELECT identity_id FROM identity_links WHERE person = $1";
 
 /// The name an identity acts under (audits, tokens, grants, history): its person, else (dev)
 /// its login, else `provider:subject`: unique and stable, where a login can be renamed and
@@ -262,7 +280,7 @@ pub async fn relink_all(store: &Store) -> Result<(), StoreError> {
         sqlx::query_as("SELECT id, provider, subject, login, email FROM identities").fetch_all(store.pool()).await?;
     for (id, provider, subject, login, email) in rows {
         let identity = Identity {
-            verified_emails: if email.is_empty() { vec![] } else { vec![email] },
+            verified_emails: email.split_whitespace().map(str::to_string).collect(),
             provider,
             subject,
             login,
@@ -277,6 +295,7 @@ pub async fn relink_all(store: &Store) -> Result<(), StoreError> {
             .bind(&id)
             .execute(store.pool())
             .await?;
+        remember_link(store, &id, person.as_deref()).await?;
     }
     Ok(())
 }
@@ -309,7 +328,7 @@ pub fn session_handle(session_id: &str) -> String {
 
 /// Ends every session of `actor`'s identities; returns how many.
 pub async fn end_sessions(store: &Store, actor: &str) -> Result<u64, StoreError> {
-    let done = sqlx::query("DELETE FROM sessions WHERE identity_id IN (SELECT id FROM identities WHERE actor = $1 OR person = $1)")
+    let done = sqlx::query(&format!("DELETE FROM sessions WHERE identity_id IN ({IDENTITIES_OF})"))
         .bind(actor)
         .execute(store.pool())
         .await?;
@@ -320,9 +339,18 @@ pub async fn end_sessions(store: &Store, actor: &str) -> Result<u64, StoreError>
 /// identities that act as `actor` or are linked to the person `actor`. Open streams notice at
 /// their next access check. Returns (sessions ended, tokens revoked).
 pub async fn offboard(store: &Store, actor: &str) -> Result<(u64, u64), StoreError> {
+    // Every name those identities act or acted under holds grants too.
+    let actors: Vec<String> = sqlx::query_scalar(&format!("SELECT actor FROM identities WHERE id IN ({IDENTITIES_OF})"))
+        .bind(actor)
+        .fetch_all(store.pool())
+        .await?;
     let sessions = end_sessions(store, actor).await?;
     let tokens = super::tokens::revoke_all_of(store, actor).await?;
     super::grants::revoke_all_of(store, actor).await?;
+    for other in actors.iter().filter(|a| a.as_str() != actor) {
+        super::tokens::revoke_all_of(store, other).await?;
+        super::grants::revoke_all_of(store, other).await?;
+    }
     Ok((sessions, tokens))
 }
 

@@ -131,7 +131,7 @@ fn info((id, name, owner, scope, created_at, expires_at, last_used_at, revoked_a
 const COLUMNS: &str = "id, name, login, scope, created_at, expires_at, last_used_at, revoked_at";
 
 /// Tokens of `owner` (made as that actor, or by an identity that acts as it now).
-const OWNED_BY: &str = "(login = $1 OR identity_id IN (SELECT id FROM identities WHERE actor = $1 OR person = $1))";
+const OWNED_BY: &str = "(login = $1 OR identity_id IN (SELECT id FROM identities WHERE actor = $1 OR person = $1 UNION SELECT identity_id FROM identity_links WHERE person = $1))";
 
 /// `owner`'s tokens, newest first.
 pub async fn list(store: &Store, owner: &str) -> Result<Vec<TokenInfo>, StoreError> {

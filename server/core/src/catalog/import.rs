@@ -62,6 +62,8 @@ pub struct Batch {
     /// What was assumed or skipped, per file and line (a default tier, a file that is not a
     /// descriptor, another apiVersion): reported, not refused.
     pub warnings: Vec<Problem>,
+    /// Components present but invalid (left out by `--skip-invalid`): not to be removed.
+    pub invalid_services: Vec<String>,
 }
 
 /// Reads every `*.yaml` / `*.yml` file under `dir`, in a stable order.
@@ -126,7 +128,9 @@ pub fn parse_with(files: &[SourceFile], checks: &[Check], default_tier: Tier) ->
 pub fn parse_valid(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Batch, Vec<Problem>) {
     let (mut batch, problems) = parse_all(files, checks, default_tier);
     let squads: std::collections::HashSet<String> = batch.squads.iter().map(|s| s.name.clone()).collect();
+    let orphans: Vec<String> = batch.services.iter().filter(|s| !squads.contains(&s.squad)).map(|s| s.name.clone()).collect();
     batch.services.retain(|s| squads.contains(&s.squad));
+    batch.invalid_services.extend(orphans);
     (batch, problems)
 }
 
@@ -206,8 +210,10 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
                     if let Some(owner) = p.owner_quietly() {
                         owner_refs.push((doc, owner));
                     }
-                    if let (Some(service), true) = (service, named.is_some()) {
-                        batch.services.push(service);
+                    match (service, named.is_some()) {
+                        (Some(service), true) => batch.services.push(service),
+                        (None, true) => batch.invalid_services.push(name.clone()),
+                        _ => {}
                     }
                 }
             }

@@ -147,7 +147,13 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
     let stored_squad_set: HashSet<&str> = stored_squads.iter().map(String::as_str).collect();
 
     let mut summary = ImportSummary {
-        services_removed: stored_services.iter().filter(|n| !batch_services.contains(n.as_str())).cloned().collect(),
+        // A service whose descriptor is present but invalid (with --skip-invalid) is kept as it
+        // is, not removed with what the console holds for it.
+        services_removed: stored_services
+            .iter()
+            .filter(|n| !batch_services.contains(n.as_str()) && !batch.invalid_services.iter().any(|i| i == *n))
+            .cloned()
+            .collect(),
         services_added: batch.services.iter().filter(|s| !stored_service_set.contains(s.name.as_str())).map(|s| s.name.clone()).collect(),
         squads_removed: stored_squads.iter().filter(|n| !batch_squads.contains(n.as_str())).cloned().collect(),
         squads_added: batch.squads.iter().filter(|s| !stored_squad_set.contains(s.name.as_str())).map(|s| s.name.clone()).collect(),
@@ -165,7 +171,8 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
             return Err(MergeError::Empty { stored: stored_services.len() });
         }
         let removed = summary.services_removed.len();
-        if removed * 100 > options.max_removed_percent as usize * stored_services.len() {
+        // The share, but one removal is always allowed (a catalog of five would else refuse any).
+        if removed > 1 && removed * 100 > options.max_removed_percent as usize * stored_services.len() {
             let mut names: Vec<String> = summary.services_removed.iter().take(10).cloned().collect();
             if removed > 10 {
                 names.push(format!("… ({} more)", removed - 10));
@@ -204,7 +211,11 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
         .map(|git| {
             let mut s = git.clone();
             for o in overrides.get(&git.name).into_iter().flatten() {
-                if field_of(git, &o.field) == o.git_value {
+                let git_now = field_of(git, &o.field);
+                // An SRE's tier is not undone by Git making the service less critical (the
+                // owners write the descriptor): it stays until Git is at least as critical.
+                let tier_kept = o.field == "tier" && git_now > o.value;
+                if git_now == o.git_value || tier_kept {
                     set_field(&mut s, &o.field, &o.value);
                 } else {
                     dropped.push((git.name.clone(), o.field.clone()));
@@ -273,7 +284,8 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
             sqlx::query(
                 "INSERT INTO attestations (service, check_id, attested_by, attested_at, source) VALUES ($1, $2, $3, $4, 'git')
                  ON CONFLICT (service, check_id) DO UPDATE SET attested_by = excluded.attested_by,
-                     attested_at = excluded.attested_at, source = 'git'",
+                     attested_at = excluded.attested_at, source = 'git'
+                 WHERE attestations.source = 'git' OR attestations.attested_at <= excluded.attested_at",
             )
             .bind(&service.name)
             .bind(&a.check)
