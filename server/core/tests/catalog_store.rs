@@ -333,3 +333,29 @@ async fn an_sres_tier_survives_git_lowering_it() {
     })
     .await;
 }
+
+/// A check attested in Git and withdrawn in the console stays withdrawn at the next import,
+/// until Git attests it again later.
+#[tokio::test]
+async fn a_withdrawal_in_the_console_outlasts_an_older_git_attestation() {
+    on_both(|store| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("squad.yaml", SQUAD);
+        let check = repo::checks(&store).await.unwrap().into_iter()
+            .find(|c| c.evidence == readiness::Evidence::Attested && c.tier >= 2).unwrap().id;
+        let attested = |date: &str| component("api", "x").replace("    console.dev/tier: '2'\n", &format!("    console.dev/tier: '2'\n    console.dev/attest-{check}: \"joao {date}\"\n"));
+        write("api.yaml", &attested("2026-01-10"));
+        repo::import_dir(&store, dir.path()).await.unwrap();
+        let has = |s: &Service| s.attestations.iter().any(|a| a.check == check);
+        assert!(has(&repo::service(&store, "api").await.unwrap().unwrap()));
+        repo::attest(&store, "api", &check, None).await.unwrap();
+        assert!(!has(&repo::service(&store, "api").await.unwrap().unwrap()));
+        repo::import_dir(&store, dir.path()).await.unwrap();
+        assert!(!has(&repo::service(&store, "api").await.unwrap().unwrap()), "the older Git attestation does not come back");
+        write("api.yaml", &attested("2099-01-01"));
+        repo::import_dir(&store, dir.path()).await.unwrap();
+        assert!(has(&repo::service(&store, "api").await.unwrap().unwrap()), "a later one in Git counts");
+    })
+    .await;
+}

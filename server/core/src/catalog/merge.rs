@@ -228,7 +228,13 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
                 .filter(|a| !console.iter().any(|c| c.check == a.check && c.at > a.at))
                 .cloned()
                 .collect();
-            s.attestations = console.iter().filter(|c| !git_attestations.iter().any(|g| g.check == c.check)).cloned().collect();
+            // Console rows with nobody attesting are withdrawals: they beat older Git ones, and
+            // count as nothing themselves.
+            s.attestations = console
+                .iter()
+                .filter(|c| !c.by.is_empty() && !git_attestations.iter().any(|g| g.check == c.check))
+                .cloned()
+                .collect();
             s.attestations.extend(git_attestations.iter().cloned());
             (s, git_attestations)
         })

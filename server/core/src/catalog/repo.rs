@@ -34,7 +34,7 @@ pub async fn readiness_report(store: &Store) -> Result<ReadinessReport, StoreErr
         sqlx::query_as("SELECT name, squad, tier, runbook, slo FROM services").fetch_all(store.pool()).await?;
     let mut attested: HashMap<String, Vec<Attestation>> = HashMap::new();
     let all: Vec<(String, String, String, String)> =
-        sqlx::query_as("SELECT service, check_id, attested_by, attested_at FROM attestations").fetch_all(store.pool()).await?;
+        sqlx::query_as("SELECT service, check_id, attested_by, attested_at FROM attestations WHERE attested_by <> ''").fetch_all(store.pool()).await?;
     for (service, check, by, at) in all {
         attested.entry(service).or_default().push(Attestation { check, by, at });
     }
@@ -322,7 +322,7 @@ pub async fn service(store: &Store, name: &str) -> Result<Option<Service>, Store
     .await?;
     let Some(row) = row else { return Ok(None) };
     let attestations: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT check_id, attested_by, attested_at FROM attestations WHERE service = $1 ORDER BY check_id",
+        "SELECT check_id, attested_by, attested_at FROM attestations WHERE service = $1 AND attested_by <> '' ORDER BY check_id",
     )
     .bind(name)
     .fetch_all(store.pool())
@@ -475,7 +475,9 @@ pub async fn update_service(store: &Store, name: &str, edit: &ServiceEdit, by: &
     Ok(done.rows_affected() == 1)
 }
 
-/// Records (or withdraws, with `by = None`) a squad's attestation of a readiness check.
+/// Records (or withdraws, with `by = None`) a squad's attestation of a readiness check. A
+/// withdrawal is kept as a dated console row with nobody attesting, so an older attestation in
+/// Git does not come back at the next import.
 pub async fn attest(store: &Store, service: &str, check: &str, by: Option<(&str, &str)>) -> Result<(), StoreError> {
     match by {
         Some((who, date)) => {
@@ -491,11 +493,16 @@ pub async fn attest(store: &Store, service: &str, check: &str, by: Option<(&str,
             .await?;
         }
         None => {
-            sqlx::query("DELETE FROM attestations WHERE service = $1 AND check_id = $2")
-                .bind(service)
-                .bind(check)
-                .execute(store.pool())
-                .await?;
+            let today = crate::dates::date(crate::dates::now());
+            sqlx::query(
+                "INSERT INTO attestations (service, check_id, attested_by, attested_at, source) VALUES ($1, $2, '', $3, 'console')
+                 ON CONFLICT (service, check_id) DO UPDATE SET attested_by = '', attested_at = excluded.attested_at, source = 'console'",
+            )
+            .bind(service)
+            .bind(check)
+            .bind(today)
+            .execute(store.pool())
+            .await?;
         }
     }
     refresh_score(store, service).await
