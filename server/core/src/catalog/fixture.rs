@@ -47,5 +47,11 @@ pub fn synthetic_org(squads: usize, services: usize) -> Batch {
             }
         })
         .collect();
-    Batch { squads: squads_list, services: services_list, people: vec![], ..Default::default() }
+    // A person per member, as the import makes one for a member no User describes.
+    let people = squads_list
+        .iter()
+        .flat_map(|s| s.members.iter())
+        .map(|m| crate::auth::people::Person { name: m.clone(), ..Default::default() })
+        .collect();
+    Batch { squads: squads_list, services: services_list, people, ..Default::default() }
 }
