@@ -77,7 +77,7 @@ async fn run(name: &str, store: Store, dir: &std::path::Path) {
     let started = Instant::now();
     let summary = repo::import_dir(&store, dir).await.expect("import");
     let ingest = started.elapsed();
-    assert_eq!(summary.services, SERVICES);
+    assert_eq!(summary.services(), SERVICES);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
