@@ -99,7 +99,7 @@ impl Auth {
             Some(secret) => SealingKey::from_secret(&Secret::new(secret)),
             // Only with dev sign-in alone (validate refuses providers without a key): nothing
             // sealed then outlives the process.
-            None => random_key(),
+            None => SealingKey::random(),
         };
         Ok(Auth {
             dev_sign_in: config.dev_sign_in(),
@@ -125,15 +125,11 @@ impl Auth {
             secure_cookies: false,
             oidc: None,
             github: None,
-            sealing: random_key(),
+            sealing: SealingKey::random(),
             recheck_secs: 15 * 60,
             grace_secs: 60 * 60,
         }
     }
-}
-
-fn random_key() -> SealingKey {
-    SealingKey::random()
 }
 
 /// Deletes expired sessions every `every`, for as long as the console runs: sign-ins that were

@@ -416,8 +416,7 @@ pub fn check_state(pending: &Pending, state: Option<&str>) -> Result<(), AuthErr
     if now_secs() - pending.started_at > PENDING_SECS {
         return Err(AuthError::StateMismatch);
     }
-    let (a, b) = (pending.state.as_bytes(), state.as_bytes());
-    if a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0 {
+    if super::tokens::constant_time_eq(pending.state.as_bytes(), state.as_bytes()) {
         Ok(())
     } else {
         Err(AuthError::StateMismatch)
