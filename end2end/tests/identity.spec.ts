@@ -67,6 +67,8 @@ test("API tokens work on the API only, and a person signs out everywhere", async
   await page.reload();
   await expect(page.getByTestId("sessions").locator("li")).toHaveCount(2);
   await page.getByTestId("sign-out-everywhere").click();
+  // Done once this device is sent to sign in again: only then is the other one checked.
+  await expect(page).toHaveURL(/\/login/);
   await other.goto("/catalog");
   await expect(other).toHaveURL(/\/login/);
 });

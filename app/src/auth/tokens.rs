@@ -79,6 +79,13 @@ pub fn TokensPage() -> impl IntoView {
 fn Sessions() -> impl IntoView {
     let end_all = ServerAction::<SignOutEverywhere>::new();
     let sessions = Resource::new(move || end_all.version().get(), |_| my_sessions());
+    // This session ended with the others: off to the sign-in page rather than an error.
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move || {
+        if let Some(Ok(_)) = end_all.value().get() {
+            navigate("/login", Default::default());
+        }
+    });
     view! {
         <h2 class="mt-8 mb-2 text-xl font-semibold">"Your sessions"</h2>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
