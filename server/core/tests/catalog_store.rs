@@ -359,3 +359,165 @@ async fn a_withdrawal_in_the_console_outlasts_an_older_git_attestation() {
     })
     .await;
 }
+
+fn backstage_example() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/backstage-example")
+}
+
+/// Copies a fixture tree into a fresh directory, so a test can add to it.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A tree in the shape of Backstage's example catalog imports with no edits, and what lands is
+/// checked one by one: groups with their parents, users as members, components of several types
+/// and namespaces, one owned by a person, systems, a domain, APIs with providers and consumers,
+/// a resource, the edges between them, a Location, a Template and an OpenAPI file.
+#[tokio::test]
+async fn backstages_example_catalog_moves_in_unchanged() {
+    on_both(|store| async move {
+        let summary = repo::import_dir(&store, &backstage_example()).await.unwrap();
+        assert_eq!(summary.skipped, 1, "the Template");
+        assert_eq!((summary.locations_followed, summary.locations_skipped), (4, 2), "{summary:?}");
+        assert!(summary.warnings.iter().any(|w| w.starts_with("openapi/artist-api.yaml:1") && w.contains("not a catalog descriptor")), "{:#?}", summary.warnings);
+        assert!(summary.warnings.iter().any(|w| w.contains("../shared/components.yaml") && w.contains("outside the catalog directory")), "{:#?}", summary.warnings);
+        assert_eq!(summary.entities, [("api".to_string(), 2), ("domain".into(), 1), ("resource".into(), 1), ("system".into(), 2)]);
+
+        // Groups, with the hierarchy kept.
+        let squads: Vec<(String, String, String)> = sqlx::query_as("SELECT name, parent, group_type FROM squads ORDER BY name").fetch_all(store.pool()).await.unwrap();
+        let expected = [
+            ("acme-corp", "", "organization"),
+            ("backstage", "infrastructure", "sub-department"),
+            ("boxoffice", "infrastructure", "sub-department"),
+            ("guests", "", "team"),
+            ("infrastructure", "acme-corp", "department"),
+            ("team-a", "backstage", "team"),
+            ("team-b", "backstage", "team"),
+        ];
+        assert_eq!(squads, expected.map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())));
+        // Members from the Users' memberOf; nothing inherited up the tree.
+        let members = |squad: &'static str| { let store = store.clone(); async move { repo::squad(&store, squad).await.unwrap().unwrap().members } };
+        assert_eq!(members("team-a").await, ["breanna.davison", "janelle.dawe"]);
+        assert_eq!(members("team-b").await, ["nigel.manning"]);
+        assert_eq!(members("guests").await, ["guest"]);
+        assert!(members("backstage").await.is_empty());
+        assert_eq!(repo::squads_of(&store, "breanna.davison").await.unwrap(), ["team-a"]);
+        let email: String = sqlx::query_scalar("SELECT email FROM people WHERE name = 'nigel.manning'").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(email, "nigel-manning@example.com");
+
+        // Components: one name in two namespaces, a library, one a person owns.
+        let services: Vec<(String, String, String, String)> =
+            sqlx::query_as("SELECT name, COALESCE(squad, ''), owner_person, component_type FROM services ORDER BY name").fetch_all(store.pool()).await.unwrap();
+        let expected = [
+            ("artist-client", "team-a", "", "library"),
+            ("artist-lookup", "team-a", "", "service"),
+            ("artist-web", "team-a", "", "website"),
+            ("example-website", "", "guest", "website"),
+            ("search", "team-b", "", "service"),
+            ("wayback/search", "team-b", "", "service"),
+        ];
+        assert_eq!(services, expected.map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string())));
+        let page = repo::service_page(&store, "example-website").await.unwrap().unwrap();
+        let owner = page.readiness.checks.iter().find(|c| c.check.id == "owner").unwrap();
+        assert!(!owner.met && owner.because.contains("guest"), "{owner:?}");
+        let library = repo::service_page(&store, "artist-client").await.unwrap().unwrap();
+        assert!(library.readiness.checks.iter().all(|c| c.check.id != "uptime-monitor"), "a library has no uptime to monitor");
+        let wayback = repo::service(&store, "wayback/search").await.unwrap().unwrap();
+        assert_eq!(wayback.workloads.label_selector, "backstage.io/kubernetes-id=search");
+        assert_eq!(wayback.source, "entities.yaml:70", "the file and line of its name, to change");
+
+        // Systems, domain, APIs, resource, and every edge.
+        let entities: Vec<(String, String, String)> = sqlx::query_as("SELECT kind, key, owner FROM catalog_entities ORDER BY kind, key").fetch_all(store.pool()).await.unwrap();
+        let expected = [
+            ("api", "artist-api", "group:team-a"),
+            ("api", "example-grpc-api", "group:guests"),
+            ("domain", "artists", "group:team-a"),
+            ("resource", "artists-db", "group:team-a"),
+            ("system", "artist-engagement-portal", "group:team-a"),
+            ("system", "wayback/podcast", "group:team-b"),
+        ];
+        assert_eq!(entities, expected.map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())));
+        let edges: Vec<(String, String, String, String, String)> =
+            sqlx::query_as("SELECT from_kind, from_key, relation, to_kind, to_key FROM catalog_relations ORDER BY from_kind, from_key, relation, to_key").fetch_all(store.pool()).await.unwrap();
+        let expected = [
+            ("api", "artist-api", "partOf", "system", "artist-engagement-portal"),
+            ("component", "artist-client", "consumesApi", "api", "artist-api"),
+            ("component", "artist-client", "subcomponentOf", "component", "artist-lookup"),
+            ("component", "artist-lookup", "dependsOn", "resource", "artists-db"),
+            ("component", "artist-lookup", "dependsOn", "component", "wayback/search"),
+            ("component", "artist-lookup", "partOf", "system", "artist-engagement-portal"),
+            ("component", "artist-lookup", "providesApi", "api", "artist-api"),
+            ("component", "artist-web", "consumesApi", "api", "artist-api"),
+            ("component", "artist-web", "dependsOn", "component", "artist-lookup"),
+            ("component", "artist-web", "partOf", "system", "artist-engagement-portal"),
+            ("component", "example-website", "providesApi", "api", "example-grpc-api"),
+            ("component", "wayback/search", "partOf", "system", "wayback/podcast"),
+            ("resource", "artists-db", "partOf", "system", "artist-engagement-portal"),
+            ("system", "artist-engagement-portal", "partOf", "domain", "artists"),
+        ];
+        assert_eq!(edges, expected.map(|(a, b, c, d, e)| (a.to_string(), b.to_string(), c.to_string(), d.to_string(), e.to_string())));
+
+        // The pages read them both ways; a tier 1 service leaning on a tier 4 one is flagged.
+        let web = repo::service_page(&store, "artist-web").await.unwrap().unwrap();
+        let lookup = web.related.iter().find(|l| l.relation == "depends on").unwrap();
+        assert_eq!((lookup.key.as_str(), lookup.tier.map(|t| t.number()), lookup.weak), ("artist-lookup", Some(4), true));
+        let lookup_page = repo::service_page(&store, "artist-lookup").await.unwrap().unwrap();
+        let shown: Vec<(&str, &str)> = lookup_page.related.iter().map(|l| (l.relation.as_str(), l.key.as_str())).collect();
+        for edge in [("depended on by", "artist-web"), ("depends on", "wayback/search"), ("depends on", "artists-db"), ("provides API", "artist-api"), ("has subcomponent", "artist-client"), ("part of", "artist-engagement-portal")] {
+            assert!(shown.contains(&edge), "{edge:?} not in {shown:?}");
+        }
+        let system = repo::entity_page(&store, EntityKind::System, "artist-engagement-portal").await.unwrap().unwrap();
+        let mut parts: Vec<&str> = system.related.iter().filter(|l| l.relation == "has part").map(|l| l.key.as_str()).collect();
+        parts.sort();
+        assert_eq!(parts, ["artist-api", "artist-lookup", "artist-web", "artists-db"]);
+        assert!(system.related.iter().any(|l| l.relation == "part of" && l.key == "artists" && l.known));
+        let api = repo::entity_page(&store, EntityKind::Api, "artist-api").await.unwrap().unwrap();
+        let consumers: Vec<&str> = api.related.iter().filter(|l| l.relation == "consumed by").map(|l| l.key.as_str()).collect();
+        assert_eq!(consumers, ["artist-client", "artist-web"]);
+
+        // Department roll-up: everything its groups own, no ownership inherited.
+        let department = repo::squad_page(&store, "infrastructure").await.unwrap().unwrap();
+        assert!(department.services.is_empty());
+        assert_eq!(department.children.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["backstage", "boxoffice"]);
+        assert_eq!(department.subtree_services, 5);
+
+        // Imported again: nothing changes.
+        let again = repo::import_dir(&store, &backstage_example()).await.unwrap();
+        assert_eq!((again.services_added.len(), again.services_removed.len(), again.services_kept), (0, 0, 6));
+    })
+    .await;
+}
+
+/// The same tree with one invalid Component: refused as a whole, naming file, line and field;
+/// `--skip-invalid` imports the rest.
+#[tokio::test]
+async fn backstages_example_with_an_invalid_component_is_refused_or_imported_without_it() {
+    on_both(|store| async move {
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&backstage_example(), dir.path());
+        std::fs::copy(backstage_example().join("../backstage-invalid-component.yaml"), dir.path().join("broken.yaml")).unwrap();
+        match repo::import_dir(&store, dir.path()).await {
+            Err(ImportError::Invalid(problems)) => {
+                let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+                assert_eq!(shown, ["broken.yaml:8: spec.lifecycle: must be experimental, production or deprecated, not \"retired\""]);
+            }
+            other => panic!("expected the batch refused, got {other:?}"),
+        }
+        assert_eq!(repo::service_count(&store).await.unwrap(), 0, "nothing stored");
+        let options = merge::ImportOptions { skip_invalid: true, ..Default::default() };
+        let summary = repo::import_dir_with(&store, dir.path(), options).await.unwrap();
+        assert_eq!(summary.services(), 6);
+        assert_eq!(summary.invalid.len(), 1, "{:?}", summary.invalid);
+        assert!(repo::service(&store, "broken-service").await.unwrap().is_none());
+    })
+    .await;
+}

@@ -23,6 +23,8 @@ pub fn synthetic_org(squads: usize, services: usize) -> Batch {
             },
             members: (0..3).map(|m| format!("dev-{i:03}-{m}")).collect(),
             links: vec![],
+            parent: String::new(),
+            group_type: "team".into(),
         })
         .collect();
     let services_list = (0..services)
@@ -31,6 +33,9 @@ pub fn synthetic_org(squads: usize, services: usize) -> Batch {
             let name = format!("svc-{i:05}-{word}");
             Service {
                 squad: squads_list[i % squads].name.clone(),
+                owner_person: String::new(),
+                component_type: "service".into(),
+                source: format!("services/{name}.yaml:1"),
                 tier: Tier::ALL[i % 4],
                 lifecycle: Lifecycle::ALL[i % 3],
                 description: format!("Handles {word} for region {}", i % 7),

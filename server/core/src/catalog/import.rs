@@ -20,7 +20,7 @@ use super::model::*;
 use super::readiness::{Check, Evidence};
 use serde::Serialize;
 use serde_yaml::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
@@ -64,6 +64,13 @@ pub struct Batch {
     pub warnings: Vec<Problem>,
     /// Components present but invalid (left out by `--skip-invalid`): not to be removed.
     pub invalid_services: Vec<String>,
+    /// Systems, Domains, APIs and Resources.
+    pub entities: Vec<Entity>,
+    /// Every edge the descriptors declare (dependsOn, providesApis, consumesApis, system…).
+    pub relations: Vec<Relation>,
+    /// `Location` targets inside the catalog directory (read with it) and elsewhere (skipped).
+    pub locations_followed: usize,
+    pub locations_skipped: usize,
 }
 
 /// Reads every `*.yaml` / `*.yml` file under `dir`, in a stable order.
@@ -127,9 +134,14 @@ pub fn parse_with(files: &[SourceFile], checks: &[Check], default_tier: Tier) ->
 /// Components whose owner is not among the valid Groups are left out too.
 pub fn parse_valid(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Batch, Vec<Problem>) {
     let (mut batch, problems) = parse_all(files, checks, default_tier);
-    let squads: std::collections::HashSet<String> = batch.squads.iter().map(|s| s.name.clone()).collect();
-    let orphans: Vec<String> = batch.services.iter().filter(|s| !squads.contains(&s.squad)).map(|s| s.name.clone()).collect();
-    batch.services.retain(|s| squads.contains(&s.squad));
+    let squads: HashSet<&str> = batch.squads.iter().map(|s| s.name.as_str()).collect();
+    let people: HashSet<&str> = batch.people.iter().map(|p| p.name.as_str()).collect();
+    let owned = |s: &Service| if s.squad.is_empty() { people.contains(s.owner_person.as_str()) } else { squads.contains(s.squad.as_str()) };
+    let (kept, orphans): (Vec<Service>, Vec<Service>) = std::mem::take(&mut batch.services).into_iter().partition(|s| owned(s));
+    let orphans: Vec<String> = orphans.into_iter().map(|s| s.name).collect();
+    batch.services = kept;
+    // Edges of what was left out go with it.
+    batch.relations.retain(|r| r.from_kind != EntityKind::Component || !orphans.contains(&r.from));
     batch.invalid_services.extend(orphans);
     (batch, problems)
 }
@@ -151,13 +163,13 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
             }
         }
     }
+    let paths: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
 
     let mut batch = Batch::default();
-    // name -> (file, line) of its first definition, for duplicate and reference checks.
-    let mut squad_at: HashMap<String, (String, usize)> = HashMap::new();
-    let mut service_at: HashMap<String, (String, usize)> = HashMap::new();
-    let mut owner_refs = Vec::new();
-    let mut user_at: HashMap<String, (String, usize)> = HashMap::new();
+    // (kind, key) -> (file, line) of its first definition, for duplicate and reference checks.
+    let mut defined: HashMap<(EntityKind, String), (String, usize)> = HashMap::new();
+    // Owners and other references, checked once every entity is known.
+    let mut owner_refs: Vec<(&Doc, EntityKind, String)> = Vec::new();
     let mut squad_namespaces: HashMap<String, String> = HashMap::new();
     let mut memberships: Vec<(String, String)> = Vec::new();
 
@@ -180,81 +192,97 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
         }
         let mut p = Problems { doc, list: &mut problems, checks, default_tier, warnings: &mut warnings };
         p.string(&["apiVersion"], true);
-        let Some(kind) = p.string(&["kind"], true) else { continue };
-        // A bad name is one problem among others: the rest of the document is still checked
-        // (and the entity left out), so every problem is reported at once.
-        let named = p.name();
-        let name = named.clone().unwrap_or_default();
-        let first_of = |at: &mut HashMap<String, (String, usize)>| if named.is_some() { claim(at, &name, doc) } else { None };
-        match kind.as_str() {
-            "Group" => {
-                if let Some((file, line)) = first_of(&mut squad_at) {
-                    p.add(&["metadata", "name"], &format!("duplicate Group {name:?}, first defined at {file}:{line}"));
-                } else {
-                    let before = p.list.len();
-                    let namespaces = p.namespaces();
-                    if let (Some(squad), true) = (p.squad(&name), named.is_some()) {
-                        if p.list.len() == before {
-                            squad_namespaces.insert(name.clone(), namespaces);
-                            batch.squads.push(squad);
-                        }
+        let Some(kind_text) = p.string(&["kind"], true) else { continue };
+        if kind_text == "Location" {
+            p.location(&paths, &mut batch);
+            continue;
+        }
+        let Some(kind) = EntityKind::parse(&kind_text) else {
+            let message = format!("kind {kind_text:?} is not modelled here: skipped");
+            p.warnings.push(Problem { file: doc.file.to_string(), line: doc.line_of(&["kind"]), field: "kind".into(), message });
+            batch.skipped += 1;
+            continue;
+        };
+        // A bad name or namespace is one problem among others: the rest of the document is still
+        // checked (and the entity left out), so every problem is reported at once.
+        let namespace = p.namespace();
+        let named = p.name(kind, &namespace);
+        let key = entity_key(&namespace, named.as_deref().unwrap_or_default());
+        if named.is_some() {
+            if let Some((file, line)) = claim(&mut defined, kind, &key, doc) {
+                p.add(&["metadata", "name"], &format!("duplicate {kind_text} {key:?}, first defined at {file}:{line}"));
+                continue;
+            }
+        }
+        let before = p.list.len();
+        match kind {
+            EntityKind::Group => {
+                let namespaces = p.workload_namespaces();
+                if let Some(squad) = p.squad(&key, &namespace) {
+                    if p.list.len() == before && named.is_some() {
+                        squad_namespaces.insert(key.clone(), namespaces);
+                        batch.squads.push(squad);
                     }
                 }
             }
-            "Component" => {
-                if let Some((file, line)) = first_of(&mut service_at) {
-                    p.add(&["metadata", "name"], &format!("duplicate Component {name:?}, first defined at {file}:{line}"));
-                } else {
-                    let service = p.service(&name);
-                    // The owner is checked whatever else is wrong with the document.
-                    if let Some(owner) = p.owner_quietly() {
-                        owner_refs.push((doc, owner));
+            EntityKind::Component => {
+                // The owner is checked whatever else is wrong with the document.
+                let owner = p.owner(&namespace);
+                if let Some((owner_kind, owner_key)) = &owner {
+                    owner_refs.push((doc, *owner_kind, owner_key.clone()));
+                }
+                let relations = p.relations(kind, &key, &namespace);
+                match (p.service(&key, named.as_deref().unwrap_or_default(), owner), named.is_some()) {
+                    (Some(service), true) if p.list.len() == before => {
+                        batch.services.push(service);
+                        batch.relations.extend(relations);
                     }
-                    match (service, named.is_some()) {
-                        (Some(service), true) => batch.services.push(service),
-                        (None, true) => batch.invalid_services.push(name.clone()),
-                        _ => {}
-                    }
+                    (_, true) => batch.invalid_services.push(key.clone()),
+                    _ => {}
                 }
             }
-            "System" => {
-                if let Some(owner) = p.owner() {
-                    owner_refs.push((doc, owner));
+            EntityKind::System | EntityKind::Domain | EntityKind::Api | EntityKind::Resource => {
+                let owner = p.owner(&namespace);
+                if let Some((owner_kind, owner_key)) = &owner {
+                    owner_refs.push((doc, *owner_kind, owner_key.clone()));
+                }
+                let relations = p.relations(kind, &key, &namespace);
+                let entity = p.entity(kind, &key, owner.map(|(k, o)| format!("{}:{o}", k.as_str())).unwrap_or_default());
+                if p.list.len() == before && named.is_some() {
+                    batch.entities.push(entity);
+                    batch.relations.extend(relations);
                 }
             }
-            "User" if named.is_none() => {}
-            "User" => {
-                if let Some((file, line)) = claim(&mut user_at, &name, doc) {
-                    p.add(&["metadata", "name"], &format!("duplicate User {name:?}, first defined at {file}:{line}"));
-                } else {
-                    let before = p.list.len();
-                    let annotations = p.annotations();
-                    let github_id = annotations.get("console.dev/github-id").cloned().unwrap_or_default();
-                    if !github_id.is_empty() && !github_id.bytes().all(|b| b.is_ascii_digit()) {
-                        p.add(&["metadata", "annotations", "console.dev/github-id"], "must be the GitHub user id (a number), not the login");
-                    }
-                    let email = p.text(&["spec", "profile", "email"]);
-                    if !email.is_empty() && !email.contains('@') {
-                        p.add(&["spec", "profile", "email"], "must be an e-mail address");
-                    }
-                    let member_of = p.strings(&["spec", "memberOf"]);
-                    if p.list.len() != before {
-                        continue;
-                    }
-                    for group in member_of {
-                        let group = group.split_once(':').map(|(_, g)| g.to_string()).unwrap_or(group);
-                        memberships.push((group, name.clone()));
-                    }
-                    batch.people.push(crate::auth::people::Person {
-                        display_name: p.text(&["spec", "profile", "displayName"]),
-                        email,
-                        github_id,
-                        oidc_subject: annotations.get("console.dev/oidc-subject").cloned().unwrap_or_default(),
-                        name,
-                    });
+            EntityKind::User => {
+                let annotations = p.annotations();
+                let github_id = annotations.get("console.dev/github-id").cloned().unwrap_or_default();
+                if !github_id.is_empty() && !github_id.bytes().all(|b| b.is_ascii_digit()) {
+                    p.add(&["metadata", "annotations", "console.dev/github-id"], "must be the GitHub user id (a number), not the login");
                 }
+                let email = p.text(&["spec", "profile", "email"]);
+                if !email.is_empty() && !email.contains('@') {
+                    p.add(&["spec", "profile", "email"], "must be an e-mail address");
+                }
+                let member_of = p.strings(&["spec", "memberOf"]);
+                let mut groups = Vec::new();
+                for group in member_of {
+                    match parse_ref(&group, EntityKind::Group, &namespace) {
+                        Ok((EntityKind::Group, g)) => groups.push(g),
+                        _ => p.add(&["spec", "memberOf"], &format!("{group:?} is not a Group reference")),
+                    }
+                }
+                if p.list.len() != before || named.is_none() {
+                    continue;
+                }
+                memberships.extend(groups.into_iter().map(|g| (g, key.clone())));
+                batch.people.push(crate::auth::people::Person {
+                    display_name: p.text(&["spec", "profile", "displayName"]),
+                    email,
+                    github_id,
+                    oidc_subject: annotations.get("console.dev/oidc-subject").cloned().unwrap_or_default(),
+                    name: key,
+                });
             }
-            _ => batch.skipped += 1,
         }
     }
 
@@ -276,33 +304,97 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
     }
     // Until every member has a User entity, each member name is a person of its own (with no
     // e-mail: only the dev sign-in can reach it by name).
-    let described: std::collections::HashSet<String> = batch.people.iter().map(|p| p.name.clone()).collect();
+    let described: HashSet<String> = batch.people.iter().map(|p| p.name.clone()).collect();
     let mut undescribed: Vec<String> =
         batch.squads.iter().flat_map(|s| s.members.iter()).filter(|m| !described.contains(*m)).cloned().collect();
     undescribed.sort();
     undescribed.dedup();
     batch.people.extend(undescribed.into_iter().map(|name| crate::auth::people::Person { name, ..Default::default() }));
 
-    for (doc, owner) in owner_refs {
-        if !squad_at.contains_key(&owner) {
+    for (doc, kind, owner) in owner_refs {
+        if !defined.contains_key(&(kind, owner.clone())) {
+            let what = if kind == EntityKind::User { "User" } else { "Group" };
             Problems { doc, list: &mut problems, checks, default_tier, warnings: &mut warnings }
-                .add(&["spec", "owner"], &format!("unknown owner {owner:?}: no Group of that name in this batch"));
+                .add(&["spec", "owner"], &format!("unknown owner {owner:?}: no {what} of that name in this batch"));
+        }
+    }
+    // A relation to what no descriptor describes is kept (Backstage keeps it too) and reported.
+    for r in &batch.relations {
+        if !defined.contains_key(&(r.to_kind, r.to.clone())) {
+            let at = defined.get(&(r.from_kind, r.from.clone())).cloned().unwrap_or_default();
+            warnings.push(Problem {
+                file: at.0,
+                line: at.1,
+                field: String::new(),
+                message: format!("{} {} {} {}:{}, which no descriptor in this batch describes", r.from_kind.as_str(), r.from, r.relation, r.to_kind.as_str(), r.to),
+            });
         }
     }
 
     batch.warnings = warnings;
     batch.squads.sort_by(|a, b| a.name.cmp(&b.name));
     batch.services.sort_by(|a, b| a.name.cmp(&b.name));
+    batch.entities.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
+    batch.relations.sort();
+    batch.relations.dedup();
     problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     (batch, problems)
 }
 
-/// Records where `name` is first defined; returns that place if it was already taken.
-fn claim(seen: &mut HashMap<String, (String, usize)>, name: &str, doc: &Doc) -> Option<(String, usize)> {
-    if let Some(first) = seen.get(name) {
+/// Reads an entity reference `[kind:][namespace/]name`, the kind defaulting to `default_kind` and
+/// the namespace to the referring entity's (Backstage's rule); returns (kind, key).
+pub fn parse_ref(raw: &str, default_kind: EntityKind, namespace: &str) -> Result<(EntityKind, String), String> {
+    let (kind, rest) = match raw.split_once(':') {
+        Some((k, rest)) => (EntityKind::parse(k).ok_or_else(|| format!("unknown kind {k:?}"))?, rest),
+        None => (default_kind, raw),
+    };
+    let (ns, name) = rest.split_once('/').unwrap_or((namespace, rest));
+    if !valid_name(name) || !valid_namespace(ns) {
+        return Err(format!("{raw:?} is not a valid entity reference"));
+    }
+    Ok((kind, entity_key(ns, name)))
+}
+
+/// `target` (relative to `dir`, both inside the catalog directory) as a path in that
+/// directory, or None when it is a URL or leaves the directory.
+fn inside(dir: &Path, target: &str) -> Option<String> {
+    if target.contains("://") || target.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<String> = dir.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other.to_string()),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Backstage's namespace rule: a DNS label.
+fn valid_namespace(ns: &str) -> bool {
+    !ns.is_empty()
+        && ns.len() <= 63
+        && ns.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !ns.starts_with('-')
+        && !ns.ends_with('-')
+}
+
+/// Words after `/services/{namespace}/{name}`'s first segment that name a page of a service in
+/// the default namespace: a service in another namespace cannot be called so, or its URL would
+/// be that page.
+pub const RESERVED_SERVICE_NAMES: [&str; 9] =
+    ["edit", "query", "query.csv", "deployments", "logs", "logs.txt", "reads", "overrides", "related"];
+
+/// Records where an entity is first defined; returns that place if it was already taken.
+fn claim(seen: &mut HashMap<(EntityKind, String), (String, usize)>, kind: EntityKind, key: &str, doc: &Doc) -> Option<(String, usize)> {
+    if let Some(first) = seen.get(&(kind, key.to_string())) {
         return Some(first.clone());
     }
-    seen.insert(name.to_string(), (doc.file.to_string(), doc.line_of(&["metadata", "name"])));
+    seen.insert((kind, key.to_string()), (doc.file.to_string(), doc.line_of(&["metadata", "name"])));
     None
 }
 
@@ -477,43 +569,137 @@ impl Problems<'_, '_> {
         links
     }
 
-    fn name(&mut self) -> Option<String> {
+    fn name(&mut self, kind: EntityKind, namespace: &str) -> Option<String> {
         let name = self.string(&["metadata", "name"], true)?;
-        if valid_name(&name) {
-            Some(name)
-        } else {
+        if !valid_name(&name) {
             self.add(&["metadata", "name"], &format!("{name:?} {NAME_RULE}"));
             None
+        } else if kind == EntityKind::Component && namespace != DEFAULT_NAMESPACE && RESERVED_SERVICE_NAMES.contains(&name.as_str()) {
+            let message = format!("{name:?} outside the default namespace would be a page of service {namespace:?}: choose another name");
+            self.add(&["metadata", "name"], &message);
+            None
+        } else {
+            Some(name)
         }
     }
 
-    /// `spec.owner` as a squad name: accepts `payments`, `group:payments`, `group:default/payments`.
-    /// The owner's group name if `spec.owner` is a well-formed group reference, reporting nothing
-    /// (the document's own checks report a malformed one).
-    fn owner_quietly(&self) -> Option<String> {
-        let raw = self.doc.get(&["spec", "owner"])?.as_str()?;
-        let (kind, rest) = raw.split_once(':').unwrap_or(("group", raw));
-        let name = rest.strip_prefix("default/").unwrap_or(rest);
-        (kind.eq_ignore_ascii_case("group") && valid_name(name)).then(|| name.to_string())
+    /// `metadata.namespace`, checked; `default` when absent.
+    fn namespace(&mut self) -> String {
+        match self.string(&["metadata", "namespace"], false) {
+            None => DEFAULT_NAMESPACE.to_string(),
+            Some(ns) if valid_namespace(&ns) => ns,
+            Some(ns) => {
+                self.add(&["metadata", "namespace"], &format!("{ns:?} must be lower-case letters, digits and '-' (at most 63)"));
+                DEFAULT_NAMESPACE.to_string()
+            }
+        }
     }
 
-    fn owner(&mut self) -> Option<String> {
+    /// `spec.owner`: a Group (the default kind) or a User, as (kind, key).
+    fn owner(&mut self, namespace: &str) -> Option<(EntityKind, String)> {
         let raw = self.string(&["spec", "owner"], true)?;
-        let (kind, rest) = raw.split_once(':').unwrap_or(("group", raw.as_str()));
-        let name = rest.strip_prefix("default/").unwrap_or(rest);
-        if !kind.eq_ignore_ascii_case("group") {
-            self.add(&["spec", "owner"], &format!("must be a Group (squad), not {raw:?}"));
-            None
-        } else if !valid_name(name) {
-            self.add(&["spec", "owner"], &format!("{raw:?} is not a valid group reference"));
-            None
-        } else {
-            Some(name.to_string())
+        match parse_ref(&raw, EntityKind::Group, namespace) {
+            Ok((kind @ (EntityKind::Group | EntityKind::User), key)) => Some((kind, key)),
+            Ok(_) => {
+                self.add(&["spec", "owner"], &format!("must be a Group (squad) or a User, not {raw:?}"));
+                None
+            }
+            Err(e) => {
+                self.add(&["spec", "owner"], &e);
+                None
+            }
+        }
+    }
+
+    /// References in one field, as (kind, key), each checked.
+    fn refs(&mut self, path: &[&str], default_kind: EntityKind, namespace: &str) -> Vec<(EntityKind, String)> {
+        let raw = match self.doc.get(path) {
+            Some(Value::String(one)) => vec![one.clone()],
+            _ => self.strings(path),
+        };
+        let mut out = Vec::new();
+        for r in raw {
+            match parse_ref(&r, default_kind, namespace) {
+                Ok(found) => out.push(found),
+                Err(e) => self.add(path, &e),
+            }
+        }
+        out
+    }
+
+    /// The edges a descriptor declares, in Backstage's fields.
+    fn relations(&mut self, kind: EntityKind, key: &str, namespace: &str) -> Vec<Relation> {
+        use EntityKind::*;
+        let fields: &[(&str, &str, EntityKind)] = match kind {
+            Component => &[("system", "partOf", System), ("subcomponentOf", "subcomponentOf", Component), ("providesApis", "providesApi", Api), ("consumesApis", "consumesApi", Api), ("dependsOn", "dependsOn", Component)],
+            Api => &[("system", "partOf", System)],
+            Resource => &[("system", "partOf", System), ("dependsOn", "dependsOn", Resource)],
+            System => &[("domain", "partOf", Domain)],
+            Domain => &[("subdomainOf", "partOf", Domain)],
+            _ => &[],
+        };
+        let mut out = Vec::new();
+        for (field, relation, default_kind) in fields {
+            for (to_kind, to) in self.refs(&["spec", field], *default_kind, namespace) {
+                out.push(Relation { from_kind: kind, from: key.to_string(), relation: relation.to_string(), to_kind, to });
+            }
+        }
+        out
+    }
+
+    /// A System, Domain, API or Resource as stored.
+    fn entity(&mut self, kind: EntityKind, key: &str, owner: String) -> Entity {
+        let title = self.text(&["metadata", "title"]);
+        Entity {
+            kind,
+            key: key.to_string(),
+            title: if title.is_empty() { key.to_string() } else { title },
+            description: self.text(&["metadata", "description"]),
+            owner,
+            entity_type: self.text(&["spec", "type"]),
+            lifecycle: self.text(&["spec", "lifecycle"]),
+            source: self.source(),
+        }
+    }
+
+    /// The file to change for what Git owns: the location Backstage recorded when it is a URL,
+    /// else this file and line in the catalog directory.
+    fn source(&self) -> String {
+        let managed = ["backstage.io/managed-by-origin-location", "backstage.io/managed-by-location"]
+            .iter()
+            .find_map(|k| self.doc.get(&["metadata", "annotations", k]).and_then(Value::as_str))
+            .and_then(|v| v.strip_prefix("url:"))
+            .filter(|url| safe_href(url).is_some());
+        match managed {
+            Some(url) => url.to_string(),
+            None => format!("{}:{}", self.doc.file, self.doc.line_of(&["metadata", "name"])),
+        }
+    }
+
+    /// A `Location`: its targets inside the catalog directory are read with it (every file under
+    /// the directory is), others (URLs, paths outside) are skipped and counted.
+    fn location(&mut self, paths: &HashSet<&str>, batch: &mut Batch) {
+        let mut targets = self.strings(&["spec", "targets"]);
+        targets.extend(self.string(&["spec", "target"], false));
+        let dir = std::path::Path::new(self.doc.file).parent().unwrap_or(std::path::Path::new(""));
+        for target in targets {
+            let note = |message: String| Problem { file: self.doc.file.to_string(), line: self.doc.line_of(&["spec"]), field: "spec.target".into(), message };
+            match inside(dir, &target) {
+                Some(path) if path.contains('*') || paths.contains(path.as_str()) => batch.locations_followed += 1,
+                Some(path) => {
+                    self.warnings.push(note(format!("target {target:?} ({path}) is not in the catalog directory")));
+                    batch.locations_skipped += 1;
+                }
+                None => {
+                    self.warnings.push(note(format!("target {target:?} lies outside the catalog directory: skipped")));
+                    batch.locations_skipped += 1;
+                }
+            }
         }
     }
 
     /// The Group's `console.dev/kubernetes-namespaces`, checked, comma-joined.
-    fn namespaces(&mut self) -> String {
+    fn workload_namespaces(&mut self) -> String {
         let path = ["metadata", "annotations", "console.dev/kubernetes-namespaces"];
         let Some(text) = self.doc.get(&path).and_then(|v| v.as_str()).map(str::to_string) else { return String::new() };
         let names: Vec<&str> = text.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
@@ -529,17 +715,12 @@ impl Problems<'_, '_> {
         names.join(",")
     }
 
-    fn squad(&mut self, name: &str) -> Option<Squad> {
+    fn squad(&mut self, name: &str, namespace: &str) -> Option<Squad> {
         let before = self.list.len();
         let annotations = self.annotations();
-        let members = self
-            .strings(&["spec", "members"])
-            .into_iter()
-            .map(|m| {
-                let m = m.strip_prefix("user:").unwrap_or(&m);
-                m.strip_prefix("default/").unwrap_or(m).to_string()
-            })
-            .collect();
+        let members = self.refs(&["spec", "members"], EntityKind::User, namespace).into_iter().map(|(_, key)| key).collect();
+        let parent = self.refs(&["spec", "parent"], EntityKind::Group, namespace).into_iter().next().map(|(_, key)| key).unwrap_or_default();
+        let group_type = self.text(&["spec", "type"]);
         let display_name = self.string(&["spec", "profile", "displayName"], false);
         if let Some(url) = annotations.get("console.dev/oncall-url") {
             if safe_href(url).is_none() {
@@ -557,13 +738,16 @@ impl Problems<'_, '_> {
             },
             members,
             links: self.links(),
+            parent,
+            group_type,
         };
         (self.list.len() == before).then_some(squad)
     }
 
-    fn service(&mut self, name: &str) -> Option<Service> {
+    /// The Component `key` (named `name` in its namespace), owned by `owner` (checked by the caller).
+    fn service(&mut self, key: &str, name: &str, owner: Option<(EntityKind, String)>) -> Option<Service> {
         let before = self.list.len();
-        self.string(&["spec", "type"], true);
+        let component_type = self.string(&["spec", "type"], true);
         let lifecycle = self.string(&["spec", "lifecycle"], true).and_then(|l| {
             let parsed = Lifecycle::parse(&l);
             if parsed.is_none() {
@@ -571,7 +755,6 @@ impl Problems<'_, '_> {
             }
             parsed
         });
-        let owner = self.owner();
         let annotations = self.annotations();
         let tier_path = ["metadata", "annotations", "console.dev/tier"];
         let tier = match annotations.get("console.dev/tier") {
@@ -619,9 +802,14 @@ impl Problems<'_, '_> {
         if self.list.len() != before {
             return None;
         }
+        let (owner_kind, owner) = owner?;
+        let (squad, owner_person) = if owner_kind == EntityKind::User { (String::new(), owner) } else { (owner, String::new()) };
         Some(Service {
-            name: name.to_string(),
-            squad: owner?,
+            name: key.to_string(),
+            squad,
+            owner_person,
+            component_type: component_type?,
+            source: self.source(),
             tier: tier?,
             lifecycle: lifecycle?,
             description,
@@ -821,10 +1009,34 @@ spec: {type: service, lifecycle: production, owner: user:maria}
     }
 
     #[test]
-    fn other_kinds_are_skipped() {
-        let api = "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: payments\n";
-        let batch = parse(&[file("a.yaml", api)], &standard_checks()).unwrap();
+    fn kinds_the_console_does_not_model_are_skipped_and_counted() {
+        let other = "apiVersion: backstage.io/v1alpha1\nkind: Widget\nmetadata:\n  name: payments\n";
+        let batch = parse(&[file("a.yaml", other)], &standard_checks()).unwrap();
         assert_eq!(batch.skipped, 1);
+        assert!(batch.warnings[0].to_string().starts_with("a.yaml:2: kind: kind \"Widget\" is not modelled here"), "{:?}", batch.warnings);
+    }
+
+    #[test]
+    fn namespaces_make_keys_and_references_resolve_in_their_own() {
+        let text = format!("{SQUAD}---\n{}", component("ledger", "2", "payments").replace("  name: ledger\n", "  name: ledger\n  namespace: billing\n").replace("  owner: payments\n", "  owner: group:default/payments\n  dependsOn: [component:audit, resource:default/db]\n"));
+        let batch = parse(&[file("a.yaml", &text)], &standard_checks()).unwrap();
+        assert_eq!(batch.services[0].name, "billing/ledger");
+        let targets: Vec<&str> = batch.relations.iter().map(|r| r.to.as_str()).collect();
+        assert_eq!(targets, ["billing/audit", "db"], "a reference without a namespace is in the referrer's");
+        // A namespaced service may not be called like a page of another service.
+        let reserved = text.replace("  name: ledger\n", "  name: logs\n");
+        let problems = parse(&[file("a.yaml", &reserved)], &standard_checks()).unwrap_err();
+        assert!(problems[0].to_string().contains("would be a page of service \"billing\""), "{problems:?}");
+        let bad = text.replace("namespace: billing", "namespace: Billing_NS");
+        let problems = parse(&[file("a.yaml", &bad)], &standard_checks()).unwrap_err();
+        assert_eq!(problems[0].field, "metadata.namespace", "{problems:?}");
+    }
+
+    #[test]
+    fn locations_inside_the_directory_are_followed_others_counted() {
+        let location = "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: all\nspec:\n  targets: [./a.yaml, ./teams/*.yaml, ./missing.yaml, ../elsewhere.yaml, https://example.com/x.yaml]\n";
+        let batch = parse(&[file("a.yaml", SQUAD), file("sub/all.yaml", &location.replace("./a.yaml", "../a.yaml"))], &standard_checks()).unwrap();
+        assert_eq!((batch.locations_followed, batch.locations_skipped), (2, 3), "{:#?}", batch.warnings);
     }
 
     #[test]

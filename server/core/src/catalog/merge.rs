@@ -56,6 +56,11 @@ pub struct ImportSummary {
     /// With `skip_invalid`: the problems of the entities left out.
     pub invalid: Vec<String>,
     pub dry_run: bool,
+    /// Systems, Domains, APIs and Resources stored, per kind.
+    pub entities: Vec<(String, usize)>,
+    pub relations: usize,
+    pub locations_followed: usize,
+    pub locations_skipped: usize,
 }
 
 impl ImportSummary {
@@ -74,6 +79,13 @@ impl ImportSummary {
             format!("services: {} added{}, {} removed{}, {} kept", self.services_added.len(), names(&self.services_added), self.services_removed.len(), names(&self.services_removed), self.services_kept),
             format!("console edits dropped because Git changed the field: {}", self.overrides_dropped),
             format!("people: {}; descriptors of other kinds skipped: {}", self.people, self.skipped),
+            format!(
+                "{}; relations: {}; locations: {} followed, {} outside the catalog directory skipped",
+                if self.entities.is_empty() { "no systems, domains, APIs or resources".to_string() } else { self.entities.iter().map(|(k, n)| format!("{k}: {n}")).collect::<Vec<_>>().join(", ") },
+                self.relations,
+                self.locations_followed,
+                self.locations_skipped
+            ),
             format!("invalid entities left out: {}", self.invalid.len()),
         ]
     }
@@ -161,8 +173,19 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
         skipped: batch.skipped,
         warnings: batch.warnings.iter().map(|w| w.to_string()).collect(),
         dry_run: options.dry_run,
+        relations: batch.relations.len(),
+        locations_followed: batch.locations_followed,
+        locations_skipped: batch.locations_skipped,
         ..Default::default()
     };
+    for entity in &batch.entities {
+        let kind = entity.kind.as_str().to_string();
+        match summary.entities.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => summary.entities.push((kind, 1)),
+        }
+    }
+    summary.entities.sort();
     summary.services_kept = batch.services.len() - summary.services_added.len();
     summary.squads_kept = batch.squads.len() - summary.squads_added.len();
 
@@ -258,11 +281,12 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
     }
     for squad in &batch.squads {
         sqlx::query(
-            "INSERT INTO squads (name, display_name, description, chat_channel, oncall_rotation, oncall_url, links)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO squads (name, display_name, description, chat_channel, oncall_rotation, oncall_url, links, parent, group_type)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name, description = excluded.description,
                  chat_channel = excluded.chat_channel, oncall_rotation = excluded.oncall_rotation,
-                 oncall_url = excluded.oncall_url, links = excluded.links",
+                 oncall_url = excluded.oncall_url, links = excluded.links, parent = excluded.parent,
+                 group_type = excluded.group_type",
         )
         .bind(&squad.name)
         .bind(&squad.display_name)
@@ -271,6 +295,8 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
         .bind(&squad.oncall.rotation)
         .bind(&squad.oncall.url)
         .bind(super::repo::to_json(&squad.links))
+        .bind(&squad.parent)
+        .bind(&squad.group_type)
         .execute(&mut *tx)
         .await?;
         for member in &squad.members {
@@ -281,11 +307,16 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
                 .await?;
         }
     }
+    let no_squad = Squad::none();
     for (service, git_attestations) in &effective {
-        let squad = squads.get(service.squad.as_str()).ok_or_else(|| {
-            // parse() guarantees owners exist; a caller that built a batch by hand may not.
-            StoreError::Sql(sqlx::Error::Protocol(format!("service {} has unknown squad {}", service.name, service.squad)))
-        })?;
+        let squad = if service.squad.is_empty() {
+            &no_squad
+        } else {
+            squads.get(service.squad.as_str()).copied().ok_or_else(|| {
+                // parse() guarantees owners exist; a caller that built a batch by hand may not.
+                StoreError::Sql(sqlx::Error::Protocol(format!("service {} has unknown squad {}", service.name, service.squad)))
+            })?
+        };
         let score = evaluate(service, squad, checks).score;
         super::repo::upsert_service(&mut tx, service, score).await?;
         for a in git_attestations {
@@ -309,6 +340,35 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
     for name in &summary.squads_removed {
         sqlx::query("DELETE FROM squad_members WHERE squad = $1").bind(name).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM squads WHERE name = $1").bind(name).execute(&mut *tx).await?;
+    }
+    // Systems, Domains, APIs, Resources and every edge are Git's alone: written as they are.
+    sqlx::query("DELETE FROM catalog_entities").execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM catalog_relations").execute(&mut *tx).await?;
+    for e in &batch.entities {
+        sqlx::query(
+            "INSERT INTO catalog_entities (kind, key, title, description, owner, entity_type, lifecycle, source)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(e.kind.as_str())
+        .bind(&e.key)
+        .bind(&e.title)
+        .bind(&e.description)
+        .bind(&e.owner)
+        .bind(&e.entity_type)
+        .bind(&e.lifecycle)
+        .bind(&e.source)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for r in &batch.relations {
+        sqlx::query("INSERT INTO catalog_relations (from_kind, from_key, relation, to_kind, to_key) VALUES ($1, $2, $3, $4, $5)")
+            .bind(r.from_kind.as_str())
+            .bind(&r.from)
+            .bind(&r.relation)
+            .bind(r.to_kind.as_str())
+            .bind(&r.to)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     crate::auth::people::replace_people(store, &batch.people).await?;

@@ -94,6 +94,30 @@ pub struct Squad {
     pub oncall: OnCall,
     pub members: Vec<String>,
     pub links: Vec<Link>,
+    /// The Group it sits under (`spec.parent`), for display and roll-up only: nothing a parent's
+    /// members may do follows from it.
+    #[serde(default)]
+    pub parent: String,
+    /// Backstage's `spec.type`: team, department, organization…
+    #[serde(default)]
+    pub group_type: String,
+}
+
+impl Squad {
+    /// No squad: what a service a person owns is evaluated against.
+    pub fn none() -> Squad {
+        Squad {
+            name: String::new(),
+            display_name: String::new(),
+            description: String::new(),
+            chat_channel: String::new(),
+            oncall: OnCall::default(),
+            members: vec![],
+            links: vec![],
+            parent: String::new(),
+            group_type: String::new(),
+        }
+    }
 }
 
 /// Where a service's workloads live in Kubernetes.
@@ -129,8 +153,21 @@ pub struct Attestation {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Service {
+    /// The service's key: its name in the default namespace, `namespace/name` in another
+    /// (see [`entity_key`]); its URL is `/services/{key}`.
     pub name: String,
+    /// The owning squad; empty when a person owns it (see `owner_person`).
     pub squad: String,
+    /// The User owning it when no squad does: shown as owner, and the "owning squad" check fails.
+    #[serde(default)]
+    pub owner_person: String,
+    /// Backstage's `spec.type` (service, website, library…): which readiness checks apply.
+    #[serde(default = "default_component_type")]
+    pub component_type: String,
+    /// Where its descriptor lives: the file to change for a field Git owns (a URL when known,
+    /// else the path and line in the catalog directory).
+    #[serde(default)]
+    pub source: String,
     pub tier: Tier,
     pub lifecycle: Lifecycle,
     pub description: String,
@@ -142,6 +179,104 @@ pub struct Service {
     pub links: Vec<Link>,
     pub workloads: Workloads,
     pub attestations: Vec<Attestation>,
+}
+
+fn default_component_type() -> String {
+    "service".into()
+}
+
+/// The default Backstage namespace: its entities' keys are their bare names.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// An entity's key within its kind: the name in the default namespace, `namespace/name` in any
+/// other, so one name in two namespaces is two entities and old links keep working.
+pub fn entity_key(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() || namespace == DEFAULT_NAMESPACE {
+        name.to_string()
+    } else {
+        format!("{namespace}/{name}")
+    }
+}
+
+/// (namespace, name) of a key made by [`entity_key`].
+pub fn split_key(key: &str) -> (&str, &str) {
+    key.split_once('/').unwrap_or((DEFAULT_NAMESPACE, key))
+}
+
+/// The kinds of entity the catalog stores besides squads (Groups), services (Components) and
+/// people (Users).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntityKind {
+    Component,
+    System,
+    Domain,
+    Api,
+    Resource,
+    Group,
+    User,
+}
+
+impl EntityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Component => "component",
+            EntityKind::System => "system",
+            EntityKind::Domain => "domain",
+            EntityKind::Api => "api",
+            EntityKind::Resource => "resource",
+            EntityKind::Group => "group",
+            EntityKind::User => "user",
+        }
+    }
+    /// From a descriptor's `kind` or a reference's kind, in any case.
+    pub fn parse(s: &str) -> Option<EntityKind> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "component" => EntityKind::Component,
+            "system" => EntityKind::System,
+            "domain" => EntityKind::Domain,
+            "api" => EntityKind::Api,
+            "resource" => EntityKind::Resource,
+            "group" => EntityKind::Group,
+            "user" => EntityKind::User,
+            _ => return None,
+        })
+    }
+    /// Where its page is, for the kinds that have one.
+    pub fn path(self, key: &str) -> String {
+        match self {
+            EntityKind::Component => format!("/services/{key}"),
+            EntityKind::Group => format!("/squads/{key}"),
+            other => format!("/entities/{}/{key}", other.as_str()),
+        }
+    }
+}
+
+/// A System, Domain, API or Resource: stored as Git describes it, shown with its relations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entity {
+    pub kind: EntityKind,
+    pub key: String,
+    pub title: String,
+    pub description: String,
+    /// `group:payments`, `user:maria`, or empty.
+    pub owner: String,
+    /// `spec.type` (an API's openapi / grpc, a Resource's database…).
+    pub entity_type: String,
+    pub lifecycle: String,
+    pub source: String,
+}
+
+/// A typed edge between two entities, in Backstage's words and direction: `dependsOn`,
+/// `providesApi`, `consumesApi`, `partOf` (component/API/resource → system, system → domain),
+/// `subcomponentOf`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Relation {
+    pub from_kind: EntityKind,
+    pub from: String,
+    pub relation: String,
+    pub to_kind: EntityKind,
+    pub to: String,
 }
 
 /// Met / required readiness checks for one service or a roll-up of many.
@@ -350,6 +485,15 @@ pub struct SquadPage {
     pub readiness: Score,
     /// Metrics links of each owned service, in the order of `services`.
     pub links: Vec<Vec<crate::defaults::links::RenderedLink>>,
+    /// Groups whose `spec.parent` is this one.
+    #[serde(default)]
+    pub children: Vec<SquadSummary>,
+    /// Readiness of what this group and every group under it own (a roll-up for departments;
+    /// no ownership is inherited).
+    #[serde(default)]
+    pub subtree: Score,
+    #[serde(default)]
+    pub subtree_services: u32,
 }
 
 /// Everything the service page shows.
@@ -363,6 +507,34 @@ pub struct ServicePage {
     /// Descriptor fields edited in the console ("overrides Git"), until Git changes them.
     #[serde(default)]
     pub overrides: Vec<FieldOverride>,
+    /// What it depends on, provides, consumes and belongs to, and what depends on it.
+    #[serde(default)]
+    pub related: Vec<Linked>,
+}
+
+/// An entity linked to the one shown, with what its page needs to judge it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Linked {
+    /// As read from the shown entity: "depends on", "depended on by", "provides API",
+    /// "consumes API", "part of", "has part", "subcomponent of", "has subcomponent".
+    pub relation: String,
+    pub kind: EntityKind,
+    pub key: String,
+    /// Tier and readiness when it is a stored service; None for other kinds or a reference
+    /// to nothing the catalog holds.
+    pub tier: Option<Tier>,
+    pub readiness: Option<Score>,
+    /// Whether the catalog holds it (a descriptor may name what no descriptor describes).
+    pub known: bool,
+    /// A tier 1 service depending on a tier 3 or 4 one: the chain is only as strong as that.
+    pub weak: bool,
+}
+
+/// The page of a System, Domain, API or Resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityPage {
+    pub entity: Entity,
+    pub related: Vec<Linked>,
 }
 
 /// A console edit of a field the descriptor in Git owns.

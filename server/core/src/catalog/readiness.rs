@@ -33,48 +33,57 @@ pub struct Check {
     /// The most critical tier that does not need it is tier - 1: tiers 1..=tier require it.
     pub tier: u8,
     pub evidence: Evidence,
+    /// The component types (`spec.type`) it applies to; empty: every type. A library has no
+    /// uptime to monitor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
 }
+
+/// Types that run: what the operational checks apply to by default.
+const RUNNING: &[&str] = &["service", "website"];
 
 /// The standard requirements (editable by SREs once platform defaults exist).
 pub fn standard_checks() -> Vec<Check> {
     use Evidence::*;
-    let table: &[(&str, &str, u8, Evidence)] = &[
+    // (id, title, tier, evidence, for running components only)
+    let table: &[(&str, &str, u8, Evidence, bool)] = &[
         // Tier 4: experiment.
-        ("owner", "Has an owning squad", 4, HasOwner),
-        ("security-bugs-fixed", "Security bugs are fixed", 4, Attested),
-        ("outages-resolved", "Outages are resolved", 4, Attested),
+        ("owner", "Has an owning squad", 4, HasOwner, false),
+        ("security-bugs-fixed", "Security bugs are fixed", 4, Attested, false),
+        ("outages-resolved", "Outages are resolved", 4, Attested, true),
         // Tier 3: useful.
-        ("several-owners", "More than one owner", 3, SeveralOwners),
-        ("deploy-automation", "Deploys are automated", 3, Attested),
-        ("ci", "Continuous integration", 3, Attested),
-        ("dev-setup", "Standard development setup", 3, Attested),
-        ("uptime-monitor", "Uptime monitor", 3, Attested),
-        ("error-tracking", "Error tracking", 3, Attested),
-        ("log-retention", "Log retention", 3, Attested),
-        ("backups", "Backups", 3, Attested),
-        ("tls", "TLS everywhere", 3, Attested),
+        ("several-owners", "More than one owner", 3, SeveralOwners, false),
+        ("deploy-automation", "Deploys are automated", 3, Attested, true),
+        ("ci", "Continuous integration", 3, Attested, false),
+        ("dev-setup", "Standard development setup", 3, Attested, false),
+        ("uptime-monitor", "Uptime monitor", 3, Attested, true),
+        ("error-tracking", "Error tracking", 3, Attested, true),
+        ("log-retention", "Log retention", 3, Attested, true),
+        ("backups", "Backups", 3, Attested, true),
+        ("tls", "TLS everywhere", 3, Attested, true),
         // Tier 2: important.
-        ("on-call", "On-call rotation", 2, OnCall),
-        ("alerting", "Alerting", 2, Attested),
-        ("metrics", "Metrics", 2, Attested),
-        ("dedicated-db", "Dedicated database", 2, Attested),
-        ("load-tested", "Load tested", 2, Attested),
-        ("rolling-deploy", "Rolling deploys", 2, Attested),
+        ("on-call", "On-call rotation", 2, OnCall, true),
+        ("alerting", "Alerting", 2, Attested, true),
+        ("metrics", "Metrics", 2, Attested, true),
+        ("dedicated-db", "Dedicated database", 2, Attested, true),
+        ("load-tested", "Load tested", 2, Attested, true),
+        ("rolling-deploy", "Rolling deploys", 2, Attested, true),
         // Tier 1: critical.
-        ("playbook", "Playbooks / runbook", 1, Runbook),
-        ("slo", "Defined SLO", 1, Slo),
-        ("resiliency", "Resiliency patterns", 1, Attested),
-        ("failover", "Failover", 1, Attested),
-        ("scheduled-load-tests", "Scheduled load tests", 1, Attested),
-        ("security-review", "Security review", 1, Attested),
+        ("playbook", "Playbooks / runbook", 1, Runbook, true),
+        ("slo", "Defined SLO", 1, Slo, true),
+        ("resiliency", "Resiliency patterns", 1, Attested, true),
+        ("failover", "Failover", 1, Attested, true),
+        ("scheduled-load-tests", "Scheduled load tests", 1, Attested, true),
+        ("security-review", "Security review", 1, Attested, false),
     ];
     table
         .iter()
-        .map(|&(id, title, tier, evidence)| Check {
+        .map(|&(id, title, tier, evidence, running)| Check {
             id: id.into(),
             title: title.into(),
             tier,
             evidence,
+            types: if running { RUNNING.iter().map(|t| t.to_string()).collect() } else { vec![] },
         })
         .collect()
 }
@@ -101,13 +110,14 @@ impl Readiness {
     }
 }
 
-/// The checks a service at `tier` must meet.
-pub fn required_for(tier: Tier, checks: &[Check]) -> impl Iterator<Item = &Check> {
-    checks.iter().filter(move |c| c.tier >= tier.number())
+/// The checks a component of `component_type` at `tier` must meet.
+pub fn required_for<'a>(tier: Tier, component_type: &'a str, checks: &'a [Check]) -> impl Iterator<Item = &'a Check> {
+    checks.iter().filter(move |c| c.tier >= tier.number() && (c.types.is_empty() || c.types.iter().any(|t| t == component_type)))
 }
 
+/// `squad` is the owning squad; a service a person owns is evaluated against [`Squad::none`].
 pub fn evaluate(service: &Service, squad: &Squad, checks: &[Check]) -> Readiness {
-    let results: Vec<CheckResult> = required_for(service.tier, checks)
+    let results: Vec<CheckResult> = required_for(service.tier, &service.component_type, checks)
         .map(|check| {
             let (met, because) = decide(check, service, squad);
             CheckResult { check: check.clone(), met, because }
@@ -124,8 +134,11 @@ pub fn evaluate(service: &Service, squad: &Squad, checks: &[Check]) -> Readiness
 fn decide(check: &Check, service: &Service, squad: &Squad) -> (bool, String) {
     let derived = |met: bool, yes: String, no: &str| if met { (true, yes) } else { (false, no.to_string()) };
     match check.evidence {
+        Evidence::HasOwner if !service.owner_person.is_empty() => {
+            (false, format!("owned by a person ({}), not a squad", service.owner_person))
+        }
         Evidence::HasOwner => derived(
-            service.squad == squad.name,
+            !service.squad.is_empty() && service.squad == squad.name,
             format!("owned by {}", squad.name),
             "no owning squad",
         ),
@@ -166,6 +179,8 @@ mod tests {
             oncall: OnCall { rotation: rotation.into(), url: String::new() },
             members: (0..members).map(|i| format!("dev{i}")).collect(),
             links: vec![],
+            parent: String::new(),
+            group_type: "team".into(),
         }
     }
 
@@ -173,6 +188,9 @@ mod tests {
         Service {
             name: "checkout".into(),
             squad: "payments".into(),
+            owner_person: String::new(),
+            component_type: "service".into(),
+            source: String::new(),
             tier: Tier::new(tier).unwrap(),
             lifecycle: Lifecycle::Production,
             description: String::new(),
@@ -190,11 +208,34 @@ mod tests {
     #[test]
     fn a_tier_requires_its_own_checks_and_all_less_critical_ones() {
         let checks = standard_checks();
-        let count = |t| required_for(Tier::new(t).unwrap(), &checks).count();
+        let count = |t| required_for(Tier::new(t).unwrap(), "service", &checks).count();
         assert_eq!(count(4), 3);
         assert_eq!(count(3), 3 + 9);
         assert_eq!(count(2), 3 + 9 + 6);
         assert_eq!(count(1), 3 + 9 + 6 + 6);
+    }
+
+    #[test]
+    fn a_library_is_not_asked_for_what_only_running_code_has() {
+        let checks = standard_checks();
+        let library: Vec<&str> = required_for(Tier::ALL[0], "library", &checks).map(|c| c.id.as_str()).collect();
+        assert_eq!(library, ["owner", "security-bugs-fixed", "several-owners", "ci", "dev-setup", "security-review"]);
+        assert_eq!(required_for(Tier::ALL[0], "website", &checks).count(), 24, "a website runs");
+        // The types are data: SREs may widen a check to every type.
+        let mut widened = checks.clone();
+        widened.iter_mut().find(|c| c.id == "backups").unwrap().types.clear();
+        assert!(required_for(Tier::ALL[2], "library", &widened).any(|c| c.id == "backups"));
+    }
+
+    #[test]
+    fn a_service_a_person_owns_has_no_owning_squad() {
+        let mut svc = service(4);
+        svc.squad = String::new();
+        svc.owner_person = "guest".into();
+        let r = evaluate(&svc, &Squad::none(), &standard_checks());
+        let owner = r.checks.iter().find(|c| c.check.id == "owner").unwrap();
+        assert!(!owner.met);
+        assert!(owner.because.contains("guest"), "{}", owner.because);
     }
 
     #[test]

@@ -30,8 +30,8 @@ pub async fn readiness_report(store: &Store) -> Result<ReadinessReport, StoreErr
             squads_by_name.insert(s.name.clone(), s);
         }
     }
-    let rows: Vec<(String, String, i64, String, String)> =
-        sqlx::query_as("SELECT name, squad, tier, runbook, slo FROM services").fetch_all(store.pool()).await?;
+    let rows: Vec<(String, String, i64, String, String, String, String)> =
+        sqlx::query_as("SELECT name, COALESCE(squad, ''), tier, runbook, slo, owner_person, component_type FROM services").fetch_all(store.pool()).await?;
     let mut attested: HashMap<String, Vec<Attestation>> = HashMap::new();
     let all: Vec<(String, String, String, String)> =
         sqlx::query_as("SELECT service, check_id, attested_by, attested_at FROM attestations WHERE attested_by <> ''").fetch_all(store.pool()).await?;
@@ -41,12 +41,17 @@ pub async fn readiness_report(store: &Store) -> Result<ReadinessReport, StoreErr
     let mut tiers: Vec<(Tier, u32, u32)> = Tier::ALL.iter().map(|t| (*t, 0, 0)).collect();
     let mut missing: HashMap<String, u32> = HashMap::new();
     let mut per_squad: HashMap<String, SquadReadiness> = HashMap::new();
-    for (name, squad_name, tier, runbook, slo) in rows {
-        let Some(squad) = squads_by_name.get(&squad_name) else { continue };
+    let no_squad = Squad::none();
+    for (name, squad_name, tier, runbook, slo, owner_person, component_type) in rows {
+        // A service a person owns counts in its tier, under no squad.
+        let squad = if squad_name.is_empty() { &no_squad } else if let Some(s) = squads_by_name.get(&squad_name) { s } else { continue };
         let tier = Tier::new(tier).unwrap_or(Tier::ALL[3]);
         let service = Service {
             attestations: attested.remove(&name).unwrap_or_default(),
             squad: squad_name.clone(),
+            owner_person,
+            component_type,
+            source: String::new(),
             tier,
             lifecycle: Lifecycle::Production,
             description: String::new(),
@@ -66,6 +71,9 @@ pub async fn readiness_report(store: &Store) -> Result<ReadinessReport, StoreErr
         row.2 += ready as u32;
         for c in r.missing() {
             *missing.entry(c.check.id.clone()).or_default() += 1;
+        }
+        if squad_name.is_empty() {
+            continue;
         }
         let sq = per_squad.entry(squad_name.clone()).or_insert_with(|| SquadReadiness {
             name: squad_name.clone(),
@@ -124,9 +132,10 @@ pub(super) async fn upsert_service(
     sqlx::query(
         "INSERT INTO services (name, squad, tier, lifecycle, description, system, repository, runbook, slo,
                                tags, links, k8s_cluster, k8s_namespace, k8s_selector,
-                               readiness_met, readiness_required, search_text)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                               readiness_met, readiness_required, search_text, owner_person, component_type, source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
          ON CONFLICT (name) DO UPDATE SET squad = excluded.squad, tier = excluded.tier, lifecycle = excluded.lifecycle,
+             owner_person = excluded.owner_person, component_type = excluded.component_type, source = excluded.source,
              description = excluded.description, system = excluded.system, repository = excluded.repository,
              runbook = excluded.runbook, slo = excluded.slo, tags = excluded.tags, links = excluded.links,
              k8s_cluster = excluded.k8s_cluster, k8s_namespace = excluded.k8s_namespace, k8s_selector = excluded.k8s_selector,
@@ -134,7 +143,8 @@ pub(super) async fn upsert_service(
              search_text = excluded.search_text",
     )
     .bind(&s.name)
-    .bind(&s.squad)
+    // NULL for a service a person owns: the squad reference stays checked for the others.
+    .bind((!s.squad.is_empty()).then_some(&s.squad))
     .bind(s.tier.number() as i64)
     .bind(s.lifecycle.as_str())
     .bind(&s.description)
@@ -150,13 +160,16 @@ pub(super) async fn upsert_service(
     .bind(score.met as i64)
     .bind(score.required as i64)
     .bind(search_text(s))
+    .bind(&s.owner_person)
+    .bind(&s.component_type)
+    .bind(&s.source)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 fn search_text(s: &Service) -> String {
-    format!("{} {} {} {}", s.name, s.description, s.tags.join(" "), s.squad).to_lowercase()
+    format!("{} {} {} {}{}", s.name, s.description, s.tags.join(" "), s.squad, s.owner_person).to_lowercase()
 }
 
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -182,7 +195,7 @@ fn like_pattern(text: &str) -> String {
 }
 
 const SUMMARY_COLUMNS: &str =
-    "s.name, s.squad, s.tier, s.lifecycle, s.description, s.runbook, s.readiness_met, s.readiness_required";
+    "s.name, COALESCE(s.squad, ''), s.tier, s.lifecycle, s.description, s.runbook, s.readiness_met, s.readiness_required";
 
 type SummaryRow = (String, String, i64, String, String, String, i64, i64);
 
@@ -273,7 +286,7 @@ pub async fn search(store: &Store, query: &CatalogQuery) -> Result<CatalogPage, 
 
 pub async fn squad(store: &Store, name: &str) -> Result<Option<Squad>, StoreError> {
     let row = sqlx::query(
-        "SELECT name, display_name, description, chat_channel, oncall_rotation, oncall_url, links
+        "SELECT name, display_name, description, chat_channel, oncall_rotation, oncall_url, links, parent, group_type
          FROM squads WHERE name = $1",
     )
     .bind(name)
@@ -293,6 +306,8 @@ pub async fn squad(store: &Store, name: &str) -> Result<Option<Squad>, StoreErro
         oncall: OnCall { rotation: row.try_get("oncall_rotation")?, url: row.try_get("oncall_url")? },
         members,
         links: from_json(&row.try_get::<String, _>("links")?),
+        parent: row.try_get("parent")?,
+        group_type: row.try_get("group_type")?,
     }))
 }
 
@@ -308,13 +323,31 @@ pub async fn squad_page(store: &Store, name: &str) -> Result<Option<SquadPage>, 
     let readiness = services.iter().fold(Score::default(), |acc, s| acc.add(s.readiness));
     let templates = crate::defaults::repo::current(store).await?.1.links;
     let links = services.iter().map(|s| links_of(&templates, &s.name, &squad.name, "", "", s.tier)).collect();
-    Ok(Some(SquadPage { squad, services, readiness, links }))
+    // The hierarchy is for display and roll-up: every group below this one, breadth first.
+    let all = squads(store).await?;
+    let parents: Vec<(String, String)> = sqlx::query_as("SELECT name, parent FROM squads").fetch_all(store.pool()).await?;
+    let children: Vec<SquadSummary> =
+        all.iter().filter(|g| parents.iter().any(|(n, p)| n == &g.name && p == &squad.name)).cloned().collect();
+    let mut below: Vec<&str> = vec![squad.name.as_str()];
+    let mut i = 0;
+    while i < below.len() {
+        let current = below[i];
+        let next: Vec<&str> =
+            parents.iter().filter(|(n, p)| p == current && !below.contains(&n.as_str())).map(|(n, _)| n.as_str()).collect();
+        below.extend(next);
+        i += 1;
+    }
+    let (subtree, subtree_services) = all
+        .iter()
+        .filter(|g| below.contains(&g.name.as_str()))
+        .fold((Score::default(), 0), |(score, n), g| (score.add(g.readiness), n + g.services));
+    Ok(Some(SquadPage { squad, services, readiness, links, children, subtree, subtree_services }))
 }
 
 pub async fn service(store: &Store, name: &str) -> Result<Option<Service>, StoreError> {
     let row = sqlx::query(
-        "SELECT name, squad, tier, lifecycle, description, system, repository, runbook, slo, tags, links,
-                k8s_cluster, k8s_namespace, k8s_selector
+        "SELECT name, COALESCE(squad, '') AS squad, tier, lifecycle, description, system, repository, runbook, slo, tags, links,
+                k8s_cluster, k8s_namespace, k8s_selector, owner_person, component_type, source
          FROM services WHERE name = $1",
     )
     .bind(name)
@@ -330,6 +363,9 @@ pub async fn service(store: &Store, name: &str) -> Result<Option<Service>, Store
     Ok(Some(Service {
         name: row.try_get("name")?,
         squad: row.try_get("squad")?,
+        owner_person: row.try_get("owner_person")?,
+        component_type: row.try_get("component_type")?,
+        source: row.try_get("source")?,
         tier: Tier::new(row.try_get("tier")?).unwrap_or(Tier::ALL[3]),
         lifecycle: Lifecycle::parse(&row.try_get::<String, _>("lifecycle")?).unwrap_or(Lifecycle::Experimental),
         description: row.try_get("description")?,
@@ -351,7 +387,12 @@ pub async fn service(store: &Store, name: &str) -> Result<Option<Service>, Store
 /// The service page: the service, its squad and its full readiness report.
 pub async fn service_page(store: &Store, name: &str) -> Result<Option<ServicePage>, StoreError> {
     let Some(service) = service(store, name).await? else { return Ok(None) };
-    let Some(squad) = squad(store, &service.squad).await? else { return Ok(None) };
+    let squad = if service.squad.is_empty() {
+        Squad::none()
+    } else {
+        let Some(squad) = squad(store, &service.squad).await? else { return Ok(None) };
+        squad
+    };
     let defaults = crate::defaults::repo::current(store).await?.1;
     let readiness = evaluate(&service, &squad, &defaults.readiness);
     let w = &service.workloads;
@@ -361,7 +402,83 @@ pub async fn service_page(store: &Store, name: &str) -> Result<Option<ServicePag
         .into_iter()
         .map(|(field, value, git_value, by)| FieldOverride { field, value, git_value, by })
         .collect();
-    Ok(Some(ServicePage { service, squad, readiness, links, overrides }))
+    let related = related(store, EntityKind::Component, &service.name, Some(service.tier)).await?;
+    Ok(Some(ServicePage { service, squad, readiness, links, overrides, related }))
+}
+
+/// The page of a System, Domain, API or Resource.
+pub async fn entity_page(store: &Store, kind: EntityKind, key: &str) -> Result<Option<EntityPage>, StoreError> {
+    let row: Option<(String, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT title, description, owner, entity_type, lifecycle, source FROM catalog_entities WHERE kind = $1 AND key = $2",
+    )
+    .bind(kind.as_str())
+    .bind(key)
+    .fetch_optional(store.pool())
+    .await?;
+    let Some((title, description, owner, entity_type, lifecycle, source)) = row else { return Ok(None) };
+    let entity = Entity { kind, key: key.to_string(), title, description, owner, entity_type, lifecycle, source };
+    Ok(Some(EntityPage { entity, related: related(store, kind, key, None).await? }))
+}
+
+/// Everything linked to an entity, both ways, read from its point of view; services with
+/// their tier and readiness. `tier` is the entity's own, to flag a weak dependency.
+pub async fn related(store: &Store, kind: EntityKind, key: &str, tier: Option<Tier>) -> Result<Vec<Linked>, StoreError> {
+    let outgoing: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT relation, to_kind, to_key FROM catalog_relations WHERE from_kind = $1 AND from_key = $2")
+            .bind(kind.as_str())
+            .bind(key)
+            .fetch_all(store.pool())
+            .await?;
+    let incoming: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT relation, from_kind, from_key FROM catalog_relations WHERE to_kind = $1 AND to_key = $2")
+            .bind(kind.as_str())
+            .bind(key)
+            .fetch_all(store.pool())
+            .await?;
+    let mut out = Vec::new();
+    let edges = outgoing.into_iter().map(|e| (true, e)).chain(incoming.into_iter().map(|e| (false, e)));
+    for (forward, (relation, other_kind, other)) in edges {
+        let Some(other_kind) = EntityKind::parse(&other_kind) else { continue };
+        let shown = match (relation.as_str(), forward) {
+            ("dependsOn", true) => "depends on",
+            ("dependsOn", false) => "depended on by",
+            ("providesApi", true) => "provides API",
+            ("providesApi", false) => "provided by",
+            ("consumesApi", true) => "consumes API",
+            ("consumesApi", false) => "consumed by",
+            ("partOf", true) => "part of",
+            ("partOf", false) => "has part",
+            ("subcomponentOf", true) => "subcomponent of",
+            ("subcomponentOf", false) => "has subcomponent",
+            _ => continue,
+        };
+        let (known, other_tier, readiness) = if other_kind == EntityKind::Component {
+            let row: Option<(i64, i64, i64)> =
+                sqlx::query_as("SELECT tier, readiness_met, readiness_required FROM services WHERE name = $1")
+                    .bind(&other)
+                    .fetch_optional(store.pool())
+                    .await?;
+            match row {
+                Some((t, met, required)) => {
+                    (true, Tier::new(t).ok(), Some(Score { met: met as u32, required: required as u32 }))
+                }
+                None => (false, None, None),
+            }
+        } else {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM catalog_entities WHERE kind = $1 AND key = $2")
+                .bind(other_kind.as_str())
+                .bind(&other)
+                .fetch_one(store.pool())
+                .await?;
+            (n > 0, None, None)
+        };
+        let weak = shown == "depends on"
+            && tier.map(|t| t.number() == 1).unwrap_or(false)
+            && other_tier.map(|t| t.number() >= 3).unwrap_or(false);
+        out.push(Linked { relation: shown.to_string(), kind: other_kind, key: other, tier: other_tier, readiness, known, weak });
+    }
+    out.sort_by(|a, b| (&a.relation, a.kind, &a.key).cmp(&(&b.relation, b.kind, &b.key)));
+    Ok(out)
 }
 
 /// Every squad with its service count and readiness roll-up, by name.
@@ -435,7 +552,12 @@ async fn refresh_score(store: &Store, name: &str) -> Result<(), StoreError> {
 
 async fn refresh_score_with(store: &Store, name: &str, checks: &[Check]) -> Result<(), StoreError> {
     let Some(service) = service(store, name).await? else { return Ok(()) };
-    let Some(squad) = squad(store, &service.squad).await? else { return Ok(()) };
+    let squad = if service.squad.is_empty() {
+        Squad::none()
+    } else {
+        let Some(squad) = squad(store, &service.squad).await? else { return Ok(()) };
+        squad
+    };
     let score = evaluate(&service, &squad, checks).score;
     sqlx::query("UPDATE services SET readiness_met = $1, readiness_required = $2, search_text = $3 WHERE name = $4")
         .bind(score.met as i64)
@@ -545,7 +667,7 @@ pub async fn import_dir_with(store: &Store, dir: &std::path::Path, options: Impo
 /// Every service's squad, tier and workload mapping, by name: what the sandbox cluster runs.
 pub async fn workloads(store: &Store) -> Result<Vec<(String, String, Tier, Workloads)>, StoreError> {
     let rows: Vec<(String, String, i64, String, String, String)> =
-        sqlx::query_as("SELECT name, squad, tier, k8s_cluster, k8s_namespace, k8s_selector FROM services ORDER BY name")
+        sqlx::query_as("SELECT name, COALESCE(squad, ''), tier, k8s_cluster, k8s_namespace, k8s_selector FROM services ORDER BY name")
             .fetch_all(store.pool())
             .await?;
     Ok(rows
