@@ -104,6 +104,17 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/services/:name/logs") view=crate::k8s::LogsPage ssr=SsrMode::Async />
                     <Route path=path!("/services/:name/reads") view=crate::audit::ServiceReadsPage ssr=SsrMode::Async />
                     <Route path=path!("/squads/:name") view=SquadPage ssr=SsrMode::Async />
+                    // Outside the default namespace: matched after the pages above (first
+                    // match wins), which is why a namespaced service cannot be called "logs".
+                    <Route path=path!("/services/:namespace/:name") view=ServicePage ssr=SsrMode::Async />
+                    <Route path=path!("/services/:namespace/:name/edit") view=EditServicePage ssr=SsrMode::Async />
+                    <Route path=path!("/services/:namespace/:name/query") view=QueryPage ssr=SsrMode::Async />
+                    <Route path=path!("/services/:namespace/:name/deployments") view=crate::k8s::DeploymentsPage ssr=SsrMode::Async />
+                    <Route path=path!("/services/:namespace/:name/logs") view=crate::k8s::LogsPage ssr=SsrMode::Async />
+                    <Route path=path!("/services/:namespace/:name/reads") view=crate::audit::ServiceReadsPage ssr=SsrMode::Async />
+                    <Route path=path!("/squads/:namespace/:name") view=SquadPage ssr=SsrMode::Async />
+                    <Route path=path!("/entities/:kind/:name") view=crate::catalog::EntityPage ssr=SsrMode::Async />
+                    <Route path=path!("/entities/:kind/:namespace/:name") view=crate::catalog::EntityPage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/readiness") view=ReadinessPage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />

@@ -1,7 +1,8 @@
 //! The read-only JSON API for machines: `/api/v1/services`, `/api/v1/squads`.
 
 use crate::AppState;
-use axum::extract::{Extension, Path, Query, State};
+use crate::entity_path::EntityKey;
+use axum::extract::{Extension, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -57,7 +58,7 @@ pub const ROUTES: &[(&str, Action)] = &[
 pub fn router() -> Router<AppState> {
     let route = |router: Router<AppState>, path: &str, handler| {
         assert!(ROUTES.iter().any(|(p, _)| *p == path), "API route {path} has no policy entry in api::ROUTES");
-        router.route(path, handler)
+        crate::entity_path::route_both(router, path, handler)
     };
     let router = route(Router::new(), "/me", get(me));
     let router = route(router, "/services", get(list_services));
@@ -80,7 +81,7 @@ async fn run_query(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
     Extension(token): Extension<crate::auth::RequestToken>,
-    Path(name): Path<String>,
+    EntityKey(name): EntityKey,
     body: Result<Json<QueryBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     use app::error::AppError;
@@ -137,7 +138,7 @@ async fn list_services(
 async fn show_service(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
-    Path(name): Path<String>,
+    EntityKey(name): EntityKey,
 ) -> ApiResult<console_core::catalog::ServicePage> {
     authorize(&user, "/services/{name}")?;
     repo::service_page(&state.store, &name)
@@ -157,7 +158,7 @@ async fn list_squads(
 async fn show_squad(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
-    Path(name): Path<String>,
+    EntityKey(name): EntityKey,
 ) -> ApiResult<console_core::catalog::SquadPage> {
     authorize(&user, "/squads/{name}")?;
     repo::squad_page(&state.store, &name)

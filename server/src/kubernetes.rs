@@ -4,7 +4,8 @@
 
 use crate::config::KubernetesConfig;
 use crate::AppState;
-use axum::extract::{Extension, Path, Query, State};
+use crate::entity_path::EntityKey;
+use axum::extract::{Extension, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -118,10 +119,10 @@ pub const ROUTES: &[(&str, Action)] = &[
 ];
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(ROUTES[0].0, get(live_deployments))
-        .route(ROUTES[1].0, get(log_stream))
-        .route(ROUTES[2].0, get(log_download))
+    use crate::entity_path::route_both;
+    let router = route_both(Router::new(), ROUTES[0].0, get(live_deployments));
+    let router = route_both(router, ROUTES[1].0, get(log_stream));
+    route_both(router, ROUTES[2].0, get(log_download))
 }
 
 /// A refusal or a bad request, as the routes answer it. Internal details are logged only.
@@ -293,7 +294,7 @@ async fn live_deployments(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
     Extension(session): Extension<CurrentSession>,
-    Path(name): Path<String>,
+    EntityKey(name): EntityKey,
 ) -> Result<Response, Refusal> {
     let service = authorized(&state.store, &user, &name, Action::ViewWorkloads).await?;
     let picked = state.clusters.pick(&service.workloads.cluster).map_err(refusal)?;
@@ -356,7 +357,7 @@ async fn log_stream(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
     Extension(session): Extension<CurrentSession>,
-    Path(name): Path<String>,
+    EntityKey(name): EntityKey,
     Query(options): Query<LogOptions>,
     Query(follow): Query<FollowParam>,
 ) -> Result<Response, Refusal> {
@@ -468,7 +469,7 @@ async fn log_stream(
 async fn log_download(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
-    Path(name): Path<String>,
+    EntityKey(name): EntityKey,
     Query(options): Query<LogOptions>,
 ) -> Result<Response, Refusal> {
     let (service, limits, plan) = log_plan(&state, &user, &name, &options).await?;

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod entity_path;
 pub mod kubernetes;
 pub mod logging;
 pub mod metrics;

@@ -7,7 +7,8 @@ use crate::admin::{csv_field, csv_line};
 use crate::AppState;
 use app::error::AppError;
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, State};
+use crate::entity_path::EntityKey;
+use axum::extract::{Extension, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -17,7 +18,7 @@ use console_core::auth::CurrentUser;
 pub const ROUTE: &str = "/services/{name}/query.csv";
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(ROUTE, post(download))
+    crate::entity_path::route_both(Router::new(), ROUTE, post(download))
 }
 
 /// Percent-decodes a query-string value to bytes (`+` is a space).
@@ -62,7 +63,7 @@ fn params(query: &str) -> (String, Vec<u8>) {
 async fn download(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
-    Path(name): Path<String>,
+    EntityKey(name): EntityKey,
     form: Bytes,
 ) -> Result<Response, AppError> {
     let (replica, sql) = params(&String::from_utf8_lossy(&form));

@@ -63,3 +63,31 @@ fn skip_invalid_imports_the_valid_rest() {
     assert!(err.contains("skipped: orphan.yaml:8: spec.owner: unknown owner"), "{err}");
     assert!(err.contains("warning: good.yaml:1: metadata.annotations.console.dev/tier: no tier"), "{err}");
 }
+
+/// Bad input: twenty problems across ten files are all reported, one plain
+/// `file:line: field: message` line each on stderr, and nothing is stored.
+#[test]
+fn every_problem_of_a_bad_batch_is_reported_and_nothing_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("console.db").display());
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/catalog");
+    assert_eq!(console(&db, &["import", "--dir", demo]).0, 0);
+
+    let catalog = tempfile::tempdir().unwrap();
+    std::fs::write(catalog.path().join("team.yaml"), "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n").unwrap();
+    for i in 0..10 {
+        let text = format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: svc-{i}\n  annotations:\n    console.dev/tier: \"9\"\nspec:\n  type: service\n  lifecycle: retired\n  owner: team-a\n");
+        std::fs::write(catalog.path().join(format!("f{i:02}.yaml")), text).unwrap();
+    }
+    let (code, out, err) = console(&db, &["import", "--dir", catalog.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    let problems: Vec<&str> = err.lines().filter(|l| l.starts_with('f') && l.contains(".yaml:")).collect();
+    assert_eq!(problems.len(), 20, "{err}");
+    for i in 0..10 {
+        assert!(problems.contains(&format!("f{i:02}.yaml:6: metadata.annotations.console.dev/tier: tier must be 1, 2, 3 or 4, not \"9\"").as_str()), "{err}");
+        assert!(problems.contains(&format!("f{i:02}.yaml:9: spec.lifecycle: must be experimental, production or deprecated, not \"retired\"").as_str()), "{err}");
+    }
+    assert!(err.contains("20 problem(s)"), "{err}");
+    let (_, out, _) = console(&db, &["import", "--dir", demo, "--dry-run"]);
+    assert!(out.contains("services: 0 added, 0 removed, 39 kept"), "nothing was stored: {out}");
+}

@@ -136,3 +136,68 @@ async fn pages_allow_only_their_own_nonced_scripts() {
     let api = app.get_as("/api/v1/services", Some(&maria)).await;
     assert!(api.headers.get("content-security-policy").unwrap().to_str().unwrap().starts_with("default-src 'none'"));
 }
+
+/// A catalog in the shape of Backstage's example: default-namespace links stay as they were,
+/// other namespaces live under `/services/{namespace}/{name}` (pages, sub-pages and the API
+/// alike), and systems, APIs, the Group hierarchy and dependencies have their pages.
+#[tokio::test]
+async fn backstage_entities_have_pages_and_namespaced_urls() {
+    let app = TestApp::demo().await;
+    let backstage = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/backstage-example");
+    let options = console_core::catalog::merge::ImportOptions { prune: true, ..Default::default() };
+    console_core::catalog::repo::import_dir_with(&app.store, &backstage, options).await.unwrap();
+    // A person of that catalog (the demo's people are gone with it).
+    let cookie = app.sign_in("breanna.davison").await;
+    let get = |uri: &'static str| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move {
+            let reply = app.get_as(uri, Some(&cookie)).await;
+            (reply.status, reply.body)
+        }
+    };
+
+    let (status, html) = get("/services/search").await;
+    assert_eq!(status, StatusCode::OK, "an old default-namespace link still answers");
+    assert!(html.contains("Finds artists"));
+    let (status, html) = get("/services/wayback/search").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("The same name in another namespace"), "{html}");
+    assert!(html.contains("href=\"/entities/system/wayback/podcast\""), "{html}");
+    let (status, html) = get("/services/wayback/search/deployments").await;
+    assert_eq!(status, StatusCode::OK, "a namespaced service's sub-pages answer: {html}");
+    let (status, json) = get("/api/v1/services/wayback/search").await;
+    assert_eq!(status, StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["service"]["name"], "wayback/search");
+
+    // Dependencies with tier and readiness; a tier 1 service leaning on a tier 4 one flagged.
+    let (_, html) = get("/services/artist-web").await;
+    assert!(html.contains("href=\"/services/artist-lookup\""), "{html}");
+    assert!(html.contains("href=\"/entities/api/artist-api\""));
+    assert_eq!(html.matches("data-testid=\"weak-dependency\"").count(), 1);
+    let (_, html) = get("/services/artist-lookup").await;
+    assert!(html.contains("depended on by"), "{html}");
+    assert!(html.contains("href=\"/services/wayback/search\""));
+    let (_, html) = get("/services/example-website").await;
+    assert!(html.contains("guest (a person, not a squad)"), "{html}");
+    assert!(html.contains("owned by a person (guest), not a squad"));
+
+    // A system page lists its services; the domain links back.
+    let (status, html) = get("/entities/system/artist-engagement-portal").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    for href in ["/services/artist-web", "/services/artist-lookup", "/entities/api/artist-api", "/entities/resource/artists-db", "/entities/domain/artists"] {
+        assert!(html.contains(&format!("href=\"{href}\"")), "{href} not on the system page: {html}");
+    }
+    assert_eq!(get("/entities/system/wayback/podcast").await.0, StatusCode::OK);
+    for missing in ["/entities/system/nothing", "/entities/group/team-a", "/entities/warp/artists"] {
+        assert_eq!(get(missing).await.0, StatusCode::NOT_FOUND, "{missing}");
+    }
+
+    // The Group hierarchy: shown and rolled up, not inherited.
+    let (_, html) = get("/squads/infrastructure").await;
+    assert!(html.contains("Groups under infrastructure: 5 services in all"), "{html}");
+    assert!(html.contains("href=\"/squads/backstage\""));
+    let (_, html) = get("/squads/team-a").await;
+    assert!(html.contains("href=\"/squads/backstage\""), "its parent: {html}");
+}

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn ServiceReadsPage() -> impl IntoView {
     let params = use_params_map();
-    let name = move || params.get().get("name").unwrap_or_default();
+    let name = move || crate::catalog::key_from(&params.get());
     let reads = Resource::new(name, service_reads);
     view! {
         <Title text=move || format!("Reads of {}", name()) />

@@ -33,6 +33,19 @@ pub async fn get_service(name: String) -> Result<model::ServicePage, AppError> {
         .ok_or_else(|| AppError::NotFound(format!("service {name:?}")))
 }
 
+#[server(endpoint = "catalog/entity", input = Json)]
+pub async fn get_entity(kind: String, key: String) -> Result<model::EntityPage, AppError> {
+    use crate::auth::guard::authorize;
+    use console_core::{auth::policy::Action, catalog::repo, catalog::EntityKind, store::Store};
+    authorize(Action::ViewCatalog, None)?;
+    let not_found = || AppError::NotFound(format!("{kind} {key:?}"));
+    // Only the kinds with pages of this kind: services and squads have their own.
+    let kind = EntityKind::parse(&kind)
+        .filter(|k| matches!(k, EntityKind::System | EntityKind::Domain | EntityKind::Api | EntityKind::Resource))
+        .ok_or_else(not_found)?;
+    repo::entity_page(&expect_context::<Store>(), kind, &key).await?.ok_or_else(not_found)
+}
+
 #[server(endpoint = "catalog/squad", input = Json)]
 pub async fn get_squad(name: String) -> Result<model::SquadPage, AppError> {
     use crate::auth::guard::authorize;

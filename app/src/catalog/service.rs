@@ -14,7 +14,7 @@ pub fn ServicePage() -> impl IntoView {
     let params = use_params_map();
     let attest = ServerAction::<AttestCheck>::new();
     let page = Resource::new(
-        move || (params.get().get("name").unwrap_or_default(), attest.version().get()),
+        move || (crate::catalog::key_from(&params.get()), attest.version().get()),
         |(name, _)| get_service(name),
     );
     let session = use_session();
@@ -43,7 +43,7 @@ pub fn ServicePage() -> impl IntoView {
 pub fn EditServicePage() -> impl IntoView {
     let params = use_params_map();
     let update = ServerAction::<UpdateService>::new();
-    let service = Resource::new(move || params.get().get("name").unwrap_or_default(), service_for_edit);
+    let service = Resource::new(move || crate::catalog::key_from(&params.get()), service_for_edit);
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -152,8 +152,15 @@ fn ServiceDetail(
             <section class="rounded border border-slate-200 bg-white p-4">
                 <h2 class="font-semibold mb-2">"Ownership"</h2>
                 <dl class="text-sm">
-                    <div class=row><dt class="text-slate-500">"Squad"</dt>
-                        <dd class="col-span-2"><a href=format!("/squads/{}", page.squad.name) class="text-sky-700 hover:underline">{page.squad.display_name.clone()}</a></dd></div>
+                    {if s.owner_person.is_empty() {
+                        view! { <div class=row><dt class="text-slate-500">"Squad"</dt>
+                            <dd class="col-span-2"><a href=format!("/squads/{}", page.squad.name) class="text-sky-700 hover:underline">{page.squad.display_name.clone()}</a></dd></div> }.into_any()
+                    } else {
+                        view! { <div class=row data-testid="person-owner"><dt class="text-slate-500">"Owner"</dt>
+                            <dd class="col-span-2">{format!("{} (a person, not a squad)", s.owner_person)}</dd></div> }.into_any()
+                    }}
+                    <div class=row><dt class="text-slate-500">"Type"</dt><dd class="col-span-2">{s.component_type.clone()}</dd></div>
+                    <div class=row><dt class="text-slate-500">"Descriptor"</dt><dd class="col-span-2 font-mono text-xs" data-testid="descriptor-source"><Source source=s.source.clone() /></dd></div>
                     <div class=row><dt class="text-slate-500">"On call"</dt>
                         <dd class="col-span-2">{if page.squad.oncall.rotation.is_empty() { view! { <span class="text-slate-400">"none"</span> }.into_any() } else { view! { <ExternalLink url=page.squad.oncall.url.clone() label=page.squad.oncall.rotation.clone() /> }.into_any() }}</dd></div>
                     <div class=row><dt class="text-slate-500">"Chat"</dt><dd class="col-span-2">{page.squad.chat_channel.clone()}</dd></div>
@@ -214,7 +221,7 @@ fn ServiceDetail(
         {(!page.overrides.is_empty()).then(|| view! {
             <section class="mt-6 rounded border border-sky-200 bg-sky-50 p-4 text-sm" data-testid="overrides">
                 <h2 class="font-semibold mb-1">"Edited in the console: overrides Git"</h2>
-                <p class="mb-1 text-slate-600">"Kept across imports until the descriptor in Git changes the field (then Git's value counts). To make an edit permanent, change the descriptor."</p>
+                <p class="mb-1 text-slate-600">"Kept across imports until the descriptor in Git changes the field (then Git's value counts). To make an edit permanent, change the descriptor: "<Source source=s.source.clone() /></p>
                 <ul>
                     {page.overrides.iter().map(|o| view! {
                         <li>{format!("{} = {:?} by {} (Git says {:?})", o.field, o.value, o.by, o.git_value)}</li>
@@ -222,8 +229,52 @@ fn ServiceDetail(
                 </ul>
             </section>
         })}
+        <Related related=page.related />
         <ServiceGrants service=service_name.clone() />
     }
+}
+
+/// Where a descriptor lives: a link when it is a URL, else its path and line in the catalog.
+#[component]
+pub fn Source(source: String) -> impl IntoView {
+    if console_core::catalog::safe_href(&source).is_some() {
+        view! { <ExternalLink url=source.clone() label=source /> }.into_any()
+    } else {
+        view! { <span>{format!("catalog/{source}")}</span> }.into_any()
+    }
+}
+
+/// What an entity depends on, provides, consumes and belongs to, and what depends on it; a
+/// tier 1 service leaning on a tier 3 or 4 one is flagged.
+#[component]
+pub fn Related(related: Vec<console_core::catalog::Linked>) -> impl IntoView {
+    (!related.is_empty()).then(|| view! {
+        <section class="mt-6 rounded border border-slate-200 bg-white p-4 text-sm" data-testid="related">
+            <h2 class="font-semibold mb-2">"Dependencies and relations"</h2>
+            <table class="w-full border-collapse">
+                <tbody>
+                    {related.into_iter().map(|l| {
+                        let link = l.known.then(|| l.kind.path(&l.key));
+                        view! {
+                            <tr class="border-b border-slate-100" data-testid="related-row">
+                                <td class="p-1 text-slate-500">{l.relation.clone()}</td>
+                                <td class="p-1 text-slate-500">{l.kind.as_str()}</td>
+                                <td class="p-1">{match link {
+                                    Some(href) => view! { <a href=href class="text-sky-700 hover:underline">{l.key.clone()}</a> }.into_any(),
+                                    None => view! { <span class="text-slate-400">{format!("{} (not in the catalog)", l.key)}</span> }.into_any(),
+                                }}</td>
+                                <td class="p-1">{l.tier.map(|tier| view! { <TierBadge tier /> })}</td>
+                                <td class="p-1">{l.readiness.map(|score| view! { <ReadinessBar score /> })}</td>
+                                <td class="p-1">{l.weak.then(|| view! {
+                                    <span class="text-red-700" data-testid="weak-dependency">"tier 1 depending on a less critical service"</span>
+                                })}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    })
 }
 
 /// Time-bound access granted to people outside the owning squad, while in force.

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn SquadPage() -> impl IntoView {
     let params = use_params_map();
-    let page = Resource::new(move || params.get().get("name").unwrap_or_default(), get_squad);
+    let page = Resource::new(move || crate::catalog::key_from(&params.get()), get_squad);
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -29,7 +29,28 @@ fn SquadDetail(page: console_core::catalog::SquadPage) -> impl IntoView {
         <header class="mb-4">
             <h1 class="text-2xl font-semibold">{squad.display_name.clone()}</h1>
             <p class="text-slate-600">{squad.description.clone()}</p>
+            {(!squad.parent.is_empty()).then(|| view! {
+                <p class="text-sm text-slate-500" data-testid="squad-parent">
+                    {format!("{} under ", if squad.group_type.is_empty() { "group" } else { &squad.group_type })}
+                    <a href=format!("/squads/{}", squad.parent) class="text-sky-700 hover:underline">{squad.parent.clone()}</a>
+                </p>
+            })}
         </header>
+        {(!page.children.is_empty()).then(|| view! {
+            // Display and roll-up only: a parent's members get nothing of what its groups own.
+            <section class="mb-6 rounded border border-slate-200 bg-white p-4 text-sm" data-testid="squad-children">
+                <h2 class="font-semibold mb-2 flex items-center gap-3">
+                    {format!("Groups under {}: {} services in all", squad.display_name, page.subtree_services)}
+                    <ReadinessBar score=page.subtree />
+                </h2>
+                <ul class="flex flex-wrap gap-4">
+                    {page.children.iter().map(|c| view! {
+                        <li><a href=format!("/squads/{}", c.name) class="text-sky-700 hover:underline">{c.display_name.clone()}</a>
+                            <span class="text-slate-500">{format!(" ({} services)", c.services)}</span></li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        })}
         <div class="grid gap-6 md:grid-cols-3 mb-6">
             <section class="rounded border border-slate-200 bg-white p-4" data-testid="squad-readiness">
                 <h2 class="font-semibold mb-2">"Readiness"</h2>

@@ -13,7 +13,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 pub fn DeploymentsPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let service = move || params.get().get("name").unwrap_or_default();
+    let service = move || crate::catalog::key_from(&params.get());
     let cluster = move || query.get().get("cluster").unwrap_or_default();
     let initial = Resource::new(move || (service(), cluster()), |(s, c)| workloads_of(s, c));
     // Newer views from the live stream replace the server-rendered one.

@@ -16,7 +16,7 @@ const LINES_SHOWN: usize = 5_000;
 #[component]
 pub fn LogsPage() -> impl IntoView {
     let params = use_params_map();
-    let service = move || params.get().get("name").unwrap_or_default();
+    let service = move || crate::catalog::key_from(&params.get());
     let workloads = Resource::new(service, |s| workloads_of(s, String::new()));
     let deployment = RwSignal::new(String::new());
     let container = RwSignal::new(String::new());

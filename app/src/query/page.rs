@@ -12,7 +12,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 #[component]
 pub fn QueryPage() -> impl IntoView {
     let params = use_params_map();
-    let service = move || params.get().get("name").unwrap_or_default();
+    let service = move || crate::catalog::key_from(&params.get());
     let replicas = Resource::new(service, list_replicas);
     let run = ServerAction::<RunQuery>::new();
     let history = Resource::new(move || run.version().get(), |_| query_history());
