@@ -24,6 +24,7 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
         ("/api/catalog/squads", Action::ViewCatalog, Body::Json(json!({}))),
         ("/api/catalog/service", Action::ViewCatalog, Body::Json(json!({"name": "ledger"}))),
         ("/api/catalog/squad", Action::ViewCatalog, Body::Json(json!({"name": "payments"}))),
+        ("/api/catalog/entity", Action::ViewCatalog, Body::Json(json!({"kind": "system", "key": "payments"}))),
         ("/api/catalog/service-for-edit", Action::EditService, Body::Json(json!({"name": "ledger"}))),
         (
             "/api/catalog/update-service",

@@ -173,6 +173,41 @@ mod tests {
         db.drop().await;
     }
 
+    /// Migration 13 rebuilds SQLite's services table: what squads entered before it (an
+    /// attestation, an override) must still be there after it.
+    #[tokio::test]
+    async fn the_sqlite_rebuild_of_services_keeps_what_squads_entered() {
+        install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/console.db?mode=rwc", dir.path().display());
+        let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+        let before_13 = sqlx::migrate::Migrator {
+            migrations: std::borrow::Cow::Owned(SQLITE_MIGRATIONS.migrations.iter().filter(|m| m.version < 13).cloned().collect()),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        before_13.run(&pool).await.unwrap();
+        for statement in [
+            "INSERT INTO squads (name, display_name) VALUES ('payments', 'Payments')",
+            "INSERT INTO services (name, squad, tier, lifecycle, k8s_selector, readiness_met, readiness_required, search_text) VALUES ('ledger', 'payments', 1, 'production', 'app=ledger', 0, 1, 'ledger')",
+            "INSERT INTO attestations (service, check_id, attested_by, attested_at, source) VALUES ('ledger', 'backups', 'maria', '2026-12-01', 'console')",
+            "INSERT INTO service_overrides (service, field, value, git_value, set_by, set_at) VALUES ('ledger', 'description', 'Edited', 'From Git', 'maria', 1)",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let store = Store::open(&url).await.unwrap();
+        let kept: (String, String) = sqlx::query_as("SELECT a.attested_by, o.value FROM attestations a JOIN service_overrides o ON o.service = a.service WHERE a.service = 'ledger'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(kept, ("maria".to_string(), "Edited".to_string()));
+        // And the references still hold: removing the service takes them with it.
+        sqlx::query("DELETE FROM services WHERE name = 'ledger'").execute(store.pool()).await.unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attestations").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(left, 0);
+    }
+
     #[tokio::test]
     async fn refuses_unknown_urls() {
         let err = Store::open("mysql://localhost/x").await.unwrap_err();
