@@ -22,8 +22,8 @@ const REQUESTS: usize = 1_000;
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
     write_descriptors(&synthetic_org(SQUADS, SERVICES), dir.path());
-    println!("| store | ingest 20k (YAML → store) | search p50 | search p99 | search bytes (max) | squad p50 | squad p99 | squad bytes (max) |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| store | ingest 20k (YAML → store) | merge 20k into 20k, 1% changed | search p50 | search p99 | search bytes (max) | squad p50 | squad p99 | squad bytes (max) |");
+    println!("|---|---|---|---|---|---|---|---|---|");
 
     let sqlite_file = tempfile::tempdir().unwrap();
     let sqlite_url = format!("sqlite://{}/bench.db", sqlite_file.path().display());
@@ -78,6 +78,17 @@ async fn run(name: &str, store: Store, dir: &std::path::Path) {
     let summary = repo::import_dir(&store, dir).await.expect("import");
     let ingest = started.elapsed();
     assert_eq!(summary.services(), SERVICES);
+    // The import at every restart and every SRE re-import: the same catalog, 1% edited in Git.
+    let edited = tempfile::tempdir().unwrap();
+    let mut batch = synthetic_org(SQUADS, SERVICES);
+    for s in batch.services.iter_mut().step_by(100) {
+        s.description.push_str(" (edited)");
+    }
+    write_descriptors(&batch, edited.path());
+    let started = Instant::now();
+    let summary = repo::import_dir(&store, edited.path()).await.expect("merge");
+    let merge = started.elapsed();
+    assert_eq!((summary.services_kept, summary.services_added.len()), (SERVICES, 0));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -118,8 +129,9 @@ async fn run(name: &str, store: Store, dir: &std::path::Path) {
     }
     let squad = measure(&client, REQUESTS, |i| format!("{base}/squads/squad-{:03}", (i * 37) % SQUADS)).await;
     println!(
-        "| {name} | {:.2} s | {} | {} | {} KB | {} | {} | {} KB |",
+        "| {name} | {:.2} s | {:.2} s | {} | {} | {} KB | {} | {} | {} KB |",
         ingest.as_secs_f64(),
+        merge.as_secs_f64(),
         ms(search.p50),
         ms(search.p99),
         search.max_bytes / 1024,

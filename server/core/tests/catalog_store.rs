@@ -521,3 +521,28 @@ async fn backstages_example_with_an_invalid_component_is_refused_or_imported_wit
     })
     .await;
 }
+
+/// A service whose descriptor turns invalid is kept as it was under `--skip-invalid`, the
+/// attestations written in Git included: a typo does not withdraw them.
+#[tokio::test]
+async fn a_service_whose_descriptor_turns_invalid_keeps_its_git_attestations() {
+    on_both(|store| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("squad.yaml", SQUAD);
+        let attested = component("api", "From Git").replace("    console.dev/tier: '2'\n", "    console.dev/tier: '2'\n    console.dev/attest-backups: \"maria 2026-10-01\"\n");
+        write("api.yaml", &attested);
+        write("web.yaml", &component("web", "Stays valid"));
+        repo::import_dir(&store, dir.path()).await.unwrap();
+        assert_eq!(repo::service(&store, "api").await.unwrap().unwrap().attestations.len(), 1);
+
+        write("api.yaml", &attested.replace("lifecycle: production", "lifecycle: retired"));
+        let options = merge::ImportOptions { skip_invalid: true, ..Default::default() };
+        let summary = repo::import_dir_with(&store, dir.path(), options).await.unwrap();
+        assert_eq!(summary.invalid.len(), 1, "{summary:?}");
+        assert!(summary.services_removed.is_empty());
+        let api = repo::service(&store, "api").await.unwrap().unwrap();
+        assert_eq!(api.attestations.iter().map(|a| a.by.as_str()).collect::<Vec<_>>(), ["maria"]);
+    })
+    .await;
+}

@@ -268,11 +268,23 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
     }
 
     let squads: HashMap<&str, &Squad> = batch.squads.iter().map(|s| (s.name.as_str(), s)).collect();
+    let stored_rows = super::repo::stored_rows(store).await?;
     let mut tx = store.pool().begin().await?;
     // Every squad's members and every Git attestation are written again below: cleared in one
     // statement each, not one per squad and service (20,000 statements on a large catalog).
     sqlx::query("DELETE FROM squad_members").execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM attestations WHERE source = 'git'").execute(&mut *tx).await?;
+    // A service present but invalid (left out with --skip-invalid) keeps everything it had.
+    let kept = &batch.invalid_services;
+    let placeholders: Vec<String> = (1..=kept.len()).map(|i| format!("${i}")).collect();
+    let clear_git = match kept.is_empty() {
+        true => "DELETE FROM attestations WHERE source = 'git'".to_string(),
+        false => format!("DELETE FROM attestations WHERE source = 'git' AND service NOT IN ({})", placeholders.join(", ")),
+    };
+    let mut clear = sqlx::query(&clear_git);
+    for name in kept {
+        clear = clear.bind(name);
+    }
+    clear.execute(&mut *tx).await?;
     for name in &summary.services_removed {
         // Attestations and overrides go with it (ON DELETE CASCADE).
         sqlx::query("DELETE FROM service_overrides WHERE service = $1").bind(name).execute(&mut *tx).await?;
@@ -318,7 +330,9 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
             })?
         };
         let score = evaluate(service, squad, checks).score;
-        super::repo::upsert_service(&mut tx, service, score).await?;
+        if stored_rows.get(&service.name) != Some(&super::repo::row_fingerprint(service, score)) {
+            super::repo::upsert_service(&mut tx, service, score).await?;
+        }
         for a in git_attestations {
             sqlx::query(
                 "INSERT INTO attestations (service, check_id, attested_by, attested_at, source) VALUES ($1, $2, $3, $4, 'git')
