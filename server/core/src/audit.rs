@@ -57,11 +57,13 @@ pub struct Read {
     pub rows: i64,
 }
 
-/// The newest `limit` reads of `service`.
+/// The newest `limit` reads of `service`: of this service, by its uid, not of an earlier one
+/// that had its name (events from before uids are matched by name).
 pub async fn reads_of(store: &Store, service: &str, limit: i64) -> Result<Vec<Read>, StoreError> {
     let rows: Vec<(i64, String, String, String, String, i64)> = sqlx::query_as(
         "SELECT at, kind, actor, detail, sql_text, row_count FROM audit_events
-         WHERE entity = $1 AND (kind LIKE 'logs.%' OR kind = 'query.finished') ORDER BY id DESC LIMIT $2",
+         WHERE (entity_uid = (SELECT uid FROM services WHERE name = $1) OR (entity_uid = '' AND entity = $1))
+           AND (kind LIKE 'logs.%' OR kind = 'query.finished') ORDER BY id DESC LIMIT $2",
     )
     .bind(service)
     .bind(limit)
@@ -136,8 +138,8 @@ pub fn attempt_id() -> String {
 
 pub async fn append(store: &Store, event: &Event) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO audit_events (at, kind, attempt, actor, token, entity, target, outcome, detail, sql_text, row_count, byte_count, duration_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        "INSERT INTO audit_events (at, kind, attempt, actor, token, entity, target, outcome, detail, sql_text, row_count, byte_count, duration_ms, entity_uid)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, COALESCE((SELECT uid FROM services WHERE name = $6), ''))",
     )
     .bind(crate::dates::now())
     .bind(event.kind)

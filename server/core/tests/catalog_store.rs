@@ -3,6 +3,7 @@
 use console_core::catalog::fixture::synthetic_org;
 use console_core::catalog::repo::{self, ImportError};
 use console_core::catalog::*;
+use console_core::audit;
 use console_core::store::{testing, Store};
 use std::future::Future;
 
@@ -543,6 +544,35 @@ async fn a_service_whose_descriptor_turns_invalid_keeps_its_git_attestations() {
         assert!(summary.services_removed.is_empty());
         let api = repo::service(&store, "api").await.unwrap().unwrap();
         assert_eq!(api.attestations.iter().map(|a| a.by.as_str()).collect::<Vec<_>>(), ["maria"]);
+    })
+    .await;
+}
+
+/// A removed service keeps its audit, keyed on its uid: a new service reusing the name starts
+/// with no reads of its own.
+#[tokio::test]
+async fn a_new_service_reusing_a_name_does_not_inherit_its_audit() {
+    on_both(|store| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("squad.yaml", SQUAD);
+        write("api.yaml", &component("api", "The first api"));
+        write("web.yaml", &component("web", "Stays"));
+        repo::import_dir(&store, dir.path()).await.unwrap();
+        let read = audit::Event { kind: audit::LOGS_READ, actor: "maria".into(), entity: "api".into(), detail: "since=1h".into(), ..Default::default() };
+        audit::append(&store, &read).await.unwrap();
+        assert_eq!(audit::reads_of(&store, "api", 10).await.unwrap().len(), 1);
+
+        std::fs::remove_file(dir.path().join("api.yaml")).unwrap();
+        let options = merge::ImportOptions { prune: true, ..Default::default() };
+        assert_eq!(repo::import_dir_with(&store, dir.path(), options).await.unwrap().services_removed, ["api"]);
+        let (kept, uid): (i64, String) = sqlx::query_as("SELECT COUNT(*), MAX(entity_uid) FROM audit_events WHERE entity = 'api'").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(kept, 1, "the removed service's audit stays");
+        assert_eq!(uid.len(), 32);
+
+        write("api.yaml", &component("api", "A new api reusing the name"));
+        repo::import_dir(&store, dir.path()).await.unwrap();
+        assert!(audit::reads_of(&store, "api", 10).await.unwrap().is_empty(), "the new api inherited the old one's reads");
     })
     .await;
 }

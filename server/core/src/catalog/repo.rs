@@ -132,8 +132,8 @@ pub(super) async fn upsert_service(
     sqlx::query(
         "INSERT INTO services (name, squad, tier, lifecycle, description, system, repository, runbook, slo,
                                tags, links, k8s_cluster, k8s_namespace, k8s_selector,
-                               readiness_met, readiness_required, search_text, owner_person, component_type, source)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                               readiness_met, readiness_required, search_text, owner_person, component_type, source, uid)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
          ON CONFLICT (name) DO UPDATE SET squad = excluded.squad, tier = excluded.tier, lifecycle = excluded.lifecycle,
              owner_person = excluded.owner_person, component_type = excluded.component_type, source = excluded.source,
              description = excluded.description, system = excluded.system, repository = excluded.repository,
@@ -163,6 +163,8 @@ pub(super) async fn upsert_service(
     .bind(&s.owner_person)
     .bind(&s.component_type)
     .bind(&s.source)
+    // A new service's uid; an update keeps the one it has (its audit is keyed on it).
+    .bind(format!("{:032x}", rand::random::<u128>()))
     .execute(&mut **tx)
     .await?;
     Ok(())
