@@ -201,3 +201,27 @@ async fn backstage_entities_have_pages_and_namespaced_urls() {
     let (_, html) = get("/squads/team-a").await;
     assert!(html.contains("href=\"/squads/backstage\""), "its parent: {html}");
 }
+
+/// A squad's edit of a field Git owns survives a restart (which imports the catalog again) and
+/// is shown as "overrides Git" with the descriptor file to change.
+#[tokio::test]
+async fn a_console_edit_survives_a_restart_and_says_it_overrides_git() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/console.db", dir.path().display());
+    let app = TestApp::with_store(console_core::store::Store::open(&url).await.unwrap()).await;
+    let maria = app.sign_in("maria").await;
+    let current: serde_json::Value = serde_json::from_str(&app.get_as("/api/v1/services/ledger", Some(&maria)).await.body).unwrap();
+    let s = &current["service"];
+    let edit = serde_json::json!({"name": "ledger", "description": "Edited by payments in the console", "tier": s["tier"], "lifecycle": s["lifecycle"], "runbook": s["runbook"], "slo": s["slo"]});
+    let reply = app.post_json("/api/catalog/update-service", Some(&maria), edit).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    drop(app);
+
+    // A restart: the store opened again and the catalog directory imported again.
+    let app = TestApp::with_store(console_core::store::Store::open(&url).await.unwrap()).await;
+    let (status, html) = app.get("/services/ledger").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Edited by payments in the console"), "{html}");
+    assert!(html.contains("overrides Git"), "{html}");
+    assert!(html.contains("catalog/payments.yaml:"), "the descriptor file to change: {html}");
+}
