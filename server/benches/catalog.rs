@@ -88,7 +88,7 @@ async fn run(name: &str, store: Store, dir: &std::path::Path) {
     let started = Instant::now();
     let summary = repo::import_dir(&store, edited.path()).await.expect("merge");
     let merge = started.elapsed();
-    assert_eq!((summary.services_kept, summary.services_added.len()), (SERVICES, 0));
+    assert_eq!((summary.services_changed.len(), summary.services_added.len()), (SERVICES / 100, 0));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -33,9 +33,20 @@ fn import_refuses_to_empty_the_catalog_without_prune() {
 
     let (code, out, _) = console(&db, &["import", "--dir", empty, "--prune", "--dry-run"]);
     assert_eq!(code, 0);
-    assert!(out.contains("dry run: nothing was changed") && out.contains("services: 0 added, 39 removed"), "{out}");
+    assert!(out.contains("dry run: nothing was changed") && out.contains("services: 0 added, 0 changed, 39 removed"), "{out}");
     let (_, out, _) = console(&db, &["import", "--dir", demo, "--dry-run"]);
-    assert!(out.contains("services: 0 added, 0 removed, 39 kept"), "the dry run removed nothing: {out}");
+    assert!(out.contains("services: 0 added, 0 changed, 0 removed, 39 unchanged"), "the dry run removed nothing: {out}");
+    // A dry run names what would change.
+    let edited = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(demo).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap().replace("Double-entry ledger for every money movement.", "Double-entry ledger, edited in Git.");
+        let text = text.replace("name: cart\n", "name: cart-v2\n");
+        std::fs::write(edited.path().join(path.file_name().unwrap()), text).unwrap();
+    }
+    let (code, out, err) = console(&db, &["import", "--dir", edited.path().to_str().unwrap(), "--dry-run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("services: 1 added: cart-v2, 1 changed: ledger, 1 removed: cart, 37 unchanged"), "{out}");
 
     let (code, out, err) = console(&db, &["import", "--dir", empty, "--prune"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -89,5 +100,5 @@ fn every_problem_of_a_bad_batch_is_reported_and_nothing_stored() {
     }
     assert!(err.contains("20 problem(s)"), "{err}");
     let (_, out, _) = console(&db, &["import", "--dir", demo, "--dry-run"]);
-    assert!(out.contains("services: 0 added, 0 removed, 39 kept"), "nothing was stored: {out}");
+    assert!(out.contains("services: 0 added, 0 changed, 0 removed, 39 unchanged"), "nothing was stored: {out}");
 }

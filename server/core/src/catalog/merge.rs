@@ -44,7 +44,10 @@ pub struct ImportSummary {
     pub squads_removed: Vec<String>,
     pub squads_kept: usize,
     pub services_added: Vec<String>,
+    /// In the store and in the batch, with a row that changes (a descriptor field, a score).
+    pub services_changed: Vec<String>,
     pub services_removed: Vec<String>,
+    /// In the store and in the batch, unchanged.
     pub services_kept: usize,
     /// Console edits dropped because Git changed the field they overrode.
     pub overrides_dropped: usize,
@@ -68,15 +71,28 @@ impl ImportSummary {
         self.squads_added.len() + self.squads_kept
     }
     pub fn services(&self) -> usize {
-        self.services_added.len() + self.services_kept
+        self.services_added.len() + self.services_changed.len() + self.services_kept
     }
 
     /// One line per kind, for the command line and the log.
     pub fn lines(&self) -> Vec<String> {
-        let names = |list: &[String]| if list.is_empty() { String::new() } else { format!(": {}", list.join(", ")) };
+        let names = |list: &[String]| match list.len() {
+            0 => String::new(),
+            1..=10 => format!(": {}", list.join(", ")),
+            n => format!(": {} … ({} more)", list[..10].join(", "), n - 10),
+        };
         vec![
             format!("squads: {} added{}, {} removed{}, {} kept", self.squads_added.len(), names(&self.squads_added), self.squads_removed.len(), names(&self.squads_removed), self.squads_kept),
-            format!("services: {} added{}, {} removed{}, {} kept", self.services_added.len(), names(&self.services_added), self.services_removed.len(), names(&self.services_removed), self.services_kept),
+            format!(
+                "services: {} added{}, {} changed{}, {} removed{}, {} unchanged",
+                self.services_added.len(),
+                names(&self.services_added),
+                self.services_changed.len(),
+                names(&self.services_changed),
+                self.services_removed.len(),
+                names(&self.services_removed),
+                self.services_kept
+            ),
             format!("console edits dropped because Git changed the field: {}", self.overrides_dropped),
             format!("people: {}; descriptors of other kinds skipped: {}", self.people, self.skipped),
             format!(
@@ -263,12 +279,35 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
         })
         .collect();
     summary.overrides_dropped = dropped.len();
+
+    // Each service's row as it would be written: only rows that differ are (20,000 upserts
+    // cost seconds), and they are what a dry run lists as changed.
+    let squads: HashMap<&str, &Squad> = batch.squads.iter().map(|s| (s.name.as_str(), s)).collect();
+    let no_squad = Squad::none();
+    let stored_rows = super::repo::stored_rows(store).await?;
+    let mut rows: Vec<(&Service, &Vec<Attestation>, Score, bool)> = Vec::with_capacity(effective.len());
+    for (service, git_attestations) in &effective {
+        let squad = if service.squad.is_empty() {
+            &no_squad
+        } else {
+            squads.get(service.squad.as_str()).copied().ok_or_else(|| {
+                // parse() guarantees owners exist; a caller that built a batch by hand may not.
+                StoreError::Sql(sqlx::Error::Protocol(format!("service {} has unknown squad {}", service.name, service.squad)))
+            })?
+        };
+        let score = evaluate(service, squad, checks).score;
+        let stored = stored_rows.get(&service.name);
+        let changed = stored != Some(&super::repo::row_fingerprint(service, score));
+        if changed && stored.is_some() {
+            summary.services_changed.push(service.name.clone());
+        }
+        rows.push((service, git_attestations, score, changed));
+    }
+    summary.services_kept -= summary.services_changed.len();
     if options.dry_run {
         return Ok(summary);
     }
 
-    let squads: HashMap<&str, &Squad> = batch.squads.iter().map(|s| (s.name.as_str(), s)).collect();
-    let stored_rows = super::repo::stored_rows(store).await?;
     let mut tx = store.pool().begin().await?;
     // Every squad's members and every Git attestation are written again below: cleared in one
     // statement each, not one per squad and service (20,000 statements on a large catalog).
@@ -319,18 +358,8 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
                 .await?;
         }
     }
-    let no_squad = Squad::none();
-    for (service, git_attestations) in &effective {
-        let squad = if service.squad.is_empty() {
-            &no_squad
-        } else {
-            squads.get(service.squad.as_str()).copied().ok_or_else(|| {
-                // parse() guarantees owners exist; a caller that built a batch by hand may not.
-                StoreError::Sql(sqlx::Error::Protocol(format!("service {} has unknown squad {}", service.name, service.squad)))
-            })?
-        };
-        let score = evaluate(service, squad, checks).score;
-        if stored_rows.get(&service.name) != Some(&super::repo::row_fingerprint(service, score)) {
+    for (service, git_attestations, score, changed) in rows {
+        if changed {
             super::repo::upsert_service(&mut tx, service, score).await?;
         }
         for a in git_attestations {
