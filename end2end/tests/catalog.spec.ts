@@ -77,3 +77,19 @@ test("owners edit their service and attest a check", async ({ page }) => {
   await check.getByRole("button").click();
   await expect(check).not.toHaveText(before ?? "");
 });
+
+test("from a service along its dependencies to its system and back", async ({ page }) => {
+  await page.goto("/services/checkout-web");
+  await hydrated(page);
+  const related = page.getByTestId("related");
+  await expect(related).toContainText("depends on");
+  await expect(related.getByRole("link", { name: "payments-v1" })).toBeVisible();
+  // Client-side navigation through the entity pages.
+  await related.getByRole("link", { name: "checkout", exact: true }).click();
+  await expect(page).toHaveURL(/\/entities\/system\/checkout$/);
+  await expect(page.getByTestId("entity-title")).toHaveText("checkout");
+  await page.getByTestId("related").getByRole("link", { name: "cart", exact: true }).click();
+  await expect(page).toHaveURL(/\/services\/cart$/);
+  await expect(page.getByTestId("related")).toContainText("depended on by");
+  await expect(page.getByTestId("related").getByRole("link", { name: "payments-api" })).toBeVisible();
+});
