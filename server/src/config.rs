@@ -38,6 +38,8 @@ pub struct Config {
     pub catalog_max_removed_percent: u32,
     /// The tier of a Component whose descriptor names none (Backstage's own name none).
     pub catalog_default_tier: u8,
+    /// Template of a descriptor file's URL (`{path}`, `{line}`), for "the file to change".
+    pub catalog_source_url: String,
     /// Where the compiled site (wasm, JS, CSS) lives.
     pub site_root: PathBuf,
     /// `text` or `json`.
@@ -206,6 +208,7 @@ impl Default for Config {
             catalog_dir: None,
             catalog_max_removed_percent: 10,
             catalog_default_tier: 4,
+            catalog_source_url: String::new(),
             site_root: "target/site".into(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
@@ -223,6 +226,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("catalog_dir", "directory of catalog-info.yaml descriptors imported at start (default: none)"),
     ("catalog_max_removed_percent", "refuse an import that would remove more than this share of services, unless --prune (default 10)"),
     ("catalog_default_tier", "tier of a Component without console.dev/tier, with a warning (default 4)"),
+    ("catalog_source_url", "URL of a descriptor file, {path} and {line} filled in, e.g. https://git.example.com/org/catalog/blob/main/{path}#L{line}"),
     ("site_root", "compiled site assets (default target/site)"),
     ("log_format", "text or json (default text)"),
     ("log_level", "tracing filter (default info)"),
@@ -279,6 +283,11 @@ impl Config {
         }
         if !(1..=4).contains(&self.catalog_default_tier) {
             return invalid("catalog_default_tier", format!("must be 1 to 4, not {}", self.catalog_default_tier));
+        }
+        if !self.catalog_source_url.is_empty()
+            && (console_core::catalog::safe_href(&self.catalog_source_url).is_none() || !self.catalog_source_url.contains("{path}"))
+        {
+            return invalid("catalog_source_url", "must be an http(s) URL with {path} (and optionally {line}) in it".to_string());
         }
         if self.catalog_max_removed_percent > 100 {
             return invalid("catalog_max_removed_percent", format!("must be 0 to 100, not {}", self.catalog_max_removed_percent));
@@ -427,6 +436,9 @@ mod tests {
         assert!(err(&[("CONSOLE_DATABASE_URL", "mysql://x")]).contains("`database_url`: must start with"));
         assert!(err(&[("CONSOLE_LOG_FORMAT", "xml")]).starts_with("config key `log_format`:"));
         assert!(err(&[("CONSOLE_CATALOG_DIR", "/no/such/dir")]).contains("`catalog_dir`"));
+        assert!(err(&[("CONSOLE_CATALOG_SOURCE_URL", "javascript:alert(1)//{path}")]).contains("`catalog_source_url`: must be an http(s) URL"));
+        assert!(err(&[("CONSOLE_CATALOG_SOURCE_URL", "https://git.example.com/catalog")]).contains("with {path}"));
+        assert!(Config::load(None, env(&[("CONSOLE_CATALOG_SOURCE_URL", "https://git.example.com/c/blob/main/{path}#L{line}")])).is_ok());
         assert!(err(&[("CONSOLE_NO_SUCH_KEY", "1")]).contains("no_such_key"));
     }
 

@@ -99,7 +99,7 @@ pub fn router(state: AppState) -> Router {
             github: state.auth.github.is_some(),
             dev_sign_in: state.auth.dev_sign_in,
         };
-        let source = CatalogSource(state.catalog_dir.clone(), state.import_options);
+        let source = CatalogSource(state.catalog_dir.clone(), state.import_options.clone());
         let limiter = state.limiter.clone();
         let clusters = state.clusters.clone();
         move || {

@@ -136,7 +136,12 @@ async fn import_catalog(store: &Store, dir: &std::path::Path, options: ImportOpt
 
 fn import_options(config: &Config) -> ImportOptions {
     let default_tier = console_core::catalog::Tier::new(config.catalog_default_tier as i64).unwrap_or(console_core::catalog::Tier::ALL[3]);
-    ImportOptions { max_removed_percent: config.catalog_max_removed_percent, default_tier, ..Default::default() }
+    ImportOptions {
+        max_removed_percent: config.catalog_max_removed_percent,
+        default_tier,
+        source_url: config.catalog_source_url.clone(),
+        ..Default::default()
+    }
 }
 
 async fn serve(config: Config) -> Result<(), String> {

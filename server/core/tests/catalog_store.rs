@@ -494,6 +494,14 @@ async fn backstages_example_catalog_moves_in_unchanged() {
         // Imported again: nothing changes.
         let again = repo::import_dir(&store, &backstage_example()).await.unwrap();
         assert_eq!((again.services_added.len(), again.services_removed.len(), again.services_kept), (0, 0, 6));
+        // With the repository's URL template, the file to change is a link to its line.
+        let template = "https://git.example.com/org/catalog/blob/main/{path}#L{line}".to_string();
+        let linked = repo::import_dir_with(&store, &backstage_example(), merge::ImportOptions { source_url: template, ..Default::default() }).await.unwrap();
+        assert_eq!(linked.services_changed.len(), 6, "each service's source is now a URL");
+        let wayback = repo::service(&store, "wayback/search").await.unwrap().unwrap();
+        assert_eq!(wayback.source, "https://git.example.com/org/catalog/blob/main/entities.yaml#L70");
+        let db = repo::entity_page(&store, EntityKind::Resource, "artists-db").await.unwrap().unwrap();
+        assert!(db.entity.source.starts_with("https://git.example.com/org/catalog/blob/main/entities.yaml#L"), "{}", db.entity.source);
     })
     .await;
 }

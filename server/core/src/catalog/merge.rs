@@ -16,7 +16,7 @@ use crate::store::{Store, StoreError};
 use std::collections::{HashMap, HashSet};
 
 /// How an import may change the catalog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportOptions {
     /// Remove what the descriptors no longer hold, however much (`console import --prune`).
     pub prune: bool,
@@ -29,11 +29,22 @@ pub struct ImportOptions {
     /// Import the valid entities and report the rest (`--skip-invalid`, a first migration),
     /// instead of all or nothing.
     pub skip_invalid: bool,
+    /// Where a descriptor file is shown when Git recorded no URL for it: a template with
+    /// `{path}` and `{line}`, e.g. `https://git.example.com/org/catalog/blob/main/{path}#L{line}`.
+    /// Empty: the path and line in the catalog directory.
+    pub source_url: String,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { prune: false, dry_run: false, max_removed_percent: 10, default_tier: Tier::ALL[3], skip_invalid: false }
+        ImportOptions {
+            prune: false,
+            dry_run: false,
+            max_removed_percent: 10,
+            default_tier: Tier::ALL[3],
+            skip_invalid: false,
+            source_url: String::new(),
+        }
     }
 }
 

@@ -688,17 +688,34 @@ pub async fn import_dir(store: &Store, dir: &std::path::Path) -> Result<ImportSu
 pub async fn import_dir_with(store: &Store, dir: &std::path::Path, options: ImportOptions) -> Result<ImportSummary, ImportError> {
     let files = super::import::read_dir(dir).map_err(ImportError::Invalid)?;
     let checks = checks(store).await?;
-    let (batch, invalid) = if options.skip_invalid {
+    let (mut batch, invalid) = if options.skip_invalid {
         super::import::parse_valid(&files, &checks, options.default_tier)
     } else {
         (super::import::parse_with(&files, &checks, options.default_tier).map_err(ImportError::Invalid)?, vec![])
     };
+    if !options.source_url.is_empty() {
+        let sources = batch.services.iter_mut().map(|s| &mut s.source).chain(batch.entities.iter_mut().map(|e| &mut e.source));
+        for source in sources {
+            *source = source_url(&options.source_url, source);
+        }
+    }
     let mut summary = super::merge::merge(store, &batch, &checks, options).await.map_err(|e| match e {
         MergeError::Store(e) => ImportError::Store(e),
         refused => ImportError::Refused(refused.to_string()),
     })?;
     summary.invalid = invalid.iter().map(|p| p.to_string()).collect();
     Ok(summary)
+}
+
+/// `source` (`path:line` in the catalog directory) as a URL from `template`; a URL Git
+/// recorded stays as it is.
+fn source_url(template: &str, source: &str) -> String {
+    if safe_href(source).is_some() {
+        return source.to_string();
+    }
+    let (path, line) = source.rsplit_once(':').unwrap_or((source, "1"));
+    let path: String = path.split('/').map(encode_component).collect::<Vec<_>>().join("/");
+    template.replace("{path}", &path).replace("{line}", line)
 }
 
 /// Every service's squad, tier and workload mapping, by name: what the sandbox cluster runs.
