@@ -47,7 +47,7 @@ test("a jsonb and a timestamptz column are readable in the grid", async ({ page 
   await page.getByLabel("Replica id").fill(id);
   await page.getByLabel("Replica name").fill("e2e postgres");
   await page.getByLabel("Engine").selectOption("postgres");
-  await page.getByLabel("Replica URL").fill(process.env.CONSOLE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test");
+  await page.getByLabel("Replica URL").fill(process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test");
   await page.getByLabel("Override note").fill("end-to-end test server");
   // The designation answers with a warning naming the superuser power; the new replica is then
   // in the list (opened by link, as a shared query would be).

@@ -260,7 +260,8 @@ impl Config {
         };
         for (name, value) in env {
             let Some(key) = name.strip_prefix("CONSOLE_") else { continue };
-            if key == "CONFIG" || key.starts_with("TEST_") {
+            // The path of the file, not a key in it.
+            if key == "CONFIG" {
                 continue;
             }
             let path: Vec<String> = key.to_lowercase().split("__").map(str::to_string).collect();
@@ -440,6 +441,8 @@ mod tests {
         assert!(err(&[("CONSOLE_CATALOG_SOURCE_URL", "https://git.example.com/catalog")]).contains("with {path}"));
         assert!(Config::load(None, env(&[("CONSOLE_CATALOG_SOURCE_URL", "https://git.example.com/c/blob/main/{path}#L{line}")])).is_ok());
         assert!(err(&[("CONSOLE_NO_SUCH_KEY", "1")]).contains("no_such_key"));
+        // No prefix is silently ignored: a misspelt or test-only variable is an error too.
+        assert!(err(&[("CONSOLE_TEST_POSTGRES_URL", "postgres://x")]).contains("test_postgres_url"));
     }
 
     #[test]

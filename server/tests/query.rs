@@ -296,7 +296,7 @@ async fn limits_hold_across_two_console_replicas() {
 #[tokio::test]
 async fn a_client_that_disconnects_leaves_a_record_and_nothing_running() {
     let (app, _dir) = with_demo_replica().await;
-    let admin_url = std::env::var("CONSOLE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin_url = console_core::store::testing::postgres_admin_url();
     let sre = app.sign_in("sre").await;
     let replica = json!({"id": "slow-pg", "service": "payments-api", "name": "slow", "engine": "postgres", "url": admin_url,
                          "credential_env": "", "credential_file": "", "statement_timeout_ms": 30000, "row_cap": null, "masks": null});
@@ -408,7 +408,7 @@ async fn the_event_log_records_throttling_once_and_exports_by_date() {
 async fn owners_never_see_replica_urls_and_superusers_need_a_note() {
     let (app, _dir) = with_demo_replica().await;
     let sre = app.sign_in("sre").await;
-    let admin_url = std::env::var("CONSOLE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin_url = console_core::store::testing::postgres_admin_url();
     let root = json!({"id": "root-pg", "service": "payments-api", "name": "root", "engine": "postgres", "url": admin_url,
                       "credential_env": "", "credential_file": "", "statement_timeout_ms": null, "row_cap": null, "masks": null});
     let refused = app.post_json("/api/query/register", Some(&sre), json!({"replica": root})).await;

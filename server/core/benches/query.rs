@@ -31,7 +31,7 @@ fn p50(mut times: Vec<Duration>) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let admin_url = std::env::var("CONSOLE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin_url = console_core::store::testing::postgres_admin_url();
     let name = format!("repl_bench_{}", std::process::id());
     let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
     admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();

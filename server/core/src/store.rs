@@ -102,9 +102,10 @@ pub mod testing {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
 
-    /// The PostgreSQL server used by tests (`CONSOLE_TEST_POSTGRES_URL`).
+    /// The PostgreSQL server used by tests (`TEST_POSTGRES_URL`: not a `CONSOLE_` variable,
+    /// which would be a configuration key).
     pub fn postgres_admin_url() -> String {
-        std::env::var("CONSOLE_TEST_POSTGRES_URL")
+        std::env::var("TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
     }
 

@@ -52,14 +52,14 @@ async fn prove(engine: Engine, url: &str, warm_up: &str, huge: &str) {
 
 #[tokio::test]
 async fn huge_cells_on_postgres_are_cut_on_the_replica() {
-    let url = std::env::var("CONSOLE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let url = console_core::store::testing::postgres_admin_url();
     // One 64 MB cell: the driver would hold all of it (and its text copy) before any cap of ours.
     prove(Engine::Postgres, &url, "SELECT 1", "SELECT string_agg(md5(g::text), '') AS big FROM generate_series(1, 2000000) AS g").await;
 }
 
 #[tokio::test]
 async fn wide_rows_on_postgres_get_shorter_cells() {
-    let url = std::env::var("CONSOLE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let url = console_core::store::testing::postgres_admin_url();
     // 600 columns of 64 KB each would be 38 MB a row; cells shrink so a row stays within the cap.
     let columns: Vec<String> = (1..=600).map(|i| format!("s.x AS a{i}")).collect();
     let wide = format!("SELECT {} FROM (SELECT string_agg(md5(g::text), '') AS x FROM generate_series(1, 3000) AS g) AS s, generate_series(1, 3)", columns.join(", "));

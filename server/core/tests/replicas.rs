@@ -43,7 +43,7 @@ const SETUP_VIEWS: [&str; 3] = [
 
 /// A replica with a users table and a function that writes; returns its URL.
 async fn postgres_replica() -> String {
-    let admin_url = std::env::var("CONSOLE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin_url = console_core::store::testing::postgres_admin_url();
     let name = unique("replica");
     let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
     admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();

@@ -37,7 +37,7 @@ fn expect(cells: &[(String, Option<String>)], wanted: &[(&str, Option<&str>)]) {
 
 #[tokio::test]
 async fn postgres_types_render_by_the_rule() {
-    let admin_url = std::env::var("CONSOLE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin_url = console_core::store::testing::postgres_admin_url();
     let name = unique("types");
     let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
     admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
