@@ -58,11 +58,13 @@ pub struct Read {
 }
 
 /// The newest `limit` reads of `service`: of this service, by its uid, not of an earlier one
-/// that had its name (events from before uids are matched by name).
+/// that had its name. Events from before uids count for the service that had the name then.
 pub async fn reads_of(store: &Store, service: &str, limit: i64) -> Result<Vec<Read>, StoreError> {
     let rows: Vec<(i64, String, String, String, String, i64)> = sqlx::query_as(
         "SELECT at, kind, actor, detail, sql_text, row_count FROM audit_events
-         WHERE (entity_uid = (SELECT uid FROM services WHERE name = $1) OR (entity_uid = '' AND entity = $1))
+         WHERE (entity_uid = (SELECT uid FROM services WHERE name = $1)
+                OR (entity_uid = '' AND entity = $1 AND EXISTS (
+                    SELECT 1 FROM audit_names_before_uids b JOIN services s ON s.uid = b.uid WHERE b.name = $1 AND s.name = $1)))
            AND (kind LIKE 'logs.%' OR kind = 'query.finished') ORDER BY id DESC LIMIT $2",
     )
     .bind(service)

@@ -209,6 +209,38 @@ mod tests {
         assert_eq!(left, 0);
     }
 
+    /// Audit events from before uids (migration 14) count for the service that had the name
+    /// then, and for no later service reusing it.
+    #[tokio::test]
+    async fn reads_from_before_uids_stay_with_the_service_of_their_time() {
+        install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/console.db?mode=rwc", dir.path().display());
+        let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+        let before_14 = sqlx::migrate::Migrator {
+            migrations: std::borrow::Cow::Owned(SQLITE_MIGRATIONS.migrations.iter().filter(|m| m.version < 14).cloned().collect()),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        before_14.run(&pool).await.unwrap();
+        for statement in [
+            "INSERT INTO squads (name, display_name) VALUES ('payments', 'Payments')",
+            "INSERT INTO services (name, squad, tier, lifecycle, k8s_selector, readiness_met, readiness_required, search_text) VALUES ('ledger', 'payments', 1, 'production', 'app=ledger', 0, 1, 'ledger')",
+            "INSERT INTO audit_events (at, kind, actor, entity) VALUES (1, 'logs.read', 'maria', 'ledger')",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let store = Store::open(&url).await.unwrap();
+        assert_eq!(crate::audit::reads_of(&store, "ledger", 10).await.unwrap().len(), 1, "the service of its time");
+        sqlx::query("DELETE FROM services WHERE name = 'ledger'").execute(store.pool()).await.unwrap();
+        sqlx::query("INSERT INTO services (name, squad, tier, lifecycle, k8s_selector, readiness_met, readiness_required, search_text, uid) VALUES ('ledger', 'payments', 1, 'production', 'app=ledger', 0, 1, 'ledger', 'a-new-uid')")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert!(crate::audit::reads_of(&store, "ledger", 10).await.unwrap().is_empty(), "a new ledger inherits nothing");
+    }
+
     #[tokio::test]
     async fn refuses_unknown_urls() {
         let err = Store::open("mysql://localhost/x").await.unwrap_err();

@@ -584,3 +584,48 @@ async fn a_new_service_reusing_a_name_does_not_inherit_its_audit() {
     })
     .await;
 }
+
+/// A service moved to a namespace by its owners is the same service: its console attestations,
+/// overrides, replicas, grants and audit go with it. A service removed for good takes its
+/// replicas and grants with it, so a new service reusing the name gets neither.
+#[tokio::test]
+async fn a_moved_service_keeps_its_console_data_and_a_removed_one_takes_its_access() {
+    on_both(|store| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("squad.yaml", SQUAD);
+        write("api.yaml", &component("api", "From Git"));
+        write("web.yaml", &component("web", "Stays"));
+        repo::import_dir(&store, dir.path()).await.unwrap();
+        repo::attest(&store, "api", "backups", Some(("maria", "2026-12-01"))).await.unwrap();
+        let replica = "INSERT INTO replicas (id, service, name, engine, url, created_by, created_at) VALUES ($1, $2, 'main', 'postgres', 'postgres://db/x', 'sre', 0)";
+        sqlx::query(replica).bind("r-api").bind("api").execute(store.pool()).await.unwrap();
+        sqlx::query(replica).bind("r-web").bind("web").execute(store.pool()).await.unwrap();
+        let grant = "INSERT INTO access_grants (id, grantee, service, access, reason, granted_by, created_at, expires_at) VALUES ($1, 'arjun', $2, 'query', 'incident', 'sre', 0, 99999999999)";
+        sqlx::query(grant).bind("g-web").bind("web").execute(store.pool()).await.unwrap();
+        let uid: String = sqlx::query_scalar("SELECT uid FROM services WHERE name = 'api'").fetch_one(store.pool()).await.unwrap();
+
+        // The owners put api in a namespace: one move, nothing lost.
+        write("api.yaml", &component("api", "From Git").replace("  name: api\n", "  name: api\n  namespace: core\n").replace("owner: core", "owner: group:default/core"));
+        let summary = repo::import_dir(&store, dir.path()).await.unwrap();
+        assert_eq!(summary.services_moved, [("api".to_string(), "core/api".to_string())]);
+        assert!(summary.services_removed.is_empty() && summary.services_added.is_empty(), "{summary:?}");
+        let moved = repo::service(&store, "core/api").await.unwrap().unwrap();
+        assert!(moved.attestations.iter().any(|a| a.check == "backups" && a.by == "maria"), "{:?}", moved.attestations);
+        let (replica_service, moved_uid): (String, String) =
+            sqlx::query_as("SELECT r.service, s.uid FROM replicas r JOIN services s ON s.name = r.service WHERE r.id = 'r-api'").fetch_one(store.pool()).await.unwrap();
+        assert_eq!((replica_service.as_str(), moved_uid.as_str()), ("core/api", uid.as_str()));
+        assert!(repo::service(&store, "api").await.unwrap().is_none());
+
+        // web is removed: its replica and its grant end with it; a new web starts bare.
+        std::fs::remove_file(dir.path().join("web.yaml")).unwrap();
+        let summary = repo::import_dir_with(&store, dir.path(), merge::ImportOptions { prune: true, ..Default::default() }).await.unwrap();
+        assert_eq!((summary.replicas_removed, summary.grants_ended), (1, 1));
+        write("web.yaml", &component("web", "A new web"));
+        repo::import_dir(&store, dir.path()).await.unwrap();
+        let replicas: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM replicas WHERE service = 'web'").fetch_one(store.pool()).await.unwrap();
+        let live_grants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM access_grants WHERE service = 'web' AND revoked_at IS NULL").fetch_one(store.pool()).await.unwrap();
+        assert_eq!((replicas, live_grants), (0, 0));
+    })
+    .await;
+}

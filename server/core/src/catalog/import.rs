@@ -808,7 +808,8 @@ impl Problems<'_, '_> {
             name: key.to_string(),
             squad,
             owner_person,
-            component_type: component_type?,
+            // Backstage's types are lower-case; `Service` is a service, not a type of its own.
+            component_type: component_type?.to_lowercase(),
             source: self.source(),
             tier: tier?,
             lifecycle: lifecycle?,

@@ -60,6 +60,12 @@ pub struct ImportSummary {
     pub services_removed: Vec<String>,
     /// In the store and in the batch, unchanged.
     pub services_kept: usize,
+    /// Moved to another namespace (old key, new key), with what the console holds for them.
+    pub services_moved: Vec<(String, String)>,
+    /// Replicas unregistered and grants ended with the services removed: a new service reusing
+    /// a name gets neither.
+    pub replicas_removed: u64,
+    pub grants_ended: u64,
     /// Console edits dropped because Git changed the field they overrode.
     pub overrides_dropped: usize,
     pub people: usize,
@@ -82,7 +88,7 @@ impl ImportSummary {
         self.squads_added.len() + self.squads_kept
     }
     pub fn services(&self) -> usize {
-        self.services_added.len() + self.services_changed.len() + self.services_kept
+        self.services_added.len() + self.services_moved.len() + self.services_changed.len() + self.services_kept
     }
 
     /// One line per kind, for the command line and the log.
@@ -103,6 +109,13 @@ impl ImportSummary {
                 self.services_removed.len(),
                 names(&self.services_removed),
                 self.services_kept
+            ),
+            format!(
+                "services moved to another namespace: {}{}; replicas unregistered and grants ended with removed services: {}, {}",
+                self.services_moved.len(),
+                if self.services_moved.is_empty() { String::new() } else { format!(": {}", self.services_moved.iter().map(|(a, b)| format!("{a} → {b}")).collect::<Vec<_>>().join(", ")) },
+                self.replicas_removed,
+                self.grants_ended
             ),
             format!("console edits dropped because Git changed the field: {}", self.overrides_dropped),
             format!("people: {}; descriptors of other kinds skipped: {}", self.people, self.skipped),
@@ -178,7 +191,9 @@ struct Override {
 /// Merges `batch` into the stored catalog (see the module comment). All or nothing: one
 /// transaction for the catalog, then the people.
 pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: ImportOptions) -> Result<ImportSummary, MergeError> {
-    let stored_services: Vec<String> = sqlx::query_scalar("SELECT name FROM services ORDER BY name").fetch_all(store.pool()).await?;
+    let stored_owners: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT name, COALESCE(squad, ''), owner_person FROM services ORDER BY name").fetch_all(store.pool()).await?;
+    let stored_services: Vec<String> = stored_owners.iter().map(|(name, _, _)| name.clone()).collect();
     let stored_squads: Vec<String> = sqlx::query_scalar("SELECT name FROM squads ORDER BY name").fetch_all(store.pool()).await?;
     let batch_services: HashSet<&str> = batch.services.iter().map(|s| s.name.as_str()).collect();
     let batch_squads: HashSet<&str> = batch.squads.iter().map(|s| s.name.as_str()).collect();
@@ -213,7 +228,25 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
         }
     }
     summary.entities.sort();
-    summary.services_kept = batch.services.len() - summary.services_added.len();
+    // A service that moved to another namespace with the same owner (or one whose descriptor
+    // named a namespace the importer once ignored) is the same service: what the console holds
+    // for it moves with it rather than being removed.
+    let owner_of = |name: &str| stored_owners.iter().find(|(n, _, _)| n == name).map(|(_, squad, person)| (squad.as_str(), person.as_str()));
+    for old in summary.services_removed.clone() {
+        let bare = split_key(&old).1;
+        let candidates: Vec<&Service> = batch
+            .services
+            .iter()
+            .filter(|s| summary.services_added.contains(&s.name) && split_key(&s.name).1 == bare)
+            .filter(|s| owner_of(&old) == Some((s.squad.as_str(), s.owner_person.as_str())))
+            .collect();
+        if let [new] = candidates.as_slice() {
+            summary.services_removed.retain(|n| *n != old);
+            summary.services_added.retain(|n| *n != new.name);
+            summary.services_moved.push((old, new.name.clone()));
+        }
+    }
+    summary.services_kept = batch.services.len() - summary.services_added.len() - summary.services_moved.len();
     summary.squads_kept = batch.squads.len() - summary.squads_added.len();
 
     if !options.prune && !stored_services.is_empty() {
@@ -250,6 +283,15 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
             .await?;
     for (service, check, by, at) in rows {
         console_attested.entry(service).or_default().push(Attestation { check, by, at });
+    }
+
+    for (old, new) in &summary.services_moved {
+        if let Some(list) = overrides.remove(old) {
+            overrides.insert(new.clone(), list);
+        }
+        if let Some(list) = console_attested.remove(old) {
+            console_attested.insert(new.clone(), list);
+        }
     }
 
     // The effective services: Git's, with the console's overrides (where Git still holds the
@@ -336,6 +378,14 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
     }
     clear.execute(&mut *tx).await?;
     for name in &summary.services_removed {
+        // What SREs set up for it ends with it: a new service reusing the name starts bare.
+        summary.replicas_removed += sqlx::query("DELETE FROM replicas WHERE service = $1").bind(name).execute(&mut *tx).await?.rows_affected();
+        summary.grants_ended += sqlx::query("UPDATE access_grants SET revoked_at = $2 WHERE service = $1 AND revoked_at IS NULL")
+            .bind(name)
+            .bind(crate::dates::now())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         // Attestations and overrides go with it (ON DELETE CASCADE).
         sqlx::query("DELETE FROM service_overrides WHERE service = $1").bind(name).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM attestations WHERE service = $1").bind(name).execute(&mut *tx).await?;
@@ -387,6 +437,24 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
             .execute(&mut *tx)
             .await?;
         }
+    }
+    for (old, new) in &summary.services_moved {
+        // The new row exists (written above): children move to it, then it takes the old uid.
+        sqlx::query(
+            "UPDATE attestations SET service = $2 WHERE service = $1 AND source = 'console'
+                 AND check_id NOT IN (SELECT check_id FROM attestations WHERE service = $2)",
+        )
+        .bind(old)
+        .bind(new)
+        .execute(&mut *tx)
+        .await?;
+        for table in ["service_overrides", "replicas", "access_grants"] {
+            sqlx::query(&format!("UPDATE {table} SET service = $2 WHERE service = $1")).bind(old).bind(new).execute(&mut *tx).await?;
+        }
+        let uid: String = sqlx::query_scalar("SELECT uid FROM services WHERE name = $1").bind(old).fetch_one(&mut *tx).await?;
+        sqlx::query("DELETE FROM attestations WHERE service = $1").bind(old).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM services WHERE name = $1").bind(old).execute(&mut *tx).await?;
+        sqlx::query("UPDATE services SET uid = $2 WHERE name = $1").bind(new).bind(uid).execute(&mut *tx).await?;
     }
     for (service, field) in &dropped {
         sqlx::query("DELETE FROM service_overrides WHERE service = $1 AND field = $2").bind(service).bind(field).execute(&mut *tx).await?;

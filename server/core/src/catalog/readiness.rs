@@ -33,14 +33,14 @@ pub struct Check {
     /// The most critical tier that does not need it is tier - 1: tiers 1..=tier require it.
     pub tier: u8,
     pub evidence: Evidence,
-    /// The component types (`spec.type`) it applies to; empty: every type. A library has no
-    /// uptime to monitor.
+    /// Component types (`spec.type`) it does not apply to: a library has no uptime to monitor.
+    /// A list of exceptions, not of types, so a type nobody listed gets every check.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub types: Vec<String>,
+    pub except_types: Vec<String>,
 }
 
-/// Types that run: what the operational checks apply to by default.
-const RUNNING: &[&str] = &["service", "website"];
+/// Types that do not run: the operational checks do not apply to them by default.
+const NOT_RUNNING: &[&str] = &["library", "documentation"];
 
 /// The standard requirements (editable by SREs once platform defaults exist).
 pub fn standard_checks() -> Vec<Check> {
@@ -83,7 +83,7 @@ pub fn standard_checks() -> Vec<Check> {
             title: title.into(),
             tier,
             evidence,
-            types: if running { RUNNING.iter().map(|t| t.to_string()).collect() } else { vec![] },
+            except_types: if running { NOT_RUNNING.iter().map(|t| t.to_string()).collect() } else { vec![] },
         })
         .collect()
 }
@@ -112,7 +112,7 @@ impl Readiness {
 
 /// The checks a component of `component_type` at `tier` must meet.
 pub fn required_for<'a>(tier: Tier, component_type: &'a str, checks: &'a [Check]) -> impl Iterator<Item = &'a Check> {
-    checks.iter().filter(move |c| c.tier >= tier.number() && (c.types.is_empty() || c.types.iter().any(|t| t == component_type)))
+    checks.iter().filter(move |c| c.tier >= tier.number() && !c.except_types.iter().any(|t| t.eq_ignore_ascii_case(component_type)))
 }
 
 /// `squad` is the owning squad; a service a person owns is evaluated against [`Squad::none`].
@@ -220,10 +220,12 @@ mod tests {
         let checks = standard_checks();
         let library: Vec<&str> = required_for(Tier::ALL[0], "library", &checks).map(|c| c.id.as_str()).collect();
         assert_eq!(library, ["owner", "security-bugs-fixed", "several-owners", "ci", "dev-setup", "security-review"]);
+        assert_eq!(required_for(Tier::ALL[0], "Library", &checks).count(), library.len(), "types in any case");
         assert_eq!(required_for(Tier::ALL[0], "website", &checks).count(), 24, "a website runs");
-        // The types are data: SREs may widen a check to every type.
+        assert_eq!(required_for(Tier::ALL[0], "grpc-gateway", &checks).count(), 24, "a type nobody listed gets every check");
+        // The exceptions are data: SREs may widen a check to every type.
         let mut widened = checks.clone();
-        widened.iter_mut().find(|c| c.id == "backups").unwrap().types.clear();
+        widened.iter_mut().find(|c| c.id == "backups").unwrap().except_types.clear();
         assert!(required_for(Tier::ALL[2], "library", &widened).any(|c| c.id == "backups"));
     }
 
