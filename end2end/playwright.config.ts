@@ -1,9 +1,18 @@
 import { defineConfig } from "@playwright/test";
+import { execFileSync } from "node:child_process";
 
 // The harness starts a real OpenID provider (npm oidc-provider) and the console binary that
-// cargo-leptos built, each on its own loopback port. Debian's Chromium only: no browser download.
-const port = process.env.E2E_PORT ?? "3100";
-const idpPort = process.env.IDP_PORT ?? "3190";
+// cargo-leptos built, each on a loopback port the OS picks (a leftover process or a second run
+// cannot answer in their place). Debian's Chromium only: no browser download.
+// Chosen once, in the runner: workers load this file again and inherit the environment.
+function freePort(): string {
+  const script = "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])";
+  return execFileSync("python3", ["-c", script]).toString().trim();
+}
+process.env.E2E_PORT ??= freePort();
+process.env.IDP_PORT ??= freePort();
+const port = process.env.E2E_PORT;
+const idpPort = process.env.IDP_PORT;
 const root = `${__dirname}/..`;
 const consoleUrl = `http://127.0.0.1:${port}`;
 const secret = "e2e-client-secret";
