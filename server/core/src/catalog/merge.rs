@@ -182,6 +182,14 @@ fn set_field(s: &mut Service, field: &str, value: &str) {
     }
 }
 
+/// A squad as stored, comparable between the batch and the store (members in any order).
+fn squad_fingerprint(squad: &Squad) -> String {
+    let mut members = squad.members.clone();
+    members.sort();
+    members.dedup();
+    super::repo::to_json(&(&squad.display_name, &squad.description, &squad.chat_channel, &squad.oncall, &squad.links, &squad.parent, &squad.group_type, members))
+}
+
 struct Override {
     field: String,
     value: String,
@@ -361,10 +369,36 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
         return Ok(summary);
     }
 
+    // Squads are rewritten only when they change (members included).
+    let mut stored_squads_rows: HashMap<String, String> = HashMap::new();
+    let mut members: HashMap<String, Vec<String>> = HashMap::new();
+    let member_rows: Vec<(String, String)> = sqlx::query_as("SELECT squad, member FROM squad_members").fetch_all(store.pool()).await?;
+    for (squad, member) in member_rows {
+        members.entry(squad).or_default().push(member);
+    }
+    let squad_rows: Vec<(String, String, String, String, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT name, display_name, description, chat_channel, oncall_rotation, oncall_url, links, parent, group_type FROM squads",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    for (name, display_name, description, chat_channel, rotation, url, links, parent, group_type) in squad_rows {
+        let links: Vec<Link> = serde_json::from_str(&links).unwrap_or_default();
+        let stored = Squad {
+            members: members.remove(&name).unwrap_or_default(),
+            name: name.clone(),
+            display_name,
+            description,
+            chat_channel,
+            oncall: OnCall { rotation, url },
+            links,
+            parent,
+            group_type,
+        };
+        stored_squads_rows.insert(name, squad_fingerprint(&stored));
+    }
     let mut tx = store.pool().begin().await?;
-    // Every squad's members and every Git attestation are written again below: cleared in one
-    // statement each, not one per squad and service (20,000 statements on a large catalog).
-    sqlx::query("DELETE FROM squad_members").execute(&mut *tx).await?;
+    // Every Git attestation is written again below: cleared in one statement, not one per
+    // service (20,000 statements on a large catalog).
     // A service present but invalid (left out with --skip-invalid) keeps everything it had.
     let kept = &batch.invalid_services;
     let placeholders: Vec<String> = (1..=kept.len()).map(|i| format!("${i}")).collect();
@@ -391,7 +425,8 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
         sqlx::query("DELETE FROM attestations WHERE service = $1").bind(name).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM services WHERE name = $1").bind(name).execute(&mut *tx).await?;
     }
-    for squad in &batch.squads {
+    for squad in batch.squads.iter().filter(|s| stored_squads_rows.get(&s.name) != Some(&squad_fingerprint(s))) {
+        sqlx::query("DELETE FROM squad_members WHERE squad = $1").bind(&squad.name).execute(&mut *tx).await?;
         sqlx::query(
             "INSERT INTO squads (name, display_name, description, chat_channel, oncall_rotation, oncall_url, links, parent, group_type)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -495,7 +530,8 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
     tx.commit().await?;
     crate::auth::people::replace_people(store, &batch.people).await?;
     // Fresh statistics after a bulk change, so PostgreSQL's planner picks the indexes.
-    if store.backend() == crate::store::Backend::Postgres {
+    let bulk = (summary.services_added.len() + summary.services_removed.len() + summary.services_changed.len()) * 10 >= batch.services.len();
+    if store.backend() == crate::store::Backend::Postgres && bulk {
         sqlx::query("ANALYZE services").execute(store.pool()).await?;
     }
     Ok(summary)

@@ -360,11 +360,9 @@ pub async fn squad_page(store: &Store, name: &str) -> Result<Option<SquadPage>, 
     let readiness = services.iter().fold(Score::default(), |acc, s| acc.add(s.readiness));
     let templates = crate::defaults::repo::current(store).await?.1.links;
     let links = services.iter().map(|s| links_of(&templates, &s.name, &squad.name, "", "", s.tier)).collect();
-    // The hierarchy is for display and roll-up: every group below this one, breadth first.
-    let all = squads(store).await?;
-    let parents: Vec<(String, String)> = sqlx::query_as("SELECT name, parent FROM squads").fetch_all(store.pool()).await?;
-    let children: Vec<SquadSummary> =
-        all.iter().filter(|g| parents.iter().any(|(n, p)| n == &g.name && p == &squad.name)).cloned().collect();
+    // The hierarchy is for display and roll-up: every group below this one, breadth first. A
+    // team with no group under it (most squads) costs one small query more.
+    let parents: Vec<(String, String)> = sqlx::query_as("SELECT name, parent FROM squads WHERE parent <> ''").fetch_all(store.pool()).await?;
     let mut below: Vec<&str> = vec![squad.name.as_str()];
     let mut i = 0;
     while i < below.len() {
@@ -374,10 +372,12 @@ pub async fn squad_page(store: &Store, name: &str) -> Result<Option<SquadPage>, 
         below.extend(next);
         i += 1;
     }
-    let (subtree, subtree_services) = all
-        .iter()
-        .filter(|g| below.contains(&g.name.as_str()))
-        .fold((Score::default(), 0), |(score, n), g| (score.add(g.readiness), n + g.services));
+    let (mut children, mut subtree, mut subtree_services) = (Vec::new(), readiness, services.len() as u32);
+    if below.len() > 1 {
+        let groups = squad_summaries(store, &below).await?;
+        children = groups.iter().filter(|g| parents.iter().any(|(n, p)| n == &g.name && p == &squad.name)).cloned().collect();
+        (subtree, subtree_services) = groups.iter().fold((Score::default(), 0), |(score, n), g| (score.add(g.readiness), n + g.services));
+    }
     Ok(Some(SquadPage { squad, services, readiness, links, children, subtree, subtree_services }))
 }
 
@@ -516,17 +516,31 @@ fn relation_as_read(relation: &str, forward: bool) -> Option<&'static str> {
 
 /// Every squad with its service count and readiness roll-up, by name.
 pub async fn squads(store: &Store) -> Result<Vec<SquadSummary>, StoreError> {
-    let rows: Vec<(String, String, String, i64, i64, i64)> = sqlx::query_as(
+    squad_summaries_where(store, "", &[]).await
+}
+
+/// [`squads`] of the named squads only.
+async fn squad_summaries(store: &Store, names: &[&str]) -> Result<Vec<SquadSummary>, StoreError> {
+    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+    squad_summaries_where(store, &format!("WHERE q.name IN ({})", placeholders.join(", ")), names).await
+}
+
+async fn squad_summaries_where(store: &Store, clause: &str, names: &[&str]) -> Result<Vec<SquadSummary>, StoreError> {
+    let sql = format!(
         "SELECT q.name, q.display_name, q.description,
                 CAST(COUNT(s.name) AS BIGINT),
                 CAST(COALESCE(SUM(s.readiness_met), 0) AS BIGINT),
                 CAST(COALESCE(SUM(s.readiness_required), 0) AS BIGINT)
          FROM squads q LEFT JOIN services s ON s.squad = q.name
+         {clause}
          GROUP BY q.name, q.display_name, q.description
-         ORDER BY q.name",
-    )
-    .fetch_all(store.pool())
-    .await?;
+         ORDER BY q.name"
+    );
+    let mut query = sqlx::query_as(&sql);
+    for name in names {
+        query = query.bind(*name);
+    }
+    let rows: Vec<(String, String, String, i64, i64, i64)> = query.fetch_all(store.pool()).await?;
     Ok(rows
         .into_iter()
         .map(|(name, display_name, description, services, met, required)| SquadSummary {
