@@ -19,24 +19,20 @@ pub enum DefaultsError {
 
 use crate::dates::now;
 
-/// The version in force (0 and the built-in defaults before anyone saved).
+/// The version in force (0 and the built-in defaults before anyone saved). A stored version was
+/// valid when saved; one a later release cannot read is skipped, loudly, for the newest one it
+/// can read, under that version's own number: never the built-in defaults under another
+/// version's number (they may be looser than what the SREs set).
 pub async fn current(store: &Store) -> Result<(i64, PlatformDefaults), StoreError> {
-    let row: Option<(i64, String)> =
-        sqlx::query_as("SELECT version, document FROM platform_defaults ORDER BY version DESC LIMIT 1")
-            .fetch_optional(store.pool())
-            .await?;
-    Ok(match row {
-        None => (0, PlatformDefaults::default()),
-        // A stored version was valid when saved; if a later release cannot read it, fall back
-        // loudly rather than fail every page.
-        Some((version, text)) => match PlatformDefaults::from_toml(&text) {
-            Ok(d) => (version, d),
-            Err(problems) => {
-                tracing::error!(version, ?problems, "stored platform defaults unreadable; using built-in defaults");
-                (version, PlatformDefaults::default())
-            }
-        },
-    })
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT version, document FROM platform_defaults ORDER BY version DESC").fetch_all(store.pool()).await?;
+    for (version, text) in rows {
+        match PlatformDefaults::from_toml(&text) {
+            Ok(defaults) => return Ok((version, defaults)),
+            Err(problems) => tracing::error!(version, ?problems, "stored platform defaults unreadable; trying the version before"),
+        }
+    }
+    Ok((0, PlatformDefaults::default()))
 }
 
 /// The document of one version, as TOML (version 0: the built-in defaults).
@@ -68,7 +64,12 @@ pub async fn save(store: &Store, based_on: i64, document: &str, author: &str, no
     if latest != based_on {
         return Err(DefaultsError::Conflict);
     }
-    let version = latest + 1;
+    // After the newest stored version, readable or not.
+    let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM platform_defaults")
+        .fetch_one(store.pool())
+        .await
+        .map_err(StoreError::from)?;
+    let version = newest + 1;
     // The primary key makes a concurrent save of the same version fail instead of doubling up.
     let inserted = sqlx::query("INSERT INTO platform_defaults (version, document, author, created_at, note) VALUES ($1, $2, $3, $4, $5)")
         .bind(version)
@@ -99,6 +100,25 @@ mod tests {
     use super::*;
     use crate::catalog::{fixture::synthetic_org, repo as catalog};
     use crate::store::testing;
+
+    /// A stored version this release cannot read is skipped for the newest readable one, under
+    /// that one's number; an SRE can still save over it.
+    #[tokio::test]
+    async fn an_unreadable_version_falls_back_to_the_newest_readable_one() {
+        let store = testing::sqlite().await;
+        let mut d1 = PlatformDefaults::default();
+        d1.links[0].url = "https://grafana.example.com/d/strict?var-service={service}".into();
+        assert_eq!(save(&store, 0, &d1.to_toml(), "hana", "").await.unwrap(), 1);
+        sqlx::query("INSERT INTO platform_defaults (version, document, author, created_at, note) VALUES (2, 'not = [valid', 'a later release', 0, '')")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(current(&store).await.unwrap(), (1, d1.clone()), "version 1, not the built-in defaults as version 2");
+        let mut d3 = d1.clone();
+        d3.links[0].url = "https://grafana.example.com/d/fixed?var-service={service}".into();
+        assert_eq!(save(&store, 1, &d3.to_toml(), "hana", "fixed").await.unwrap(), 3);
+        assert_eq!(current(&store).await.unwrap(), (3, d3));
+    }
 
     async fn versions_and_rollback(store: Store) {
         catalog::replace_all(&store, &synthetic_org(2, 8)).await.unwrap();
