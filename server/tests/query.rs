@@ -21,6 +21,32 @@ async fn run(app: &TestApp, cookie: &str, sql: &str) -> (StatusCode, Value) {
     (reply.status, serde_json::from_str(&reply.body).unwrap_or(Value::Null))
 }
 
+/// Limits SREs set in the platform defaults reach the REPL and its CSV: values no built-in
+/// fallback has (37 rows, 4,321 ms, only e-mails masked).
+#[tokio::test]
+async fn query_limits_set_in_the_platform_defaults_reach_the_repl_and_the_csv() {
+    use console_core::defaults::{repo as defaults, PlatformDefaults};
+    let (app, _dir) = with_demo_replica().await;
+    let mut document = PlatformDefaults::default();
+    let tier1 = document.query.iter_mut().find(|q| q.tier == 1).unwrap();
+    (tier1.row_cap, tier1.statement_timeout_ms, tier1.masks) = (37, 4321, vec!["*email*".into()]);
+    defaults::save(&app.store, 0, &document.to_toml(), "sre", "stricter tier 1").await.unwrap();
+
+    let maria = app.sign_in("maria").await;
+    let replicas = app.post_json("/api/query/replicas", Some(&maria), json!({"service": "payments-api"})).await.json();
+    assert_eq!((replicas[0]["row_cap"].clone(), replicas[0]["statement_timeout_ms"].clone()), (json!(37), json!(4321)));
+    let (_, big) = run(&app, &maria, "SELECT * FROM payments").await;
+    assert_eq!(big["rows"].as_array().unwrap().len(), 37);
+    assert_eq!(big["truncated"], true);
+    let (_, masked) = run(&app, &maria, "SELECT email, password_hash FROM customers ORDER BY id LIMIT 1").await;
+    assert_eq!(masked["rows"][0][0], "••••", "the masks in force are the SREs'");
+    assert_ne!(masked["rows"][0][1], "••••", "and only those: {masked}");
+    // The CSV is capped the same (the customers table has 200 rows).
+    let csv = app.post_form("/services/payments-api/query.csv", Some(&maria), "replica=payments-demo&sql=SELECT%20id%20FROM%20customers").await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
+    assert_eq!(csv.body.lines().count(), 1 + 37);
+}
+
 #[tokio::test]
 async fn owners_query_with_the_tier_limits_and_masks() {
     let (app, _dir) = with_demo_replica().await;
