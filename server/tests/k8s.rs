@@ -312,6 +312,8 @@ async fn log_limits_come_from_the_platform_defaults() {
     let (app, _sandbox) = TestApp::with_sandbox().await;
     let maria = app.sign_in("maria").await;
     assert_eq!(download(&app, &maria, "since=2h").await.0, StatusCode::OK);
+    let (_, uncapped, _) = download(&app, &maria, "since=30m").await;
+    assert!(uncapped.len() > 5, "enough lines for the cap below to cut: {}", uncapped.len());
 
     let (version, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
     defaults.logs = console_core::defaults::LogLimits { max_window_minutes: 60, max_lines: 5, max_follows_per_user: 1, max_live_views_per_user: 1 };
@@ -322,7 +324,7 @@ async fn log_limits_come_from_the_platform_defaults() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("the platform keeps log views to the last 60m"), "{body}");
     let (_, lines, _) = download(&app, &maria, "since=30m").await;
-    assert!(lines.len() <= 5, "at most max_lines: {}", lines.len());
+    assert_eq!(lines.len(), 5, "exactly max_lines of the more there are");
     assert!(download(&app, &maria, "tail=6").await.2.contains("at most 5 lines"));
 
     // One follow at a time for this user; the second is refused, a first one closed frees it.
