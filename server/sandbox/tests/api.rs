@@ -102,6 +102,20 @@ async fn pod_logs_honour_every_option_and_refuse_bad_ones() {
     assert_eq!(text, "the newest line");
     let since = pods.logs(&web, &LogParams { since_seconds: Some(3600), ..Default::default() }).await.unwrap();
     assert_eq!(since, all);
+    // Windows that leave something out: a line written after a pause is the only one in the last
+    // second and from its own time on; limitBytes cuts the text.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    sandbox.write_log("shop", &web, "app", "after a pause");
+    let recent = pods.logs(&web, &LogParams { since_seconds: Some(1), ..Default::default() }).await.unwrap();
+    assert_eq!(recent, "after a pause\n");
+    let stamped = pods.logs(&web, &LogParams { timestamps: true, tail_lines: Some(1), ..Default::default() }).await.unwrap();
+    let at: jiff::Timestamp = stamped.split_once(' ').unwrap().0.parse().unwrap();
+    // sinceTime has whole seconds (kube rounds): its second, which began after the other lines.
+    let second = jiff::Timestamp::from_second(at.as_second()).unwrap();
+    let from_then = pods.logs(&web, &LogParams { since_time: Some(second), ..Default::default() }).await.unwrap();
+    assert_eq!(from_then, "after a pause\n");
+    let cut = pods.logs(&web, &LogParams { limit_bytes: Some(8), ..Default::default() }).await.unwrap();
+    assert_eq!(cut, "an older");
 
     // Two containers: one must be named.
     let api_pod = sandbox.pods("shop", "app=api")[0].clone();
