@@ -7,7 +7,8 @@ import Provider from "oidc-provider";
 const port = Number(process.env.IDP_PORT ?? 3190);
 const consoleUrl = process.env.CONSOLE_URL ?? "http://127.0.0.1:3100";
 const issuer = `http://127.0.0.1:${port}`;
-const defaultGroups = { maria: ["squad-payments"], arjun: ["squad-search"], hana: ["squad-platform", "sre"] };
+// "newcomer" is in no catalog squad: growth can only come from the provider's groups.
+const defaultGroups = { maria: ["squad-payments"], arjun: ["squad-search"], hana: ["squad-platform", "sre"], newcomer: ["squad-growth"] };
 // Tests change who is in which group by writing this file ({"login": ["group", …]}); it is read
 // on every sign-in and every refresh, as a real directory would answer.
 const groupsFile = process.env.IDP_GROUPS_FILE;

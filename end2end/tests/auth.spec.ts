@@ -12,6 +12,17 @@ test("sign in through the OpenID provider, land on my squads, sign out", async (
   await expect(page).toHaveURL(/\/login\?return_to=%2Fcatalog/);
 });
 
+test("the provider's groups make squads for someone the catalog does not know", async ({ page }) => {
+  await providerSignIn(page, "newcomer");
+  // Growth can come from nowhere but the group squad-growth: no catalog squad lists newcomer.
+  await expect(page.getByTestId("my-squads")).toContainText("Growth");
+  // And with it, growth's services are theirs to edit.
+  const own = await page.goto("/services/notifications/edit");
+  expect(own?.status()).toBe(200);
+  const other = await page.goto("/services/ledger/edit");
+  expect(other?.status()).toBe(403);
+});
+
 test("a member of another squad is refused the owner-only edit page", async ({ page }) => {
   await providerSignIn(page, "arjun", "/services/ledger");
   await expect(page).toHaveURL(/\/services\/ledger$/);
