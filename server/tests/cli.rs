@@ -102,3 +102,44 @@ fn every_problem_of_a_bad_batch_is_reported_and_nothing_stored() {
     let (_, out, _) = console(&db, &["import", "--dir", demo, "--dry-run"]);
     assert!(out.contains("services: 0 added, 0 changed, 0 removed, 39 unchanged"), "nothing was stored: {out}");
 }
+
+/// The import at start never empties the catalog: pointed at an empty directory, the console
+/// logs the refusal, starts, and serves the stored catalog.
+#[test]
+fn the_import_at_start_keeps_the_stored_catalog() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("console.db").display());
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/catalog");
+    assert_eq!(console(&db, &["import", "--dir", demo]).0, 0);
+
+    let empty = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_console"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CONSOLE_DATABASE_URL", &db)
+        .env("CONSOLE_CATALOG_DIR", empty.path())
+        .env("CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CONSOLE_LOG_LEVEL", "warn")
+        .env("CONSOLE_DEMO_REPLICA", "")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ready = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+        let _ = stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        let mut reply = String::new();
+        let _ = stream.read_to_string(&mut reply);
+        reply.starts_with("HTTP/1.1 200")
+    });
+    server.kill().unwrap();
+    let output = server.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(ready, "the console did not start: {log}");
+    assert!(log.contains("holds no squad and no service"), "the refusal is logged: {log}");
+    let (_, out, _) = console(&db, &["import", "--dir", demo, "--dry-run"]);
+    assert!(out.contains("0 removed, 39 unchanged"), "the stored catalog is intact: {out}");
+}
