@@ -157,6 +157,9 @@ impl Auth {
             .with_secure(self.secure_cookies)
             .with_path("/")
             .with_expiry(Expiry::OnInactivity(time::Duration::minutes(self.idle_minutes)))
+            // Written back on every request, unmodified too: otherwise the stored expiry stays
+            // where sign-in put it and an active person is signed out `idle_minutes` after it.
+            .with_always_save(true)
     }
 }
 

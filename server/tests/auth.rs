@@ -168,11 +168,52 @@ async fn expired_sessions_are_swept() {
     let past = time::OffsetDateTime::now_utc() - time::Duration::minutes(5);
     let future = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
     let (old, live) = (Id::default(), Id::default());
-    sessions.save(&Record { id: old, data: Default::default(), expiry_date: past }).await.unwrap();
-    sessions.save(&Record { id: live, data: Default::default(), expiry_date: future }).await.unwrap();
+    sessions.create(&mut Record { id: old, data: Default::default(), expiry_date: past }).await.unwrap();
+    sessions.create(&mut Record { id: live, data: Default::default(), expiry_date: future }).await.unwrap();
     let sweeper = console::auth::spawn_session_sweeper(store.clone(), std::time::Duration::from_millis(50));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     sweeper.abort();
     let left: Vec<String> = sqlx::query_scalar("SELECT id FROM sessions").fetch_all(store.pool()).await.unwrap();
     assert_eq!(left, [live.to_string()]);
+}
+
+/// Idle expiry from the configuration to the store: a session lives `session_idle_minutes` past
+/// its last request, each request pushes that back, and one idle for longer opens nothing.
+#[tokio::test]
+async fn sessions_expire_when_idle_for_the_configured_minutes() {
+    let config = console::config::Config::load(
+        None,
+        [("CONSOLE_AUTH__SESSION_IDLE_MINUTES", "7"), ("CONSOLE_AUTH__DEV_SIGN_IN", "true")].map(|(k, v)| (k.to_string(), v.to_string())),
+    )
+    .unwrap();
+    let app = TestApp::build(console_core::store::testing::sqlite().await, Auth::from_config(&config).unwrap()).await;
+    let cookie = app.sign_in("maria").await;
+    let expires = || async { sqlx::query_scalar::<_, i64>("SELECT expires_at FROM sessions").fetch_one(app.store.pool()).await.unwrap() };
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    assert!((expires().await - (now() + 7 * 60)).abs() <= 5, "7 minutes from sign-in: {} vs {}", expires().await, now());
+
+    // Nearly idle for 7 minutes: a request pushes the expiry back to 7 minutes from now.
+    sqlx::query("UPDATE sessions SET expires_at = $1").bind(now() + 10).execute(app.store.pool()).await.unwrap();
+    assert_eq!(app.get_as("/catalog", Some(&cookie)).await.status, StatusCode::OK);
+    assert!((expires().await - (now() + 7 * 60)).abs() <= 5, "activity renews it: {} vs {}", expires().await, now());
+
+    // Idle past it: nothing opens.
+    sqlx::query("UPDATE sessions SET expires_at = $1").bind(now() - 1).execute(app.store.pool()).await.unwrap();
+    assert_eq!(app.get_as("/catalog", Some(&cookie)).await.status, StatusCode::SEE_OTHER);
+}
+
+/// Sessions are written back on every request (rolling idle expiry), yet one that was ended
+/// stays ended: "sign out everywhere" ends the very session that asked for it too.
+#[tokio::test]
+async fn an_ended_session_is_not_written_back() {
+    let app = TestApp::demo().await;
+    let laptop = app.sign_in("maria").await;
+    let phone = app.sign_in("maria").await;
+    let ended = app.post_json("/api/sessions/end-all", Some(&laptop), serde_json::json!({})).await;
+    assert_eq!(ended.status, StatusCode::OK, "{}", ended.body);
+    for cookie in [&laptop, &phone] {
+        assert_eq!(app.get_as("/catalog", Some(cookie)).await.status, StatusCode::SEE_OTHER);
+    }
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(app.store.pool()).await.unwrap();
+    assert_eq!(left, 0);
 }

@@ -85,10 +85,10 @@ impl tower_sessions::SessionStore for DbSessionStore {
     }
 
     async fn save(&self, record: &Record) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sessions (id, data, expires_at, identity_id) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, identity_id = excluded.identity_id",
-        )
+        // An update, never an insert: a session ended meanwhile (signed out everywhere,
+        // offboarded, its identity disowned) must not come back because a request of it was
+        // still in flight. New sessions come through `create`.
+        sqlx::query("UPDATE sessions SET data = $2, expires_at = $3, identity_id = $4 WHERE id = $1")
         .bind(record.id.to_string())
         .bind(encode(record)?)
         .bind(expires_at(record))
