@@ -370,32 +370,8 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
     }
 
     // Squads are rewritten only when they change (members included).
-    let mut stored_squads_rows: HashMap<String, String> = HashMap::new();
-    let mut members: HashMap<String, Vec<String>> = HashMap::new();
-    let member_rows: Vec<(String, String)> = sqlx::query_as("SELECT squad, member FROM squad_members").fetch_all(store.pool()).await?;
-    for (squad, member) in member_rows {
-        members.entry(squad).or_default().push(member);
-    }
-    let squad_rows: Vec<(String, String, String, String, String, String, String, String, String)> = sqlx::query_as(
-        "SELECT name, display_name, description, chat_channel, oncall_rotation, oncall_url, links, parent, group_type FROM squads",
-    )
-    .fetch_all(store.pool())
-    .await?;
-    for (name, display_name, description, chat_channel, rotation, url, links, parent, group_type) in squad_rows {
-        let links: Vec<Link> = serde_json::from_str(&links).unwrap_or_default();
-        let stored = Squad {
-            members: members.remove(&name).unwrap_or_default(),
-            name: name.clone(),
-            display_name,
-            description,
-            chat_channel,
-            oncall: OnCall { rotation, url },
-            links,
-            parent,
-            group_type,
-        };
-        stored_squads_rows.insert(name, squad_fingerprint(&stored));
-    }
+    let stored_squads_rows: HashMap<String, String> =
+        super::repo::all_squads(store).await?.iter().map(|(name, squad)| (name.clone(), squad_fingerprint(squad))).collect();
     let mut tx = store.pool().begin().await?;
     // Every Git attestation is written again below: cleared in one statement, not one per
     // service (20,000 statements on a large catalog).

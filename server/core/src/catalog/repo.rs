@@ -24,12 +24,7 @@ fn links_of(
 /// The org-wide readiness report: by tier, the checks most often missing, per squad.
 pub async fn readiness_report(store: &Store) -> Result<ReadinessReport, StoreError> {
     let checks = checks(store).await?;
-    let mut squads_by_name: HashMap<String, Squad> = HashMap::new();
-    for summary in squads(store).await? {
-        if let Some(s) = squad(store, &summary.name).await? {
-            squads_by_name.insert(s.name.clone(), s);
-        }
-    }
+    let squads_by_name = all_squads(store).await?;
     let rows: Vec<(String, String, i64, String, String, String, String)> =
         sqlx::query_as("SELECT name, COALESCE(squad, ''), tier, runbook, slo, owner_person, component_type FROM services").fetch_all(store.pool()).await?;
     let mut attested: HashMap<String, Vec<Attestation>> = HashMap::new();
@@ -321,21 +316,10 @@ pub async fn search(store: &Store, query: &CatalogQuery) -> Result<CatalogPage, 
     Ok(CatalogPage { query: query.clone(), services: rows.into_iter().map(summary).collect(), total: total as u64, page_size })
 }
 
-pub async fn squad(store: &Store, name: &str) -> Result<Option<Squad>, StoreError> {
-    let row = sqlx::query(
-        "SELECT name, display_name, description, chat_channel, oncall_rotation, oncall_url, links, parent, group_type
-         FROM squads WHERE name = $1",
-    )
-    .bind(name)
-    .fetch_optional(store.pool())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let members: Vec<String> =
-        sqlx::query_scalar("SELECT member FROM squad_members WHERE squad = $1 ORDER BY member")
-            .bind(name)
-            .fetch_all(store.pool())
-            .await?;
-    Ok(Some(Squad {
+const SQUAD_COLUMNS: &str = "name, display_name, description, chat_channel, oncall_rotation, oncall_url, links, parent, group_type";
+
+fn squad_from_row(row: &sqlx::any::AnyRow, members: Vec<String>) -> Result<Squad, StoreError> {
+    Ok(Squad {
         name: row.try_get("name")?,
         display_name: row.try_get("display_name")?,
         description: row.try_get("description")?,
@@ -345,7 +329,48 @@ pub async fn squad(store: &Store, name: &str) -> Result<Option<Squad>, StoreErro
         links: from_json(&row.try_get::<String, _>("links")?),
         parent: row.try_get("parent")?,
         group_type: row.try_get("group_type")?,
-    }))
+    })
+}
+
+pub async fn squad(store: &Store, name: &str) -> Result<Option<Squad>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {SQUAD_COLUMNS} FROM squads WHERE name = $1"))
+        .bind(name)
+        .fetch_optional(store.pool())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let members: Vec<String> =
+        sqlx::query_scalar("SELECT member FROM squad_members WHERE squad = $1 ORDER BY member")
+            .bind(name)
+            .fetch_all(store.pool())
+            .await?;
+    Ok(Some(squad_from_row(&row, members)?))
+}
+
+/// Every squad with its members, by name, in two queries (not two per squad).
+pub async fn all_squads(store: &Store) -> Result<HashMap<String, Squad>, StoreError> {
+    let mut members: HashMap<String, Vec<String>> = HashMap::new();
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT squad, member FROM squad_members ORDER BY squad, member").fetch_all(store.pool()).await?;
+    for (squad, member) in rows {
+        members.entry(squad).or_default().push(member);
+    }
+    let rows = sqlx::query(&format!("SELECT {SQUAD_COLUMNS} FROM squads")).fetch_all(store.pool()).await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let name: String = row.try_get("name")?;
+        let squad = squad_from_row(&row, members.remove(&name).unwrap_or_default())?;
+        out.insert(name, squad);
+    }
+    Ok(out)
+}
+
+/// The squad owning `service`, or [`Squad::none`] when a person owns it; None when the squad
+/// it names is gone.
+async fn owning_squad(store: &Store, service: &Service) -> Result<Option<Squad>, StoreError> {
+    if service.squad.is_empty() {
+        return Ok(Some(Squad::none()));
+    }
+    squad(store, &service.squad).await
 }
 
 /// The squad ownership page: the squad, what it owns, and how ready that is.
@@ -424,12 +449,7 @@ pub async fn service(store: &Store, name: &str) -> Result<Option<Service>, Store
 /// The service page: the service, its squad and its full readiness report.
 pub async fn service_page(store: &Store, name: &str) -> Result<Option<ServicePage>, StoreError> {
     let Some(service) = service(store, name).await? else { return Ok(None) };
-    let squad = if service.squad.is_empty() {
-        Squad::none()
-    } else {
-        let Some(squad) = squad(store, &service.squad).await? else { return Ok(None) };
-        squad
-    };
+    let Some(squad) = owning_squad(store, &service).await? else { return Ok(None) };
     let defaults = crate::defaults::repo::current(store).await?.1;
     let readiness = evaluate(&service, &squad, &defaults.readiness);
     let w = &service.workloads;
@@ -599,12 +619,7 @@ async fn refresh_score(store: &Store, name: &str) -> Result<(), StoreError> {
 
 async fn refresh_score_with(store: &Store, name: &str, checks: &[Check]) -> Result<(), StoreError> {
     let Some(service) = service(store, name).await? else { return Ok(()) };
-    let squad = if service.squad.is_empty() {
-        Squad::none()
-    } else {
-        let Some(squad) = squad(store, &service.squad).await? else { return Ok(()) };
-        squad
-    };
+    let Some(squad) = owning_squad(store, &service).await? else { return Ok(()) };
     let score = evaluate(&service, &squad, checks).score;
     sqlx::query("UPDATE services SET readiness_met = $1, readiness_required = $2, search_text = $3 WHERE name = $4")
         .bind(score.met as i64)
