@@ -228,32 +228,32 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
         locations_skipped: batch.locations_skipped,
         ..Default::default()
     };
+    let mut per_kind: std::collections::BTreeMap<&str, usize> = Default::default();
     for entity in &batch.entities {
-        let kind = entity.kind.as_str().to_string();
-        match summary.entities.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, n)) => *n += 1,
-            None => summary.entities.push((kind, 1)),
-        }
+        *per_kind.entry(entity.kind.as_str()).or_default() += 1;
     }
-    summary.entities.sort();
+    summary.entities = per_kind.into_iter().map(|(kind, n)| (kind.to_string(), n)).collect();
     // A service that moved to another namespace with the same owner (or one whose descriptor
     // named a namespace the importer once ignored) is the same service: what the console holds
     // for it moves with it rather than being removed.
-    let owner_of = |name: &str| stored_owners.iter().find(|(n, _, _)| n == name).map(|(_, squad, person)| (squad.as_str(), person.as_str()));
-    for old in summary.services_removed.clone() {
-        let bare = split_key(&old).1;
-        let candidates: Vec<&Service> = batch
-            .services
-            .iter()
-            .filter(|s| summary.services_added.contains(&s.name) && split_key(&s.name).1 == bare)
-            .filter(|s| owner_of(&old) == Some((s.squad.as_str(), s.owner_person.as_str())))
-            .collect();
-        if let [new] = candidates.as_slice() {
-            summary.services_removed.retain(|n| *n != old);
-            summary.services_added.retain(|n| *n != new.name);
-            summary.services_moved.push((old, new.name.clone()));
-        }
+    // Added services by bare name and owner, so each removed one is matched by a lookup.
+    let mut added: HashMap<(&str, &str, &str), Vec<&str>> = HashMap::new();
+    for s in batch.services.iter().filter(|s| !stored_service_set.contains(s.name.as_str())) {
+        added.entry((split_key(&s.name).1, s.squad.as_str(), s.owner_person.as_str())).or_default().push(s.name.as_str());
     }
+    let removed: HashSet<&str> = summary.services_removed.iter().map(String::as_str).collect();
+    let moves: Vec<(String, String)> = stored_owners
+        .iter()
+        .filter(|(name, _, _)| removed.contains(name.as_str()))
+        .filter_map(|(old, squad, person)| match added.get(&(split_key(old).1, squad.as_str(), person.as_str())).map(Vec::as_slice) {
+            Some([new]) => Some((old.clone(), new.to_string())),
+            _ => None,
+        })
+        .collect();
+    let (moved_from, moved_to): (HashSet<&str>, HashSet<&str>) = moves.iter().map(|(old, new)| (old.as_str(), new.as_str())).unzip();
+    summary.services_removed.retain(|n| !moved_from.contains(n.as_str()));
+    summary.services_added.retain(|n| !moved_to.contains(n.as_str()));
+    summary.services_moved = moves;
     summary.services_kept = batch.services.len() - summary.services_added.len() - summary.services_moved.len();
     summary.squads_kept = batch.squads.len() - summary.squads_added.len();
 
