@@ -174,28 +174,36 @@ mod tests {
         db.drop().await;
     }
 
-    /// Migration 13 rebuilds SQLite's services table: what squads entered before it (an
-    /// attestation, an override) must still be there after it.
-    #[tokio::test]
-    async fn the_sqlite_rebuild_of_services_keeps_what_squads_entered() {
+    /// A SQLite database file migrated up to (not including) `version`, holding `rows`: what an
+    /// older console left behind, for the next migration to upgrade.
+    async fn sqlite_before(version: i64, rows: &[&str]) -> (tempfile::TempDir, String) {
         install_default_drivers();
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/console.db?mode=rwc", dir.path().display());
         let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-        let before_13 = sqlx::migrate::Migrator {
-            migrations: std::borrow::Cow::Owned(SQLITE_MIGRATIONS.migrations.iter().filter(|m| m.version < 13).cloned().collect()),
+        let older = sqlx::migrate::Migrator {
+            migrations: std::borrow::Cow::Owned(SQLITE_MIGRATIONS.migrations.iter().filter(|m| m.version < version).cloned().collect()),
             ..sqlx::migrate::Migrator::DEFAULT
         };
-        before_13.run(&pool).await.unwrap();
-        for statement in [
+        older.run(&pool).await.unwrap();
+        for row in rows {
+            sqlx::query(row).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+        (dir, url)
+    }
+
+    /// Migration 13 rebuilds SQLite's services table: what squads entered before it (an
+    /// attestation, an override) must still be there after it.
+    #[tokio::test]
+    async fn the_sqlite_rebuild_of_services_keeps_what_squads_entered() {
+        let (_dir, url) = sqlite_before(13, &[
             "INSERT INTO squads (name, display_name) VALUES ('payments', 'Payments')",
             "INSERT INTO services (name, squad, tier, lifecycle, k8s_selector, readiness_met, readiness_required, search_text) VALUES ('ledger', 'payments', 1, 'production', 'app=ledger', 0, 1, 'ledger')",
             "INSERT INTO attestations (service, check_id, attested_by, attested_at, source) VALUES ('ledger', 'backups', 'maria', '2026-12-01', 'console')",
             "INSERT INTO service_overrides (service, field, value, git_value, set_by, set_at) VALUES ('ledger', 'description', 'Edited', 'From Git', 'maria', 1)",
-        ] {
-            sqlx::query(statement).execute(&pool).await.unwrap();
-        }
-        pool.close().await;
+        ])
+        .await;
 
         let store = Store::open(&url).await.unwrap();
         let kept: (String, String) = sqlx::query_as("SELECT a.attested_by, o.value FROM attestations a JOIN service_overrides o ON o.service = a.service WHERE a.service = 'ledger'")
@@ -213,23 +221,12 @@ mod tests {
     /// then, and for no later service reusing it.
     #[tokio::test]
     async fn reads_from_before_uids_stay_with_the_service_of_their_time() {
-        install_default_drivers();
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/console.db?mode=rwc", dir.path().display());
-        let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-        let before_14 = sqlx::migrate::Migrator {
-            migrations: std::borrow::Cow::Owned(SQLITE_MIGRATIONS.migrations.iter().filter(|m| m.version < 14).cloned().collect()),
-            ..sqlx::migrate::Migrator::DEFAULT
-        };
-        before_14.run(&pool).await.unwrap();
-        for statement in [
+        let (_dir, url) = sqlite_before(14, &[
             "INSERT INTO squads (name, display_name) VALUES ('payments', 'Payments')",
             "INSERT INTO services (name, squad, tier, lifecycle, k8s_selector, readiness_met, readiness_required, search_text) VALUES ('ledger', 'payments', 1, 'production', 'app=ledger', 0, 1, 'ledger')",
             "INSERT INTO audit_events (at, kind, actor, entity) VALUES (1, 'logs.read', 'maria', 'ledger')",
-        ] {
-            sqlx::query(statement).execute(&pool).await.unwrap();
-        }
-        pool.close().await;
+        ])
+        .await;
 
         let store = Store::open(&url).await.unwrap();
         assert_eq!(crate::audit::reads_of(&store, "ledger", 10).await.unwrap().len(), 1, "the service of its time");
