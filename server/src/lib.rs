@@ -11,6 +11,7 @@ pub mod kubernetes;
 pub mod logging;
 pub mod metrics;
 pub mod query_csv;
+pub mod start;
 
 use app::app::{shell, App};
 use axum::extract::{FromRef, State};

@@ -2,8 +2,9 @@
 
 use clap::{Parser, Subcommand};
 use console::config::{Config, LogFormat, KEYS};
-use console::{router, AppState};
-use console_core::catalog::repo::{self, ImportError, ImportOptions, ImportSummary};
+use console::router;
+use console::start::{import_catalog, import_options};
+use console_core::catalog::repo::ImportOptions;
 use console_core::store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -109,71 +110,13 @@ fn init_tracing(config: &Config) {
     }
 }
 
-/// Imports `dir` (never pruning past the configured share); problems are printed one per line
-/// as `file:line: field: message` on stderr and leave the stored catalog as it was.
-async fn import_catalog(store: &Store, dir: &std::path::Path, options: ImportOptions) -> Result<ImportSummary, String> {
-    match repo::import_dir_with(store, dir, options).await {
-        Ok(summary) => {
-            for warning in &summary.warnings {
-                eprintln!("warning: {warning}");
-            }
-            for problem in &summary.invalid {
-                eprintln!("skipped: {problem}");
-            }
-            tracing::info!(dir = %dir.display(), squads = summary.squads(), services = summary.services(), removed = summary.services_removed.len(), skipped = summary.skipped, dry_run = summary.dry_run, "catalog imported");
-            Ok(summary)
-        }
-        Err(ImportError::Invalid(problems)) => {
-            for problem in &problems {
-                eprintln!("{problem}");
-            }
-            Err(format!("catalog import refused, nothing changed: {} problem(s) in {}", problems.len(), dir.display()))
-        }
-        Err(ImportError::Refused(why)) => Err(format!("catalog import refused, nothing changed: {why}")),
-        Err(ImportError::Store(e)) => Err(format!("catalog import failed, nothing changed: {e}")),
-    }
-}
-
-fn import_options(config: &Config) -> ImportOptions {
-    let default_tier = console_core::catalog::Tier::new(config.catalog_default_tier as i64).unwrap_or(console_core::catalog::Tier::ALL[3]);
-    ImportOptions {
-        max_removed_percent: config.catalog_max_removed_percent,
-        default_tier,
-        source_url: config.catalog_source_url.clone(),
-        ..Default::default()
-    }
-}
-
 async fn serve(config: Config) -> Result<(), String> {
-    let store = Store::open(&config.database_url).await.map_err(|e| e.to_string())?;
-    if let Some(dir) = config.catalog_dir() {
-        // A bad catalog, or one that would remove too much, must not take the console down:
-        // keep serving the stored one. The import at start never prunes past the share.
-        if let Err(message) = import_catalog(&store, dir, import_options(&config)).await {
-            tracing::error!("{message}");
-        }
-    }
-    if let Some(path) = config.demo_replica.as_deref().filter(|p| !p.as_os_str().is_empty()) {
-        if let Err(e) = console::demo::ensure(&store, path).await {
-            tracing::error!(error = %e, "demo replica not available");
-        }
-    }
-    let auth = console::auth::Auth::from_config(&config).map_err(|e| e.to_string())?;
-    let _sweeper = console::auth::spawn_session_sweeper(store.clone(), std::time::Duration::from_secs(600));
-    if auth.dev_sign_in {
-        tracing::warn!("dev sign-in is on: anyone who reaches {} can act as any demo user", config.public_url());
-    }
-    // Kept alive while serving: dropping the sandbox stops it.
-    let (clusters, _sandbox) = console::kubernetes::connect(&config.kubernetes, &store).await?;
-    let state = AppState::new(store, auth, &config.site_root.to_string_lossy(), config.listen)
-        .with_catalog_dir(config.catalog_dir().map(PathBuf::from))
-        .with_import_options(import_options(&config))
-        .with_clusters(clusters);
+    let console = console::start::start(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     tracing::info!("console listening on http://{}", config.listen);
-    axum::serve(listener, router(state))
+    axum::serve(listener, router(console.state.clone()))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

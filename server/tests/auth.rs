@@ -1,6 +1,7 @@
 //! Sign-in, sessions, API tokens and the CSRF check, through the real router.
 
 mod common;
+use common::idp::{authorize, start_idp, Mode};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use common::{TestApp, PUBLIC_URL};
@@ -51,21 +52,57 @@ async fn the_session_id_changes_at_sign_in() {
     assert_eq!(app.get_as("/", Some(&second)).await.status, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn cookies_are_http_only_and_lax_and_secure_off_loopback() {
-    let app = TestApp::demo().await;
-    let reply = app.post_form("/auth/dev", None, "login=maria").await;
-    let cookie = reply.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain HTTP on loopback cannot use Secure cookies");
+/// A console started from a configuration file on the demo catalog, `database_url` and `auth`
+/// its `[auth]` table.
+async fn configured(database_url: &str, auth: &str) -> TestApp {
+    TestApp::configured(&format!("database_url = {database_url:?}\n[auth]\n{auth}")).await
+}
 
-    let config = console::config::Config::load(
-        None,
-        [("CONSOLE_AUTH__PUBLIC_URL", "https://console.example.com"), ("CONSOLE_AUTH__DEV_SIGN_IN", "false")]
-            .map(|(k, v)| (k.to_string(), v.to_string())),
+/// On loopback over plain HTTP, cookies are HttpOnly and SameSite=Lax but cannot be Secure.
+#[tokio::test]
+async fn cookies_on_loopback_are_http_only_and_lax() {
+    let app = configured("sqlite::memory:", "dev_sign_in = true").await;
+    let reply = app.post_form("/auth/dev", None, "login=maria").await;
+    let cookie = reply.set_cookie("console_session").expect("a session cookie");
+    assert!(cookie.starts_with("console_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain HTTP on loopback cannot use Secure cookies: {cookie}");
+}
+
+/// With an https public URL, every cookie the console sets (the pending sign-in and the
+/// session) is `__Host-`, Secure, HttpOnly, Lax, for the whole site and no other domain.
+#[tokio::test]
+async fn cookies_are_secure_and_host_only_when_the_public_url_is_https() {
+    let idp = start_idp().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, secret) = (dir.path().join("key"), dir.path().join("secret"));
+    std::fs::write(&key, "a sealing key of thirty-two bytes or more").unwrap();
+    std::fs::write(&secret, "test-secret").unwrap();
+    let app = configured(
+        "sqlite::memory:",
+        &format!(
+            "public_url = \"https://console.example.com\"\nsecret_key_file = {key:?}\n[auth.oidc]\nissuer = {:?}\nclient_id = \"console\"\nclient_secret_file = {secret:?}\nsquad_prefix = \"squad-\"\nsre_group = \"sre\"",
+            idp.issuer
+        ),
     )
-    .unwrap();
-    assert!(Auth::from_config(&config).unwrap().secure_cookies);
+    .await;
+    let start = app.get_as("/auth/oidc/start?return_to=/squads/payments", None).await;
+    let pending = start.set_cookie("console_pending").expect("a pending sign-in cookie");
+    let (cookie, code, state) = authorize(&app, &idp, Mode::Good).await;
+    let callback = app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await;
+    assert_eq!(callback.location(), "/squads/payments", "{}", callback.body);
+    let session = callback.set_cookie("console_session").expect("a session cookie at sign-in");
+    for set in [&pending, &session] {
+        assert!(set.starts_with("__Host-"), "{set}");
+        for attribute in ["; Secure", "; HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(set.contains(attribute), "{attribute} missing: {set}");
+        }
+        assert!(!set.contains("Domain="), "{set}");
+    }
+    // The browser sends it back by that name, and it opens the console.
+    let cookie = callback.session_cookie().unwrap();
+    assert!(cookie.starts_with("__Host-console_session="));
+    assert_eq!(app.get_as("/catalog", Some(&cookie)).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -98,10 +135,10 @@ async fn unconfigured_providers_are_refused() {
         let reply = app.get_as(path, None).await;
         assert_eq!(reply.location(), "/login?error=unknown-provider", "{path}");
     }
-    let mut auth = Auth::dev(PUBLIC_URL);
-    auth.dev_sign_in = false;
-    let no_dev = TestApp::build(testing::sqlite().await, auth).await;
+    // A configuration that does not turn dev sign-in on has none.
+    let no_dev = configured("sqlite::memory:", "").await;
     assert_eq!(no_dev.post_form("/auth/dev", None, "login=maria").await.location(), "/login?error=unknown-provider");
+    assert!(no_dev.post_form("/auth/dev", None, "login=maria").await.session_cookie().is_none());
 }
 
 #[tokio::test]
@@ -177,19 +214,14 @@ async fn expired_sessions_are_swept() {
     assert_eq!(left, [live.to_string()]);
 }
 
-/// Idle expiry from the configuration to the store: a session lives `session_idle_minutes` past
-/// its last request, each request pushes that back, and one idle for longer opens nothing.
+/// Idle expiry from the configuration file to the store: a session lives
+/// `session_idle_minutes` past its last request, each request pushes that back, and one idle for
+/// longer opens nothing.
 #[tokio::test]
 async fn sessions_expire_when_idle_for_the_configured_minutes() {
-    let config = console::config::Config::load(
-        None,
-        [("CONSOLE_AUTH__SESSION_IDLE_MINUTES", "7"), ("CONSOLE_AUTH__DEV_SIGN_IN", "true")].map(|(k, v)| (k.to_string(), v.to_string())),
-    )
-    .unwrap();
-    let app = TestApp::build(console_core::store::testing::sqlite().await, Auth::from_config(&config).unwrap()).await;
+    let app = configured("sqlite::memory:", "dev_sign_in = true\nsession_idle_minutes = 7").await;
     let cookie = app.sign_in("maria").await;
     let expires = || async { sqlx::query_scalar::<_, i64>("SELECT expires_at FROM sessions").fetch_one(app.store.pool()).await.unwrap() };
-    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     assert!((expires().await - (now() + 7 * 60)).abs() <= 5, "7 minutes from sign-in: {} vs {}", expires().await, now());
 
     // Nearly idle for 7 minutes: a request pushes the expiry back to 7 minutes from now.
@@ -200,6 +232,55 @@ async fn sessions_expire_when_idle_for_the_configured_minutes() {
     // Idle past it: nothing opens.
     sqlx::query("UPDATE sessions SET expires_at = $1").bind(now() - 1).execute(app.store.pool()).await.unwrap();
     assert_eq!(app.get_as("/catalog", Some(&cookie)).await.status, StatusCode::SEE_OTHER);
+}
+
+/// The absolute lifetime from the configuration file: `session_max_hours` after sign-in a
+/// session is over, however active.
+#[tokio::test]
+async fn sessions_end_the_configured_hours_after_sign_in() {
+    let app = configured("sqlite::memory:", "dev_sign_in = true\nsession_max_hours = 2").await;
+    let cookie = app.sign_in("maria").await;
+    let store = app.store.clone();
+    let signed_in_at = |at: i64| {
+        let store = store.clone();
+        async move {
+            let data: String = sqlx::query_scalar("SELECT data FROM sessions").fetch_one(store.pool()).await.unwrap();
+            let mut data: serde_json::Value = serde_json::from_str(&data).unwrap();
+            data["signed_in_at"] = at.into();
+            sqlx::query("UPDATE sessions SET data = $1").bind(data.to_string()).execute(store.pool()).await.unwrap();
+        }
+    };
+    signed_in_at(now() - 2 * 3600 + 60).await;
+    assert_eq!(app.get_as("/catalog", Some(&cookie)).await.status, StatusCode::OK, "a minute left");
+    signed_in_at(now() - 2 * 3600 - 1).await;
+    assert_eq!(app.get_as("/catalog", Some(&cookie)).await.status, StatusCode::SEE_OTHER, "two hours are up");
+}
+
+/// Several replicas on one PostgreSQL store share sessions: a sign-in on one opens the other,
+/// activity on either keeps it alive, and a sign-out on either ends it on both.
+#[tokio::test]
+async fn replicas_on_one_postgres_store_share_sessions() {
+    let db = console_core::store::testing::postgres().await;
+    let first = configured(&db.url, "dev_sign_in = true").await;
+    let second = configured(&db.url, "dev_sign_in = true").await;
+    let cookie = first.sign_in("maria").await;
+    let me = second.post_json("/api/auth/session", Some(&cookie), serde_json::json!({})).await;
+    assert_eq!(me.json()["user"]["login"], "maria", "{}", me.body);
+    assert_eq!(second.get_as("/catalog", Some(&cookie)).await.status, StatusCode::OK);
+
+    // Renewed by the second, seen by the first.
+    sqlx::query("UPDATE sessions SET expires_at = $1").bind(now() + 10).execute(db.store.pool()).await.unwrap();
+    assert_eq!(second.get_as("/catalog", Some(&cookie)).await.status, StatusCode::OK);
+    let expires: i64 = sqlx::query_scalar("SELECT expires_at FROM sessions").fetch_one(first.store.pool()).await.unwrap();
+    assert!(expires > now() + 60, "the second replica's renewal is in the shared store");
+
+    assert_eq!(second.post_form("/auth/logout", Some(&cookie), "").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(first.get_as("/catalog", Some(&cookie)).await.status, StatusCode::SEE_OTHER, "signed out on both");
+    db.drop().await;
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 /// Sessions are written back on every request (rolling idle expiry), yet one that was ended

@@ -19,6 +19,8 @@ pub const PUBLIC_URL: &str = "http://127.0.0.1:3000";
 pub struct TestApp {
     pub router: Router,
     pub store: Store,
+    /// A console started from a configuration: what must live while it serves.
+    _console: Option<console::start::Console>,
 }
 
 pub struct Reply {
@@ -33,21 +35,21 @@ impl Reply {
     }
     /// The `name=value` part of the session cookie set by this reply, if any.
     pub fn session_cookie(&self) -> Option<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with("console_session="))
-            .map(|c| c.split(';').next().unwrap().to_string())
+        self.cookie("console_session")
     }
-    /// The `name=value` part of the cookie `name` set by this reply, if any.
+    /// The `name=value` part of the cookie `name` (or `__Host-name`, over HTTPS) set by this
+    /// reply, if any.
     pub fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookie(name).map(|c| c.split(';').next().unwrap().to_string())
+    }
+    /// The whole `Set-Cookie` header of the cookie `name` (or `__Host-name`), attributes too.
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
         self.headers
             .get_all(header::SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with(&format!("{name}=")))
-            .map(|c| c.split(';').next().unwrap().to_string())
+            .find(|c| c.starts_with(&format!("{name}=")) || c.starts_with(&format!("__Host-{name}=")))
+            .map(str::to_string)
     }
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
@@ -79,7 +81,26 @@ impl TestApp {
             .with_clusters(clusters)
             // Open streams re-check access this often (30 s in production).
             .with_access_check(std::time::Duration::from_millis(200));
-        TestApp { router: router(state), store }
+        TestApp { router: router(state), store, _console: None }
+    }
+
+    /// [`TestApp::from_config`] on the demo catalog, with `settings` (TOML) after that.
+    pub async fn configured(settings: &str) -> TestApp {
+        let toml = format!("catalog_dir = {:?}\nsite_root = \"target/site\"\n{settings}\n", demo_dir().display().to_string());
+        Self::from_config(&toml).await.unwrap_or_else(|e| panic!("{e}\n{toml}"))
+    }
+
+    /// The console as `main` starts it ([`console::start::start`]) from this configuration file,
+    /// with none of the tests' own settings: for the sign-in, session and cookie tests. No
+    /// environment variables are read, so the machine's cannot change what is tested.
+    pub async fn from_config(toml: &str) -> Result<TestApp, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("console.toml");
+        std::fs::write(&path, toml).unwrap();
+        let config = console::config::Config::load(Some(&path), std::iter::empty()).map_err(|e| e.to_string())?;
+        let console = console::start::start(&config).await?;
+        let store = console.state.store.clone();
+        Ok(TestApp { router: router(console.state.clone()), store, _console: Some(console) })
     }
 
     /// The demo organisation with the sandbox cluster running its workloads (life ticks every
@@ -90,11 +111,16 @@ impl TestApp {
 
     /// [`TestApp::with_sandbox`], the sandbox also running `extra` workloads.
     pub async fn with_sandbox_and(extra: Vec<console_sandbox::Workload>) -> (TestApp, Sandbox) {
+        let options = console_sandbox::Options { tick: std::time::Duration::from_millis(100), ..Default::default() };
+        Self::with_sandbox_options(extra, options).await
+    }
+
+    /// [`TestApp::with_sandbox_and`] with the sandbox's `options`.
+    pub async fn with_sandbox_options(extra: Vec<console_sandbox::Workload>, options: console_sandbox::Options) -> (TestApp, Sandbox) {
         let store = testing::sqlite().await;
         repo::import_dir(&store, &demo_dir()).await.expect("demo catalog imports");
         let mut workloads = console::kubernetes::demo_workloads(&store).await.unwrap();
         workloads.extend(extra);
-        let options = console_sandbox::Options { tick: std::time::Duration::from_millis(100), ..Default::default() };
         let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), workloads, options).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kubeconfig");
