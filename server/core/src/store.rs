@@ -113,42 +113,98 @@ pub mod testing {
         Store::open("sqlite::memory:").await.expect("in-memory SQLite store")
     }
 
-    /// A PostgreSQL store on a database of its own; call [`TestDb::drop`] to remove it.
+    /// A migrated PostgreSQL store on a database of its own, dropped with it (see [`ScratchDb`]).
     pub struct TestDb {
         pub store: Store,
         pub url: String,
-        name: String,
+        _db: ScratchDb,
     }
 
     pub async fn postgres() -> TestDb {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        install_default_drivers();
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        let name = format!(
-            "console_test_{}_{}_{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let admin_url = postgres_admin_url();
-        let admin = AnyPoolOptions::new().max_connections(1).connect(&admin_url).await.expect("PostgreSQL for tests");
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
-        admin.close().await;
-        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap();
-        let url = format!("{base}/{name}");
-        let store = Store::open(&url).await.expect("migrated PostgreSQL store");
-        TestDb { store, url, name }
+        let db = ScratchDb::postgres("console_test").await;
+        let store = Store::open(&db.url).await.expect("migrated PostgreSQL store");
+        TestDb { store, url: db.url.clone(), _db: db }
     }
 
     impl TestDb {
+        /// Closes the store's connections, then drops the database.
         pub async fn drop(self) {
             self.store.pool.close().await;
-            let admin = AnyPoolOptions::new().max_connections(1).connect(&postgres_admin_url()).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-                .execute(&admin)
-                .await
-                .unwrap();
         }
     }
+
+    /// The MariaDB server used by tests (`TEST_MARIADB_URL`).
+    pub fn mariadb_admin_url() -> String {
+        std::env::var("TEST_MARIADB_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_string())
+    }
+
+    /// A database of its own for one test (a replica, say) on the shared PostgreSQL or MariaDB:
+    /// dropped when this is dropped, whether the test passed or panicked, and with it what the
+    /// test made around it ([`ScratchDb::drop_also`]: roles, users, other databases).
+    pub struct ScratchDb {
+        pub name: String,
+        pub url: String,
+        admin_url: String,
+        drop_statement: String,
+        also: Vec<String>,
+    }
+
+    impl ScratchDb {
+        pub async fn postgres(prefix: &str) -> ScratchDb {
+            Self::create(prefix, postgres_admin_url(), "DROP DATABASE IF EXISTS {} WITH (FORCE)").await
+        }
+
+        pub async fn mariadb(prefix: &str) -> ScratchDb {
+            Self::create(prefix, mariadb_admin_url(), "DROP DATABASE IF EXISTS {}").await
+        }
+
+        async fn create(prefix: &str, admin_url: String, drop_statement: &str) -> ScratchDb {
+            static COUNTER: AtomicU32 = AtomicU32::new(0);
+            install_default_drivers();
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+            let name = format!("{prefix}_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+            let admin = AnyPoolOptions::new().max_connections(1).connect(&admin_url).await.expect("the test database server");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+            admin.close().await;
+            let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+            ScratchDb { drop_statement: drop_statement.replace("{}", &name), name, url, admin_url, also: vec![] }
+        }
+
+        /// Runs `statement` (as the server's admin) after the database is dropped.
+        pub fn drop_also(&mut self, statement: String) {
+            self.also.push(statement);
+        }
+    }
+
+    impl Drop for ScratchDb {
+        /// `Drop` cannot await and may run inside the test's runtime: a thread with a runtime of
+        /// its own does the dropping.
+        fn drop(&mut self) {
+            let statements: Vec<String> = std::iter::once(self.drop_statement.clone()).chain(self.also.drain(..)).collect();
+            let admin_url = self.admin_url.clone();
+            let failed = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+                runtime.block_on(async {
+                    let admin = AnyPoolOptions::new().max_connections(1).connect(&admin_url).await.map_err(|e| vec![e.to_string()])?;
+                    let mut failed = vec![];
+                    for statement in statements {
+                        if let Err(e) = sqlx::query(&statement).execute(&admin).await {
+                            failed.push(format!("{statement}: {e}"));
+                        }
+                    }
+                    admin.close().await;
+                    if failed.is_empty() { Ok(()) } else { Err(failed) }
+                })
+            })
+            .join();
+            match failed {
+                Ok(Ok(())) => {}
+                Ok(Err(failed)) => eprintln!("test database {} not fully dropped: {failed:?}", self.name),
+                Err(_) => eprintln!("test database {} not dropped", self.name),
+            }
+        }
+    }
+
 }
 
 #[cfg(test)]
@@ -164,6 +220,28 @@ mod tests {
         assert!(dir.path().join("nested/console.db").exists());
         // Opening again finds the migrations applied.
         Store::open(&url).await.unwrap().ping().await.unwrap();
+    }
+
+    async fn database_exists(url: &str) -> bool {
+        let name = url.rsplit_once('/').unwrap().1.to_string();
+        let admin = AnyPoolOptions::new().max_connections(1).connect(&testing::postgres_admin_url()).await.unwrap();
+        let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1").bind(name).fetch_one(&admin).await.unwrap();
+        found == 1
+    }
+
+    /// A test that panics still drops its database: the shared PostgreSQL does not fill up.
+    #[tokio::test]
+    async fn a_test_database_is_dropped_even_when_the_test_panics() {
+        let db = testing::postgres().await;
+        let url = db.url.clone();
+        assert!(database_exists(&url).await);
+        let panicked = tokio::spawn(async move {
+            let _db = db;
+            panic!("a failing test");
+        })
+        .await;
+        assert!(panicked.unwrap_err().is_panic());
+        assert!(!database_exists(&url).await, "dropped while unwinding");
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ use console_core::catalog::Tier;
 use console_core::query::replicas;
 use console_core::query::run::{run, run_checked, Limits, RunError, MASK};
 use console_core::query::{Engine, Replica};
-use console_core::store::testing;
+use console_core::store::testing::{self, ScratchDb};
 use sqlx::{Connection, Executor};
 use std::time::Duration;
 
@@ -26,11 +26,6 @@ fn limits() -> Limits {
 /// Every masked value holds this, so a leak shows up wherever it lands.
 const MARKER: &str = "MARKER";
 
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{prefix}_{}_{nanos}", std::process::id())
-}
-
 const SETUP_ROWS: &str = "INSERT INTO users (id, name, email, password_hash) VALUES
     (1, 'maria', 'MARKER-maria@example.com', 'MARKER-pw-1'), (2, 'joao', 'MARKER-joao@example.com', 'MARKER-pw-2'), (3, 'lena', NULL, 'MARKER-pw-3')";
 /// A view that renames a masked column (it stays masked), one that computes on it (refused),
@@ -42,12 +37,10 @@ const SETUP_VIEWS: [&str; 3] = [
 ];
 
 /// A replica with a users table and a function that writes; returns its URL.
-async fn postgres_replica() -> String {
-    let admin_url = console_core::store::testing::postgres_admin_url();
-    let name = unique("replica");
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
-    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
-    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+async fn postgres_replica() -> ScratchDb {
+    let mut db = ScratchDb::postgres("replica").await;
+    let (name, url) = (db.name.clone(), db.url.clone());
+    db.drop_also(format!("DROP ROLE IF EXISTS {name}_writer"));
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
     conn.execute("CREATE TABLE users (id int PRIMARY KEY, name text, email text, password_hash text)").await.unwrap();
     conn.execute(SETUP_ROWS).await.unwrap();
@@ -68,7 +61,7 @@ async fn postgres_replica() -> String {
     conn.execute(format!("GRANT ALL ON ALL TABLES IN SCHEMA public, other TO {name}_writer").as_str()).await.unwrap();
     conn.execute(format!("GRANT USAGE ON SCHEMA other TO {name}_writer").as_str()).await.unwrap();
     conn.execute(format!("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {name}_writer").as_str()).await.unwrap();
-    url
+    db
 }
 
 /// The same replica reached as its writing, non-superuser role.
@@ -79,11 +72,11 @@ fn as_writer(url: &str) -> String {
     format!("{scheme}://{name}_writer@{host}")
 }
 
-async fn mariadb_replica() -> String {
-    let name = unique("replica");
-    let mut admin = sqlx::MySqlConnection::connect("mysql://root@127.0.0.1:3306/test").await.unwrap();
-    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
-    let url = format!("mysql://root@127.0.0.1:3306/{name}");
+async fn mariadb_replica() -> ScratchDb {
+    let mut db = ScratchDb::mariadb("replica").await;
+    let (name, url) = (db.name.clone(), db.url.clone());
+    db.drop_also(format!("DROP DATABASE IF EXISTS {name}_other"));
+    db.drop_also(format!("DROP USER IF EXISTS '{name}_writer'@'%'"));
     let mut conn = sqlx::MySqlConnection::connect(&url).await.unwrap();
     conn.execute("CREATE TABLE users (id int PRIMARY KEY, name text, email text, password_hash text)").await.unwrap();
     conn.execute(SETUP_ROWS).await.unwrap();
@@ -99,7 +92,7 @@ async fn mariadb_replica() -> String {
     conn.execute(format!("INSERT INTO {name}_other.secrets VALUES (1, 'MARKER-other-schema')").as_str()).await.unwrap();
     conn.execute(format!("CREATE USER '{name}_writer'@'%'").as_str()).await.unwrap();
     conn.execute(format!("GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON {name}.* TO '{name}_writer'@'%'").as_str()).await.unwrap();
-    url
+    db
 }
 
 async fn sqlite_replica(dir: &std::path::Path) -> String {
@@ -623,7 +616,8 @@ async fn prove(engine: Engine, url: &str) -> usize {
 
 #[tokio::test]
 async fn postgres_replica_is_never_written() {
-    let url = postgres_replica().await;
+    let replica = postgres_replica().await;
+    let url = replica.url.clone();
     let tried = prove(Engine::Postgres, &url).await + prove(Engine::Postgres, &as_writer(&url)).await;
     assert!(tried >= 500, "{tried}");
     nothing_left_behind(Engine::Postgres, &url).await;
@@ -644,7 +638,8 @@ async fn postgres_replica_is_never_written() {
 
 #[tokio::test]
 async fn mariadb_replica_is_never_written() {
-    let url = mariadb_replica().await;
+    let replica = mariadb_replica().await;
+    let url = replica.url.clone();
     let tried = prove(Engine::Mysql, &url).await + prove(Engine::Mysql, &as_writer(&url)).await;
     assert!(tried >= 500, "{tried}");
     nothing_left_behind(Engine::Mysql, &url).await;
@@ -688,11 +683,11 @@ async fn registration_warns_when_the_credential_can_write() {
         credential_env: String::new(), credential_file: String::new(), statement_timeout_ms: None, row_cap: None, masks: None, allowed_schemas: vec![],
         extra_functions: vec![],
     };
-    let pg = replicas::check_credential(&replica(Engine::Postgres, postgres_replica().await)).await.unwrap().unwrap();
+    let pg = replicas::check_credential(&replica(Engine::Postgres, postgres_replica().await.url.clone())).await.unwrap().unwrap();
     assert!(pg.contains("can write"), "{pg}");
     // The replica overloads abs() in public: registration names it.
     assert!(pg.contains("overload allowed built-ins") && pg.contains("public.abs"), "{pg}");
-    let my = replicas::check_credential(&replica(Engine::Mysql, mariadb_replica().await)).await.unwrap();
+    let my = replicas::check_credential(&replica(Engine::Mysql, mariadb_replica().await.url.clone())).await.unwrap();
     assert!(my.unwrap().contains("allow writes"));
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(replicas::check_credential(&replica(Engine::Sqlite, sqlite_replica(dir.path()).await)).await.unwrap(), None);
@@ -788,15 +783,16 @@ async fn the_credential_check_names_dangerous_powers() {
         extra_functions: vec![],
     };
     // The test server's `postgres` role is a superuser.
-    let url = postgres_replica().await;
+    let pg = postgres_replica().await;
+    let url = pg.url.clone();
     let powers = replicas::credential_powers(&replica(Engine::Postgres, url.clone())).await.unwrap();
     assert!(powers.contains(&"superuser".to_string()), "{powers:?}");
     let writer = replicas::credential_powers(&replica(Engine::Postgres, as_writer(&url))).await.unwrap();
     assert!(writer.contains(&"write".to_string()) && !writer.contains(&"superuser".to_string()), "{writer:?}");
     // A MariaDB user granted FILE and PROCESS.
-    let db = mariadb_replica().await;
-    let name = db.rsplit_once('/').unwrap().1.to_string();
-    let mut admin = sqlx::MySqlConnection::connect("mysql://root@127.0.0.1:3306/test").await.unwrap();
+    let my = mariadb_replica().await;
+    let (db, name) = (my.url.clone(), my.name.clone());
+    let mut admin = sqlx::MySqlConnection::connect(&console_core::store::testing::mariadb_admin_url()).await.unwrap();
     admin.execute(format!("GRANT FILE, PROCESS ON *.* TO '{name}_writer'@'%'").as_str()).await.unwrap();
     let filer = format!("mysql://{name}_writer@127.0.0.1:3306/{name}");
     let powers = replicas::credential_powers(&replica(Engine::Mysql, filer)).await.unwrap();

@@ -4,6 +4,7 @@
 use console_core::query::run::{run, Limits};
 use console_core::query::Engine;
 use sqlx::{Connection, Executor};
+use console_core::store::testing::ScratchDb;
 use std::time::Duration;
 
 fn limits() -> Limits {
@@ -15,11 +16,6 @@ fn limits() -> Limits {
         connect_timeout: Duration::from_secs(3),
         extra_functions: vec![],
     }
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{prefix}_{}_{nanos}", std::process::id())
 }
 
 /// Runs `SELECT * FROM t` and pairs each column with its cell.
@@ -37,12 +33,9 @@ fn expect(cells: &[(String, Option<String>)], wanted: &[(&str, Option<&str>)]) {
 
 #[tokio::test]
 async fn postgres_types_render_by_the_rule() {
-    let admin_url = console_core::store::testing::postgres_admin_url();
-    let name = unique("types");
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
-    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
-    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
-    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let db = ScratchDb::postgres("types").await;
+    let (name, url) = (&db.name, &db.url);
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
     // A replica whose server speaks another time zone: the run pins UTC.
     conn.execute(format!("ALTER DATABASE {name} SET timezone = 'America/Sao_Paulo'").as_str()).await.unwrap();
     sqlx::raw_sql(
@@ -59,7 +52,7 @@ async fn postgres_types_render_by_the_rule() {
     .await
     .unwrap();
     conn.close().await.unwrap();
-    let got = cells(Engine::Postgres, &url).await;
+    let got = cells(Engine::Postgres, url).await;
     expect(
         &got,
         &[
@@ -85,16 +78,13 @@ async fn postgres_types_render_by_the_rule() {
             ("nothing", None),
         ],
     );
-    admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await.unwrap();
 }
 
 #[tokio::test]
 async fn mariadb_types_render_by_the_rule() {
-    let name = unique("types");
-    let mut admin = sqlx::MySqlConnection::connect("mysql://root@127.0.0.1:3306/test").await.unwrap();
-    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
-    let url = format!("mysql://root@127.0.0.1:3306/{name}");
-    let mut conn = sqlx::MySqlConnection::connect(&url).await.unwrap();
+    let db = ScratchDb::mariadb("types").await;
+    let url = &db.url;
+    let mut conn = sqlx::MySqlConnection::connect(url).await.unwrap();
     conn.execute("SET time_zone = '+05:00'").await.unwrap();
     sqlx::raw_sql(
         "CREATE TABLE t (dt DATETIME, ts TIMESTAMP NULL, d DATE, tm TIME, amount DECIMAL(30, 10), flags BIT(8), doc JSON,
@@ -106,7 +96,7 @@ async fn mariadb_types_render_by_the_rule() {
     .await
     .unwrap();
     conn.close().await.unwrap();
-    let got = cells(Engine::Mysql, &url).await;
+    let got = cells(Engine::Mysql, url).await;
     expect(
         &got,
         &[
@@ -127,7 +117,6 @@ async fn mariadb_types_render_by_the_rule() {
             ("nothing", None),
         ],
     );
-    admin.execute(format!("DROP DATABASE {name}").as_str()).await.unwrap();
 }
 
 #[tokio::test]
