@@ -518,6 +518,43 @@ async fn workloads_outside_the_squads_namespaces_are_not_shown() {
     assert!(!lines.is_empty() && lines.iter().all(|l| !l.starts_with("ledger-lookalike") && !l.contains("FORGED")), "{lines:?}");
 }
 
+/// Polls `done` every 50 ms for up to 15 s; false if it never held.
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..300 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// Pods a rollout replaced leave the follow: the console ends their streams itself, even on a
+/// cluster that would keep them open (a lost kubelet, a long termination grace), and the new
+/// pods are followed instead.
+#[tokio::test]
+async fn gone_pods_leave_a_follow() {
+    let options = console_sandbox::Options { tick: Duration::from_millis(100), lingering_follows: true, ..Default::default() };
+    let (app, sandbox) = TestApp::with_sandbox_options(vec![], options).await;
+    let maria = app.sign_in("maria").await;
+    let pods = || sandbox.pods("payments", "backstage.io/kubernetes-id=refunds-ui");
+    let before = pods();
+    let mut events = Events::open(&app, "/services/refunds-ui/logs/stream?follow=true&since=1m", &maria).await;
+    let reader = tokio::spawn(async move { while events.next(Duration::from_secs(60)).await.is_some() {} });
+    assert!(eventually(|| before.iter().all(|p| sandbox.follows_of("payments", p) > 0)).await, "every pod followed");
+
+    assert!(sandbox.rollout("payments", "refunds-ui", "3.0.0"));
+    assert!(eventually(|| !pods().iter().any(|p| before.contains(p))).await, "the rollout replaced every pod");
+    let after = pods();
+    assert!(
+        eventually(|| before.iter().all(|p| sandbox.follows_of("payments", p) == 0)).await,
+        "the gone pods' streams are still open: {:?}",
+        before.iter().map(|p| sandbox.follows_of("payments", p)).collect::<Vec<_>>()
+    );
+    assert!(eventually(|| after.iter().all(|p| sandbox.follows_of("payments", p) > 0)).await, "the new pods are followed");
+    reader.abort();
+}
+
 /// A follow holds a stream per container on the cluster while its client reads, and none once
 /// the client has gone (and then frees its slot).
 #[tokio::test]

@@ -284,7 +284,9 @@ async fn logs(shared: Shared, namespace: &str, pod: &str, params: &HashMap<Strin
     let (tx, rx) = mpsc::channel::<Bytes>(1024);
     let mut up = shared.up.clone();
     let (namespace, pod) = (namespace.to_string(), pod.to_string());
+    let counted = live.is_some().then(|| FollowCount::open(&shared, &namespace, &pod));
     tokio::spawn(async move {
+        let _counted = counted;
         let mut budget = limit_bytes.unwrap_or(usize::MAX);
         let mut send = |text: String| {
             let mut bytes = text.into_bytes();
@@ -303,6 +305,8 @@ async fn logs(shared: Shared, namespace: &str, pod: &str, params: &HashMap<Strin
         loop {
             tokio::select! {
                 _ = up.changed() => if !*up.borrow() { return },
+                // The client went away (a quiet container would not tell us by a failed send).
+                _ = tx.closed() => return,
                 line = live.recv() => match line {
                     Ok(line) if ours(&line) && line.end => return,
                     Ok(line) if ours(&line) => {
@@ -317,4 +321,30 @@ async fn logs(shared: Shared, namespace: &str, pod: &str, params: &HashMap<Strin
         }
     });
     streamed("text/plain", rx)
+}
+
+/// One open follow of a pod, counted while it lasts (`Sandbox::follows_of`).
+struct FollowCount {
+    shared: Shared,
+    key: (String, String),
+}
+
+impl FollowCount {
+    fn open(shared: &Shared, namespace: &str, pod: &str) -> FollowCount {
+        let key = (namespace.to_string(), pod.to_string());
+        *shared.follows.lock().expect("follows").entry(key.clone()).or_default() += 1;
+        FollowCount { shared: shared.clone(), key }
+    }
+}
+
+impl Drop for FollowCount {
+    fn drop(&mut self) {
+        let mut follows = self.shared.follows.lock().expect("follows");
+        if let Some(n) = follows.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                follows.remove(&self.key);
+            }
+        }
+    }
 }

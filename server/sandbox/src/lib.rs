@@ -27,6 +27,8 @@ pub(crate) struct State {
 pub(crate) struct Inner {
     pub state: Mutex<State>,
     pub requests: AtomicU64,
+    /// Open log follows per (namespace, pod).
+    pub follows: Mutex<std::collections::HashMap<(String, String), usize>>,
     /// False while the cluster is "down": requests fail and open streams end.
     pub up: watch::Receiver<bool>,
     up_tx: watch::Sender<bool>,
@@ -40,11 +42,14 @@ pub struct Options {
     pub tick: Duration,
     /// How many changes a watch can resume from.
     pub history: usize,
+    /// Log follows of a pod that is deleted stay open until their client lets go, as through a
+    /// kubelet the API server lost or a long termination grace: the client must notice.
+    pub lingering_follows: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { tick: Duration::from_secs(1), history: 200_000 }
+        Options { tick: Duration::from_secs(1), history: 200_000, lingering_follows: false }
     }
 }
 
@@ -60,6 +65,7 @@ impl Sandbox {
     pub async fn start(addr: SocketAddr, workloads: Vec<Workload>, options: Options) -> std::io::Result<Sandbox> {
         let now = k8s_openapi::jiff::Timestamp::now();
         let mut world = World::new(options.history.max(1));
+        world.lingering_follows = options.lingering_follows;
         let mut sims = BTreeMap::new();
         for workload in workloads {
             let mut sim = DeploymentSim::new(workload, now);
@@ -67,7 +73,7 @@ impl Sandbox {
             sims.insert(sim.key(), sim);
         }
         let (up_tx, up) = watch::channel(true);
-        let shared = Arc::new(Inner { state: Mutex::new(State { world, sims }), requests: AtomicU64::new(0), up, up_tx });
+        let shared = Arc::new(Inner { state: Mutex::new(State { world, sims }), requests: AtomicU64::new(0), follows: Default::default(), up, up_tx });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let server = serve(shared.clone(), listener);
@@ -132,6 +138,12 @@ impl Sandbox {
     /// Log streams being followed right now (one per container and client).
     pub fn open_follows(&self) -> usize {
         self.shared.state.lock().expect("sandbox state").world.log_lines.receiver_count()
+    }
+
+    /// Log streams being followed right now of the pod `namespace/pod` (any container).
+    pub fn follows_of(&self, namespace: &str, pod: &str) -> usize {
+        let follows = self.shared.follows.lock().expect("follows");
+        follows.iter().filter(|((ns, p), _)| ns == namespace && p == pod).map(|(_, n)| n).sum()
     }
 
     /// Writes one log line to a container, as the container would.

@@ -86,6 +86,8 @@ pub struct World {
     pub logs: HashMap<(String, String, String), ContainerLogs>,
     pub changes: broadcast::Sender<Arc<Change>>,
     pub log_lines: broadcast::Sender<Arc<LogLine>>,
+    /// See `Options::lingering_follows`: a deleted pod's follows are not ended.
+    pub lingering_follows: bool,
 }
 
 impl World {
@@ -98,6 +100,7 @@ impl World {
             logs: HashMap::new(),
             changes: broadcast::channel(65_536).0,
             log_lines: broadcast::channel(65_536).0,
+            lingering_follows: false,
         }
     }
 
@@ -202,12 +205,15 @@ impl World {
         let _ = self.log_lines.send(Arc::new(end));
     }
 
+    /// The pod is gone: its logs go, and its follows end (unless they linger).
     pub fn drop_logs(&mut self, namespace: &str, pod: &str) {
         let containers: Vec<String> =
             self.logs.keys().filter(|(ns, p, _)| ns == namespace && p == pod).map(|(_, _, c)| c.clone()).collect();
         for container in containers {
             self.logs.remove(&(namespace.to_string(), pod.to_string(), container.clone()));
-            self.end_follows(namespace, pod, &container);
+            if !self.lingering_follows {
+                self.end_follows(namespace, pod, &container);
+            }
         }
     }
 }

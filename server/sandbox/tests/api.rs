@@ -29,7 +29,7 @@ async fn start(history: usize) -> (Sandbox, Client) {
         workload("api", 2, &["app", "proxy"], Life::Steady),
         workload("worker", 1, &["app"], Life::CrashLoop),
     ];
-    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), workloads, Options { tick: Duration::from_millis(50), history })
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), workloads, Options { tick: Duration::from_millis(50), history, ..Default::default() })
         .await
         .unwrap();
     let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig("sandbox")).unwrap();
