@@ -47,6 +47,32 @@ async fn query_limits_set_in_the_platform_defaults_reach_the_repl_and_the_csv() 
     assert_eq!(csv.body.lines().count(), 1 + 37);
 }
 
+/// The query rate is counted in the store: on two console replicas sharing one PostgreSQL
+/// store, a person gets QUERIES_PER_MINUTE queries in all, not per replica, and then a 429
+/// that says why.
+#[tokio::test]
+async fn the_query_rate_holds_across_replicas_on_one_store() {
+    use app::query::flow::QUERIES_PER_MINUTE;
+    let db = console_core::store::testing::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = format!("database_url = {:?}\ndemo_replica = {:?}\n[auth]\ndev_sign_in = true", db.url, dir.path().join("demo.db").display().to_string());
+    let replicas = [TestApp::configured(&settings).await, TestApp::configured(&settings).await];
+    let maria = replicas[0].sign_in("maria").await;
+    for i in 0..QUERIES_PER_MINUTE as usize {
+        let (status, body) = run(&replicas[i % 2], &maria, "SELECT 1").await;
+        assert_eq!(status, StatusCode::OK, "query {i}: {body}");
+    }
+    for replica in &replicas {
+        let (status, body) = run(replica, &maria, "SELECT 1").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert!(body.to_string().contains(&format!("at most {QUERIES_PER_MINUTE} queries a minute")), "{body}");
+    }
+    // Another person has their own allowance.
+    let sre = replicas[1].sign_in("sre").await;
+    assert_eq!(run(&replicas[1], &sre, "SELECT 1").await.0, StatusCode::OK);
+    db.drop().await;
+}
+
 #[tokio::test]
 async fn owners_query_with_the_tier_limits_and_masks() {
     let (app, _dir) = with_demo_replica().await;

@@ -106,15 +106,18 @@ impl Replica {
         }
     }
 
-    /// The replica's own options, else the defaults of the service's tier.
+    /// The replica's own options, else the defaults of the service's tier. Should the defaults
+    /// have nothing for the tier, the built-in tier-1 limits (the strictest) apply: masks fail
+    /// closed, never open.
     pub fn limits(&self, tier: Tier, defaults: &PlatformDefaults) -> Limits {
-        let tier_limits = defaults.query_limits(tier);
+        let tier_limits = defaults.query_limits(tier).cloned().unwrap_or_else(|| {
+            tracing::warn!(tier = tier.number(), "no query limits for the tier; the strictest built-in ones apply");
+            PlatformDefaults::default().query_limits(Tier::ALL[0]).cloned().expect("built-in tier-1 limits")
+        });
         Limits {
-            statement_timeout: Duration::from_millis(
-                self.statement_timeout_ms.or(tier_limits.map(|l| l.statement_timeout_ms)).unwrap_or(5_000),
-            ),
-            row_cap: self.row_cap.or(tier_limits.map(|l| l.row_cap)).unwrap_or(500) as usize,
-            masks: self.masks.clone().or(tier_limits.map(|l| l.masks.clone())).unwrap_or_default(),
+            statement_timeout: Duration::from_millis(self.statement_timeout_ms.unwrap_or(tier_limits.statement_timeout_ms)),
+            row_cap: self.row_cap.unwrap_or(tier_limits.row_cap) as usize,
+            masks: self.masks.clone().unwrap_or(tier_limits.masks),
             allowed_schemas: self.allowed_schemas.clone(),
             connect_timeout: Duration::from_secs(5),
             extra_functions: self.extra_functions.clone(),
@@ -404,6 +407,27 @@ mod tests {
             allowed_schemas: vec![],
             extra_functions: vec![],
         }
+    }
+
+    /// Limits come from the tier's defaults (values no built-in has), the replica's own
+    /// options win, and a tier the defaults lack gets the strictest built-in limits: masks
+    /// never fall open to none.
+    #[test]
+    fn limits_come_from_the_tier_and_fail_closed() {
+        let mut defaults = PlatformDefaults::default();
+        let tier2 = defaults.query.iter_mut().find(|q| q.tier == 2).unwrap();
+        (tier2.row_cap, tier2.statement_timeout_ms, tier2.masks) = (37, 4321, vec!["*iban*".into()]);
+        let plain = replica("sqlite://x.db", Engine::Sqlite);
+        let limits = plain.limits(Tier::new(2).unwrap(), &defaults);
+        assert_eq!((limits.row_cap, limits.statement_timeout, limits.masks.clone()), (37, Duration::from_millis(4321), vec!["*iban*".to_string()]));
+        let own = Replica { row_cap: Some(7), masks: Some(vec!["name".into()]), ..plain.clone() };
+        assert_eq!((own.limits(Tier::new(2).unwrap(), &defaults).row_cap, own.limits(Tier::new(2).unwrap(), &defaults).masks), (7, vec!["name".to_string()]));
+
+        defaults.query.retain(|q| q.tier != 3);
+        let strictest = PlatformDefaults::default().query_limits(Tier::ALL[0]).cloned().unwrap();
+        let fallback = plain.limits(Tier::new(3).unwrap(), &defaults);
+        assert!(!strictest.masks.is_empty());
+        assert_eq!((fallback.row_cap as u64, fallback.masks), (strictest.row_cap, strictest.masks));
     }
 
     #[test]
