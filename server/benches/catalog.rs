@@ -44,15 +44,15 @@ async fn console_memory(sqlite_url: &str) {
         println!("\n(target/release/console not built: `make bench` builds it for the memory figure)");
         return;
     }
-    let port = 3900;
-    let mut child = std::process::Command::new(&binary)
+    let port = common::free_port();
+    let child = common::Killed(std::process::Command::new(&binary)
         .env("CONSOLE_AUTH__DEV_SIGN_IN", "true")
         .env("CONSOLE_DATABASE_URL", sqlite_url)
         .env("CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
         .env("CONSOLE_LOG_LEVEL", "warn")
         .env_remove("CONSOLE_CONFIG")
         .spawn()
-        .expect("start console");
+        .expect("start console"));
     let base = format!("http://127.0.0.1:{port}");
     let plain = reqwest::Client::new();
     for _ in 0..100 {
@@ -70,7 +70,7 @@ async fn console_memory(sqlite_url: &str) {
     let rss = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap_or("?").trim().to_string();
     let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap_or("?").trim().to_string();
     println!("\nconsole (release) serving 20,000 services on SQLite after 1,000 page views: RSS {rss}, peak {hwm}");
-    let _ = child.kill();
+    drop(child);
 }
 
 async fn run(name: &str, store: Store, dir: &std::path::Path) {

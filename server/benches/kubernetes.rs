@@ -18,7 +18,6 @@ const SQUADS: usize = 50;
 const DEPLOYMENTS: usize = 5_000;
 const PODS_EACH: i32 = 10;
 const PAGE_VIEWS: usize = 1_000;
-const PORT: u16 = 3902;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -63,16 +62,17 @@ async fn main() {
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, sandbox.kubeconfig("sandbox")).unwrap();
 
-    let mut child = std::process::Command::new(&binary)
+    let port = common::free_port();
+    let child = common::Killed(std::process::Command::new(&binary)
         .env("CONSOLE_AUTH__DEV_SIGN_IN", "true")
         .env("CONSOLE_DATABASE_URL", &url)
-        .env("CONSOLE_LISTEN", format!("127.0.0.1:{PORT}"))
+        .env("CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
         .env("CONSOLE_LOG_LEVEL", "warn")
         .env("CONSOLE_KUBERNETES__KUBECONFIG", &kubeconfig)
         .env_remove("CONSOLE_CONFIG")
         .spawn()
-        .expect("start console");
-    let base = format!("http://127.0.0.1:{PORT}");
+        .expect("start console"));
+    let base = format!("http://127.0.0.1:{port}");
     let client = common::signed_in_client(&base, "dev-000-0").await;
 
     // Caches warm: every watch has listed.
@@ -185,5 +185,5 @@ async fn main() {
             ms(*lags.last().unwrap())
         );
     }
-    let _ = child.kill();
+    drop(child);
 }

@@ -39,3 +39,25 @@ pub async fn signed_in_client(base: &str, login: &str) -> reqwest::Client {
     headers.insert("cookie", cookie.parse().unwrap());
     reqwest::Client::builder().default_headers(headers).redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
+
+/// A port no process listens on now, picked by the OS: a re-run never measures a console a
+/// killed run left behind on a fixed port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A child process killed when this is dropped, even when the benchmark panics.
+pub struct Killed(pub std::process::Child);
+
+impl Killed {
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
