@@ -47,9 +47,10 @@ async fn query_limits_set_in_the_platform_defaults_reach_the_repl_and_the_csv() 
     assert_eq!(csv.body.lines().count(), 1 + 37);
 }
 
-/// The query rate is counted in the store: on two console replicas sharing one PostgreSQL
-/// store, a person gets QUERIES_PER_MINUTE queries in all, not per replica, and then a 429
-/// that says why.
+/// The query rate is counted in the store: two console replicas, each started from a
+/// configuration on one PostgreSQL store, give a person QUERIES_PER_MINUTE queries in all, not
+/// per replica, then a 429 that says why. (The bucket refills one query every 2 s, so a slow run
+/// may see one more per 2 s it took; never a second allowance.)
 #[tokio::test]
 async fn the_query_rate_holds_across_replicas_on_one_store() {
     use app::query::flow::QUERIES_PER_MINUTE;
@@ -58,15 +59,20 @@ async fn the_query_rate_holds_across_replicas_on_one_store() {
     let settings = format!("database_url = {:?}\ndemo_replica = {:?}\n[auth]\ndev_sign_in = true", db.url, dir.path().join("demo.db").display().to_string());
     let replicas = [TestApp::configured(&settings).await, TestApp::configured(&settings).await];
     let maria = replicas[0].sign_in("maria").await;
-    for i in 0..QUERIES_PER_MINUTE as usize {
-        let (status, body) = run(&replicas[i % 2], &maria, "SELECT 1").await;
-        assert_eq!(status, StatusCode::OK, "query {i}: {body}");
+    let started = std::time::Instant::now();
+    let (mut passed, mut refusal) = (0, None);
+    for i in 0..2 * QUERIES_PER_MINUTE as usize {
+        match run(&replicas[i % 2], &maria, "SELECT 1").await {
+            (StatusCode::OK, _) if refusal.is_none() => passed += 1,
+            (StatusCode::OK, _) => {}
+            (StatusCode::TOO_MANY_REQUESTS, body) => refusal = refusal.or(Some(body)),
+            (other, body) => panic!("query {i}: {other}: {body}"),
+        }
     }
-    for replica in &replicas {
-        let (status, body) = run(replica, &maria, "SELECT 1").await;
-        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
-        assert!(body.to_string().contains(&format!("at most {QUERIES_PER_MINUTE} queries a minute")), "{body}");
-    }
+    let refills = started.elapsed().as_secs() as i64 / 2;
+    assert!((QUERIES_PER_MINUTE..=QUERIES_PER_MINUTE + refills).contains(&passed), "{passed} passed before the first refusal, across two replicas");
+    let refusal = refusal.expect("the allowance ends").to_string();
+    assert!(refusal.contains(&format!("at most {QUERIES_PER_MINUTE} queries a minute")), "{refusal}");
     // Another person has their own allowance.
     let sre = replicas[1].sign_in("sre").await;
     assert_eq!(run(&replicas[1], &sre, "SELECT 1").await.0, StatusCode::OK);
@@ -321,26 +327,6 @@ async fn each_refusal_kind_answers_its_status_on_every_route() {
     assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
     let audit = app.post_json("/api/query/audit", Some(&sre), json!({})).await.json();
     assert!(audit.as_array().unwrap().iter().all(|e| e["login"] != "sre"), "nothing ran as the SRE");
-}
-
-/// Two console replicas on one store share the per-user limits.
-#[tokio::test]
-async fn limits_hold_across_two_console_replicas() {
-    let (a, _dir) = with_demo_replica().await;
-    let b = TestApp::with_store(a.store.clone()).await;
-    let maria = a.sign_in("maria").await;
-    let mut passed = 0;
-    for i in 0..40 {
-        let app = if i % 2 == 0 { &a } else { &b };
-        let reply = app.post_json("/api/query/run", Some(&maria), json!({"service": "payments-api", "replica": "payments-demo", "sql": "SELECT 1"})).await;
-        match reply.status {
-            StatusCode::OK => passed += 1,
-            StatusCode::TOO_MANY_REQUESTS => {}
-            other => panic!("{other}: {}", reply.body),
-        }
-    }
-    // 30 a minute, refilled at one every 2 s: a slow run may see one more, never 40.
-    assert!((30..=31).contains(&passed), "{passed} of 40 passed a 30-a-minute limit across two replicas");
 }
 
 /// A client that goes away mid-query: `started` is already audited, the statement is stopped on
