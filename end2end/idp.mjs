@@ -8,9 +8,18 @@ const port = Number(process.env.IDP_PORT ?? 3190);
 const consoleUrl = process.env.CONSOLE_URL ?? "http://127.0.0.1:3100";
 const issuer = `http://127.0.0.1:${port}`;
 // "newcomer" is in no catalog squad: growth can only come from the provider's groups.
-const defaultGroups = { maria: ["squad-payments"], arjun: ["squad-search"], hana: ["squad-platform", "sre"], newcomer: ["squad-growth"] };
-// Tests change who is in which group by writing this file ({"login": ["group", …]}); it is read
-// on every sign-in and every refresh, as a real directory would answer.
+// "leaver" is an SRE only the SRE-removal test signs in as and takes out of "sre" (hana, the
+// other SRE here, keeps her groups for the tests that need an SRE).
+const defaultGroups = {
+  maria: ["squad-payments"],
+  arjun: ["squad-search"],
+  hana: ["squad-platform", "sre"],
+  newcomer: ["squad-growth"],
+  leaver: ["squad-platform", "sre"],
+};
+// Tests change who is in which group by writing this file ({"login": ["group", …]}; each test
+// only its own login's entry, see tests/helpers.ts); it is read on every sign-in and every
+// refresh, as a real directory would answer.
 const groupsFile = process.env.IDP_GROUPS_FILE;
 function groupsOf(id) {
   if (groupsFile && fs.existsSync(groupsFile)) {

@@ -16,12 +16,16 @@ const idpPort = process.env.IDP_PORT;
 const root = `${__dirname}/..`;
 const consoleUrl = `http://127.0.0.1:${port}`;
 const secret = "e2e-client-secret";
-// The IdP's group map, rewritten by tests that change someone's groups.
+// The IdP's group map: a test that changes someone's groups writes that person's entry only
+// (tests/helpers.ts).
 const groupsFile = `${root}/target/e2e/idp-groups.json`;
 
+// No test depends on another's data (each owns what it changes or puts it back), so any order
+// works. Margins allow for a debug build on two busy cores, or two tests at once.
 export default defineConfig({
   testDir: "./tests",
-  timeout: 30_000,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
   retries: 0,
   workers: 1,
   reporter: [["list"]],
@@ -44,7 +48,7 @@ export default defineConfig({
     {
       command: `node ${__dirname}/idp.mjs`,
       url: `http://127.0.0.1:${idpPort}/.well-known/openid-configuration`,
-      timeout: 30_000,
+      timeout: 60_000,
       reuseExistingServer: false,
       env: { IDP_PORT: idpPort, CONSOLE_URL: consoleUrl, E2E_OIDC_SECRET: secret, IDP_GROUPS_FILE: groupsFile },
     },
@@ -52,7 +56,7 @@ export default defineConfig({
       command: `${root}/target/debug/console serve`,
       cwd: root,
       url: `${consoleUrl}/readyz`,
-      timeout: 60_000,
+      timeout: 120_000,
       reuseExistingServer: false,
       stdout: "pipe",
       stderr: "pipe",
