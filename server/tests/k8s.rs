@@ -146,9 +146,17 @@ async fn download(app: &TestApp, cookie: &str, query: &str) -> (StatusCode, Vec<
 async fn logs_merge_every_pod_and_honour_each_option() {
     let (app, sandbox) = TestApp::with_sandbox().await;
     let maria = app.sign_in("maria").await;
-    tokio::time::sleep(Duration::from_millis(800)).await; // a few lines per container
-
-    let (status, lines, body) = download(&app, &maria, "since=5m").await;
+    // Polled, not slept on: until every container of the 3 pods has logged a line.
+    let mut reply = download(&app, &maria, "since=5m").await;
+    for _ in 0..200 {
+        let containers: std::collections::BTreeSet<&str> = reply.1.iter().filter_map(|l| l.split(' ').next()).collect();
+        if containers.len() == 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        reply = download(&app, &maria, "since=5m").await;
+    }
+    let (status, lines, body) = reply;
     assert_eq!(status, StatusCode::OK, "{body}");
     let pods: std::collections::BTreeSet<&str> = lines.iter().map(|l| l.split('/').next().unwrap()).collect();
     assert_eq!(pods.len(), 3, "every pod in one timeline: {pods:?}");
@@ -271,7 +279,7 @@ async fn follow_streams_new_lines_and_new_pods_of_a_rollout_join() {
     let maria = app.sign_in("maria").await;
     let before = sandbox.pods("payments", "backstage.io/kubernetes-id=refunds-ui");
     let mut events = Events::open(&app, "/services/refunds-ui/logs/stream?follow=true&since=1m&filter=marker", &maria).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(eventually(|| sandbox.follows_of("payments", &before[0]) > 0).await, "the pod is followed");
     sandbox.write_log("payments", &before[0], "app", "marker one");
     let line = events.line_where("marker one", |l| l["text"] == "marker one").await;
     assert_eq!(line["pod"], before[0].as_str());
@@ -328,8 +336,8 @@ async fn log_limits_come_from_the_platform_defaults() {
     assert!(download(&app, &maria, "tail=6").await.2.contains("at most 5 lines"));
 
     // One follow at a time for this user; the second is refused, a first one closed frees it.
-    let first = Events::open(&app, "/services/ledger/logs/stream?follow=true", &maria).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut first = Events::open(&app, "/services/ledger/logs/stream?follow=true", &maria).await;
+    assert!(first.next(Duration::from_secs(15)).await.is_some(), "the first follow runs");
     let mut second = Events::open(&app, "/services/ledger/logs/stream?follow=true", &maria).await;
     let (event, data) = second.next(Duration::from_secs(5)).await.unwrap();
     assert_eq!((event.as_str(), data.as_str()), ("problem", "you already follow 1 log streams: close one first"));
