@@ -80,7 +80,11 @@ async fn main() {
 /// replica `bench` of `payments-api` (tier 1) at `replica_url`, serving on a port the OS picks.
 async fn serve(database_url: &str, replica_url: &str) -> (String, console_core::store::Store) {
     let catalog = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo/catalog");
+    // Listening where the configuration says: the Origin check compares with that address.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let env = [
+        ("CONSOLE_LISTEN", addr.to_string()),
         ("CONSOLE_DATABASE_URL", database_url.to_string()),
         ("CONSOLE_CATALOG_DIR", catalog.display().to_string()),
         ("CONSOLE_AUTH__DEV_SIGN_IN", "true".to_string()),
@@ -103,8 +107,7 @@ async fn serve(database_url: &str, replica_url: &str) -> (String, console_core::
         extra_functions: vec![],
     };
     replicas::register(&store, &replica, "bench").await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let base = format!("http://{addr}");
     let router = console::router(console.state.clone());
     tokio::spawn(async move {
         let _console = console;

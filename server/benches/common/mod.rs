@@ -1,4 +1,5 @@
 //! Shared by the benchmarks that drive the real `console` over HTTP.
+#![allow(dead_code)] // each bench uses a part
 
 use std::time::Duration;
 
