@@ -11,6 +11,8 @@ test("a squad member sees deployments update live and follows logs", async ({ pa
 
   // From the service page to its deployments: the OOMKilled restart and its event are there.
   await page.goto("/services/ledger");
+  // A click while the page hydrates can be lost between the browser and the router.
+  await hydrated(page);
   await page.getByTestId("deployments-link").click();
   await expect(page).toHaveURL(/\/services\/ledger\/deployments$/);
   const ledger = page.getByTestId("deployment-sandbox-ledger");
@@ -49,6 +51,12 @@ test("a squad member sees deployments update live and follows logs", async ({ pa
     expect(line).toMatch(/^ledger-[0-9a-f]+-[0-9a-f]+\/proxy .*status=200/);
   }
   await expect(page.getByTestId("download-logs")).toHaveAttribute("href", /logs\.txt\?container=proxy.*filter=status%3D200/);
+  // A filter no line matches shows none: the filter is applied, not just carried along.
+  await page.getByLabel("Filter").fill("status=500");
+  await page.getByTestId("show-logs").click();
+  await expect(page.getByTestId("log-status")).toContainText("Done.", { timeout: 30_000 });
+  expect(((await page.getByTestId("log-lines").textContent()) ?? "").trim()).toBe("");
+  await page.getByLabel("Filter").fill("status=200");
 
   // Bad input: a clear message, no lines lost from the form.
   await page.getByLabel("Since").fill("-5m");

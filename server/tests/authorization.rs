@@ -353,6 +353,9 @@ async fn sres_revoke_anyones_tokens_and_offboard_people_on_postgres() {
     db.drop().await;
 }
 
+/// A service of the search squad, which maria is not in.
+const SEARCH_SERVICE: &str = "search-api";
+
 async fn revoke_and_offboard(app: TestApp) {
     let maria = app.sign_in("maria").await;
     let maria_laptop = app.sign_in("maria").await;
@@ -376,8 +379,15 @@ async fn revoke_and_offboard(app: TestApp) {
     assert_eq!(app.post_form("/api/access/revoke-token", Some(&sre), &format!("id={}", id_of(&second))).await.status, StatusCode::OK);
     assert_eq!(app.send(bearer("/api/v1/me", &second, false)).await.status, StatusCode::UNAUTHORIZED);
 
+    // A grant beyond her squad, which offboarding must end too.
+    let grant = format!("grantee=maria&service={SEARCH_SERVICE}&access=logs&hours=2&reason=on%20call");
+    assert_eq!(app.post_form("/api/access/grant", Some(&sre), &grant).await.status, StatusCode::OK);
+    let grants_on = || async { app.post_json("/api/access/service-grants", Some(&sre), json!({"service": SEARCH_SERVICE})).await.json() };
+    assert_eq!(grants_on().await[0]["grantee"], "maria");
+
     let done = app.post_form("/api/access/offboard", Some(&sre), "actor=maria").await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(grants_on().await.as_array().unwrap().is_empty(), "her grant ended with her");
     assert_eq!(done.json(), json!([2, 1]), "two sessions ended, one live token revoked");
     for cookie in [&maria, &maria_laptop] {
         assert_eq!(app.get_as("/", Some(cookie)).await.status, StatusCode::SEE_OTHER, "signed out");

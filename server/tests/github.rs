@@ -124,7 +124,8 @@ async fn mapped_and_prefixed_teams_of_the_org_become_squads() {
                "teams": [team("payments-team", "acme"), team("squad-search", "acme"), team("platform-sre", "acme"), team("data-eng", "acme"),
                          // Named like a squad, but neither mapped nor prefixed: anyone in the org can make one.
                          team("checkout", "acme"),
-                         team("squad-data", "other-org")]}),
+                         // Prefixed, but of another organisation: a squad name nothing else gives.
+                         team("squad-billing", "other-org")]}),
     )]);
     let app = app_with(&fake_github(github).await).await;
     let reply = callback(&app, "good").await;

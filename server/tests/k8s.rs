@@ -593,8 +593,9 @@ async fn a_follow_stops_following_the_cluster_when_its_client_goes() {
     assert_eq!(open, 0, "no stream left on the cluster once the client is gone");
 }
 
-/// A stream is one request that can last days: a follow opened under a grant ends when the grant
-/// does, and one of an offboarded person ends with their sessions, both freeing the cluster.
+/// A stream is one request that can last days: a follow ends, saying why, when its grant is
+/// revoked or runs out, when its person is offboarded, and when an import moves the service to
+/// another squad; the cluster is freed.
 #[tokio::test]
 async fn an_open_follow_ends_when_access_does() {
     let (app, sandbox) = TestApp::with_sandbox().await;
@@ -608,43 +609,46 @@ async fn an_open_follow_ends_when_access_does() {
     follow.line_where("a line under the grant", |_| true).await;
     let revoke = format!("id={}", granted.json()["id"].as_str().unwrap());
     assert_eq!(app.post_form("/api/access/revoke-grant", Some(&sre), &revoke).await.status, StatusCode::OK);
-    let mut ended = None;
-    while let Some((event, data)) = follow.next(Duration::from_secs(10)).await {
-        if event == "problem" {
-            ended = Some(data);
-            break;
-        }
-    }
-    assert!(ended.expect("the follow ends").contains("your access to this service ended"));
+    assert_eq!(ending(&mut follow).await, ACCESS_ENDED, "a revoked grant");
+
+    // A grant that runs out.
+    let granted = app
+        .post_form("/api/access/grant", Some(&sre), "grantee=arjun&service=ledger&access=logs&hours=1&reason=incident%208")
+        .await;
+    let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &arjun).await;
+    follow.line_where("a line under the second grant", |_| true).await;
+    sqlx::query("UPDATE access_grants SET expires_at = $1 WHERE id = $2")
+        .bind(console_core::dates::now() - 1)
+        .bind(granted.json()["id"].as_str().unwrap())
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(ending(&mut follow).await, ACCESS_ENDED, "an expired grant");
 
     // Maria follows her own service; an SRE offboards her.
     let maria = app.sign_in("maria").await;
     let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &maria).await;
     follow.line_where("a line", |_| true).await;
     assert_eq!(app.post_form("/api/access/offboard", Some(&sre), "actor=maria").await.status, StatusCode::OK);
-    let mut ended = false;
-    while let Some((event, _)) = follow.next(Duration::from_secs(10)).await {
-        if event == "problem" {
-            ended = true;
-            break;
-        }
-    }
-    assert!(ended, "an offboarded person's follow ends");
+    assert_eq!(ending(&mut follow).await, ACCESS_ENDED, "an offboarded person");
     drop(follow);
 
-    // An import moves ledger to another squad: its old owners' follow ends.
+    // An import (the descriptors in Git) moves ledger to another squad: its owners' follow ends.
     let joao = app.sign_in("joao").await;
     let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &joao).await;
     follow.line_where("a line", |_| true).await;
-    sqlx::query("UPDATE services SET squad = 'search' WHERE name = 'ledger'").execute(app.store.pool()).await.unwrap();
-    let mut moved = false;
-    while let Some((event, _)) = follow.next(Duration::from_secs(10)).await {
-        if event == "problem" {
-            moved = true;
-            break;
+    let moved = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(common::demo_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        if let Some(at) = text.find("  name: ledger\n") {
+            let owner = at + text[at..].find("owner: group:default/payments").unwrap();
+            text.replace_range(owner..owner + "owner: group:default/payments".len(), "owner: group:default/search");
         }
+        std::fs::write(moved.path().join(path.file_name().unwrap()), text).unwrap();
     }
-    assert!(moved, "a follow ends when its service moves to another squad");
+    console_core::catalog::repo::import_dir(&app.store, moved.path()).await.unwrap();
+    assert_eq!(ending(&mut follow).await, ACCESS_ENDED, "the service moved to another squad");
     drop(follow);
     let mut open = usize::MAX;
     for _ in 0..100 {
@@ -655,6 +659,18 @@ async fn an_open_follow_ends_when_access_does() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(open, 0);
+}
+
+const ACCESS_ENDED: &str = "your access to this service ended (signed out, a grant expired, or your squads changed)";
+
+/// The `problem` event that ends a follow (lines before it are skipped).
+async fn ending(follow: &mut Events) -> String {
+    while let Some((event, data)) = follow.next(Duration::from_secs(10)).await {
+        if event == "problem" {
+            return data;
+        }
+    }
+    panic!("the follow did not end");
 }
 
 /// A log read whose record cannot be written is not served: the audit fails closed.

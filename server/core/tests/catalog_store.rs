@@ -603,6 +603,10 @@ async fn a_moved_service_keeps_its_console_data_and_a_removed_one_takes_its_acce
         sqlx::query(replica).bind("r-web").bind("web").execute(store.pool()).await.unwrap();
         let grant = "INSERT INTO access_grants (id, grantee, service, access, reason, granted_by, created_at, expires_at) VALUES ($1, 'arjun', $2, 'query', 'incident', 'sre', 0, 99999999999)";
         sqlx::query(grant).bind("g-web").bind("web").execute(store.pool()).await.unwrap();
+        sqlx::query(grant).bind("g-api").bind("api").execute(store.pool()).await.unwrap();
+        let before = repo::service(&store, "api").await.unwrap().unwrap();
+        let edit = repo::ServiceEdit { description: "Edited in the console".into(), tier: before.tier, lifecycle: before.lifecycle, runbook: String::new(), slo: String::new() };
+        assert!(repo::update_service(&store, "api", &edit, "maria").await.unwrap());
         let uid: String = sqlx::query_scalar("SELECT uid FROM services WHERE name = 'api'").fetch_one(store.pool()).await.unwrap();
 
         // The owners put api in a namespace: one move, nothing lost.
@@ -616,6 +620,11 @@ async fn a_moved_service_keeps_its_console_data_and_a_removed_one_takes_its_acce
             sqlx::query_as("SELECT r.service, s.uid FROM replicas r JOIN services s ON s.name = r.service WHERE r.id = 'r-api'").fetch_one(store.pool()).await.unwrap();
         assert_eq!((replica_service.as_str(), moved_uid.as_str()), ("core/api", uid.as_str()));
         assert!(repo::service(&store, "api").await.unwrap().is_none());
+        let overrides = merge::overrides_of(&store, "core/api").await.unwrap();
+        assert!(overrides.iter().any(|o| o.0 == "description" && o.1 == "Edited in the console"), "the override moved: {overrides:?}");
+        assert_eq!(moved.description, "Edited in the console");
+        let grant: (String, Option<i64>) = sqlx::query_as("SELECT service, revoked_at FROM access_grants WHERE id = 'g-api'").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(grant, ("core/api".to_string(), None), "the grant moved, still live");
 
         // web is removed: its replica and its grant end with it; a new web starts bare.
         std::fs::remove_file(dir.path().join("web.yaml")).unwrap();

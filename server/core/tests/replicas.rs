@@ -334,8 +334,8 @@ const ATTEMPTS: &[&str] = &[
     "SELECT * FROM dbstat",
 ];
 
-/// Reads that would show a masked column in clear if masks followed output names only. Each must
-/// be refused, or answered with the masked values masked.
+/// Reads that would show a masked column in clear if masks followed output names only. Each is
+/// refused, unless it is one of MASKED_ANSWERS (answered, every cell masked).
 const MASK_ATTEMPTS: &[&str] = &[
     "SELECT email AS e FROM users",
     "SELECT email AS name FROM users",
@@ -460,6 +460,29 @@ const MASK_ATTEMPTS: &[&str] = &[
     "SELECT 0 --\u{a0} AS a, (SELECT email FROM users LIMIT 1) \"\n, 'abc' AS y -- \"\nFROM users",
     "SELECT 'x\\' AS a, ' , (SELECT email FROM users LIMIT 1) AS leak --' AS b",
 ];
+
+/// Of MASK_ATTEMPTS, the reads that are answered (on the engines whose SQL has the form): a
+/// masked column projected bare, renamed, through a derived table, a CTE, a view, a union or a
+/// scalar subquery, its every cell masked.
+const MASKED_ANSWERS: &[&str] = &[
+    "SELECT email AS e FROM users",
+    "SELECT email AS name FROM users",
+    "SELECT password_hash AS id FROM users",
+    "SELECT x FROM (SELECT email AS x FROM users) d",
+    "SELECT * FROM (SELECT email AS x FROM users) d",
+    "SELECT b FROM (SELECT id, email FROM users) AS d(a, b)",
+    "SELECT d FROM users AS u(a, b, c, d)",
+    "WITH c(x) AS (SELECT email FROM users) SELECT x FROM c",
+    "WITH c AS (SELECT email AS x FROM users) SELECT * FROM c",
+    "SELECT name FROM users UNION SELECT email FROM users",
+    "SELECT (SELECT email FROM users WHERE id = 1)",
+    "SELECT contact FROM user_contacts",
+    "SELECT * FROM user_contacts",
+];
+
+/// The lexer-differential probe that is only string literals where the replica reads them as
+/// the guard does: answered with the literal text, no column read.
+const LITERAL_ANSWER: &str = "SELECT 'x\\' AS a, ' , (SELECT email FROM users LIMIT 1) AS leak --' AS b";
 
 /// Whether text holds a masked value: the marker in any case, or reversed.
 fn leaks(text: &str) -> bool {
@@ -588,8 +611,17 @@ async fn prove(engine: Engine, url: &str) -> usize {
     for attempt in MASK_ATTEMPTS {
         let outcome = replicas::query(&store, "attacker", &replica, Tier::new(1).unwrap(), attempt).await.unwrap();
         assert!(!leaks(&everything(&outcome)), "{engine:?}: {attempt:?} leaked a masked value: {outcome:?}");
-        if outcome.is_ok() {
-            masked_answers += 1;
+        if let Ok(result) = &outcome {
+            // The oracle is the list, not the guard: only bare projections are answered, and
+            // every cell of theirs is masked, NULL or a clean id; any other form is refused.
+            assert!(MASKED_ANSWERS.contains(attempt) || *attempt == LITERAL_ANSWER, "{engine:?}: {attempt:?} was answered: {result:?}");
+            let clean = |cell: &Option<String>| cell.as_deref().is_none_or(|c| c == MASK || ["1", "2", "3"].contains(&c));
+            if *attempt == LITERAL_ANSWER {
+                assert_eq!(result.rows, [[Some("x\\".to_string()), Some(" , (SELECT email FROM users LIMIT 1) AS leak --".to_string())]], "{engine:?}: read as the guard read it");
+            } else {
+                assert!(result.rows.iter().flatten().all(clean), "{engine:?}: {attempt:?} answered a value in clear: {:?}", result.rows);
+                masked_answers += 1;
+            }
         }
         tried += 1;
     }

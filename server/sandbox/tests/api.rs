@@ -73,10 +73,25 @@ async fn watches_resume_from_a_version_and_expire_when_it_is_too_old() {
     let pods: Api<Pod> = Api::all(client);
     let list = pods.list(&Default::default()).await.unwrap();
     let version = list.metadata.resource_version.unwrap();
-    // The crash loop changes a pod within a few ticks: the watch sees it.
+    // The crash loop changes a pod within a few ticks; once it has (a later list shows it), a
+    // watch from the first version replays that change: resumed, not started from now.
+    let number = |v: &str| v.parse::<u64>().unwrap();
+    let mut later = None;
+    for _ in 0..200 {
+        let now = pods.list(&Default::default()).await.unwrap();
+        if now.items.iter().any(|p| number(p.metadata.resource_version.as_deref().unwrap()) > number(&version)) {
+            later = now.metadata.resource_version;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let later = number(&later.expect("a pod changed"));
     let mut stream = pods.watch(&WatchParams::default().timeout(10), &version).await.unwrap().boxed();
     let event = tokio::time::timeout(Duration::from_secs(5), stream.try_next()).await.unwrap().unwrap().unwrap();
-    assert!(matches!(event, WatchEvent::Modified(ref p) if p.name_any().starts_with("worker-")), "{event:?}");
+    let WatchEvent::Modified(pod) = event else { panic!("{event:?}") };
+    assert!(pod.name_any().starts_with("worker-"), "{pod:?}");
+    let at = number(pod.metadata.resource_version.as_deref().unwrap());
+    assert!(number(&version) < at && at <= later, "a change from before the watch began: {version} < {at} <= {later}");
 
     // Once the history no longer reaches back, the API says 410 Gone, as Kubernetes does.
     // Polled: life moves on until the 50 changes kept no longer reach back to version 2.
