@@ -92,20 +92,7 @@ async fn serve(database_url: &str, replica_url: &str) -> (String, console_core::
     let config = console::config::Config::load(None, env.map(|(k, v)| (k.to_string(), v))).unwrap();
     let console = console::start::start(&config).await.unwrap();
     let store = console.state.store.clone();
-    let replica = Replica {
-        id: "bench".into(),
-        service: "payments-api".into(),
-        name: "bench".into(),
-        engine: Engine::Postgres,
-        url: replica_url.to_string(),
-        credential_env: String::new(),
-        credential_file: String::new(),
-        statement_timeout_ms: None,
-        row_cap: None,
-        masks: None,
-        allowed_schemas: vec![],
-        extra_functions: vec![],
-    };
+    let replica = Replica::new("bench", "payments-api", "bench", Engine::Postgres, replica_url);
     replicas::register(&store, &replica, "bench").await.unwrap();
     let base = format!("http://{addr}");
     let router = console::router(console.state.clone());

@@ -59,20 +59,7 @@ pub async fn ensure(store: &Store, path: &Path) -> Result<(), String> {
     if console_core::catalog::repo::service(store, SERVICE).await.map_err(|e| e.to_string())?.is_none() {
         return Ok(()); // The catalog in use has no such service.
     }
-    let replica = Replica {
-        id: REPLICA_ID.into(),
-        service: SERVICE.into(),
-        name: "demo shop".into(),
-        engine: Engine::Sqlite,
-        url: format!("sqlite://{}", path.display()),
-        credential_env: String::new(),
-        credential_file: String::new(),
-        statement_timeout_ms: None,
-        row_cap: None,
-        masks: None,
-        allowed_schemas: vec![],
-        extra_functions: vec![],
-    };
+    let replica = Replica::new(REPLICA_ID, SERVICE, "demo shop", Engine::Sqlite, &format!("sqlite://{}", path.display()));
     match replicas::register(store, &replica, "console").await {
         Ok(()) | Err(ReplicaError::Invalid(_)) => Ok(()), // already designated
         Err(ReplicaError::Store(e)) => Err(e.to_string()),

@@ -2,6 +2,7 @@
 //! nothing and says why (exit code 1); a dry run prints what would change per kind; `--prune`
 //! is what it takes to empty the catalog.
 
+mod common;
 use std::process::Command;
 
 fn console(db: &str, args: &[&str]) -> (i32, String, String) {
@@ -38,12 +39,9 @@ fn import_refuses_to_empty_the_catalog_without_prune() {
     assert!(out.contains("services: 0 added, 0 changed, 0 removed, 39 unchanged"), "the dry run removed nothing: {out}");
     // A dry run names what would change.
     let edited = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(demo).unwrap() {
-        let path = entry.unwrap().path();
-        let text = std::fs::read_to_string(&path).unwrap().replace("Double-entry ledger for every money movement.", "Double-entry ledger, edited in Git.");
-        let text = text.replace("name: cart\n", "name: cart-v2\n");
-        std::fs::write(edited.path().join(path.file_name().unwrap()), text).unwrap();
-    }
+    common::write_demo_catalog(edited.path(), |text| {
+        text.replace("Double-entry ledger for every money movement.", "Double-entry ledger, edited in Git.").replace("name: cart\n", "name: cart-v2\n")
+    });
     let (code, out, err) = console(&db, &["import", "--dir", edited.path().to_str().unwrap(), "--dry-run"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("services: 1 added: cart-v2, 1 changed: ledger, 1 removed: cart, 37 unchanged"), "{out}");

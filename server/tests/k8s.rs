@@ -638,15 +638,13 @@ async fn an_open_follow_ends_when_access_does() {
     let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &joao).await;
     follow.line_where("a line", |_| true).await;
     let moved = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(common::demo_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        let mut text = std::fs::read_to_string(&path).unwrap();
+    common::write_demo_catalog(moved.path(), |mut text| {
         if let Some(at) = text.find("  name: ledger\n") {
             let owner = at + text[at..].find("owner: group:default/payments").unwrap();
             text.replace_range(owner..owner + "owner: group:default/payments".len(), "owner: group:default/search");
         }
-        std::fs::write(moved.path().join(path.file_name().unwrap()), text).unwrap();
-    }
+        text
+    });
     console_core::catalog::repo::import_dir(&app.store, moved.path()).await.unwrap();
     assert_eq!(ending(&mut follow).await, ACCESS_ENDED, "the service moved to another squad");
     drop(follow);

@@ -215,10 +215,7 @@ async fn a_console_edit_survives_a_restart_and_says_it_overrides_git() {
     let dir = tempfile::tempdir().unwrap();
     let catalog = dir.path().join("catalog");
     std::fs::create_dir(&catalog).unwrap();
-    for entry in std::fs::read_dir(common::demo_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, catalog.join(path.file_name().unwrap())).unwrap();
-    }
+    common::write_demo_catalog(&catalog, |text| text);
     std::fs::write(
         catalog.join("untiered.yaml"),
         "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: untiered\nspec:\n  type: service\n  lifecycle: production\n  owner: group:default/payments\n",

@@ -51,18 +51,10 @@ async fn main() {
     let sqlite_store = testing::sqlite().await;
     let postgres_store = testing::postgres().await;
     let replica = Replica {
-        id: "bench".into(),
-        service: "bench".into(),
-        name: "bench".into(),
-        engine: Engine::Postgres,
-        url: url.clone(),
-        credential_env: String::new(),
-        credential_file: String::new(),
         statement_timeout_ms: Some(30_000),
         row_cap: Some(10_000),
         masks: Some(vec!["email".into()]),
-        allowed_schemas: vec![],
-        extra_functions: vec![],
+        ..Replica::new("bench", "bench", "bench", Engine::Postgres, &url)
     };
     println!("| query | raw driver p50 | guarded run p50 | overhead | whole flow, SQLite store | overhead | whole flow, PostgreSQL store | overhead |");
     println!("|---|---|---|---|---|---|---|---|");

@@ -576,18 +576,11 @@ async fn prove(engine: Engine, url: &str) -> usize {
     // Through the console's own path: guarded, run, and audited in a console store.
     let store = testing::sqlite().await;
     let replica = Replica {
-        id: "target".into(),
-        service: "svc".into(),
-        name: "target".into(),
-        engine,
-        url: url.to_string(),
-        credential_env: String::new(),
-        credential_file: String::new(),
         statement_timeout_ms: Some(1_500),
         row_cap: Some(100),
         masks: Some(vec!["*password*".into(), "email".into()]),
         allowed_schemas: if engine == Engine::Postgres { vec!["public".into()] } else { vec![] },
-        extra_functions: vec![],
+        ..Replica::new("target", "svc", "target", engine, url)
     };
     // An existence check on a masked column runs, and its audit record says which column it tested.
     let probe = "SELECT id FROM users WHERE email = 'MARKER-joao@example.com'";
@@ -710,11 +703,7 @@ async fn a_replica_that_is_down_is_a_clear_error_within_the_connect_timeout() {
 
 #[tokio::test]
 async fn registration_warns_when_the_credential_can_write() {
-    let replica = |engine, url: String| Replica {
-        id: "r".into(), service: "s".into(), name: "r".into(), engine, url,
-        credential_env: String::new(), credential_file: String::new(), statement_timeout_ms: None, row_cap: None, masks: None, allowed_schemas: vec![],
-        extra_functions: vec![],
-    };
+    let replica = |engine, url: String| Replica::new("r", "s", "r", engine, &url);
     let pg = replicas::check_credential(&replica(Engine::Postgres, postgres_replica().await.url.clone())).await.unwrap().unwrap();
     assert!(pg.contains("can write"), "{pg}");
     // The replica overloads abs() in public: registration names it.
@@ -784,11 +773,7 @@ proptest::proptest! {
 /// only under the credentials directory; at registration and again when connecting.
 #[test]
 fn credential_sources_are_confined() {
-    let base = Replica {
-        id: "r".into(), service: "s".into(), name: "r".into(), engine: Engine::Postgres, url: "postgres://reader@db/app".into(),
-        credential_env: String::new(), credential_file: String::new(), statement_timeout_ms: None, row_cap: None, masks: None, allowed_schemas: vec![],
-        extra_functions: vec![],
-    };
+    let base = Replica::new("r", "s", "r", Engine::Postgres, "postgres://reader@db/app");
     let with_env = |name: &str| Replica { credential_env: name.into(), ..base.clone() };
     let with_file = |path: &str| Replica { credential_file: path.into(), ..base.clone() };
     for refused in [with_env("CONSOLE_OIDC_CLIENT_SECRET"), with_env("HOME"), with_env("CONSOLE_REPLICA_"), with_env("console_replica_x")] {
@@ -809,11 +794,7 @@ fn credential_sources_are_confined() {
 /// The check names each power a read replica's credential should not have.
 #[tokio::test]
 async fn the_credential_check_names_dangerous_powers() {
-    let replica = |engine, url: String| Replica {
-        id: "r".into(), service: "s".into(), name: "r".into(), engine, url,
-        credential_env: String::new(), credential_file: String::new(), statement_timeout_ms: None, row_cap: None, masks: None, allowed_schemas: vec![],
-        extra_functions: vec![],
-    };
+    let replica = |engine, url: String| Replica::new("r", "s", "r", engine, &url);
     // The test server's `postgres` role is a superuser.
     let pg = postgres_replica().await;
     let url = pg.url.clone();

@@ -60,6 +60,15 @@ pub fn demo_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo/catalog")
 }
 
+/// Writes every descriptor file of the demo catalog into `into`, each through `edit`: the demo
+/// organisation as Git would hold it after a change.
+pub fn write_demo_catalog(into: &std::path::Path, edit: impl Fn(String) -> String) {
+    for entry in std::fs::read_dir(demo_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::write(into.join(path.file_name().unwrap()), edit(std::fs::read_to_string(&path).unwrap())).unwrap();
+    }
+}
+
 impl TestApp {
     /// The demo organisation from `demo/catalog`, on in-memory SQLite.
     pub async fn demo() -> TestApp {

@@ -58,6 +58,27 @@ pub struct Replica {
     pub extra_functions: Vec<String>,
 }
 
+impl Replica {
+    /// `url` designated as replica `id` of `service`, with no credential source and no options
+    /// of its own: the tier's defaults apply.
+    pub fn new(id: &str, service: &str, name: &str, engine: Engine, url: &str) -> Replica {
+        Replica {
+            id: id.into(),
+            service: service.into(),
+            name: name.into(),
+            engine,
+            url: url.into(),
+            credential_env: String::new(),
+            credential_file: String::new(),
+            statement_timeout_ms: None,
+            row_cap: None,
+            masks: None,
+            allowed_schemas: vec![],
+            extra_functions: vec![],
+        }
+    }
+}
+
 /// What browsers learn of a replica: never its URL or where its credential lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicaSummary {

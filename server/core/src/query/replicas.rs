@@ -393,20 +393,7 @@ mod tests {
     use super::*;
 
     fn replica(url: &str, engine: Engine) -> Replica {
-        Replica {
-            id: "orders-ro".into(),
-            service: "ledger".into(),
-            name: "orders".into(),
-            engine,
-            url: url.into(),
-            credential_env: String::new(),
-            credential_file: String::new(),
-            statement_timeout_ms: None,
-            row_cap: None,
-            masks: None,
-            allowed_schemas: vec![],
-            extra_functions: vec![],
-        }
+        Replica::new("orders-ro", "ledger", "orders", engine, url)
     }
 
     /// Limits come from the tier's defaults (values no built-in has), the replica's own
