@@ -218,15 +218,32 @@ pub async fn run(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Resul
 /// Layer 1 alone, against the replica's schema (read again once when the query names something
 /// the cached snapshot does not know).
 pub async fn check(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Result<guard::Checked, RunError> {
-    let allowed = Allowed::new(engine, &limits.extra_functions);
+    let allowed = std::sync::Arc::new(Allowed::new(engine, &limits.extra_functions));
+    let (sql, masks): (std::sync::Arc<str>, std::sync::Arc<[String]>) = (sql.into(), limits.masks.as_slice().into());
     let mut refreshed = false;
     loop {
         let schema = schema::snapshot(engine, url, limits, refreshed).await?;
-        match guard::check(sql, &Policy { schema: &schema, masks: &limits.masks, allowed: &allowed }) {
+        let (sql, masks, allowed) = (sql.clone(), masks.clone(), allowed.clone());
+        let verdict = on_guard_pool(move || guard::check(&sql, &Policy { schema: &schema, masks: &masks, allowed: &allowed })).await?;
+        match verdict {
             Err(refusal) if refusal.unknown_name && !refreshed => refreshed = true,
             other => return Ok(other?),
         }
     }
+}
+
+/// The guard's analysis is CPU work bounded by its step budget; it runs on a blocking thread,
+/// [`GUARD_THREADS`] at a time, so no number of costly statements can hold the async workers
+/// that serve the pages. Waiting for a turn holds no thread.
+pub const GUARD_THREADS: usize = 1;
+
+async fn on_guard_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, RunError> {
+    static TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(GUARD_THREADS);
+    let _turn = TURNS.acquire().await.map_err(|_| RunError::Unreachable("the query guard is shutting down".into()))?;
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        tracing::error!(error = %e, "the query guard's thread failed");
+        RunError::Refused(Refusal::new("the guard failed on this query; it was not run"))
+    })
 }
 
 /// [`run`], stoppable through `cancel`.
@@ -234,7 +251,8 @@ pub async fn run_cancellable(engine: Engine, url: &str, sql: &str, limits: &Limi
     let checked = check(engine, url, sql, limits).await?;
     // A SELECT's cells are cut on the replica; `limited`: it has a LIMIT of its own.
     let bound = (checked.kind == guard::ReadKind::Select).then_some(checked.limited);
-    let result = run_with_lineage(engine, url, sql, limits, cancel, &checked.masked, bound).await?;
+    // The replica runs the guard's canonical statement, never the text as typed.
+    let result = run_with_lineage(engine, url, &checked.sql, limits, cancel, &checked.masked, bound).await?;
     Ok(QueryResult { probed: checked.probed, ..result })
 }
 

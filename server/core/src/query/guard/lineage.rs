@@ -26,6 +26,8 @@ pub struct Col {
 #[derive(Debug, Clone)]
 struct Rel {
     name: String,
+    /// The name as written, to qualify references with; `None` where a query cannot name it.
+    ident: Option<Ident>,
     cols: Vec<Col>,
 }
 
@@ -48,7 +50,7 @@ impl<'a> Scope<'a> {
     fn with_outputs(&self, outputs: &[Col]) -> Scope<'a> {
         let mut rels = self.rels.clone();
         // A name no query can spell, so only unqualified names reach it.
-        rels.push(Rel { name: "\0output".into(), cols: outputs.to_vec() });
+        rels.push(Rel { name: "\0output".into(), ident: None, cols: outputs.to_vec() });
         Scope { rels, merged_columns: self.merged_columns, outer: self.outer }
     }
 }
@@ -67,6 +69,19 @@ fn unsupported(what: impl std::fmt::Display) -> Refusal {
     Refusal::new(format!("{what} is not supported by the query guard; write the query in plain SELECT form"))
 }
 
+/// Most walk steps the analysis of one statement may take: nested recursive CTEs are re-read
+/// until their masks settle, which grows exponentially with their depth.
+pub const STEP_BUDGET: usize = 200_000;
+
+/// The stricter rule: cheaper than modelling how each engine reads positions and sorts.
+fn masked_output_ordered(column: &str, how: &str) -> Refusal {
+    Refusal::new(format!(
+        "the masked column {column} is in this query's output, so the query may not {how}: \
+         an order, grouping or de-duplication that follows a masked value reveals it. Order and group by named columns \
+         (not a position in parentheses or with a sign, not a constant), and combine results with UNION ALL"
+    ))
+}
+
 fn masked_use(column: &str) -> Refusal {
     Refusal::new(format!(
         "the masked column {column} may only be selected as it is (it is then masked), compared with = or IN to literals, \
@@ -75,7 +90,7 @@ fn masked_use(column: &str) -> Refusal {
 }
 
 /// The variant name of an AST node, for refusal messages.
-fn kind_name(node: &impl std::fmt::Debug) -> String {
+pub(super) fn kind_name(node: &impl std::fmt::Debug) -> String {
     let text = format!("{node:?}");
     text.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("this form").to_string()
 }
@@ -89,13 +104,33 @@ pub struct Analyzer<'a> {
     /// CTEs in scope, innermost last; `None` while a WITH RECURSIVE names one not yet defined.
     ctes: Vec<(String, Option<Vec<Col>>)>,
     depth: usize,
+    /// Walk steps taken so far, against [`STEP_BUDGET`].
+    steps: usize,
+    /// Column references resolved to exactly one named relation, by where they start; `None`
+    /// where two walks disagreed. The canonical printer qualifies them.
+    qualifiers: std::cell::RefCell<std::collections::HashMap<(u64, u64), Option<Ident>>>,
     /// Masked columns tested by existence checks, for the audit.
     pub probed: Vec<String>,
 }
 
 impl<'a> Analyzer<'a> {
     pub fn new(schema: &'a Schema, masks: &'a [String], allowed: &'a Allowed) -> Self {
-        Analyzer { schema, masks, allowed, check_calls: true, ctes: Vec::new(), depth: 0, probed: Vec::new() }
+        Analyzer { schema, masks, allowed, check_calls: true, ctes: Vec::new(), depth: 0, steps: 0, qualifiers: Default::default(), probed: Vec::new() }
+    }
+
+    /// The qualifications the canonical printer writes (see [`super::canonical`]).
+    pub fn qualifiers(&self) -> super::canonical::Qualifiers {
+        self.qualifiers.borrow().iter().filter_map(|(at, q)| q.clone().map(|q| (*at, q))).collect()
+    }
+
+    fn step(&mut self) -> R<()> {
+        self.steps += 1;
+        if self.steps > STEP_BUDGET {
+            return Err(Refusal::new(format!(
+                "the query is too complex for the guard to check within its budget of {STEP_BUDGET} steps; split it or nest fewer recursive CTEs"
+            )));
+        }
+        Ok(())
     }
 
     fn engine(&self) -> Engine {
@@ -114,6 +149,7 @@ impl<'a> Analyzer<'a> {
         if q.for_clause.is_some() || q.settings.is_some() || q.format_clause.is_some() || !q.pipe_operators.is_empty() {
             return Err(unsupported("this query clause"));
         }
+        self.step()?;
         self.depth += 1;
         if self.depth > 64 {
             return Err(Refusal::new("the query nests too deeply to be checked"));
@@ -128,25 +164,18 @@ impl<'a> Analyzer<'a> {
     fn query_body(&mut self, q: &Query, outer: Option<&Scope>) -> R<Vec<Col>> {
         if let Some(with) = &q.with {
             let base = self.ctes.len();
-            if with.recursive {
-                // WITH RECURSIVE lets each CTE see all the others, so a name that reads as a
-                // table may be a later CTE: register every name before reading any.
-                for cte in &with.cte_tables {
-                    self.ctes.push((norm(&cte.alias.name), None));
-                }
+            // WITH RECURSIVE lets each CTE see all the others, and SQLite's plain WITH does too,
+            // so a name that reads as a table may be a later CTE: every name is registered
+            // before any is read, on every engine, and a CTE read before it is defined is refused.
+            for cte in &with.cte_tables {
+                self.ctes.push((norm(&cte.alias.name), None));
             }
             for (i, cte) in with.cte_tables.iter().enumerate() {
                 if cte.from.is_some() {
                     return Err(unsupported("CTE ... FROM"));
                 }
-                let name = norm(&cte.alias.name);
                 let cols = if with.recursive { self.recursive_cte(cte, base + i, outer)? } else { self.query_in(&cte.query, outer)? };
-                let cols = rename(cols, &cte.alias.columns)?;
-                if with.recursive {
-                    self.ctes[base + i].1 = Some(cols);
-                } else {
-                    self.ctes.push((name, Some(cols)));
-                }
+                self.ctes[base + i].1 = Some(rename(cols, &cte.alias.columns)?);
             }
         }
         let cols = match &*q.body {
@@ -212,10 +241,16 @@ impl<'a> Analyzer<'a> {
         match body {
             SetExpr::Select(select) => self.select(select, outer, None),
             SetExpr::Query(q) => self.query_in(q, outer),
-            SetExpr::SetOperation { left, right, .. } => {
+            SetExpr::SetOperation { left, right, op, set_quantifier } => {
                 let left = self.set_expr(left, outer)?;
                 let right = self.set_expr(right, outer)?;
-                merge(left, &right)
+                let merged = merge(left, &right)?;
+                // Only UNION ALL appends; the others compare, and SQLite sorts a UNION by all its columns.
+                let appends = matches!(op, SetOperator::Union) && matches!(set_quantifier, SetQuantifier::All);
+                if let (Some(m), false) = (merged.iter().find_map(|c| c.mask.as_deref()), appends) {
+                    return Err(masked_output_ordered(m, &format!("combine results with {op} {set_quantifier}").trim().to_string()));
+                }
+                Ok(merged)
             }
             SetExpr::Values(values) => {
                 let scope = Scope { outer, ..Scope::default() };
@@ -257,15 +292,29 @@ impl<'a> Analyzer<'a> {
         {
             return Err(unsupported("this SELECT clause"));
         }
+        self.step()?;
         let mut scope = Scope { outer, ..Scope::default() };
+        // ON conditions are read once the output names are known: SQLite lets them see those.
+        let mut ons = Vec::new();
         for from in &s.from {
-            self.table_with_joins(from, &mut scope)?;
+            self.table_with_joins(from, &mut scope, &mut ons)?;
         }
+        // MariaDB (in a select-list subquery) and SQLite let an item read an earlier item's
+        // alias: each item sees the FROM columns and the earlier outputs as one level, so a
+        // name that is masked on either side counts as masked.
+        let earlier_outputs = matches!(self.engine(), Engine::Mysql | Engine::Sqlite);
         let mut cols = Vec::new();
         for item in &s.projection {
+            let item_scope;
+            let visible = if earlier_outputs && !cols.is_empty() {
+                item_scope = scope.with_outputs(&cols);
+                &item_scope
+            } else {
+                &scope
+            };
             match item {
-                SelectItem::UnnamedExpr(e) => cols.push(Col { name: output_name(e), mask: self.projected(e, &scope)? }),
-                SelectItem::ExprWithAlias { expr, alias } => cols.push(Col { name: norm(alias), mask: self.projected(expr, &scope)? }),
+                SelectItem::UnnamedExpr(e) => cols.push(Col { name: output_name(e), mask: self.projected(e, visible)? }),
+                SelectItem::ExprWithAlias { expr, alias } => cols.push(Col { name: norm(alias), mask: self.projected(expr, visible)? }),
                 SelectItem::Wildcard(options) => {
                     no_wildcard_options(options)?;
                     if scope.merged_columns {
@@ -295,10 +344,25 @@ impl<'a> Analyzer<'a> {
                     self.sort_key(e, &named, &cols)?;
                 }
             }
-            _ => {}
+            Some(Distinct::Distinct) => {
+                if let Some(m) = cols.iter().find_map(|c| c.mask.as_deref()) {
+                    return Err(masked_output_ordered(m, "be DISTINCT"));
+                }
+            }
+            Some(Distinct::All) | None => {}
+        }
+        // SQLite's WHERE and ON read the same SELECT's output names after its FROM columns and
+        // before outer ones; elsewhere they see the FROM columns only.
+        let sqlite = self.engine() == Engine::Sqlite;
+        for (on, visible_rels) in ons {
+            let mut at_join = Scope { rels: scope.rels[..visible_rels].to_vec(), merged_columns: scope.merged_columns, outer: scope.outer };
+            if sqlite {
+                at_join = at_join.with_outputs(&cols);
+            }
+            self.predicate(on, &at_join)?;
         }
         if let Some(w) = &s.selection {
-            self.predicate(w, &scope)?;
+            self.predicate(w, if sqlite { &named } else { &scope })?;
         }
         match &s.group_by {
             GroupByExpr::All(modifiers) => {
@@ -350,6 +414,12 @@ impl<'a> Analyzer<'a> {
     /// input columns, MariaDB and SQLite inside expressions as well), so a name masked on either
     /// side is refused.
     fn sort_key(&mut self, e: &Expr, named: &Scope, outputs: &[Col]) -> R<()> {
+        // Engines read `(1)`, `+1`, `1 COLLATE x` or a constant expression as a position, or
+        // not, each its own way: with a masked output, a key must name a column.
+        let position = matches!(e, Expr::Value(ValueWithSpan { value: Value::Number(..), .. }));
+        if let (Some(m), false) = (outputs.iter().find_map(|c| c.mask.as_deref()), position || mentions_column(e)) {
+            return Err(masked_output_ordered(m, &format!("order, group or pick DISTINCT ON by {e}")));
+        }
         if let Expr::Value(v) = e {
             if let Value::Number(n, _) = &v.value {
                 if let Some(col) = n.parse::<usize>().ok().and_then(|i| i.checked_sub(1)).and_then(|i| outputs.get(i)) {
@@ -363,11 +433,12 @@ impl<'a> Analyzer<'a> {
         self.clean(e, named)
     }
 
-    fn table_with_joins(&mut self, twj: &TableWithJoins, scope: &mut Scope) -> R<()> {
-        self.table_factor(&twj.relation, scope)?;
+    /// `ons`: each ON condition with the number of relations it sees, read after the projection.
+    fn table_with_joins<'q>(&mut self, twj: &'q TableWithJoins, scope: &mut Scope, ons: &mut Vec<(&'q Expr, usize)>) -> R<()> {
+        self.table_factor(&twj.relation, scope, ons)?;
         for join in &twj.joins {
             let before = scope.rels.len();
-            self.table_factor(&join.relation, scope)?;
+            self.table_factor(&join.relation, scope, ons)?;
             let constraint = match &join.join_operator {
                 JoinOperator::Join(c)
                 | JoinOperator::Inner(c)
@@ -381,7 +452,7 @@ impl<'a> Analyzer<'a> {
                 other => return Err(unsupported(format!("the join {}", kind_name(other)))),
             };
             match constraint {
-                JoinConstraint::On(e) => self.predicate(e, scope)?,
+                JoinConstraint::On(e) => ons.push((e, scope.rels.len())),
                 JoinConstraint::None => {}
                 JoinConstraint::Using(names) => {
                     scope.merged_columns = true;
@@ -407,8 +478,9 @@ impl<'a> Analyzer<'a> {
         Ok(())
     }
 
-    fn table_factor(&mut self, factor: &TableFactor, scope: &mut Scope) -> R<()> {
-        let (name, cols, alias) = match factor {
+    fn table_factor<'q>(&mut self, factor: &'q TableFactor, scope: &mut Scope, ons: &mut Vec<(&'q Expr, usize)>) -> R<()> {
+        self.step()?;
+        let (ident, cols, alias) = match factor {
             TableFactor::Table { name, alias, args, with_hints, version, with_ordinality, partitions, json_path, sample, .. } => {
                 if !with_hints.is_empty() || version.is_some() || *with_ordinality || !partitions.is_empty() || json_path.is_some() || sample.is_some() {
                     return Err(unsupported(format!("this form of table reference ({name})")));
@@ -424,8 +496,7 @@ impl<'a> Analyzer<'a> {
                     }
                     None => {
                         let cols = self.relation(name)?;
-                        let last = name.0.last().and_then(|p| p.as_ident()).map(norm).unwrap_or_default();
-                        (last, cols, alias)
+                        (name.0.last().and_then(|p| p.as_ident()).cloned(), cols, alias)
                     }
                 }
             }
@@ -437,7 +508,7 @@ impl<'a> Analyzer<'a> {
                 // a sibling's name must not hide the outer relation the engine will read.
                 let visible = if *lateral { Some(&*scope) } else { scope.outer };
                 let cols = self.query_in(subquery, visible)?;
-                (String::new(), cols, alias)
+                (None, cols, alias)
             }
             TableFactor::Function { name, args, alias, with_ordinality, .. } => {
                 if *with_ordinality {
@@ -456,14 +527,14 @@ impl<'a> Analyzer<'a> {
                 }
                 return self.push_function(scope, "unnest".into(), alias);
             }
-            TableFactor::NestedJoin { table_with_joins, alias: None } => return self.table_with_joins(table_with_joins, scope),
+            TableFactor::NestedJoin { table_with_joins, alias: None } => return self.table_with_joins(table_with_joins, scope, ons),
             other => return Err(unsupported(format!("the FROM item {}", kind_name(other)))),
         };
-        let (name, cols) = match alias {
-            Some(alias) => (norm(&alias.name), rename(cols, &alias.columns)?),
-            None => (name, cols),
+        let (ident, cols) = match alias {
+            Some(alias) => (Some(alias.name.clone()), rename(cols, &alias.columns)?),
+            None => (ident, cols),
         };
-        scope.rels.push(Rel { name, cols });
+        scope.rels.push(Rel { name: ident.as_ref().map(norm).unwrap_or_default(), ident, cols });
         Ok(())
     }
 
@@ -477,6 +548,7 @@ impl<'a> Analyzer<'a> {
             _ => &[],
         };
         let rel = alias.as_ref().map(|a| norm(&a.name)).unwrap_or_else(|| fname.clone());
+        let ident = Some(alias.as_ref().map(|a| a.name.clone()).unwrap_or_else(|| Ident::new(&fname)));
         let aliases = alias.as_ref().map(|a| a.columns.as_slice()).unwrap_or_default();
         // Record functions return the columns their definition list declares, all from the argument.
         let record = matches!(fname.as_str(), "json_to_recordset" | "jsonb_to_recordset");
@@ -495,7 +567,7 @@ impl<'a> Analyzer<'a> {
             return Err(Refusal::new(format!("{fname} returns {} column(s); the alias list names {}", cols.len(), aliases.len())));
         }
         let cols = rename(cols, aliases)?;
-        scope.rels.push(Rel { name: rel, cols });
+        scope.rels.push(Rel { name: rel, ident, cols });
         Ok(())
     }
 
@@ -554,8 +626,11 @@ impl<'a> Analyzer<'a> {
             Some(Statement::CreateView(create)) => create.query.clone(),
             _ => return Err(Refusal::new("its definition is not a query")),
         };
-        let mut inner = Analyzer { schema: self.schema, masks: self.masks, allowed: self.allowed, check_calls: false, ctes: Vec::new(), depth: self.depth + 1, probed: Vec::new() };
-        inner.query(&query)
+        let mut inner = Analyzer::new(self.schema, self.masks, self.allowed);
+        (inner.check_calls, inner.depth, inner.steps) = (false, self.depth + 1, self.steps);
+        let cols = inner.query(&query);
+        self.steps = inner.steps;
+        cols
     }
 
     /// A function name checked against the allow-list; returns it unescaped and lower-case.
@@ -658,6 +733,13 @@ impl<'a> Analyzer<'a> {
                 for e in &spec.order_by {
                     self.clean(&e.expr, scope)?;
                 }
+                if let Some(frame) = &spec.window_frame {
+                    for bound in std::iter::once(&frame.start_bound).chain(&frame.end_bound) {
+                        if let WindowFrameBound::Preceding(Some(e)) | WindowFrameBound::Following(Some(e)) = bound {
+                            self.clean(e, scope)?;
+                        }
+                    }
+                }
             }
             Some(WindowType::NamedWindow(_)) => return Err(unsupported("named windows")),
         }
@@ -692,6 +774,7 @@ impl<'a> Analyzer<'a> {
 
     /// A WHERE, HAVING or ON condition: masked columns may appear only as existence checks.
     fn predicate(&mut self, e: &Expr, scope: &Scope) -> R<()> {
+        self.step()?;
         let probe = match e {
             Expr::BinaryOp { left, op: BinaryOperator::And | BinaryOperator::Or, right } => {
                 self.predicate(left, scope)?;
@@ -752,6 +835,7 @@ impl<'a> Analyzer<'a> {
 
     /// An expression that must not touch a masked column at all.
     fn clean(&mut self, e: &Expr, scope: &Scope) -> R<()> {
+        self.step()?;
         match e {
             Expr::Identifier(ident) if ident.value.starts_with('@') => Err(Refusal::new("user variables (@name) are not allowed")),
             Expr::Identifier(_) | Expr::CompoundIdentifier(_) => match self.resolve_ref(e, scope) {
@@ -901,15 +985,42 @@ impl<'a> Analyzer<'a> {
         Refusal::unknown(format!("{e} is not a column of the tables this query reads"))
     }
 
-    fn resolve(&self, parts: &[Ident], scope: &Scope) -> Resolved {
-        let parts: Vec<String> = parts.iter().map(norm).collect();
+    /// Records how the reference starting at `ident` is to be printed; two walks that disagree
+    /// (a recursive CTE is read more than once) leave it unqualified.
+    fn qualify(&self, ident: &Ident, qualifier: Option<Ident>) {
+        let at = (ident.span.start.line, ident.span.start.column);
+        if at.0 == 0 {
+            return;
+        }
+        let mut qualifiers = self.qualifiers.borrow_mut();
+        match qualifiers.get(&at) {
+            Some(seen) if *seen != qualifier => {
+                qualifiers.insert(at, None);
+            }
+            Some(_) => {}
+            None => {
+                qualifiers.insert(at, qualifier);
+            }
+        }
+    }
+
+    fn resolve(&self, names: &[Ident], scope: &Scope) -> Resolved {
+        let parts: Vec<String> = names.iter().map(norm).collect();
         let mut current = Some(scope);
         while let Some(s) = current {
             match parts.as_slice() {
                 [col] => {
-                    let matches: Vec<&Col> = s.rels.iter().flat_map(|r| &r.cols).filter(|c| &c.name == col).collect();
-                    if !matches.is_empty() {
-                        return Resolved::Column(matches.iter().find_map(|c| c.mask.clone()));
+                    let holders: Vec<&Rel> = s.rels.iter().filter(|r| r.cols.iter().any(|c| &c.name == col)).collect();
+                    if !holders.is_empty() {
+                        // One named relation holds it: the replica is told which, whatever its own
+                        // scoping rules. Over USING/NATURAL the merged column stays unqualified.
+                        let qualifier = match holders.as_slice() {
+                            [one] if !s.merged_columns && !shadowed_inside(scope, s, &one.name) => one.ident.clone(),
+                            _ => None,
+                        };
+                        self.qualify(&names[0], qualifier);
+                        let mask = holders.iter().flat_map(|r| &r.cols).filter(|c| &c.name == col).find_map(|c| c.mask.clone());
+                        return Resolved::Column(mask);
                     }
                     if let Some(rel) = s.rels.iter().find(|r| &r.name == col) {
                         return Resolved::WholeRow(rel.first_masked().map(String::from));
@@ -940,6 +1051,37 @@ fn find_rel<'s>(scope: &'s Scope, name: &str) -> Option<&'s Rel> {
         current = s.outer;
     }
     None
+}
+
+/// A relation called `name` in a scope nearer than `found`: a qualifier would name it instead.
+fn shadowed_inside(scope: &Scope, found: &Scope, name: &str) -> bool {
+    let mut current = Some(scope);
+    while let Some(s) = current {
+        if std::ptr::eq(s, found) {
+            return false;
+        }
+        if s.rels.iter().any(|r| r.name == name) {
+            return true;
+        }
+        current = s.outer;
+    }
+    false
+}
+
+/// Whether `e` names a column anywhere (a sort key that does not is a constant, or a position).
+fn mentions_column(e: &Expr) -> bool {
+    use std::ops::ControlFlow;
+    struct Finder;
+    impl Visitor for Finder {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if is_column_ref(e) {
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    e.visit(&mut Finder).is_break()
 }
 
 fn is_column_ref(e: &Expr) -> bool {
