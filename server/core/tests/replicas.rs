@@ -459,7 +459,52 @@ const MASK_ATTEMPTS: &[&str] = &[
     // as an escaped quote (the PostgreSQL replica here is configured so).
     "SELECT 0 --\u{a0} AS a, (SELECT email FROM users LIMIT 1) \"\n, 'abc' AS y -- \"\nFROM users",
     "SELECT 'x\\' AS a, ' , (SELECT email FROM users LIMIT 1) AS leak --' AS b",
+    // The second review. PostgreSQL reads a dollar tag with a non-ASCII character whole; the
+    // parser ended it early: the replica ran the raw text, not what the guard checked.
+    "SELECT text $a→$ , ' $a→$ , lower(email) AS leak, text $b→$ ' AS x, text $b→$ FROM users",
+    "SELECT text $a→$ , ' $a→$ , (SELECT string_agg(secret, ',') FROM other.secrets) AS leak, text $b→$ ' AS x, text $b→$ FROM users",
+    "SELECT text $a→$ , ' $a→$ , (SELECT string_agg(query, ',') FROM pg_stat_activity) AS leak, text $b→$ ' AS x, text $b→$ FROM users",
+    "SELECT text $a→$ , ' $a→$ , (SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity) AS leak, text $b→$ ' AS x, text $b→$ FROM users",
+    // Positions the guard did not see as positions: with probe rows, the order extracts values.
+    "SELECT email, id FROM users UNION ALL SELECT 'MARKER-m', -1 ORDER BY (1)",
+    "SELECT email, id FROM users UNION ALL SELECT 'MARKER-m', -1 ORDER BY +1",
+    "SELECT id, email FROM users ORDER BY (2)",
+    "SELECT id, email FROM users ORDER BY +2",
+    "SELECT email, count(*) FROM users GROUP BY (1)",
+    "SELECT DISTINCT ON ((2)) id, email FROM users",
+    "SELECT email FROM users UNION SELECT 'MARKER-m'",
+    "SELECT DISTINCT email FROM users",
+    // SQLite: a plain WITH lets an earlier CTE read a later one.
+    "WITH a(x) AS (SELECT name FROM users), users(name) AS (SELECT email FROM main.users) SELECT x || '' FROM a",
+    "WITH a(x) AS (SELECT name FROM users), users(name) AS (SELECT email FROM public.users) SELECT x || '' FROM a",
 ];
+
+/// Scoping rules of one engine: SQLite's WHERE and ON see the same SELECT's output alias `name`
+/// (here email) before the outer users.name; a MariaDB select-list subquery sees an earlier
+/// alias `al` (a masked column) before the outer k.al. The engines named refuse them (SQLite
+/// items see earlier aliases too); the others read the outer column, as the canonical text says
+/// (qualified), and answer with only 1s and masks.
+const ENGINE_SCOPING: &[(&str, &[Engine])] = &[
+    ("SELECT id FROM users WHERE EXISTS (SELECT e AS name FROM (SELECT email AS e FROM users) d WHERE name LIKE 'm%') ORDER BY id", &[Engine::Sqlite]),
+    ("SELECT id FROM users WHERE EXISTS (SELECT e AS name FROM (SELECT email AS e FROM users) d JOIN (SELECT 1 AS k) x ON name LIKE 'm%') ORDER BY id", &[Engine::Sqlite]),
+    ("SELECT email AS al, (SELECT upper(concat(al, ''))) AS x FROM users, (SELECT 1 AS al) k", &[Engine::Mysql, Engine::Sqlite]),
+    ("SELECT password_hash AS al, (SELECT concat(al, '')) AS x FROM users, (SELECT 1 AS al) k", &[Engine::Mysql, Engine::Sqlite]),
+];
+
+async fn scoping_is_read_as_the_engine_reads_it(engine: Engine, url: &str) {
+    for (sql, refusing) in ENGINE_SCOPING {
+        let outcome = run(engine, url, sql, &limits()).await;
+        assert!(!leaks(&everything(&outcome)), "{engine:?}: {sql}: {outcome:?}");
+        match outcome {
+            Err(RunError::Refused(r)) if refusing.contains(&engine) => assert!(r.reason.contains("masked column"), "{sql}: {}", r.reason),
+            Ok(result) if !refusing.contains(&engine) => {
+                assert!(!result.rows.is_empty(), "{engine:?}: {sql}");
+                assert!(result.rows.iter().flatten().all(|c| matches!(c.as_deref(), None | Some(MASK | "1"))), "{engine:?}: {sql}: {:?}", result.rows);
+            }
+            other => panic!("{engine:?}: {sql}: {other:?}"),
+        }
+    }
+}
 
 /// Of MASK_ATTEMPTS, the reads that are answered (on the engines whose SQL has the form): a
 /// masked column projected bare, renamed, through a derived table, a CTE, a view, a union or a
@@ -618,6 +663,7 @@ async fn prove(engine: Engine, url: &str) -> usize {
         }
         tried += 1;
     }
+    scoping_is_read_as_the_engine_reads_it(engine, url).await;
     assert!(masked_answers >= 5, "{engine:?}: bare and renamed reads of masked columns should run, masked ({masked_answers})");
     assert!(tried >= 250, "{engine:?}: only {tried} attempts");
     let audit = replicas::audit_log(&store, Some("attacker"), 1_000).await.unwrap();
