@@ -861,3 +861,95 @@ async fn the_credential_check_names_dangerous_powers() {
     let root = replicas::credential_powers(&replica(Engine::Mysql, db)).await.unwrap();
     assert!(root.contains(&"SUPER".to_string()) || root.contains(&"ALL PRIVILEGES".to_string()), "{root:?}");
 }
+
+/// Masked values in the opposite order (and of other lengths): an answer that depends on them
+/// differs between a replica with the real values and one with these.
+const REORDER_MASKED: [&str; 3] = [
+    "UPDATE users SET email = 'MARKER-a', password_hash = 'MARKER-pw-9' WHERE id = 1",
+    "UPDATE users SET email = 'MARKER-b', password_hash = 'MARKER-pw-8' WHERE id = 2",
+    "UPDATE users SET password_hash = 'MARKER-pw-7' WHERE id = 3",
+];
+
+/// A generated statement over the masked columns: shadowing aliases, derived tables and CTEs
+/// named like the table, scalar subqueries, positions written `n`, `(n)`, `+n`, probe rows.
+fn generated_statement(seed: u64) -> String {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut pick = |n: usize| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 33) as usize) % n
+    };
+    let columns = ["id", "name", "email", "password_hash"];
+    let aliases = ["", " AS name", " AS email", " AS id", " AS x"];
+    let width = 1 + pick(3);
+    let mut items = Vec::new();
+    for _ in 0..width {
+        items.push(format!("{}{}", columns[pick(4)], aliases[pick(5)]));
+    }
+    let mut q = format!("SELECT {} FROM users", items.join(", "));
+    if pick(3) == 0 {
+        q.push_str([" WHERE name LIKE 'm%'", " WHERE id > 1", " WHERE email IS NOT NULL"][pick(3)]);
+    }
+    for _ in 0..pick(4) {
+        q = match pick(4) {
+            0 => format!("SELECT * FROM ({q}) AS {}", ["users", "d", "name"][pick(3)]),
+            1 => format!("WITH {n} AS ({q}) SELECT * FROM {n}", n = ["users", "c"][pick(2)]),
+            2 => format!("WITH c AS (SELECT 1 AS email, 2 AS name) SELECT * FROM ({q}) AS users"),
+            _ => {
+                let probe: Vec<&str> = (0..width).map(|_| ["'probe'", "0", "NULL"][pick(3)]).collect();
+                format!("{q} UNION ALL SELECT {}", probe.join(", "))
+            }
+        };
+    }
+    if pick(4) == 0 {
+        q = format!("SELECT ({q} LIMIT 1) AS v, id FROM users");
+    }
+    let order = ["", " ORDER BY 1", " ORDER BY (1)", " ORDER BY +1", " ORDER BY (2)", " ORDER BY +2", " ORDER BY name", " ORDER BY email", " ORDER BY id", " ORDER BY 1 DESC"];
+    format!("SELECT * FROM ({q}) AS t{}", order[pick(order.len())])
+}
+
+/// The differential: generated statements run through the guard on a replica with the real
+/// masked values and on one with them reordered. Whatever is accepted must answer the same on
+/// both (nothing visible depends on a masked value: no order, no length, no filter), and never
+/// return a marker.
+async fn masked_values_never_steer_an_answer(engine: Engine, real: &str, reordered: &str) -> usize {
+    let mut answered = 0;
+    for seed in 0..150 {
+        let sql = generated_statement(seed);
+        let (a, b) = (run(engine, real, &sql, &limits()).await, run(engine, reordered, &sql, &limits()).await);
+        assert!(!leaks(&everything(&a)), "{engine:?}: {sql}: {a:?}");
+        match (&a, &b) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!((&a.columns, &a.rows), (&b.columns, &b.rows), "{engine:?}: the masked values steer {sql}");
+                answered += 1;
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{engine:?}: {sql}"),
+            _ => panic!("{engine:?}: {sql}: {a:?} but {b:?}"),
+        }
+    }
+    answered
+}
+
+async fn reorder_masked(url: &str) {
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    for update in REORDER_MASKED {
+        conn.execute(update).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn masked_values_never_steer_an_answer_on_any_engine() {
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().unwrap();
+    let (real, reordered) = (postgres_replica().await, postgres_replica().await);
+    reorder_masked(&reordered.url).await;
+    let pg = masked_values_never_steer_an_answer(Engine::Postgres, &real.url, &reordered.url).await;
+    let (real, reordered) = (mariadb_replica().await, mariadb_replica().await);
+    reorder_masked(&reordered.url).await;
+    let maria = masked_values_never_steer_an_answer(Engine::Mysql, &real.url, &reordered.url).await;
+    std::fs::create_dir(dir.path().join("b")).unwrap();
+    let (real, reordered) = (sqlite_replica(dir.path()).await, sqlite_replica(&dir.path().join("b")).await);
+    reorder_masked(&reordered).await;
+    let sqlite = masked_values_never_steer_an_answer(Engine::Sqlite, &real, &reordered).await;
+    // The generator must reach answered statements, not only refusals.
+    assert!(pg >= 20 && maria >= 20 && sqlite >= 20, "answered: PostgreSQL {pg}, MariaDB {maria}, SQLite {sqlite}");
+}
