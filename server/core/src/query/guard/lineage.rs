@@ -299,14 +299,18 @@ impl<'a> Analyzer<'a> {
         for from in &s.from {
             self.table_with_joins(from, &mut scope, &mut ons)?;
         }
-        // MariaDB (in a select-list subquery) and SQLite let an item read an earlier item's
-        // alias: each item sees the FROM columns and the earlier outputs as one level, so a
-        // name that is masked on either side counts as masked.
+        // A MariaDB select-list subquery reads an earlier item's alias (SQLite is treated alike):
+        // an item with a subquery sees the FROM columns and the earlier outputs as one level, so
+        // a name that is masked on either side counts as masked.
         let earlier_outputs = matches!(self.engine(), Engine::Mysql | Engine::Sqlite);
         let mut cols = Vec::new();
         for item in &s.projection {
             let item_scope;
-            let visible = if earlier_outputs && !cols.is_empty() {
+            let expr = match item {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+                _ => None,
+            };
+            let visible = if earlier_outputs && !cols.is_empty() && expr.is_some_and(has_subquery) {
                 item_scope = scope.with_outputs(&cols);
                 &item_scope
             } else {
@@ -416,7 +420,7 @@ impl<'a> Analyzer<'a> {
     fn sort_key(&mut self, e: &Expr, named: &Scope, outputs: &[Col]) -> R<()> {
         // Engines read `(1)`, `+1`, `1 COLLATE x` or a constant expression as a position, or
         // not, each its own way: with a masked output, a key must name a column.
-        let position = matches!(e, Expr::Value(ValueWithSpan { value: Value::Number(..), .. }));
+        let position = matches!(e, Expr::Value(ValueWithSpan { value: Value::Number(n, _), .. }) if n.bytes().all(|b| b.is_ascii_digit()));
         if let (Some(m), false) = (outputs.iter().find_map(|c| c.mask.as_deref()), position || mentions_column(e)) {
             return Err(masked_output_ordered(m, &format!("order, group or pick DISTINCT ON by {e}")));
         }
@@ -1066,6 +1070,19 @@ fn shadowed_inside(scope: &Scope, found: &Scope, name: &str) -> bool {
         current = s.outer;
     }
     false
+}
+
+/// Whether `e` holds a query of its own.
+fn has_subquery(e: &Expr) -> bool {
+    use std::ops::ControlFlow;
+    struct Finder;
+    impl Visitor for Finder {
+        type Break = ();
+        fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            ControlFlow::Break(())
+        }
+    }
+    e.visit(&mut Finder).is_break()
 }
 
 /// Whether `e` names a column anywhere (a sort key that does not is a constant, or a position).

@@ -663,6 +663,9 @@ mod tests {
         ("SELECT a FROM t JOIN u ON t.a = u.b UNION ALL SELECT b FROM u", Sqlite),
         ("SELECT now() AT TIME ZONE 'UTC', interval '1 day' FROM orders", Postgres),
         ("SELECT created_at - INTERVAL 1 DAY FROM orders", Mysql),
+        // The end-to-end tests' own statements.
+        ("SELECT '{\"b\": [1, 2], \"a\": \"x\"}'::jsonb AS doc, timestamptz '2026-12-02 10:30:00+01' AS at, NULL AS nothing, 'NULL' AS word", Postgres),
+        ("SELECT id, name, email FROM users ORDER BY id LIMIT 5", Sqlite),
     ];
 
     /// The replica runs the canonical text: quoted names, qualified references, strings in one form.
@@ -710,6 +713,9 @@ mod tests {
             ("SELECT DISTINCT ON ((2)) id, email FROM users", Postgres, "position in parentheses"),
             ("SELECT email, id FROM users UNION ALL SELECT 'b', -1 ORDER BY (1)", Sqlite, "position in parentheses"),
             ("SELECT email FROM users ORDER BY 1 COLLATE nocase", Sqlite, "position in parentheses"),
+            ("SELECT email FROM users ORDER BY 1.0", Sqlite, "position in parentheses"),
+            ("SELECT email FROM users ORDER BY -1", Sqlite, "position in parentheses"),
+            ("SELECT email FROM users ORDER BY (SELECT 1)", Postgres, "position in parentheses"),
             // De-duplication and comparing set operations (SQLite sorts a UNION by every column).
             ("SELECT email FROM users UNION SELECT 'b'", Sqlite, "UNION ALL"),
             ("SELECT email FROM users INTERSECT SELECT 'b'", Postgres, "UNION ALL"),
@@ -738,6 +744,8 @@ mod tests {
         ] {
             check(sql, engine).unwrap_or_else(|r| panic!("{sql} ({engine:?}): {}", r.reason));
         }
+        // Outside a subquery a MariaDB item does not see earlier aliases: `name` is users.name.
+        assert_eq!(check("SELECT email AS name, name FROM users", Mysql).unwrap().masked, [true, false]);
     }
 
     /// Nested WITH RECURSIVE, each level shifting a masked value one column per round: the walk
