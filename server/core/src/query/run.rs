@@ -697,6 +697,35 @@ async fn stop_on_replica(engine: Engine, url: &str, backend: i64, limits: &Limit
 mod tests {
     use super::*;
 
+    /// On a one-thread runtime, a task that only waits 1 ms finishes while three statements that
+    /// exhaust the guard's budget are being checked: the guard runs off the async workers. Had it
+    /// run inline, all three checks would have finished before the waiting task ran again.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_guard_runs_off_the_async_workers() {
+        use guard::tests::{masks, nested_recursive_ctes, schema};
+        let finished = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut checks = Vec::new();
+        for _ in 0..3 {
+            let finished = finished.clone();
+            checks.push(tokio::spawn(async move {
+                let verdict = on_guard_pool(move || {
+                    let (schema, masks, allowed) = (schema(), masks(), Allowed::new(Engine::Postgres, &[]));
+                    guard::check(&nested_recursive_ctes(10), &Policy { schema: &schema, masks: &masks, allowed: &allowed })
+                })
+                .await
+                .unwrap();
+                assert!(verdict.unwrap_err().reason.contains("budget"));
+                finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(finished.load(std::sync::atomic::Ordering::SeqCst), 0, "the page's task waited for the guard");
+        for check in checks {
+            check.await.unwrap();
+        }
+        assert_eq!(finished.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
     #[test]
     fn masks_match_names_by_pattern() {
         let masks: Vec<String> = ["*password*", "email", "phone*"].map(String::from).to_vec();

@@ -292,12 +292,12 @@ impl Visitor for Inspector<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use Engine::*;
 
     /// The tables every test query reads, as a replica's snapshot would list them.
-    fn schema() -> Schema {
+    pub(crate) fn schema() -> Schema {
         Schema::of(&[
             ("public", "users", &["id", "name", "email", "password_hash"]),
             ("public", "orders", &["id", "user_id", "amount", "created_at"]),
@@ -307,7 +307,7 @@ mod tests {
         ])
     }
 
-    fn masks() -> Vec<String> {
+    pub(crate) fn masks() -> Vec<String> {
         vec!["email".into(), "*password*".into()]
     }
 
