@@ -150,7 +150,7 @@ pub struct GithubConfig {
     #[serde(default)]
     pub client_secret_file: Option<PathBuf>,
     pub org: String,
-    /// Teams (slugs) that become the squad named.
+    /// Teams that become the squad named, keyed `id:<team id>` or `slug:<team slug>`.
     #[serde(default)]
     pub team_map: std::collections::BTreeMap<String, String>,
     /// Teams with this slug prefix become squads (prefix removed); never empty.
@@ -352,6 +352,14 @@ impl Config {
             if github.org.trim().is_empty() {
                 return invalid("auth.github.org", "only members of this organisation may sign in: it cannot be empty".into());
             }
+            for key in github.team_map.keys() {
+                if let Some(problem) = console_core::auth::oidc::github_team_key_problem(key) {
+                    return invalid("auth.github.team_map", problem);
+                }
+            }
+            if let Some(problem) = Some(&github.sre_team).filter(|t| !t.is_empty()).and_then(|t| console_core::auth::oidc::github_team_key_problem(t)) {
+                return invalid("auth.github.sre_team", problem);
+            }
             if github.team_prefix.as_deref() == Some("") {
                 return invalid("auth.github.team_prefix", "an empty prefix would make every team of the organisation a squad: set a prefix, or map teams in team_map".into());
             }
@@ -443,6 +451,29 @@ mod tests {
         assert!(err(&[("CONSOLE_NO_SUCH_KEY", "1")]).contains("no_such_key"));
         // No prefix is silently ignored: a misspelt or test-only variable is an error too.
         assert!(err(&[("CONSOLE_TEST_POSTGRES_URL", "postgres://x")]).contains("test_postgres_url"));
+    }
+
+    /// GitHub team ids and slugs are separate key spaces: a bare key (the old form) is refused
+    /// at start with a message that says how to write it.
+    #[test]
+    fn github_team_keys_say_whether_they_are_ids_or_slugs() {
+        std::env::set_var("CONFIG_TEST_GITHUB_SECRET", "s");
+        let github = |extra: &str| {
+            format!("[auth.github]\nclient_id = \"c\"\nclient_secret_env = \"CONFIG_TEST_GITHUB_SECRET\"\norg = \"acme\"\n{extra}\n")
+        };
+        let load = |text: String| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("console.toml");
+            std::fs::write(&path, text).unwrap();
+            Config::load(Some(&path), vec![]).map(|_| ()).map_err(|e| e.to_string())
+        };
+        let err = load(github("[auth.github.team_map]\n4521387 = \"payments\"")).unwrap_err();
+        assert!(err.contains("auth.github.team_map") && err.contains("\"id:4521387\""), "{err}");
+        let err = load(github("[auth.github.team_map]\npayments-team = \"payments\"")).unwrap_err();
+        assert!(err.contains("\"slug:payments-team\""), "{err}");
+        let err = load(github("sre_team = \"platform-sre\"")).unwrap_err();
+        assert!(err.contains("auth.github.sre_team") && err.contains("\"slug:platform-sre\""), "{err}");
+        load(github("sre_team = \"id:77\"\n[auth.github.team_map]\n\"id:4521387\" = \"payments\"\n\"slug:data-eng\" = \"data\"")).unwrap();
     }
 
     #[test]

@@ -71,23 +71,31 @@ async fn app_with(base: &str) -> TestApp {
 }
 
 async fn app_adjusted(base: &str, adjust: impl FnOnce(&mut Auth)) -> TestApp {
+    app_from(github_settings(base), adjust).await
+}
+
+async fn app_from(settings: GithubSettings, adjust: impl FnOnce(&mut Auth)) -> TestApp {
     let mut auth = Auth::dev(PUBLIC_URL);
     auth.dev_sign_in = false;
-    auth.github = Some(GithubProvider::new(GithubSettings {
+    auth.github = Some(GithubProvider::new(settings));
+    adjust(&mut auth);
+    TestApp::build(testing::sqlite().await, auth).await
+}
+
+fn github_settings(base: &str) -> GithubSettings {
+    GithubSettings {
         client_id: "gh-client".into(),
         client_secret: Secret::new("gh-secret".into()),
         redirect_url: format!("{PUBLIC_URL}/auth/github/callback"),
         org: "acme".into(),
         // By id (survives a rename): the team the fake calls "data-eng"; by slug: payments-team.
-        team_map: [("payments-team".to_string(), "payments".to_string()), (team("data-eng", "acme")["id"].to_string(), "data".to_string())].into(),
+        team_map: [("slug:payments-team".to_string(), "payments".to_string()), (format!("id:{}", team("data-eng", "acme")["id"]), "data".to_string())].into(),
         team_prefix: "squad-".into(),
-        sre_team: "platform-sre".into(),
+        sre_team: "slug:platform-sre".into(),
         trust_email: true,
         web_url: base.to_string(),
         api_url: format!("{base}/api"),
-    }));
-    adjust(&mut auth);
-    TestApp::build(testing::sqlite().await, auth).await
+    }
 }
 
 fn state_of(location: &str) -> String {
@@ -205,4 +213,25 @@ async fn membership_and_teams_are_rechecked() {
     github.accounts.lock().unwrap().get_mut("member").unwrap()["orgs"] = json!([]);
     assert_eq!(user(cookie.clone()).await, Value::Null, "left the organisation: signed out");
     assert_eq!(app.get_as("/", Some(&cookie)).await.status, StatusCode::SEE_OTHER);
+}
+
+/// Team ids and slugs are separate key spaces: any member may create a team, and one whose slug
+/// is the id of a mapped team (or of the SRE team) gets neither that squad nor SRE.
+#[tokio::test]
+async fn a_team_whose_slug_is_a_mapped_id_gets_nothing() {
+    let data_id = team("data-eng", "acme")["id"].to_string();
+    let sre_id = team("platform-sre", "acme")["id"].to_string();
+    let github = github_with(&[
+        ("mallory", json!({"id": 666, "login": "mallory", "name": "Mallory", "orgs": ["acme"], "emails": [],
+                           "teams": [team(&data_id, "acme"), team(&sre_id, "acme")]})),
+        ("sre", json!({"id": 777, "login": "octo-sre", "name": "Sam", "orgs": ["acme"], "emails": [],
+                       "teams": [team("platform-sre", "acme")]})),
+    ]);
+    let base = fake_github(github).await;
+    let app = app_from(GithubSettings { sre_team: format!("id:{sre_id}"), ..github_settings(&base) }, |_| {}).await;
+    let mallory = session(&app, &callback(&app, "mallory").await).await;
+    assert_eq!(mallory["sre"], false, "a slug equal to the SRE team's id is not the SRE team");
+    assert_eq!(mallory["squads"], json!([]), "a slug equal to data-eng's id is not data-eng");
+    let sre = session(&app, &callback(&app, "sre").await).await;
+    assert_eq!(sre["sre"], true, "the SRE team itself, by its id");
 }

@@ -439,11 +439,12 @@ pub struct GithubSettings {
     pub redirect_url: String,
     /// Only members of this organisation sign in; only its teams count.
     pub org: String,
-    /// Teams named here (by id, which survives renames, or by slug) become the squad they map to.
+    /// Teams named here become the squad they map to, keyed `id:<id>` (survives renames) or
+    /// `slug:<slug>`: two key spaces, so a team whose slug is another team's id matches nothing.
     pub team_map: BTreeMap<String, String>,
     /// Teams whose slug starts with this become squads (prefix removed); empty: none by prefix.
     pub team_prefix: String,
-    /// Members of this team (slug) are SREs.
+    /// Members of this team (`id:<id>` or `slug:<slug>`) are SREs.
     pub sre_team: String,
     /// Link to a person by the account's verified e-mail addresses (`/user/emails`).
     pub trust_email: bool,
@@ -592,10 +593,11 @@ impl GithubProvider {
         }
         let teams: Vec<GithubTeam> = self.get(access, "/user/teams?per_page=100").await?.unwrap_or_default();
         let ours: Vec<GithubTeam> = teams.into_iter().filter(|t| t.organization.login.eq_ignore_ascii_case(org)).collect();
-        let sre = !self.settings.sre_team.is_empty() && ours.iter().any(|t| t.slug == self.settings.sre_team || t.id.to_string() == self.settings.sre_team);
         // A team is known by its slug, which its maintainers can rename (and anyone may then
-        // create a team with the old one), and by its id, which stays: the map may use either.
-        let keys: Vec<String> = ours.iter().flat_map(|t| [t.slug.clone(), t.id.to_string()]).collect();
+        // create a team with the old one), and by its id, which stays: the map may use either,
+        // each in its own key space.
+        let keys: Vec<String> = ours.iter().flat_map(|t| github_team_keys(t.id, &t.slug)).collect();
+        let sre = !self.settings.sre_team.is_empty() && keys.contains(&self.settings.sre_team);
         let verified_emails = if self.settings.trust_email {
             let emails: Vec<GithubEmail> = self.get(access, "/user/emails").await?.unwrap_or_default();
             emails.into_iter().filter(|e| e.verified).map(|e| e.email).collect()
@@ -608,10 +610,40 @@ impl GithubProvider {
             name: user.name.unwrap_or_default(),
             login: user.login,
             verified_emails,
-            squads: squads_from(&keys, &self.settings.team_prefix, &self.settings.team_map),
+            squads: squads_from(&keys, &github_slug_prefix(&self.settings.team_prefix), &self.settings.team_map),
             sre,
         })
     }
+}
+
+/// The keys a GitHub team is known by in `team_map` and `sre_team`: `id:<id>` and `slug:<slug>`.
+pub fn github_team_keys(id: u64, slug: &str) -> [String; 2] {
+    [format!("id:{id}"), format!("slug:{slug}")]
+}
+
+/// A slug prefix as a key prefix (only slugs carry the prefix); empty stays empty: no squad by prefix.
+fn github_slug_prefix(prefix: &str) -> String {
+    if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("slug:{prefix}")
+    }
+}
+
+/// Why a `team_map` or `sre_team` key is not `id:<digits>` or `slug:<slug>`, if it is not.
+pub fn github_team_key_problem(key: &str) -> Option<String> {
+    let well_formed = match key.split_once(':') {
+        Some(("id", id)) => !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()),
+        Some(("slug", slug)) => !slug.is_empty() && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'),
+        _ => false,
+    };
+    (!well_formed).then(|| {
+        let hint = if !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) { format!("id:{key}") } else { format!("slug:{key}") };
+        format!(
+            "the team key {key:?} must say what it is: \"id:<team id>\" (survives renames) or \"slug:<team slug>\", e.g. {hint:?}; \
+             ids and slugs share no key space, so a team whose slug is another team's id matches nothing"
+        )
+    })
 }
 
 fn now_secs() -> i64 {

@@ -232,16 +232,51 @@ pub async fn check(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Res
     }
 }
 
-/// The guard's analysis is CPU work bounded by its step budget; it runs on a blocking thread,
-/// [`GUARD_THREADS`] at a time, so no number of costly statements can hold the async workers
-/// that serve the pages. Waiting for a turn holds no thread.
+/// The guard's analysis is CPU work bounded by its step budget. It runs on threads of its own,
+/// [`GUARD_THREADS`] of them, never on the async workers that serve pages; a statement waits for
+/// its turn in a queue, holding no thread. Each has a large stack ([`GUARD_STACK_BYTES`],
+/// reserved, not used): a deep expression tree is refused by depth, but dropping the parsed tree
+/// of a 100 KB statement still recurses once per level.
 pub const GUARD_THREADS: usize = 1;
+pub const GUARD_STACK_BYTES: usize = 256 << 20;
+
+type GuardJob = Box<dyn FnOnce() + Send>;
 
 async fn on_guard_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, RunError> {
-    static TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(GUARD_THREADS);
-    let _turn = TURNS.acquire().await.map_err(|_| RunError::Unreachable("the query guard is shutting down".into()))?;
-    tokio::task::spawn_blocking(work).await.map_err(|e| {
-        tracing::error!(error = %e, "the query guard's thread failed");
+    static QUEUE: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<GuardJob>>> = std::sync::OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (send, receive) = std::sync::mpsc::channel::<GuardJob>();
+        let receive = std::sync::Arc::new(std::sync::Mutex::new(receive));
+        for i in 0..GUARD_THREADS {
+            let receive = receive.clone();
+            std::thread::Builder::new()
+                .name(format!("query-guard-{i}"))
+                .stack_size(GUARD_STACK_BYTES)
+                .spawn(move || loop {
+                    let job = match receive.lock() {
+                        Ok(receive) => receive.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        // A panic ends that job (its caller is told), not the thread.
+                        Ok(job) => drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))),
+                        Err(_) => return,
+                    }
+                })
+                .expect("the query guard's thread starts");
+        }
+        std::sync::Mutex::new(send)
+    });
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let job: GuardJob = Box::new(move || {
+        let _ = reply.send(work());
+    });
+    let sent = queue.lock().map_err(|_| ()).and_then(|q| q.send(job).map_err(|_| ()));
+    if sent.is_err() {
+        return Err(RunError::Unreachable("the query guard is not running".into()));
+    }
+    answer.await.map_err(|_| {
+        tracing::error!("the query guard failed on a statement");
         RunError::Refused(Refusal::new("the guard failed on this query; it was not run"))
     })
 }

@@ -31,9 +31,15 @@ pub struct Schema {
 
 impl Schema {
     pub fn find(&self, schema: Option<&str>, name: &str) -> Option<&Relation> {
+        self.locate(schema, name).map(|(_, relation)| relation)
+    }
+
+    /// [`Schema::find`], with the schema the relation was found in.
+    pub fn locate(&self, schema: Option<&str>, name: &str) -> Option<(&str, &Relation)> {
+        let key = |s: &str| (s.to_string(), name.to_string());
         match schema {
-            Some(s) => self.relations.get(&(s.to_string(), name.to_string())),
-            None => self.search_path.iter().find_map(|s| self.relations.get(&(s.clone(), name.to_string()))),
+            Some(s) => self.relations.get_key_value(&key(s)).map(|((s, _), r)| (s.as_str(), r)),
+            None => self.search_path.iter().find_map(|s| self.relations.get(&key(s)).map(|r| (s.as_str(), r))),
         }
     }
 
@@ -62,7 +68,8 @@ impl Schema {
 
     fn add(&mut self, schema: &str, table: &str, column: &str, view: Option<String>) {
         let entry = self.relations.entry((schema.to_lowercase(), table.to_lowercase())).or_default();
-        entry.columns.push(column.to_lowercase());
+        // As the replica spells it: PostgreSQL compares quoted names by case (the guard folds per engine).
+        entry.columns.push(column.to_string());
         if view.is_some() {
             entry.view_definition = view;
         }

@@ -10,7 +10,8 @@
 //! - no placeholder, no comment, no dollar quote, no non-ASCII character outside string literals
 //!   and quoted identifiers, and a space around every operator (so `- -1` never becomes `--1`);
 //! - a column reference the guard resolved to one named relation is qualified with it, so the
-//!   engine reads the column the guard checked whatever its own scoping rules are.
+//!   engine reads the column the guard checked whatever its own scoping rules are; a PostgreSQL
+//!   table is named with the schema the guard found it in (PostgreSQL reads pg_catalog first).
 //!
 //! Anything this printer does not know is refused, as the guard refuses what it does not know.
 //! [`verify`] then re-reads the printed text: its tokens must be of the kinds above and it must
@@ -25,17 +26,23 @@ use std::collections::HashMap;
 
 type P = Result<(), Refusal>;
 
-/// Where a column reference starts in the checked text (line, column), and the relation the
-/// guard resolved it to: the printer writes it qualified.
-pub type Qualifiers = HashMap<(u64, u64), Ident>;
+/// What the guard resolved that the text does not say, by where the name starts in the checked
+/// text (line, column): the printer writes it.
+#[derive(Debug, Default)]
+pub struct Resolutions {
+    /// A column reference and the relation it was resolved to: printed qualified.
+    pub columns: HashMap<(u64, u64), Ident>,
+    /// A PostgreSQL table named without a schema, and the schema it was found in.
+    pub schemas: HashMap<(u64, u64), String>,
+}
 
 fn unprintable(what: impl std::fmt::Display) -> Refusal {
     Refusal::new(format!("{what} is not supported by the query guard; write the query in plain SELECT form"))
 }
 
 /// `statement` in the canonical form of `engine`.
-pub fn print(statement: &Statement, engine: Engine, qualifiers: &Qualifiers) -> Result<String, Refusal> {
-    let mut p = Printer { engine, qualifiers, out: String::with_capacity(256) };
+pub fn print(statement: &Statement, engine: Engine, resolved: &Resolutions) -> Result<String, Refusal> {
+    let mut p = Printer { engine, resolved, out: String::with_capacity(256) };
     p.statement(statement)?;
     Ok(p.out)
 }
@@ -82,14 +89,14 @@ pub fn verify(text: &str, engine: Engine) -> P {
     }
     let reparsed = Parser::new(dialect.as_ref()).with_tokens(tokens).parse_statements().map_err(|_| defect("parse"))?;
     match reparsed.as_slice() {
-        [one] if print(one, engine, &Qualifiers::new()).as_deref() == Ok(text) => Ok(()),
+        [one] if print(one, engine, &Resolutions::default()).as_deref() == Ok(text) => Ok(()),
         _ => Err(defect("fixpoint")),
     }
 }
 
 struct Printer<'a> {
     engine: Engine,
-    qualifiers: &'a Qualifiers,
+    resolved: &'a Resolutions,
     out: String,
 }
 
@@ -510,7 +517,14 @@ impl Printer<'_> {
                         self.function_args(&args.args)?;
                         self.w(")");
                     }
-                    None => self.object_name(name)?,
+                    None => {
+                        let first = name.0.first().and_then(|p| p.as_ident()).map(|i| (i.span.start.line, i.span.start.column));
+                        if let Some(schema) = first.and_then(|at| self.resolved.schemas.get(&at)) {
+                            self.ident(&Ident::with_quote('"', schema.as_str()))?;
+                            self.w(".");
+                        }
+                        self.object_name(name)?
+                    }
                 }
                 alias
             }
@@ -742,7 +756,7 @@ impl Printer<'_> {
         match e {
             Expr::Identifier(ident) => {
                 let at = (ident.span.start.line, ident.span.start.column);
-                if let Some(relation) = self.qualifiers.get(&at) {
+                if let Some(relation) = self.resolved.columns.get(&at) {
                     self.ident(relation)?;
                     self.w(".");
                 }

@@ -35,7 +35,15 @@ impl Rel {
     fn first_masked(&self) -> Option<&str> {
         self.cols.iter().find_map(|c| c.mask.as_deref())
     }
+
+    /// The output names a clause may read (see [`Scope::with_outputs`]).
+    fn is_output(&self) -> bool {
+        self.name == OUTPUT
+    }
 }
+
+/// A relation name no query can spell, so only unqualified names reach the output columns.
+const OUTPUT: &str = "\0output";
 
 #[derive(Default)]
 struct Scope<'a> {
@@ -49,8 +57,7 @@ impl<'a> Scope<'a> {
     /// This scope with the query's output columns added, for clauses that may name them.
     fn with_outputs(&self, outputs: &[Col]) -> Scope<'a> {
         let mut rels = self.rels.clone();
-        // A name no query can spell, so only unqualified names reach it.
-        rels.push(Rel { name: "\0output".into(), ident: None, cols: outputs.to_vec() });
+        rels.push(Rel { name: OUTPUT.into(), ident: None, cols: outputs.to_vec() });
         Scope { rels, merged_columns: self.merged_columns, outer: self.outer }
     }
 }
@@ -61,9 +68,29 @@ enum Resolved {
     Unknown,
 }
 
-fn norm(ident: &Ident) -> String {
-    ident.value.to_lowercase()
+/// A column name as the engine compares it: PostgreSQL folds unquoted names to lower case (ASCII
+/// only) and keeps quoted ones as written; MariaDB compares column names without case; SQLite
+/// folds ASCII letters, quoted or not.
+fn norm(engine: Engine, ident: &Ident) -> String {
+    match (engine, ident.quote_style) {
+        (Engine::Postgres, None) | (Engine::Sqlite, _) => ident.value.to_ascii_lowercase(),
+        (Engine::Postgres, Some(_)) => ident.value.clone(),
+        (Engine::Mysql, _) => ident.value.to_lowercase(),
+    }
 }
+
+/// A relation name (table, alias, CTE) as the engine compares it: as a column name, except that
+/// MariaDB keeps the case of table names and aliases (on the Unix servers it runs on).
+fn norm_rel(engine: Engine, ident: &Ident) -> String {
+    match engine {
+        Engine::Mysql => ident.value.clone(),
+        _ => norm(engine, ident),
+    }
+}
+
+/// Deepest nesting of expressions the guard walks: a longer chain (`1+1+…`) is refused before it
+/// can exhaust a stack.
+pub const MAX_EXPRESSION_DEPTH: usize = 500;
 
 fn unsupported(what: impl std::fmt::Display) -> Refusal {
     Refusal::new(format!("{what} is not supported by the query guard; write the query in plain SELECT form"))
@@ -104,8 +131,13 @@ pub struct Analyzer<'a> {
     /// CTEs in scope, innermost last; `None` while a WITH RECURSIVE names one not yet defined.
     ctes: Vec<(String, Option<Vec<Col>>)>,
     depth: usize,
-    /// Walk steps taken so far, against [`STEP_BUDGET`].
-    steps: usize,
+    /// Walk steps taken so far, against [`STEP_BUDGET`]; name lookups charge it too.
+    steps: std::cell::Cell<usize>,
+    /// How deep the expression walk is now, against [`MAX_EXPRESSION_DEPTH`].
+    expression_depth: usize,
+    /// PostgreSQL tables named without a schema, by where their name starts: the schema the guard
+    /// found them in, which the canonical printer writes (PostgreSQL would look in pg_catalog first).
+    schemas: std::cell::RefCell<std::collections::HashMap<(u64, u64), String>>,
     /// Column references resolved to exactly one named relation, by where they start; `None`
     /// where two walks disagreed. The canonical printer qualifies them.
     qualifiers: std::cell::RefCell<std::collections::HashMap<(u64, u64), Option<Ident>>>,
@@ -115,17 +147,45 @@ pub struct Analyzer<'a> {
 
 impl<'a> Analyzer<'a> {
     pub fn new(schema: &'a Schema, masks: &'a [String], allowed: &'a Allowed) -> Self {
-        Analyzer { schema, masks, allowed, check_calls: true, ctes: Vec::new(), depth: 0, steps: 0, qualifiers: Default::default(), probed: Vec::new() }
+        Analyzer {
+            schema,
+            masks,
+            allowed,
+            check_calls: true,
+            ctes: Vec::new(),
+            depth: 0,
+            steps: Default::default(),
+            expression_depth: 0,
+            schemas: Default::default(),
+            qualifiers: Default::default(),
+            probed: Vec::new(),
+        }
     }
 
-    /// The qualifications the canonical printer writes (see [`super::canonical`]).
-    pub fn qualifiers(&self) -> super::canonical::Qualifiers {
-        self.qualifiers.borrow().iter().filter_map(|(at, q)| q.clone().map(|q| (*at, q))).collect()
+    /// What the canonical printer writes beyond the statement (see [`super::canonical`]).
+    pub fn resolutions(&self) -> super::canonical::Resolutions {
+        super::canonical::Resolutions {
+            columns: self.qualifiers.borrow().iter().filter_map(|(at, q)| q.clone().map(|q| (*at, q))).collect(),
+            schemas: self.schemas.borrow().clone(),
+        }
+    }
+
+    fn col(&self, ident: &Ident) -> String {
+        norm(self.engine(), ident)
+    }
+
+    fn rel(&self, ident: &Ident) -> String {
+        norm_rel(self.engine(), ident)
+    }
+
+    /// Charges `n` steps of work (name lookups, scope copies); the next step refuses past the budget.
+    fn charge(&self, n: usize) {
+        self.steps.set(self.steps.get().saturating_add(n));
     }
 
     fn step(&mut self) -> R<()> {
-        self.steps += 1;
-        if self.steps > STEP_BUDGET {
+        self.charge(1);
+        if self.steps.get() > STEP_BUDGET {
             return Err(Refusal::new(format!(
                 "the query is too complex for the guard to check within its budget of {STEP_BUDGET} steps; split it or nest fewer recursive CTEs"
             )));
@@ -168,14 +228,14 @@ impl<'a> Analyzer<'a> {
             // so a name that reads as a table may be a later CTE: every name is registered
             // before any is read, on every engine, and a CTE read before it is defined is refused.
             for cte in &with.cte_tables {
-                self.ctes.push((norm(&cte.alias.name), None));
+                self.ctes.push((self.rel(&cte.alias.name), None));
             }
             for (i, cte) in with.cte_tables.iter().enumerate() {
                 if cte.from.is_some() {
                     return Err(unsupported("CTE ... FROM"));
                 }
                 let cols = if with.recursive { self.recursive_cte(cte, base + i, outer)? } else { self.query_in(&cte.query, outer)? };
-                self.ctes[base + i].1 = Some(rename(cols, &cte.alias.columns)?);
+                self.ctes[base + i].1 = Some(rename(self.engine(), cols, &cte.alias.columns)?);
             }
         }
         let cols = match &*q.body {
@@ -223,10 +283,10 @@ impl<'a> Analyzer<'a> {
             seed_body = left;
         }
         let seed = self.set_expr(seed_body, outer)?;
-        let mut current = rename(seed, &cte.alias.columns)?;
+        let mut current = rename(self.engine(), seed, &cte.alias.columns)?;
         for _ in 0..=current.len() {
             self.ctes[slot].1 = Some(current.clone());
-            let full = rename(self.query_in(&cte.query, outer)?, &cte.alias.columns)?;
+            let full = rename(self.engine(), self.query_in(&cte.query, outer)?, &cte.alias.columns)?;
             let next = merge(full, &current)?;
             let stable = next.iter().zip(&current).all(|(a, b)| a.mask.is_some() == b.mask.is_some());
             current = next;
@@ -311,14 +371,16 @@ impl<'a> Analyzer<'a> {
                 _ => None,
             };
             let visible = if earlier_outputs && !cols.is_empty() && expr.is_some_and(has_subquery) {
+                self.charge(cols.len() + scope.rels.iter().map(|r| r.cols.len()).sum::<usize>());
+                self.step()?;
                 item_scope = scope.with_outputs(&cols);
                 &item_scope
             } else {
                 &scope
             };
             match item {
-                SelectItem::UnnamedExpr(e) => cols.push(Col { name: output_name(e), mask: self.projected(e, visible)? }),
-                SelectItem::ExprWithAlias { expr, alias } => cols.push(Col { name: norm(alias), mask: self.projected(expr, visible)? }),
+                SelectItem::UnnamedExpr(e) => cols.push(Col { name: output_name(self.engine(), e), mask: self.projected(e, visible)? }),
+                SelectItem::ExprWithAlias { expr, alias } => cols.push(Col { name: self.col(alias), mask: self.projected(expr, visible)? }),
                 SelectItem::Wildcard(options) => {
                     no_wildcard_options(options)?;
                     if scope.merged_columns {
@@ -327,13 +389,21 @@ impl<'a> Analyzer<'a> {
                     if scope.rels.is_empty() {
                         return Err(Refusal::new("SELECT * needs a FROM clause"));
                     }
+                    self.charge(scope.rels.iter().map(|r| r.cols.len()).sum());
+                    self.step()?;
                     cols.extend(scope.rels.iter().flat_map(|r| r.cols.iter().cloned()));
                 }
                 SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(name), options) => {
                     no_wildcard_options(options)?;
-                    let rel = name.0.last().and_then(|p| p.as_ident()).map(norm).unwrap_or_default();
-                    match scope.rels.iter().find(|r| r.name == rel) {
-                        Some(r) => cols.extend(r.cols.iter().cloned()),
+                    let rel = name.0.last().and_then(|p| p.as_ident()).map(|i| self.rel(i)).unwrap_or_default();
+                    if name.0.len() != 1 {
+                        return Err(unsupported(format!("{name}.*; write the table's name or alias alone")));
+                    }
+                    match scope.rels.iter().find(|r| r.name == rel && !r.is_output()) {
+                        Some(r) => {
+                            self.charge(r.cols.len());
+                            cols.extend(r.cols.iter().cloned());
+                        }
                         None => return Err(Refusal::unknown(format!("{name}.* names no table of this query"))),
                     }
                 }
@@ -341,6 +411,8 @@ impl<'a> Analyzer<'a> {
             }
         }
         // DISTINCT ON, GROUP BY, HAVING and ORDER BY may also name output columns.
+        self.charge(cols.len() + scope.rels.iter().map(|r| r.cols.len()).sum::<usize>());
+        self.step()?;
         let named = scope.with_outputs(&cols);
         match &s.distinct {
             Some(Distinct::On(exprs)) => {
@@ -358,8 +430,9 @@ impl<'a> Analyzer<'a> {
         // SQLite's WHERE and ON read the same SELECT's output names after its FROM columns and
         // before outer ones; elsewhere they see the FROM columns only.
         let sqlite = self.engine() == Engine::Sqlite;
-        for (on, visible_rels) in ons {
-            let mut at_join = Scope { rels: scope.rels[..visible_rels].to_vec(), merged_columns: scope.merged_columns, outer: scope.outer };
+        for (on, visible) in ons {
+            self.charge(scope.rels[visible.clone()].iter().map(|r| r.cols.len()).sum::<usize>() + cols.len());
+            let mut at_join = Scope { rels: scope.rels[visible].to_vec(), merged_columns: scope.merged_columns, outer: scope.outer };
             if sqlite {
                 at_join = at_join.with_outputs(&cols);
             }
@@ -424,21 +497,23 @@ impl<'a> Analyzer<'a> {
         if let (Some(m), false) = (outputs.iter().find_map(|c| c.mask.as_deref()), position || mentions_column(e)) {
             return Err(masked_output_ordered(m, &format!("order, group or pick DISTINCT ON by {e}")));
         }
-        if let Expr::Value(v) = e {
-            if let Value::Number(n, _) = &v.value {
-                if let Some(col) = n.parse::<usize>().ok().and_then(|i| i.checked_sub(1)).and_then(|i| outputs.get(i)) {
-                    return match &col.mask {
-                        Some(m) => Err(masked_use(m)),
-                        None => Ok(()),
-                    };
-                }
-            }
+        if let Expr::Value(ValueWithSpan { value: Value::Number(n, _), .. }) = e {
+            // A position past the output is an error on most engines; MariaDB reads it modulo 2^32.
+            return match n.parse::<usize>().ok().and_then(|i| i.checked_sub(1)).and_then(|i| outputs.get(i)) {
+                Some(Col { mask: Some(m), .. }) => Err(masked_use(m)),
+                Some(_) => Ok(()),
+                None if position => Err(Refusal::new(format!("the position {n} is not a column of the output (1 to {})", outputs.len()))),
+                None => self.clean(e, named),
+            };
         }
         self.clean(e, named)
     }
 
-    /// `ons`: each ON condition with the number of relations it sees, read after the projection.
-    fn table_with_joins<'q>(&mut self, twj: &'q TableWithJoins, scope: &mut Scope, ons: &mut Vec<(&'q Expr, usize)>) -> R<()> {
+    /// `ons`: each ON condition with the relations it sees (a range of `scope.rels`), read after
+    /// the projection. PostgreSQL and MariaDB let an ON see only the relations of its own join
+    /// tree, not the FROM items before a comma; SQLite lets it see every relation to its left.
+    fn table_with_joins<'q>(&mut self, twj: &'q TableWithJoins, scope: &mut Scope, ons: &mut Vec<(&'q Expr, std::ops::Range<usize>)>) -> R<()> {
+        let first = if self.engine() == Engine::Sqlite { 0 } else { scope.rels.len() };
         self.table_factor(&twj.relation, scope, ons)?;
         for join in &twj.joins {
             let before = scope.rels.len();
@@ -456,12 +531,12 @@ impl<'a> Analyzer<'a> {
                 other => return Err(unsupported(format!("the join {}", kind_name(other)))),
             };
             match constraint {
-                JoinConstraint::On(e) => ons.push((e, scope.rels.len())),
+                JoinConstraint::On(e) => ons.push((e, first..scope.rels.len())),
                 JoinConstraint::None => {}
                 JoinConstraint::Using(names) => {
                     scope.merged_columns = true;
                     for name in names {
-                        let col = name.0.last().and_then(|p| p.as_ident()).map(norm).unwrap_or_default();
+                        let col = name.0.last().and_then(|p| p.as_ident()).map(|i| self.col(i)).unwrap_or_default();
                         if let Some(m) = scope.rels.iter().flat_map(|r| &r.cols).find(|c| c.name == col).and_then(|c| c.mask.clone()) {
                             return Err(masked_use(&m));
                         }
@@ -482,7 +557,7 @@ impl<'a> Analyzer<'a> {
         Ok(())
     }
 
-    fn table_factor<'q>(&mut self, factor: &'q TableFactor, scope: &mut Scope, ons: &mut Vec<(&'q Expr, usize)>) -> R<()> {
+    fn table_factor<'q>(&mut self, factor: &'q TableFactor, scope: &mut Scope, ons: &mut Vec<(&'q Expr, std::ops::Range<usize>)>) -> R<()> {
         self.step()?;
         let (ident, cols, alias) = match factor {
             TableFactor::Table { name, alias, args, with_hints, version, with_ordinality, partitions, json_path, sample, .. } => {
@@ -535,11 +610,11 @@ impl<'a> Analyzer<'a> {
             other => return Err(unsupported(format!("the FROM item {}", kind_name(other)))),
         };
         let (ident, cols) = match alias {
-            Some(alias) => (Some(alias.name.clone()), rename(cols, &alias.columns)?),
+            Some(alias) => (Some(alias.name.clone()), rename(self.engine(), cols, &alias.columns)?),
             None => (ident, cols),
         };
-        scope.rels.push(Rel { name: ident.as_ref().map(norm).unwrap_or_default(), ident, cols });
-        Ok(())
+        let name = ident.as_ref().map(|i| self.rel(i)).unwrap_or_default();
+        push_rel(scope, Rel { name, ident, cols })
     }
 
     /// A function in FROM: its columns are named by the alias list, else as the engine names them.
@@ -551,7 +626,7 @@ impl<'a> Analyzer<'a> {
             (_, "json_each" | "jsonb_each" | "json_each_text" | "jsonb_each_text") => &["key", "value"],
             _ => &[],
         };
-        let rel = alias.as_ref().map(|a| norm(&a.name)).unwrap_or_else(|| fname.clone());
+        let rel = alias.as_ref().map(|a| self.rel(&a.name)).unwrap_or_else(|| fname.clone());
         let ident = Some(alias.as_ref().map(|a| a.name.clone()).unwrap_or_else(|| Ident::new(&fname)));
         let aliases = alias.as_ref().map(|a| a.columns.as_slice()).unwrap_or_default();
         // Record functions return the columns their definition list declares, all from the argument.
@@ -560,7 +635,7 @@ impl<'a> Analyzer<'a> {
             if aliases.is_empty() {
                 return Err(Refusal::new(format!("{fname} needs a column definition list: AS r(a int, b text)")));
             }
-            aliases.iter().map(|a| Col { name: norm(&a.name), mask: None }).collect()
+            aliases.iter().map(|a| Col { name: self.col(&a.name), mask: None }).collect()
         } else if known.is_empty() {
             // A one-column function takes the alias as its column's name (PostgreSQL), or its own.
             vec![Col { name: rel.clone(), mask: None }]
@@ -570,40 +645,52 @@ impl<'a> Analyzer<'a> {
         if aliases.len() > cols.len() {
             return Err(Refusal::new(format!("{fname} returns {} column(s); the alias list names {}", cols.len(), aliases.len())));
         }
-        let cols = rename(cols, aliases)?;
-        scope.rels.push(Rel { name: rel, ident, cols });
+        let cols = rename(self.engine(), cols, aliases)?;
+        push_rel(scope, Rel { name: rel, ident, cols })?;
         Ok(())
     }
 
     /// A table, view or CTE named in FROM, with the lineage of its columns.
     fn relation(&mut self, name: &ObjectName) -> R<Vec<Col>> {
-        let parts: Vec<String> = name
-            .0
-            .iter()
-            .map(|p| p.as_ident().map(norm).ok_or_else(|| unsupported(format!("the table name {name}"))))
-            .collect::<R<_>>()?;
-        let (schema_name, table) = match parts.as_slice() {
-            [t] => {
-                match self.ctes.iter().rev().find(|(n, _)| n == t) {
+        let idents: Vec<&Ident> = name.0.iter().map(|p| p.as_ident().ok_or_else(|| unsupported(format!("the table name {name}")))).collect::<R<_>>()?;
+        // The snapshot's keys are lower case; the engine's own comparison decides CTEs and aliases.
+        let lower: Vec<String> = idents.iter().map(|i| i.value.to_lowercase()).collect();
+        let (schema_name, table) = match (idents.as_slice(), lower.as_slice()) {
+            ([t], [table]) => {
+                let wanted = self.rel(t);
+                match self.ctes.iter().rev().find(|(n, _)| *n == wanted) {
                     Some((_, Some(cols))) => return Ok(cols.clone()),
                     Some((_, None)) => return Err(Refusal::new(format!("the CTE {t} is read before it is defined; a CTE may read only itself and those before it"))),
                     None => {}
                 }
-                (None, t.as_str())
+                // MariaDB's case rule for names depends on the server's settings: a table named
+                // like a CTE but for case is refused, whichever the server would read.
+                if self.ctes.iter().any(|(n, _)| n.to_lowercase() == *table) {
+                    return Err(Refusal::new(format!("{t} differs only in case from a CTE of this query; spell it as the CTE is spelt, or rename the CTE")));
+                }
+                (None, table.as_str())
             }
-            [s, t] => (Some(s.as_str()), t.as_str()),
+            ([_, _], [s, t]) => (Some(s.as_str()), t.as_str()),
             _ => return Err(unsupported(format!("the table name {name}"))),
         };
-        let Some(relation) = self.schema.find(schema_name, table) else {
+        let Some((found_in, relation)) = self.schema.locate(schema_name, table) else {
             return Err(Refusal::unknown(format!(
                 "the table {name} is not known on this replica, or its schema is not among the allowed schemas ({})",
                 self.schema.search_path.join(", ")
             )));
         };
+        // PostgreSQL reads pg_catalog before the search path: the printed name says the schema.
+        if schema_name.is_none() && self.engine() == Engine::Postgres && self.check_calls {
+            let at = (idents[0].span.start.line, idents[0].span.start.column);
+            if at.0 > 0 {
+                self.schemas.borrow_mut().insert(at, found_in.to_string());
+            }
+        }
+        let engine = self.engine();
         let base: Vec<Col> = relation
             .columns
             .iter()
-            .map(|c| Col { name: c.clone(), mask: is_masked(c, self.masks).then(|| format!("{table}.{c}")) })
+            .map(|c| Col { name: norm(engine, &Ident::with_quote('"', c.as_str())), mask: is_masked(c, self.masks).then(|| format!("{table}.{c}")) })
             .collect();
         let Some(definition) = &relation.view_definition else { return Ok(base) };
         if self.masks.is_empty() {
@@ -631,9 +718,10 @@ impl<'a> Analyzer<'a> {
             _ => return Err(Refusal::new("its definition is not a query")),
         };
         let mut inner = Analyzer::new(self.schema, self.masks, self.allowed);
-        (inner.check_calls, inner.depth, inner.steps) = (false, self.depth + 1, self.steps);
+        (inner.check_calls, inner.depth) = (false, self.depth + 1);
+        inner.steps.set(self.steps.get());
         let cols = inner.query(&query);
-        self.steps = inner.steps;
+        self.steps.set(inner.steps.get());
         cols
     }
 
@@ -641,8 +729,8 @@ impl<'a> Analyzer<'a> {
     fn callable(&self, name: &ObjectName, callable: Callable) -> R<String> {
         let parts: Vec<&Ident> = name.0.iter().map(|p| p.as_ident().ok_or_else(|| unsupported(format!("the function name {name}")))).collect::<R<_>>()?;
         let last = match parts.as_slice() {
-            [only] => norm(only),
-            [schema, f] if self.engine() == Engine::Postgres && norm(schema) == "pg_catalog" => norm(f),
+            [only] => only.value.to_lowercase(),
+            [schema, f] if self.engine() == Engine::Postgres && schema.value.to_lowercase() == "pg_catalog" => f.value.to_lowercase(),
             _ => return Err(Refusal::new(format!("only built-in functions may be called; {name} is qualified"))),
         };
         if !self.check_calls {
@@ -677,7 +765,7 @@ impl<'a> Analyzer<'a> {
                 FunctionArgExpr::Expr(e) => self.clean(e, scope)?,
                 FunctionArgExpr::Wildcard => {}
                 FunctionArgExpr::QualifiedWildcard(name) => {
-                    let rel = name.0.last().and_then(|p| p.as_ident()).map(norm).unwrap_or_default();
+                    let rel = name.0.last().and_then(|p| p.as_ident()).map(|i| self.rel(i)).unwrap_or_default();
                     match find_rel(scope, &rel) {
                         Some(r) => {
                             if let (Some(m), false) = (r.first_masked(), counting) {
@@ -779,6 +867,16 @@ impl<'a> Analyzer<'a> {
     /// A WHERE, HAVING or ON condition: masked columns may appear only as existence checks.
     fn predicate(&mut self, e: &Expr, scope: &Scope) -> R<()> {
         self.step()?;
+        if self.expression_depth >= MAX_EXPRESSION_DEPTH {
+            return Err(Refusal::new(format!("the query nests conditions more than {MAX_EXPRESSION_DEPTH} deep; use IN (…) for long lists")));
+        }
+        self.expression_depth += 1;
+        let result = self.predicate_inner(e, scope);
+        self.expression_depth -= 1;
+        result
+    }
+
+    fn predicate_inner(&mut self, e: &Expr, scope: &Scope) -> R<()> {
         let probe = match e {
             Expr::BinaryOp { left, op: BinaryOperator::And | BinaryOperator::Or, right } => {
                 self.predicate(left, scope)?;
@@ -840,6 +938,16 @@ impl<'a> Analyzer<'a> {
     /// An expression that must not touch a masked column at all.
     fn clean(&mut self, e: &Expr, scope: &Scope) -> R<()> {
         self.step()?;
+        if self.expression_depth >= MAX_EXPRESSION_DEPTH {
+            return Err(Refusal::new(format!("the query nests expressions more than {MAX_EXPRESSION_DEPTH} deep (each operator of a + b + … is a level); compute long chains in steps, through a CTE")));
+        }
+        self.expression_depth += 1;
+        let result = self.clean_inner(e, scope);
+        self.expression_depth -= 1;
+        result
+    }
+
+    fn clean_inner(&mut self, e: &Expr, scope: &Scope) -> R<()> {
         match e {
             Expr::Identifier(ident) if ident.value.starts_with('@') => Err(Refusal::new("user variables (@name) are not allowed")),
             Expr::Identifier(_) | Expr::CompoundIdentifier(_) => match self.resolve_ref(e, scope) {
@@ -1008,41 +1116,70 @@ impl<'a> Analyzer<'a> {
         }
     }
 
+    /// What a column reference names, as the engine reads it. A bare name is looked for as a
+    /// column at every level, innermost first, before it is read as a whole row (PostgreSQL only).
+    /// A name that only output names hold at a level may still be read past them (PostgreSQL
+    /// reads no output name in HAVING or inside an ORDER BY expression): it carries the masks of
+    /// both. Qualified: `rel.col` only, the relation compared as the engine compares it.
     fn resolve(&self, names: &[Ident], scope: &Scope) -> Resolved {
-        let parts: Vec<String> = names.iter().map(norm).collect();
-        let mut current = Some(scope);
-        while let Some(s) = current {
-            match parts.as_slice() {
-                [col] => {
-                    let holders: Vec<&Rel> = s.rels.iter().filter(|r| r.cols.iter().any(|c| &c.name == col)).collect();
-                    if !holders.is_empty() {
-                        // One named relation holds it: the replica is told which, whatever its own
-                        // scoping rules. Over USING/NATURAL the merged column stays unqualified.
-                        let qualifier = match holders.as_slice() {
-                            [one] if !s.merged_columns && !shadowed_inside(scope, s, &one.name) => one.ident.clone(),
-                            _ => None,
-                        };
-                        self.qualify(&names[0], qualifier);
-                        let mask = holders.iter().flat_map(|r| &r.cols).filter(|c| &c.name == col).find_map(|c| c.mask.clone());
-                        return Resolved::Column(mask);
+        match names {
+            [ident] => {
+                let col = self.col(ident);
+                let mut outputs: Option<Option<String>> = None;
+                let mut current = Some(scope);
+                while let Some(s) = current {
+                    self.charge(s.rels.iter().map(|r| r.cols.len()).sum());
+                    let holders: Vec<&Rel> = s.rels.iter().filter(|r| r.cols.iter().any(|c| c.name == col)).collect();
+                    let mask = holders.iter().flat_map(|r| &r.cols).filter(|c| c.name == col).find_map(|c| c.mask.clone());
+                    let inputs: Vec<&&Rel> = holders.iter().filter(|r| !r.is_output()).collect();
+                    if inputs.is_empty() {
+                        if !holders.is_empty() {
+                            outputs = Some(outputs.flatten().or(mask));
+                        }
+                        current = s.outer;
+                        continue;
                     }
-                    if let Some(rel) = s.rels.iter().find(|r| &r.name == col) {
-                        return Resolved::WholeRow(rel.first_masked().map(String::from));
-                    }
+                    // One named relation holds it: the replica is told which, whatever its own
+                    // scoping rules. Over USING/NATURAL the merged column stays unqualified.
+                    let qualifier = match holders.as_slice() {
+                        [one] if outputs.is_none() && !s.merged_columns && !shadowed_inside(scope, s, &one.name) => one.ident.clone(),
+                        _ => None,
+                    };
+                    self.qualify(ident, qualifier);
+                    return Resolved::Column(mask.or(outputs.flatten()));
                 }
-                [.., rel, col] if parts.len() <= 4 => {
-                    if let Some(r) = s.rels.iter().find(|r| &r.name == rel) {
-                        return match r.cols.iter().find(|c| &c.name == col) {
+                if let Some(mask) = outputs {
+                    self.qualify(ident, None);
+                    return Resolved::Column(mask);
+                }
+                match find_rel(scope, &self.rel(ident)) {
+                    Some(rel) if self.engine() == Engine::Postgres => Resolved::WholeRow(rel.first_masked().map(String::from)),
+                    _ => Resolved::Unknown,
+                }
+            }
+            // A view's stored definition (MariaDB writes `db`.`t`.`c`): the engine resolved it already.
+            [.., rel_ident, col_ident] if names.len() == 2 || (names.len() == 3 && !self.check_calls) => {
+                let (rel, col) = (self.rel(rel_ident), self.col(col_ident));
+                let mut current = Some(scope);
+                while let Some(s) = current {
+                    self.charge(s.rels.len());
+                    if let Some(r) = s.rels.iter().find(|r| r.name == rel && !r.is_output()) {
+                        return match r.cols.iter().find(|c| c.name == col) {
                             Some(c) => Resolved::Column(c.mask.clone()),
                             None => Resolved::Unknown,
                         };
                     }
+                    // MariaDB compares aliases by case on some servers and not on others.
+                    if self.engine() == Engine::Mysql && s.rels.iter().any(|r| r.name.to_lowercase() == rel.to_lowercase() && !r.is_output()) {
+                        return Resolved::Unknown;
+                    }
+                    current = s.outer;
                 }
-                _ => return Resolved::Unknown,
+                Resolved::Unknown
             }
-            current = s.outer;
+            // In a query, schema.table.column could name a table an alias of the same name hides.
+            _ => Resolved::Unknown,
         }
-        Resolved::Unknown
     }
 }
 
@@ -1055,6 +1192,15 @@ fn find_rel<'s>(scope: &'s Scope, name: &str) -> Option<&'s Rel> {
         current = s.outer;
     }
     None
+}
+
+/// Adds a FROM item; two of one name in one FROM would leave each engine to pick one its own way.
+fn push_rel(scope: &mut Scope, rel: Rel) -> R<()> {
+    if !rel.name.is_empty() && scope.rels.iter().any(|r| r.name.to_lowercase() == rel.name.to_lowercase()) {
+        return Err(Refusal::new(format!("two tables of this FROM are called {}; give them different aliases", rel.name)));
+    }
+    scope.rels.push(rel);
+    Ok(())
 }
 
 /// A relation called `name` in a scope nearer than `found`: a qualifier would name it instead.
@@ -1113,23 +1259,44 @@ fn no_wildcard_options(options: &WildcardAdditionalOptions) -> R<()> {
 }
 
 /// The name an engine gives an unnamed output column, as far as outer queries refer to it.
-fn output_name(e: &Expr) -> String {
+/// PostgreSQL names a scalar subquery after its own column; the other engines name it after its
+/// text, which no reference spells.
+fn output_name(engine: Engine, e: &Expr) -> String {
     match e {
-        Expr::Identifier(i) => norm(i),
-        Expr::CompoundIdentifier(parts) => parts.last().map(norm).unwrap_or_default(),
-        Expr::Function(f) => f.name.0.last().and_then(|p| p.as_ident()).map(norm).unwrap_or_default(),
-        Expr::Cast { expr, .. } | Expr::Nested(expr) => output_name(expr),
+        Expr::Identifier(i) => norm(engine, i),
+        Expr::CompoundIdentifier(parts) => parts.last().map(|i| norm(engine, i)).unwrap_or_default(),
+        Expr::Function(f) => f.name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_lowercase()).unwrap_or_default(),
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => output_name(engine, expr),
+        Expr::Subquery(q) if engine == Engine::Postgres => query_output_name(engine, q),
         _ => "?column?".into(),
     }
 }
 
+fn query_output_name(engine: Engine, q: &Query) -> String {
+    let mut body = &*q.body;
+    loop {
+        match body {
+            SetExpr::SetOperation { left, .. } => body = left,
+            SetExpr::Query(q) => body = &q.body,
+            SetExpr::Select(s) => {
+                return match s.projection.first() {
+                    Some(SelectItem::UnnamedExpr(e)) => output_name(engine, e),
+                    Some(SelectItem::ExprWithAlias { alias, .. }) => norm(engine, alias),
+                    _ => "?column?".into(),
+                }
+            }
+            _ => return "?column?".into(),
+        }
+    }
+}
+
 /// Column aliases (`AS t(a, b)`) rename positionally and keep the lineage.
-fn rename(mut cols: Vec<Col>, aliases: &[TableAliasColumnDef]) -> R<Vec<Col>> {
+fn rename(engine: Engine, mut cols: Vec<Col>, aliases: &[TableAliasColumnDef]) -> R<Vec<Col>> {
     if aliases.len() > cols.len() {
         return Err(Refusal::new(format!("the alias list names {} columns; there are {}", aliases.len(), cols.len())));
     }
     for (col, alias) in cols.iter_mut().zip(aliases) {
-        col.name = norm(&alias.name);
+        col.name = norm(engine, &alias.name);
     }
     Ok(cols)
 }

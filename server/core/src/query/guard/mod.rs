@@ -190,7 +190,7 @@ pub fn check(sql: &str, policy: &Policy) -> Result<Checked, Refusal> {
     if let ControlFlow::Break(why) = statement.visit(&mut inspector) {
         return Err(Refusal::new(why));
     }
-    let sql = canonical::print(statement, engine, &analyzer.qualifiers())?;
+    let sql = canonical::print(statement, engine, &analyzer.resolutions())?;
     canonical::verify(&sql, engine)?;
     Ok(Checked { sql, ..checked })
 }
@@ -672,7 +672,7 @@ pub(crate) mod tests {
     #[test]
     fn the_replica_gets_the_canonical_statement() {
         let sql = |q: &str, engine| check(q, engine).unwrap_or_else(|r| panic!("{q}: {}", r.reason)).sql;
-        assert_eq!(sql("SELECT name FROM Users WHERE id = 1", Postgres), r#"SELECT "users"."name" FROM "users" WHERE "users"."id" = 1"#);
+        assert_eq!(sql("SELECT name FROM Users WHERE id = 1", Postgres), r#"SELECT "users"."name" FROM "public"."users" WHERE "users"."id" = 1"#);
         assert_eq!(sql("SELECT u.name, amount FROM users u JOIN orders ON user_id = u.id", Mysql),
             "SELECT `u`.`name`, `orders`.`amount` FROM `users` AS `u` JOIN `orders` ON `orders`.`user_id` = `u`.`id`");
         // MariaDB reads `\` as an escape: the value x\ is sent as 'x\\', and a quote is doubled.
@@ -683,7 +683,7 @@ pub(crate) mod tests {
         // Output names and correlated references: qualified where one relation holds them.
         assert_eq!(
             sql("SELECT id FROM users WHERE EXISTS (SELECT 1 FROM orders WHERE user_id = id)", Postgres),
-            r#"SELECT "users"."id" FROM "users" WHERE EXISTS (SELECT 1 FROM "orders" WHERE "orders"."user_id" = "orders"."id")"#
+            r#"SELECT "users"."id" FROM "public"."users" WHERE EXISTS (SELECT 1 FROM "public"."orders" WHERE "orders"."user_id" = "orders"."id")"#
         );
     }
 
@@ -746,6 +746,67 @@ pub(crate) mod tests {
         }
         // Outside a subquery a MariaDB item does not see earlier aliases: `name` is users.name.
         assert_eq!(check("SELECT email AS name, name FROM users", Mysql).unwrap().masked, [true, false]);
+    }
+
+    /// The outside review of the new guard: each statement leaked through the canonical text on
+    /// the real engines (tests/replicas.rs runs them there). Now refused, or answered masked.
+    #[test]
+    fn the_outside_reviews_findings_are_refused_or_masked() {
+        for (sql, engine) in [
+            // F1: a relation named like a masked column: engines read the column of an outer level first.
+            ("SELECT (SELECT email FROM (SELECT 1 AS a) AS email) AS x FROM users", Postgres),
+            ("SELECT (SELECT email FROM (SELECT 1 AS a) AS email) AS x FROM users", Mysql),
+            ("SELECT (SELECT email FROM (SELECT 1 AS a) AS email) AS x FROM users", Sqlite),
+            ("SELECT (SELECT lower(password_hash) FROM t AS password_hash) AS x FROM users", Postgres),
+            ("SELECT (SELECT concat(password_hash, '') FROM t AS password_hash) AS x FROM users", Mysql),
+            ("SELECT (SELECT password_hash || '' FROM t AS password_hash) AS x FROM users", Sqlite),
+            // F2: names that differ by case only (PostgreSQL quoted names, MariaDB aliases).
+            ("SELECT lower(\"U\".email) AS x FROM (SELECT 'x' AS email) AS u, users AS \"U\"", Postgres),
+            ("SELECT lower(U.email) AS x FROM (SELECT 'x' AS email) AS u, users AS U", Mysql),
+            ("SELECT lower(`U`.email) AS x FROM (SELECT 'x' AS email) AS `u`, users AS `U`", Mysql),
+            ("WITH \"USERS\" AS (SELECT 1 AS id, 'x' AS email) SELECT lower(email) AS x FROM users", Postgres),
+            ("SELECT lower(d.\"E\") AS x FROM (SELECT name AS e, email AS \"E\" FROM users) AS d", Postgres),
+            ("SELECT x3 FROM (SELECT \"U\".* FROM (SELECT 1 AS a, 2 AS b, 3 AS c, 4 AS d) AS u, users AS \"U\") AS d(x1, x2, x3, x4)", Postgres),
+            ("SELECT lower(\"\u{212A}\".email) AS x FROM (SELECT 'x' AS email) AS k, users AS \"\u{212A}\"", Postgres),
+            // F3: MariaDB reads a huge position modulo 2^32.
+            ("SELECT id, email FROM users ORDER BY 4294967298", Mysql),
+            ("SELECT email, id FROM users UNION ALL SELECT 'k', -1 ORDER BY 4294967297", Mysql),
+            ("SELECT email, min(id) AS n FROM users GROUP BY 4294967297", Mysql),
+            ("SELECT id, email FROM users ORDER BY 18446744073709551618", Mysql),
+            // F4: PostgreSQL names an unaliased scalar subquery after its column.
+            ("SELECT (SELECT lower(email) FROM (SELECT (SELECT email FROM users LIMIT 1)) AS c) AS x FROM (SELECT 'x' AS email) AS c", Postgres),
+            // F5: PostgreSQL's HAVING reads no output name: `email` is the outer users.email.
+            ("SELECT id FROM users WHERE EXISTS (SELECT 1 AS email FROM t HAVING lower(email) LIKE 'marker-m%')", Postgres),
+            ("SELECT id, (SELECT count(*) FROM (SELECT 1 AS email FROM t HAVING ascii(substr(email, 8, 1)) > 107) s) AS bit FROM users", Postgres),
+            // F6: an ON sees only its own join's relations, not the FROM items before a comma.
+            ("SELECT id, (SELECT count(*) FROM (SELECT 'x' AS email) AS a, t AS b JOIN u AS c ON a.email LIKE 'M%') AS hit FROM users AS a", Postgres),
+            ("SELECT id, (SELECT count(*) FROM (SELECT 'x' AS email) AS a, t AS b JOIN u AS c ON a.email LIKE 'M%') AS hit FROM users AS a", Mysql),
+        ] {
+            match check(sql, engine) {
+                Err(_) => {}
+                Ok(checked) => assert!(checked.masked.iter().all(|m| *m), "{sql} ({engine:?}) passed as {} masking {:?}", checked.sql, checked.masked),
+            }
+        }
+        // F1 is read as the engines read it: the outer users.email, masked.
+        assert_eq!(check("SELECT (SELECT email FROM (SELECT 1 AS a) AS email) AS x FROM users", Postgres).unwrap().masked, [true]);
+        // Quoted names keep their case on PostgreSQL: a mixed-case column is still readable.
+        let schema = Schema::of(&[("public", "events", &["id", "createdAt"])]);
+        let allowed = Allowed::new(Postgres, &[]);
+        let policy = Policy { schema: &schema, masks: &[], allowed: &allowed };
+        assert_eq!(super::check("SELECT \"createdAt\" FROM events", &policy).unwrap().sql, r#"SELECT "events"."createdAt" FROM "public"."events""#);
+        assert!(super::check("SELECT createdAt FROM events", &policy).is_err(), "unquoted, PostgreSQL folds it to createdat");
+    }
+
+    /// F8: thousands of `u.*` and of select items with a subquery: the copies and lookups count
+    /// against the budget (MariaDB and SQLite let such items see every earlier alias).
+    #[test]
+    fn wide_selects_are_charged_to_the_budget() {
+        let sql = format!("SELECT {}, {} FROM users AS u", vec!["u.*"; 12_000].join(","), vec!["(SELECT 1)"; 4_500].join(","));
+        assert!(sql.len() < MAX_SQL_BYTES);
+        for engine in [Mysql, Sqlite] {
+            let refused = check(&sql, engine).unwrap_err();
+            assert!(refused.reason.contains("budget"), "{engine:?}: {}", refused.reason);
+        }
     }
 
     /// Nested WITH RECURSIVE, each level shifting a masked value one column per round: the walk
