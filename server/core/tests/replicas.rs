@@ -927,6 +927,20 @@ const REVIEWED: &[&str] = &[
     "SELECT id FROM users WHERE EXISTS (SELECT 1 AS email FROM user_names HAVING lower(email) LIKE 'marker-m%')",
     "SELECT id, (SELECT count(*) FROM (SELECT 1 AS email FROM user_names HAVING ascii(substr(email, 8, 1)) > 107) s) AS bit FROM users",
     "SELECT id, (SELECT count(*) FROM (SELECT 'x' AS email) AS a, user_names AS b JOIN user_names AS c ON a.email LIKE 'MARKER-m%') AS hit FROM users AS a",
+    // The second outside review: names the guard gave otherwise than the engine, left bare over
+    // USING/NATURAL or in an unaliased derived table; MariaDB's window ORDER BY; USING's sides.
+    "SELECT (SELECT lower(x) FROM (SELECT 1 AS k) AS a NATURAL JOIN json_array_elements('[1]') AS x) AS leak FROM (SELECT email AS x FROM users) AS o",
+    "SELECT o.id, (SELECT x FROM (SELECT 1 AS k) AS a JOIN (SELECT 1 AS k) AS b USING (k), jsonb_array_elements('[1]') AS x) AS leak FROM (SELECT id, password_hash AS x FROM users) AS o",
+    "SELECT id FROM users WHERE EXISTS (SELECT 1 FROM (SELECT 1 AS k) AS a NATURAL JOIN json_array_elements_text('[1]') AS email WHERE email LIKE 'MARKER-m%')",
+    "SELECT (SELECT lower(column1) FROM (SELECT 1 AS k) AS a NATURAL JOIN (VALUES ('k2')) AS v) AS leak FROM (SELECT email AS column1 FROM users) AS o",
+    "SELECT (SELECT lower(`upper`) FROM (SELECT 1 AS k) AS a NATURAL JOIN (SELECT upper('a')) AS v) AS leak FROM (SELECT email AS `upper` FROM users) AS o",
+    "SELECT (SELECT concat(column1, '') FROM (SELECT 1 AS k) AS a JOIN (SELECT 1 AS k) AS b USING (k), (VALUES ('zz')) AS v) AS leak FROM (SELECT password_hash AS column1 FROM users) AS o",
+    "SELECT (SELECT lower(upper) FROM (SELECT upper('a'))) AS leak FROM (SELECT email AS upper FROM users) AS o",
+    "SELECT (SELECT upper || '' FROM (SELECT upper(1))) AS leak FROM (SELECT password_hash AS upper FROM users) AS o",
+    "SELECT id, (SELECT substr(upper, 8, 3) FROM (SELECT upper(1))) AS x FROM (SELECT id, email AS upper FROM users) AS o",
+    "SELECT id, name AS n, email AS name, rank() OVER (ORDER BY name) AS r FROM users NATURAL JOIN (SELECT 1 AS zz) AS z ORDER BY id",
+    "SELECT u.id, d.guess FROM (SELECT 'MARKER-' || name || '@example.com' AS email, name AS guess FROM users) AS d JOIN users AS u USING (email)",
+    "WITH RECURSIVE n(password_hash) AS (SELECT 0 UNION ALL SELECT password_hash + 1 FROM n WHERE password_hash < 100) SELECT id, n.password_hash AS v FROM n JOIN users USING (password_hash) ORDER BY id",
 ];
 
 /// The differential: generated statements run through the guard on a replica with the real
@@ -998,4 +1012,36 @@ async fn a_deep_expression_is_refused_without_harm() {
     }
     let read = run(Engine::Sqlite, &url, "SELECT name FROM users WHERE id = 1", &limits()).await.unwrap();
     assert_eq!(read.rows, [[Some("maria".to_string())]]);
+}
+
+/// A replica never names the console's own store (it holds sessions and tokens), however the URL
+/// spells it: another path to the same file, a symbolic link, another name for loopback.
+#[tokio::test]
+async fn the_consoles_own_store_is_never_a_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("console.db");
+    let store = console_core::store::Store::open(&format!("sqlite://{}", path.display())).await.unwrap();
+    std::os::unix::fs::symlink(&path, dir.path().join("link.db")).unwrap();
+    for url in [
+        format!("sqlite://{}", path.display()),
+        format!("sqlite://{}/./console.db", dir.path().display()),
+        format!("sqlite://{}/link.db?mode=ro", dir.path().display()),
+    ] {
+        let replica = Replica::new("own-store", "ledger", "own", Engine::Sqlite, &url);
+        let refused = replicas::register(&store, &replica, "sre").await.unwrap_err().to_string();
+        assert!(refused.contains("console's own store"), "{url}: {refused}");
+    }
+    let other = Replica::new("other", "ledger", "other", Engine::Sqlite, &format!("sqlite://{}", dir.path().join("replica.db").display()));
+    replicas::register(&store, &other, "sre").await.unwrap();
+
+    let pg = testing::postgres().await;
+    let db = pg.url.rsplit_once('/').unwrap().1.to_string();
+    for url in [format!("postgres://reader@localhost/{db}"), format!("postgresql://reader@127.0.0.1:5432/{db}?sslmode=disable")] {
+        let replica = Replica::new("own-pg", "ledger", "own", Engine::Postgres, &url);
+        let refused = replicas::register(&pg.store, &replica, "sre").await.unwrap_err().to_string();
+        assert!(refused.contains("console's own store"), "{url}: {refused}");
+    }
+    let elsewhere = Replica::new("pg-other", "ledger", "other", Engine::Postgres, "postgres://reader@127.0.0.1:5432/test");
+    replicas::register(&pg.store, &elsewhere, "sre").await.unwrap();
+    pg.drop().await;
 }

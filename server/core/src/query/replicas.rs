@@ -57,7 +57,34 @@ impl Replica {
                 return Err("put the password in an environment variable or file, not in the URL".into());
             }
         }
+        self.query_parameters_allowed()?;
         self.credential_source_allowed()
+    }
+
+    /// URL parameters reach the driver: an allow-list per engine. `options` would set server
+    /// settings (a timeout of 0, read-write transactions), `password` or `host` would override
+    /// the URL's own, `charset` would change how strings are read.
+    fn query_parameters_allowed(&self) -> Result<(), String> {
+        let query = self.url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let allowed: &[&str] = match self.engine {
+                Engine::Postgres => &["sslmode", "sslrootcert", "application_name"],
+                Engine::Mysql => &["ssl-mode", "ssl-ca"],
+                Engine::Sqlite => &["mode", "immutable"],
+            };
+            if !allowed.contains(&key) {
+                return Err(format!("the URL parameter {key:?} is not allowed here; allowed: {}", allowed.join(", ")));
+            }
+            if self.engine == Engine::Sqlite && key == "mode" && value != "ro" {
+                return Err("a SQLite replica opens read-only: mode may only be ro".into());
+            }
+            if matches!(key, "sslrootcert" | "ssl-ca") {
+                let decoded = url::form_urlencoded::parse(pair.as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default();
+                inside_credentials_dir(&decoded).map_err(|dir| format!("{key} must name a file inside {dir}"))?;
+            }
+        }
+        Ok(())
     }
 
     /// A credential comes only from a variable named `CONSOLE_REPLICA_…` or a file under the
@@ -68,19 +95,8 @@ impl Replica {
             return Err(format!("a credential variable must be named {CREDENTIAL_ENV_PREFIX}…; {env} is not"));
         }
         if !self.credential_file.is_empty() {
-            let dir = credentials_dir();
-            let path = std::path::Path::new(&self.credential_file);
-            let lexically_inside = path.is_absolute()
-                && path.starts_with(&dir)
-                && path.components().all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_)));
-            // Symbolic links must not lead out either (checked once the file exists).
-            let really_inside = match (path.canonicalize(), dir.canonicalize()) {
-                (Ok(file), Ok(dir)) => file.starts_with(dir),
-                _ => true,
-            };
-            if !lexically_inside || !really_inside {
-                return Err(format!("a credential file must be inside {}; {} is not", dir.display(), self.credential_file));
-            }
+            inside_credentials_dir(&self.credential_file)
+                .map_err(|dir| format!("a credential file must be inside {dir}; {} is not", self.credential_file))?;
         }
         Ok(())
     }
@@ -149,6 +165,10 @@ const COLUMNS: &str =
 
 pub async fn register(store: &Store, replica: &Replica, by: &str) -> Result<(), ReplicaError> {
     replica.validate().map_err(ReplicaError::Invalid)?;
+    // The console's own store holds sessions and tokens: never a replica, whatever the URL's spelling.
+    if store.location().is_some() && store.location() == crate::store::database_location(&replica.url).as_deref() {
+        return Err(ReplicaError::Invalid("the URL names the console's own store, which cannot be a replica".into()));
+    }
     let done = sqlx::query(
         "INSERT INTO replicas (id, service, name, engine, url, credential_env, credential_file, statement_timeout_ms, row_cap, masks, created_by, created_at, allowed_schemas, extra_functions)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
@@ -417,6 +437,25 @@ mod tests {
         assert_eq!((fallback.row_cap as u64, fallback.masks), (strictest.row_cap, strictest.masks));
     }
 
+    /// URL parameters are an allow-list per engine: no settings, no overrides, no other files.
+    #[test]
+    fn url_parameters_are_an_allow_list() {
+        for (url, engine, why) in [
+            ("postgres://ro@db/orders?password=x", Engine::Postgres, "\"password\" is not allowed"),
+            ("postgres://ro@db/orders?options=-c%20statement_timeout%3D0", Engine::Postgres, "\"options\" is not allowed"),
+            ("postgres://ro@db/orders?host=store.internal", Engine::Postgres, "\"host\" is not allowed"),
+            ("postgres://ro@db/orders?sslmode=require&sslrootcert=/etc/passwd", Engine::Postgres, "sslrootcert must name a file inside"),
+            ("mysql://ro@db/orders?charset=gbk", Engine::Mysql, "\"charset\" is not allowed"),
+            ("sqlite://x.db?mode=rwc", Engine::Sqlite, "mode may only be ro"),
+        ] {
+            let err = replica(url, engine).validate().unwrap_err();
+            assert!(err.contains(why), "{url}: {err}");
+        }
+        for (url, engine) in [("postgres://ro@db/orders?sslmode=verify-full&application_name=console", Engine::Postgres), ("mysql://ro@db/orders?ssl-mode=REQUIRED", Engine::Mysql), ("sqlite://x.db?mode=ro", Engine::Sqlite)] {
+            replica(url, engine).validate().unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
+    }
+
     #[test]
     fn registrations_are_checked() {
         assert!(replica("postgres://ro@db/orders", Engine::Postgres).validate().is_ok());
@@ -447,6 +486,25 @@ mod tests {
         assert_eq!(t1.row_cap as u64, defaults.query_limits(Tier::new(1).unwrap()).unwrap().row_cap);
         r.row_cap = Some(7);
         assert_eq!(r.limits(Tier::new(1).unwrap(), &defaults).row_cap, 7);
+    }
+}
+
+/// `Ok` when `file` is inside the credentials directory, lexically and through symbolic links
+/// (checked once the file exists); else the directory, for the message.
+fn inside_credentials_dir(file: &str) -> Result<(), String> {
+    let dir = credentials_dir();
+    let path = std::path::Path::new(file);
+    let lexically_inside = path.is_absolute()
+        && path.starts_with(&dir)
+        && path.components().all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_)));
+    let really_inside = match (path.canonicalize(), dir.canonicalize()) {
+        (Ok(file), Ok(dir)) => file.starts_with(dir),
+        _ => true,
+    };
+    if lexically_inside && really_inside {
+        Ok(())
+    } else {
+        Err(dir.display().to_string())
     }
 }
 

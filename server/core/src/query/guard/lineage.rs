@@ -50,6 +50,9 @@ struct Scope<'a> {
     rels: Vec<Rel>,
     /// A JOIN … USING / NATURAL merges columns, so `*` cannot be counted from the parts.
     merged_columns: bool,
+    /// The names it merged: a reference to one stays unqualified (the engine reads the merged
+    /// column); every other reference is still qualified.
+    merged: Vec<String>,
     outer: Option<&'a Scope<'a>>,
 }
 
@@ -58,7 +61,7 @@ impl<'a> Scope<'a> {
     fn with_outputs(&self, outputs: &[Col]) -> Scope<'a> {
         let mut rels = self.rels.clone();
         rels.push(Rel { name: OUTPUT.into(), ident: None, cols: outputs.to_vec() });
-        Scope { rels, merged_columns: self.merged_columns, outer: self.outer }
+        Scope { rels, merged_columns: self.merged_columns, merged: self.merged.clone(), outer: self.outer }
     }
 }
 
@@ -321,7 +324,9 @@ impl<'a> Analyzer<'a> {
                         self.clean(e, &scope)?;
                     }
                 }
-                Ok((1..=width).map(|i| Col { name: format!("column{i}"), mask: None }).collect())
+                // PostgreSQL and SQLite call them column1, column2, …; MariaDB after the first row.
+                let name = |i: usize| if self.engine() == Engine::Mysql { UNNAMED.to_string() } else { format!("column{i}") };
+                Ok((1..=width).map(|i| Col { name: name(i), mask: None }).collect())
             }
             SetExpr::Table(_) => Err(Refusal::new("TABLE t is not supported; write SELECT * FROM t")),
             SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
@@ -414,6 +419,12 @@ impl<'a> Analyzer<'a> {
         self.charge(cols.len() + scope.rels.iter().map(|r| r.cols.len()).sum::<usize>());
         self.step()?;
         let named = scope.with_outputs(&cols);
+        // MariaDB's window PARTITION BY and ORDER BY read output names before input columns.
+        if self.engine() == Engine::Mysql {
+            for e in window_keys(&s.projection) {
+                self.clean(&e, &named)?;
+            }
+        }
         match &s.distinct {
             Some(Distinct::On(exprs)) => {
                 for e in exprs {
@@ -432,7 +443,7 @@ impl<'a> Analyzer<'a> {
         let sqlite = self.engine() == Engine::Sqlite;
         for (on, visible) in ons {
             self.charge(scope.rels[visible.clone()].iter().map(|r| r.cols.len()).sum::<usize>() + cols.len());
-            let mut at_join = Scope { rels: scope.rels[visible].to_vec(), merged_columns: scope.merged_columns, outer: scope.outer };
+            let mut at_join = Scope { rels: scope.rels[visible].to_vec(), merged_columns: scope.merged_columns, merged: scope.merged.clone(), outer: scope.outer };
             if sqlite {
                 at_join = at_join.with_outputs(&cols);
             }
@@ -533,24 +544,35 @@ impl<'a> Analyzer<'a> {
             match constraint {
                 JoinConstraint::On(e) => ons.push((e, first..scope.rels.len())),
                 JoinConstraint::None => {}
+                // A merged column compares its sides: every column of that name, on either side,
+                // must be clean (not only the first one found).
                 JoinConstraint::Using(names) => {
                     scope.merged_columns = true;
                     for name in names {
                         let col = name.0.last().and_then(|p| p.as_ident()).map(|i| self.col(i)).unwrap_or_default();
-                        if let Some(m) = scope.rels.iter().flat_map(|r| &r.cols).find(|c| c.name == col).and_then(|c| c.mask.clone()) {
+                        self.charge(scope.rels.iter().map(|r| r.cols.len() + 1).sum());
+                        if let Some(m) = scope.rels.iter().flat_map(|r| &r.cols).filter(|c| c.name == col).find_map(|c| c.mask.clone()) {
                             return Err(masked_use(&m));
                         }
+                        scope.merged.push(col);
                     }
                 }
                 JoinConstraint::Natural => {
                     scope.merged_columns = true;
                     let (left, right) = scope.rels.split_at(before);
+                    let mut shared = Vec::new();
                     for col in right.iter().flat_map(|r| &r.cols) {
-                        let shared = left.iter().flat_map(|r| &r.cols).find(|c| c.name == col.name);
-                        if let Some(m) = shared.and_then(|c| c.mask.clone()).or_else(|| shared.and(col.mask.clone())) {
+                        self.charge(left.iter().map(|r| r.cols.len() + 1).sum());
+                        let same: Vec<&Col> = left.iter().flat_map(|r| &r.cols).filter(|c| c.name == col.name).collect();
+                        if same.is_empty() {
+                            continue;
+                        }
+                        if let Some(m) = same.iter().find_map(|c| c.mask.clone()).or_else(|| col.mask.clone()) {
                             return Err(masked_use(&m));
                         }
+                        shared.push(col.name.clone());
                     }
+                    scope.merged.extend(shared);
                 }
             }
         }
@@ -614,7 +636,7 @@ impl<'a> Analyzer<'a> {
             None => (ident, cols),
         };
         let name = ident.as_ref().map(|i| self.rel(i)).unwrap_or_default();
-        push_rel(scope, Rel { name, ident, cols })
+        push_rel(self, scope, Rel { name, ident, cols })
     }
 
     /// A function in FROM: its columns are named by the alias list, else as the engine names them.
@@ -622,8 +644,11 @@ impl<'a> Analyzer<'a> {
     /// engine does not have, and hide outer columns of the same name.
     fn push_function(&mut self, scope: &mut Scope, fname: String, alias: &Option<TableAlias>) -> R<()> {
         let known: &[&str] = match (self.engine(), fname.as_str()) {
-            (Engine::Sqlite, "json_each" | "json_tree") => &["key", "value", "type", "atom", "id", "parent", "fullkey", "path"],
+            // With the hidden columns a reference may name too.
+            (Engine::Sqlite, "json_each" | "json_tree") => &["key", "value", "type", "atom", "id", "parent", "fullkey", "path", "json", "root"],
             (_, "json_each" | "jsonb_each" | "json_each_text" | "jsonb_each_text") => &["key", "value"],
+            // Named after their output parameter, whatever the alias.
+            (Engine::Postgres, "json_array_elements" | "jsonb_array_elements" | "json_array_elements_text" | "jsonb_array_elements_text") => &["value"],
             _ => &[],
         };
         let rel = alias.as_ref().map(|a| self.rel(&a.name)).unwrap_or_else(|| fname.clone());
@@ -646,7 +671,7 @@ impl<'a> Analyzer<'a> {
             return Err(Refusal::new(format!("{fname} returns {} column(s); the alias list names {}", cols.len(), aliases.len())));
         }
         let cols = rename(self.engine(), cols, aliases)?;
-        push_rel(scope, Rel { name: rel, ident, cols })?;
+        push_rel(self, scope, Rel { name: rel, ident, cols })?;
         Ok(())
     }
 
@@ -1128,7 +1153,7 @@ impl<'a> Analyzer<'a> {
                 let mut outputs: Option<Option<String>> = None;
                 let mut current = Some(scope);
                 while let Some(s) = current {
-                    self.charge(s.rels.iter().map(|r| r.cols.len()).sum());
+                    self.charge(s.rels.iter().map(|r| r.cols.len() + 1).sum());
                     let holders: Vec<&Rel> = s.rels.iter().filter(|r| r.cols.iter().any(|c| c.name == col)).collect();
                     let mask = holders.iter().flat_map(|r| &r.cols).filter(|c| c.name == col).find_map(|c| c.mask.clone());
                     let inputs: Vec<&&Rel> = holders.iter().filter(|r| !r.is_output()).collect();
@@ -1142,7 +1167,7 @@ impl<'a> Analyzer<'a> {
                     // One named relation holds it: the replica is told which, whatever its own
                     // scoping rules. Over USING/NATURAL the merged column stays unqualified.
                     let qualifier = match holders.as_slice() {
-                        [one] if outputs.is_none() && !s.merged_columns && !shadowed_inside(scope, s, &one.name) => one.ident.clone(),
+                        [one] if outputs.is_none() && !s.merged.contains(&col) && !shadowed_inside(scope, s, &one.name) => one.ident.clone(),
                         _ => None,
                     };
                     self.qualify(ident, qualifier);
@@ -1195,8 +1220,11 @@ fn find_rel<'s>(scope: &'s Scope, name: &str) -> Option<&'s Rel> {
 }
 
 /// Adds a FROM item; two of one name in one FROM would leave each engine to pick one its own way.
-fn push_rel(scope: &mut Scope, rel: Rel) -> R<()> {
-    if !rel.name.is_empty() && scope.rels.iter().any(|r| r.name.to_lowercase() == rel.name.to_lowercase()) {
+fn push_rel(analyzer: &mut Analyzer, scope: &mut Scope, rel: Rel) -> R<()> {
+    analyzer.charge(scope.rels.len());
+    analyzer.step()?;
+    let folded = rel.name.to_lowercase();
+    if !rel.name.is_empty() && scope.rels.iter().any(|r| r.name.len() == rel.name.len() && r.name.to_lowercase() == folded) {
         return Err(Refusal::new(format!("two tables of this FROM are called {}; give them different aliases", rel.name)));
     }
     scope.rels.push(rel);
@@ -1216,6 +1244,27 @@ fn shadowed_inside(scope: &Scope, found: &Scope, name: &str) -> bool {
         current = s.outer;
     }
     false
+}
+
+/// The PARTITION BY and ORDER BY expressions of every window in `items`.
+fn window_keys(items: &[SelectItem]) -> Vec<Expr> {
+    use std::ops::ControlFlow;
+    struct Finder(Vec<Expr>);
+    impl Visitor for Finder {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if let Expr::Function(Function { over: Some(WindowType::WindowSpec(spec)), .. }) = e {
+                self.0.extend(spec.partition_by.iter().cloned());
+                self.0.extend(spec.order_by.iter().map(|o| o.expr.clone()));
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut finder = Finder(Vec::new());
+    for item in items {
+        let _ = item.visit(&mut finder);
+    }
+    finder.0
 }
 
 /// Whether `e` holds a query of its own.
@@ -1258,17 +1307,24 @@ fn no_wildcard_options(options: &WildcardAdditionalOptions) -> R<()> {
     Ok(())
 }
 
-/// The name an engine gives an unnamed output column, as far as outer queries refer to it.
-/// PostgreSQL names a scalar subquery after its own column; the other engines name it after its
-/// text, which no reference spells.
+/// A column name no reference can spell: where the guard is not sure what an engine calls a
+/// column, a reference must not find it (it would find what the engine finds instead).
+const UNNAMED: &str = "\0unnamed";
+
+/// The name an engine gives an unnamed output column, as far as outer queries refer to it: a
+/// column reference is named after its column everywhere; PostgreSQL also names a call after
+/// its function, a cast or parentheses after what they hold, and a scalar subquery after its
+/// column. MariaDB and SQLite name everything else after its text, which the canonical form
+/// rewrites: [`UNNAMED`], as is every other form whose name the guard does not model.
 fn output_name(engine: Engine, e: &Expr) -> String {
+    let postgres = engine == Engine::Postgres;
     match e {
         Expr::Identifier(i) => norm(engine, i),
         Expr::CompoundIdentifier(parts) => parts.last().map(|i| norm(engine, i)).unwrap_or_default(),
-        Expr::Function(f) => f.name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_lowercase()).unwrap_or_default(),
-        Expr::Cast { expr, .. } | Expr::Nested(expr) => output_name(engine, expr),
-        Expr::Subquery(q) if engine == Engine::Postgres => query_output_name(engine, q),
-        _ => "?column?".into(),
+        Expr::Function(f) if postgres => f.name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_lowercase()).unwrap_or_default(),
+        Expr::Cast { expr, .. } | Expr::Nested(expr) if postgres => output_name(engine, expr),
+        Expr::Subquery(q) if postgres => query_output_name(engine, q),
+        _ => UNNAMED.into(),
     }
 }
 
@@ -1282,10 +1338,10 @@ fn query_output_name(engine: Engine, q: &Query) -> String {
                 return match s.projection.first() {
                     Some(SelectItem::UnnamedExpr(e)) => output_name(engine, e),
                     Some(SelectItem::ExprWithAlias { alias, .. }) => norm(engine, alias),
-                    _ => "?column?".into(),
+                    _ => UNNAMED.into(),
                 }
             }
-            _ => return "?column?".into(),
+            _ => return UNNAMED.into(),
         }
     }
 }

@@ -787,6 +787,43 @@ pub(crate) mod tests {
                 Ok(checked) => assert!(checked.masked.iter().all(|m| *m), "{sql} ({engine:?}) passed as {} masking {:?}", checked.sql, checked.masked),
             }
         }
+        // The second outside review. G1: columns the guard named otherwise than the engine, left
+        // unqualified over USING/NATURAL or in an unaliased derived table.
+        for (sql, engine) in [
+            ("SELECT (SELECT lower(x) FROM (SELECT 1 AS k) AS a NATURAL JOIN json_array_elements('[1]') AS x) AS leak FROM (SELECT email AS x FROM users) AS o", Postgres),
+            ("SELECT o.id, (SELECT x FROM (SELECT 1 AS k) AS a JOIN (SELECT 1 AS k) AS b USING (k), jsonb_array_elements('[1]') AS x) AS leak FROM (SELECT id, password_hash AS x FROM users) AS o", Postgres),
+            ("SELECT id FROM users WHERE EXISTS (SELECT 1 FROM (SELECT 1 AS k) AS a NATURAL JOIN json_array_elements_text('[1]') AS email WHERE email LIKE 'M%')", Postgres),
+            ("SELECT (SELECT lower(column1) FROM (SELECT 1 AS k) AS a NATURAL JOIN (VALUES ('k2')) AS v) AS leak FROM (SELECT email AS column1 FROM users) AS o", Mysql),
+            ("SELECT (SELECT lower(`upper`) FROM (SELECT 1 AS k) AS a NATURAL JOIN (SELECT upper('a')) AS v) AS leak FROM (SELECT email AS `upper` FROM users) AS o", Mysql),
+            ("SELECT (SELECT concat(column1, '') FROM (SELECT 1 AS k) AS a JOIN (SELECT 1 AS k) AS b USING (k), (VALUES ('zz')) AS v) AS leak FROM (SELECT password_hash AS column1 FROM users) AS o", Mysql),
+            ("SELECT (SELECT lower(upper) FROM (SELECT upper('a'))) AS leak FROM (SELECT email AS upper FROM users) AS o", Sqlite),
+            ("SELECT (SELECT upper || '' FROM (SELECT upper(1))) AS leak FROM (SELECT password_hash AS upper FROM users) AS o", Sqlite),
+            // G2: a MariaDB window ORDER BY reads the output alias `name` (email) first.
+            ("SELECT id, name AS n, email AS name, rank() OVER (ORDER BY name) AS r FROM users NATURAL JOIN (SELECT 1 AS zz) AS z ORDER BY id", Mysql),
+            // G3: USING compares every column of the name, not the first found.
+            ("SELECT u.id, d.guess FROM (SELECT 'M-' || name AS email, name AS guess FROM users) AS d JOIN users AS u USING (email)", Postgres),
+            ("WITH RECURSIVE n(password_hash) AS (SELECT 0 UNION ALL SELECT password_hash + 1 FROM n WHERE password_hash < 100) SELECT id, n.password_hash AS v FROM n JOIN users USING (password_hash) ORDER BY id", Mysql),
+        ] {
+            // Refused, or answered with the `leak` column masked (the engines read the outer one).
+            match check(sql, engine) {
+                Err(_) => {}
+                Ok(checked) => {
+                    let leak = if sql.starts_with("SELECT o.id") { 1 } else { 0 };
+                    assert!(sql.contains(" AS leak") && checked.masked[leak], "{sql} ({engine:?}) passed as {} masking {:?}", checked.sql, checked.masked)
+                }
+            }
+        }
+        // Outside USING/NATURAL's merged names, references over such a join are still qualified.
+        assert_eq!(
+            check("SELECT name FROM users JOIN orders USING (id)", Postgres).unwrap().sql,
+            r#"SELECT "users"."name" FROM "public"."users" JOIN "public"."orders" USING ("id")"#
+        );
+        // G4: thousands of FROM items are charged to the budget.
+        let many = format!("SELECT 1 FROM {}", (0..12_000).map(|i| format!("t q{i}")).collect::<Vec<_>>().join(","));
+        assert!(many.len() < MAX_SQL_BYTES);
+        let refused = check(&many, Postgres).unwrap_err();
+        assert!(refused.reason.contains("budget"), "{}", refused.reason);
+
         // F1 is read as the engines read it: the outer users.email, masked.
         assert_eq!(check("SELECT (SELECT email FROM (SELECT 1 AS a) AS email) AS x FROM users", Postgres).unwrap().masked, [true]);
         // Quoted names keep their case on PostgreSQL: a mixed-case column is still readable.
