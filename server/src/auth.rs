@@ -321,6 +321,7 @@ async fn finish_login(state: &AppState, session: &Session, result: SignInResult,
     let mut response = match result {
         Ok((identity, credential, return_to)) => match sign_in(state, session, &identity, credential.as_deref()).await {
             Ok(()) => Redirect::to(&safe_return(Some(&return_to))).into_response(),
+            Err(SignInError::Blocked) => Redirect::to("/login?error=blocked").into_response(),
             Err(e) => {
                 tracing::error!(error = %e, "cannot store session");
                 StatusCode::INTERNAL_SERVER_ERROR.into_response()
@@ -342,11 +343,20 @@ enum SignInError {
     Session(#[from] tower_sessions::session::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("offboarded: blocked until an SRE restores access")]
+    Blocked,
 }
 
 /// Records the identity (linking it to its person) and starts a session for it, under a new
 /// session id so a session fixed before sign-in is worth nothing after.
 async fn sign_in(state: &AppState, session: &Session, identity: &Identity, credential: Option<&str>) -> Result<(), SignInError> {
+    // Offboarding is sticky, whichever provider or account the person comes back with.
+    if people::is_blocked(&state.store, identity).await? {
+        tracing::warn!(login = %identity.login, provider = %identity.provider, "sign-in of an offboarded person refused");
+        let name = format!("{}:{}", identity.provider, identity.subject);
+        record(state, audit::SIGN_IN_BLOCKED, &name, &identity.provider, format!("as {}", identity.login)).await;
+        return Err(SignInError::Blocked);
+    }
     let sealed = credential.map(|c| state.auth.sealing.seal(c));
     let id = people::record_sign_in(&state.store, identity, sealed.as_deref()).await?;
     session.cycle_id().await?;
@@ -446,6 +456,11 @@ pub async fn authenticate(State(state): State<AppState>, session: Session, mut r
             Err(e) => return internal("cannot read session", &e),
         },
     };
+    // When this credential stops being valid, for requests that last (streams).
+    let ends_at = match &token {
+        Some(used) => Some(used.expires_at),
+        None => session.get::<i64>(SIGNED_IN_AT).await.ok().flatten().map(|at| at + state.auth.max_age_secs),
+    };
     let user = match identity_id {
         None => None,
         Some(id) => match current_user(&state, &id).await {
@@ -469,6 +484,7 @@ pub async fn authenticate(State(state): State<AppState>, session: Session, mut r
     let session_id = if token.is_none() && user.is_some() { session.id().map(|id| id.to_string()) } else { None };
     request.extensions_mut().insert(CurrentUser(user));
     request.extensions_mut().insert(console_core::auth::CurrentSession(session_id));
+    request.extensions_mut().insert(CredentialEnds(ends_at));
     request.extensions_mut().insert(RequestToken(token));
     next.run(request).await
 }
@@ -547,6 +563,10 @@ async fn record(state: &AppState, kind: &'static str, actor: &str, provider: &st
         tracing::error!(%error, kind, "identity event could not be audited");
     }
 }
+
+/// When the request's session reaches its absolute lifetime, or its token expires (unix seconds).
+#[derive(Clone, Copy, Debug)]
+pub struct CredentialEnds(pub Option<i64>);
 
 async fn session_identity(state: &AppState, session: &Session) -> Result<Option<String>, tower_sessions::session::Error> {
     let identity = match session.get::<String>(IDENTITY).await {

@@ -66,6 +66,8 @@ pub struct KubernetesConfig {
     /// Start the sandbox cluster on this address and write its kubeconfig to `kubeconfig`
     /// (default data/sandbox.kubeconfig).
     pub sandbox: Option<SocketAddr>,
+    /// Let the sandbox listen on a non-loopback address (it has no authentication).
+    pub sandbox_public: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -235,6 +237,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("kubernetes.contexts", "only these contexts (default: all)"),
     ("kubernetes.in_cluster", "also watch the cluster the console runs in (default false)"),
     ("kubernetes.sandbox", "start the sandbox cluster on this address and write its kubeconfig (default: off)"),
+    ("kubernetes.sandbox_public", "let the sandbox listen on a non-loopback address; it has no authentication (default false)"),
     ("auth.public_url", "URL browsers use (default http://<listen>); Origin of every POST must match"),
     ("auth.session_idle_minutes", "sign out after this long idle (default 480)"),
     ("auth.session_max_hours", "sign out this long after sign-in (default 24)"),
@@ -458,8 +461,11 @@ mod tests {
     #[test]
     fn github_team_keys_say_whether_they_are_ids_or_slugs() {
         std::env::set_var("CONFIG_TEST_GITHUB_SECRET", "s");
+        std::env::set_var("CONFIG_TEST_GITHUB_SEALING_KEY", "k".repeat(32));
         let github = |extra: &str| {
-            format!("[auth.github]\nclient_id = \"c\"\nclient_secret_env = \"CONFIG_TEST_GITHUB_SECRET\"\norg = \"acme\"\n{extra}\n")
+            format!(
+                "[auth]\nsecret_key_env = \"CONFIG_TEST_GITHUB_SEALING_KEY\"\n[auth.github]\nclient_id = \"c\"\nclient_secret_env = \"CONFIG_TEST_GITHUB_SECRET\"\norg = \"acme\"\n{extra}\n"
+            )
         };
         let load = |text: String| {
             let dir = tempfile::tempdir().unwrap();

@@ -76,7 +76,8 @@ pub async fn connect(config: &KubernetesConfig, store: &Store) -> Result<(Cluste
     let kubeconfig = match (&config.sandbox, &config.kubeconfig) {
         (Some(addr), path) => {
             let path = path.clone().unwrap_or_else(|| SANDBOX_KUBECONFIG.into());
-            sandbox = Some(start_sandbox(*addr, demo_workloads(store).await?, &path).await?);
+            let options = console_sandbox::Options { public: config.sandbox_public, ..Default::default() };
+            sandbox = Some(start_sandbox(*addr, demo_workloads(store).await?, &path, options).await?);
             Some(path)
         }
         (None, path) => path.clone(),
@@ -94,8 +95,8 @@ pub async fn connect(config: &KubernetesConfig, store: &Store) -> Result<(Cluste
 }
 
 /// Starts the sandbox on `addr` running `workloads` and writes its kubeconfig to `path`.
-pub async fn start_sandbox(addr: std::net::SocketAddr, workloads: Vec<Workload>, path: &FsPath) -> Result<Sandbox, String> {
-    let sandbox = Sandbox::start(addr, workloads, Default::default())
+pub async fn start_sandbox(addr: std::net::SocketAddr, workloads: Vec<Workload>, path: &FsPath, options: console_sandbox::Options) -> Result<Sandbox, String> {
+    let sandbox = Sandbox::start(addr, workloads, options)
         .await
         .map_err(|e| format!("cannot start the sandbox cluster on {addr}: {e}"))?;
     write_kubeconfig(path, &sandbox.kubeconfig("sandbox"))?;
@@ -139,7 +140,10 @@ fn refusal(error: K8sError) -> Refusal {
         K8sError::NotFound(_) | K8sError::UnknownCluster(_) => StatusCode::NOT_FOUND,
         K8sError::TooManyFollows(_) => StatusCode::TOO_MANY_REQUESTS,
         K8sError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        K8sError::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        K8sError::Config(_) => {
+            tracing::error!(%error, "cluster configuration");
+            return Refusal(StatusCode::INTERNAL_SERVER_ERROR, "the console's cluster configuration is broken; its log says why".into());
+        }
         _ => StatusCode::BAD_REQUEST,
     };
     Refusal(status, error.to_string())
@@ -198,6 +202,8 @@ const ACCESS_ENDED: &str = "your access to this service ended (signed out, a gra
 struct Access {
     state: AppState,
     session: Option<String>,
+    /// The session's absolute lifetime or the token's expiry: a stream ends there too.
+    ends_at: Option<i64>,
     identity: String,
     action: Action,
     service: Service,
@@ -205,10 +211,11 @@ struct Access {
 }
 
 impl Access {
-    fn of(state: &AppState, user: &CurrentUser, session: &CurrentSession, action: Action, service: &Service) -> Access {
+    fn of(state: &AppState, user: &CurrentUser, session: &CurrentSession, ends: crate::auth::CredentialEnds, action: Action, service: &Service) -> Access {
         Access {
             state: state.clone(),
             session: session.0.clone(),
+            ends_at: ends.0,
             identity: user.0.as_ref().map(|u| u.identity.clone()).unwrap_or_default(),
             action,
             service: service.clone(),
@@ -216,16 +223,20 @@ impl Access {
         }
     }
 
-    /// The session still exists and the person's current roles (or a grant in force) still allow
-    /// the action on the service.
+    /// The session still exists within its absolute lifetime (or the token has not expired), and
+    /// the person's current roles (or a grant in force) still allow the action on the service.
+    /// A check that cannot be made ends the stream: it fails closed.
     async fn still_allowed(&self) -> bool {
+        if self.ends_at.is_some_and(|end| console_core::dates::now() >= end) {
+            return false;
+        }
         if let Some(session) = &self.session {
             match console_core::auth::sessions::exists(&self.state.store, session).await {
                 Ok(true) => {}
                 Ok(false) => return false,
                 Err(error) => {
-                    tracing::warn!(%error, "session check failed; the stream goes on until the next check");
-                    return true;
+                    tracing::warn!(%error, "session check failed; the stream ends");
+                    return false;
                 }
             }
         }
@@ -235,15 +246,15 @@ impl Access {
             Ok(Some(service)) => service.squad,
             Ok(None) => return false,
             Err(error) => {
-                tracing::warn!(%error, "access check failed; the stream goes on until the next check");
-                return true;
+                tracing::warn!(%error, "access check failed; the stream ends");
+                return false;
             }
         };
         match crate::auth::current_user(&self.state, &self.identity).await {
             Ok(user) => allows_on_service(user.as_ref(), self.action, &self.service.name, &squad),
             Err(error) => {
-                tracing::warn!(%error, "access check failed; the stream goes on until the next check");
-                true
+                tracing::warn!(%error, "access check failed; the stream ends");
+                false
             }
         }
     }
@@ -294,6 +305,7 @@ async fn live_deployments(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
     Extension(session): Extension<CurrentSession>,
+    Extension(ends): Extension<crate::auth::CredentialEnds>,
     EntityKey(name): EntityKey,
 ) -> Result<Response, Refusal> {
     let service = authorized(&state.store, &user, &name, Action::ViewWorkloads).await?;
@@ -306,7 +318,7 @@ async fn live_deployments(
     };
     let (tx, rx) = mpsc::channel::<Event>(4);
     let clusters = state.clusters.clone();
-    let access = Access::of(&state, &user, &session, Action::ViewWorkloads, &service);
+    let access = Access::of(&state, &user, &session, ends, Action::ViewWorkloads, &service);
     tokio::spawn(async move {
         let _slot = slot; // held while the browser watches
         let mut check = tokio::time::interval(access.every);
@@ -357,6 +369,7 @@ async fn log_stream(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
     Extension(session): Extension<CurrentSession>,
+    Extension(ends): Extension<crate::auth::CredentialEnds>,
     EntityKey(name): EntityKey,
     Query(options): Query<LogOptions>,
     Query(follow): Query<FollowParam>,
@@ -416,7 +429,7 @@ async fn log_stream(
         let _ = events.send(Event::default().event("problem").data(NOT_AUDITED)).await;
         return Ok(sse_stream(rx).into_response());
     }
-    let access = Access::of(&state, &user, &session, Action::ReadLogs, &service);
+    let access = Access::of(&state, &user, &session, ends, Action::ReadLogs, &service);
     let (lines_tx, mut lines) = mpsc::channel::<LogLine>(4_096);
     let errors = events.clone();
     let follower = tokio::spawn(async move {

@@ -151,7 +151,8 @@ async fn sandbox(config: Config, listen: std::net::SocketAddr, kubeconfig: PathB
             console::kubernetes::demo_workloads(&store).await?
         }
     };
-    let _sandbox = console::kubernetes::start_sandbox(listen, workloads, &kubeconfig).await?;
+    let options = console_sandbox::Options { public: config.kubernetes.sandbox_public, ..Default::default() };
+    let _sandbox = console::kubernetes::start_sandbox(listen, workloads, &kubeconfig, options).await?;
     let _ = tokio::signal::ctrl_c().await;
     Ok(())
 }

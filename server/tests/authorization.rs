@@ -63,6 +63,8 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
         ("/api/access/revoke-token", Action::AdministerAccess, Body::Form("id=nonexistent")),
         ("/api/access/identities", Action::AdministerAccess, Body::Json(json!({}))),
         ("/api/access/offboard", Action::AdministerAccess, Body::Form("actor=nobody-at-all")),
+        ("/api/access/restore", Action::AdministerAccess, Body::Form("actor=nobody-at-all")),
+        ("/api/access/blocked", Action::AdministerAccess, Body::Json(json!({}))),
         ("/api/access/grant", Action::AdministerAccess, Body::Form("grantee=nobody&service=no-such-service&access=logs&hours=1&reason=matrix%20test")),
         ("/api/access/revoke-grant", Action::AdministerAccess, Body::Form("id=nonexistent")),
         ("/api/access/service-grants", Action::ViewCatalog, Body::Json(json!({"service": "ledger"}))),

@@ -684,3 +684,45 @@ async fn a_read_that_cannot_be_audited_is_not_served() {
     let (event, data) = view.next(Duration::from_secs(10)).await.unwrap();
     assert_eq!((event.as_str(), data.contains("could not be recorded")), ("problem", true), "{data}");
 }
+
+/// A read is bounded in bytes, not only in lines: the cluster cuts each container's answer at
+/// READ_BYTES_PER_CONTAINER (the client holds a whole answer in memory). Three 1 MiB lines come
+/// back as at most 2 MiB of that container's text.
+#[tokio::test]
+async fn a_log_read_is_cut_at_its_byte_bound() {
+    let (app, sandbox) = TestApp::with_sandbox().await;
+    let maria = app.sign_in("maria").await;
+    let pod = sandbox.pods("payments", "backstage.io/kubernetes-id=ledger")[0].clone();
+    for i in 0..3 {
+        sandbox.write_log("payments", &pod, "app", &format!("big-{i}-{}", "x".repeat(1 << 20)));
+    }
+    let (status, lines, body) = download(&app, &maria, "since=5m").await;
+    assert_eq!(status, StatusCode::OK, "{}", &body[..body.len().min(300)]);
+    let prefix = format!("{pod}/app ");
+    let bytes: usize = lines.iter().filter(|l| l.starts_with(&prefix)).map(|l| l.len() + 1).sum();
+    assert!(bytes > 1 << 20, "the first big line is read: {bytes} bytes");
+    // The download prefixes each line with pod/container (the bound counts the API's own prefix).
+    assert!(bytes <= console_core::k8s::logs::READ_BYTES_PER_CONTAINER + 8 * 1024, "cut at the bound: {bytes} bytes");
+    assert!(!lines.iter().any(|l| l.contains("big-2-")), "the newest big line is past the bound");
+}
+
+/// A stream is held to the session's absolute lifetime like any request, and a re-check that
+/// cannot be made (the store fails) ends it: access fails closed.
+#[tokio::test]
+async fn an_open_follow_ends_at_the_absolute_lifetime_and_on_a_store_error() {
+    let mut auth = console::auth::Auth::dev(common::PUBLIC_URL);
+    auth.max_age_secs = 3;
+    let options = console_sandbox::Options { tick: Duration::from_millis(100), ..Default::default() };
+    let (app, _sandbox) = TestApp::with_sandbox_auth(vec![], options, auth).await;
+    let maria = app.sign_in("maria").await;
+    let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &maria).await;
+    follow.line_where("a line", |_| true).await;
+    assert_eq!(ending(&mut follow).await, ACCESS_ENDED, "the session's absolute lifetime");
+
+    let (app, _sandbox) = TestApp::with_sandbox().await;
+    let maria = app.sign_in("maria").await;
+    let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &maria).await;
+    follow.line_where("a line", |_| true).await;
+    sqlx::query("ALTER TABLE sessions RENAME TO sessions_away").execute(app.store.pool()).await.unwrap();
+    assert_eq!(ending(&mut follow).await, ACCESS_ENDED, "a store error");
+}

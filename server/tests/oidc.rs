@@ -262,7 +262,42 @@ async fn offboarding_reaches_identities_the_catalog_unlinked() {
     let people: Vec<console_core::auth::people::Person> = vec![];
     console_core::auth::people::replace_people(&app.store, &people).await.unwrap();
     assert_eq!(me_by_token(&app, &token).await.1["login"], "oidc:user-42");
-    console_core::auth::people::offboard(&app.store, "maria").await.unwrap();
+    console_core::auth::people::offboard(&app.store, "maria", "sre").await.unwrap();
     assert!(!signed_in(&app, &cookie).await, "her session ended");
     assert_eq!(me_by_token(&app, &token).await.0, axum::http::StatusCode::UNAUTHORIZED, "her token revoked");
+}
+
+/// Offboarding is sticky: the person cannot sign in again, with the same account or another one
+/// that links to them (here by a verified e-mail), until an SRE restores access; a sign-in that
+/// is not theirs is untouched.
+#[tokio::test]
+async fn an_offboarded_person_cannot_sign_in_again_with_any_identity() {
+    let idp = start_idp().await;
+    let app = app_with(&idp.issuer).await;
+    sign_in_as(&app, &idp, MARIA).await;
+    console_core::auth::people::offboard(&app.store, "maria", "sre").await.unwrap();
+    idp.set_user("maria-second-account", json!({"preferred_username": "mf", "email": "maria@example.com", "email_verified": true, "groups": []}));
+    idp.set_user("someone-else", json!({"preferred_username": "se", "email": "se@example.com", "email_verified": true, "groups": []}));
+    let callback = |subject: &'static str| {
+        let (app, idp) = (&app, &idp);
+        async move {
+            let (cookie, code, state) = common::idp::authorize_as(app, idp, subject, common::idp::Mode::Good).await;
+            app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await
+        }
+    };
+    for subject in [MARIA, "maria-second-account"] {
+        let refused = callback(subject).await;
+        assert_eq!(refused.location(), "/login?error=blocked", "{subject}");
+        assert!(refused.session_cookie().is_none(), "{subject}: no session");
+    }
+    let blocked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE kind = $1")
+        .bind(console_core::audit::SIGN_IN_BLOCKED)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(blocked, 2, "each refused sign-in is audited");
+    assert!(callback("someone-else").await.session_cookie().is_some(), "another person signs in");
+    assert!(console_core::auth::people::restore(&app.store, "maria").await.unwrap() > 0);
+    sign_in_as(&app, &idp, MARIA).await;
+    assert!(callback("maria-second-account").await.session_cookie().is_some(), "restored for every identity");
 }

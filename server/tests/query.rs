@@ -517,3 +517,20 @@ async fn a_query_token_runs_the_repls_flow_through_the_api() {
     let token_id = token.strip_prefix("cst_").unwrap().split('_').next().unwrap();
     assert!(finished.iter().all(|e| e.token == token_id), "each names the token it came through: {finished:?}");
 }
+
+/// The owning squad's "who read this service" list shows each query's SQL (it is stored on the
+/// attempt's started event; the finished event carries the outcome).
+#[tokio::test]
+async fn the_reads_page_shows_the_sql_to_the_owning_squad() {
+    let (app, _dir) = with_demo_replica().await;
+    let maria = app.sign_in("maria").await;
+    let sql = "SELECT id, name FROM customers WHERE id = 3 -- reads-page marker";
+    let (status, _) = run(&app, &maria, sql).await;
+    assert_eq!(status, StatusCode::OK);
+    let reads = app.post_json("/api/audit/service-reads", Some(&maria), json!({"service": "payments-api"})).await;
+    assert_eq!(reads.status, StatusCode::OK, "{}", reads.body);
+    let list = reads.json();
+    let query = list.as_array().unwrap().iter().find(|r| r["kind"] == "query.finished").expect("the query is listed");
+    assert_eq!(query["detail"], sql, "{}", reads.body);
+    assert_eq!(query["actor"], "maria");
+}

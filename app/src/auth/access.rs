@@ -1,15 +1,17 @@
-use super::api::{all_tokens, identities, GrantServiceAccess, Offboard, RevokeAnyToken};
+use super::api::{all_tokens, blocked_access, identities, GrantServiceAccess, Offboard, RestoreAccess, RevokeAnyToken};
 use crate::components::ErrorView;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 /// `/admin/access`, for SREs: everyone who signed in and how their roles were last confirmed,
-/// everyone's live tokens (revocable), offboarding, and time-bound grants.
+/// everyone's live tokens (revocable), offboarding (sticky until restored), and time-bound grants.
 #[component]
 pub fn AccessPage() -> impl IntoView {
     let offboard = ServerAction::<Offboard>::new();
     let revoke = ServerAction::<RevokeAnyToken>::new();
     let grant = ServerAction::<GrantServiceAccess>::new();
+    let restore = ServerAction::<RestoreAccess>::new();
+    let blocked = Resource::new(move || (offboard.version().get(), restore.version().get()), |_| blocked_access());
     let people = Resource::new(move || offboard.version().get(), |_| identities());
     let tokens = Resource::new(move || (offboard.version().get(), revoke.version().get()), |_| all_tokens());
     let cell = "p-1";
@@ -49,6 +51,37 @@ pub fn AccessPage() -> impl IntoView {
             Ok((sessions, tokens)) => view! { <p class="text-sm text-emerald-700" data-testid="offboarded">{format!("Ended {sessions} sessions and revoked {tokens} tokens.")}</p> }.into_any(),
             Err(error) => view! { <ErrorView error /> }.into_any(),
         })}
+        <h2 class="mt-6 text-lg font-semibold mb-1">"Blocked from signing in"</h2>
+        <p class="text-sm text-slate-600 mb-1">"Offboarding blocks the person, every account they signed in with, and any account that links to them later, until access is restored."</p>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match blocked.await {
+                    Err(error) => view! { <ErrorView error /> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p class="text-sm text-slate-500" data-testid="blocked">"Nobody."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="w-full bg-white text-sm" data-testid="blocked">
+                            <thead><tr class="text-left text-slate-500"><th class=cell>"Name"</th><th>"Blocked by"</th><th>"Since (UTC)"</th><th></th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|(name, by, at)| view! {
+                                    <tr class="border-t border-slate-100">
+                                        <td class=cell>{name.clone()}</td>
+                                        <td class=cell>{by}</td>
+                                        <td class="p-1 tabular-nums">{console_core::dates::date_time(at)}</td>
+                                        <td class=cell>
+                                            <ActionForm action=restore>
+                                                <input type="hidden" name="actor" value=name />
+                                                <button type="submit" class="text-emerald-700 hover:underline">"Restore access"</button>
+                                            </ActionForm>
+                                        </td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+        {move || restore.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorView error /> })}
         <h2 class="mt-6 text-lg font-semibold mb-1">"Live API tokens"</h2>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {

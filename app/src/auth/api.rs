@@ -220,7 +220,7 @@ pub async fn offboard(actor: String) -> Result<(u64, u64), AppError> {
         return Err(AppError::BadRequest("name the person to offboard".into()));
     }
     let store = expect_context::<Store>();
-    let (sessions, tokens) = people::offboard(&store, &actor).await?;
+    let (sessions, tokens) = people::offboard(&store, &actor, &user.login).await?;
     let event = audit::Event {
         kind: audit::ACCESS_OFFBOARDED,
         actor: user.login,
@@ -230,6 +230,35 @@ pub async fn offboard(actor: String) -> Result<(u64, u64), AppError> {
     };
     audit::append(&store, &event).await?;
     Ok((sessions, tokens))
+}
+
+/// Lifts an offboarding: the person (and every name blocked with them) may sign in again.
+#[server(endpoint = "access/restore")]
+pub async fn restore_access(actor: String) -> Result<u64, AppError> {
+    use super::guard::authorize_user;
+    use console_core::{audit, auth::people, auth::policy::Action, store::Store};
+    let user = authorize_user(Action::AdministerAccess, None)?;
+    let actor = actor.trim().to_string();
+    if actor.is_empty() {
+        return Err(AppError::BadRequest("name the person whose access to restore".into()));
+    }
+    let store = expect_context::<Store>();
+    let lifted = people::restore(&store, &actor).await?;
+    if lifted == 0 {
+        return Err(AppError::NotFound(format!("{actor} is not blocked")));
+    }
+    let event = audit::Event { kind: audit::ACCESS_RESTORED, actor: user.login, target: actor, detail: format!("{lifted} names may sign in again"), ..Default::default() };
+    audit::append(&store, &event).await?;
+    Ok(lifted)
+}
+
+/// Names an offboarding blocked from signing in: (name, blocked by, when).
+#[server(endpoint = "access/blocked", input = Json)]
+pub async fn blocked_access() -> Result<Vec<(String, String, i64)>, AppError> {
+    use super::guard::authorize_user;
+    use console_core::{auth::people, auth::policy::Action, store::Store};
+    authorize_user(Action::AdministerAccess, None)?;
+    Ok(people::blocked(&expect_context::<Store>()).await?)
 }
 
 /// An SRE gives a non-owner the REPL or the logs of one service for `hours`, with a reason.

@@ -14,6 +14,7 @@ fn error_message(code: &str) -> &'static str {
         "invalid-token" => "The sign-in provider's answer could not be verified.",
         "not-member" => "Your account is not a member of the organisation this console serves. Ask an owner of the organisation to add you.",
         "missing-code" => "The sign-in provider sent no authorization code.",
+        "blocked" => "Your access to this console was ended by an SRE. Ask an SRE to restore it.",
         "unknown-provider" => "That sign-in provider is not configured here.",
         _ => "Sign-in failed.",
     }

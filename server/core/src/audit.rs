@@ -34,6 +34,8 @@ pub const AUDIT_EXPORTED: &str = "audit.exported";
 pub const TOKEN_CREATED: &str = "token.created";
 pub const TOKEN_REVOKED: &str = "token.revoked";
 pub const ACCESS_OFFBOARDED: &str = "access.offboarded";
+pub const ACCESS_RESTORED: &str = "access.restored";
+pub const SIGN_IN_BLOCKED: &str = "auth.sign-in-blocked";
 pub const SIGNED_IN: &str = "auth.signed-in";
 pub const ROLES_CHANGED: &str = "auth.roles-changed";
 pub const IDENTITY_DISOWNED: &str = "auth.disowned";
@@ -61,11 +63,16 @@ pub struct Read {
 /// that had its name. Events from before uids count for the service that had the name then.
 pub async fn reads_of(store: &Store, service: &str, limit: i64) -> Result<Vec<Read>, StoreError> {
     let rows: Vec<(i64, String, String, String, String, i64)> = sqlx::query_as(
-        "SELECT at, kind, actor, detail, sql_text, row_count FROM audit_events
+        // A finished query's SQL is on its started event (the same attempt).
+        "SELECT e.at, e.kind, e.actor, e.detail,
+                CASE WHEN e.sql_text <> '' OR e.attempt = '' THEN e.sql_text
+                     ELSE COALESCE((SELECT s.sql_text FROM audit_events s WHERE s.attempt = e.attempt AND s.kind = 'query.started' LIMIT 1), '') END,
+                e.row_count
+         FROM audit_events e
          WHERE (entity_uid = (SELECT uid FROM services WHERE name = $1)
                 OR (entity_uid = '' AND entity = $1 AND EXISTS (
                     SELECT 1 FROM audit_names_before_uids b JOIN services s ON s.uid = b.uid WHERE b.name = $1 AND s.name = $1)))
-           AND (kind LIKE 'logs.%' OR kind = 'query.finished') ORDER BY id DESC LIMIT $2",
+           AND (kind LIKE 'logs.%' OR kind = 'query.finished') ORDER BY e.id DESC LIMIT $2",
     )
     .bind(service)
     .bind(limit)

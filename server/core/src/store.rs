@@ -32,6 +32,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Where the store lives ([`database_location`]): a replica must never name it.
+    location: Option<String>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -69,7 +71,7 @@ impl Store {
             // Readers never wait for the writer.
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
-        let store = Store { pool, backend };
+        let store = Store { pool, backend, location: database_location(&url) };
         store.migrate().await?;
         Ok(store)
     }
@@ -90,11 +92,47 @@ impl Store {
         self.backend
     }
 
+    pub fn location(&self) -> Option<&str> {
+        self.location.as_deref()
+    }
+
     /// For `/readyz`: the store answers a query.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// A database URL reduced to where the data lives, to compare two URLs: the engine family, the
+/// host (every loopback name alike), the port (its default filled in) and the database; for
+/// SQLite the file's real path. `None` for an in-memory database or a URL that does not parse.
+pub fn database_location(url: &str) -> Option<String> {
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let path = rest.trim_start_matches("//").split('?').next().unwrap_or_default();
+        if path.is_empty() || path.contains(":memory:") || url.contains("mode=memory") {
+            return None;
+        }
+        let path = std::path::Path::new(path);
+        // The file's real path: `./`, `..` and symbolic links name the same file.
+        let real = match (path.canonicalize(), path.parent().and_then(|d| d.canonicalize().ok())) {
+            (Ok(file), _) => file,
+            (Err(_), Some(dir)) => dir.join(path.file_name()?),
+            (Err(_), None) => std::env::current_dir().ok()?.join(path),
+        };
+        return Some(format!("sqlite:{}", real.display()));
+    }
+    let parsed = url::Url::parse(url).ok()?;
+    let (family, default_port) = match parsed.scheme() {
+        "postgres" | "postgresql" => ("postgres", 5432),
+        "mysql" | "mariadb" => ("mysql", 3306),
+        _ => return None,
+    };
+    let host = match parsed.host_str().unwrap_or_default().trim_matches(['[', ']']).to_lowercase() {
+        h if h.is_empty() || h == "localhost" || h == "::1" || h.starts_with("127.") => "loopback".to_string(),
+        h => h,
+    };
+    let database = parsed.path().trim_start_matches('/').to_string();
+    Some(format!("{family}://{host}:{}/{database}", parsed.port().unwrap_or(default_port)))
 }
 
 /// Fresh, isolated stores for tests: in-memory SQLite, or a new PostgreSQL database.

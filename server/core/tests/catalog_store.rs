@@ -210,6 +210,11 @@ async fn the_audit_event_log_is_append_only() {
         assert!(update.unwrap_err().to_string().contains("append-only"));
         let delete = sqlx::query("DELETE FROM audit_events").execute(store.pool()).await;
         assert!(delete.unwrap_err().to_string().contains("append-only"));
+        // PostgreSQL's TRUNCATE fires no row trigger: a statement trigger refuses it (SQLite has none).
+        if store.backend() == console_core::store::Backend::Postgres {
+            let truncate = sqlx::query("TRUNCATE audit_events").execute(store.pool()).await;
+            assert!(truncate.unwrap_err().to_string().contains("append-only"));
+        }
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events").fetch_one(store.pool()).await.unwrap();
         assert_eq!(n, 1);
     })

@@ -45,11 +45,14 @@ pub struct Options {
     /// Log follows of a pod that is deleted stay open until their client lets go, as through a
     /// kubelet the API server lost or a long termination grace: the client must notice.
     pub lingering_follows: bool,
+    /// Listen on an address other hosts reach. The sandbox answers without authentication (any
+    /// caller may roll out, delete pods, write logs): off unless asked for.
+    pub public: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { tick: Duration::from_secs(1), history: 200_000, lingering_follows: false }
+        Options { tick: Duration::from_secs(1), history: 200_000, lingering_follows: false, public: false }
     }
 }
 
@@ -63,6 +66,12 @@ pub struct Sandbox {
 impl Sandbox {
     /// Starts the API on `addr` (port 0 picks one) with `workloads` running.
     pub async fn start(addr: SocketAddr, workloads: Vec<Workload>, options: Options) -> std::io::Result<Sandbox> {
+        if !addr.ip().is_loopback() && !options.public {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("{addr} is not a loopback address, and the sandbox answers anyone without authentication; bind it to 127.0.0.1, or allow it explicitly"),
+            ));
+        }
         let now = k8s_openapi::jiff::Timestamp::now();
         let mut world = World::new(options.history.max(1));
         world.lingering_follows = options.lingering_follows;

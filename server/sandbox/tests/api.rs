@@ -175,3 +175,15 @@ async fn pod_logs_honour_every_option_and_refuse_bad_ones() {
     }
     panic!("follow never delivered the line: {seen:?}");
 }
+
+/// The sandbox answers anyone without authentication: it refuses a non-loopback address unless
+/// told to listen there.
+#[tokio::test]
+async fn a_public_address_is_refused_unless_allowed() {
+    let refused = Sandbox::start("0.0.0.0:0".parse().unwrap(), vec![], Options::default()).await.err().expect("refused");
+    assert_eq!(refused.kind(), std::io::ErrorKind::PermissionDenied);
+    assert!(refused.to_string().contains("not a loopback address"), "{refused}");
+    let allowed = Sandbox::start("0.0.0.0:0".parse().unwrap(), vec![], Options { public: true, ..Default::default() }).await.unwrap();
+    assert!(!allowed.addr().ip().is_loopback());
+    Sandbox::start("127.0.0.1:0".parse().unwrap(), vec![], Options::default()).await.unwrap();
+}

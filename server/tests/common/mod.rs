@@ -126,6 +126,11 @@ impl TestApp {
 
     /// [`TestApp::with_sandbox_and`] with the sandbox's `options`.
     pub async fn with_sandbox_options(extra: Vec<console_sandbox::Workload>, options: console_sandbox::Options) -> (TestApp, Sandbox) {
+        Self::with_sandbox_auth(extra, options, Auth::dev(PUBLIC_URL)).await
+    }
+
+    /// [`TestApp::with_sandbox_options`] signing in with `auth`.
+    pub async fn with_sandbox_auth(extra: Vec<console_sandbox::Workload>, options: console_sandbox::Options, auth: Auth) -> (TestApp, Sandbox) {
         let store = testing::sqlite().await;
         repo::import_dir(&store, &demo_dir()).await.expect("demo catalog imports");
         let mut workloads = console::kubernetes::demo_workloads(&store).await.unwrap();
@@ -136,7 +141,7 @@ impl TestApp {
         std::fs::write(&path, sandbox.kubeconfig("sandbox")).unwrap();
         let clusters = console_core::k8s::Clusters::from_kubeconfig(&path, &[]).await.expect("kubeconfig reads");
         tokio::time::timeout(std::time::Duration::from_secs(20), clusters.ready()).await.expect("caches sync");
-        (Self::serve(store, Auth::dev(PUBLIC_URL), clusters), sandbox)
+        (Self::serve(store, auth, clusters), sandbox)
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {

@@ -336,14 +336,34 @@ pub async fn end_sessions(store: &Store, actor: &str) -> Result<u64, StoreError>
 }
 
 /// Offboarding: every session ended, every token revoked and every grant ended, for all the
-/// identities that act as `actor` or are linked to the person `actor`. Open streams notice at
-/// their next access check. Returns (sessions ended, tokens revoked).
-pub async fn offboard(store: &Store, actor: &str) -> Result<(u64, u64), StoreError> {
+/// identities that act as `actor` or are linked to the person `actor`; and sticky: `actor`, the
+/// names those identities act under, their people and their `provider:subject` are blocked, so
+/// no sign-in (by any provider, linked to the person by annotation or e-mail, or not) acts as
+/// them again until an SRE lifts it ([`restore`]). Open streams notice at their next access
+/// check. Returns (sessions ended, tokens revoked).
+pub async fn offboard(store: &Store, actor: &str, by: &str) -> Result<(u64, u64), StoreError> {
     // Every name those identities act or acted under holds grants too.
-    let actors: Vec<String> = sqlx::query_scalar(&format!("SELECT actor FROM identities WHERE id IN ({IDENTITIES_OF})"))
-        .bind(actor)
-        .fetch_all(store.pool())
-        .await?;
+    let names: Vec<(String, Option<String>, String)> =
+        sqlx::query_as(&format!("SELECT actor, person, provider || ':' || subject FROM identities WHERE id IN ({IDENTITIES_OF})"))
+            .bind(actor)
+            .fetch_all(store.pool())
+            .await?;
+    let actors: Vec<String> = names.iter().map(|(a, _, _)| a.clone()).collect();
+    let mut blocked: Vec<&str> = vec![actor];
+    for (a, person, key) in &names {
+        blocked.extend([a.as_str(), key.as_str()]);
+        blocked.extend(person.as_deref());
+    }
+    blocked.sort();
+    blocked.dedup();
+    for name in blocked {
+        sqlx::query("INSERT INTO blocked_actors (actor, blocked_by, blocked_at) VALUES ($1, $2, $3) ON CONFLICT (actor) DO NOTHING")
+            .bind(name)
+            .bind(by)
+            .bind(now())
+            .execute(store.pool())
+            .await?;
+    }
     let sessions = end_sessions(store, actor).await?;
     let tokens = super::tokens::revoke_all_of(store, actor).await?;
     super::grants::revoke_all_of(store, actor).await?;
@@ -352,6 +372,46 @@ pub async fn offboard(store: &Store, actor: &str) -> Result<(u64, u64), StoreErr
         super::grants::revoke_all_of(store, other).await?;
     }
     Ok((sessions, tokens))
+}
+
+/// Whether `identity` may not sign in: its person, the name it would act under or its
+/// `provider:subject` was offboarded and not restored.
+pub async fn is_blocked(store: &Store, identity: &Identity) -> Result<bool, StoreError> {
+    let person = link(store, identity).await?;
+    let mut names = vec![actor_of(identity, person.as_deref()), format!("{}:{}", identity.provider, identity.subject)];
+    names.extend(person);
+    for name in names {
+        let found: Option<String> = sqlx::query_scalar("SELECT actor FROM blocked_actors WHERE actor = $1").bind(&name).fetch_optional(store.pool()).await?;
+        if found.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Lifts an offboarding: `actor` and every name blocked with it (its identities' actors and
+/// keys, its people) may sign in again. Returns how many names were lifted.
+pub async fn restore(store: &Store, actor: &str) -> Result<u64, StoreError> {
+    let mut names: Vec<String> = vec![actor.to_string()];
+    let linked: Vec<(String, Option<String>, String)> =
+        sqlx::query_as(&format!("SELECT actor, person, provider || ':' || subject FROM identities WHERE id IN ({IDENTITIES_OF})"))
+            .bind(actor)
+            .fetch_all(store.pool())
+            .await?;
+    for (a, person, key) in linked {
+        names.extend([a, key]);
+        names.extend(person);
+    }
+    let mut lifted = 0;
+    for name in names {
+        lifted += sqlx::query("DELETE FROM blocked_actors WHERE actor = $1").bind(&name).execute(store.pool()).await?.rows_affected();
+    }
+    Ok(lifted)
+}
+
+/// Names whose sign-in is blocked, with who blocked them and when, for the SREs' access page.
+pub async fn blocked(store: &Store) -> Result<Vec<(String, String, i64)>, StoreError> {
+    Ok(sqlx::query_as("SELECT actor, blocked_by, blocked_at FROM blocked_actors ORDER BY actor").fetch_all(store.pool()).await?)
 }
 
 /// Every identity, for the SREs' access page.

@@ -46,6 +46,8 @@ pub struct TokenUse {
     pub id: String,
     pub identity_id: String,
     pub scope: Scope,
+    /// When the token stops working (unix seconds).
+    pub expires_at: i64,
 }
 
 fn hash(secret: &str) -> String {
@@ -106,20 +108,20 @@ pub async fn create(store: &Store, new: NewToken<'_>) -> Result<(TokenInfo, Stri
 /// and has not expired. Records the use.
 pub async fn verify(store: &Store, token: &str) -> Result<Option<TokenUse>, StoreError> {
     let Some((id, secret)) = token.strip_prefix("cst_").and_then(|t| t.split_once('_')) else { return Ok(None) };
-    let row: Option<(String, String, String)> = sqlx::query_as(
-        "SELECT identity_id, secret_hash, scope FROM api_tokens WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
+    let row: Option<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT identity_id, secret_hash, scope, expires_at FROM api_tokens WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
     )
     .bind(id)
     .bind(now())
     .fetch_optional(store.pool())
     .await?;
-    let Some((identity_id, stored_hash, scope)) = row else { return Ok(None) };
+    let Some((identity_id, stored_hash, scope, expires_at)) = row else { return Ok(None) };
     if !constant_time_eq(hash(secret).as_bytes(), stored_hash.as_bytes()) || identity_id.is_empty() {
         return Ok(None);
     }
     let Some(scope) = Scope::parse(&scope) else { return Ok(None) };
     sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(now()).bind(id).execute(store.pool()).await?;
-    Ok(Some(TokenUse { id: id.to_string(), identity_id, scope }))
+    Ok(Some(TokenUse { id: id.to_string(), identity_id, scope, expires_at }))
 }
 
 type TokenRow = (String, String, String, String, i64, i64, Option<i64>, Option<i64>);

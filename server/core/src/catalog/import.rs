@@ -73,43 +73,66 @@ pub struct Batch {
     pub locations_skipped: usize,
 }
 
-/// Reads every `*.yaml` / `*.yml` file under `dir`, in a stable order.
+/// Largest descriptor file read, in bytes: a catalog file is a few kilobytes.
+pub const MAX_DESCRIPTOR_BYTES: u64 = 1 << 20;
+
+/// Reads every `*.yaml` / `*.yml` file under `dir`, in a stable order. Nothing outside `dir` is
+/// read: a symbolic link that leads out of it is a problem, as is a link to a directory (it could
+/// loop) and a file over [`MAX_DESCRIPTOR_BYTES`].
 pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, Vec<Problem>> {
+    let problem = |file: &Path, message: String| Problem { file: file.strip_prefix(dir).unwrap_or(file).display().to_string(), line: 0, field: String::new(), message };
+    let root = dir.canonicalize().map_err(|e| vec![problem(dir, e.to_string())])?;
     let mut paths = Vec::new();
-    collect_yaml(dir, &mut paths).map_err(|e| {
-        vec![Problem { file: dir.display().to_string(), line: 0, field: String::new(), message: e.to_string() }]
-    })?;
+    let mut problems = Vec::new();
+    collect_yaml(dir, dir, &root, &mut paths, &mut problems).map_err(|e| vec![problem(dir, e.to_string())])?;
     paths.sort();
     let mut files = Vec::new();
-    let mut problems = Vec::new();
     for path in paths {
         let shown = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
-        match std::fs::read(&path) {
+        let read = std::fs::File::open(&path).and_then(|file| {
+            use std::io::Read;
+            let mut bytes = Vec::new();
+            file.take(MAX_DESCRIPTOR_BYTES + 1).read_to_end(&mut bytes).map(|_| bytes)
+        });
+        match read {
+            Ok(bytes) if bytes.len() as u64 > MAX_DESCRIPTOR_BYTES => {
+                problems.push(problem(&path, format!("larger than {} KiB: a descriptor file is read only up to that size", MAX_DESCRIPTOR_BYTES >> 10)))
+            }
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => files.push(SourceFile { path: shown, text }),
-                Err(_) => problems.push(Problem {
-                    file: shown,
-                    line: 0,
-                    field: String::new(),
-                    message: "not valid UTF-8".into(),
-                }),
+                Err(_) => problems.push(problem(&path, "not valid UTF-8".into())),
             },
-            Err(e) => problems.push(Problem { file: shown, line: 0, field: String::new(), message: e.to_string() }),
+            Err(e) => problems.push(problem(&path, e.to_string())),
         }
     }
     if problems.is_empty() {
         Ok(files)
     } else {
+        problems.sort_by(|a, b| a.file.cmp(&b.file));
         Err(problems)
     }
 }
 
-fn collect_yaml(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+fn collect_yaml(dir: &Path, top: &Path, root: &Path, out: &mut Vec<std::path::PathBuf>, problems: &mut Vec<Problem>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_yaml(&path, out)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+        let entry = entry?;
+        let path = entry.path();
+        let yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            let shown = path.strip_prefix(top).unwrap_or(&path).display().to_string();
+            let mut refuse = |message: &str| problems.push(Problem { file: shown.clone(), line: 0, field: String::new(), message: message.into() });
+            match path.canonicalize() {
+                Ok(target) if !target.starts_with(root) => refuse("a symbolic link that leads out of the catalog directory; copy the file in instead"),
+                Ok(target) if target.is_dir() => refuse("a symbolic link to a directory is not followed (it could loop); link the files"),
+                Ok(_) if yaml => out.push(path),
+                Ok(_) => {}
+                Err(_) if yaml => refuse("a symbolic link to nothing"),
+                Err(_) => {}
+            }
+        } else if kind.is_dir() {
+            collect_yaml(&path, top, root, out, problems)?;
+        } else if yaml {
             out.push(path);
         }
     }
@@ -866,6 +889,32 @@ fn is_iso_date(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Nothing outside the catalog directory is read: a link out of it, a link to a directory and
+    /// an oversized file are each refused with the file and the reason; the rest is read.
+    #[test]
+    fn the_import_stays_inside_its_directory_and_bounds_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ok.yaml"), "kind: Group\n").unwrap();
+        std::fs::write(outside.path().join("secret.yaml"), "kind: Group\n").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.yaml"), dir.path().join("leak.yaml")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("loop")).unwrap();
+        std::fs::write(dir.path().join("inside.yml"), "kind: Group\n").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("inside.yml"), dir.path().join("alias.yaml")).unwrap();
+        std::fs::write(dir.path().join("big.yaml"), " ".repeat(MAX_DESCRIPTOR_BYTES as usize + 1)).unwrap();
+        let problems = read_dir(dir.path()).unwrap_err();
+        let by_file: Vec<(&str, &str)> = problems.iter().map(|p| (p.file.as_str(), p.message.as_str())).collect();
+        assert_eq!(by_file.len(), 3, "{by_file:?}");
+        assert!(by_file.iter().any(|(f, m)| *f == "leak.yaml" && m.contains("leads out of the catalog directory")), "{by_file:?}");
+        assert!(by_file.iter().any(|(f, m)| *f == "loop" && m.contains("directory is not followed")), "{by_file:?}");
+        assert!(by_file.iter().any(|(f, m)| *f == "big.yaml" && m.contains("larger than 1024 KiB")), "{by_file:?}");
+        std::fs::remove_file(dir.path().join("leak.yaml")).unwrap();
+        std::fs::remove_file(dir.path().join("loop")).unwrap();
+        std::fs::remove_file(dir.path().join("big.yaml")).unwrap();
+        let files: Vec<String> = read_dir(dir.path()).unwrap().into_iter().map(|f| f.path).collect();
+        assert_eq!(files, ["alias.yaml", "inside.yml", "ok.yaml"], "a link that stays inside is read");
+    }
     use crate::catalog::readiness::standard_checks;
 
     fn file(path: &str, text: &str) -> SourceFile {

@@ -183,6 +183,8 @@ impl LogPlan {
 
     fn params(&self, follow: bool, since_time: Option<Timestamp>) -> LogParams {
         LogParams {
+            // The client reads a whole answer into memory: the cluster cuts a read at this size.
+            limit_bytes: (!follow).then_some(READ_BYTES_PER_CONTAINER as i64),
             container: None,
             follow,
             previous: self.previous && !follow,
@@ -195,6 +197,11 @@ impl LogPlan {
         }
     }
 }
+
+/// Most bytes one container's read may bring (the cluster cuts it there: a window of long lines
+/// keeps its oldest part), and most bytes of text a whole read keeps (the newest lines).
+pub const READ_BYTES_PER_CONTAINER: usize = 2 << 20;
+pub const READ_BYTES: usize = 8 << 20;
 
 /// What a fetch returns: the merged lines and, per container that could not be read, why.
 #[derive(Debug, Default)]
@@ -228,11 +235,21 @@ async fn read_one(client: kube::Client, target: &Target, params: LogParams) -> R
         .collect())
 }
 
-/// Why the API refused one container, for the person reading: its own message when it sent one.
+/// Why the API refused one container, for the person reading: a fixed text chosen by the HTTP
+/// status. The API's own message names nodes, service accounts and internal addresses; it goes
+/// to the server log only.
 fn describe(error: &kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) => status.message.clone(),
-        _ => "the cluster did not answer".to_string(),
+    let kube::Error::Api(status) = error else {
+        return "the cluster did not answer".to_string();
+    };
+    tracing::info!(code = status.code, reason = %status.reason, message = %status.message, "the cluster refused a log read");
+    match status.code {
+        400 => "the container has no log to read (it has not started, or has no previous run)".to_string(),
+        401 => "the cluster refused the console's credential".to_string(),
+        403 => "the console may not read this container's log".to_string(),
+        404 => "the pod or container is gone".to_string(),
+        429 | 500..=599 => "the cluster is busy or failing; try again".to_string(),
+        code => format!("the cluster refused the read (HTTP {code})"),
     }
 }
 
@@ -259,7 +276,18 @@ pub async fn fetch(plan: &LogPlan) -> Result<LogResult, K8sError> {
     let mut failures = 0;
     for (target, read) in reads {
         match read {
-            Ok(lines) => merged.extend(lines.into_iter().filter(|(_, l)| plan.filter.keeps(&l.text))),
+            Ok(lines) => {
+                let bytes: usize = lines.iter().map(|(_, l)| l.text.len() + 40).sum();
+                if bytes >= READ_BYTES_PER_CONTAINER - READ_BYTES_PER_CONTAINER / 64 {
+                    result.notes.push(format!(
+                        "{}/{}: cut at {} MiB, so its newest lines are left out: narrow the window (since, tail)",
+                        target.pod,
+                        target.container,
+                        READ_BYTES_PER_CONTAINER >> 20
+                    ));
+                }
+                merged.extend(lines.into_iter().filter(|(_, l)| plan.filter.keeps(&l.text)))
+            }
             Err(error) => {
                 failures += 1;
                 tracing::debug!(%error, pod = %target.pod, "log read failed");
@@ -272,7 +300,18 @@ pub async fn fetch(plan: &LogPlan) -> Result<LogResult, K8sError> {
     }
     // Stable: lines with the same time keep their per-container order.
     merged.sort_by(|a, b| a.0.cmp(&b.0));
-    let skip = merged.len().saturating_sub(plan.max_lines);
+    let mut skip = merged.len().saturating_sub(plan.max_lines);
+    // The newest lines that fit in READ_BYTES.
+    let mut kept = 0usize;
+    let within = merged[skip..].iter().rev().take_while(|(_, l)| {
+        kept += l.text.len();
+        kept <= READ_BYTES
+    });
+    let fit = within.count();
+    if skip + fit < merged.len() {
+        result.notes.push(format!("older lines are left out: one read keeps at most {} MiB of text", READ_BYTES >> 20));
+        skip = merged.len() - fit;
+    }
     result.lines = merged.into_iter().skip(skip).map(|(_, l)| l).collect();
     result.notes.sort();
     Ok(result)
@@ -374,6 +413,20 @@ async fn stream_one(plan: Arc<LogPlan>, target: Target, since: Timestamp, seen: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The API's message never reaches a browser: it can name nodes, accounts and addresses.
+    #[test]
+    fn api_refusals_become_fixed_texts() {
+        let status = |code: u16, message: &str| {
+            kube::Error::Api(Box::new(serde_json::from_value(serde_json::json!({"code": code, "message": message, "reason": "x"})).unwrap()))
+        };
+        let secret = "pods \"api-7f9\" is forbidden: User \"system:serviceaccount:console:reader\" cannot get resource on node ip-10-0-3-7";
+        for (code, expected) in [(400, "no log to read"), (403, "may not read"), (404, "gone"), (503, "busy or failing"), (418, "HTTP 418")] {
+            let text = describe(&status(code, secret));
+            assert!(text.contains(expected), "{code}: {text}");
+            assert!(!text.contains("serviceaccount") && !text.contains("10-0-3-7") && !text.contains("api-7f9"), "{text}");
+        }
+    }
 
     #[test]
     fn since_takes_a_positive_duration_inside_the_window() {
