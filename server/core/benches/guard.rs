@@ -65,7 +65,7 @@ fn main() {
     );
     // Nested WITH RECURSIVE, each level shifting a masked value one column a round (8^10 walks
     // unbounded): refused by the step budget.
-    let nested = nested_recursive_ctes(10);
+    let nested = guard::samples::nested_recursive_ctes(10);
     let mut refusals = Vec::new();
     for _ in 0..20 {
         let started = Instant::now();
@@ -80,17 +80,3 @@ fn main() {
         ms(refusals, 99)
     );
 }
-
-/// The same statement as the guard's unit test `the_guard_stops_at_its_step_budget`.
-fn nested_recursive_ctes(depth: usize) -> String {
-    let mut inner = "SELECT email AS c1, name AS c2, name AS c3, name AS c4, name AS c5, name AS c6, name AS c7, id AS n FROM users".to_string();
-    for k in 0..depth {
-        inner = format!(
-            "WITH RECURSIVE r{k}(c1, c2, c3, c4, c5, c6, c7, n) AS (SELECT 'a', 'a', 'a', 'a', 'a', 'a', 'a', 1 UNION ALL \
-             SELECT s.c1, r{k}.c1, r{k}.c2, r{k}.c3, r{k}.c4, r{k}.c5, r{k}.c6, r{k}.n + 1 FROM r{k} JOIN ({inner}) s ON s.n = r{k}.n WHERE r{k}.n < 3) \
-             SELECT c1, c2, c3, c4, c5, c6, c7, n FROM r{k}"
-        );
-    }
-    inner
-}
-

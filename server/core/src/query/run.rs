@@ -737,7 +737,8 @@ mod tests {
     /// run inline, all three checks would have finished before the waiting task ran again.
     #[tokio::test(flavor = "current_thread")]
     async fn the_guard_runs_off_the_async_workers() {
-        use guard::tests::{masks, nested_recursive_ctes, schema};
+        use guard::samples::nested_recursive_ctes;
+        use guard::tests::{masks, schema};
         let finished = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut checks = Vec::new();
         for _ in 0..3 {

@@ -291,6 +291,24 @@ impl Visitor for Inspector<'_> {
     }
 }
 
+/// Statements the tests and the bench share.
+#[doc(hidden)]
+pub mod samples {
+    /// Nested WITH RECURSIVE, each level shifting a masked value (`email`) one column per round:
+    /// unbounded, the walk grows as 8^depth.
+    pub fn nested_recursive_ctes(depth: usize) -> String {
+        let mut inner = "SELECT email AS c1, name AS c2, name AS c3, name AS c4, name AS c5, name AS c6, name AS c7, id AS n FROM users".to_string();
+        for k in 0..depth {
+            inner = format!(
+                "WITH RECURSIVE r{k}(c1, c2, c3, c4, c5, c6, c7, n) AS (SELECT 'a', 'a', 'a', 'a', 'a', 'a', 'a', 1 UNION ALL \
+                 SELECT s.c1, r{k}.c1, r{k}.c2, r{k}.c3, r{k}.c4, r{k}.c5, r{k}.c6, r{k}.n + 1 FROM r{k} JOIN ({inner}) s ON s.n = r{k}.n WHERE r{k}.n < 3) \
+                 SELECT c1, c2, c3, c4, c5, c6, c7, n FROM r{k}"
+            );
+        }
+        inner
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -781,15 +799,8 @@ pub(crate) mod tests {
             // F6: an ON sees only its own join's relations, not the FROM items before a comma.
             ("SELECT id, (SELECT count(*) FROM (SELECT 'x' AS email) AS a, t AS b JOIN u AS c ON a.email LIKE 'M%') AS hit FROM users AS a", Postgres),
             ("SELECT id, (SELECT count(*) FROM (SELECT 'x' AS email) AS a, t AS b JOIN u AS c ON a.email LIKE 'M%') AS hit FROM users AS a", Mysql),
-        ] {
-            match check(sql, engine) {
-                Err(_) => {}
-                Ok(checked) => assert!(checked.masked.iter().all(|m| *m), "{sql} ({engine:?}) passed as {} masking {:?}", checked.sql, checked.masked),
-            }
-        }
-        // The second outside review. G1: columns the guard named otherwise than the engine, left
-        // unqualified over USING/NATURAL or in an unaliased derived table.
-        for (sql, engine) in [
+            // The second outside review. G1: columns the guard named otherwise than the engine,
+            // left unqualified over USING/NATURAL or in an unaliased derived table.
             ("SELECT (SELECT lower(x) FROM (SELECT 1 AS k) AS a NATURAL JOIN json_array_elements('[1]') AS x) AS leak FROM (SELECT email AS x FROM users) AS o", Postgres),
             ("SELECT o.id, (SELECT x FROM (SELECT 1 AS k) AS a JOIN (SELECT 1 AS k) AS b USING (k), jsonb_array_elements('[1]') AS x) AS leak FROM (SELECT id, password_hash AS x FROM users) AS o", Postgres),
             ("SELECT id FROM users WHERE EXISTS (SELECT 1 FROM (SELECT 1 AS k) AS a NATURAL JOIN json_array_elements_text('[1]') AS email WHERE email LIKE 'M%')", Postgres),
@@ -804,12 +815,13 @@ pub(crate) mod tests {
             ("SELECT u.id, d.guess FROM (SELECT 'M-' || name AS email, name AS guess FROM users) AS d JOIN users AS u USING (email)", Postgres),
             ("WITH RECURSIVE n(password_hash) AS (SELECT 0 UNION ALL SELECT password_hash + 1 FROM n WHERE password_hash < 100) SELECT id, n.password_hash AS v FROM n JOIN users USING (password_hash) ORDER BY id", Mysql),
         ] {
-            // Refused, or answered with the `leak` column masked (the engines read the outer one).
+            // Refused, or answered masked (the engines read the outer, masked column); only a
+            // leading `o.id` may come back in clear.
             match check(sql, engine) {
                 Err(_) => {}
                 Ok(checked) => {
-                    let leak = if sql.starts_with("SELECT o.id") { 1 } else { 0 };
-                    assert!(sql.contains(" AS leak") && checked.masked[leak], "{sql} ({engine:?}) passed as {} masking {:?}", checked.sql, checked.masked)
+                    let clear = checked.masked.iter().filter(|m| !**m).count();
+                    assert!(clear <= usize::from(sql.starts_with("SELECT o.id")), "{sql} ({engine:?}) passed as {} masking {:?}", checked.sql, checked.masked)
                 }
             }
         }
@@ -846,25 +858,11 @@ pub(crate) mod tests {
         }
     }
 
-    /// Nested WITH RECURSIVE, each level shifting a masked value one column per round: the walk
-    /// grows as 8^depth. The budget ends it (asserted on the refusal; the time is in BENCHMARKS.md).
-    pub fn nested_recursive_ctes(depth: usize) -> String {
-        let mut inner = "SELECT email AS c1, name AS c2, name AS c3, name AS c4, name AS c5, name AS c6, name AS c7, id AS n FROM users".to_string();
-        for k in 0..depth {
-            inner = format!(
-                "WITH RECURSIVE r{k}(c1, c2, c3, c4, c5, c6, c7, n) AS (SELECT 'a', 'a', 'a', 'a', 'a', 'a', 'a', 1 UNION ALL \
-                 SELECT s.c1, r{k}.c1, r{k}.c2, r{k}.c3, r{k}.c4, r{k}.c5, r{k}.c6, r{k}.n + 1 FROM r{k} JOIN ({inner}) s ON s.n = r{k}.n WHERE r{k}.n < 3) \
-                 SELECT c1, c2, c3, c4, c5, c6, c7, n FROM r{k}"
-            );
-        }
-        inner
-    }
-
     #[test]
     fn the_guard_stops_at_its_step_budget() {
-        let small = nested_recursive_ctes(2);
+        let small = samples::nested_recursive_ctes(2);
         check(&small, Postgres).unwrap_or_else(|r| panic!("{}", r.reason));
-        let sql = nested_recursive_ctes(10);
+        let sql = samples::nested_recursive_ctes(10);
         let refused = check(&sql, Postgres).unwrap_err();
         assert!(refused.reason.contains(&format!("budget of {} steps", lineage::STEP_BUDGET)), "{}", refused.reason);
     }
