@@ -61,15 +61,16 @@ fn skip_invalid_imports_the_valid_rest() {
     let write = |name: &str, text: &str| std::fs::write(catalog.path().join(name), text).unwrap();
     write("team.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n");
     write("good.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: artist-web\nspec:\n  type: website\n  lifecycle: production\n  owner: team-a\n");
-    write("orphan.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: orphan\nspec:\n  type: service\n  lifecycle: production\n  owner: team-z\n");
+    // A name Backstage rejects (an owner that names nothing is kept, dangling).
+    write("broken.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: broken one!\nspec:\n  type: service\n  lifecycle: production\n  owner: team-z\n");
     let path = catalog.path().to_str().unwrap();
     let (code, _, err) = console(&db, &["import", "--dir", path]);
     assert_eq!(code, 1);
-    assert!(err.contains("orphan.yaml:8: spec.owner: unknown owner \"team-z\""), "{err}");
+    assert!(err.contains("broken.yaml:4: metadata.name: "), "{err}");
     let (code, out, err) = console(&db, &["import", "--dir", path, "--skip-invalid"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("services: 1 added: artist-web"), "{out}");
-    assert!(err.contains("skipped: orphan.yaml:8: spec.owner: unknown owner"), "{err}");
+    assert!(err.contains("skipped: broken.yaml:4: metadata.name: "), "{err}");
     assert!(err.contains("warning: good.yaml:1: metadata.annotations.console.dev/tier: no tier"), "{err}");
 }
 
@@ -85,7 +86,7 @@ fn every_problem_of_a_bad_batch_is_reported_and_nothing_stored() {
     let catalog = tempfile::tempdir().unwrap();
     std::fs::write(catalog.path().join("team.yaml"), "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n").unwrap();
     for i in 0..10 {
-        let text = format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: svc-{i}\n  annotations:\n    console.dev/tier: \"9\"\nspec:\n  type: service\n  lifecycle: retired\n  owner: team-a\n");
+        let text = format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: svc-{i}\n  annotations:\n    console.dev/tier: \"9\"\nspec:\n  type: service\n  lifecycle: retired\n  owner: api:team-a\n");
         std::fs::write(catalog.path().join(format!("f{i:02}.yaml")), text).unwrap();
     }
     let (code, out, err) = console(&db, &["import", "--dir", catalog.path().to_str().unwrap()]);
@@ -94,7 +95,7 @@ fn every_problem_of_a_bad_batch_is_reported_and_nothing_stored() {
     assert_eq!(problems.len(), 20, "{err}");
     for i in 0..10 {
         assert!(problems.contains(&format!("f{i:02}.yaml:6: metadata.annotations.console.dev/tier: tier must be 1, 2, 3 or 4, not 9").as_str()), "{err}");
-        assert!(problems.contains(&format!("f{i:02}.yaml:9: spec.lifecycle: must be experimental, production or deprecated, not \"retired\"").as_str()), "{err}");
+        assert!(problems.contains(&format!("f{i:02}.yaml:10: spec.owner: must be a Group (squad) or a User, not \"api:team-a\"").as_str()), "{err}");
     }
     assert!(err.contains("20 problem(s)"), "{err}");
     let (_, out, _) = console(&db, &["import", "--dir", demo, "--dry-run"]);

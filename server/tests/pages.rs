@@ -199,7 +199,7 @@ async fn backstage_entities_have_pages_and_namespaced_urls() {
 
     // The Group hierarchy: shown and rolled up, not inherited.
     let (_, html) = get("/squads/infrastructure").await;
-    assert!(html.contains("Groups under infrastructure: 5 services in all"), "{html}");
+    assert!(html.contains("Groups under infrastructure: 6 services in all"), "{html}");
     assert!(html.contains("href=\"/squads/backstage\""));
     let (_, html) = get("/squads/team-a").await;
     assert!(html.contains("href=\"/squads/backstage\""), "its parent: {html}");
@@ -244,4 +244,73 @@ async fn a_console_edit_survives_a_restart_and_says_it_overrides_git() {
     assert!(html.contains("overrides Git"), "{html}");
     let link = html.split("https://git.example.com/catalog/blob/main/").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or_default();
     assert!(link.contains("payments.yaml#L"), "the descriptor file to change, by the configured template: {link:?} in {html}");
+}
+
+/// Backstage's own example catalog imports as Backstage takes it, whole and without flags:
+/// owners that name no Group or User are kept dangling (the service has no owner, its "owning
+/// squad" check fails and says why, nobody but SREs may act as its owner), a lifecycle outside
+/// the three is kept as written and shown. An entity Backstage rejects is still refused with
+/// file, line and field. On SQLite and on PostgreSQL.
+#[tokio::test]
+async fn backstages_example_catalog_imports_as_backstage_takes_it() {
+    backstage_example_on(TestApp::demo().await).await;
+    let db = console_core::store::testing::postgres().await;
+    backstage_example_on(TestApp::with_store(db.store.clone()).await).await;
+    db.drop().await;
+}
+
+async fn backstage_example_on(app: TestApp) {
+    let backstage = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/backstage-example");
+    let options = console_core::catalog::merge::ImportOptions { prune: true, ..Default::default() };
+    let summary = console_core::catalog::repo::import_dir_with(&app.store, &backstage, options).await.expect("imports whole, without flags");
+    assert!(summary.invalid.is_empty(), "{:?}", summary.invalid);
+    let stored = |name: &'static str| {
+        let store = app.store.clone();
+        async move { console_core::catalog::repo::service(&store, name).await.unwrap().unwrap_or_else(|| panic!("{name} imported")) }
+    };
+    let inpixon = stored("inpixon-indoor").await;
+    assert_eq!((inpixon.squad.as_str(), inpixon.owner_person.as_str(), inpixon.dangling_owner.as_str()), ("", "", "group:inpixon"));
+    assert_eq!(stored("sre-tools").await.dangling_owner, "group:sre");
+    assert_eq!(stored("visitor-site").await.dangling_owner, "user:visitor");
+    let sandbox = stored("sandbox-playground").await;
+    assert_eq!((sandbox.lifecycle_name(), sandbox.lifecycle), ("sandbox", console_core::catalog::Lifecycle::Experimental));
+    assert_eq!(sandbox.squad, "team-a");
+
+    let cookie = app.sign_in("breanna.davison").await;
+    let page = app.get_as("/services/inpixon-indoor", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("group:inpixon names no squad or person of the catalog: nobody owns this service"), "{}", page.body);
+    assert!(page.body.contains("its owner group:inpixon names no squad or person of the catalog"), "the owning-squad check says why");
+    let page = app.get_as("/services/sandbox-playground", Some(&cookie)).await;
+    assert!(page.body.contains("data-testid=\"lifecycle-label\"") && page.body.contains(">sandbox<"), "{}", page.body);
+    // Nobody acts as the owner of a service whose owner dangles: not a team-a member, and not the
+    // demo's SRE-less developers; only SREs and grants.
+    let attest = app.post_json("/api/catalog/attest", Some(&cookie), serde_json::json!({"service": "inpixon-indoor", "check": "runbook", "attested": true})).await;
+    assert_eq!(attest.status, StatusCode::FORBIDDEN, "{}", attest.body);
+
+    // SREs map the free-form lifecycle in the platform defaults: the next import applies it.
+    let (version, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
+    defaults.lifecycles.insert("sandbox".into(), console_core::catalog::Lifecycle::Production);
+    console_core::defaults::repo::save(&app.store, version, &defaults.to_toml(), "sre", "sandbox is production here").await.unwrap();
+    console_core::catalog::repo::import_dir_with(&app.store, &backstage, console_core::catalog::merge::ImportOptions { prune: true, ..Default::default() }).await.unwrap();
+    let mapped = stored("sandbox-playground").await;
+    assert_eq!((mapped.lifecycle_name(), mapped.lifecycle), ("sandbox", console_core::catalog::Lifecycle::Production));
+
+    // A name Backstage itself rejects is still refused, with file, line and field.
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&backstage).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(dir.path().join("bad.yaml"), "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: -not a name-\nspec:\n  type: service\n  lifecycle: sandbox\n  owner: inpixon\n").unwrap();
+    match console_core::catalog::repo::import_dir(&app.store, dir.path()).await {
+        Err(console_core::catalog::repo::ImportError::Invalid(problems)) => {
+            let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            assert_eq!(shown.len(), 1, "{shown:?}");
+            assert!(shown[0].starts_with("bad.yaml:4: metadata.name: "), "{shown:?}");
+        }
+        other => panic!("expected the invalid name refused: {other:?}"),
+    }
 }

@@ -144,7 +144,14 @@ fn ServiceDetail(
         <Title text=s.name.clone() />
         <header class="mb-4">
             <h1 class="text-2xl font-semibold flex items-center gap-3">
-                {s.name.clone()} <TierBadge tier=s.tier /> <LifecycleBadge lifecycle=s.lifecycle /> {deployments} {query} {edit}
+                {s.name.clone()} <TierBadge tier=s.tier />
+                {if s.lifecycle_label.is_empty() {
+                    view! { <LifecycleBadge lifecycle=s.lifecycle /> }.into_any()
+                } else {
+                    let title = format!("not a lifecycle the console knows: treated as {}", s.lifecycle.as_str());
+                    view! { <span class="rounded bg-slate-100 px-2 py-0.5 text-xs text-slate-700" title=title data-testid="lifecycle-label">{s.lifecycle_label.clone()}</span> }.into_any()
+                }}
+                {deployments} {query} {edit}
             </h1>
             <p class="text-slate-600">{s.description.clone()}</p>
         </header>
@@ -152,7 +159,10 @@ fn ServiceDetail(
             <section class="rounded border border-slate-200 bg-white p-4">
                 <h2 class="font-semibold mb-2">"Ownership"</h2>
                 <dl class="text-sm">
-                    {if s.owner_person.is_empty() {
+                    {if !s.dangling_owner.is_empty() {
+                        view! { <div class=row data-testid="dangling-owner"><dt class="text-slate-500">"Owner"</dt>
+                            <dd class="col-span-2">{format!("{} names no squad or person of the catalog: nobody owns this service", s.dangling_owner)}</dd></div> }.into_any()
+                    } else if s.owner_person.is_empty() {
                         view! { <div class=row><dt class="text-slate-500">"Squad"</dt>
                             <dd class="col-span-2"><a href=format!("/squads/{}", page.squad.name) class="text-sky-700 hover:underline">{page.squad.display_name.clone()}</a></dd></div> }.into_any()
                     } else {

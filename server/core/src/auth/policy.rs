@@ -89,7 +89,8 @@ pub fn role(user: Option<&User>, owner: Option<&str>) -> Role {
     match user {
         None => Role::Anonymous,
         Some(u) if u.sre => Role::Sre,
-        Some(u) if owner.is_some_and(|o| u.member_of(o)) => Role::Owner,
+        // An empty owner (a service with a dangling or a person's owner) makes nobody its owner.
+        Some(u) if owner.is_some_and(|o| !o.is_empty() && u.member_of(o)) => Role::Owner,
         Some(_) => Role::Developer,
     }
 }
@@ -118,6 +119,16 @@ mod tests {
             identity: String::new(),
             grants: vec![],
         }
+    }
+
+    /// A service whose owner dangles (or a person owns) has the empty squad: nobody is its
+    /// owner, not even someone whose provider groups gave them a squad of the dangling name.
+    #[test]
+    fn an_empty_owner_makes_nobody_the_owner() {
+        let inpixon = user(&["inpixon", ""], false);
+        assert!(!allows_on_service(Some(&inpixon), Action::EditService, "inpixon-indoor", ""));
+        assert!(!allows_on_service(Some(&inpixon), Action::QueryReplica, "inpixon-indoor", ""));
+        assert!(allows_on_service(Some(&user(&[], true)), Action::EditService, "inpixon-indoor", ""));
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub fn synthetic_org(squads: usize, services: usize) -> Batch {
                 source: format!("services/{name}.yaml:1"),
                 tier: Tier::ALL[i % 4],
                 lifecycle: Lifecycle::ALL[i % 3],
+                lifecycle_label: String::new(),
+                dangling_owner: String::new(),
                 description: format!("Handles {word} for region {}", i % 7),
                 system: word.to_string(),
                 repository: format!("https://git.example.com/{name}"),

@@ -159,7 +159,10 @@ pub fn parse_valid(files: &[SourceFile], checks: &[Check], default_tier: Tier) -
     let (mut batch, problems) = parse_all(files, checks, default_tier);
     let squads: HashSet<&str> = batch.squads.iter().map(|s| s.name.as_str()).collect();
     let people: HashSet<&str> = batch.people.iter().map(|p| p.name.as_str()).collect();
-    let owned = |s: &Service| if s.squad.is_empty() { people.contains(s.owner_person.as_str()) } else { squads.contains(s.squad.as_str()) };
+    // A dangling owner is kept (Backstage's behaviour); an owner that is in the batch but invalid leaves its services out.
+    let owned = |s: &Service| {
+        !s.dangling_owner.is_empty() || if s.squad.is_empty() { people.contains(s.owner_person.as_str()) } else { squads.contains(s.squad.as_str()) }
+    };
     let (kept, orphans): (Vec<Service>, Vec<Service>) = std::mem::take(&mut batch.services).into_iter().partition(|s| owned(s));
     let orphans: Vec<String> = orphans.into_iter().map(|s| s.name).collect();
     batch.services = kept;
@@ -334,11 +337,24 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
     undescribed.dedup();
     batch.people.extend(undescribed.into_iter().map(|name| crate::auth::people::Person { name, ..Default::default() }));
 
+    // An owner that names no Group or User of the batch is kept, dangling, as Backstage keeps
+    // it: the service then has no owning squad (its check fails, its page says why) and gives
+    // nobody owner rights.
+    let mut dangling: HashSet<(EntityKind, String)> = HashSet::new();
     for (doc, kind, owner) in owner_refs {
         if !defined.contains_key(&(kind, owner.clone())) {
             let what = if kind == EntityKind::User { "User" } else { "Group" };
             Problems { doc, list: &mut problems, checks, default_tier, warnings: &mut warnings }
-                .add(&["spec", "owner"], &format!("unknown owner {owner:?}: no {what} of that name in this batch"));
+                .warn(&["spec", "owner"], &format!("owner {owner:?} names no {what} of this catalog: kept as a dangling owner, so nobody owns it"));
+            dangling.insert((kind, owner));
+        }
+    }
+    for s in batch.services.iter_mut() {
+        let (kind, key) = if s.squad.is_empty() { (EntityKind::User, &s.owner_person) } else { (EntityKind::Group, &s.squad) };
+        if dangling.contains(&(kind, key.clone())) {
+            s.dangling_owner = format!("{}:{key}", kind.as_str());
+            s.squad.clear();
+            s.owner_person.clear();
         }
     }
     // A relation to what no descriptor describes is kept (Backstage keeps it too) and reported.
@@ -498,6 +514,16 @@ fn valid_name(name: &str) -> bool {
 }
 
 impl Problems<'_, '_> {
+    /// What was assumed (reported, not refused).
+    fn warn(&mut self, path: &[&str], message: &str) {
+        self.warnings.push(Problem {
+            file: self.doc.file.to_string(),
+            line: self.doc.line_of(path),
+            field: path.join("."),
+            message: message.to_string(),
+        });
+    }
+
     fn add(&mut self, path: &[&str], message: &str) {
         self.list.push(Problem {
             file: self.doc.file.to_string(),
@@ -771,12 +797,18 @@ impl Problems<'_, '_> {
     fn service(&mut self, key: &str, name: &str, owner: Option<(EntityKind, String)>) -> Option<Service> {
         let before = self.list.len();
         let component_type = self.string(&["spec", "type"], true);
-        let lifecycle = self.string(&["spec", "lifecycle"], true).and_then(|l| {
-            let parsed = Lifecycle::parse(&l);
-            if parsed.is_none() {
-                self.add(&["spec", "lifecycle"], &format!("must be experimental, production or deprecated, not {l:?}"));
+        // Backstage takes any lifecycle: one outside the three is kept as written, and counts as
+        // experimental for the guardrails unless the platform defaults map it.
+        let lifecycle = self.string(&["spec", "lifecycle"], true).and_then(|l| match Lifecycle::parse(&l) {
+            Some(known) => Some((known, String::new())),
+            None if l.trim().is_empty() || l.chars().count() > 63 || l.chars().any(char::is_control) => {
+                self.add(&["spec", "lifecycle"], &format!("must be a name of at most 63 characters, not {l:?}"));
+                None
             }
-            parsed
+            None => {
+                self.warn(&["spec", "lifecycle"], &format!("{l:?} is not experimental, production or deprecated: kept as written, treated as experimental unless the platform defaults map it"));
+                Some((Lifecycle::Experimental, l))
+            }
         });
         let annotations = self.annotations();
         let tier_path = ["metadata", "annotations", "console.dev/tier"];
@@ -835,7 +867,9 @@ impl Problems<'_, '_> {
             component_type: component_type?.to_lowercase(),
             source: self.source(),
             tier: tier?,
-            lifecycle: lifecycle?,
+            lifecycle: lifecycle.clone()?.0,
+            lifecycle_label: lifecycle?.1,
+            dangling_owner: String::new(),
             description,
             system,
             repository,
@@ -988,7 +1022,8 @@ spec:
         let has = |needle: &str| assert!(shown.iter().any(|s| s.contains(needle)), "{needle} not in {shown:#?}");
         has("b.yaml:6: metadata.annotations.console.dev/tier: tier must be 1, 2, 3 or 4, not 0");
         has("b.yaml:18: metadata.annotations.console.dev/tier: tier must be 1, 2, 3 or 4, not 5");
-        has("b.yaml:35: spec.owner: unknown owner \"nobody\"");
+        // An owner that names nothing is kept dangling, as Backstage keeps it: no problem.
+        assert!(!shown.iter().any(|s| s.contains("spec.owner") && s.starts_with("b.yaml")), "{shown:#?}");
         has("c.yaml:2: malformed YAML");
         has("d.yaml:1: spec.type: missing required field");
         has("d.yaml:1: spec.lifecycle: missing required field");
@@ -999,13 +1034,13 @@ spec:
 
     #[test]
     fn every_problem_of_a_document_is_reported_at_once() {
-        // A bad name, a bad tier and an unknown owner in one document: three problems, one run.
-        let text = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: -bad-\n  annotations:\n    console.dev/tier: '9'\nspec:\n  type: service\n  lifecycle: production\n  owner: nobody\n";
+        // A bad name, a bad tier and a bad owner reference in one document: three problems, one run.
+        let text = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: -bad-\n  annotations:\n    console.dev/tier: '9'\nspec:\n  type: service\n  lifecycle: production\n  owner: api:nobody\n";
         let problems = parse(&[file("a.yaml", SQUAD), file("x.yaml", text)], &standard_checks()).unwrap_err();
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
         assert!(fields.contains(&"metadata.name"), "{problems:#?}");
         assert!(fields.contains(&"metadata.annotations.console.dev/tier"), "{problems:#?}");
-        assert!(fields.contains(&"spec.owner"), "the unknown owner too: {problems:#?}");
+        assert!(fields.contains(&"spec.owner"), "the owner that is no Group or User too: {problems:#?}");
     }
 
     #[test]
@@ -1046,7 +1081,7 @@ metadata:
     console.dev/attest-backups: yesterday
     console.dev/attest-warp-drive: maria 2026-01-01
     console.dev/runbook: javascript:alert(1)
-spec: {type: service, lifecycle: production, owner: user:maria}
+spec: {type: service, lifecycle: production, owner: api:maria}
 ";
         let problems = parse(&[file("x.yaml", SQUAD), file("y.yaml", text)], &standard_checks()).unwrap_err();
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();

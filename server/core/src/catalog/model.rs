@@ -169,7 +169,17 @@ pub struct Service {
     #[serde(default)]
     pub source: String,
     pub tier: Tier,
+    /// The guardrails' class of the lifecycle (`experimental` for a name outside the three,
+    /// unless the platform defaults map it).
     pub lifecycle: Lifecycle,
+    /// The lifecycle as written when it is not one of the three (`sandbox`); empty otherwise.
+    #[serde(default)]
+    pub lifecycle_label: String,
+    /// The owner as written (`group:inpixon`) when it names no Group or User of the catalog, as
+    /// Backstage keeps it: then no squad and no person own the service, and nobody gets owner
+    /// rights from it (SREs and grants only).
+    #[serde(default)]
+    pub dangling_owner: String,
     pub description: String,
     pub system: String,
     pub repository: String,
@@ -179,6 +189,13 @@ pub struct Service {
     pub links: Vec<Link>,
     pub workloads: Workloads,
     pub attestations: Vec<Attestation>,
+}
+
+impl Service {
+    /// The lifecycle as the descriptor wrote it.
+    pub fn lifecycle_name(&self) -> &str {
+        if self.lifecycle_label.is_empty() { self.lifecycle.as_str() } else { &self.lifecycle_label }
+    }
 }
 
 fn default_component_type() -> String {

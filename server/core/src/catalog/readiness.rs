@@ -134,6 +134,9 @@ pub fn evaluate(service: &Service, squad: &Squad, checks: &[Check]) -> Readiness
 fn decide(check: &Check, service: &Service, squad: &Squad) -> (bool, String) {
     let derived = |met: bool, yes: String, no: &str| if met { (true, yes) } else { (false, no.to_string()) };
     match check.evidence {
+        Evidence::HasOwner if !service.dangling_owner.is_empty() => {
+            (false, format!("its owner {} names no squad or person of the catalog, so nobody owns it", service.dangling_owner))
+        }
         Evidence::HasOwner if !service.owner_person.is_empty() => {
             (false, format!("owned by a person ({}), not a squad", service.owner_person))
         }
@@ -193,6 +196,8 @@ mod tests {
             source: String::new(),
             tier: Tier::new(tier).unwrap(),
             lifecycle: Lifecycle::Production,
+            lifecycle_label: String::new(),
+            dangling_owner: String::new(),
             description: String::new(),
             system: String::new(),
             repository: String::new(),

@@ -49,6 +49,8 @@ pub async fn readiness_report(store: &Store) -> Result<ReadinessReport, StoreErr
             source: String::new(),
             tier,
             lifecycle: Lifecycle::Production,
+            lifecycle_label: String::new(),
+            dangling_owner: String::new(),
             description: String::new(),
             system: String::new(),
             repository: String::new(),
@@ -127,9 +129,11 @@ pub(super) async fn upsert_service(
     sqlx::query(
         "INSERT INTO services (name, squad, tier, lifecycle, description, system, repository, runbook, slo,
                                tags, links, k8s_cluster, k8s_namespace, k8s_selector,
-                               readiness_met, readiness_required, search_text, owner_person, component_type, source, uid)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+                               readiness_met, readiness_required, search_text, owner_person, component_type, source, uid,
+                               dangling_owner, lifecycle_label)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
          ON CONFLICT (name) DO UPDATE SET squad = excluded.squad, tier = excluded.tier, lifecycle = excluded.lifecycle,
+             dangling_owner = excluded.dangling_owner, lifecycle_label = excluded.lifecycle_label,
              owner_person = excluded.owner_person, component_type = excluded.component_type, source = excluded.source,
              description = excluded.description, system = excluded.system, repository = excluded.repository,
              runbook = excluded.runbook, slo = excluded.slo, tags = excluded.tags, links = excluded.links,
@@ -160,6 +164,8 @@ pub(super) async fn upsert_service(
     .bind(&s.source)
     // A new service's uid; an update keeps the one it has (its audit is keyed on it).
     .bind(format!("{:032x}", rand::random::<u128>()))
+    .bind(&s.dangling_owner)
+    .bind(&s.lifecycle_label)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -173,6 +179,7 @@ pub(super) fn row_fingerprint(s: &Service, score: Score) -> String {
         (squad, s.tier.number() as i64, s.lifecycle.as_str(), &s.description, &s.system, &s.repository, &s.runbook, &s.slo),
         (to_json(&s.tags), to_json(&s.links), &s.workloads.cluster, &s.workloads.namespace, &s.workloads.label_selector),
         (score.met as i64, score.required as i64, search_text(s), &s.owner_person, &s.component_type, &s.source),
+        (&s.dangling_owner, &s.lifecycle_label),
     ))
 }
 
@@ -181,7 +188,7 @@ pub(super) async fn stored_rows(store: &Store) -> Result<HashMap<String, String>
     let rows = sqlx::query(
         "SELECT name, squad, tier, lifecycle, description, system, repository, runbook, slo, tags, links,
                 k8s_cluster, k8s_namespace, k8s_selector, readiness_met, readiness_required, search_text,
-                owner_person, component_type, source FROM services",
+                owner_person, component_type, source, dangling_owner, lifecycle_label FROM services",
     )
     .fetch_all(store.pool())
     .await?;
@@ -194,6 +201,7 @@ pub(super) async fn stored_rows(store: &Store) -> Result<HashMap<String, String>
             (squad, number("tier")?, text("lifecycle")?, text("description")?, text("system")?, text("repository")?, text("runbook")?, text("slo")?),
             (text("tags")?, text("links")?, text("k8s_cluster")?, text("k8s_namespace")?, text("k8s_selector")?),
             (number("readiness_met")?, number("readiness_required")?, text("search_text")?, text("owner_person")?, text("component_type")?, text("source")?),
+            (text("dangling_owner")?, text("lifecycle_label")?),
         ));
         out.insert(text("name")?, fingerprint);
     }
@@ -201,7 +209,7 @@ pub(super) async fn stored_rows(store: &Store) -> Result<HashMap<String, String>
 }
 
 fn search_text(s: &Service) -> String {
-    format!("{} {} {} {}{}", s.name, s.description, s.tags.join(" "), s.squad, s.owner_person).to_lowercase()
+    format!("{} {} {} {}{} {} {}", s.name, s.description, s.tags.join(" "), s.squad, s.owner_person, s.dangling_owner, s.lifecycle_label).to_lowercase()
 }
 
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -409,7 +417,7 @@ pub async fn squad_page(store: &Store, name: &str) -> Result<Option<SquadPage>, 
 pub async fn service(store: &Store, name: &str) -> Result<Option<Service>, StoreError> {
     let row = sqlx::query(
         "SELECT name, COALESCE(squad, '') AS squad, tier, lifecycle, description, system, repository, runbook, slo, tags, links,
-                k8s_cluster, k8s_namespace, k8s_selector, owner_person, component_type, source
+                k8s_cluster, k8s_namespace, k8s_selector, owner_person, component_type, source, dangling_owner, lifecycle_label
          FROM services WHERE name = $1",
     )
     .bind(name)
@@ -430,6 +438,8 @@ pub async fn service(store: &Store, name: &str) -> Result<Option<Service>, Store
         source: row.try_get("source")?,
         tier: Tier::new(row.try_get("tier")?).unwrap_or(Tier::ALL[3]),
         lifecycle: Lifecycle::parse(&row.try_get::<String, _>("lifecycle")?).unwrap_or(Lifecycle::Experimental),
+        lifecycle_label: row.try_get("lifecycle_label")?,
+        dangling_owner: row.try_get("dangling_owner")?,
         description: row.try_get("description")?,
         system: row.try_get("system")?,
         repository: row.try_get("repository")?,
@@ -645,7 +655,9 @@ pub async fn update_service(store: &Store, name: &str, edit: &ServiceEdit, by: &
     after.slo = edit.slo.clone();
     super::merge::record_edit(store, &before, &after, by).await?;
     let done = sqlx::query(
-        "UPDATE services SET description = $1, tier = $2, lifecycle = $3, runbook = $4, slo = $5 WHERE name = $6",
+        // A lifecycle chosen in the console replaces a free-form one from the descriptor.
+        "UPDATE services SET description = $1, tier = $2, lifecycle_label = CASE WHEN lifecycle = $3 THEN lifecycle_label ELSE '' END,
+             lifecycle = $3, runbook = $4, slo = $5 WHERE name = $6",
     )
     .bind(&edit.description)
     .bind(edit.tier.number() as i64)
@@ -712,12 +724,19 @@ pub async fn import_dir(store: &Store, dir: &std::path::Path) -> Result<ImportSu
 /// [`import_dir`] with its options (prune, dry run, the share an import may remove).
 pub async fn import_dir_with(store: &Store, dir: &std::path::Path, options: ImportOptions) -> Result<ImportSummary, ImportError> {
     let files = super::import::read_dir(dir).map_err(ImportError::Invalid)?;
-    let checks = checks(store).await?;
+    let defaults = crate::defaults::repo::current(store).await?.1;
+    let checks = defaults.readiness;
     let (mut batch, invalid) = if options.skip_invalid {
         super::import::parse_valid(&files, &checks, options.default_tier)
     } else {
         (super::import::parse_with(&files, &checks, options.default_tier).map_err(ImportError::Invalid)?, vec![])
     };
+    // A lifecycle outside the three gets the guardrails the platform defaults map it to.
+    for s in batch.services.iter_mut().filter(|s| !s.lifecycle_label.is_empty()) {
+        if let Some(class) = defaults.lifecycles.get(&s.lifecycle_label) {
+            s.lifecycle = *class;
+        }
+    }
     if !options.source_url.is_empty() {
         let sources = batch.services.iter_mut().map(|s| &mut s.source).chain(batch.entities.iter_mut().map(|e| &mut e.source));
         for source in sources {

@@ -69,6 +69,11 @@ pub struct PlatformDefaults {
     /// Documents saved before tokens had limits get the built-in ones.
     #[serde(default)]
     pub tokens: TokenLimits,
+    /// Lifecycles outside the three the console knows (Backstage allows any), mapped to the one
+    /// whose guardrails they get: `{"sandbox": "experimental", "ga": "production"}`. Unmapped:
+    /// experimental. Applied at the next import.
+    #[serde(default)]
+    pub lifecycles: std::collections::BTreeMap<String, crate::catalog::Lifecycle>,
 }
 
 impl Default for PlatformDefaults {
@@ -89,6 +94,7 @@ impl Default for PlatformDefaults {
                 .collect(),
             logs: LogLimits { max_window_minutes: 24 * 60, max_lines: 10_000, max_follows_per_user: 3, max_live_views_per_user: 5 },
             tokens: TokenLimits::default(),
+            lifecycles: Default::default(),
         }
     }
 }
