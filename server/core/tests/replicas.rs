@@ -83,6 +83,8 @@ async fn mariadb_replica() -> ScratchDb {
     for view in SETUP_VIEWS {
         conn.execute(view).await.unwrap();
     }
+    // A column `SELECT *` leaves out: the guard must count as the engine does.
+    conn.execute("CREATE TABLE inv (id int, note text INVISIBLE)").await.unwrap();
     sqlx::raw_sql("CREATE FUNCTION sneaky() RETURNS INT MODIFIES SQL DATA BEGIN DELETE FROM users; RETURN 1; END")
         .execute(&mut conn)
         .await
@@ -104,6 +106,9 @@ async fn sqlite_replica(dir: &std::path::Path) -> String {
     for view in SETUP_VIEWS {
         conn.execute(view).await.unwrap();
     }
+    // A generated column, which `SELECT *` includes (pragma_table_info leaves it out).
+    conn.execute("CREATE TABLE gen (a int, b int GENERATED ALWAYS AS (a + 1))").await.unwrap();
+    conn.execute("INSERT INTO gen (a) VALUES (1)").await.unwrap();
     conn.close().await.unwrap();
     format!("sqlite://{}", path.display())
 }
@@ -941,6 +946,16 @@ const REVIEWED: &[&str] = &[
     "SELECT id, name AS n, email AS name, rank() OVER (ORDER BY name) AS r FROM users NATURAL JOIN (SELECT 1 AS zz) AS z ORDER BY id",
     "SELECT u.id, d.guess FROM (SELECT 'MARKER-' || name || '@example.com' AS email, name AS guess FROM users) AS d JOIN users AS u USING (email)",
     "WITH RECURSIVE n(password_hash) AS (SELECT 0 UNION ALL SELECT password_hash + 1 FROM n WHERE password_hash < 100) SELECT id, n.password_hash AS v FROM n JOIN users USING (password_hash) ORDER BY id",
+    // The third review: `*` counted otherwise than the engine (PostgreSQL's unnest of rows, SQLite's
+    // hidden json_each columns and generated columns, MariaDB's INVISIBLE ones), then an alias
+    // list or a shifted count moving a masked value under a clean name.
+    "WITH c(a, b, z) AS (SELECT *, 'pad' AS p FROM unnest((SELECT array_agg(n) FROM user_names AS n)) AS x, (SELECT email AS e FROM users) AS u) SELECT lower(z) AS leak FROM c",
+    "SELECT upper(d.z) AS leak FROM (SELECT *, 'pad' AS p FROM unnest((SELECT array_agg(n) FROM user_names AS n)) AS x, (SELECT password_hash AS e FROM users) AS u) AS d(a, b, z)",
+    "WITH c(k1, k2, k3, k4, k5, k6, k7, k8, z) AS (SELECT * FROM json_each('[1]') AS j, (SELECT email AS e FROM users) AS u) SELECT lower(z) AS leak FROM c",
+    "WITH c(k1, k2, k3, k4, k5, k6, k7, k8, z) AS (SELECT * FROM json_tree('[1]') AS j, (SELECT password_hash AS e FROM users) AS u) SELECT substr(z, 1, 20) AS leak FROM c",
+    "WITH c(a, z) AS (SELECT * FROM inv, (SELECT email AS e FROM users) AS u) SELECT lower(z) AS leak FROM c",
+    "WITH c(a) AS (SELECT * FROM inv, (SELECT email AS e FROM users) AS u) SELECT a FROM c",
+    "SELECT * FROM json_each('[1]') AS j, (SELECT email AS e FROM users) AS u, gen AS g1, gen AS g2",
 ];
 
 /// The differential: generated statements run through the guard on a replica with the real

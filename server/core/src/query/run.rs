@@ -287,14 +287,15 @@ pub async fn run_cancellable(engine: Engine, url: &str, sql: &str, limits: &Limi
     // A SELECT's cells are cut on the replica; `limited`: it has a LIMIT of its own.
     let bound = (checked.kind == guard::ReadKind::Select).then_some(checked.limited);
     // The replica runs the guard's canonical statement, never the text as typed.
-    let result = run_with_lineage(engine, url, &checked.sql, limits, cancel, &checked.masked, bound).await?;
+    let expected = Expected { masked: &checked.masked, names: &checked.names };
+    let result = run_with_lineage(engine, url, &checked.sql, limits, cancel, expected, bound).await?;
     Ok(QueryResult { probed: checked.probed, ..result })
 }
 
 /// Layers 2–4 alone, masking by column name only (tests use it to prove the database refuses
 /// what the parser let through; the schema panel reads the catalog with it).
 pub async fn run_checked(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Result<QueryResult, RunError> {
-    run_with_lineage(engine, url, sql, limits, &Cancel::default(), &[], None).await
+    run_with_lineage(engine, url, sql, limits, &Cancel::default(), Expected::default(), None).await
 }
 
 /// `lineage`: per output column, whether it carries a masked column (empty: names only).
@@ -305,7 +306,7 @@ async fn run_with_lineage(
     sql: &str,
     limits: &Limits,
     cancel: &Cancel,
-    lineage: &[bool],
+    lineage: Expected<'_>,
     bound: Option<bool>,
 ) -> Result<QueryResult, RunError> {
     let started = Instant::now();
@@ -430,7 +431,15 @@ fn sqlite_error_text(code: &str, message: &str) -> ErrorText {
 }
 
 /// Collects at most `row_cap` rows from a stream of rows, turning each cell into text.
-async fn collect<R, S>(mut stream: S, limits: &Limits, lineage: &[bool], cell: fn(&R, usize) -> Option<String>) -> Result<Rows, CollectError>
+/// What the guard expects of a SELECT's answer: per output column, whether it carries a masked
+/// column, and its name where known (empty: nothing known, mask by name only).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Expected<'a> {
+    masked: &'a [bool],
+    names: &'a [Option<String>],
+}
+
+async fn collect<R, S>(mut stream: S, limits: &Limits, lineage: Expected<'_>, cell: fn(&R, usize) -> Option<String>) -> Result<Rows, CollectError>
 where
     R: Row,
     S: futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin,
@@ -443,12 +452,14 @@ where
     while let Some(row) = stream.try_next().await.map_err(CollectError::Driver)? {
         if columns.is_none() {
             let names: Vec<String> = row.columns().iter().map(|c| c.name().to_string()).collect();
-            if !lineage.is_empty() && lineage.len() != names.len() {
+            // A column the engine names otherwise than the guard: they disagree about which is which.
+            let misnamed = lineage.names.iter().zip(&names).any(|(expected, got)| expected.as_ref().is_some_and(|e| !e.eq_ignore_ascii_case(got)));
+            if !lineage.masked.is_empty() && (lineage.masked.len() != names.len() || misnamed) {
                 // The guard counted other columns than the replica returned: mask nothing blind.
                 return Err(CollectError::SchemaChanged);
             }
             // By lineage, and by name as a second belt.
-            masked = names.iter().enumerate().map(|(i, n)| lineage.get(i).copied().unwrap_or(false) || is_masked(n, &limits.masks)).collect();
+            masked = names.iter().enumerate().map(|(i, n)| lineage.masked.get(i).copied().unwrap_or(false) || is_masked(n, &limits.masks)).collect();
             columns = Some(names);
         }
         let names = columns.as_ref().expect("set above");
@@ -545,7 +556,7 @@ fn float_text(v: f64) -> String {
     debug.strip_suffix(".0").map(str::to_string).unwrap_or(debug)
 }
 
-async fn postgres(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: &[bool], bound: Option<bool>) -> Result<Rows, RunError> {
+async fn postgres(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: Expected<'_>, bound: Option<bool>) -> Result<Rows, RunError> {
     let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| RunError::Unreachable(e.to_string()))?;
     let mut conn = tokio::time::timeout(limits.connect_timeout, options.connect())
         .await
@@ -587,7 +598,7 @@ async fn postgres(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineag
 }
 
 
-async fn mysql(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: &[bool], bound: Option<bool>) -> Result<Rows, RunError> {
+async fn mysql(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: Expected<'_>, bound: Option<bool>) -> Result<Rows, RunError> {
     let options = sqlx::mysql::MySqlConnectOptions::from_str(url).map_err(|e| RunError::Unreachable(e.to_string()))?;
     let mut conn = tokio::time::timeout(limits.connect_timeout, options.connect())
         .await
@@ -625,7 +636,7 @@ async fn mysql(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: 
     result.map_err(|e| e.into_run_error(limits))
 }
 
-async fn sqlite(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: &[bool]) -> Result<Rows, RunError> {
+async fn sqlite(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: Expected<'_>) -> Result<Rows, RunError> {
     // Read-only at open, and query_only in the session: SQLite has no READ ONLY transactions.
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
         .map_err(|e| RunError::Unreachable(e.to_string()))?

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 pub struct Relation {
     pub columns: Vec<String>,
     pub view_definition: Option<String>,
+    /// Columns a query may name but `*` leaves out (MariaDB INVISIBLE, SQLite hidden columns).
+    pub hidden: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,7 +51,7 @@ impl Schema {
         for (s, t, cols) in tables {
             schema.relations.insert(
                 (s.to_string(), t.to_string()),
-                Relation { columns: cols.iter().map(|c| c.to_string()).collect(), view_definition: None },
+                Relation { columns: cols.iter().map(|c| c.to_string()).collect(), view_definition: None, hidden: vec![] },
             );
             if !schema.search_path.contains(&s.to_string()) {
                 schema.search_path.push(s.to_string());
@@ -67,9 +69,16 @@ impl Schema {
     }
 
     fn add(&mut self, schema: &str, table: &str, column: &str, view: Option<String>) {
+        self.add_column(schema, table, column, view, false);
+    }
+
+    fn add_column(&mut self, schema: &str, table: &str, column: &str, view: Option<String>, hidden: bool) {
         let entry = self.relations.entry((schema.to_lowercase(), table.to_lowercase())).or_default();
         // As the replica spells it: PostgreSQL compares quoted names by case (the guard folds per engine).
         entry.columns.push(column.to_string());
+        if hidden {
+            entry.hidden.push(column.to_string());
+        }
         if view.is_some() {
             entry.view_definition = view;
         }
@@ -169,8 +178,10 @@ async fn load_mysql(url: &str, allowed: &[String]) -> Result<Schema, RunError> {
     let schemas: Vec<String> = if allowed.is_empty() { current.iter().cloned().collect() } else { allowed.to_vec() };
     let mut schema = Schema::default();
     for db in &schemas {
-        let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT CAST(c.TABLE_SCHEMA AS CHAR), CAST(c.TABLE_NAME AS CHAR), CAST(c.COLUMN_NAME AS CHAR), CAST(v.VIEW_DEFINITION AS CHAR)
+        // INVISIBLE columns can be named but `SELECT *` leaves them out: the guard must count alike.
+        let rows: Vec<(String, String, String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT CAST(c.TABLE_SCHEMA AS CHAR), CAST(c.TABLE_NAME AS CHAR), CAST(c.COLUMN_NAME AS CHAR), CAST(v.VIEW_DEFINITION AS CHAR),
+                    CAST(c.EXTRA LIKE '%INVISIBLE%' AS SIGNED)
              FROM information_schema.COLUMNS c
              LEFT JOIN information_schema.VIEWS v ON v.TABLE_SCHEMA = c.TABLE_SCHEMA AND v.TABLE_NAME = c.TABLE_NAME
              WHERE c.TABLE_SCHEMA = ? ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
@@ -179,8 +190,8 @@ async fn load_mysql(url: &str, allowed: &[String]) -> Result<Schema, RunError> {
         .fetch_all(&mut conn)
         .await
         .map_err(unreachable)?;
-        for (s, t, c, view) in rows {
-            schema.add(&s, &t, &c, view);
+        for (s, t, c, view, invisible) in rows {
+            schema.add_column(&s, &t, &c, view, invisible != 0);
         }
     }
     schema.search_path = current.filter(|c| schemas.iter().any(|s| s.eq_ignore_ascii_case(c))).map(|c| c.to_lowercase()).into_iter().collect();
@@ -191,17 +202,19 @@ async fn load_mysql(url: &str, allowed: &[String]) -> Result<Schema, RunError> {
 async fn load_sqlite(url: &str) -> Result<Schema, RunError> {
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(unreachable)?.read_only(true);
     let mut conn = options.connect().await.map_err(unreachable)?;
-    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT m.name, p.name, CASE WHEN m.type = 'view' THEN m.sql END
-         FROM sqlite_master m JOIN pragma_table_info(m.name) p
+    // table_xinfo lists generated columns (part of `*`) and hidden ones (hidden = 1: nameable,
+    // not part of `*`), which table_info leaves out.
+    let rows: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT m.name, p.name, CASE WHEN m.type = 'view' THEN m.sql END, p.hidden
+         FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p
          WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid",
     )
     .fetch_all(&mut conn)
     .await
     .map_err(unreachable)?;
     let mut schema = Schema { search_path: vec!["main".into()], ..Schema::default() };
-    for (t, c, view) in rows {
-        schema.add("main", &t, &c, view);
+    for (t, c, view, hidden) in rows {
+        schema.add_column("main", &t, &c, view, hidden == 1);
     }
     let _ = conn.close().await;
     Ok(schema)

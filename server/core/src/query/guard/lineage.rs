@@ -17,10 +17,23 @@ use sqlparser::ast::*;
 type R<T> = Result<T, Refusal>;
 
 /// One output or relation column: its name and, when it carries a masked base column, which.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Col {
     pub name: String,
     pub mask: Option<String>,
+    /// Nameable, but not part of `*` (MariaDB INVISIBLE, SQLite hidden columns).
+    pub hidden: bool,
+}
+
+impl Col {
+    fn named(name: impl Into<String>, mask: Option<String>) -> Col {
+        Col { name: name.into(), mask, hidden: false }
+    }
+
+    /// The name, where the guard knows what the engine calls the column.
+    pub fn known_name(&self) -> Option<&str> {
+        (self.name != UNNAMED && !self.name.is_empty()).then_some(self.name.as_str())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -29,6 +42,9 @@ struct Rel {
     /// The name as written, to qualify references with; `None` where a query cannot name it.
     ident: Option<Ident>,
     cols: Vec<Col>,
+    /// The engine decides its columns at run time (PostgreSQL's unnest of a row type): `*`
+    /// over it cannot be counted.
+    opaque: bool,
 }
 
 impl Rel {
@@ -60,7 +76,7 @@ impl<'a> Scope<'a> {
     /// This scope with the query's output columns added, for clauses that may name them.
     fn with_outputs(&self, outputs: &[Col]) -> Scope<'a> {
         let mut rels = self.rels.clone();
-        rels.push(Rel { name: OUTPUT.into(), ident: None, cols: outputs.to_vec() });
+        rels.push(Rel { name: OUTPUT.into(), ident: None, cols: outputs.to_vec(), opaque: false });
         Scope { rels, merged_columns: self.merged_columns, merged: self.merged.clone(), outer: self.outer }
     }
 }
@@ -326,7 +342,7 @@ impl<'a> Analyzer<'a> {
                 }
                 // PostgreSQL and SQLite call them column1, column2, …; MariaDB after the first row.
                 let name = |i: usize| if self.engine() == Engine::Mysql { UNNAMED.to_string() } else { format!("column{i}") };
-                Ok((1..=width).map(|i| Col { name: name(i), mask: None }).collect())
+                Ok((1..=width).map(|i| Col::named(name(i), None)).collect())
             }
             SetExpr::Table(_) => Err(Refusal::new("TABLE t is not supported; write SELECT * FROM t")),
             SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
@@ -384,8 +400,8 @@ impl<'a> Analyzer<'a> {
                 &scope
             };
             match item {
-                SelectItem::UnnamedExpr(e) => cols.push(Col { name: output_name(self.engine(), e), mask: self.projected(e, visible)? }),
-                SelectItem::ExprWithAlias { expr, alias } => cols.push(Col { name: self.col(alias), mask: self.projected(expr, visible)? }),
+                SelectItem::UnnamedExpr(e) => cols.push(Col::named(output_name(self.engine(), e), self.projected(e, visible)?)),
+                SelectItem::ExprWithAlias { expr, alias } => cols.push(Col::named(self.col(alias), self.projected(expr, visible)?)),
                 SelectItem::Wildcard(options) => {
                     no_wildcard_options(options)?;
                     if scope.merged_columns {
@@ -396,7 +412,10 @@ impl<'a> Analyzer<'a> {
                     }
                     self.charge(scope.rels.iter().map(|r| r.cols.len()).sum());
                     self.step()?;
-                    cols.extend(scope.rels.iter().flat_map(|r| r.cols.iter().cloned()));
+                    if scope.rels.iter().any(|r| r.opaque) {
+                        return Err(Refusal::new("SELECT * over unnest cannot be counted (an array of rows has the row's columns); name the columns"));
+                    }
+                    cols.extend(scope.rels.iter().flat_map(|r| r.cols.iter().filter(|c| !c.hidden).cloned()));
                 }
                 SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(name), options) => {
                     no_wildcard_options(options)?;
@@ -405,9 +424,12 @@ impl<'a> Analyzer<'a> {
                         return Err(unsupported(format!("{name}.*; write the table's name or alias alone")));
                     }
                     match scope.rels.iter().find(|r| r.name == rel && !r.is_output()) {
+                        Some(r) if r.opaque => {
+                            return Err(Refusal::new(format!("{name}.* over unnest cannot be counted (an array of rows has the row's columns); name the columns")))
+                        }
                         Some(r) => {
                             self.charge(r.cols.len());
-                            cols.extend(r.cols.iter().cloned());
+                            cols.extend(r.cols.iter().filter(|c| !c.hidden).cloned());
                         }
                         None => return Err(Refusal::unknown(format!("{name}.* names no table of this query"))),
                     }
@@ -593,7 +615,8 @@ impl<'a> Analyzer<'a> {
                         }
                         let fname = self.callable(name, Callable::Table)?;
                         self.arguments(&args.args, scope, false)?;
-                        return self.push_function(scope, fname, alias);
+                        let rows = !args.args.iter().all(scalar_array_argument);
+                        return self.push_function(scope, fname, alias, rows);
                     }
                     None => {
                         let cols = self.relation(name)?;
@@ -617,7 +640,8 @@ impl<'a> Analyzer<'a> {
                 }
                 let fname = self.callable(name, Callable::Table)?;
                 self.arguments(args, scope, false)?;
-                return self.push_function(scope, fname, alias);
+                let rows = !args.iter().all(scalar_array_argument);
+                return self.push_function(scope, fname, alias, rows);
             }
             TableFactor::UNNEST { alias, array_exprs, with_offset, with_ordinality, .. } => {
                 if *with_offset || *with_ordinality || array_exprs.len() != 1 {
@@ -626,7 +650,8 @@ impl<'a> Analyzer<'a> {
                 for e in array_exprs {
                     self.clean(e, scope)?;
                 }
-                return self.push_function(scope, "unnest".into(), alias);
+                let rows = !array_exprs.iter().all(scalar_array);
+                return self.push_function(scope, "unnest".into(), alias, rows);
             }
             TableFactor::NestedJoin { table_with_joins, alias: None } => return self.table_with_joins(table_with_joins, scope, ons),
             other => return Err(unsupported(format!("the FROM item {}", kind_name(other)))),
@@ -636,13 +661,14 @@ impl<'a> Analyzer<'a> {
             None => (ident, cols),
         };
         let name = ident.as_ref().map(|i| self.rel(i)).unwrap_or_default();
-        push_rel(self, scope, Rel { name, ident, cols })
+        push_rel(self, scope, Rel { name, ident, cols, opaque: false })
     }
 
     /// A function in FROM: its columns are named by the alias list, else as the engine names them.
     /// An alias list longer than the function's columns is refused: it would name columns the
     /// engine does not have, and hide outer columns of the same name.
-    fn push_function(&mut self, scope: &mut Scope, fname: String, alias: &Option<TableAlias>) -> R<()> {
+    /// `rows`: its arguments may be arrays of rows (anything but an ARRAY[…] of literals).
+    fn push_function(&mut self, scope: &mut Scope, fname: String, alias: &Option<TableAlias>, rows: bool) -> R<()> {
         let known: &[&str] = match (self.engine(), fname.as_str()) {
             // With the hidden columns a reference may name too.
             (Engine::Sqlite, "json_each" | "json_tree") => &["key", "value", "type", "atom", "id", "parent", "fullkey", "path", "json", "root"],
@@ -660,18 +686,21 @@ impl<'a> Analyzer<'a> {
             if aliases.is_empty() {
                 return Err(Refusal::new(format!("{fname} needs a column definition list: AS r(a int, b text)")));
             }
-            aliases.iter().map(|a| Col { name: self.col(&a.name), mask: None }).collect()
+            aliases.iter().map(|a| Col::named(self.col(&a.name), None)).collect()
         } else if known.is_empty() {
             // A one-column function takes the alias as its column's name (PostgreSQL), or its own.
-            vec![Col { name: rel.clone(), mask: None }]
+            vec![Col::named(rel.clone(), None)]
         } else {
-            known.iter().map(|n| Col { name: n.to_string(), mask: None }).collect()
+            // SQLite's json_each/json_tree: `json` and `root` are hidden columns.
+            known.iter().map(|n| Col { name: n.to_string(), mask: None, hidden: matches!(*n, "json" | "root") }).collect()
         };
         if aliases.len() > cols.len() {
             return Err(Refusal::new(format!("{fname} returns {} column(s); the alias list names {}", cols.len(), aliases.len())));
         }
         let cols = rename(self.engine(), cols, aliases)?;
-        push_rel(self, scope, Rel { name: rel, ident, cols })?;
+        // PostgreSQL's unnest of an array of rows returns the row's columns, whatever the guard counts.
+        let opaque = self.engine() == Engine::Postgres && fname == "unnest" && rows;
+        push_rel(self, scope, Rel { name: rel, ident, cols, opaque })?;
         Ok(())
     }
 
@@ -715,7 +744,11 @@ impl<'a> Analyzer<'a> {
         let base: Vec<Col> = relation
             .columns
             .iter()
-            .map(|c| Col { name: norm(engine, &Ident::with_quote('"', c.as_str())), mask: is_masked(c, self.masks).then(|| format!("{table}.{c}")) })
+            .map(|c| Col {
+                name: norm(engine, &Ident::with_quote('"', c.as_str())),
+                mask: is_masked(c, self.masks).then(|| format!("{table}.{c}")),
+                hidden: relation.hidden.contains(c),
+            })
             .collect();
         let Some(definition) = &relation.view_definition else { return Ok(base) };
         if self.masks.is_empty() {
@@ -728,7 +761,7 @@ impl<'a> Analyzer<'a> {
         if through.len() != base.len() {
             return Err(Refusal::new(format!("the view {name} could not be checked: its columns do not match its definition")));
         }
-        Ok(base.into_iter().zip(through).map(|(b, t)| Col { name: b.name, mask: b.mask.or(t.mask) }).collect())
+        Ok(base.into_iter().zip(through).map(|(b, t)| Col { name: b.name, mask: b.mask.or(t.mask), hidden: b.hidden }).collect())
     }
 
     fn view(&mut self, definition: &str) -> R<Vec<Col>> {
@@ -1267,6 +1300,23 @@ fn window_keys(items: &[SelectItem]) -> Vec<Expr> {
     finder.0
 }
 
+/// An `ARRAY[…]` of literals: unnest of it has one column, whatever the engine.
+fn scalar_array(e: &Expr) -> bool {
+    let literal = |e: &Expr| match e {
+        Expr::Value(_) | Expr::TypedString(_) => true,
+        Expr::UnaryOp { op: UnaryOperator::Minus, expr } => matches!(**expr, Expr::Value(_)),
+        _ => false,
+    };
+    matches!(e, Expr::Array(a) if a.elem.iter().all(literal))
+}
+
+fn scalar_array_argument(arg: &FunctionArg) -> bool {
+    match arg {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => scalar_array(e),
+        _ => false,
+    }
+}
+
 /// Whether `e` holds a query of its own.
 fn has_subquery(e: &Expr) -> bool {
     use std::ops::ControlFlow;
@@ -1347,11 +1397,15 @@ fn query_output_name(engine: Engine, q: &Query) -> String {
 }
 
 /// Column aliases (`AS t(a, b)`) rename positionally and keep the lineage.
+/// An alias list names every column or none: a shorter list would leave the engine's columns
+/// past it (where the engine counts more than the guard, a masked one) under names the guard
+/// did not give. Hidden columns take no alias.
 fn rename(engine: Engine, mut cols: Vec<Col>, aliases: &[TableAliasColumnDef]) -> R<Vec<Col>> {
-    if aliases.len() > cols.len() {
-        return Err(Refusal::new(format!("the alias list names {} columns; there are {}", aliases.len(), cols.len())));
+    let visible = cols.iter().filter(|c| !c.hidden).count();
+    if !aliases.is_empty() && aliases.len() != visible {
+        return Err(Refusal::new(format!("the alias list names {} columns; there are {visible}: name every column", aliases.len())));
     }
-    for (col, alias) in cols.iter_mut().zip(aliases) {
+    for (col, alias) in cols.iter_mut().filter(|c| !c.hidden).zip(aliases) {
         col.name = norm(engine, &alias.name);
     }
     Ok(cols)

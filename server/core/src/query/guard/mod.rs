@@ -69,6 +69,10 @@ pub struct Checked {
     pub sql: String,
     /// For a SELECT, one flag per output column: it carries a masked column. Empty otherwise.
     pub masked: Vec<bool>,
+    /// For a SELECT, each output column's name where the guard knows what the engine calls it:
+    /// the runner refuses an answer whose columns are named otherwise (the guard and the engine
+    /// would disagree about which column is which).
+    pub names: Vec<Option<String>>,
     /// Masked columns tested by an existence check in a predicate, for the audit.
     pub probed: Vec<String>,
     /// A SELECT with its own LIMIT or FETCH at the top.
@@ -129,6 +133,7 @@ pub fn check(sql: &str, policy: &Policy) -> Result<Checked, Refusal> {
                 kind: ReadKind::Select,
                 sql: String::new(),
                 masked: cols.iter().map(|c| c.mask.is_some()).collect(),
+                names: cols.iter().map(|c| c.known_name().map(String::from)).collect(),
                 probed: std::mem::take(&mut analyzer.probed),
                 limited: q.limit_clause.is_some() || q.fetch.is_some(),
             }
@@ -142,34 +147,34 @@ pub fn check(sql: &str, policy: &Policy) -> Result<Checked, Refusal> {
         Statement::Explain { statement, .. } => match &**statement {
             Statement::Query(q) => {
                 analyzer.query(q)?;
-                Checked { kind: ReadKind::Explain, sql: String::new(), masked: vec![], probed: vec![], limited: false }
+                Checked { kind: ReadKind::Explain, sql: String::new(), masked: vec![], names: vec![], probed: vec![], limited: false }
             }
             _ => return Err(Refusal::new("only queries can be explained")),
         },
         Statement::ExplainTable { table_name, hive_format: None, .. } => {
             known_table(policy, table_name)?;
-            Checked { kind: ReadKind::Describe, sql: String::new(), masked: vec![], probed: vec![], limited: false }
+            Checked { kind: ReadKind::Describe, sql: String::new(), masked: vec![], names: vec![], probed: vec![], limited: false }
         }
         Statement::ShowTables { terse: false, history: false, extended: false, full: false, external: false, show_options }
             if engine == Engine::Mysql =>
         {
             show_options_allowed(policy, show_options, false)?;
-            Checked { kind: ReadKind::Show, sql: String::new(), masked: vec![], probed: vec![], limited: false }
+            Checked { kind: ReadKind::Show, sql: String::new(), masked: vec![], names: vec![], probed: vec![], limited: false }
         }
         Statement::ShowColumns { extended: false, show_options, .. } if engine == Engine::Mysql => {
             show_options_allowed(policy, show_options, true)?;
-            Checked { kind: ReadKind::Show, sql: String::new(), masked: vec![], probed: vec![], limited: false }
+            Checked { kind: ReadKind::Show, sql: String::new(), masked: vec![], names: vec![], probed: vec![], limited: false }
         }
         Statement::ShowCreate { obj_type: ShowCreateObject::Table, obj_name } if engine == Engine::Mysql => {
             known_table(policy, obj_name)?;
-            Checked { kind: ReadKind::Show, sql: String::new(), masked: vec![], probed: vec![], limited: false }
+            Checked { kind: ReadKind::Show, sql: String::new(), masked: vec![], names: vec![], probed: vec![], limited: false }
         }
         Statement::ShowVariable { variable } if engine == Engine::Postgres => {
             let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(" ");
             if !SHOWABLE_SETTINGS.contains(&name.as_str()) {
                 return Err(Refusal::new(format!("SHOW {name} is not among the settings the console shows")));
             }
-            Checked { kind: ReadKind::Show, sql: String::new(), masked: vec![], probed: vec![], limited: false }
+            Checked { kind: ReadKind::Show, sql: String::new(), masked: vec![], names: vec![], probed: vec![], limited: false }
         }
         Statement::ShowTables { .. } | Statement::ShowColumns { .. } | Statement::ShowCreate { .. } | Statement::ShowVariable { .. } => {
             return Err(Refusal::new(match engine {
@@ -509,8 +514,8 @@ pub(crate) mod tests {
         assert_eq!(masked("SELECT * FROM users", Mysql), [false, false, true, true]);
         assert_eq!(masked("SELECT u.* FROM users u", Sqlite), [false, false, true, true]);
         assert_eq!(masked("SELECT x FROM (SELECT email AS x FROM users) d", Postgres), [true]);
-        assert_eq!(masked("SELECT b FROM users AS u(a, b)", Postgres), [false]);
-        assert_eq!(masked("SELECT c FROM users AS u(a, b, c)", Postgres), [true]);
+        assert!(check("SELECT b FROM users AS u(a, b)", Postgres).unwrap_err().reason.contains("name every column"), "a shorter alias list");
+        assert_eq!(masked("SELECT c FROM users AS u(a, b, c, d)", Postgres), [true]);
         assert_eq!(masked("WITH c(x) AS (SELECT email FROM users) SELECT x FROM c", Postgres), [true]);
         assert_eq!(masked("SELECT name FROM users UNION ALL SELECT email FROM users", Postgres), [true]);
         assert_eq!(masked("SELECT (SELECT email FROM users LIMIT 1)", Postgres), [true]);
@@ -814,6 +819,13 @@ pub(crate) mod tests {
             // G3: USING compares every column of the name, not the first found.
             ("SELECT u.id, d.guess FROM (SELECT 'M-' || name AS email, name AS guess FROM users) AS d JOIN users AS u USING (email)", Postgres),
             ("WITH RECURSIVE n(password_hash) AS (SELECT 0 UNION ALL SELECT password_hash + 1 FROM n WHERE password_hash < 100) SELECT id, n.password_hash AS v FROM n JOIN users USING (password_hash) ORDER BY id", Mysql),
+            // The third: `*` over PostgreSQL's unnest of rows, SQLite's hidden json_each columns,
+            // and alias lists shorter than the columns.
+            ("WITH c(a, b, z) AS (SELECT *, 'pad' AS p FROM unnest((SELECT array_agg(n) FROM t AS n)) AS x, (SELECT email AS e FROM users) AS u) SELECT lower(z) AS leak FROM c", Postgres),
+            ("SELECT upper(d.z) AS leak FROM (SELECT *, 'pad' AS p FROM unnest((SELECT array_agg(n) FROM t AS n)) AS x, (SELECT password_hash AS e FROM users) AS u) AS d(a, b, z)", Postgres),
+            ("WITH c(k1, k2, k3, k4, k5, k6, k7, k8, z) AS (SELECT * FROM json_each('[1]') AS j, (SELECT email AS e FROM users) AS u) SELECT lower(z) AS leak FROM c", Sqlite),
+            ("WITH c(k1, k2, k3, k4, k5, k6, k7, k8, z) AS (SELECT * FROM json_tree('[1]') AS j, (SELECT password_hash AS e FROM users) AS u) SELECT substr(z, 1, 20) AS leak FROM c", Sqlite),
+            ("WITH c(a) AS (SELECT name, email FROM users) SELECT lower(a) AS leak FROM c", Postgres),
         ] {
             // Refused, or answered masked (the engines read the outer, masked column); only a
             // leading `o.id` may come back in clear.
