@@ -924,12 +924,17 @@ impl<'a> Analyzer<'a> {
 
     /// A WHERE, HAVING or ON condition: masked columns may appear only as existence checks.
     fn predicate(&mut self, e: &Expr, scope: &Scope) -> R<()> {
+        self.one_level_deeper("conditions", "use IN (…) for long lists", |this| this.predicate_inner(e, scope))
+    }
+
+    /// Runs `walk` one level deeper into the expression tree, within [`MAX_EXPRESSION_DEPTH`].
+    fn one_level_deeper(&mut self, what: &str, advice: &str, walk: impl FnOnce(&mut Self) -> R<()>) -> R<()> {
         self.step()?;
         if self.expression_depth >= MAX_EXPRESSION_DEPTH {
-            return Err(Refusal::new(format!("the query nests conditions more than {MAX_EXPRESSION_DEPTH} deep; use IN (…) for long lists")));
+            return Err(Refusal::new(format!("the query nests {what} more than {MAX_EXPRESSION_DEPTH} deep; {advice}")));
         }
         self.expression_depth += 1;
-        let result = self.predicate_inner(e, scope);
+        let result = walk(self);
         self.expression_depth -= 1;
         result
     }
@@ -995,14 +1000,9 @@ impl<'a> Analyzer<'a> {
 
     /// An expression that must not touch a masked column at all.
     fn clean(&mut self, e: &Expr, scope: &Scope) -> R<()> {
-        self.step()?;
-        if self.expression_depth >= MAX_EXPRESSION_DEPTH {
-            return Err(Refusal::new(format!("the query nests expressions more than {MAX_EXPRESSION_DEPTH} deep (each operator of a + b + … is a level); compute long chains in steps, through a CTE")));
-        }
-        self.expression_depth += 1;
-        let result = self.clean_inner(e, scope);
-        self.expression_depth -= 1;
-        result
+        self.one_level_deeper("expressions", "each operator of a + b + … is a level: compute long chains in steps, through a CTE", |this| {
+            this.clean_inner(e, scope)
+        })
     }
 
     fn clean_inner(&mut self, e: &Expr, scope: &Scope) -> R<()> {
