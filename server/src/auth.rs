@@ -350,15 +350,17 @@ enum SignInError {
 /// Records the identity (linking it to its person) and starts a session for it, under a new
 /// session id so a session fixed before sign-in is worth nothing after.
 async fn sign_in(state: &AppState, session: &Session, identity: &Identity, credential: Option<&str>) -> Result<(), SignInError> {
-    // Offboarding is sticky, whichever provider or account the person comes back with.
-    if people::is_blocked(&state.store, identity).await? {
-        tracing::warn!(login = %identity.login, provider = %identity.provider, "sign-in of an offboarded person refused");
-        let name = format!("{}:{}", identity.provider, identity.subject);
-        record(state, audit::SIGN_IN_BLOCKED, &name, &identity.provider, format!("as {}", identity.login)).await;
-        return Err(SignInError::Blocked);
-    }
     let sealed = credential.map(|c| state.auth.sealing.seal(c));
-    let id = people::record_sign_in(&state.store, identity, sealed.as_deref()).await?;
+    let id = match people::record_sign_in(&state.store, identity, sealed.as_deref()).await? {
+        people::SignIn::Recorded(id) => id,
+        // Offboarding is sticky, whichever provider or account the person comes back with.
+        people::SignIn::Blocked => {
+            tracing::warn!(login = %identity.login, provider = %identity.provider, "sign-in of an offboarded person refused");
+            let name = format!("{}:{}", identity.provider, identity.subject);
+            record(state, audit::SIGN_IN_BLOCKED, &name, &identity.provider, format!("as {}", identity.login)).await;
+            return Err(SignInError::Blocked);
+        }
+    };
     session.cycle_id().await?;
     session.insert(IDENTITY, &id).await?;
     session.insert(SIGNED_IN_AT, now()).await?;

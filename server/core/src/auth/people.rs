@@ -92,10 +92,22 @@ fn normal_email(email: &str) -> String {
 
 /// Records a successful sign-in: the identity's row is created or rewritten with what the
 /// provider said now, linked anew, and any failed re-check forgotten. Returns the row's id.
-pub async fn record_sign_in(store: &Store, identity: &Identity, sealed_credential: Option<&str>) -> Result<String, StoreError> {
+/// What a sign-in became: the stored identity's id, or nothing for an offboarded person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignIn {
+    Recorded(String),
+    /// The person, the name the identity would act under or its `provider:subject` was
+    /// offboarded and not restored: nothing is written.
+    Blocked,
+}
+
+pub async fn record_sign_in(store: &Store, identity: &Identity, sealed_credential: Option<&str>) -> Result<SignIn, StoreError> {
     let id = identity_id(&identity.provider, &identity.subject);
     let person = link(store, identity).await?;
     let actor = actor_of(identity, person.as_deref());
+    if is_blocked(store, identity, &actor, person.as_deref()).await? {
+        return Ok(SignIn::Blocked);
+    }
     let roles = serde_json::to_string(&Roles { squads: identity.squads.clone(), sre: identity.sre }).expect("roles serialise");
     sqlx::query(
         "INSERT INTO identities (id, provider, subject, person, login, actor, display_name, email, roles, checked_at, check_failed_at, checking_until, credential)
@@ -120,7 +132,7 @@ pub async fn record_sign_in(store: &Store, identity: &Identity, sealed_credentia
     .execute(store.pool())
     .await?;
     remember_link(store, &id, person.as_deref()).await?;
-    Ok(id)
+    Ok(SignIn::Recorded(id))
 }
 
 /// Records that identity `id` was linked to `person`, for offboarding later.
@@ -374,12 +386,11 @@ pub async fn offboard(store: &Store, actor: &str, by: &str) -> Result<(u64, u64)
     Ok((sessions, tokens))
 }
 
-/// Whether `identity` may not sign in: its person, the name it would act under or its
-/// `provider:subject` was offboarded and not restored.
-pub async fn is_blocked(store: &Store, identity: &Identity) -> Result<bool, StoreError> {
-    let person = link(store, identity).await?;
-    let mut names = vec![actor_of(identity, person.as_deref()), format!("{}:{}", identity.provider, identity.subject)];
-    names.extend(person);
+/// Whether `identity` (acting as `actor`, linked to `person`) may not sign in: one of those names
+/// or its `provider:subject` was offboarded and not restored.
+async fn is_blocked(store: &Store, identity: &Identity, actor: &str, person: Option<&str>) -> Result<bool, StoreError> {
+    let mut names = vec![actor.to_string(), format!("{}:{}", identity.provider, identity.subject)];
+    names.extend(person.map(String::from));
     for name in names {
         let found: Option<String> = sqlx::query_scalar("SELECT actor FROM blocked_actors WHERE actor = $1").bind(&name).fetch_optional(store.pool()).await?;
         if found.is_some() {
