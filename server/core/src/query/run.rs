@@ -650,6 +650,7 @@ async fn sqlite(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage:
         let db = handle.as_raw_handle().as_ptr();
         // SAFETY: `db` is this connection's open handle, held locked for the calls; sqlite3_limit
         // only lowers a per-connection limit.
+        #[allow(unsafe_code)]
         unsafe {
             libsqlite3_sys::sqlite3_limit(db, libsqlite3_sys::SQLITE_LIMIT_LENGTH, SQLITE_MAX_VALUE);
             libsqlite3_sys::sqlite3_limit(db, libsqlite3_sys::SQLITE_LIMIT_COLUMN, SQLITE_MAX_COLUMNS);
