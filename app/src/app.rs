@@ -1,11 +1,13 @@
 //! The HTML shell, the router and the page frame.
 
-use crate::auth::{session_info, LoginPage, SessionView, TokensPage};
 use crate::admin::AdminPage;
-use crate::query::{AuditPage, QueryPage};
-use crate::catalog::{CatalogPage, EditServicePage, HomePage, ReadinessPage, ServicePage, SquadPage};
-use crate::error::AppError;
+use crate::auth::{session_info, LoginPage, SessionView, TokensPage};
+use crate::catalog::{
+    CatalogPage, EditServicePage, HomePage, ReadinessPage, ServicePage, SquadPage,
+};
 use crate::components::NotFound;
+use crate::error::AppError;
+use crate::query::{AuditPage, QueryPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
@@ -24,8 +26,11 @@ pub fn content_security_policy(nonce: &str) -> String {
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
-        if let Ok(value) = http::HeaderValue::from_str(&content_security_policy(&nonce.to_string())) {
+    if let (Some(nonce), Some(response)) =
+        (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
+    {
+        if let Ok(value) = http::HeaderValue::from_str(&content_security_policy(&nonce.to_string()))
+        {
             response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
         }
     }

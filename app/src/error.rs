@@ -51,7 +51,9 @@ impl FromServerFnError for AppError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
             // On the server: the request's arguments did not decode. The caller's mistake.
-            ServerFnErrorErr::Args(why) | ServerFnErrorErr::Deserialization(why) => AppError::BadRequest(format!("the request could not be read: {why}")),
+            ServerFnErrorErr::Args(why) | ServerFnErrorErr::Deserialization(why) => {
+                AppError::BadRequest(format!("the request could not be read: {why}"))
+            }
             other => AppError::Call(other.to_string()),
         }
     }
@@ -82,7 +84,9 @@ impl From<console_core::k8s::K8sError> for AppError {
     fn from(error: console_core::k8s::K8sError) -> Self {
         use console_core::k8s::K8sError;
         match error {
-            K8sError::UnknownCluster(_) | K8sError::NotFound(_) => AppError::BadRequest(error.to_string()),
+            K8sError::UnknownCluster(_) | K8sError::NotFound(_) => {
+                AppError::BadRequest(error.to_string())
+            }
             K8sError::Config(_) => {
                 tracing::error!(%error, "cluster configuration");
                 AppError::Internal
@@ -96,7 +100,8 @@ impl From<console_core::k8s::K8sError> for AppError {
 #[cfg(feature = "ssr")]
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
-        let status = http::StatusCode::from_u16(self.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        let status = http::StatusCode::from_u16(self.status())
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         (status, self.to_string()).into_response()
     }
 }
@@ -108,7 +113,9 @@ impl From<console_core::query::run::RunError> for AppError {
         match error {
             RunError::Unreachable(why) => {
                 tracing::warn!(%why, "replica unreachable");
-                AppError::Unavailable("the replica cannot be reached right now (see the audit log)".into())
+                AppError::Unavailable(
+                    "the replica cannot be reached right now (see the audit log)".into(),
+                )
             }
             // Refusals, timeouts, the database's own (fixed-text) errors and cancels are the
             // query's outcome: the request was understood and answered.

@@ -41,18 +41,22 @@ async fn main() {
 async fn console_memory(sqlite_url: &str) {
     let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/console");
     if !binary.exists() {
-        println!("\n(target/release/console not built: `make bench` builds it for the memory figure)");
+        println!(
+            "\n(target/release/console not built: `make bench` builds it for the memory figure)"
+        );
         return;
     }
     let port = common::free_port();
-    let child = common::Killed(std::process::Command::new(&binary)
-        .env("CONSOLE_AUTH__DEV_SIGN_IN", "true")
-        .env("CONSOLE_DATABASE_URL", sqlite_url)
-        .env("CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CONSOLE_LOG_LEVEL", "warn")
-        .env_remove("CONSOLE_CONFIG")
-        .spawn()
-        .expect("start console"));
+    let child = common::Killed(
+        std::process::Command::new(&binary)
+            .env("CONSOLE_AUTH__DEV_SIGN_IN", "true")
+            .env("CONSOLE_DATABASE_URL", sqlite_url)
+            .env("CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CONSOLE_LOG_LEVEL", "warn")
+            .env_remove("CONSOLE_CONFIG")
+            .spawn()
+            .expect("start console"),
+    );
     let base = format!("http://127.0.0.1:{port}");
     let plain = reqwest::Client::new();
     for _ in 0..100 {
@@ -66,9 +70,12 @@ async fn console_memory(sqlite_url: &str) {
         fetch(&client, &format!("{base}/catalog?q=svc-{}&page=1", i % 100)).await;
         fetch(&client, &format!("{base}/squads/squad-{:03}", i % SQUADS)).await;
     }
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    let rss = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap_or("?").trim().to_string();
-    let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap_or("?").trim().to_string();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let rss =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap_or("?").trim().to_string();
+    let hwm =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap_or("?").trim().to_string();
     println!("\nconsole (release) serving 20,000 services on SQLite after 1,000 page views: RSS {rss}, peak {hwm}");
     drop(child);
 }
@@ -102,32 +109,45 @@ async fn run(name: &str, store: Store, dir: &std::path::Path) {
     for _ in 0..20 {
         fetch(&client, &format!("{base}/catalog")).await;
     }
-    let words = ["ledger", "payments", "region-3", "svc-19", "nothing-matches-this", "SHIPPING", ""];
+    let words =
+        ["ledger", "payments", "region-3", "svc-19", "nothing-matches-this", "SHIPPING", ""];
     let search = measure(&client, REQUESTS, |i| {
         let word = words[i % words.len()];
         match i % 4 {
             0 => format!("{base}/catalog?q={word}"),
             1 => format!("{base}/catalog?q={word}&page={}", 1 + i % 5),
-            2 => format!("{base}/catalog?tier={}&lifecycle=production&page={}", 1 + i % 4, 1 + i % 30),
+            2 => format!(
+                "{base}/catalog?tier={}&lifecycle=production&page={}",
+                1 + i % 4,
+                1 + i % 30
+            ),
             _ => format!("{base}/catalog?page={}", 1 + (i * 7) % 400),
         }
     })
     .await;
-    for (shape, label) in ["q=word", "q=word&page", "tier&lifecycle&page", "deep page"].iter().enumerate() {
+    for (shape, label) in
+        ["q=word", "q=word&page", "tier&lifecycle&page", "deep page"].iter().enumerate()
+    {
         let f = measure(&client, 200, |i| {
             let i = i * 4 + shape;
             let word = words[i % words.len()];
             match shape {
                 0 => format!("{base}/catalog?q={word}"),
                 1 => format!("{base}/catalog?q={word}&page={}", 1 + i % 5),
-                2 => format!("{base}/catalog?tier={}&lifecycle=production&page={}", 1 + i % 4, 1 + i % 30),
+                2 => format!(
+                    "{base}/catalog?tier={}&lifecycle=production&page={}",
+                    1 + i % 4,
+                    1 + i % 30
+                ),
                 _ => format!("{base}/catalog?page={}", 1 + (i * 7) % 400),
             }
         })
         .await;
         eprintln!("{name} {label}: p50 {} p99 {}", ms(f.p50), ms(f.p99));
     }
-    let squad = measure(&client, REQUESTS, |i| format!("{base}/squads/squad-{:03}", (i * 37) % SQUADS)).await;
+    let squad =
+        measure(&client, REQUESTS, |i| format!("{base}/squads/squad-{:03}", (i * 37) % SQUADS))
+            .await;
     println!(
         "| {name} | {:.2} s | {:.2} s | {} | {} | {} KB | {} | {} | {} KB |",
         ingest.as_secs_f64(),

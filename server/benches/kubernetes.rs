@@ -56,22 +56,29 @@ async fn main() {
         })
         .collect();
     let started = Instant::now();
-    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), workloads, Default::default()).await.unwrap();
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), workloads, Default::default())
+        .await
+        .unwrap();
     let (deployments, pods) = sandbox.size();
-    println!("sandbox: {deployments} deployments, {pods} pods, built in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "sandbox: {deployments} deployments, {pods} pods, built in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, sandbox.kubeconfig("sandbox")).unwrap();
 
     let port = common::free_port();
-    let child = common::Killed(std::process::Command::new(&binary)
-        .env("CONSOLE_AUTH__DEV_SIGN_IN", "true")
-        .env("CONSOLE_DATABASE_URL", &url)
-        .env("CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CONSOLE_LOG_LEVEL", "warn")
-        .env("CONSOLE_KUBERNETES__KUBECONFIG", &kubeconfig)
-        .env_remove("CONSOLE_CONFIG")
-        .spawn()
-        .expect("start console"));
+    let child = common::Killed(
+        std::process::Command::new(&binary)
+            .env("CONSOLE_AUTH__DEV_SIGN_IN", "true")
+            .env("CONSOLE_DATABASE_URL", &url)
+            .env("CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CONSOLE_LOG_LEVEL", "warn")
+            .env("CONSOLE_KUBERNETES__KUBECONFIG", &kubeconfig)
+            .env_remove("CONSOLE_CONFIG")
+            .spawn()
+            .expect("start console"),
+    );
     let base = format!("http://127.0.0.1:{port}");
     let client = common::signed_in_client(&base, "dev-000-0").await;
 
@@ -104,24 +111,31 @@ async fn main() {
     for i in 0..PAGE_VIEWS {
         let name = &services[(i * 7) % services.len()].0;
         let started = Instant::now();
-        let response = client.get(format!("{base}/services/{name}/deployments")).send().await.unwrap();
+        let response =
+            client.get(format!("{base}/services/{name}/deployments")).send().await.unwrap();
         assert!(response.status().is_success(), "{name}: {}", response.status());
         let body = response.text().await.unwrap();
         times.push(started.elapsed());
         bytes = bytes.max(body.len());
-        assert!(body.contains(&format!("deployment-sandbox-{name}")), "{name}: no deployment on the page");
+        assert!(
+            body.contains(&format!("deployment-sandbox-{name}")),
+            "{name}: no deployment on the page"
+        );
     }
     let api_requests = sandbox.requests() - requests_before;
     times.sort();
     let rss = |pid: u32| {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let get = |key: &str| status.lines().find_map(|l| l.strip_prefix(key)).unwrap_or("?").trim().to_string();
+        let get = |key: &str| {
+            status.lines().find_map(|l| l.strip_prefix(key)).unwrap_or("?").trim().to_string()
+        };
         (get("VmRSS:"), get("VmHWM:"))
     };
     let (resident, peak) = rss(child.id());
 
     // Follow lag: lines written to the pods of one service, timed to their arrival in the stream.
-    let (service, squad, _, _) = services.iter().find(|(_, squad, _, _)| squad == "squad-000").unwrap().clone();
+    let (service, squad, _, _) =
+        services.iter().find(|(_, squad, _, _)| squad == "squad-000").unwrap().clone();
     let pod_names = sandbox.pods(&squad, &format!("backstage.io/kubernetes-id={service}"));
     let mut stream = client
         .get(format!("{base}/services/{service}/logs/stream?follow=true&filter=lag-probe&since=1m"))
@@ -140,7 +154,12 @@ async fn main() {
             for burst in 0..lines / 10 {
                 for k in 0..10 {
                     let pod = &pod_names[(burst * 10 + k) % pod_names.len()];
-                    sandbox.write_log(&squad, pod, "app", &format!("lag-probe {} {}", burst * 10 + k, now_nanos()));
+                    sandbox.write_log(
+                        &squad,
+                        pod,
+                        "app",
+                        &format!("lag-probe {} {}", burst * 10 + k, now_nanos()),
+                    );
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -150,7 +169,11 @@ async fn main() {
     let mut buffer = String::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while lags.len() < lines && Instant::now() < deadline {
-        let Ok(Ok(Some(chunk))) = tokio::time::timeout(Duration::from_secs(5), stream.chunk()).await else { break };
+        let Ok(Ok(Some(chunk))) =
+            tokio::time::timeout(Duration::from_secs(5), stream.chunk()).await
+        else {
+            break;
+        };
         let received = now_nanos();
         buffer.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buffer.find("\n\n") {
@@ -170,9 +193,19 @@ async fn main() {
 
     println!("\n| figure | value |\n|---|---|");
     println!("| sandbox | {deployments} deployments, {pods} pods |");
-    println!("| console RSS, caches warm, after {PAGE_VIEWS} page views | {resident} (peak {peak}) |");
-    println!("| deployment page p50 / p99 (SSR HTML, max {} KB) | {} / {} |", bytes / 1024, ms(percentile(&times, 0.5)), ms(percentile(&times, 0.99)));
-    println!("| API-server requests per page view (warm) | {:.3} ({api_requests} in {PAGE_VIEWS}) |", api_requests as f64 / PAGE_VIEWS as f64);
+    println!(
+        "| console RSS, caches warm, after {PAGE_VIEWS} page views | {resident} (peak {peak}) |"
+    );
+    println!(
+        "| deployment page p50 / p99 (SSR HTML, max {} KB) | {} / {} |",
+        bytes / 1024,
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.99))
+    );
+    println!(
+        "| API-server requests per page view (warm) | {:.3} ({api_requests} in {PAGE_VIEWS}) |",
+        api_requests as f64 / PAGE_VIEWS as f64
+    );
     if lags.is_empty() {
         println!("| log follow lag | no line arrived |");
     } else {

@@ -20,9 +20,17 @@ async fn main() {
     let replica = ScratchDb::postgres("repl_bench").await;
     let mut conn = sqlx::PgConnection::connect(&replica.url).await.unwrap();
     conn.execute("CREATE TABLE big (id int PRIMARY KEY, email text, bucket int)").await.unwrap();
-    conn.execute("INSERT INTO big SELECT g, md5(g::text), g % 100 FROM generate_series(1, 1000000) g").await.unwrap();
+    conn.execute(
+        "INSERT INTO big SELECT g, md5(g::text), g % 100 FROM generate_series(1, 1000000) g",
+    )
+    .await
+    .unwrap();
     conn.execute("ANALYZE big").await.unwrap();
-    let plan: String = sqlx::query("EXPLAIN SELECT id, email, bucket FROM big WHERE id = 42").fetch_one(&mut conn).await.unwrap().get(0);
+    let plan: String = sqlx::query("EXPLAIN SELECT id, email, bucket FROM big WHERE id = 42")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get(0);
     assert!(plan.contains("Index Scan"), "the one-row case must be an index lookup: {plan}");
     conn.close().await.unwrap();
 
@@ -70,7 +78,12 @@ async fn main() {
             }
             let (raw, route) = (p50(raw), p50(route));
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
-            println!("| {label} | {store_label} | {:.2} ms | {:.2} ms | {:+.2} ms |", ms(raw), ms(route), ms(route) - ms(raw));
+            println!(
+                "| {label} | {store_label} | {:.2} ms | {:.2} ms | {:+.2} ms |",
+                ms(raw),
+                ms(route),
+                ms(route) - ms(raw)
+            );
         }
     }
     postgres_store.drop().await;

@@ -18,7 +18,10 @@ pub const AUDIT_CSV: &str = "/admin/audit.csv";
 pub const AUDIT_ARCHIVE: &str = "/admin/audit-events.csv";
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(EXPORT, get(export)).route(AUDIT_CSV, get(audit_csv)).route(AUDIT_ARCHIVE, get(audit_archive))
+    Router::new()
+        .route(EXPORT, get(export))
+        .route(AUDIT_CSV, get(audit_csv))
+        .route(AUDIT_ARCHIVE, get(audit_archive))
 }
 
 #[derive(serde::Deserialize)]
@@ -34,14 +37,20 @@ async fn audit_archive(
     axum::extract::Query(range): axum::extract::Query<DateRange>,
 ) -> Result<Response, app::error::AppError> {
     use app::error::AppError;
-    let sre = app::auth::guard::authorize_as(user.0, Action::AdministerReplicas, None)?.ok_or(AppError::Unauthorized)?;
-    let date = |d: &str| console_core::dates::parse_date(d).ok_or_else(|| AppError::BadRequest(format!("{d:?} is not a date (YYYY-MM-DD)")));
+    let sre = app::auth::guard::authorize_as(user.0, Action::AdministerReplicas, None)?
+        .ok_or(AppError::Unauthorized)?;
+    let date = |d: &str| {
+        console_core::dates::parse_date(d)
+            .ok_or_else(|| AppError::BadRequest(format!("{d:?} is not a date (YYYY-MM-DD)")))
+    };
     let (from, to) = (date(&range.from)?, date(&range.to)?);
     if to <= from {
         return Err(AppError::BadRequest("`to` must come after `from`".into()));
     }
     let events = console_core::audit::export(&state.store, &sre.login, from, to).await?;
-    let mut body = String::from("id,at,kind,attempt,actor,token,entity,target,outcome,detail,rows,bytes,duration_ms,sql\n");
+    let mut body = String::from(
+        "id,at,kind,attempt,actor,token,entity,target,outcome,detail,rows,bytes,duration_ms,sql\n",
+    );
     for e in events {
         body.push_str(&csv_line([
             e.id.to_string(),
@@ -61,14 +70,25 @@ async fn audit_archive(
         ]));
     }
     let name = format!("attachment; filename=\"audit-events-{}-to-{}.csv\"", range.from, range.to);
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)], body).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// One CSV field, always quoted (so an empty field is NULL and `""` the empty string), with
 /// formula-starting characters neutralised for spreadsheets and line breaks written as `\n` and
 /// `\r`, so every row stays on one line.
 pub fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_string() };
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
     format!("\"{}\"", value.replace('"', "\"\"").replace('\n', "\\n").replace('\r', "\\r"))
 }
 
@@ -80,20 +100,26 @@ pub fn csv_line<S: AsRef<str>>(fields: impl IntoIterator<Item = S>) -> String {
 }
 
 /// The query audit as CSV (SREs only), newest first.
-async fn audit_csv(State(state): State<AppState>, Extension(user): Extension<CurrentUser>) -> Response {
+async fn audit_csv(
+    State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
+) -> Response {
     if !allows(user.0.as_ref(), Action::AdministerReplicas, None) {
-        let status = if user.0.is_none() { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN };
+        let status =
+            if user.0.is_none() { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN };
         return (status, "only SREs may export the query audit").into_response();
     }
     let sre = user.0.as_ref().map(|u| u.login.clone()).unwrap_or_default();
     match console_core::query::replicas::audit_log(&state.store, None, 100_000).await {
         Ok(entries) => {
             let detail = format!("the query audit, newest {} attempts", entries.len());
-            if let Err(error) = console_core::audit::record_export(&state.store, &sre, detail).await {
+            if let Err(error) = console_core::audit::record_export(&state.store, &sre, detail).await
+            {
                 tracing::error!(%error, "store error recording the audit export");
                 return StatusCode::INTERNAL_SERVER_ERROR.into_response();
             }
-            let mut body = String::from("id,at,login,service,replica,outcome,reason,rows,duration_ms,sql\n");
+            let mut body =
+                String::from("id,at,login,service,replica,outcome,reason,rows,duration_ms,sql\n");
             for e in entries {
                 body.push_str(&csv_line([
                     e.id.to_string(),
@@ -124,16 +150,23 @@ async fn audit_csv(State(state): State<AppState>, Extension(user): Extension<Cur
     }
 }
 
-async fn export(State(state): State<AppState>, Extension(user): Extension<CurrentUser>) -> Response {
+async fn export(
+    State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
+) -> Response {
     if !allows(user.0.as_ref(), Action::AdminDefaults, None) {
-        let status = if user.0.is_none() { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN };
+        let status =
+            if user.0.is_none() { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN };
         return (status, "only SREs may export the platform defaults").into_response();
     }
     match repo::current(&state.store).await {
         Ok((version, defaults)) => (
             [
                 (header::CONTENT_TYPE, "application/toml; charset=utf-8".to_string()),
-                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"platform-defaults-v{version}.toml\"")),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"platform-defaults-v{version}.toml\""),
+                ),
             ],
             format!("# Platform defaults, version {version}\n{}", defaults.to_toml()),
         )

@@ -1,7 +1,7 @@
 //! The read-only JSON API for machines: `/api/v1/services`, `/api/v1/squads`.
 
-use crate::AppState;
 use crate::entity_path::EntityKey;
+use crate::AppState;
 use axum::extract::{Extension, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -34,7 +34,10 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, self.to_string()),
             ApiError::Store(error) => {
                 tracing::error!(%error, "store error in API");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal error; it has been logged".to_string())
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; it has been logged".to_string(),
+                )
             }
         };
         (status, Json(serde_json::json!({ "error": message }))).into_response()
@@ -57,7 +60,10 @@ pub const ROUTES: &[(&str, Action)] = &[
 
 pub fn router() -> Router<AppState> {
     let route = |router: Router<AppState>, path: &str, handler| {
-        assert!(ROUTES.iter().any(|(p, _)| *p == path), "API route {path} has no policy entry in api::ROUTES");
+        assert!(
+            ROUTES.iter().any(|(p, _)| *p == path),
+            "API route {path} has no policy entry in api::ROUTES"
+        );
         crate::entity_path::route_both(router, path, handler)
     };
     let router = route(Router::new(), "/me", get(me));
@@ -92,16 +98,33 @@ async fn run_query(
             Err(error) => return ApiError::Store(error).into_response(),
         };
         if token.scope != Scope::Query || !allowed {
-            let why = if allowed { "this token's scope is read: make one with the query scope" } else { "SREs have not allowed tokens to run queries" };
+            let why = if allowed {
+                "this token's scope is read: make one with the query scope"
+            } else {
+                "SREs have not allowed tokens to run queries"
+            };
             return AppError::Forbidden(why.into()).into_response();
         }
     }
     let Json(body) = match body {
         Ok(body) => body,
-        Err(rejection) => return AppError::BadRequest(format!("send {{\"replica\": …, \"sql\": …}}: {}", rejection.body_text())).into_response(),
+        Err(rejection) => {
+            return AppError::BadRequest(format!(
+                "send {{\"replica\": …, \"sql\": …}}: {}",
+                rejection.body_text()
+            ))
+            .into_response()
+        }
     };
     let token_id = token.0.as_ref().map(|t| t.id.clone()).unwrap_or_default();
-    let run = app::query::flow::run(&state.store, &state.limiter, user.0, &name, &body.replica, body.sql.as_bytes());
+    let run = app::query::flow::run(
+        &state.store,
+        &state.limiter,
+        user.0,
+        &name,
+        &body.replica,
+        body.sql.as_bytes(),
+    );
     match console_core::audit::through_token(token_id, run).await {
         Ok(result) => Json(result).into_response(),
         Err(error) => error.into_response(),
@@ -131,7 +154,8 @@ async fn list_services(
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<console_core::catalog::CatalogPage> {
     authorize(&user, "/services")?;
-    let query = CatalogQuery::from_params(|k| params.get(k).map(String::as_str)).map_err(ApiError::BadRequest)?;
+    let query = CatalogQuery::from_params(|k| params.get(k).map(String::as_str))
+        .map_err(ApiError::BadRequest)?;
     Ok(Json(repo::search(&state.store, &query).await?))
 }
 

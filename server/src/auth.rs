@@ -11,11 +11,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
-use console_core::auth::oidc::{AuthError, GithubProvider, GithubSettings, OidcProvider, OidcSettings, Pending, Secret, PENDING_SECS};
+use console_core::audit;
+use console_core::auth::oidc::{
+    AuthError, GithubProvider, GithubSettings, OidcProvider, OidcSettings, Pending, Secret,
+    PENDING_SECS,
+};
 use console_core::auth::people::{self, Roles, StoredIdentity};
 use console_core::auth::sealed::SealingKey;
 use console_core::auth::tokens::{self, TokenUse};
-use console_core::audit;
 use console_core::auth::{CurrentUser, Identity, User};
 use console_core::store::{Store, StoreError};
 use serde::Deserialize;
@@ -58,7 +61,11 @@ impl Auth {
         let oidc = match &config.auth.oidc {
             None => None,
             Some(o) => {
-                let secret = read_secret("auth.oidc.client_secret_env", &o.client_secret_env, &o.client_secret_file)?;
+                let secret = read_secret(
+                    "auth.oidc.client_secret_env",
+                    &o.client_secret_env,
+                    &o.client_secret_file,
+                )?;
                 let provider = OidcProvider::new(OidcSettings {
                     issuer: o.issuer.clone(),
                     client_id: o.client_id.clone(),
@@ -77,8 +84,12 @@ impl Auth {
         let github = match &config.auth.github {
             None => None,
             Some(g) => {
-                let secret = read_secret("auth.github.client_secret_env", &g.client_secret_env, &g.client_secret_file)?
-                    .unwrap_or_default();
+                let secret = read_secret(
+                    "auth.github.client_secret_env",
+                    &g.client_secret_env,
+                    &g.client_secret_file,
+                )?
+                .unwrap_or_default();
                 Some(GithubProvider::new(GithubSettings {
                     client_id: g.client_id.clone(),
                     client_secret: Secret::new(secret),
@@ -94,8 +105,14 @@ impl Auth {
             }
         };
         let loopback_http = public_url.starts_with("http://")
-            && ["http://127.", "http://localhost", "http://[::1]"].iter().any(|p| public_url.starts_with(p));
-        let sealing = match read_secret("auth.secret_key_env", &config.auth.secret_key_env, &config.auth.secret_key_file)? {
+            && ["http://127.", "http://localhost", "http://[::1]"]
+                .iter()
+                .any(|p| public_url.starts_with(p));
+        let sealing = match read_secret(
+            "auth.secret_key_env",
+            &config.auth.secret_key_env,
+            &config.auth.secret_key_file,
+        )? {
             Some(secret) => SealingKey::from_secret(&Secret::new(secret)),
             // Only with dev sign-in alone (validate refuses providers without a key): nothing
             // sealed then outlives the process.
@@ -134,7 +151,10 @@ impl Auth {
 
 /// Deletes expired sessions every `every`, for as long as the console runs: sign-ins that were
 /// started and never finished (anyone may start one) leave rows nothing else removes.
-pub fn spawn_session_sweeper(store: Store, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn_session_sweeper(
+    store: Store,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
     let sessions = console_core::auth::sessions::DbSessionStore::new(store);
     tokio::spawn(async move {
         loop {
@@ -149,7 +169,10 @@ pub fn spawn_session_sweeper(store: Store, every: std::time::Duration) -> tokio:
 }
 
 impl Auth {
-    pub fn session_layer(&self, store: Store) -> SessionManagerLayer<console_core::auth::sessions::DbSessionStore> {
+    pub fn session_layer(
+        &self,
+        store: Store,
+    ) -> SessionManagerLayer<console_core::auth::sessions::DbSessionStore> {
         SessionManagerLayer::new(console_core::auth::sessions::DbSessionStore::new(store))
             .with_name(cookie_name(self, "console_session"))
             .with_http_only(true)
@@ -195,7 +218,11 @@ struct CallbackParams {
 /// only (browsers drop tabs and line breaks, so `/\t/evil` would become `//evil`), one leading
 /// slash, no backslash.
 fn safe_return(path: Option<&str>) -> String {
-    let conservative = |p: &str| p.starts_with('/') && !p.starts_with("//") && p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    let conservative = |p: &str| {
+        p.starts_with('/')
+            && !p.starts_with("//")
+            && p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+    };
     // And checked after parsing, as a browser resolves it against our origin: still ours.
     let same_origin = |p: &str| {
         let base = url::Url::parse("http://console.invalid/").expect("base URL");
@@ -210,8 +237,16 @@ fn safe_return(path: Option<&str>) -> String {
 /// A provider's `error` parameter, as the OAuth error codes are spelt (`access_denied`): anything
 /// else would let the provider's text forge lines in the log.
 fn provider_error(text: &str) -> String {
-    let code: String = text.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')).take(64).collect();
-    if code.is_empty() { "unspecified".into() } else { code }
+    let code: String = text
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        .take(64)
+        .collect();
+    if code.is_empty() {
+        "unspecified".into()
+    } else {
+        code
+    }
 }
 
 fn login_error(provider: &str, error: &AuthError) -> Response {
@@ -222,7 +257,11 @@ fn login_error(provider: &str, error: &AuthError) -> Response {
 /// A cookie's name: with HTTPS, `__Host-` binds it to this exact host (a sibling subdomain
 /// cannot plant one), which also requires `Path=/` and Secure.
 pub fn cookie_name(auth: &Auth, name: &str) -> String {
-    if auth.secure_cookies { format!("__Host-{name}") } else { name.to_string() }
+    if auth.secure_cookies {
+        format!("__Host-{name}")
+    } else {
+        name.to_string()
+    }
 }
 
 fn pending_cookie(auth: &Auth, value: &str, max_age: i64) -> String {
@@ -235,12 +274,19 @@ fn pending_cookie(auth: &Auth, value: &str, max_age: i64) -> String {
 }
 
 /// Sends the browser to the provider with the pending login sealed in a cookie.
-async fn begin(auth: &Auth, started: Result<(String, Pending), AuthError>, provider: &str) -> Response {
+async fn begin(
+    auth: &Auth,
+    started: Result<(String, Pending), AuthError>,
+    provider: &str,
+) -> Response {
     match started {
         Ok((url, pending)) => {
-            let sealed = auth.sealing.seal(&serde_json::to_string(&pending).expect("pending serialises"));
+            let sealed =
+                auth.sealing.seal(&serde_json::to_string(&pending).expect("pending serialises"));
             let mut response = Redirect::to(&url).into_response();
-            if let Ok(value) = header::HeaderValue::from_str(&pending_cookie(auth, &sealed, PENDING_SECS)) {
+            if let Ok(value) =
+                header::HeaderValue::from_str(&pending_cookie(auth, &sealed, PENDING_SECS))
+            {
                 response.headers_mut().append(header::SET_COOKIE, value);
             }
             response
@@ -253,7 +299,8 @@ async fn oidc_start(State(state): State<AppState>, Query(p): Query<StartParams>)
     let Some((_, provider)) = state.auth.oidc.clone() else {
         return login_error("oidc", &AuthError::UnknownProvider("oidc".into()));
     };
-    begin(&state.auth, provider.start("oidc", &safe_return(p.return_to.as_deref())).await, "oidc").await
+    begin(&state.auth, provider.start("oidc", &safe_return(p.return_to.as_deref())).await, "oidc")
+        .await
 }
 
 async fn github_start(State(state): State<AppState>, Query(p): Query<StartParams>) -> Response {
@@ -265,7 +312,11 @@ async fn github_start(State(state): State<AppState>, Query(p): Query<StartParams
 
 /// The pending login from its cookie, if it opens with our key and is for `provider`. The
 /// callback clears the cookie whatever happens, so it is used once.
-fn take_pending(auth: &Auth, headers: &header::HeaderMap, provider: &str) -> Result<Pending, AuthError> {
+fn take_pending(
+    auth: &Auth,
+    headers: &header::HeaderMap,
+    provider: &str,
+) -> Result<Pending, AuthError> {
     let cookie = cookie_name(auth, PENDING_COOKIE);
     let sealed = headers
         .get_all(header::COOKIE)
@@ -287,28 +338,42 @@ fn take_pending(auth: &Auth, headers: &header::HeaderMap, provider: &str) -> Res
     Ok(pending)
 }
 
-async fn oidc_callback(State(state): State<AppState>, session: Session, headers: header::HeaderMap, Query(p): Query<CallbackParams>) -> Response {
+async fn oidc_callback(
+    State(state): State<AppState>,
+    session: Session,
+    headers: header::HeaderMap,
+    Query(p): Query<CallbackParams>,
+) -> Response {
     let result = async {
-        let (_, provider) = state.auth.oidc.clone().ok_or_else(|| AuthError::UnknownProvider("oidc".into()))?;
+        let (_, provider) =
+            state.auth.oidc.clone().ok_or_else(|| AuthError::UnknownProvider("oidc".into()))?;
         let pending = take_pending(&state.auth, &headers, "oidc")?;
         if let Some(error) = p.error {
             return Err(AuthError::ProviderRefused(provider_error(&error)));
         }
-        let (identity, credential) = provider.finish(&pending, p.code.as_deref(), p.state.as_deref()).await?;
+        let (identity, credential) =
+            provider.finish(&pending, p.code.as_deref(), p.state.as_deref()).await?;
         Ok((identity, credential, pending.return_to))
     }
     .await;
     finish_login(&state, &session, result, "oidc").await
 }
 
-async fn github_callback(State(state): State<AppState>, session: Session, headers: header::HeaderMap, Query(p): Query<CallbackParams>) -> Response {
+async fn github_callback(
+    State(state): State<AppState>,
+    session: Session,
+    headers: header::HeaderMap,
+    Query(p): Query<CallbackParams>,
+) -> Response {
     let result = async {
-        let provider = state.auth.github.clone().ok_or_else(|| AuthError::UnknownProvider("github".into()))?;
+        let provider =
+            state.auth.github.clone().ok_or_else(|| AuthError::UnknownProvider("github".into()))?;
         let pending = take_pending(&state.auth, &headers, "github")?;
         if let Some(error) = p.error {
             return Err(AuthError::ProviderRefused(provider_error(&error)));
         }
-        let (identity, credential) = provider.finish(&pending, p.code.as_deref(), p.state.as_deref()).await?;
+        let (identity, credential) =
+            provider.finish(&pending, p.code.as_deref(), p.state.as_deref()).await?;
         Ok((identity, credential, pending.return_to))
     }
     .await;
@@ -317,16 +382,23 @@ async fn github_callback(State(state): State<AppState>, session: Session, header
 
 type SignInResult = Result<(Identity, Option<String>, String), AuthError>;
 
-async fn finish_login(state: &AppState, session: &Session, result: SignInResult, provider: &str) -> Response {
+async fn finish_login(
+    state: &AppState,
+    session: &Session,
+    result: SignInResult,
+    provider: &str,
+) -> Response {
     let mut response = match result {
-        Ok((identity, credential, return_to)) => match sign_in(state, session, &identity, credential.as_deref()).await {
-            Ok(()) => Redirect::to(&safe_return(Some(&return_to))).into_response(),
-            Err(SignInError::Blocked) => Redirect::to("/login?error=blocked").into_response(),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot store session");
-                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        Ok((identity, credential, return_to)) => {
+            match sign_in(state, session, &identity, credential.as_deref()).await {
+                Ok(()) => Redirect::to(&safe_return(Some(&return_to))).into_response(),
+                Err(SignInError::Blocked) => Redirect::to("/login?error=blocked").into_response(),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot store session");
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
             }
-        },
+        }
         Err(e) => login_error(provider, &e),
     };
     if provider != "dev" {
@@ -349,7 +421,12 @@ enum SignInError {
 
 /// Records the identity (linking it to its person) and starts a session for it, under a new
 /// session id so a session fixed before sign-in is worth nothing after.
-async fn sign_in(state: &AppState, session: &Session, identity: &Identity, credential: Option<&str>) -> Result<(), SignInError> {
+async fn sign_in(
+    state: &AppState,
+    session: &Session,
+    identity: &Identity,
+    credential: Option<&str>,
+) -> Result<(), SignInError> {
     let sealed = credential.map(|c| state.auth.sealing.seal(c));
     let id = match people::record_sign_in(&state.store, identity, sealed.as_deref()).await? {
         people::SignIn::Recorded(id) => id,
@@ -357,7 +434,14 @@ async fn sign_in(state: &AppState, session: &Session, identity: &Identity, crede
         people::SignIn::Blocked => {
             tracing::warn!(login = %identity.login, provider = %identity.provider, "sign-in of an offboarded person refused");
             let name = format!("{}:{}", identity.provider, identity.subject);
-            record(state, audit::SIGN_IN_BLOCKED, &name, &identity.provider, format!("as {}", identity.login)).await;
+            record(
+                state,
+                audit::SIGN_IN_BLOCKED,
+                &name,
+                &identity.provider,
+                format!("as {}", identity.login),
+            )
+            .await;
             return Err(SignInError::Blocked);
         }
     };
@@ -366,7 +450,12 @@ async fn sign_in(state: &AppState, session: &Session, identity: &Identity, crede
     session.insert(SIGNED_IN_AT, now()).await?;
     tracing::info!(login = %identity.login, provider = %identity.provider, "signed in");
     if let Some(stored) = people::find(&state.store, &id).await? {
-        let detail = format!("as {} (sre {}, squads from the provider [{}])", identity.login, identity.sre, identity.squads.join(", "));
+        let detail = format!(
+            "as {} (sre {}, squads from the provider [{}])",
+            identity.login,
+            identity.sre,
+            identity.squads.join(", ")
+        );
         record(state, audit::SIGNED_IN, &stored.actor, &identity.provider, detail).await;
     }
     Ok(())
@@ -378,7 +467,11 @@ struct DevForm {
     return_to: Option<String>,
 }
 
-async fn dev_sign_in(State(state): State<AppState>, session: Session, Form(form): Form<DevForm>) -> Response {
+async fn dev_sign_in(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<DevForm>,
+) -> Response {
     if !state.auth.dev_sign_in {
         return login_error("dev", &AuthError::UnknownProvider("dev".into()));
     }
@@ -390,7 +483,10 @@ async fn dev_sign_in(State(state): State<AppState>, session: Session, Form(form)
         }
     };
     if !known {
-        return login_error("dev", &AuthError::ProviderRefused(format!("no demo user {:?}", form.login)));
+        return login_error(
+            "dev",
+            &AuthError::ProviderRefused(format!("no demo user {:?}", form.login)),
+        );
     }
     // Squads come from the catalog's person of that name (plain names link under dev sign-in).
     let identity = Identity {
@@ -402,7 +498,13 @@ async fn dev_sign_in(State(state): State<AppState>, session: Session, Form(form)
         squads: vec![],
         sre: form.login == DEV_SRE,
     };
-    finish_login(&state, &session, Ok((identity, None, safe_return(form.return_to.as_deref()))), "dev").await
+    finish_login(
+        &state,
+        &session,
+        Ok((identity, None, safe_return(form.return_to.as_deref()))),
+        "dev",
+    )
+    .await
 }
 
 async fn logout(session: Session) -> Response {
@@ -437,7 +539,12 @@ fn unauthorized(message: &str) -> Response {
 /// Who is asking: a Bearer API token (on `/api/v1/*` only), or the session's identity while it
 /// is within its absolute lifetime. Reads the identity's current roles (re-checking them with
 /// the provider when due) and puts a [`CurrentUser`] in the request.
-pub async fn authenticate(State(state): State<AppState>, session: Session, mut request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<AppState>,
+    session: Session,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_string();
     let bearer = bearer_token(request.headers());
     let internal = |what: &str, e: &dyn std::fmt::Display| {
@@ -447,7 +554,9 @@ pub async fn authenticate(State(state): State<AppState>, session: Session, mut r
     let (identity_id, token) = match bearer {
         // Tokens are for the machine API: pages and server functions (token management among
         // them) take the session cookie only, so no token can make or revoke tokens.
-        Some(_) if !path.starts_with("/api/v1/") => return unauthorized("API tokens are accepted on /api/v1/ only"),
+        Some(_) if !path.starts_with("/api/v1/") => {
+            return unauthorized("API tokens are accepted on /api/v1/ only")
+        }
         Some(token) => match tokens::verify(&state.store, token.trim()).await {
             Ok(Some(used)) => (Some(used.identity_id.clone()), Some(used)),
             Ok(None) => return unauthorized("invalid, expired or revoked API token"),
@@ -461,7 +570,12 @@ pub async fn authenticate(State(state): State<AppState>, session: Session, mut r
     // When this credential stops being valid, for requests that last (streams).
     let ends_at = match &token {
         Some(used) => Some(used.expires_at),
-        None => session.get::<i64>(SIGNED_IN_AT).await.ok().flatten().map(|at| at + state.auth.max_age_secs),
+        None => session
+            .get::<i64>(SIGNED_IN_AT)
+            .await
+            .ok()
+            .flatten()
+            .map(|at| at + state.auth.max_age_secs),
     };
     let user = match identity_id {
         None => None,
@@ -471,7 +585,9 @@ pub async fn authenticate(State(state): State<AppState>, session: Session, mut r
         },
     };
     if user.is_none() && token.is_some() {
-        return unauthorized("this token's roles could not be re-checked with the sign-in provider; sign in again");
+        return unauthorized(
+            "this token's roles could not be re-checked with the sign-in provider; sign in again",
+        );
     }
     if user.is_none() && !is_public(&path) {
         if path.starts_with("/api/v1/") {
@@ -483,7 +599,11 @@ pub async fn authenticate(State(state): State<AppState>, session: Session, mut r
             return Redirect::to(&format!("/login?return_to={encoded}")).into_response();
         }
     }
-    let session_id = if token.is_none() && user.is_some() { session.id().map(|id| id.to_string()) } else { None };
+    let session_id = if token.is_none() && user.is_some() {
+        session.id().map(|id| id.to_string())
+    } else {
+        None
+    };
     request.extensions_mut().insert(CurrentUser(user));
     request.extensions_mut().insert(console_core::auth::CurrentSession(session_id));
     request.extensions_mut().insert(CredentialEnds(ends_at));
@@ -529,8 +649,12 @@ async fn recheck(state: &AppState, identity: &StoredIdentity) -> Result<(), Stor
         Err(AuthError::ProviderUnavailable("no credential kept for re-checks".into()))
     } else {
         match (identity.provider.as_str(), &auth.oidc, &auth.github) {
-            ("oidc", Some((_, provider)), _) => provider.recheck(&identity.subject, &credential).await,
-            ("github", _, Some(provider)) => provider.recheck(&identity.subject, &credential).await.map(|i| (i, None)),
+            ("oidc", Some((_, provider)), _) => {
+                provider.recheck(&identity.subject, &credential).await
+            }
+            ("github", _, Some(provider)) => {
+                provider.recheck(&identity.subject, &credential).await.map(|i| (i, None))
+            }
             _ => Err(AuthError::UnknownProvider(identity.provider.clone())),
         }
     };
@@ -540,8 +664,15 @@ async fn recheck(state: &AppState, identity: &StoredIdentity) -> Result<(), Stor
             let roles = Roles { squads: fresh.squads.clone(), sre: fresh.sre };
             if roles != identity.roles {
                 tracing::info!(actor = %identity.actor, sre = roles.sre, squads = ?roles.squads, "roles changed at the provider");
-                let detail = format!("sre {}, squads [{}] (were: sre {}, squads [{}])", roles.sre, roles.squads.join(", "), identity.roles.sre, identity.roles.squads.join(", "));
-                record(state, audit::ROLES_CHANGED, &identity.actor, &identity.provider, detail).await;
+                let detail = format!(
+                    "sre {}, squads [{}] (were: sre {}, squads [{}])",
+                    roles.sre,
+                    roles.squads.join(", "),
+                    identity.roles.sre,
+                    identity.roles.squads.join(", ")
+                );
+                record(state, audit::ROLES_CHANGED, &identity.actor, &identity.provider, detail)
+                    .await;
             }
             people::recheck_passed(&state.store, &fresh, sealed.as_deref()).await
         }
@@ -560,7 +691,13 @@ async fn recheck(state: &AppState, identity: &StoredIdentity) -> Result<(), Stor
 /// An identity event in the audit log (sign-ins, role changes, disowning); a failure to write
 /// it is logged, not fatal: the change itself already happened at the provider.
 async fn record(state: &AppState, kind: &'static str, actor: &str, provider: &str, detail: String) {
-    let event = audit::Event { kind, actor: actor.to_string(), target: provider.to_string(), detail, ..Default::default() };
+    let event = audit::Event {
+        kind,
+        actor: actor.to_string(),
+        target: provider.to_string(),
+        detail,
+        ..Default::default()
+    };
     if let Err(error) = audit::append(&state.store, &event).await {
         tracing::error!(%error, kind, "identity event could not be audited");
     }
@@ -570,7 +707,10 @@ async fn record(state: &AppState, kind: &'static str, actor: &str, provider: &st
 #[derive(Clone, Copy, Debug)]
 pub struct CredentialEnds(pub Option<i64>);
 
-async fn session_identity(state: &AppState, session: &Session) -> Result<Option<String>, tower_sessions::session::Error> {
+async fn session_identity(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<String>, tower_sessions::session::Error> {
     let identity = match session.get::<String>(IDENTITY).await {
         Ok(Some(identity)) => identity,
         Ok(None) => return Ok(None),
@@ -589,7 +729,10 @@ async fn session_identity(state: &AppState, session: &Session) -> Result<Option<
 
 /// GET routes whose every call is written to the audit.
 fn is_audited_read(path: &str) -> bool {
-    path.ends_with("/logs.txt") || path.ends_with("/logs/stream") || path.starts_with("/admin/audit") || path == crate::admin::EXPORT
+    path.ends_with("/logs.txt")
+        || path.ends_with("/logs/stream")
+        || path.starts_with("/admin/audit")
+        || path == crate::admin::EXPORT
 }
 
 /// Paths anyone may reach. Server functions (`/api/…` other than `/api/v1/`) are reachable
@@ -612,10 +755,17 @@ pub async fn check_origin(State(state): State<AppState>, request: Request, next:
         // A GET that reads data into the audit (logs, audit exports) must not be made in the
         // user's name by another site's link or image (a sibling subdomain included): browsers
         // say where a request came from; only our own pages and typed-in URLs pass.
-        let cross_site = request.headers().get("sec-fetch-site").is_some_and(|v| !matches!(v.as_bytes(), b"same-origin" | b"none"));
+        let cross_site = request
+            .headers()
+            .get("sec-fetch-site")
+            .is_some_and(|v| !matches!(v.as_bytes(), b"same-origin" | b"none"));
         if cross_site && is_audited_read(request.uri().path()) {
             tracing::warn!(path = %request.uri().path(), "cross-site read refused");
-            return (StatusCode::FORBIDDEN, "cross-site request refused: open this from the console").into_response();
+            return (
+                StatusCode::FORBIDDEN,
+                "cross-site request refused: open this from the console",
+            )
+                .into_response();
         }
         return next.run(request).await;
     }
@@ -626,7 +776,9 @@ pub async fn check_origin(State(state): State<AppState>, request: Request, next:
         let public = state.auth.public_url.as_str();
         match (origin, referer) {
             (Some(origin), _) => origin == public,
-            (None, Some(referer)) => referer == public || referer.starts_with(&format!("{public}/")),
+            (None, Some(referer)) => {
+                referer == public || referer.starts_with(&format!("{public}/"))
+            }
             (None, None) => false,
         }
     };
@@ -634,7 +786,11 @@ pub async fn check_origin(State(state): State<AppState>, request: Request, next:
         next.run(request).await
     } else {
         tracing::warn!(method = %request.method(), path = %request.uri().path(), "cross-site request refused");
-        (StatusCode::FORBIDDEN, "cross-site request refused: Origin does not match the console's public URL").into_response()
+        (
+            StatusCode::FORBIDDEN,
+            "cross-site request refused: Origin does not match the console's public URL",
+        )
+            .into_response()
     }
 }
 
@@ -646,7 +802,17 @@ mod tests {
     fn return_paths_stay_local() {
         assert_eq!(safe_return(Some("/services/ledger?x=1")), "/services/ledger?x=1");
         // Browsers drop tabs and line breaks from URLs: `/\t/evil.example/` is `//evil.example/`.
-        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "evil", "/\t/evil.example/", "/\n/evil.example", "/\r/x", "/ /evil.example", "/\u{a0}/x"] {
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "evil",
+            "/\t/evil.example/",
+            "/\n/evil.example",
+            "/\r/x",
+            "/ /evil.example",
+            "/\u{a0}/x",
+        ] {
             assert_eq!(safe_return(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_return(None), "/");
@@ -655,7 +821,10 @@ mod tests {
     #[test]
     fn provider_errors_cannot_forge_log_lines() {
         assert_eq!(provider_error("access_denied"), "access_denied");
-        assert_eq!(provider_error("x\n2026-12-02T00:00:00Z INFO signed in login=sre"), "x2026-12-02T000000ZINFOsignedinloginsre");
+        assert_eq!(
+            provider_error("x\n2026-12-02T00:00:00Z INFO signed in login=sre"),
+            "x2026-12-02T000000ZINFOsignedinloginsre"
+        );
         assert_eq!(provider_error("\u{1b}[31m"), "31m");
         assert_eq!(provider_error(""), "unspecified");
     }

@@ -189,7 +189,11 @@ fn default_github_api() -> String {
 }
 
 /// Reads a client secret from the environment variable or file named in the config.
-pub fn read_secret(key: &str, env: &Option<String>, file: &Option<PathBuf>) -> Result<Option<String>, ConfigError> {
+pub fn read_secret(
+    key: &str,
+    env: &Option<String>,
+    file: &Option<PathBuf>,
+) -> Result<Option<String>, ConfigError> {
     let invalid = |message: String| ConfigError::Invalid { key: key.to_string(), message };
     match (env, file) {
         (Some(var), _) => std::env::var(var)
@@ -251,14 +255,19 @@ pub const KEYS: &[(&str, &str)] = &[
 
 impl Config {
     /// Loads the file at `path` (if any), applies `env` overrides, and validates.
-    pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
         let mut table = match path {
             None => toml::Table::new(),
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-                text.parse::<toml::Table>()
-                    .map_err(|e| ConfigError::Syntax { path: path.to_path_buf(), message: e.to_string() })?
+                text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?
             }
         };
         for (name, value) in env {
@@ -270,31 +279,49 @@ impl Config {
             let path: Vec<String> = key.to_lowercase().split("__").map(str::to_string).collect();
             insert(&mut table, &path, env_value(&value));
         }
-        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-            let key = e.path().to_string();
-            let message = e.inner().message().to_string();
-            ConfigError::Invalid { key, message }
-        })?;
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let key = e.path().to_string();
+                let message = e.inner().message().to_string();
+                ConfigError::Invalid { key, message }
+            })?;
         config.validate()?;
         Ok(config)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &str, message: String| Err(ConfigError::Invalid { key: key.into(), message });
+        let invalid =
+            |key: &str, message: String| Err(ConfigError::Invalid { key: key.into(), message });
         let url = &self.database_url;
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return invalid("database_url", format!("must start with sqlite: or postgres://, not {url:?}"));
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return invalid(
+                "database_url",
+                format!("must start with sqlite: or postgres://, not {url:?}"),
+            );
         }
         if !(1..=4).contains(&self.catalog_default_tier) {
-            return invalid("catalog_default_tier", format!("must be 1 to 4, not {}", self.catalog_default_tier));
+            return invalid(
+                "catalog_default_tier",
+                format!("must be 1 to 4, not {}", self.catalog_default_tier),
+            );
         }
         if !self.catalog_source_url.is_empty()
-            && (console_core::catalog::safe_href(&self.catalog_source_url).is_none() || !self.catalog_source_url.contains("{path}"))
+            && (console_core::catalog::safe_href(&self.catalog_source_url).is_none()
+                || !self.catalog_source_url.contains("{path}"))
         {
-            return invalid("catalog_source_url", "must be an http(s) URL with {path} (and optionally {line}) in it".to_string());
+            return invalid(
+                "catalog_source_url",
+                "must be an http(s) URL with {path} (and optionally {line}) in it".to_string(),
+            );
         }
         if self.catalog_max_removed_percent > 100 {
-            return invalid("catalog_max_removed_percent", format!("must be 0 to 100, not {}", self.catalog_max_removed_percent));
+            return invalid(
+                "catalog_max_removed_percent",
+                format!("must be 0 to 100, not {}", self.catalog_max_removed_percent),
+            );
         }
         if let Some(dir) = &self.catalog_dir {
             if !dir.as_os_str().is_empty() && !dir.is_dir() {
@@ -311,7 +338,10 @@ impl Config {
         if self.dev_sign_in() && !self.listen.ip().is_loopback() {
             return invalid(
                 "auth.dev_sign_in",
-                format!("dev sign-in lets anyone pick a user; refused on the non-loopback address {}", self.listen),
+                format!(
+                    "dev sign-in lets anyone pick a user; refused on the non-loopback address {}",
+                    self.listen
+                ),
             );
         }
         // A public URL elsewhere means the console is reached through a proxy or a port-forward:
@@ -323,7 +353,12 @@ impl Config {
             );
         }
         if (self.auth.oidc.is_some() || self.auth.github.is_some())
-            && read_secret("auth.secret_key_env", &self.auth.secret_key_env, &self.auth.secret_key_file)?.is_none_or(|k| k.len() < 32)
+            && read_secret(
+                "auth.secret_key_env",
+                &self.auth.secret_key_env,
+                &self.auth.secret_key_file,
+            )?
+            .is_none_or(|k| k.len() < 32)
         {
             return invalid(
                 "auth.secret_key_env",
@@ -335,39 +370,73 @@ impl Config {
         }
         if let Some(oidc) = &self.auth.oidc {
             // Keys and tokens come from there: plain HTTP only on this machine.
-            if !(oidc.issuer.starts_with("https://") || (oidc.issuer.starts_with("http://") && is_loopback_url(&oidc.issuer))) {
-                return invalid("auth.oidc.issuer", format!("must be an https URL (http only on loopback), not {:?}", oidc.issuer));
+            if !(oidc.issuer.starts_with("https://")
+                || (oidc.issuer.starts_with("http://") && is_loopback_url(&oidc.issuer)))
+            {
+                return invalid(
+                    "auth.oidc.issuer",
+                    format!("must be an https URL (http only on loopback), not {:?}", oidc.issuer),
+                );
             }
-            read_secret("auth.oidc.client_secret_env", &oidc.client_secret_env, &oidc.client_secret_file)?;
+            read_secret(
+                "auth.oidc.client_secret_env",
+                &oidc.client_secret_env,
+                &oidc.client_secret_file,
+            )?;
             if oidc.squad_prefix.as_deref() == Some("") {
                 return invalid("auth.oidc.squad_prefix", "an empty prefix would make every group of the provider a squad: set a prefix such as \"squad-\", or map groups in squad_map".into());
             }
             if let Some(squad) = oidc.squad_map.values().find(|s| s.trim().is_empty()) {
-                return invalid("auth.oidc.squad_map", format!("maps a group to the empty squad {squad:?}"));
+                return invalid(
+                    "auth.oidc.squad_map",
+                    format!("maps a group to the empty squad {squad:?}"),
+                );
             }
         }
         if let Some(github) = &self.auth.github {
-            for (key, url) in [("auth.github.web_url", &github.web_url), ("auth.github.api_url", &github.api_url)] {
-                if !(url.starts_with("https://") || (url.starts_with("http://") && is_loopback_url(url))) {
-                    return invalid(key, format!("must be an https URL (http only on loopback), not {url:?}"));
+            for (key, url) in
+                [("auth.github.web_url", &github.web_url), ("auth.github.api_url", &github.api_url)]
+            {
+                if !(url.starts_with("https://")
+                    || (url.starts_with("http://") && is_loopback_url(url)))
+                {
+                    return invalid(
+                        key,
+                        format!("must be an https URL (http only on loopback), not {url:?}"),
+                    );
                 }
             }
             if github.org.trim().is_empty() {
-                return invalid("auth.github.org", "only members of this organisation may sign in: it cannot be empty".into());
+                return invalid(
+                    "auth.github.org",
+                    "only members of this organisation may sign in: it cannot be empty".into(),
+                );
             }
             for key in github.team_map.keys() {
                 if let Some(problem) = console_core::auth::oidc::github_team_key_problem(key) {
                     return invalid("auth.github.team_map", problem);
                 }
             }
-            if let Some(problem) = Some(&github.sre_team).filter(|t| !t.is_empty()).and_then(|t| console_core::auth::oidc::github_team_key_problem(t)) {
+            if let Some(problem) = Some(&github.sre_team)
+                .filter(|t| !t.is_empty())
+                .and_then(|t| console_core::auth::oidc::github_team_key_problem(t))
+            {
                 return invalid("auth.github.sre_team", problem);
             }
             if github.team_prefix.as_deref() == Some("") {
                 return invalid("auth.github.team_prefix", "an empty prefix would make every team of the organisation a squad: set a prefix, or map teams in team_map".into());
             }
-            if read_secret("auth.github.client_secret_env", &github.client_secret_env, &github.client_secret_file)?.is_none() {
-                return invalid("auth.github.client_secret_env", "GitHub needs a client secret (client_secret_env or client_secret_file)".into());
+            if read_secret(
+                "auth.github.client_secret_env",
+                &github.client_secret_env,
+                &github.client_secret_file,
+            )?
+            .is_none()
+            {
+                return invalid(
+                    "auth.github.client_secret_env",
+                    "GitHub needs a client secret (client_secret_env or client_secret_file)".into(),
+                );
             }
         }
         Ok(())
@@ -394,9 +463,13 @@ impl Config {
 
 /// `http(s)://localhost…`, `127.x.x.x` or `[::1]`.
 fn is_loopback_url(url: &str) -> bool {
-    let Some(host) = url.parse::<axum::http::Uri>().ok().and_then(|u| u.host().map(str::to_string)) else { return false };
+    let Some(host) = url.parse::<axum::http::Uri>().ok().and_then(|u| u.host().map(str::to_string))
+    else {
+        return false;
+    };
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// An environment value as TOML if it reads as a number or boolean, else as a string.
@@ -414,7 +487,9 @@ fn insert(table: &mut toml::Table, path: &[String], value: toml::Value) {
             table.insert(key.clone(), value);
         }
         [section, rest @ ..] => {
-            let entry = table.entry(section.clone()).or_insert_with(|| toml::Value::Table(Default::default()));
+            let entry = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(Default::default()));
             if let toml::Value::Table(inner) = entry {
                 insert(inner, rest, value);
             }
@@ -434,8 +509,16 @@ mod tests {
     fn file_then_environment() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("console.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:4000\"\ndatabase_url = \"sqlite://x.db\"\ncatalog_dir = \"\"\n").unwrap();
-        let config = Config::load(Some(&path), env(&[("CONSOLE_DATABASE_URL", "postgres://db/console"), ("OTHER", "x")])).unwrap();
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:4000\"\ndatabase_url = \"sqlite://x.db\"\ncatalog_dir = \"\"\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&path),
+            env(&[("CONSOLE_DATABASE_URL", "postgres://db/console"), ("OTHER", "x")]),
+        )
+        .unwrap();
         assert_eq!(config.listen.port(), 4000);
         assert_eq!(config.database_url, "postgres://db/console");
         assert_eq!(config.catalog_dir(), None);
@@ -445,12 +528,22 @@ mod tests {
     fn errors_name_the_key() {
         let err = |pairs: &[(&str, &str)]| Config::load(None, env(pairs)).unwrap_err().to_string();
         assert!(err(&[("CONSOLE_LISTEN", "nowhere")]).starts_with("config key `listen`:"));
-        assert!(err(&[("CONSOLE_DATABASE_URL", "mysql://x")]).contains("`database_url`: must start with"));
+        assert!(err(&[("CONSOLE_DATABASE_URL", "mysql://x")])
+            .contains("`database_url`: must start with"));
         assert!(err(&[("CONSOLE_LOG_FORMAT", "xml")]).starts_with("config key `log_format`:"));
         assert!(err(&[("CONSOLE_CATALOG_DIR", "/no/such/dir")]).contains("`catalog_dir`"));
-        assert!(err(&[("CONSOLE_CATALOG_SOURCE_URL", "javascript:alert(1)//{path}")]).contains("`catalog_source_url`: must be an http(s) URL"));
-        assert!(err(&[("CONSOLE_CATALOG_SOURCE_URL", "https://git.example.com/catalog")]).contains("with {path}"));
-        assert!(Config::load(None, env(&[("CONSOLE_CATALOG_SOURCE_URL", "https://git.example.com/c/blob/main/{path}#L{line}")])).is_ok());
+        assert!(err(&[("CONSOLE_CATALOG_SOURCE_URL", "javascript:alert(1)//{path}")])
+            .contains("`catalog_source_url`: must be an http(s) URL"));
+        assert!(err(&[("CONSOLE_CATALOG_SOURCE_URL", "https://git.example.com/catalog")])
+            .contains("with {path}"));
+        assert!(Config::load(
+            None,
+            env(&[(
+                "CONSOLE_CATALOG_SOURCE_URL",
+                "https://git.example.com/c/blob/main/{path}#L{line}"
+            )])
+        )
+        .is_ok());
         assert!(err(&[("CONSOLE_NO_SUCH_KEY", "1")]).contains("no_such_key"));
         // No prefix is silently ignored: a misspelt or test-only variable is an error too.
         assert!(err(&[("CONSOLE_TEST_POSTGRES_URL", "postgres://x")]).contains("test_postgres_url"));
@@ -478,7 +571,10 @@ mod tests {
         let err = load(github("[auth.github.team_map]\npayments-team = \"payments\"")).unwrap_err();
         assert!(err.contains("\"slug:payments-team\""), "{err}");
         let err = load(github("sre_team = \"platform-sre\"")).unwrap_err();
-        assert!(err.contains("auth.github.sre_team") && err.contains("\"slug:platform-sre\""), "{err}");
+        assert!(
+            err.contains("auth.github.sre_team") && err.contains("\"slug:platform-sre\""),
+            "{err}"
+        );
         load(github("sre_team = \"id:77\"\n[auth.github.team_map]\n\"id:4521387\" = \"payments\"\n\"slug:data-eng\" = \"data\"")).unwrap();
     }
 
@@ -486,33 +582,60 @@ mod tests {
     fn secrets_never_come_from_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("console.toml");
-        std::fs::write(&path, "[auth.oidc]\nissuer = \"http://idp\"\nclient_id = \"c\"\nclient_secret = \"s3cret\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "[auth.oidc]\nissuer = \"http://idp\"\nclient_id = \"c\"\nclient_secret = \"s3cret\"\n",
+        )
+        .unwrap();
         std::env::set_var("CONFIG_TEST_SEALING_KEY", "s".repeat(32));
         let err = Config::load(Some(&path), vec![]).unwrap_err().to_string();
-        assert!(err.contains("auth.oidc") && err.contains("unknown field `client_secret`"), "{err}");
+        assert!(
+            err.contains("auth.oidc") && err.contains("unknown field `client_secret`"),
+            "{err}"
+        );
         assert!(!err.contains("s3cret"));
-        let err = Config::load(None, env(&[("CONSOLE_AUTH__SECRET_KEY_ENV", "CONFIG_TEST_SEALING_KEY"), ("CONSOLE_AUTH__OIDC__ISSUER", "https://idp"), ("CONSOLE_AUTH__OIDC__CLIENT_ID", "c"), ("CONSOLE_AUTH__OIDC__CLIENT_SECRET_ENV", "NO_SUCH_VAR_X")]))
-            .unwrap_err()
-            .to_string();
+        let err = Config::load(
+            None,
+            env(&[
+                ("CONSOLE_AUTH__SECRET_KEY_ENV", "CONFIG_TEST_SEALING_KEY"),
+                ("CONSOLE_AUTH__OIDC__ISSUER", "https://idp"),
+                ("CONSOLE_AUTH__OIDC__CLIENT_ID", "c"),
+                ("CONSOLE_AUTH__OIDC__CLIENT_SECRET_ENV", "NO_SUCH_VAR_X"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("NO_SUCH_VAR_X is not set"), "{err}");
     }
 
     #[test]
     fn dev_sign_in_is_refused_off_loopback() {
         // Off unless asked for: a misspelt provider variable leaves no sign-in, not a dev one.
-        let plain = Config::load(None, env(&[("CONSOLE_AUTH__OIDC_ISSUER", "https://idp.example.com")]));
+        let plain =
+            Config::load(None, env(&[("CONSOLE_AUTH__OIDC_ISSUER", "https://idp.example.com")]));
         assert!(plain.is_err(), "unknown keys are refused");
-        assert!(!Config::load(None, env(&[("CONSOLE_LISTEN", "0.0.0.0:3000")])).unwrap().dev_sign_in());
+        assert!(!Config::load(None, env(&[("CONSOLE_LISTEN", "0.0.0.0:3000")]))
+            .unwrap()
+            .dev_sign_in());
         let dev = ("CONSOLE_AUTH__DEV_SIGN_IN", "true");
-        let err = Config::load(None, env(&[("CONSOLE_LISTEN", "0.0.0.0:3000"), dev])).unwrap_err().to_string();
+        let err = Config::load(None, env(&[("CONSOLE_LISTEN", "0.0.0.0:3000"), dev]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("auth.dev_sign_in"), "{err}");
         // Behind a proxy or a port-forward: loopback listen, a real public URL.
         for public in ["https://console.example.com", "http://10.0.0.5:3000"] {
-            let err = Config::load(None, env(&[("CONSOLE_AUTH__PUBLIC_URL", public), dev])).unwrap_err().to_string();
+            let err = Config::load(None, env(&[("CONSOLE_AUTH__PUBLIC_URL", public), dev]))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("auth.dev_sign_in") && err.contains(public), "{err}");
         }
         for local in ["http://127.0.0.1:3000", "http://localhost:3100", "http://[::1]:3000"] {
-            assert!(Config::load(None, env(&[("CONSOLE_AUTH__PUBLIC_URL", local), dev])).unwrap().dev_sign_in(), "{local}");
+            assert!(
+                Config::load(None, env(&[("CONSOLE_AUTH__PUBLIC_URL", local), dev]))
+                    .unwrap()
+                    .dev_sign_in(),
+                "{local}"
+            );
         }
     }
 
@@ -530,20 +653,30 @@ mod tests {
             pairs.push(extra);
             Config::load(None, env(&pairs)).unwrap_err().to_string()
         };
-        assert!(with(("CONSOLE_AUTH__OIDC__SQUAD_PREFIX", "")).contains("`auth.oidc.squad_prefix`: an empty prefix would make every group"));
+        assert!(with(("CONSOLE_AUTH__OIDC__SQUAD_PREFIX", ""))
+            .contains("`auth.oidc.squad_prefix`: an empty prefix would make every group"));
         // Keys over plain HTTP from another host could be forged on the way.
         let mut plain = base.to_vec();
         plain[1].1 = "http://idp.example.com";
-        assert!(Config::load(None, env(&plain)).unwrap_err().to_string().contains("`auth.oidc.issuer`: must be an https URL"));
+        assert!(Config::load(None, env(&plain))
+            .unwrap_err()
+            .to_string()
+            .contains("`auth.oidc.issuer`: must be an https URL"));
         plain[1].1 = "http://127.0.0.1:3190";
-        assert!(Config::load(None, env(&plain)).is_ok(), "a provider on this machine (tests) may be plain HTTP");
+        assert!(
+            Config::load(None, env(&plain)).is_ok(),
+            "a provider on this machine (tests) may be plain HTTP"
+        );
         // Without the sealing key, or with a short one.
         let err = Config::load(None, env(&base[1..])).unwrap_err().to_string();
         assert!(err.contains("`auth.secret_key_env`"), "{err}");
         std::env::set_var("CONFIG_TEST_SHORT_KEY", "short");
         let mut short = base.to_vec();
         short[0].1 = "CONFIG_TEST_SHORT_KEY";
-        assert!(Config::load(None, env(&short)).unwrap_err().to_string().contains("at least 32 characters"));
+        assert!(Config::load(None, env(&short))
+            .unwrap_err()
+            .to_string()
+            .contains("at least 32 characters"));
         let github = [
             ("CONSOLE_AUTH__SECRET_KEY_ENV", "CONFIG_TEST_KEY"),
             ("CONSOLE_AUTH__GITHUB__CLIENT_ID", "gh"),
@@ -553,10 +686,16 @@ mod tests {
         assert!(Config::load(None, env(&github)).is_ok());
         let mut prefix = github.to_vec();
         prefix.push(("CONSOLE_AUTH__GITHUB__TEAM_PREFIX", ""));
-        assert!(Config::load(None, env(&prefix)).unwrap_err().to_string().contains("`auth.github.team_prefix`"));
+        assert!(Config::load(None, env(&prefix))
+            .unwrap_err()
+            .to_string()
+            .contains("`auth.github.team_prefix`"));
         let mut no_org = github.to_vec();
         no_org[3].1 = " ";
-        assert!(Config::load(None, env(&no_org)).unwrap_err().to_string().contains("`auth.github.org`"));
+        assert!(Config::load(None, env(&no_org))
+            .unwrap_err()
+            .to_string()
+            .contains("`auth.github.org`"));
     }
 
     #[test]
@@ -564,8 +703,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "listen = ").unwrap();
-        assert!(Config::load(Some(&path), vec![]).unwrap_err().to_string().contains("bad.toml is not valid TOML"));
+        assert!(Config::load(Some(&path), vec![])
+            .unwrap_err()
+            .to_string()
+            .contains("bad.toml is not valid TOML"));
         let missing = dir.path().join("missing.toml");
-        assert!(Config::load(Some(&missing), vec![]).unwrap_err().to_string().contains("cannot read config file"));
+        assert!(Config::load(Some(&missing), vec![])
+            .unwrap_err()
+            .to_string()
+            .contains("cannot read config file"));
     }
 }

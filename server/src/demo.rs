@@ -2,8 +2,8 @@
 //! replica of the demo service `payments-api`, so the REPL works with nothing else installed.
 
 use console_core::query::replicas::{self, ReplicaError};
-use console_core::query::Replica;
 use console_core::query::Engine;
+use console_core::query::Replica;
 use console_core::store::Store;
 use sqlx::{Connection, Executor};
 use std::path::Path;
@@ -24,7 +24,10 @@ pub async fn ensure(store: &Store, path: &Path) -> Result<(), String> {
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let mut conn = sqlx::SqliteConnection::connect(&url).await.map_err(|e| e.to_string())?;
     conn.execute(SCHEMA).await.map_err(|e| e.to_string())?;
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers").fetch_one(&mut conn).await.map_err(|e| e.to_string())?;
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
     if count == 0 {
         let names = ["Ana", "Bruno", "Chen", "Dana", "Eli", "Fatima", "Gus", "Hana", "Ivo", "Jun"];
         let countries = ["PT", "BR", "CN", "US", "IL", "MA", "AR", "JP", "HR", "KR"];
@@ -56,10 +59,20 @@ pub async fn ensure(store: &Store, path: &Path) -> Result<(), String> {
         tx.commit().await.map_err(|e| e.to_string())?;
     }
     let _ = conn.close().await;
-    if console_core::catalog::repo::service(store, SERVICE).await.map_err(|e| e.to_string())?.is_none() {
+    if console_core::catalog::repo::service(store, SERVICE)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
         return Ok(()); // The catalog in use has no such service.
     }
-    let replica = Replica::new(REPLICA_ID, SERVICE, "demo shop", Engine::Sqlite, &format!("sqlite://{}", path.display()));
+    let replica = Replica::new(
+        REPLICA_ID,
+        SERVICE,
+        "demo shop",
+        Engine::Sqlite,
+        &format!("sqlite://{}", path.display()),
+    );
     match replicas::register(store, &replica, "console").await {
         Ok(()) | Err(ReplicaError::Invalid(_)) => Ok(()), // already designated
         Err(ReplicaError::Store(e)) => Err(e.to_string()),

@@ -3,18 +3,17 @@
 //! log download. Views and logs themselves are `console_core::k8s`.
 
 use crate::config::KubernetesConfig;
-use crate::AppState;
 use crate::entity_path::EntityKey;
+use crate::AppState;
 use axum::extract::{Extension, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use console_core::auth::policy::{allows_on_service, Action};
 use console_core::audit;
+use console_core::auth::policy::{allows_on_service, Action};
 use console_core::auth::{CurrentSession, CurrentUser};
-use console_core::limiter::Lease;
 use console_core::catalog::model::{Service, Tier};
 use console_core::catalog::repo;
 use console_core::defaults::LogLimits;
@@ -22,6 +21,7 @@ use console_core::k8s::logs::{self, LogPlan};
 use console_core::k8s::model::{LogLine, LogOptions};
 use console_core::k8s::selector::Selector;
 use console_core::k8s::{views, Clusters, K8sError};
+use console_core::limiter::Lease;
 use console_core::store::Store;
 use console_sandbox::{Life, Sandbox, Workload};
 use serde::Deserialize;
@@ -46,7 +46,13 @@ pub async fn demo_workloads(store: &Store) -> Result<Vec<Workload>, String> {
             }
             let critical = tier == Tier::ALL[0];
             Some(Workload {
-                namespace: workloads.namespace.split(',').next().filter(|n| !n.is_empty()).map(str::to_string).unwrap_or(squad),
+                namespace: workloads
+                    .namespace
+                    .split(',')
+                    .next()
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .unwrap_or(squad),
                 labels,
                 replicas: match tier.number() {
                     1 => 3,
@@ -54,7 +60,11 @@ pub async fn demo_workloads(store: &Store) -> Result<Vec<Workload>, String> {
                     _ => 1,
                 },
                 // Tier-1 services run a proxy sidecar: two containers to choose from.
-                containers: if critical { vec!["app".into(), "proxy".into()] } else { vec!["app".into()] },
+                containers: if critical {
+                    vec!["app".into(), "proxy".into()]
+                } else {
+                    vec!["app".into()]
+                },
                 life: match name.as_str() {
                     "payments-api" => Life::RollingOut { every: 45 },
                     "fraud-scoring" => Life::CrashLoop,
@@ -71,31 +81,50 @@ pub async fn demo_workloads(store: &Store) -> Result<Vec<Workload>, String> {
 
 /// Connects the configured clusters. With `sandbox` set, first starts the built-in sandbox
 /// there and writes its kubeconfig, which is then read like any other.
-pub async fn connect(config: &KubernetesConfig, store: &Store) -> Result<(Clusters, Option<Sandbox>), String> {
+pub async fn connect(
+    config: &KubernetesConfig,
+    store: &Store,
+) -> Result<(Clusters, Option<Sandbox>), String> {
     let mut sandbox = None;
     let kubeconfig = match (&config.sandbox, &config.kubeconfig) {
         (Some(addr), path) => {
             let path = path.clone().unwrap_or_else(|| SANDBOX_KUBECONFIG.into());
-            let options = console_sandbox::Options { public: config.sandbox_public, ..Default::default() };
-            sandbox = Some(start_sandbox(*addr, demo_workloads(store).await?, &path, options).await?);
+            let options =
+                console_sandbox::Options { public: config.sandbox_public, ..Default::default() };
+            sandbox =
+                Some(start_sandbox(*addr, demo_workloads(store).await?, &path, options).await?);
             Some(path)
         }
         (None, path) => path.clone(),
     };
     let mut clusters = match kubeconfig {
-        Some(path) => Clusters::from_kubeconfig(&path, &config.contexts).await.map_err(|e| e.to_string())?,
+        Some(path) => {
+            Clusters::from_kubeconfig(&path, &config.contexts).await.map_err(|e| e.to_string())?
+        }
         None => Clusters::default(),
     };
     if config.in_cluster {
         let mut all = clusters.all().to_vec();
-        all.extend(Clusters::in_cluster("in-cluster").await.map_err(|e| e.to_string())?.all().iter().cloned());
+        all.extend(
+            Clusters::in_cluster("in-cluster")
+                .await
+                .map_err(|e| e.to_string())?
+                .all()
+                .iter()
+                .cloned(),
+        );
         clusters = Clusters::new(all);
     }
     Ok((clusters, sandbox))
 }
 
 /// Starts the sandbox on `addr` running `workloads` and writes its kubeconfig to `path`.
-pub async fn start_sandbox(addr: std::net::SocketAddr, workloads: Vec<Workload>, path: &FsPath, options: console_sandbox::Options) -> Result<Sandbox, String> {
+pub async fn start_sandbox(
+    addr: std::net::SocketAddr,
+    workloads: Vec<Workload>,
+    path: &FsPath,
+    options: console_sandbox::Options,
+) -> Result<Sandbox, String> {
     let sandbox = Sandbox::start(addr, workloads, options)
         .await
         .map_err(|e| format!("cannot start the sandbox cluster on {addr}: {e}"))?;
@@ -142,7 +171,10 @@ fn refusal(error: K8sError) -> Refusal {
         K8sError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         K8sError::Config(_) => {
             tracing::error!(%error, "cluster configuration");
-            return Refusal(StatusCode::INTERNAL_SERVER_ERROR, "the console's cluster configuration is broken; its log says why".into());
+            return Refusal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the console's cluster configuration is broken; its log says why".into(),
+            );
         }
         _ => StatusCode::BAD_REQUEST,
     };
@@ -150,10 +182,17 @@ fn refusal(error: K8sError) -> Refusal {
 }
 
 /// The service, if `user` may do `action` on it.
-async fn authorized(store: &Store, user: &CurrentUser, name: &str, action: Action) -> Result<Service, Refusal> {
+async fn authorized(
+    store: &Store,
+    user: &CurrentUser,
+    name: &str,
+    action: Action,
+) -> Result<Service, Refusal> {
     let service = match repo::service(store, name).await {
         Ok(Some(s)) => s,
-        Ok(None) => return Err(Refusal(StatusCode::NOT_FOUND, format!("service {name:?} not found"))),
+        Ok(None) => {
+            return Err(Refusal(StatusCode::NOT_FOUND, format!("service {name:?} not found")))
+        }
         Err(error) => return Err(internal(error)),
     };
     if allows_on_service(user.0.as_ref(), action, &service.name, &service.squad) {
@@ -161,7 +200,10 @@ async fn authorized(store: &Store, user: &CurrentUser, name: &str, action: Actio
     } else if user.0.is_none() {
         Err(Refusal(StatusCode::UNAUTHORIZED, "sign in first".into()))
     } else {
-        Err(Refusal(StatusCode::FORBIDDEN, format!("only members of {} (or SREs) may do this", service.squad)))
+        Err(Refusal(
+            StatusCode::FORBIDDEN,
+            format!("only members of {} (or SREs) may do this", service.squad),
+        ))
     }
 }
 
@@ -181,13 +223,20 @@ async fn log_plan(
     options: &LogOptions,
 ) -> Result<(Service, LogLimits, Result<LogPlan, K8sError>), Refusal> {
     let service = authorized(&state.store, user, name, Action::ReadLogs).await?;
-    let limits = console_core::defaults::repo::current(&state.store).await.map_err(internal)?.1.logs;
+    let limits =
+        console_core::defaults::repo::current(&state.store).await.map_err(internal)?.1.logs;
     let plan = LogPlan::new(&state.clusters, &service.workloads, options, &limits);
     Ok((service, limits, plan))
 }
 
-fn sse_stream(rx: mpsc::Receiver<Event>) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) });
+fn sse_stream(
+    rx: mpsc::Receiver<Event>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let stream =
+        futures_util::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) },
+        );
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
@@ -195,7 +244,8 @@ fn json_event(name: &str, value: &impl serde::Serialize) -> Event {
     Event::default().event(name).data(serde_json::to_string(value).expect("views serialize"))
 }
 
-const ACCESS_ENDED: &str = "your access to this service ended (signed out, a grant expired, or your squads changed)";
+const ACCESS_ENDED: &str =
+    "your access to this service ended (signed out, a grant expired, or your squads changed)";
 
 /// What an open stream re-checks while it runs: access is decided at every request, and a
 /// stream is one request that can last days.
@@ -211,7 +261,14 @@ struct Access {
 }
 
 impl Access {
-    fn of(state: &AppState, user: &CurrentUser, session: &CurrentSession, ends: crate::auth::CredentialEnds, action: Action, service: &Service) -> Access {
+    fn of(
+        state: &AppState,
+        user: &CurrentUser,
+        session: &CurrentSession,
+        ends: crate::auth::CredentialEnds,
+        action: Action,
+        service: &Service,
+    ) -> Access {
         Access {
             state: state.clone(),
             session: session.0.clone(),
@@ -262,9 +319,16 @@ impl Access {
 
 /// One of `cap` running slots of `kind` for `login`, counted in the store (so the cap holds
 /// across console replicas); None when all are held. The slot is held as long as the lease.
-async fn stream_slot(state: &AppState, kind: &str, login: &str, cap: u64) -> Result<Option<Lease>, Refusal> {
+async fn stream_slot(
+    state: &AppState,
+    kind: &str,
+    login: &str,
+    cap: u64,
+) -> Result<Option<Lease>, Refusal> {
     for i in 0..cap {
-        if let Some(lease) = state.limiter.acquire(kind, login, &format!("slot-{i}")).await.map_err(internal)? {
+        if let Some(lease) =
+            state.limiter.acquire(kind, login, &format!("slot-{i}")).await.map_err(internal)?
+        {
             return Ok(Some(lease));
         }
     }
@@ -278,7 +342,14 @@ fn login_of(user: &CurrentUser) -> String {
 /// Reads of logs are audited like queries: who, which service, which window and filter, how
 /// many lines. The record is written once the lines are known and before they are sent: a read
 /// whose record cannot be written is not served (fails closed).
-async fn audit_read(state: &AppState, kind: &'static str, login: &str, service: &str, options: &LogOptions, lines: usize) -> bool {
+async fn audit_read(
+    state: &AppState,
+    kind: &'static str,
+    login: &str,
+    service: &str,
+    options: &LogOptions,
+    lines: usize,
+) -> bool {
     let event = audit::Event {
         kind,
         actor: login.to_string(),
@@ -311,10 +382,19 @@ async fn live_deployments(
     let service = authorized(&state.store, &user, &name, Action::ViewWorkloads).await?;
     let picked = state.clusters.pick(&service.workloads.cluster).map_err(refusal)?;
     // The first view also checks the request (unknown cluster, empty selector).
-    let first = views::service_workloads(&state.clusters, &service.name, &service.workloads).map_err(refusal)?;
-    let cap = console_core::defaults::repo::current(&state.store).await.map_err(internal)?.1.logs.max_live_views_per_user;
+    let first = views::service_workloads(&state.clusters, &service.name, &service.workloads)
+        .map_err(refusal)?;
+    let cap = console_core::defaults::repo::current(&state.store)
+        .await
+        .map_err(internal)?
+        .1
+        .logs
+        .max_live_views_per_user;
     let Some(slot) = stream_slot(&state, "workloads.live", &login_of(&user), cap).await? else {
-        return Err(Refusal(StatusCode::TOO_MANY_REQUESTS, format!("you already have {cap} live views open: close one first")));
+        return Err(Refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("you already have {cap} live views open: close one first"),
+        ));
     };
     let (tx, rx) = mpsc::channel::<Event>(4);
     let clusters = state.clusters.clone();
@@ -336,7 +416,8 @@ async fn live_deployments(
                     last = json;
                 }
             }
-            let changed = futures_util::future::select_all(changes.iter_mut().map(|c| Box::pin(c.changed())));
+            let changed =
+                futures_util::future::select_all(changes.iter_mut().map(|c| Box::pin(c.changed())));
             tokio::select! {
                 _ = tx.closed() => return,
                 _ = _slot.cancel.cancelled() => return,
@@ -378,7 +459,9 @@ async fn log_stream(
     let login = login_of(&user);
     let (events, rx) = mpsc::channel::<Event>(64);
     // One-shot views hold up to max_lines in memory while they merge: capped per person too.
-    let read_slot = if follow.follow { None } else {
+    let read_slot = if follow.follow {
+        None
+    } else {
         match stream_slot(&state, "logs.read", &login, limits.max_follows_per_user).await? {
             Some(slot) => Some(slot),
             None => return Err(Refusal(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_READS.into())),
@@ -401,8 +484,18 @@ async fn log_stream(
             };
             match fetched {
                 Ok(result) => {
-                    if !audit_read(&state, audit::LOGS_READ, &login, &service.name, &options, result.lines.len()).await {
-                        let _ = events.send(Event::default().event("problem").data(NOT_AUDITED)).await;
+                    if !audit_read(
+                        &state,
+                        audit::LOGS_READ,
+                        &login,
+                        &service.name,
+                        &options,
+                        result.lines.len(),
+                    )
+                    .await
+                    {
+                        let _ =
+                            events.send(Event::default().event("problem").data(NOT_AUDITED)).await;
                         return;
                     }
                     for chunk in result.lines.chunks(1_000) {
@@ -414,13 +507,17 @@ async fn log_stream(
                     let _ = events.send(Event::default().event("end").data("done")).await;
                 }
                 Err(error) => {
-                    let _ = events.send(Event::default().event("problem").data(error.to_string())).await;
+                    let _ = events
+                        .send(Event::default().event("problem").data(error.to_string()))
+                        .await;
                 }
             }
         });
         return Ok(sse_stream(rx).into_response());
     }
-    let Some(slot) = stream_slot(&state, "logs.follow", &login, limits.max_follows_per_user).await? else {
+    let Some(slot) =
+        stream_slot(&state, "logs.follow", &login, limits.max_follows_per_user).await?
+    else {
         let error = K8sError::TooManyFollows(limits.max_follows_per_user);
         let _ = events.send(Event::default().event("problem").data(error.to_string())).await;
         return Ok(sse_stream(rx).into_response());
@@ -439,8 +536,8 @@ async fn log_stream(
     });
     tokio::spawn(async move {
         let _slot = slot; // held while the browser follows
-        // At most ten events a second: a quiet stream's line goes out at once, a busy stream's
-        // lines gather into one event, so thousands of lines a second stay a few page updates.
+                          // At most ten events a second: a quiet stream's line goes out at once, a busy stream's
+                          // lines gather into one event, so thousands of lines a second stay a few page updates.
         let gap = Duration::from_millis(100);
         let mut last_sent = tokio::time::Instant::now() - gap;
         let mut sent = 0usize;
@@ -487,11 +584,22 @@ async fn log_download(
 ) -> Result<Response, Refusal> {
     let (service, limits, plan) = log_plan(&state, &user, &name, &options).await?;
     let plan = plan.map_err(refusal)?;
-    let Some(_slot) = stream_slot(&state, "logs.read", &login_of(&user), limits.max_follows_per_user).await? else {
+    let Some(_slot) =
+        stream_slot(&state, "logs.read", &login_of(&user), limits.max_follows_per_user).await?
+    else {
         return Err(Refusal(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_READS.into()));
     };
     let result = logs::fetch(&plan).await.map_err(refusal)?;
-    if !audit_read(&state, audit::LOGS_DOWNLOADED, &login_of(&user), &service.name, &options, result.lines.len()).await {
+    if !audit_read(
+        &state,
+        audit::LOGS_DOWNLOADED,
+        &login_of(&user),
+        &service.name,
+        &options,
+        result.lines.len(),
+    )
+    .await
+    {
         return Err(Refusal(StatusCode::INTERNAL_SERVER_ERROR, NOT_AUDITED.into()));
     }
     let mut text = String::with_capacity(result.lines.len() * 120);
@@ -500,5 +608,12 @@ async fn log_download(
         text.push('\n');
     }
     let disposition = format!("attachment; filename=\"{}-logs.txt\"", service.name);
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)], text).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        text,
+    )
+        .into_response())
 }

@@ -14,6 +14,9 @@ pub mod query_csv;
 pub mod start;
 
 use app::app::{shell, App};
+use app::auth::SignInSettings;
+use app::catalog::CatalogSource;
+use auth::Auth;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -23,9 +26,6 @@ use console_core::catalog::repo;
 use console_core::store::Store;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use app::auth::SignInSettings;
-use app::catalog::CatalogSource;
-use auth::Auth;
 use metrics::Metrics;
 
 /// Everything a request handler may need.
@@ -47,7 +47,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, auth: Auth, site_root: &str, listen: std::net::SocketAddr) -> AppState {
+    pub fn new(
+        store: Store,
+        auth: Auth,
+        site_root: &str,
+        listen: std::net::SocketAddr,
+    ) -> AppState {
         let leptos_options = LeptosOptions::builder()
             .output_name(std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| "console".into()))
             .site_root(std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| site_root.to_string()))
@@ -83,7 +88,10 @@ impl AppState {
         self
     }
 
-    pub fn with_import_options(mut self, options: console_core::catalog::repo::ImportOptions) -> AppState {
+    pub fn with_import_options(
+        mut self,
+        options: console_core::catalog::repo::ImportOptions,
+    ) -> AppState {
         self.import_options = options;
         self
     }
@@ -142,7 +150,10 @@ pub fn router(state: AppState) -> Router {
 /// Server functions answer every error as 500; this gives each its own status, from the one
 /// place that decides it ([`app::error::AppError::status`]), so the browser and scripts see 400,
 /// 403, 404, 429 or 503 with the reason in the body.
-async fn server_fn_status(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn server_fn_status(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let response = next.run(request).await;
     if !response.headers().contains_key(leptos::server_fn::error::SERVER_FN_ERROR_HEADER) {
         return response;
@@ -151,7 +162,8 @@ async fn server_fn_status(request: axum::extract::Request, next: axum::middlewar
     // Error bodies are a serialized AppError: small.
     let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
     if let Ok(error) = serde_json::from_slice::<app::error::AppError>(&bytes) {
-        parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        parts.status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
     axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
@@ -160,14 +172,19 @@ async fn server_fn_status(request: axum::extract::Request, next: axum::middlewar
 /// plugins, no `<base>` from elsewhere, and no full URLs in the Referer to other sites. Pages
 /// carry their own stricter policy with a nonce (`app::app::content_security_policy`); every
 /// other response gets one that allows nothing to run.
-async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn security_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     use axum::http::{header, HeaderValue};
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'"),
+            HeaderValue::from_static(
+                "default-src 'none'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'",
+            ),
         );
     }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -189,6 +206,7 @@ async fn readyz(State(store): State<Store>) -> impl IntoResponse {
 
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     let services = repo::service_count(&state.store).await.map(|n| n as f64).unwrap_or(f64::NAN);
-    let body = state.metrics.render(&[("console_catalog_services", "Services in the catalog.", services)]);
+    let body =
+        state.metrics.render(&[("console_catalog_services", "Services in the catalog.", services)]);
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -57,7 +57,8 @@ mod tests {
 
     #[test]
     fn an_event_stays_one_line() {
-        let forged = b"INFO signed in login=eve\n2026-12-02T00:00:00Z INFO signed in login=sre\x1b[31m\n";
+        let forged =
+            b"INFO signed in login=eve\n2026-12-02T00:00:00Z INFO signed in login=sre\x1b[31m\n";
         assert_eq!(
             String::from_utf8(escape_event(forged)).unwrap(),
             "INFO signed in login=eve\\n2026-12-02T00:00:00Z INFO signed in login=sre\\x1b[31m\n"

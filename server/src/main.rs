@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "console", version, about = "Self-service developer console for services on Kubernetes")]
+#[command(
+    name = "console",
+    version,
+    about = "Self-service developer console for services on Kubernetes"
+)]
 #[command(after_help = config_help())]
 struct Cli {
     /// TOML configuration file; every key can also be set as CONSOLE_<KEY>.
@@ -62,7 +66,8 @@ enum Command {
 }
 
 fn config_help() -> String {
-    let mut help = String::from("Configuration keys (TOML file or CONSOLE_<KEY> environment variables):\n");
+    let mut help =
+        String::from("Configuration keys (TOML file or CONSOLE_<KEY> environment variables):\n");
     for (key, meaning) in KEYS {
         help.push_str(&format!("  {key:<14} {meaning}\n"));
     }
@@ -82,7 +87,9 @@ async fn main() -> ExitCode {
     init_tracing(&config);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Import { dir, prune, dry_run, skip_invalid } => import(config, dir, prune, dry_run, skip_invalid).await,
+        Command::Import { dir, prune, dry_run, skip_invalid } => {
+            import(config, dir, prune, dry_run, skip_invalid).await
+        }
         Command::Sandbox { listen, kubeconfig, deployments, pods_per_deployment } => {
             sandbox(config, listen, kubeconfig, deployments, pods_per_deployment).await
         }
@@ -106,7 +113,9 @@ fn init_tracing(config: &Config) {
     match config.log_format {
         LogFormat::Json => builder.json().init(),
         // No colours: they are escapes too, and the writer keeps every event on one line.
-        LogFormat::Text => builder.with_ansi(false).with_writer(console::logging::Escaped(std::io::stdout)).init(),
+        LogFormat::Text => {
+            builder.with_ansi(false).with_writer(console::logging::Escaped(std::io::stdout)).init()
+        }
     }
 }
 
@@ -124,7 +133,13 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-async fn import(config: Config, dir: Option<PathBuf>, prune: bool, dry_run: bool, skip_invalid: bool) -> Result<(), String> {
+async fn import(
+    config: Config,
+    dir: Option<PathBuf>,
+    prune: bool,
+    dry_run: bool,
+    skip_invalid: bool,
+) -> Result<(), String> {
     let dir = dir
         .or_else(|| config.catalog_dir().map(PathBuf::from))
         .ok_or("no directory: pass --dir or set catalog_dir")?;
@@ -140,7 +155,13 @@ async fn import(config: Config, dir: Option<PathBuf>, prune: bool, dry_run: bool
     Ok(())
 }
 
-async fn sandbox(config: Config, listen: std::net::SocketAddr, kubeconfig: PathBuf, deployments: Option<usize>, pods: i32) -> Result<(), String> {
+async fn sandbox(
+    config: Config,
+    listen: std::net::SocketAddr,
+    kubeconfig: PathBuf,
+    deployments: Option<usize>,
+    pods: i32,
+) -> Result<(), String> {
     let workloads = match deployments {
         Some(count) => console_sandbox::synthetic(count, pods),
         None => {
@@ -151,8 +172,10 @@ async fn sandbox(config: Config, listen: std::net::SocketAddr, kubeconfig: PathB
             console::kubernetes::demo_workloads(&store).await?
         }
     };
-    let options = console_sandbox::Options { public: config.kubernetes.sandbox_public, ..Default::default() };
-    let _sandbox = console::kubernetes::start_sandbox(listen, workloads, &kubeconfig, options).await?;
+    let options =
+        console_sandbox::Options { public: config.kubernetes.sandbox_public, ..Default::default() };
+    let _sandbox =
+        console::kubernetes::start_sandbox(listen, workloads, &kubeconfig, options).await?;
     let _ = tokio::signal::ctrl_c().await;
     Ok(())
 }

@@ -46,13 +46,26 @@ impl Metrics {
         }
         out.push_str("# HELP console_http_request_duration_seconds Time to the response head.\n# TYPE console_http_request_duration_seconds histogram\n");
         for ((method, route, status), s) in requests.iter() {
-            let labels = format!("method=\"{method}\",route=\"{}\",status=\"{status}\"", escape(route));
+            let labels =
+                format!("method=\"{method}\",route=\"{}\",status=\"{status}\"", escape(route));
             for (le, n) in BUCKETS.iter().zip(s.buckets) {
-                let _ = writeln!(out, "console_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "console_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {n}"
+                );
             }
-            let _ = writeln!(out, "console_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
-            let _ = writeln!(out, "console_http_request_duration_seconds_sum{{{labels}}} {}", s.sum);
-            let _ = writeln!(out, "console_http_request_duration_seconds_count{{{labels}}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "console_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ =
+                writeln!(out, "console_http_request_duration_seconds_sum{{{labels}}} {}", s.sum);
+            let _ = writeln!(
+                out,
+                "console_http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
         }
         for (name, help, value) in extra {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");

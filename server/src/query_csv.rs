@@ -4,10 +4,10 @@
 //! and POSTs pass the Origin check.
 
 use crate::admin::{csv_field, csv_line};
+use crate::entity_path::EntityKey;
 use crate::AppState;
 use app::error::AppError;
 use axum::body::Bytes;
-use crate::entity_path::EntityKey;
 use axum::extract::{Extension, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -30,7 +30,10 @@ fn decode(value: &str) -> Vec<u8> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;
@@ -59,7 +62,6 @@ fn params(query: &str) -> (String, Vec<u8>) {
     (replica, sql)
 }
 
-
 async fn download(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
@@ -67,11 +69,17 @@ async fn download(
     form: Bytes,
 ) -> Result<Response, AppError> {
     let (replica, sql) = params(&String::from_utf8_lossy(&form));
-    let result = app::query::flow::run(&state.store, &state.limiter, user.0, &name, &replica, &sql).await?;
+    let result =
+        app::query::flow::run(&state.store, &state.limiter, user.0, &name, &replica, &sql).await?;
     let mut body = csv_line(&result.columns);
     // NULL is the one unquoted (empty) field; every value, even "", is quoted.
     for row in result.rows {
-        body.push_str(&row.iter().map(|c| c.as_deref().map(csv_field).unwrap_or_default()).collect::<Vec<_>>().join(","));
+        body.push_str(
+            &row.iter()
+                .map(|c| c.as_deref().map(csv_field).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         body.push('\n');
     }
     Ok((

@@ -41,9 +41,15 @@ pub async fn start(config: &Config) -> Result<Console, String> {
         }
     }
     let auth = crate::auth::Auth::from_config(config).map_err(|e| e.to_string())?;
-    let sweeper = AbortOnDrop(crate::auth::spawn_session_sweeper(store.clone(), std::time::Duration::from_secs(600)));
+    let sweeper = AbortOnDrop(crate::auth::spawn_session_sweeper(
+        store.clone(),
+        std::time::Duration::from_secs(600),
+    ));
     if auth.dev_sign_in {
-        tracing::warn!("dev sign-in is on: anyone who reaches {} can act as any demo user", config.public_url());
+        tracing::warn!(
+            "dev sign-in is on: anyone who reaches {} can act as any demo user",
+            config.public_url()
+        );
     }
     let (clusters, sandbox) = crate::kubernetes::connect(&config.kubernetes, &store).await?;
     let state = AppState::new(store, auth, &config.site_root.to_string_lossy(), config.listen)
@@ -55,7 +61,11 @@ pub async fn start(config: &Config) -> Result<Console, String> {
 
 /// Imports `dir` (never pruning past the configured share); problems are printed one per line
 /// as `file:line: field: message` on stderr and leave the stored catalog as it was.
-pub async fn import_catalog(store: &Store, dir: &std::path::Path, options: ImportOptions) -> Result<ImportSummary, String> {
+pub async fn import_catalog(
+    store: &Store,
+    dir: &std::path::Path,
+    options: ImportOptions,
+) -> Result<ImportSummary, String> {
     match repo::import_dir_with(store, dir, options).await {
         Ok(summary) => {
             for warning in &summary.warnings {
@@ -71,15 +81,22 @@ pub async fn import_catalog(store: &Store, dir: &std::path::Path, options: Impor
             for problem in &problems {
                 eprintln!("{problem}");
             }
-            Err(format!("catalog import refused, nothing changed: {} problem(s) in {}", problems.len(), dir.display()))
+            Err(format!(
+                "catalog import refused, nothing changed: {} problem(s) in {}",
+                problems.len(),
+                dir.display()
+            ))
         }
-        Err(ImportError::Refused(why)) => Err(format!("catalog import refused, nothing changed: {why}")),
+        Err(ImportError::Refused(why)) => {
+            Err(format!("catalog import refused, nothing changed: {why}"))
+        }
         Err(ImportError::Store(e)) => Err(format!("catalog import failed, nothing changed: {e}")),
     }
 }
 
 pub fn import_options(config: &Config) -> ImportOptions {
-    let default_tier = console_core::catalog::Tier::new(config.catalog_default_tier as i64).unwrap_or(console_core::catalog::Tier::ALL[3]);
+    let default_tier = console_core::catalog::Tier::new(config.catalog_default_tier as i64)
+        .unwrap_or(console_core::catalog::Tier::ALL[3]);
     ImportOptions {
         max_removed_percent: config.catalog_max_removed_percent,
         default_tier,
@@ -87,4 +104,3 @@ pub fn import_options(config: &Config) -> ImportOptions {
         ..Default::default()
     }
 }
-

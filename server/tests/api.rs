@@ -8,7 +8,8 @@ use console_core::store::testing;
 async fn check_api(app: TestApp) {
     let (status, page) = app.json("/api/v1/services?q=pay&tier=1").await;
     assert_eq!(status, StatusCode::OK);
-    let names: Vec<&str> = page["services"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        page["services"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     // "pay" matches the payments-api name and ledger's squad, payments.
     assert_eq!(names, ["ledger", "payments-api"]);
     assert_eq!(page["total"], 2);
@@ -61,18 +62,33 @@ async fn internal_errors_are_logged_not_shown() {
     let app = TestApp::demo().await;
     let token = app.sign_in("maria").await;
     let cookie = Some(token.as_str());
-    assert_eq!(app.get_as("/api/v1/services", cookie).await.status, StatusCode::OK, "signed in and served");
-    sqlx::query("ALTER TABLE services RENAME TO services_gone").execute(app.store.pool()).await.unwrap();
+    assert_eq!(
+        app.get_as("/api/v1/services", cookie).await.status,
+        StatusCode::OK,
+        "signed in and served"
+    );
+    sqlx::query("ALTER TABLE services RENAME TO services_gone")
+        .execute(app.store.pool())
+        .await
+        .unwrap();
 
     let reply = app.get_as("/api/v1/services", cookie).await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(reply.body.contains("internal error; it has been logged"), "{}", reply.body);
     let page = app.get_as("/catalog", cookie).await;
     assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", page.body);
-    assert!(page.body.contains("something went wrong on our side; it has been logged"), "{}", page.body);
+    assert!(
+        page.body.contains("something went wrong on our side; it has been logged"),
+        "{}",
+        page.body
+    );
     for reply in [&reply, &page] {
         for detail in ["no such table", "services_gone", "SqliteError", "SELECT"] {
-            assert!(!reply.body.contains(detail), "internal detail {detail:?} leaked: {}", reply.body);
+            assert!(
+                !reply.body.contains(detail),
+                "internal detail {detail:?} leaked: {}",
+                reply.body
+            );
         }
     }
 }

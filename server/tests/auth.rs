@@ -1,9 +1,9 @@
 //! Sign-in, sessions, API tokens and the CSRF check, through the real router.
 
 mod common;
-use common::idp::{authorize, start_idp, Mode};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use common::idp::{authorize, start_idp, Mode};
 use common::{TestApp, PUBLIC_URL};
 use console::auth::Auth;
 use console_core::store::testing;
@@ -33,7 +33,12 @@ async fn dev_sign_in_lands_on_my_squads_and_sign_out_ends_the_session() {
     assert!(home.body.contains("data-testid=\"my-squads\""), "{}", home.body);
     assert!(home.body.contains("data-testid=\"dev-banner\""), "dev banner missing");
 
-    let sessions = || async { sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions").fetch_one(app.store.pool()).await.unwrap() };
+    let sessions = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap()
+    };
     assert_eq!(sessions().await, 1);
     let out = app.post_form("/auth/logout", Some(&cookie), "").await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
@@ -48,7 +53,11 @@ async fn the_session_id_changes_at_sign_in() {
     let again = app.post_form("/auth/dev", Some(&first), "login=arjun").await;
     let second = again.session_cookie().expect("a new cookie at sign-in");
     assert_ne!(first, second);
-    assert_eq!(app.get_as("/", Some(&first)).await.status, StatusCode::SEE_OTHER, "the old id must be dead");
+    assert_eq!(
+        app.get_as("/", Some(&first)).await.status,
+        StatusCode::SEE_OTHER,
+        "the old id must be dead"
+    );
     assert_eq!(app.get_as("/", Some(&second)).await.status, StatusCode::OK);
 }
 
@@ -65,8 +74,14 @@ async fn cookies_on_loopback_are_http_only_and_lax() {
     let reply = app.post_form("/auth/dev", None, "login=maria").await;
     let cookie = reply.set_cookie("console_session").expect("a session cookie");
     assert!(cookie.starts_with("console_session="), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain HTTP on loopback cannot use Secure cookies: {cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP on loopback cannot use Secure cookies: {cookie}"
+    );
 }
 
 /// With an https public URL, every cookie the console sets (the pending sign-in and the
@@ -89,7 +104,8 @@ async fn cookies_are_secure_and_host_only_when_the_public_url_is_https() {
     let start = app.get_as("/auth/oidc/start?return_to=/squads/payments", None).await;
     let pending = start.set_cookie("console_pending").expect("a pending sign-in cookie");
     let (cookie, code, state) = authorize(&app, &idp, Mode::Good).await;
-    let callback = app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await;
+    let callback =
+        app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await;
     assert_eq!(callback.location(), "/squads/payments", "{}", callback.body);
     let session = callback.set_cookie("console_session").expect("a session cookie at sign-in");
     for set in [&pending, &session] {
@@ -108,7 +124,11 @@ async fn cookies_are_secure_and_host_only_when_the_public_url_is_https() {
 #[tokio::test]
 async fn forged_expired_and_unknown_sessions_sign_nobody_in() {
     let app = TestApp::demo().await;
-    for forged in ["console_session=AAAAAAAAAAAAAAAAAAAAAA", "console_session=not-even-base64!!", "console_session="] {
+    for forged in [
+        "console_session=AAAAAAAAAAAAAAAAAAAAAA",
+        "console_session=not-even-base64!!",
+        "console_session=",
+    ] {
         assert_eq!(app.get_as("/", Some(forged)).await.status, StatusCode::SEE_OTHER, "{forged}");
     }
     // Past its absolute lifetime, a session is over even if it was used a second ago.
@@ -137,7 +157,10 @@ async fn unconfigured_providers_are_refused() {
     }
     // A configuration that does not turn dev sign-in on has none.
     let no_dev = configured("sqlite::memory:", "").await;
-    assert_eq!(no_dev.post_form("/auth/dev", None, "login=maria").await.location(), "/login?error=unknown-provider");
+    assert_eq!(
+        no_dev.post_form("/auth/dev", None, "login=maria").await.location(),
+        "/login?error=unknown-provider"
+    );
     assert!(no_dev.post_form("/auth/dev", None, "login=maria").await.session_cookie().is_none());
 }
 
@@ -171,10 +194,18 @@ async fn api_tokens_work_until_revoked() {
     let token: String = serde_json::from_str(&created.body).unwrap();
     assert!(token.starts_with("cst_"));
     // Only the hash is stored.
-    let stored: Vec<String> = sqlx::query_scalar("SELECT secret_hash FROM api_tokens").fetch_all(app.store.pool()).await.unwrap();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT secret_hash FROM api_tokens")
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap();
     assert!(stored.iter().all(|h| !token.contains(h.as_str()) && h.len() == 64));
 
-    let with_token = |t: &str| Request::get("/api/v1/squads/payments").header(header::AUTHORIZATION, format!("Bearer {t}")).body(Body::empty()).unwrap();
+    let with_token = |t: &str| {
+        Request::get("/api/v1/squads/payments")
+            .header(header::AUTHORIZATION, format!("Bearer {t}"))
+            .body(Body::empty())
+            .unwrap()
+    };
     assert_eq!(app.send(with_token(&token)).await.status, StatusCode::OK);
     assert_eq!(app.send(with_token(&format!("{token}x"))).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(app.send(with_token("cst_nope_nope")).await.status, StatusCode::UNAUTHORIZED);
@@ -182,10 +213,17 @@ async fn api_tokens_work_until_revoked() {
     let id = token.split('_').nth(1).unwrap();
     let revoked = app.post_form("/api/tokens/revoke", Some(&cookie), &format!("id={id}")).await;
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
-    assert_eq!(app.send(with_token(&token)).await.status, StatusCode::UNAUTHORIZED, "revocation is immediate");
+    assert_eq!(
+        app.send(with_token(&token)).await.status,
+        StatusCode::UNAUTHORIZED,
+        "revocation is immediate"
+    );
 
     // Somebody else cannot revoke maria's tokens: refused, and the token keeps working.
-    let two: String = serde_json::from_str(&app.post_form("/api/tokens/create", Some(&cookie), "name=two").await.body).unwrap();
+    let two: String = serde_json::from_str(
+        &app.post_form("/api/tokens/create", Some(&cookie), "name=two").await.body,
+    )
+    .unwrap();
     let other = app.sign_in("arjun").await;
     let live = two.split('_').nth(1).unwrap();
     let refused = app.post_form("/api/tokens/revoke", Some(&other), &format!("id={live}")).await;
@@ -205,10 +243,22 @@ async fn expired_sessions_are_swept() {
     let past = time::OffsetDateTime::now_utc() - time::Duration::minutes(5);
     let future = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
     let (old, live) = (Id::default(), Id::default());
-    sessions.create(&mut Record { id: old, data: Default::default(), expiry_date: past }).await.unwrap();
-    sessions.create(&mut Record { id: live, data: Default::default(), expiry_date: future }).await.unwrap();
-    let sweeper = console::auth::spawn_session_sweeper(store.clone(), std::time::Duration::from_millis(50));
-    let left = || async { sqlx::query_scalar::<_, String>("SELECT id FROM sessions").fetch_all(store.pool()).await.unwrap() };
+    sessions
+        .create(&mut Record { id: old, data: Default::default(), expiry_date: past })
+        .await
+        .unwrap();
+    sessions
+        .create(&mut Record { id: live, data: Default::default(), expiry_date: future })
+        .await
+        .unwrap();
+    let sweeper =
+        console::auth::spawn_session_sweeper(store.clone(), std::time::Duration::from_millis(50));
+    let left = || async {
+        sqlx::query_scalar::<_, String>("SELECT id FROM sessions")
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+    };
     for _ in 0..200 {
         if left().await.len() < 2 {
             break;
@@ -226,16 +276,39 @@ async fn expired_sessions_are_swept() {
 async fn sessions_expire_when_idle_for_the_configured_minutes() {
     let app = configured("sqlite::memory:", "dev_sign_in = true\nsession_idle_minutes = 7").await;
     let cookie = app.sign_in("maria").await;
-    let expires = || async { sqlx::query_scalar::<_, i64>("SELECT expires_at FROM sessions").fetch_one(app.store.pool()).await.unwrap() };
-    assert!((expires().await - (now() + 7 * 60)).abs() <= 5, "7 minutes from sign-in: {} vs {}", expires().await, now());
+    let expires = || async {
+        sqlx::query_scalar::<_, i64>("SELECT expires_at FROM sessions")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap()
+    };
+    assert!(
+        (expires().await - (now() + 7 * 60)).abs() <= 5,
+        "7 minutes from sign-in: {} vs {}",
+        expires().await,
+        now()
+    );
 
     // Nearly idle for 7 minutes: a request pushes the expiry back to 7 minutes from now.
-    sqlx::query("UPDATE sessions SET expires_at = $1").bind(now() + 10).execute(app.store.pool()).await.unwrap();
+    sqlx::query("UPDATE sessions SET expires_at = $1")
+        .bind(now() + 10)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
     assert_eq!(app.get_as("/catalog", Some(&cookie)).await.status, StatusCode::OK);
-    assert!((expires().await - (now() + 7 * 60)).abs() <= 5, "activity renews it: {} vs {}", expires().await, now());
+    assert!(
+        (expires().await - (now() + 7 * 60)).abs() <= 5,
+        "activity renews it: {} vs {}",
+        expires().await,
+        now()
+    );
 
     // Idle past it: nothing opens.
-    sqlx::query("UPDATE sessions SET expires_at = $1").bind(now() - 1).execute(app.store.pool()).await.unwrap();
+    sqlx::query("UPDATE sessions SET expires_at = $1")
+        .bind(now() - 1)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
     assert_eq!(app.get_as("/catalog", Some(&cookie)).await.status, StatusCode::SEE_OTHER);
 }
 
@@ -249,16 +322,27 @@ async fn sessions_end_the_configured_hours_after_sign_in() {
     let signed_in_at = |at: i64| {
         let store = store.clone();
         async move {
-            let data: String = sqlx::query_scalar("SELECT data FROM sessions").fetch_one(store.pool()).await.unwrap();
+            let data: String = sqlx::query_scalar("SELECT data FROM sessions")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
             let mut data: serde_json::Value = serde_json::from_str(&data).unwrap();
             data["signed_in_at"] = at.into();
-            sqlx::query("UPDATE sessions SET data = $1").bind(data.to_string()).execute(store.pool()).await.unwrap();
+            sqlx::query("UPDATE sessions SET data = $1")
+                .bind(data.to_string())
+                .execute(store.pool())
+                .await
+                .unwrap();
         }
     };
     signed_in_at(now() - 2 * 3600 + 60).await;
     assert_eq!(app.get_as("/catalog", Some(&cookie)).await.status, StatusCode::OK, "a minute left");
     signed_in_at(now() - 2 * 3600 - 1).await;
-    assert_eq!(app.get_as("/catalog", Some(&cookie)).await.status, StatusCode::SEE_OTHER, "two hours are up");
+    assert_eq!(
+        app.get_as("/catalog", Some(&cookie)).await.status,
+        StatusCode::SEE_OTHER,
+        "two hours are up"
+    );
 }
 
 /// Several replicas on one PostgreSQL store share sessions: a sign-in on one opens the other,
@@ -274,13 +358,27 @@ async fn replicas_on_one_postgres_store_share_sessions() {
     assert_eq!(second.get_as("/catalog", Some(&cookie)).await.status, StatusCode::OK);
 
     // Renewed by the second, seen by the first.
-    sqlx::query("UPDATE sessions SET expires_at = $1").bind(now() + 10).execute(db.store.pool()).await.unwrap();
+    sqlx::query("UPDATE sessions SET expires_at = $1")
+        .bind(now() + 10)
+        .execute(db.store.pool())
+        .await
+        .unwrap();
     assert_eq!(second.get_as("/catalog", Some(&cookie)).await.status, StatusCode::OK);
-    let expires: i64 = sqlx::query_scalar("SELECT expires_at FROM sessions").fetch_one(first.store.pool()).await.unwrap();
+    let expires: i64 = sqlx::query_scalar("SELECT expires_at FROM sessions")
+        .fetch_one(first.store.pool())
+        .await
+        .unwrap();
     assert!(expires > now() + 60, "the second replica's renewal is in the shared store");
 
-    assert_eq!(second.post_form("/auth/logout", Some(&cookie), "").await.status, StatusCode::SEE_OTHER);
-    assert_eq!(first.get_as("/catalog", Some(&cookie)).await.status, StatusCode::SEE_OTHER, "signed out on both");
+    assert_eq!(
+        second.post_form("/auth/logout", Some(&cookie), "").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        first.get_as("/catalog", Some(&cookie)).await.status,
+        StatusCode::SEE_OTHER,
+        "signed out on both"
+    );
     db.drop().await;
 }
 
@@ -300,6 +398,9 @@ async fn an_ended_session_is_not_written_back() {
     for cookie in [&laptop, &phone] {
         assert_eq!(app.get_as("/catalog", Some(cookie)).await.status, StatusCode::SEE_OTHER);
     }
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(app.store.pool()).await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
     assert_eq!(left, 0);
 }

@@ -20,40 +20,90 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
     vec![
         ("/api/auth/session", Action::ViewSession, Body::Json(json!({}))),
         ("/api/auth/options", Action::ViewSession, Body::Json(json!({}))),
-        ("/api/catalog/search", Action::ViewCatalog, Body::Json(json!({"query": {"text": "", "squad": null, "tier": null, "lifecycle": null, "readiness": null, "page": 1}}))),
+        (
+            "/api/catalog/search",
+            Action::ViewCatalog,
+            Body::Json(
+                json!({"query": {"text": "", "squad": null, "tier": null, "lifecycle": null, "readiness": null, "page": 1}}),
+            ),
+        ),
         ("/api/catalog/squads", Action::ViewCatalog, Body::Json(json!({}))),
         ("/api/catalog/service", Action::ViewCatalog, Body::Json(json!({"name": "ledger"}))),
         ("/api/catalog/squad", Action::ViewCatalog, Body::Json(json!({"name": "payments"}))),
-        ("/api/catalog/entity", Action::ViewCatalog, Body::Json(json!({"kind": "system", "key": "payments"}))),
-        ("/api/catalog/service-for-edit", Action::EditService, Body::Json(json!({"name": "ledger"}))),
+        (
+            "/api/catalog/entity",
+            Action::ViewCatalog,
+            Body::Json(json!({"kind": "system", "key": "payments"})),
+        ),
+        (
+            "/api/catalog/service-for-edit",
+            Action::EditService,
+            Body::Json(json!({"name": "ledger"})),
+        ),
         (
             "/api/catalog/update-service",
             Action::EditService,
-            Body::Json(json!({"name": "ledger", "description": "d", "tier": 1, "lifecycle": "production", "runbook": "", "slo": ""})),
+            Body::Json(
+                json!({"name": "ledger", "description": "d", "tier": 1, "lifecycle": "production", "runbook": "", "slo": ""}),
+            ),
         ),
-        ("/api/catalog/attest", Action::AttestReadiness, Body::Json(json!({"service": "ledger", "check": "backups", "attested": true}))),
+        (
+            "/api/catalog/attest",
+            Action::AttestReadiness,
+            Body::Json(json!({"service": "ledger", "check": "backups", "attested": true})),
+        ),
         ("/api/catalog/import", Action::ImportCatalog, Body::Form("")),
         ("/api/catalog/readiness", Action::ViewCatalog, Body::Json(json!({}))),
         ("/api/admin/defaults", Action::AdminDefaults, Body::Json(json!({}))),
-        ("/api/admin/save-document", Action::AdminDefaults, Body::Json(json!({"based_on": 999, "document": "", "note": ""}))),
-        ("/api/admin/save-links", Action::AdminDefaults, Body::Json(json!({"based_on": 999, "links": []}))),
+        (
+            "/api/admin/save-document",
+            Action::AdminDefaults,
+            Body::Json(json!({"based_on": 999, "document": "", "note": ""})),
+        ),
+        (
+            "/api/admin/save-links",
+            Action::AdminDefaults,
+            Body::Json(json!({"based_on": 999, "links": []})),
+        ),
         ("/api/admin/diff", Action::AdminDefaults, Body::Json(json!({"version": 0}))),
         ("/api/admin/rollback", Action::AdminDefaults, Body::Json(json!({"version": 999}))),
         ("/api/query/replicas", Action::QueryReplica, Body::Json(json!({"service": "ledger"}))),
-        ("/api/query/run", Action::QueryReplica, Body::Json(json!({"service": "ledger", "replica": "none", "sql": "SELECT 1"}))),
-        ("/api/query/cancel", Action::QueryReplica, Body::Json(json!({"service": "ledger", "replica": "none"}))),
-        ("/api/query/schema", Action::QueryReplica, Body::Json(json!({"service": "ledger", "replica": "none"}))),
+        (
+            "/api/query/run",
+            Action::QueryReplica,
+            Body::Json(json!({"service": "ledger", "replica": "none", "sql": "SELECT 1"})),
+        ),
+        (
+            "/api/query/cancel",
+            Action::QueryReplica,
+            Body::Json(json!({"service": "ledger", "replica": "none"})),
+        ),
+        (
+            "/api/query/schema",
+            Action::QueryReplica,
+            Body::Json(json!({"service": "ledger", "replica": "none"})),
+        ),
         ("/api/query/history", Action::ViewCatalog, Body::Json(json!({}))),
         ("/api/query/audit", Action::AdministerReplicas, Body::Json(json!({}))),
         ("/api/query/check", Action::AdministerReplicas, Body::Json(json!({"replica": "none"}))),
         (
             "/api/query/register",
             Action::AdministerReplicas,
-            Body::Json(json!({"replica": {"id": "BAD ID", "service": "ledger", "name": "x", "engine": "sqlite", "url": "sqlite://x.db",
-                                          "credential_env": "", "credential_file": "", "statement_timeout_ms": null, "row_cap": null, "masks": null}})),
+            Body::Json(
+                json!({"replica": {"id": "BAD ID", "service": "ledger", "name": "x", "engine": "sqlite", "url": "sqlite://x.db",
+                                          "credential_env": "", "credential_file": "", "statement_timeout_ms": null, "row_cap": null, "masks": null}}),
+            ),
         ),
-        ("/api/k8s/workloads", Action::ViewWorkloads, Body::Json(json!({"service": "ledger", "cluster": ""}))),
-        ("/api/audit/service-reads", Action::ViewServiceAudit, Body::Json(json!({"service": "ledger"}))),
+        (
+            "/api/k8s/workloads",
+            Action::ViewWorkloads,
+            Body::Json(json!({"service": "ledger", "cluster": ""})),
+        ),
+        (
+            "/api/audit/service-reads",
+            Action::ViewServiceAudit,
+            Body::Json(json!({"service": "ledger"})),
+        ),
         ("/api/tokens/list", Action::ManageOwnTokens, Body::Json(json!({}))),
         ("/api/tokens/create", Action::ManageOwnTokens, Body::Form("name=matrix")),
         ("/api/tokens/revoke", Action::ManageOwnTokens, Body::Form("id=nonexistent")),
@@ -65,9 +115,19 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
         ("/api/access/offboard", Action::AdministerAccess, Body::Form("actor=nobody-at-all")),
         ("/api/access/restore", Action::AdministerAccess, Body::Form("actor=nobody-at-all")),
         ("/api/access/blocked", Action::AdministerAccess, Body::Json(json!({}))),
-        ("/api/access/grant", Action::AdministerAccess, Body::Form("grantee=nobody&service=no-such-service&access=logs&hours=1&reason=matrix%20test")),
+        (
+            "/api/access/grant",
+            Action::AdministerAccess,
+            Body::Form(
+                "grantee=nobody&service=no-such-service&access=logs&hours=1&reason=matrix%20test",
+            ),
+        ),
         ("/api/access/revoke-grant", Action::AdministerAccess, Body::Form("id=nonexistent")),
-        ("/api/access/service-grants", Action::ViewCatalog, Body::Json(json!({"service": "ledger"}))),
+        (
+            "/api/access/service-grants",
+            Action::ViewCatalog,
+            Body::Json(json!({"service": "ledger"})),
+        ),
         // Last: it ends the session the rest of the table uses.
         ("/api/sessions/end-all", Action::ManageOwnTokens, Body::Form("")),
     ]
@@ -91,7 +151,12 @@ fn every_api_route_is_in_the_table() {
 
 /// A concrete URL for each route of `console::api::ROUTES`.
 fn api_url(route: &str) -> String {
-    format!("/api/v1{}", route.replace("/services/{name}", "/services/ledger").replace("/squads/{name}", "/squads/payments"))
+    format!(
+        "/api/v1{}",
+        route
+            .replace("/services/{name}", "/services/ledger")
+            .replace("/squads/{name}", "/squads/payments")
+    )
 }
 
 /// What each role may do, written out here rather than asked of the policy under test: a change
@@ -103,23 +168,44 @@ fn expected(action: Action, role: Role) -> bool {
         (ViewSession, _) => true,
         (_, Anonymous) => false,
         (ViewCatalog | ManageOwnTokens | ViewWorkloads, Developer | Owner | Sre) => true,
-        (EditService | AttestReadiness | QueryReplica | ReadLogs | ViewServiceAudit, Owner | Sre) => true,
-        (ImportCatalog | AdminDefaults | AdministerReplicas | SetTier | AdministerAccess, Sre) => true,
+        (
+            EditService | AttestReadiness | QueryReplica | ReadLogs | ViewServiceAudit,
+            Owner | Sre,
+        ) => true,
+        (ImportCatalog | AdminDefaults | AdministerReplicas | SetTier | AdministerAccess, Sre) => {
+            true
+        }
         _ => false,
     }
 }
 
 /// The role towards a resource no squad owns: an owner of `ledger` is a developer there.
 fn unowned(role: Role) -> Role {
-    if role == Role::Owner { Role::Developer } else { role }
+    if role == Role::Owner {
+        Role::Developer
+    } else {
+        role
+    }
 }
 
 /// (who, role towards `ledger`): nobody, a developer of another squad, an owner, an SRE.
-const PEOPLE: [(Option<&str>, Role); 4] =
-    [(None, Role::Anonymous), (Some("arjun"), Role::Developer), (Some("maria"), Role::Owner), (Some("sre"), Role::Sre)];
+const PEOPLE: [(Option<&str>, Role); 4] = [
+    (None, Role::Anonymous),
+    (Some("arjun"), Role::Developer),
+    (Some("maria"), Role::Owner),
+    (Some("sre"), Role::Sre),
+];
 
 fn user_for(role: Role) -> Option<User> {
-    let user = |squads: &[&str], sre| User { login: "x".into(), name: "x".into(), squads: squads.iter().map(|s| s.to_string()).collect(), sre, provider: "dev".into(), identity: String::new(), grants: vec![] };
+    let user = |squads: &[&str], sre| User {
+        login: "x".into(),
+        name: "x".into(),
+        squads: squads.iter().map(|s| s.to_string()).collect(),
+        sre,
+        provider: "dev".into(),
+        identity: String::new(),
+        grants: vec![],
+    };
     match role {
         Role::Anonymous => None,
         Role::Developer => Some(user(&["search"], false)),
@@ -131,13 +217,20 @@ fn user_for(role: Role) -> Option<User> {
 #[test]
 fn every_server_function_is_covered() {
     let covered: Vec<&str> = server_functions().iter().map(|(path, _, _)| *path).collect();
-    let registered: Vec<String> = leptos::server_fn::axum::server_fn_paths().map(|(path, _)| path.to_string()).collect();
+    let registered: Vec<String> =
+        leptos::server_fn::axum::server_fn_paths().map(|(path, _)| path.to_string()).collect();
     assert!(!registered.is_empty());
     for path in &registered {
-        assert!(covered.contains(&path.as_str()), "server function {path} has no entry in the authorization matrix");
+        assert!(
+            covered.contains(&path.as_str()),
+            "server function {path} has no entry in the authorization matrix"
+        );
     }
     for path in covered {
-        assert!(registered.iter().any(|p| p == path), "matrix lists {path}, which is not registered");
+        assert!(
+            registered.iter().any(|p| p == path),
+            "matrix lists {path}, which is not registered"
+        );
     }
 }
 
@@ -163,13 +256,26 @@ async fn the_matrix_holds_for_every_role() {
                 match serde_json::from_str::<AppError>(&reply.body) {
                     Ok(e @ (AppError::Unauthorized | AppError::Forbidden(_))) => Some(e),
                     Ok(_) => None,
-                    Err(_) => panic!("{path} as {who:?}: unexpected reply {} {}", reply.status, reply.body),
+                    Err(_) => panic!(
+                        "{path} as {who:?}: unexpected reply {} {}",
+                        reply.status, reply.body
+                    ),
                 }
             };
-            assert_eq!(refusal.is_none(), allowed, "{path} ({action:?}) as {who:?} ({expected_role:?}): {} {}", reply.status, reply.body);
+            assert_eq!(
+                refusal.is_none(),
+                allowed,
+                "{path} ({action:?}) as {who:?} ({expected_role:?}): {} {}",
+                reply.status,
+                reply.body
+            );
             if let Some(e) = refusal {
                 let want_unauthorized = expected_role == Role::Anonymous;
-                assert_eq!(matches!(e, AppError::Unauthorized), want_unauthorized, "{path} as {who:?}: {e:?}");
+                assert_eq!(
+                    matches!(e, AppError::Unauthorized),
+                    want_unauthorized,
+                    "{path} as {who:?}: {e:?}"
+                );
             }
         }
         // The table's last call signed this person out everywhere: in again for the rest.
@@ -178,27 +284,55 @@ async fn the_matrix_holds_for_every_role() {
             None => None,
         };
         // The REPL's CSV download: owners and SREs get past the policy (then: no such replica).
-        let csv = app.post_form("/services/ledger/query.csv", cookie.as_deref(), "replica=none&sql=SELECT%201").await;
+        let csv = app
+            .post_form(
+                "/services/ledger/query.csv",
+                cookie.as_deref(),
+                "replica=none&sql=SELECT%201",
+            )
+            .await;
         let allowed_csv = expected(Action::QueryReplica, expected_role);
-        let refused_csv = matches!(csv.status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED | StatusCode::SEE_OTHER);
+        let refused_csv = matches!(
+            csv.status,
+            StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED | StatusCode::SEE_OTHER
+        );
         assert_eq!(!refused_csv, allowed_csv, "query.csv as {who:?}: {}", csv.status);
         let audit_csv = app.get_as("/admin/audit.csv", cookie.as_deref()).await;
         let allowed_audit = expected(Action::AdministerReplicas, unowned(expected_role));
-        assert_eq!(audit_csv.status == StatusCode::OK, allowed_audit, "audit export as {who:?}: {}", audit_csv.status);
+        assert_eq!(
+            audit_csv.status == StatusCode::OK,
+            allowed_audit,
+            "audit export as {who:?}: {}",
+            audit_csv.status
+        );
         // The defaults export is a plain route too.
         let export = app.get_as(console::admin::EXPORT, cookie.as_deref()).await;
         let allowed = expected(Action::AdminDefaults, unowned(expected_role));
-        assert_eq!(export.status == StatusCode::OK, allowed, "export as {who:?}: {}", export.status);
+        assert_eq!(
+            export.status == StatusCode::OK,
+            allowed,
+            "export as {who:?}: {}",
+            export.status
+        );
         // Kubernetes streams and the log download (no cluster here: past the policy, an empty view).
         for (route, action) in console::kubernetes::ROUTES {
             let path = route.replace("{name}", "ledger");
             let allowed = expected(*action, expected_role);
             let reply = app.get_as(&path, cookie.as_deref()).await;
-            let refused = matches!(reply.status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED | StatusCode::SEE_OTHER);
+            let refused = matches!(
+                reply.status,
+                StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED | StatusCode::SEE_OTHER
+            );
             assert_eq!(!refused, allowed, "{path} as {who:?}: {} {}", reply.status, reply.body);
         }
         // The API's query route (POST): past the policy, the replica `none` is not found.
-        let query = app.post_json("/api/v1/services/ledger/query", cookie.as_deref(), json!({"replica": "none", "sql": "SELECT 1"})).await;
+        let query = app
+            .post_json(
+                "/api/v1/services/ledger/query",
+                cookie.as_deref(),
+                json!({"replica": "none", "sql": "SELECT 1"}),
+            )
+            .await;
         let allowed = expected(Action::QueryReplica, expected_role);
         let refused = matches!(query.status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED);
         assert_eq!(!refused, allowed, "API query as {who:?}: {} {}", query.status, query.body);
@@ -225,8 +359,16 @@ async fn the_edit_page_is_a_403_page_for_other_squads() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Edit ledger"));
     // The service page offers the link only to those who may use it.
-    assert!(app.get_as("/services/ledger", Some(&maria)).await.body.contains("data-testid=\"edit-link\""));
-    assert!(!app.get_as("/services/ledger", Some(&arjun)).await.body.contains("data-testid=\"edit-link\""));
+    assert!(app
+        .get_as("/services/ledger", Some(&maria))
+        .await
+        .body
+        .contains("data-testid=\"edit-link\""));
+    assert!(!app
+        .get_as("/services/ledger", Some(&arjun))
+        .await
+        .body
+        .contains("data-testid=\"edit-link\""));
 }
 
 #[tokio::test]
@@ -237,7 +379,11 @@ async fn owners_change_their_service_and_others_cannot() {
     let edit = json!({"name": "ledger", "description": "Owned by payments", "tier": 1, "lifecycle": "production",
                       "runbook": "https://runbooks.example.com/ledger-v2", "slo": "99.99%"});
     let refused = app.post_json("/api/catalog/update-service", Some(&arjun), edit.clone()).await;
-    assert!(matches!(serde_json::from_str::<AppError>(&refused.body), Ok(AppError::Forbidden(_))), "{}", refused.body);
+    assert!(
+        matches!(serde_json::from_str::<AppError>(&refused.body), Ok(AppError::Forbidden(_))),
+        "{}",
+        refused.body
+    );
     let done = app.post_json("/api/catalog/update-service", Some(&maria), edit).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     let page = app.get_as("/api/v1/services/ledger", Some(&maria)).await.json();
@@ -248,21 +394,49 @@ async fn owners_change_their_service_and_others_cannot() {
     let refused = app.post_json("/api/catalog/update-service", Some(&maria), hostile).await;
     assert!(refused.body.contains("runbook must be an http(s) URL"), "{}", refused.body);
     let bad_tier = json!({"name": "ledger", "description": "x", "tier": 7, "lifecycle": "production", "runbook": "", "slo": ""});
-    assert_ne!(app.post_json("/api/catalog/update-service", Some(&maria), bad_tier).await.status, StatusCode::OK);
+    assert_ne!(
+        app.post_json("/api/catalog/update-service", Some(&maria), bad_tier).await.status,
+        StatusCode::OK
+    );
     let page = app.get_as("/api/v1/services/ledger", Some(&maria)).await.json();
     assert_eq!(page["service"]["description"], "Owned by payments");
 
     // Attesting a check records who and when and moves the score.
     let before = page["readiness"]["score"]["met"].as_u64().unwrap();
-    let check = page["readiness"]["checks"].as_array().unwrap().iter()
-        .find(|c| c["met"] == false && c["check"]["evidence"] == "attested").unwrap()["check"]["id"].as_str().unwrap().to_string();
-    let done = app.post_json("/api/catalog/attest", Some(&maria), json!({"service": "ledger", "check": check, "attested": true})).await;
+    let check = page["readiness"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["met"] == false && c["check"]["evidence"] == "attested")
+        .unwrap()["check"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let done = app
+        .post_json(
+            "/api/catalog/attest",
+            Some(&maria),
+            json!({"service": "ledger", "check": check, "attested": true}),
+        )
+        .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     let page = app.get_as("/api/v1/services/ledger", Some(&maria)).await.json();
     assert_eq!(page["readiness"]["score"]["met"].as_u64().unwrap(), before + 1);
-    let row = page["readiness"]["checks"].as_array().unwrap().iter().find(|c| c["check"]["id"] == check.as_str()).unwrap().clone();
+    let row = page["readiness"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"]["id"] == check.as_str())
+        .unwrap()
+        .clone();
     assert!(row["because"].as_str().unwrap().starts_with("attested by maria on 20"), "{row}");
-    let derived = app.post_json("/api/catalog/attest", Some(&maria), json!({"service": "ledger", "check": "slo", "attested": true})).await;
+    let derived = app
+        .post_json(
+            "/api/catalog/attest",
+            Some(&maria),
+            json!({"service": "ledger", "check": "slo", "attested": true}),
+        )
+        .await;
     assert!(derived.body.contains("not a check a squad attests"), "{}", derived.body);
 }
 
@@ -276,7 +450,11 @@ async fn owners_cannot_change_their_tier_but_sres_can() {
     assert_eq!(before, json!(1));
     let lower = json!({"name": "ledger", "description": "x", "tier": 4, "lifecycle": "production", "runbook": "", "slo": ""});
     let refused = app.post_json("/api/catalog/update-service", Some(&maria), lower.clone()).await;
-    assert!(matches!(serde_json::from_str::<AppError>(&refused.body), Ok(AppError::Forbidden(m)) if m.contains("tier")), "{}", refused.body);
+    assert!(
+        matches!(serde_json::from_str::<AppError>(&refused.body), Ok(AppError::Forbidden(m)) if m.contains("tier")),
+        "{}",
+        refused.body
+    );
     let page = app.get_as("/api/v1/services/ledger", Some(&maria)).await.json();
     assert_eq!(tier_of(page.clone()), before);
     assert_ne!(page["service"]["description"], "x", "a refused edit changes nothing");
@@ -287,7 +465,8 @@ async fn owners_cannot_change_their_tier_but_sres_can() {
 }
 
 fn bearer(path: &str, token: &str, post: bool) -> axum::http::Request<axum::body::Body> {
-    let builder = if post { axum::http::Request::post(path) } else { axum::http::Request::get(path) };
+    let builder =
+        if post { axum::http::Request::post(path) } else { axum::http::Request::get(path) };
     builder
         .header("authorization", format!("Bearer {token}"))
         .header("origin", common::PUBLIC_URL)
@@ -305,14 +484,22 @@ async fn tokens_work_on_the_api_only_until_they_expire_or_are_revoked() {
     let app = TestApp::demo().await;
     let sre = app.sign_in("sre").await;
     let reply = app.post_form("/api/tokens/create", Some(&sre), "name=ci").await;
-    let token: String = serde_json::from_str(&reply.body).unwrap_or_else(|_| panic!("{}", reply.body));
+    let token: String =
+        serde_json::from_str(&reply.body).unwrap_or_else(|_| panic!("{}", reply.body));
     for (route, _) in API_ROUTES.iter().filter(|(route, _)| !route.ends_with("/query")) {
         let reply = app.send(bearer(&api_url(route), &token, false)).await;
         assert_eq!(reply.status, StatusCode::OK, "{route}: {}", reply.body);
     }
     assert_eq!(app.send(bearer("/api/v1/me", &token, false)).await.json()["sre"], true);
     // Outside /api/v1: refused, even for an SRE's token.
-    for (path, post) in [("/api/tokens/create", true), ("/api/tokens/list", true), ("/api/access/tokens", true), ("/api/admin/defaults", true), ("/admin", false), ("/services/ledger", false)] {
+    for (path, post) in [
+        ("/api/tokens/create", true),
+        ("/api/tokens/list", true),
+        ("/api/access/tokens", true),
+        ("/api/admin/defaults", true),
+        ("/admin", false),
+        ("/services/ledger", false),
+    ] {
         let reply = app.send(bearer(path, &token, post)).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}: {}", reply.body);
     }
@@ -321,14 +508,26 @@ async fn tokens_work_on_the_api_only_until_they_expire_or_are_revoked() {
     assert_eq!(listed[0]["scope"], "read");
     assert!(listed[0]["last_used_at"].is_i64(), "last use recorded: {listed}");
     // Expired: made directly with an expiry in the past.
-    let identity = app.send(bearer("/api/v1/me", &token, false)).await.json()["identity"].as_str().unwrap().to_string();
+    let identity = app.send(bearer("/api/v1/me", &token, false)).await.json()["identity"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (_, expired) = tokens::create(
         &app.store,
-        tokens::NewToken { identity_id: &identity, owner: "sre", name: "old", scope: tokens::Scope::Read, expires_at: console_core::dates::now() - 1 },
+        tokens::NewToken {
+            identity_id: &identity,
+            owner: "sre",
+            name: "old",
+            scope: tokens::Scope::Read,
+            expires_at: console_core::dates::now() - 1,
+        },
     )
     .await
     .unwrap();
-    assert_eq!(app.send(bearer("/api/v1/me", &expired, false)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.send(bearer("/api/v1/me", &expired, false)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     // Expiry beyond the platform maximum is refused; the query scope is off by default.
     let long = app.post_form("/api/tokens/create", Some(&sre), "name=long&days=3650").await;
     assert_eq!(long.status, StatusCode::BAD_REQUEST, "{}", long.body);
@@ -336,8 +535,14 @@ async fn tokens_work_on_the_api_only_until_they_expire_or_are_revoked() {
     assert_eq!(query.status, StatusCode::FORBIDDEN, "{}", query.body);
     // Revoked by its owner: it stops at once.
     let id = listed[0]["id"].as_str().unwrap();
-    assert_eq!(app.post_form("/api/tokens/revoke", Some(&sre), &format!("id={id}")).await.status, StatusCode::OK);
-    assert_eq!(app.send(bearer("/api/v1/me", &token, false)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.post_form("/api/tokens/revoke", Some(&sre), &format!("id={id}")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.send(bearer("/api/v1/me", &token, false)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 /// SREs see and revoke anyone's tokens, and offboard a person: every session and token at once.
@@ -361,14 +566,25 @@ const SEARCH_SERVICE: &str = "search-api";
 async fn revoke_and_offboard(app: TestApp) {
     let maria = app.sign_in("maria").await;
     let maria_laptop = app.sign_in("maria").await;
-    let token: String = serde_json::from_str(&app.post_form("/api/tokens/create", Some(&maria), "name=ci").await.body).unwrap();
-    let second: String = serde_json::from_str(&app.post_form("/api/tokens/create", Some(&maria), "name=cron").await.body).unwrap();
+    let token: String = serde_json::from_str(
+        &app.post_form("/api/tokens/create", Some(&maria), "name=ci").await.body,
+    )
+    .unwrap();
+    let second: String = serde_json::from_str(
+        &app.post_form("/api/tokens/create", Some(&maria), "name=cron").await.body,
+    )
+    .unwrap();
     let id_of = |t: &str| t.strip_prefix("cst_").unwrap().split('_').next().unwrap().to_string();
 
     let arjun = app.sign_in("arjun").await;
-    let refused = app.post_form("/api/tokens/revoke", Some(&arjun), &format!("id={}", id_of(&token))).await;
+    let refused =
+        app.post_form("/api/tokens/revoke", Some(&arjun), &format!("id={}", id_of(&token))).await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.send(bearer("/api/v1/me", &token, false)).await.status, StatusCode::OK, "still works");
+    assert_eq!(
+        app.send(bearer("/api/v1/me", &token, false)).await.status,
+        StatusCode::OK,
+        "still works"
+    );
 
     // Maria sees both her sessions, this one marked.
     let sessions = app.post_json("/api/sessions/mine", Some(&maria), json!({})).await.json();
@@ -377,14 +593,30 @@ async fn revoke_and_offboard(app: TestApp) {
 
     let sre = app.sign_in("sre").await;
     let all = app.post_json("/api/access/tokens", Some(&sre), json!({})).await.json();
-    assert!(all.as_array().unwrap().iter().any(|t| t["owner"] == "maria" && t["id"] == id_of(&second)), "{all}");
-    assert_eq!(app.post_form("/api/access/revoke-token", Some(&sre), &format!("id={}", id_of(&second))).await.status, StatusCode::OK);
-    assert_eq!(app.send(bearer("/api/v1/me", &second, false)).await.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        all.as_array().unwrap().iter().any(|t| t["owner"] == "maria" && t["id"] == id_of(&second)),
+        "{all}"
+    );
+    assert_eq!(
+        app.post_form("/api/access/revoke-token", Some(&sre), &format!("id={}", id_of(&second)))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.send(bearer("/api/v1/me", &second, false)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
     // A grant beyond her squad, which offboarding must end too.
-    let grant = format!("grantee=maria&service={SEARCH_SERVICE}&access=logs&hours=2&reason=on%20call");
+    let grant =
+        format!("grantee=maria&service={SEARCH_SERVICE}&access=logs&hours=2&reason=on%20call");
     assert_eq!(app.post_form("/api/access/grant", Some(&sre), &grant).await.status, StatusCode::OK);
-    let grants_on = || async { app.post_json("/api/access/service-grants", Some(&sre), json!({"service": SEARCH_SERVICE})).await.json() };
+    let grants_on = || async {
+        app.post_json("/api/access/service-grants", Some(&sre), json!({"service": SEARCH_SERVICE}))
+            .await
+            .json()
+    };
     assert_eq!(grants_on().await[0]["grantee"], "maria");
 
     let done = app.post_form("/api/access/offboard", Some(&sre), "actor=maria").await;
@@ -394,10 +626,16 @@ async fn revoke_and_offboard(app: TestApp) {
     for cookie in [&maria, &maria_laptop] {
         assert_eq!(app.get_as("/", Some(cookie)).await.status, StatusCode::SEE_OTHER, "signed out");
     }
-    assert_eq!(app.send(bearer("/api/v1/me", &token, false)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.send(bearer("/api/v1/me", &token, false)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(app.get_as("/", Some(&arjun)).await.status, StatusCode::OK, "others untouched");
     let audit = console_core::audit::export(&app.store, "sre", 0, i64::MAX).await.unwrap();
-    assert!(audit.iter().any(|e| e.kind == "access.offboarded" && e.target == "maria"), "offboarding is audited");
+    assert!(
+        audit.iter().any(|e| e.kind == "access.offboarded" && e.target == "maria"),
+        "offboarding is audited"
+    );
 }
 
 /// Signing out everywhere ends every session of the person, on every device.
@@ -423,32 +661,66 @@ async fn sres_grant_time_bound_access_that_expires() {
     let arjun = app.sign_in("arjun").await;
     let logs = |cookie: String, service: &'static str| {
         let app = &app;
-        async move { app.get_as(&format!("/services/{service}/logs.txt?since=5m"), Some(&cookie)).await.status }
+        async move {
+            app.get_as(&format!("/services/{service}/logs.txt?since=5m"), Some(&cookie))
+                .await
+                .status
+        }
     };
     let replicas = |cookie: String| {
         let app = &app;
-        async move { app.post_json("/api/query/replicas", Some(&cookie), json!({"service": "ledger"})).await.status }
+        async move {
+            app.post_json("/api/query/replicas", Some(&cookie), json!({"service": "ledger"}))
+                .await
+                .status
+        }
     };
     assert_eq!(logs(arjun.clone(), "ledger").await, StatusCode::FORBIDDEN);
     let form = "grantee=arjun&service=ledger&access=logs&hours=2&reason=incident%2042%3A%20ledger%20timeouts";
     let maria = app.sign_in("maria").await;
-    assert_eq!(app.post_form("/api/access/grant", Some(&maria), form).await.status, StatusCode::FORBIDDEN, "owners do not grant");
+    assert_eq!(
+        app.post_form("/api/access/grant", Some(&maria), form).await.status,
+        StatusCode::FORBIDDEN,
+        "owners do not grant"
+    );
     let sre = app.sign_in("sre").await;
-    for bad in [form.replace("hours=2", "hours=100"), form.replace("reason=incident%2042%3A%20ledger%20timeouts", "reason="), form.replace("access=logs", "access=admin")] {
-        assert_eq!(app.post_form("/api/access/grant", Some(&sre), &bad).await.status, StatusCode::BAD_REQUEST, "{bad}");
+    for bad in [
+        form.replace("hours=2", "hours=100"),
+        form.replace("reason=incident%2042%3A%20ledger%20timeouts", "reason="),
+        form.replace("access=logs", "access=admin"),
+    ] {
+        assert_eq!(
+            app.post_form("/api/access/grant", Some(&sre), &bad).await.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
     }
     let granted = app.post_form("/api/access/grant", Some(&sre), form).await;
     assert_eq!(granted.status, StatusCode::OK, "{}", granted.body);
     let grant_id = granted.json()["id"].as_str().unwrap().to_string();
 
-    assert_eq!(logs(arjun.clone(), "ledger").await, StatusCode::OK, "the grant opens ledger's logs");
-    assert_eq!(logs(arjun.clone(), "payments-api").await, StatusCode::FORBIDDEN, "that service only");
+    assert_eq!(
+        logs(arjun.clone(), "ledger").await,
+        StatusCode::OK,
+        "the grant opens ledger's logs"
+    );
+    assert_eq!(
+        logs(arjun.clone(), "payments-api").await,
+        StatusCode::FORBIDDEN,
+        "that service only"
+    );
     assert_eq!(replicas(arjun.clone()).await, StatusCode::FORBIDDEN, "logs, not the REPL");
-    let listed = app.post_json("/api/access/service-grants", Some(&arjun), json!({"service": "ledger"})).await.json();
+    let listed = app
+        .post_json("/api/access/service-grants", Some(&arjun), json!({"service": "ledger"}))
+        .await
+        .json();
     assert_eq!(listed[0]["grantee"], "arjun");
     assert_eq!(listed[0]["reason"], "incident 42: ledger timeouts");
     let audit = console_core::audit::export(&app.store, "test", 0, i64::MAX).await.unwrap();
-    assert!(audit.iter().any(|e| e.kind == "access.granted" && e.actor == "sre" && e.target == "arjun" && e.entity == "ledger"));
+    assert!(audit.iter().any(|e| e.kind == "access.granted"
+        && e.actor == "sre"
+        && e.target == "arjun"
+        && e.entity == "ledger"));
 
     // It ends by itself.
     sqlx::query("UPDATE access_grants SET expires_at = $1 WHERE id = $2")
@@ -457,18 +729,38 @@ async fn sres_grant_time_bound_access_that_expires() {
         .execute(app.store.pool())
         .await
         .unwrap();
-    assert_eq!(logs(arjun.clone(), "ledger").await, StatusCode::FORBIDDEN, "an expired grant opens nothing");
-    assert!(app.post_json("/api/access/service-grants", Some(&arjun), json!({"service": "ledger"})).await.json().as_array().unwrap().is_empty());
+    assert_eq!(
+        logs(arjun.clone(), "ledger").await,
+        StatusCode::FORBIDDEN,
+        "an expired grant opens nothing"
+    );
+    assert!(app
+        .post_json("/api/access/service-grants", Some(&arjun), json!({"service": "ledger"}))
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .is_empty());
 
     // A REPL grant, revoked early.
-    let query = app.post_form("/api/access/grant", Some(&sre), &form.replace("access=logs", "access=query")).await.json();
+    let query = app
+        .post_form("/api/access/grant", Some(&sre), &form.replace("access=logs", "access=query"))
+        .await
+        .json();
     assert_eq!(replicas(arjun.clone()).await, StatusCode::OK);
     let revoke = format!("id={}", query["id"].as_str().unwrap());
-    assert_eq!(app.post_form("/api/access/revoke-grant", Some(&sre), &revoke).await.status, StatusCode::OK);
+    assert_eq!(
+        app.post_form("/api/access/revoke-grant", Some(&sre), &revoke).await.status,
+        StatusCode::OK
+    );
     assert_eq!(replicas(arjun.clone()).await, StatusCode::FORBIDDEN);
 }
 
-fn bearer_json(path: &str, token: &str, body: serde_json::Value) -> axum::http::Request<axum::body::Body> {
+fn bearer_json(
+    path: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> axum::http::Request<axum::body::Body> {
     axum::http::Request::post(path)
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/json")
@@ -490,29 +782,68 @@ async fn query_tokens_need_the_scope_and_the_sres_leave() {
         async move { app.post_form("/api/tokens/create", Some(&cookie), form).await }
     };
     let read: String = serde_json::from_str(&make(maria.clone(), "name=read").await.body).unwrap();
-    assert_eq!(make(maria.clone(), "name=q&scope=query").await.status, StatusCode::FORBIDDEN, "not allowed yet");
+    assert_eq!(
+        make(maria.clone(), "name=q&scope=query").await.status,
+        StatusCode::FORBIDDEN,
+        "not allowed yet"
+    );
 
     let (version, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
     defaults.tokens.allow_query_scope = true;
-    let saved = console_core::defaults::repo::save(&app.store, version, &toml::to_string(&defaults).unwrap(), "sre", "scripts may query").await.unwrap();
-    let query: String = serde_json::from_str(&make(maria.clone(), "name=q&scope=query").await.body).unwrap();
-    let arjun_query: String = serde_json::from_str(&make(arjun.clone(), "name=q&scope=query").await.body).unwrap();
+    let saved = console_core::defaults::repo::save(
+        &app.store,
+        version,
+        &toml::to_string(&defaults).unwrap(),
+        "sre",
+        "scripts may query",
+    )
+    .await
+    .unwrap();
+    let query: String =
+        serde_json::from_str(&make(maria.clone(), "name=q&scope=query").await.body).unwrap();
+    let arjun_query: String =
+        serde_json::from_str(&make(arjun.clone(), "name=q&scope=query").await.body).unwrap();
 
     let run = |token: String| {
         let app = &app;
-        async move { app.send(bearer_json("/api/v1/services/ledger/query", &token, json!({"replica": "none", "sql": "SELECT 1"}))).await }
+        async move {
+            app.send(bearer_json(
+                "/api/v1/services/ledger/query",
+                &token,
+                json!({"replica": "none", "sql": "SELECT 1"}),
+            ))
+            .await
+        }
     };
-    assert_eq!(run(read.clone()).await.status, StatusCode::FORBIDDEN, "a read token does not query");
+    assert_eq!(
+        run(read.clone()).await.status,
+        StatusCode::FORBIDDEN,
+        "a read token does not query"
+    );
     let reply = run(query.clone()).await;
-    assert_eq!(reply.status, StatusCode::NOT_FOUND, "past scope and policy, no such replica: {}", reply.body);
+    assert_eq!(
+        reply.status,
+        StatusCode::NOT_FOUND,
+        "past scope and policy, no such replica: {}",
+        reply.body
+    );
     assert_eq!(run(arjun_query).await.status, StatusCode::FORBIDDEN, "not arjun's squad's service");
-    let bad = app.send(bearer_json("/api/v1/services/ledger/query", &query, json!({"sql": 1}))).await;
+    let bad =
+        app.send(bearer_json("/api/v1/services/ledger/query", &query, json!({"sql": 1}))).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
 
     // SREs take the scope back: existing query tokens stop querying.
     let (_, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
     defaults.tokens.allow_query_scope = false;
-    console_core::defaults::repo::save(&app.store, saved, &toml::to_string(&defaults).unwrap(), "sre", "no more").await.unwrap();
+    console_core::defaults::repo::save(
+        &app.store,
+        saved,
+        &toml::to_string(&defaults).unwrap(),
+        "sre",
+        "no more",
+    )
+    .await
+    .unwrap();
     assert_eq!(run(query).await.status, StatusCode::FORBIDDEN);
     drop(sre);
 }
@@ -527,17 +858,30 @@ async fn audited_reads_refuse_other_sites() {
         let app = &app;
         let sre = sre.clone();
         async move {
-            let request = axum::http::Request::get(path).header("cookie", sre).header("sec-fetch-site", site).body(axum::body::Body::empty()).unwrap();
+            let request = axum::http::Request::get(path)
+                .header("cookie", sre)
+                .header("sec-fetch-site", site)
+                .body(axum::body::Body::empty())
+                .unwrap();
             app.send(request).await.status
         }
     };
-    let paths = ["/services/ledger/logs.txt", "/services/ledger/logs/stream", "/admin/audit.csv", "/admin/defaults.toml"];
+    let paths = [
+        "/services/ledger/logs.txt",
+        "/services/ledger/logs/stream",
+        "/admin/audit.csv",
+        "/admin/defaults.toml",
+    ];
     for path in paths {
         for site in ["cross-site", "same-site"] {
             assert_eq!(get(path, site).await, StatusCode::FORBIDDEN, "{path} {site}");
         }
     }
-    let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE kind NOT LIKE 'auth.%'").fetch_one(app.store.pool()).await.unwrap();
+    let events: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE kind NOT LIKE 'auth.%'")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
     assert_eq!(events, 0, "a refused read runs nothing and leaves no read behind");
     for path in paths {
         assert_ne!(get(path, "same-origin").await, StatusCode::FORBIDDEN, "{path}");
@@ -552,12 +896,23 @@ async fn audited_reads_refuse_other_sites() {
 async fn dev_identities_stop_when_dev_sign_in_is_off() {
     let app = TestApp::demo().await;
     let sre = app.sign_in("sre").await;
-    let token: String = serde_json::from_str(&app.post_form("/api/tokens/create", Some(&sre), "name=old").await.body).unwrap();
+    let token: String = serde_json::from_str(
+        &app.post_form("/api/tokens/create", Some(&sre), "name=old").await.body,
+    )
+    .unwrap();
     assert_eq!(app.send(bearer("/api/v1/me", &token, false)).await.status, StatusCode::OK);
-    let auth = console::auth::Auth { dev_sign_in: false, ..console::auth::Auth::dev(common::PUBLIC_URL) };
+    let auth =
+        console::auth::Auth { dev_sign_in: false, ..console::auth::Auth::dev(common::PUBLIC_URL) };
     let later = TestApp::build(app.store.clone(), auth).await;
-    assert_eq!(later.get_as("/admin", Some(&sre)).await.status, StatusCode::SEE_OTHER, "the session is no sign-in");
-    assert_eq!(later.send(bearer("/api/v1/me", &token, false)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        later.get_as("/admin", Some(&sre)).await.status,
+        StatusCode::SEE_OTHER,
+        "the session is no sign-in"
+    );
+    assert_eq!(
+        later.send(bearer("/api/v1/me", &token, false)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 /// A malformed Bearer header with a session cookie is refused as a token, never served by the

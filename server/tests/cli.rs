@@ -14,7 +14,11 @@ fn console(db: &str, args: &[&str]) -> (i32, String, String) {
         .env("CONSOLE_LOG_LEVEL", "warn")
         .output()
         .expect("the console binary runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -34,17 +38,34 @@ fn import_refuses_to_empty_the_catalog_without_prune() {
 
     let (code, out, _) = console(&db, &["import", "--dir", empty, "--prune", "--dry-run"]);
     assert_eq!(code, 0);
-    assert!(out.contains("dry run: nothing was changed") && out.contains("services: 0 added, 0 changed, 39 removed"), "{out}");
+    assert!(
+        out.contains("dry run: nothing was changed")
+            && out.contains("services: 0 added, 0 changed, 39 removed"),
+        "{out}"
+    );
     let (_, out, _) = console(&db, &["import", "--dir", demo, "--dry-run"]);
-    assert!(out.contains("services: 0 added, 0 changed, 0 removed, 39 unchanged"), "the dry run removed nothing: {out}");
+    assert!(
+        out.contains("services: 0 added, 0 changed, 0 removed, 39 unchanged"),
+        "the dry run removed nothing: {out}"
+    );
     // A dry run names what would change.
     let edited = tempfile::tempdir().unwrap();
     common::write_demo_catalog(edited.path(), |text| {
-        text.replace("Double-entry ledger for every money movement.", "Double-entry ledger, edited in Git.").replace("name: cart\n", "name: cart-v2\n")
+        text.replace(
+            "Double-entry ledger for every money movement.",
+            "Double-entry ledger, edited in Git.",
+        )
+        .replace("name: cart\n", "name: cart-v2\n")
     });
-    let (code, out, err) = console(&db, &["import", "--dir", edited.path().to_str().unwrap(), "--dry-run"]);
+    let (code, out, err) =
+        console(&db, &["import", "--dir", edited.path().to_str().unwrap(), "--dry-run"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("services: 1 added: cart-v2, 1 changed: ledger, 1 removed: cart, 37 unchanged"), "{out}");
+    assert!(
+        out.contains(
+            "services: 1 added: cart-v2, 1 changed: ledger, 1 removed: cart, 37 unchanged"
+        ),
+        "{out}"
+    );
 
     let (code, out, err) = console(&db, &["import", "--dir", empty, "--prune"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -71,7 +92,10 @@ fn skip_invalid_imports_the_valid_rest() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("services: 1 added: artist-web"), "{out}");
     assert!(err.contains("skipped: broken.yaml:4: metadata.name: "), "{err}");
-    assert!(err.contains("warning: good.yaml:1: metadata.annotations.console.dev/tier: no tier"), "{err}");
+    assert!(
+        err.contains("warning: good.yaml:1: metadata.annotations.console.dev/tier: no tier"),
+        "{err}"
+    );
 }
 
 /// Bad input: twenty problems across ten files are all reported, one plain
@@ -91,7 +115,8 @@ fn every_problem_of_a_bad_batch_is_reported_and_nothing_stored() {
     }
     let (code, out, err) = console(&db, &["import", "--dir", catalog.path().to_str().unwrap()]);
     assert_eq!(code, 1, "{out}{err}");
-    let problems: Vec<&str> = err.lines().filter(|l| l.starts_with('f') && l.contains(".yaml:")).collect();
+    let problems: Vec<&str> =
+        err.lines().filter(|l| l.starts_with('f') && l.contains(".yaml:")).collect();
     assert_eq!(problems.len(), 20, "{err}");
     for i in 0..10 {
         assert!(problems.contains(&format!("f{i:02}.yaml:6: metadata.annotations.console.dev/tier: tier must be 1, 2, 3 or 4, not 9").as_str()), "{err}");
@@ -99,7 +124,10 @@ fn every_problem_of_a_bad_batch_is_reported_and_nothing_stored() {
     }
     assert!(err.contains("20 problem(s)"), "{err}");
     let (_, out, _) = console(&db, &["import", "--dir", demo, "--dry-run"]);
-    assert!(out.contains("services: 0 added, 0 changed, 0 removed, 39 unchanged"), "nothing was stored: {out}");
+    assert!(
+        out.contains("services: 0 added, 0 changed, 0 removed, 39 unchanged"),
+        "nothing was stored: {out}"
+    );
 }
 
 /// The import at start never empties the catalog: pointed at an empty directory, the console
@@ -128,8 +156,11 @@ fn the_import_at_start_keeps_the_stored_catalog() {
         .unwrap();
     let ready = (0..100).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(100));
-        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
-        let _ = stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = stream
+            .write_all(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
         let mut reply = String::new();
         let _ = stream.read_to_string(&mut reply);
         reply.starts_with("HTTP/1.1 200")

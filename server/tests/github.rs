@@ -23,8 +23,13 @@ struct FakeGithub {
 }
 
 fn account(headers: &HeaderMap, github: &FakeGithub) -> Result<Value, StatusCode> {
-    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer gho_"));
-    token.and_then(|code| github.accounts.lock().unwrap().get(code).cloned()).ok_or(StatusCode::UNAUTHORIZED)
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer gho_"));
+    token
+        .and_then(|code| github.accounts.lock().unwrap().get(code).cloned())
+        .ok_or(StatusCode::UNAUTHORIZED)
 }
 
 async fn fake_github(github: FakeGithub) -> String {
@@ -89,7 +94,11 @@ fn github_settings(base: &str) -> GithubSettings {
         redirect_url: format!("{PUBLIC_URL}/auth/github/callback"),
         org: "acme".into(),
         // By id (survives a rename): the team the fake calls "data-eng"; by slug: payments-team.
-        team_map: [("slug:payments-team".to_string(), "payments".to_string()), (format!("id:{}", team("data-eng", "acme")["id"]), "data".to_string())].into(),
+        team_map: [
+            ("slug:payments-team".to_string(), "payments".to_string()),
+            (format!("id:{}", team("data-eng", "acme")["id"]), "data".to_string()),
+        ]
+        .into(),
         team_prefix: "squad-".into(),
         sre_team: "slug:platform-sre".into(),
         trust_email: true,
@@ -139,7 +148,10 @@ async fn mapped_and_prefixed_teams_of_the_org_become_squads() {
     let reply = callback(&app, "good").await;
     assert_eq!(reply.location(), "/");
     let user = session(&app, &reply).await;
-    assert_eq!(user["login"], "github:555", "not linked to any person: acts by its GitHub id, not its login");
+    assert_eq!(
+        user["login"], "github:555",
+        "not linked to any person: acts by its GitHub id, not its login"
+    );
     assert_eq!(user["name"], "Quinn");
     assert_eq!(user["sre"], true);
     assert_eq!(user["squads"], json!(["data", "payments", "search"]));
@@ -164,22 +176,37 @@ async fn accounts_outside_the_organisation_are_refused() {
 async fn a_login_named_like_a_catalog_member_is_not_that_member() {
     // Whoever registers `maria` on GitHub (and joins the org) is not the catalog's maria.
     let github = github_with(&[
-        ("namesake", json!({"id": 777, "login": "maria", "name": "Not Maria", "orgs": ["acme"], "teams": [],
-                             "emails": [{"email": "maria@example.com", "verified": false}, {"email": "m@elsewhere.example", "verified": true}]})),
+        (
+            "namesake",
+            json!({"id": 777, "login": "maria", "name": "Not Maria", "orgs": ["acme"], "teams": [],
+                             "emails": [{"email": "maria@example.com", "verified": false}, {"email": "m@elsewhere.example", "verified": true}]}),
+        ),
         // The real maria: by the id annotation in demo/catalog/people.yaml.
-        ("by-id", json!({"id": 1001, "login": "msilva", "name": "Maria", "orgs": ["acme"], "teams": [], "emails": []})),
+        (
+            "by-id",
+            json!({"id": 1001, "login": "msilva", "name": "Maria", "orgs": ["acme"], "teams": [], "emails": []}),
+        ),
         // Someone else linking by a verified e-mail the catalog lists.
-        ("by-email", json!({"id": 4242, "login": "arjun-gh", "name": "Arjun", "orgs": ["acme"], "teams": [],
-                             "emails": [{"email": "Arjun@Example.com", "verified": true}]})),
+        (
+            "by-email",
+            json!({"id": 4242, "login": "arjun-gh", "name": "Arjun", "orgs": ["acme"], "teams": [],
+                             "emails": [{"email": "Arjun@Example.com", "verified": true}]}),
+        ),
     ]);
     let app = app_with(&fake_github(github).await).await;
     let namesake = session(&app, &callback(&app, "namesake").await).await;
     assert_eq!(namesake["login"], "github:777");
     assert_eq!(namesake["squads"], json!([]), "no catalog squad by name or unverified e-mail");
     let maria = session(&app, &callback(&app, "by-id").await).await;
-    assert_eq!((maria["login"].clone(), maria["squads"].clone()), (json!("maria"), json!(["payments"])));
+    assert_eq!(
+        (maria["login"].clone(), maria["squads"].clone()),
+        (json!("maria"), json!(["payments"]))
+    );
     let arjun = session(&app, &callback(&app, "by-email").await).await;
-    assert_eq!((arjun["login"].clone(), arjun["squads"].clone()), (json!("arjun"), json!(["search"])));
+    assert_eq!(
+        (arjun["login"].clone(), arjun["squads"].clone()),
+        (json!("arjun"), json!(["search"]))
+    );
 }
 
 #[tokio::test]
@@ -204,10 +231,14 @@ async fn membership_and_teams_are_rechecked() {
     let cookie = reply.session_cookie().unwrap();
     let user = |cookie: String| {
         let app = &app;
-        async move { app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone() }
+        async move {
+            app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"]
+                .clone()
+        }
     };
     assert_eq!(user(cookie.clone()).await["sre"], true);
-    github.accounts.lock().unwrap().get_mut("member").unwrap()["teams"] = json!([team("squad-search", "acme")]);
+    github.accounts.lock().unwrap().get_mut("member").unwrap()["teams"] =
+        json!([team("squad-search", "acme")]);
     let now = user(cookie.clone()).await;
     assert_eq!((now["sre"].clone(), now["squads"].clone()), (json!(false), json!(["search"])));
     github.accounts.lock().unwrap().get_mut("member").unwrap()["orgs"] = json!([]);
@@ -222,13 +253,23 @@ async fn a_team_whose_slug_is_a_mapped_id_gets_nothing() {
     let data_id = team("data-eng", "acme")["id"].to_string();
     let sre_id = team("platform-sre", "acme")["id"].to_string();
     let github = github_with(&[
-        ("mallory", json!({"id": 666, "login": "mallory", "name": "Mallory", "orgs": ["acme"], "emails": [],
-                           "teams": [team(&data_id, "acme"), team(&sre_id, "acme")]})),
-        ("sre", json!({"id": 777, "login": "octo-sre", "name": "Sam", "orgs": ["acme"], "emails": [],
-                       "teams": [team("platform-sre", "acme")]})),
+        (
+            "mallory",
+            json!({"id": 666, "login": "mallory", "name": "Mallory", "orgs": ["acme"], "emails": [],
+                           "teams": [team(&data_id, "acme"), team(&sre_id, "acme")]}),
+        ),
+        (
+            "sre",
+            json!({"id": 777, "login": "octo-sre", "name": "Sam", "orgs": ["acme"], "emails": [],
+                       "teams": [team("platform-sre", "acme")]}),
+        ),
     ]);
     let base = fake_github(github).await;
-    let app = app_from(GithubSettings { sre_team: format!("id:{sre_id}"), ..github_settings(&base) }, |_| {}).await;
+    let app = app_from(
+        GithubSettings { sre_team: format!("id:{sre_id}"), ..github_settings(&base) },
+        |_| {},
+    )
+    .await;
     let mallory = session(&app, &callback(&app, "mallory").await).await;
     assert_eq!(mallory["sre"], false, "a slug equal to the SRE team's id is not the SRE team");
     assert_eq!(mallory["squads"], json!([]), "a slug equal to data-eng's id is not data-eng");

@@ -12,13 +12,21 @@ use std::time::Duration;
 use tower::ServiceExt;
 
 async fn workloads(app: &TestApp, cookie: &str, service: &str) -> Value {
-    let reply = app.post_json("/api/k8s/workloads", Some(cookie), json!({"service": service, "cluster": ""})).await;
+    let reply = app
+        .post_json("/api/k8s/workloads", Some(cookie), json!({"service": service, "cluster": ""}))
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     reply.json()
 }
 
 /// Polls `service`'s view until `ready` holds (life in the sandbox takes a few ticks).
-async fn until(app: &TestApp, cookie: &str, service: &str, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+async fn until(
+    app: &TestApp,
+    cookie: &str,
+    service: &str,
+    what: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
     for _ in 0..100 {
         let view = workloads(app, cookie, service).await;
         if ready(&view) {
@@ -45,31 +53,55 @@ async fn deployment_views_show_rollouts_pods_and_events() {
     let d = deployment(&ledger);
     assert_eq!((d["name"].as_str(), d["namespace"].as_str()), (Some("ledger"), Some("payments")));
     assert_eq!(d["rollout"]["state"], "Complete");
-    assert_eq!((d["desired"].as_i64(), d["ready"].as_i64(), d["available"].as_i64()), (Some(3), Some(3), Some(3)));
-    assert_eq!(d["images"], json!(["registry.example.com/ledger:1.0.0", "registry.example.com/proxy:3.1"]));
+    assert_eq!(
+        (d["desired"].as_i64(), d["ready"].as_i64(), d["available"].as_i64()),
+        (Some(3), Some(3), Some(3))
+    );
+    assert_eq!(
+        d["images"],
+        json!(["registry.example.com/ledger:1.0.0", "registry.example.com/proxy:3.1"])
+    );
     let pods = d["pods"].as_array().unwrap();
     assert_eq!(pods.len(), 3);
-    assert!(pods.iter().all(|p| p["containers"] == json!(["app", "proxy"]) && p["node"].as_str().unwrap().starts_with("node-")));
-    assert!(pods.iter().any(|p| p["last_termination"] == "OOMKilled (137)" && p["restarts"] == 1), "{pods:?}");
+    assert!(pods.iter().all(|p| p["containers"] == json!(["app", "proxy"])
+        && p["node"].as_str().unwrap().starts_with("node-")));
+    assert!(
+        pods.iter().any(|p| p["last_termination"] == "OOMKilled (137)" && p["restarts"] == 1),
+        "{pods:?}"
+    );
     let events = d["events"].as_array().unwrap();
-    assert!(events.iter().any(|e| e["reason"] == "OOMKilling" && e["warning"] == true), "{events:?}");
+    assert!(
+        events.iter().any(|e| e["reason"] == "OOMKilling" && e["warning"] == true),
+        "{events:?}"
+    );
     assert!(events.iter().any(|e| e["reason"] == "Scheduled"));
 
     // payouts-worker: a rollout stuck on an image pull is reported failed, with the reason.
     // The pod's ErrImagePull turns into ImagePullBackOff on a later tick than the deadline can
     // pass: wait for both rather than for the first.
     let stuck = until(&app, &maria, "payouts-worker", "a stalled rollout", |v| {
-        deployment(v)["rollout"]["state"] == "Failed" && deployment(v)["pods"].as_array().unwrap().iter().any(|p| p["waiting"] == "ImagePullBackOff")
+        deployment(v)["rollout"]["state"] == "Failed"
+            && deployment(v)["pods"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["waiting"] == "ImagePullBackOff")
     })
     .await;
     let d = deployment(&stuck);
     assert_eq!(d["rollout"]["reason"], "ProgressDeadlineExceeded");
     assert!(d["pods"].as_array().unwrap().iter().any(|p| p["waiting"] == "ImagePullBackOff"));
-    assert!(d["events"].as_array().unwrap().iter().any(|e| e["reason"] == "Failed" && e["warning"] == true));
+    assert!(d["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["reason"] == "Failed" && e["warning"] == true));
 
     // fraud-scoring: its container crashes again and again.
     let crashing = until(&app, &maria, "fraud-scoring", "CrashLoopBackOff", |v| {
-        deployment(v)["pods"].as_array().is_some_and(|ps| ps.iter().any(|p| p["waiting"] == "CrashLoopBackOff"))
+        deployment(v)["pods"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["waiting"] == "CrashLoopBackOff"))
     })
     .await;
     let d = deployment(&crashing);
@@ -78,7 +110,10 @@ async fn deployment_views_show_rollouts_pods_and_events() {
 
     // refunds-ui: a rollout progresses a pod at a time, then completes on a new revision.
     assert!(sandbox.rollout("payments", "refunds-ui", "2.0.0"));
-    until(&app, &maria, "refunds-ui", "a rollout in progress", |v| deployment(v)["rollout"]["state"] == "Progressing").await;
+    until(&app, &maria, "refunds-ui", "a rollout in progress", |v| {
+        deployment(v)["rollout"]["state"] == "Progressing"
+    })
+    .await;
     let done = until(&app, &maria, "refunds-ui", "the rollout complete", |v| {
         deployment(v)["rollout"]["state"] == "Complete" && deployment(v)["revision"] == 2
     })
@@ -86,7 +121,10 @@ async fn deployment_views_show_rollouts_pods_and_events() {
     let d = deployment(&done);
     assert_eq!(d["images"], json!(["registry.example.com/refunds-ui:2.0.0"]));
     let revisions = d["revisions"].as_array().unwrap();
-    assert_eq!((revisions[0]["revision"].as_u64(), revisions[0]["current"].as_bool()), (Some(2), Some(true)));
+    assert_eq!(
+        (revisions[0]["revision"].as_u64(), revisions[0]["current"].as_bool()),
+        (Some(2), Some(true))
+    );
     assert_eq!(revisions[1]["revision"], 1);
     assert!(d["pods"].as_array().unwrap().iter().all(|p| p["revision"] == 2));
 
@@ -113,13 +151,24 @@ async fn page_views_make_no_api_requests_once_the_caches_are_warm() {
 async fn bad_input_gets_a_clear_error_or_an_empty_state() {
     let (app, _sandbox) = TestApp::with_sandbox().await;
     let maria = app.sign_in("maria").await;
-    let unknown = app.post_json("/api/k8s/workloads", Some(&maria), json!({"service": "ledger", "cluster": "mars"})).await;
+    let unknown = app
+        .post_json(
+            "/api/k8s/workloads",
+            Some(&maria),
+            json!({"service": "ledger", "cluster": "mars"}),
+        )
+        .await;
     assert!(unknown.body.contains("no cluster named \\\"mars\\\""), "{}", unknown.body);
-    let missing = app.post_json("/api/k8s/workloads", Some(&maria), json!({"service": "no-such", "cluster": ""})).await;
+    let missing = app
+        .post_json("/api/k8s/workloads", Some(&maria), json!({"service": "no-such", "cluster": ""}))
+        .await;
     assert!(missing.body.contains("NotFound"), "{}", missing.body);
 
     // A namespace with nothing in it: an empty state, not an error.
-    sqlx::query("UPDATE services SET k8s_namespace = 'nowhere' WHERE name = 'ledger'").execute(app.store.pool()).await.unwrap();
+    sqlx::query("UPDATE services SET k8s_namespace = 'nowhere' WHERE name = 'ledger'")
+        .execute(app.store.pool())
+        .await
+        .unwrap();
     let empty = workloads(&app, &maria, "ledger").await;
     assert_eq!(empty["deployments"], json!([]));
     let page = app.get_as("/services/ledger/deployments", Some(&maria)).await;
@@ -128,8 +177,17 @@ async fn bad_input_gets_a_clear_error_or_an_empty_state() {
     sqlx::query("UPDATE services SET k8s_namespace = '', k8s_selector = 'app=nothing-here' WHERE name = 'cart'").execute(app.store.pool()).await.unwrap();
     assert_eq!(workloads(&app, &maria, "cart").await["deployments"], json!([]));
     // An empty selector would match everything: refused.
-    sqlx::query("UPDATE services SET k8s_selector = '' WHERE name = 'refunds-ui'").execute(app.store.pool()).await.unwrap();
-    let reply = app.post_json("/api/k8s/workloads", Some(&maria), json!({"service": "refunds-ui", "cluster": ""})).await;
+    sqlx::query("UPDATE services SET k8s_selector = '' WHERE name = 'refunds-ui'")
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    let reply = app
+        .post_json(
+            "/api/k8s/workloads",
+            Some(&maria),
+            json!({"service": "refunds-ui", "cluster": ""}),
+        )
+        .await;
     assert!(reply.body.contains("empty label selector"), "{}", reply.body);
     let logs = app.get_as("/services/refunds-ui/logs.txt", Some(&maria)).await;
     assert_eq!(logs.status, StatusCode::BAD_REQUEST);
@@ -149,7 +207,8 @@ async fn logs_merge_every_pod_and_honour_each_option() {
     // Polled, not slept on: until every container of the 3 pods has logged a line.
     let mut reply = download(&app, &maria, "since=5m").await;
     for _ in 0..200 {
-        let containers: std::collections::BTreeSet<&str> = reply.1.iter().filter_map(|l| l.split(' ').next()).collect();
+        let containers: std::collections::BTreeSet<&str> =
+            reply.1.iter().filter_map(|l| l.split(' ').next()).collect();
         if containers.len() == 6 {
             break;
         }
@@ -158,9 +217,12 @@ async fn logs_merge_every_pod_and_honour_each_option() {
     }
     let (status, lines, body) = reply;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let pods: std::collections::BTreeSet<&str> = lines.iter().map(|l| l.split('/').next().unwrap()).collect();
+    let pods: std::collections::BTreeSet<&str> =
+        lines.iter().map(|l| l.split('/').next().unwrap()).collect();
     assert_eq!(pods.len(), 3, "every pod in one timeline: {pods:?}");
-    assert!(lines.iter().any(|l| l.contains("/proxy ")) && lines.iter().any(|l| l.contains("/app ")));
+    assert!(
+        lines.iter().any(|l| l.contains("/proxy ")) && lines.iter().any(|l| l.contains("/app "))
+    );
     let times: Vec<&str> = lines.iter().map(|l| l.split(' ').nth(1).unwrap()).collect();
     let mut sorted = times.clone();
     sorted.sort_by_key(|t| t.parse::<jiff::Timestamp>().unwrap());
@@ -184,7 +246,8 @@ async fn logs_merge_every_pod_and_honour_each_option() {
     // previous: the last run of the crash-looping container, once it has crashed.
     let mut previous = String::new();
     for _ in 0..50 {
-        let reply = app.get_as("/services/fraud-scoring/logs.txt?previous=true", Some(&maria)).await;
+        let reply =
+            app.get_as("/services/fraud-scoring/logs.txt?previous=true", Some(&maria)).await;
         if reply.body.contains("panic: cannot start") {
             previous = reply.body;
             break;
@@ -242,9 +305,13 @@ impl Events {
                 let mut event = String::from("message");
                 let mut data = String::new();
                 for line in frame.lines() {
-                    if let Some(e) = line.strip_prefix("event: ").or_else(|| line.strip_prefix("event:")) {
+                    if let Some(e) =
+                        line.strip_prefix("event: ").or_else(|| line.strip_prefix("event:"))
+                    {
                         event = e.to_string();
-                    } else if let Some(d) = line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:")) {
+                    } else if let Some(d) =
+                        line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:"))
+                    {
                         data.push_str(d);
                     }
                 }
@@ -278,8 +345,16 @@ async fn follow_streams_new_lines_and_new_pods_of_a_rollout_join() {
     let (app, sandbox) = TestApp::with_sandbox().await;
     let maria = app.sign_in("maria").await;
     let before = sandbox.pods("payments", "backstage.io/kubernetes-id=refunds-ui");
-    let mut events = Events::open(&app, "/services/refunds-ui/logs/stream?follow=true&since=1m&filter=marker", &maria).await;
-    assert!(eventually(|| sandbox.follows_of("payments", &before[0]) > 0).await, "the pod is followed");
+    let mut events = Events::open(
+        &app,
+        "/services/refunds-ui/logs/stream?follow=true&since=1m&filter=marker",
+        &maria,
+    )
+    .await;
+    assert!(
+        eventually(|| sandbox.follows_of("payments", &before[0]) > 0).await,
+        "the pod is followed"
+    );
     sandbox.write_log("payments", &before[0], "app", "marker one");
     let line = events.line_where("marker one", |l| l["text"] == "marker one").await;
     assert_eq!(line["pod"], before[0].as_str());
@@ -324,9 +399,16 @@ async fn log_limits_come_from_the_platform_defaults() {
     assert!(uncapped.len() > 5, "enough lines for the cap below to cut: {}", uncapped.len());
 
     let (version, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
-    defaults.logs = console_core::defaults::LogLimits { max_window_minutes: 60, max_lines: 5, max_follows_per_user: 1, max_live_views_per_user: 1 };
+    defaults.logs = console_core::defaults::LogLimits {
+        max_window_minutes: 60,
+        max_lines: 5,
+        max_follows_per_user: 1,
+        max_live_views_per_user: 1,
+    };
     let document = toml::to_string(&defaults).unwrap();
-    console_core::defaults::repo::save(&app.store, version, &document, "sre", "tighter logs").await.unwrap();
+    console_core::defaults::repo::save(&app.store, version, &document, "sre", "tighter logs")
+        .await
+        .unwrap();
 
     let (status, _, body) = download(&app, &maria, "since=2h").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -340,12 +422,16 @@ async fn log_limits_come_from_the_platform_defaults() {
     assert!(first.next(Duration::from_secs(15)).await.is_some(), "the first follow runs");
     let mut second = Events::open(&app, "/services/ledger/logs/stream?follow=true", &maria).await;
     let (event, data) = second.next(Duration::from_secs(5)).await.unwrap();
-    assert_eq!((event.as_str(), data.as_str()), ("problem", "you already follow 1 log streams: close one first"));
+    assert_eq!(
+        (event.as_str(), data.as_str()),
+        ("problem", "you already follow 1 log streams: close one first")
+    );
     drop(first);
     let mut third = None;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let mut again = Events::open(&app, "/services/ledger/logs/stream?follow=true", &maria).await;
+        let mut again =
+            Events::open(&app, "/services/ledger/logs/stream?follow=true", &maria).await;
         match again.next(Duration::from_secs(5)).await {
             Some((event, _)) if event == "lines" => {
                 third = Some(again);
@@ -364,8 +450,14 @@ async fn a_cluster_that_goes_away_is_served_stale_then_live_again() {
     let live = workloads(&app, &maria, "ledger").await;
     sandbox.stop().await;
 
-    let stale = until(&app, &maria, "ledger", "a stale banner", |v| v["clusters"][0]["stale_since"].is_string()).await;
-    assert_eq!(stale["deployments"].as_array().unwrap().len(), live["deployments"].as_array().unwrap().len());
+    let stale = until(&app, &maria, "ledger", "a stale banner", |v| {
+        v["clusters"][0]["stale_since"].is_string()
+    })
+    .await;
+    assert_eq!(
+        stale["deployments"].as_array().unwrap().len(),
+        live["deployments"].as_array().unwrap().len()
+    );
     assert_eq!(deployment(&stale)["name"], "ledger", "the cached state keeps serving");
     let page = app.get_as("/services/ledger/deployments", Some(&maria)).await;
     assert_eq!(page.status, StatusCode::OK);
@@ -375,11 +467,15 @@ async fn a_cluster_that_goes_away_is_served_stale_then_live_again() {
     assert!(logs.body.contains("not reachable right now"), "{}", logs.body);
 
     sandbox.resume().await.unwrap();
-    until(&app, &maria, "ledger", "the banner gone", |v| v["clusters"][0]["stale_since"].is_null()).await;
+    until(&app, &maria, "ledger", "the banner gone", |v| v["clusters"][0]["stale_since"].is_null())
+        .await;
     // Live again: a rollout started now shows up.
     assert!(sandbox.rollout("payments", "ledger", "9.9.9"));
     until(&app, &maria, "ledger", "the new rollout", |v| deployment(v)["revision"] == 2).await;
-    assert_eq!(app.get_as("/services/ledger/logs.txt?since=5m", Some(&maria)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get_as("/services/ledger/logs.txt?since=5m", Some(&maria)).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -429,20 +525,41 @@ async fn log_reads_are_audited_with_who_what_and_how_many() {
     assert!(viewed > 0);
 
     let audit = console_core::audit::export(&app.store, "test", 0, i64::MAX).await.unwrap();
-    let downloaded = audit.iter().find(|e| e.kind == "logs.downloaded").expect("the download is audited");
+    let downloaded =
+        audit.iter().find(|e| e.kind == "logs.downloaded").expect("the download is audited");
     assert_eq!((downloaded.actor.as_str(), downloaded.entity.as_str()), ("maria", "ledger"));
     assert_eq!(downloaded.row_count, lines.len() as i64);
-    assert!(downloaded.detail.contains("since=30m") && downloaded.detail.contains("filter=declined"), "{}", downloaded.detail);
+    assert!(
+        downloaded.detail.contains("since=30m") && downloaded.detail.contains("filter=declined"),
+        "{}",
+        downloaded.detail
+    );
     let read = audit.iter().find(|e| e.kind == "logs.read").expect("the view is audited");
     assert_eq!((read.actor.as_str(), read.row_count), ("maria", viewed as i64));
     // The owning squad browses them; other squads cannot.
-    let reads = app.post_json("/api/audit/service-reads", Some(&maria), json!({"service": "ledger"})).await;
-    assert!(reads.json().as_array().unwrap().iter().any(|r| r["kind"] == "logs.downloaded" && r["actor"] == "maria"), "{}", reads.body);
+    let reads =
+        app.post_json("/api/audit/service-reads", Some(&maria), json!({"service": "ledger"})).await;
+    assert!(
+        reads
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "logs.downloaded" && r["actor"] == "maria"),
+        "{}",
+        reads.body
+    );
     let arjun = app.sign_in("arjun").await;
-    assert_eq!(app.post_json("/api/audit/service-reads", Some(&arjun), json!({"service": "ledger"})).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.post_json("/api/audit/service-reads", Some(&arjun), json!({"service": "ledger"}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
 
     // A follow: its start, then (once closed) how many lines it carried.
-    let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &maria).await;
+    let mut follow =
+        Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &maria).await;
     follow.line_where("any line", |_| true).await;
     drop(follow);
     let mut ended = None;
@@ -465,12 +582,23 @@ async fn live_views_are_capped_per_person() {
     let (app, _sandbox) = TestApp::with_sandbox().await;
     let (version, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
     defaults.logs.max_live_views_per_user = 2;
-    console_core::defaults::repo::save(&app.store, version, &toml::to_string(&defaults).unwrap(), "sre", "two views").await.unwrap();
+    console_core::defaults::repo::save(
+        &app.store,
+        version,
+        &toml::to_string(&defaults).unwrap(),
+        "sre",
+        "two views",
+    )
+    .await
+    .unwrap();
     let maria = app.sign_in("maria").await;
     let open = |cookie: String| {
         let router = app.router.clone();
         async move {
-            let request = Request::get("/services/ledger/deployments/live").header("cookie", cookie).body(Body::empty()).unwrap();
+            let request = Request::get("/services/ledger/deployments/live")
+                .header("cookie", cookie)
+                .body(Body::empty())
+                .unwrap();
             router.oneshot(request).await.unwrap()
         }
     };
@@ -480,7 +608,10 @@ async fn live_views_are_capped_per_person() {
     let third = open(maria.clone()).await;
     assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
     let body = axum::body::to_bytes(third.into_body(), 1 << 16).await.unwrap();
-    assert_eq!(String::from_utf8_lossy(&body), "you already have 2 live views open: close one first");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "you already have 2 live views open: close one first"
+    );
     // Someone else is not held back by maria's views.
     let arjun = app.sign_in("arjun").await;
     assert_eq!(open(arjun).await.status(), StatusCode::OK);
@@ -523,7 +654,11 @@ async fn workloads_outside_the_squads_namespaces_are_not_shown() {
     assert_eq!(view["namespace"], "payments");
     let (status, lines, _) = download(&app, &maria, "since=30m").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(!lines.is_empty() && lines.iter().all(|l| !l.starts_with("ledger-lookalike") && !l.contains("FORGED")), "{lines:?}");
+    assert!(
+        !lines.is_empty()
+            && lines.iter().all(|l| !l.starts_with("ledger-lookalike") && !l.contains("FORGED")),
+        "{lines:?}"
+    );
 }
 
 /// Polls `done` every 50 ms for up to 15 s; false if it never held.
@@ -542,24 +677,39 @@ async fn eventually(mut done: impl FnMut() -> bool) -> bool {
 /// pods are followed instead.
 #[tokio::test]
 async fn gone_pods_leave_a_follow() {
-    let options = console_sandbox::Options { tick: Duration::from_millis(100), lingering_follows: true, ..Default::default() };
+    let options = console_sandbox::Options {
+        tick: Duration::from_millis(100),
+        lingering_follows: true,
+        ..Default::default()
+    };
     let (app, sandbox) = TestApp::with_sandbox_options(vec![], options).await;
     let maria = app.sign_in("maria").await;
     let pods = || sandbox.pods("payments", "backstage.io/kubernetes-id=refunds-ui");
     let before = pods();
-    let mut events = Events::open(&app, "/services/refunds-ui/logs/stream?follow=true&since=1m", &maria).await;
-    let reader = tokio::spawn(async move { while events.next(Duration::from_secs(60)).await.is_some() {} });
-    assert!(eventually(|| before.iter().all(|p| sandbox.follows_of("payments", p) > 0)).await, "every pod followed");
+    let mut events =
+        Events::open(&app, "/services/refunds-ui/logs/stream?follow=true&since=1m", &maria).await;
+    let reader =
+        tokio::spawn(async move { while events.next(Duration::from_secs(60)).await.is_some() {} });
+    assert!(
+        eventually(|| before.iter().all(|p| sandbox.follows_of("payments", p) > 0)).await,
+        "every pod followed"
+    );
 
     assert!(sandbox.rollout("payments", "refunds-ui", "3.0.0"));
-    assert!(eventually(|| !pods().iter().any(|p| before.contains(p))).await, "the rollout replaced every pod");
+    assert!(
+        eventually(|| !pods().iter().any(|p| before.contains(p))).await,
+        "the rollout replaced every pod"
+    );
     let after = pods();
     assert!(
         eventually(|| before.iter().all(|p| sandbox.follows_of("payments", p) == 0)).await,
         "the gone pods' streams are still open: {:?}",
         before.iter().map(|p| sandbox.follows_of("payments", p)).collect::<Vec<_>>()
     );
-    assert!(eventually(|| after.iter().all(|p| sandbox.follows_of("payments", p) > 0)).await, "the new pods are followed");
+    assert!(
+        eventually(|| after.iter().all(|p| sandbox.follows_of("payments", p) > 0)).await,
+        "the new pods are followed"
+    );
     reader.abort();
 }
 
@@ -570,7 +720,8 @@ async fn a_follow_stops_following_the_cluster_when_its_client_goes() {
     let (app, sandbox) = TestApp::with_sandbox().await;
     let maria = app.sign_in("maria").await;
     assert_eq!(sandbox.open_follows(), 0);
-    let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &maria).await;
+    let mut follow =
+        Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &maria).await;
     follow.line_where("any line", |_| true).await;
     // ledger: 3 pods × 2 containers.
     let mut open = 0;
@@ -601,21 +752,34 @@ async fn an_open_follow_ends_when_access_does() {
     let (app, sandbox) = TestApp::with_sandbox().await;
     let sre = app.sign_in("sre").await;
     let granted = app
-        .post_form("/api/access/grant", Some(&sre), "grantee=arjun&service=ledger&access=logs&hours=1&reason=incident%207")
+        .post_form(
+            "/api/access/grant",
+            Some(&sre),
+            "grantee=arjun&service=ledger&access=logs&hours=1&reason=incident%207",
+        )
         .await;
     assert_eq!(granted.status, StatusCode::OK, "{}", granted.body);
     let arjun = app.sign_in("arjun").await;
-    let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &arjun).await;
+    let mut follow =
+        Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &arjun).await;
     follow.line_where("a line under the grant", |_| true).await;
     let revoke = format!("id={}", granted.json()["id"].as_str().unwrap());
-    assert_eq!(app.post_form("/api/access/revoke-grant", Some(&sre), &revoke).await.status, StatusCode::OK);
+    assert_eq!(
+        app.post_form("/api/access/revoke-grant", Some(&sre), &revoke).await.status,
+        StatusCode::OK
+    );
     assert_eq!(ending(&mut follow).await, ACCESS_ENDED, "a revoked grant");
 
     // A grant that runs out.
     let granted = app
-        .post_form("/api/access/grant", Some(&sre), "grantee=arjun&service=ledger&access=logs&hours=1&reason=incident%208")
+        .post_form(
+            "/api/access/grant",
+            Some(&sre),
+            "grantee=arjun&service=ledger&access=logs&hours=1&reason=incident%208",
+        )
         .await;
-    let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &arjun).await;
+    let mut follow =
+        Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &arjun).await;
     follow.line_where("a line under the second grant", |_| true).await;
     sqlx::query("UPDATE access_grants SET expires_at = $1 WHERE id = $2")
         .bind(console_core::dates::now() - 1)
@@ -627,21 +791,29 @@ async fn an_open_follow_ends_when_access_does() {
 
     // Maria follows her own service; an SRE offboards her.
     let maria = app.sign_in("maria").await;
-    let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &maria).await;
+    let mut follow =
+        Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &maria).await;
     follow.line_where("a line", |_| true).await;
-    assert_eq!(app.post_form("/api/access/offboard", Some(&sre), "actor=maria").await.status, StatusCode::OK);
+    assert_eq!(
+        app.post_form("/api/access/offboard", Some(&sre), "actor=maria").await.status,
+        StatusCode::OK
+    );
     assert_eq!(ending(&mut follow).await, ACCESS_ENDED, "an offboarded person");
     drop(follow);
 
     // An import (the descriptors in Git) moves ledger to another squad: its owners' follow ends.
     let joao = app.sign_in("joao").await;
-    let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &joao).await;
+    let mut follow =
+        Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &joao).await;
     follow.line_where("a line", |_| true).await;
     let moved = tempfile::tempdir().unwrap();
     common::write_demo_catalog(moved.path(), |mut text| {
         if let Some(at) = text.find("  name: ledger\n") {
             let owner = at + text[at..].find("owner: group:default/payments").unwrap();
-            text.replace_range(owner..owner + "owner: group:default/payments".len(), "owner: group:default/search");
+            text.replace_range(
+                owner..owner + "owner: group:default/payments".len(),
+                "owner: group:default/search",
+            );
         }
         text
     });
@@ -659,7 +831,8 @@ async fn an_open_follow_ends_when_access_does() {
     assert_eq!(open, 0);
 }
 
-const ACCESS_ENDED: &str = "your access to this service ended (signed out, a grant expired, or your squads changed)";
+const ACCESS_ENDED: &str =
+    "your access to this service ended (signed out, a grant expired, or your squads changed)";
 
 /// The `problem` event that ends a follow (lines before it are skipped).
 async fn ending(follow: &mut Events) -> String {
@@ -676,13 +849,20 @@ async fn ending(follow: &mut Events) -> String {
 async fn a_read_that_cannot_be_audited_is_not_served() {
     let (app, _sandbox) = TestApp::with_sandbox().await;
     let maria = app.sign_in("maria").await;
-    sqlx::query("ALTER TABLE audit_events RENAME TO audit_events_away").execute(app.store.pool()).await.unwrap();
+    sqlx::query("ALTER TABLE audit_events RENAME TO audit_events_away")
+        .execute(app.store.pool())
+        .await
+        .unwrap();
     let (status, _, body) = download(&app, &maria, "since=30m").await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(!body.contains("ledger-"), "no line leaves: {body}");
     let mut view = Events::open(&app, "/services/ledger/logs/stream?since=5m", &maria).await;
     let (event, data) = view.next(Duration::from_secs(10)).await.unwrap();
-    assert_eq!((event.as_str(), data.contains("could not be recorded")), ("problem", true), "{data}");
+    assert_eq!(
+        (event.as_str(), data.contains("could not be recorded")),
+        ("problem", true),
+        "{data}"
+    );
 }
 
 /// A read is bounded in bytes, not only in lines: the cluster cuts each container's answer at
@@ -702,7 +882,10 @@ async fn a_log_read_is_cut_at_its_byte_bound() {
     let bytes: usize = lines.iter().filter(|l| l.starts_with(&prefix)).map(|l| l.len() + 1).sum();
     assert!(bytes > 1 << 20, "the first big line is read: {bytes} bytes");
     // The download prefixes each line with pod/container (the bound counts the API's own prefix).
-    assert!(bytes <= console_core::k8s::logs::READ_BYTES_PER_CONTAINER + 8 * 1024, "cut at the bound: {bytes} bytes");
+    assert!(
+        bytes <= console_core::k8s::logs::READ_BYTES_PER_CONTAINER + 8 * 1024,
+        "cut at the bound: {bytes} bytes"
+    );
     assert!(!lines.iter().any(|l| l.contains("big-2-")), "the newest big line is past the bound");
 }
 
@@ -712,17 +895,23 @@ async fn a_log_read_is_cut_at_its_byte_bound() {
 async fn an_open_follow_ends_at_the_absolute_lifetime_and_on_a_store_error() {
     let mut auth = console::auth::Auth::dev(common::PUBLIC_URL);
     auth.max_age_secs = 3;
-    let options = console_sandbox::Options { tick: Duration::from_millis(100), ..Default::default() };
+    let options =
+        console_sandbox::Options { tick: Duration::from_millis(100), ..Default::default() };
     let (app, _sandbox) = TestApp::with_sandbox_auth(vec![], options, auth).await;
     let maria = app.sign_in("maria").await;
-    let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &maria).await;
+    let mut follow =
+        Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &maria).await;
     follow.line_where("a line", |_| true).await;
     assert_eq!(ending(&mut follow).await, ACCESS_ENDED, "the session's absolute lifetime");
 
     let (app, _sandbox) = TestApp::with_sandbox().await;
     let maria = app.sign_in("maria").await;
-    let mut follow = Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &maria).await;
+    let mut follow =
+        Events::open(&app, "/services/ledger/logs/stream?follow=true&since=1m", &maria).await;
     follow.line_where("a line", |_| true).await;
-    sqlx::query("ALTER TABLE sessions RENAME TO sessions_away").execute(app.store.pool()).await.unwrap();
+    sqlx::query("ALTER TABLE sessions RENAME TO sessions_away")
+        .execute(app.store.pool())
+        .await
+        .unwrap();
     assert_eq!(ending(&mut follow).await, ACCESS_ENDED, "a store error");
 }

@@ -32,9 +32,13 @@ async fn no_secret_reaches_the_logs() {
     let idp = start_idp().await;
     let app = app_with(&idp.issuer).await;
     let (cookie, code, state) = authorize(&app, &idp, Mode::Good).await;
-    let callback = app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await;
+    let callback =
+        app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await;
     let session = callback.session_cookie().unwrap();
-    let token: String = serde_json::from_str(&app.post_form("/api/tokens/create", Some(&session), "name=ci").await.body).unwrap();
+    let token: String = serde_json::from_str(
+        &app.post_form("/api/tokens/create", Some(&session), "name=ci").await.body,
+    )
+    .unwrap();
     let bearer = axum::http::Request::get("/api/v1/squads")
         .header("authorization", format!("Bearer {token}"))
         .body(axum::body::Body::empty())
@@ -45,9 +49,19 @@ async fn no_secret_reaches_the_logs() {
     app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await;
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("signed in") && logs.contains("sign-in failed"), "the flows above were not logged");
+    assert!(
+        logs.contains("signed in") && logs.contains("sign-in failed"),
+        "the flows above were not logged"
+    );
     let session_id = session.split_once('=').unwrap().1;
-    for secret in ["test-secret", token.as_str(), token.rsplit('_').next().unwrap(), session_id, code.as_str(), "\"at\""] {
+    for secret in [
+        "test-secret",
+        token.as_str(),
+        token.rsplit('_').next().unwrap(),
+        session_id,
+        code.as_str(),
+        "\"at\"",
+    ] {
         assert!(!logs.contains(secret), "a secret reached the logs: {secret}");
     }
 }
@@ -66,8 +80,12 @@ async fn provider_names_cannot_forge_log_lines() {
 
     let idp = start_idp().await;
     let app = app_with(&idp.issuer).await;
-    let forged = "2026-12-02T00:00:00.000000Z  INFO console::auth: signed in login=sre provider=dev";
-    idp.set_user("user-eve", serde_json::json!({"preferred_username": format!("eve\n{forged}"), "groups": []}));
+    let forged =
+        "2026-12-02T00:00:00.000000Z  INFO console::auth: signed in login=sre provider=dev";
+    idp.set_user(
+        "user-eve",
+        serde_json::json!({"preferred_username": format!("eve\n{forged}"), "groups": []}),
+    );
     sign_in_as(&app, &idp, "user-eve").await;
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

@@ -10,7 +10,8 @@ async fn signs_in_with_groups_as_squads_and_sre() {
     let idp = start_idp().await;
     let app = app_with(&idp.issuer).await;
     let (cookie, code, state) = authorize(&app, &idp, Mode::Good).await;
-    let callback = app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await;
+    let callback =
+        app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await;
     assert_eq!(callback.location(), "/squads/payments", "{}", callback.body);
     let cookie = callback.session_cookie().expect("a fresh session id at sign-in");
     let session = app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json();
@@ -19,7 +20,8 @@ async fn signs_in_with_groups_as_squads_and_sre() {
     assert_eq!(session["user"]["squads"], json!(["payments"]));
 
     // The same callback again: the pending login is gone, and the code is spent.
-    let replay = app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await;
+    let replay =
+        app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await;
     assert_eq!(replay.location(), "/login?error=state");
 }
 
@@ -39,13 +41,16 @@ async fn bad_callbacks_sign_nobody_in() {
     ];
     for (mode, query, error) in cases {
         let (cookie, code, state) = authorize(&app, &idp, mode).await;
-        let reply = app.get_as(&format!("/auth/oidc/callback?{}", query(&code, &state)), Some(&cookie)).await;
+        let reply = app
+            .get_as(&format!("/auth/oidc/callback?{}", query(&code, &state)), Some(&cookie))
+            .await;
         assert_eq!(reply.location(), format!("/login?error={error}"), "{}", query(&code, &state));
         let cookie = reply.session_cookie().unwrap_or(cookie);
         assert!(!signed_in(&app, &cookie).await, "{}", query(&code, &state));
     }
     let (cookie, code, state) = authorize(&app, &idp, Mode::WrongAudience).await;
-    let reply = app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await;
+    let reply =
+        app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await;
     assert_eq!(reply.location(), "/login?error=invalid-token");
     // A callback without any login started here.
     let stray = app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), None).await;
@@ -61,7 +66,6 @@ async fn a_provider_that_is_down_is_a_clear_error() {
     assert!(login.body.contains("cannot be reached right now"));
 }
 
-
 #[tokio::test]
 async fn prefixed_groups_become_squads_for_someone_the_catalog_does_not_know() {
     let idp = start_idp().await;
@@ -72,9 +76,14 @@ async fn prefixed_groups_become_squads_for_someone_the_catalog_does_not_know() {
                "groups": ["squad-search", "payments", "sre-wannabe", "squad-"]}),
     );
     let cookie = sign_in_as(&app, &idp, "user-77").await;
-    let user = app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone();
+    let user =
+        app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone();
     assert_eq!(user["login"], "oidc:user-77");
-    assert_eq!(user["squads"], json!(["search"]), "only the prefixed group; `payments` unprefixed is no squad");
+    assert_eq!(
+        user["squads"],
+        json!(["search"]),
+        "only the prefixed group; `payments` unprefixed is no squad"
+    );
     assert_eq!(user["sre"], false);
 }
 
@@ -92,13 +101,16 @@ async fn a_name_or_an_unverified_or_other_email_links_to_no_person() {
         let subject = format!("namesake-{i}");
         idp.set_user(&subject, json!({"preferred_username": "maria", "email": email, "email_verified": verified, "groups": []}));
         let cookie = sign_in_as(&app, &idp, &subject).await;
-        let user = app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone();
+        let user = app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()
+            ["user"]
+            .clone();
         assert_eq!(user["login"], format!("oidc:{subject}"), "{email} {verified}");
         assert_eq!(user["squads"], json!([]), "{email} {verified}: no catalog squad");
     }
     // The provider trusted for e-mail, and it verified maria's: she is the catalog's maria.
     let cookie = sign_in_as(&app, &idp, MARIA).await;
-    let user = app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone();
+    let user =
+        app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone();
     assert_eq!(user["login"], "maria");
 }
 
@@ -109,8 +121,14 @@ async fn token_for(app: &common::TestApp, cookie: &str) -> String {
     serde_json::from_str::<String>(&reply.body).unwrap()
 }
 
-async fn me_by_token(app: &common::TestApp, token: &str) -> (axum::http::StatusCode, serde_json::Value) {
-    let request = axum::http::Request::get("/api/v1/me").header("authorization", format!("Bearer {token}")).body(axum::body::Body::empty()).unwrap();
+async fn me_by_token(
+    app: &common::TestApp,
+    token: &str,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    let request = axum::http::Request::get("/api/v1/me")
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
     let reply = app.send(request).await;
     (reply.status, serde_json::from_str(&reply.body).unwrap_or_default())
 }
@@ -136,8 +154,13 @@ async fn roles_follow_the_provider_across_replicas_on_postgres() {
     assert_eq!(me_by_token(&second, &token).await.1["sre"], true);
     idp.set_claim(MARIA, "groups", json!(["squad-payments"]));
     assert_eq!(me_by_token(&first, &token).await.1["sre"], false, "the first replica re-checks");
-    assert_eq!(me_by_token(&second, &token).await.1["sre"], false, "the second reads the same identity");
-    let user = second.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone();
+    assert_eq!(
+        me_by_token(&second, &token).await.1["sre"],
+        false,
+        "the second reads the same identity"
+    );
+    let user = second.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"]
+        .clone();
     assert_eq!(user["sre"], false);
     db.drop().await;
 }
@@ -150,10 +173,15 @@ async fn roles_follow(idp: &Idp, app: &common::TestApp) {
     assert_eq!(app.get_as("/admin", Some(&cookie)).await.status, axum::http::StatusCode::OK);
 
     idp.set_claim(MARIA, "groups", json!(["squad-payments"]));
-    let user = app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone();
+    let user =
+        app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone();
     assert_eq!(user["sre"], false, "the session lost SRE");
     let (status, me) = me_by_token(&app, &token).await;
-    assert_eq!((status, me["sre"].clone()), (axum::http::StatusCode::OK, json!(false)), "the token lost SRE");
+    assert_eq!(
+        (status, me["sre"].clone()),
+        (axum::http::StatusCode::OK, json!(false)),
+        "the token lost SRE"
+    );
     assert_eq!(app.get_as("/admin", Some(&cookie)).await.status, axum::http::StatusCode::FORBIDDEN);
 }
 
@@ -198,9 +226,16 @@ async fn an_identity_the_provider_disowns_is_signed_out_everywhere() {
     let fresh = sign_in_as(&app, &idp, MARIA).await;
     assert!(signed_in(&app, &fresh).await);
     assert!(!signed_in(&app, &cookie).await, "the old session stays ended");
-    assert_eq!(me_by_token(&app, &token).await.0, axum::http::StatusCode::UNAUTHORIZED, "the old token stays revoked");
+    assert_eq!(
+        me_by_token(&app, &token).await.0,
+        axum::http::StatusCode::UNAUTHORIZED,
+        "the old token stays revoked"
+    );
     let audit = console_core::audit::export(&app.store, "test", 0, i64::MAX).await.unwrap();
-    assert!(audit.iter().any(|e| e.kind == "auth.disowned" && e.actor == "maria"), "disowning is in the audit");
+    assert!(
+        audit.iter().any(|e| e.kind == "auth.disowned" && e.actor == "maria"),
+        "disowning is in the audit"
+    );
 }
 
 /// Anyone may start a sign-in: a thousand starts store nothing (the pending login is a sealed,
@@ -214,12 +249,17 @@ async fn anonymous_sign_in_starts_leave_no_rows() {
         assert_eq!(reply.status, axum::http::StatusCode::SEE_OTHER);
         assert!(reply.cookie("console_pending").is_some());
     }
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(app.store.pool()).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
     assert_eq!(rows, 0);
     // A pending cookie sealed by another key (another console, or forged) is no sign-in.
     let (_, code, state) = authorize(&app, &idp, Mode::Good).await;
-    let forged = format!("console_pending={}", console_core::auth::sealed::SealingKey::random().seal("{}"));
-    let reply = app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&forged)).await;
+    let forged =
+        format!("console_pending={}", console_core::auth::sealed::SealingKey::random().seal("{}"));
+    let reply =
+        app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&forged)).await;
     assert_eq!(reply.location(), "/login?error=state");
 }
 
@@ -231,21 +271,46 @@ async fn https_cookies_are_host_bound() {
     let app = app_with_auth(&idp.issuer, |auth| auth.secure_cookies = true).await;
     let start = app.get_as("/auth/oidc/start?return_to=/squads/payments", None).await;
     let set = start.headers.get("set-cookie").unwrap().to_str().unwrap().to_string();
-    assert!(set.starts_with("__Host-console_pending=") && set.contains("; Secure") && set.contains("Path=/;"), "{set}");
+    assert!(
+        set.starts_with("__Host-console_pending=")
+            && set.contains("; Secure")
+            && set.contains("Path=/;"),
+        "{set}"
+    );
     let location = start.location().to_string();
     let code = "host-code".to_string();
     idp.codes.lock().unwrap().insert(
         code.clone(),
-        Grant::new(&query_param(&location, "nonce"), &query_param(&location, "code_challenge"), MARIA),
+        Grant::new(
+            &query_param(&location, "nonce"),
+            &query_param(&location, "code_challenge"),
+            MARIA,
+        ),
     );
     let pending = start.cookie("__Host-console_pending").unwrap();
-    let callback = app.get_as(&format!("/auth/oidc/callback?code={code}&state={}", query_param(&location, "state")), Some(&pending)).await;
+    let callback = app
+        .get_as(
+            &format!("/auth/oidc/callback?code={code}&state={}", query_param(&location, "state")),
+            Some(&pending),
+        )
+        .await;
     assert_eq!(callback.location(), "/squads/payments", "{}", callback.body);
-    let session = callback.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|c| c.starts_with("__Host-console_session=")).map(str::to_string);
+    let session = callback
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("__Host-console_session="))
+        .map(str::to_string);
     let session = session.expect("a __Host- session cookie");
     assert!(session.contains("Secure") && session.contains("Path=/"), "{session}");
     // A plain-named cookie is not ours over HTTPS.
-    let value = session.split(';').next().unwrap().trim_start_matches("__Host-console_session=").to_string();
+    let value = session
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("__Host-console_session=")
+        .to_string();
     assert!(!signed_in(&app, &format!("console_session={value}")).await);
     assert!(signed_in(&app, session.split(';').next().unwrap()).await);
 }
@@ -264,7 +329,11 @@ async fn offboarding_reaches_identities_the_catalog_unlinked() {
     assert_eq!(me_by_token(&app, &token).await.1["login"], "oidc:user-42");
     console_core::auth::people::offboard(&app.store, "maria", "sre").await.unwrap();
     assert!(!signed_in(&app, &cookie).await, "her session ended");
-    assert_eq!(me_by_token(&app, &token).await.0, axum::http::StatusCode::UNAUTHORIZED, "her token revoked");
+    assert_eq!(
+        me_by_token(&app, &token).await.0,
+        axum::http::StatusCode::UNAUTHORIZED,
+        "her token revoked"
+    );
 }
 
 /// Offboarding is sticky: the person cannot sign in again, with the same account or another one
@@ -281,8 +350,10 @@ async fn an_offboarded_person_cannot_sign_in_again_with_any_identity() {
     let callback = |subject: &'static str| {
         let (app, idp) = (&app, &idp);
         async move {
-            let (cookie, code, state) = common::idp::authorize_as(app, idp, subject, common::idp::Mode::Good).await;
-            app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await
+            let (cookie, code, state) =
+                common::idp::authorize_as(app, idp, subject, common::idp::Mode::Good).await;
+            app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie))
+                .await
         }
     };
     for subject in [MARIA, "maria-second-account"] {
@@ -299,5 +370,8 @@ async fn an_offboarded_person_cannot_sign_in_again_with_any_identity() {
     assert!(callback("someone-else").await.session_cookie().is_some(), "another person signs in");
     assert!(console_core::auth::people::restore(&app.store, "maria").await.unwrap() > 0);
     sign_in_as(&app, &idp, MARIA).await;
-    assert!(callback("maria-second-account").await.session_cookie().is_some(), "restored for every identity");
+    assert!(
+        callback("maria-second-account").await.session_cookie().is_some(),
+        "restored for every identity"
+    );
 }

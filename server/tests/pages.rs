@@ -34,7 +34,13 @@ async fn catalog_searches_filters_and_pages() {
 #[tokio::test]
 async fn bad_input_is_a_clear_error_not_a_crash() {
     let app = TestApp::demo().await;
-    for uri in ["/catalog?page=0", "/catalog?page=abc", "/catalog?page=-3", "/catalog?tier=5", "/catalog?lifecycle=zombie"] {
+    for uri in [
+        "/catalog?page=0",
+        "/catalog?page=abc",
+        "/catalog?page=-3",
+        "/catalog?tier=5",
+        "/catalog?lifecycle=zombie",
+    ] {
         let (status, html) = app.get(uri).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
         assert!(html.contains("Bad request"), "{uri}");
@@ -45,7 +51,8 @@ async fn bad_input_is_a_clear_error_not_a_crash() {
     assert!(html.contains("longer than 200 characters"));
 
     // Strange text is only text: escaped on the way out, never SQL on the way in.
-    let (status, html) = app.get("/catalog?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E%27%20OR%201%3D1%20--").await;
+    let (status, html) =
+        app.get("/catalog?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E%27%20OR%201%3D1%20--").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("No service matches."));
     assert!(!html.contains("<script>alert(1)"), "search text echoed unescaped");
@@ -93,7 +100,12 @@ async fn health_readiness_and_metrics() {
     let (status, text) = (metrics.status, metrics.body);
     assert_eq!(status, StatusCode::OK);
     assert!(text.contains("console_catalog_services 39"), "{text}");
-    assert!(text.contains("console_http_requests_total{method=\"GET\",route=\"/catalog\",status=\"200\"} 1"), "{text}");
+    assert!(
+        text.contains(
+            "console_http_requests_total{method=\"GET\",route=\"/catalog\",status=\"200\"} 1"
+        ),
+        "{text}"
+    );
 
     app.store.pool().close().await;
     assert_eq!(app.get_as("/readyz", None).await.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -105,8 +117,14 @@ async fn every_response_carries_the_security_headers() {
     let app = TestApp::demo().await;
     for path in ["/", "/login", "/api/v1/services", "/no-such-page", "/healthz"] {
         let reply = app.get_as(path, None).await;
-        let header = |name: &str| reply.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        assert!(header("content-security-policy").contains("frame-ancestors 'none'"), "{path}: {:?}", reply.headers);
+        let header = |name: &str| {
+            reply.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+        };
+        assert!(
+            header("content-security-policy").contains("frame-ancestors 'none'"),
+            "{path}: {:?}",
+            reply.headers
+        );
         assert_eq!(header("x-frame-options"), "DENY", "{path}");
         assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
         assert_eq!(header("referrer-policy"), "same-origin", "{path}");
@@ -123,21 +141,49 @@ async fn pages_allow_only_their_own_nonced_scripts() {
     for path in ["/login", "/", "/services/ledger"] {
         let reply = app.get_as(path, Some(&maria)).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");
-        let csp = reply.headers.get("content-security-policy").unwrap().to_str().unwrap().to_string();
-        let nonce = csp.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).unwrap_or_else(|| panic!("{path}: {csp}")).to_string();
-        assert!(csp.contains("script-src 'self' 'nonce-") && csp.contains("'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        let csp =
+            reply.headers.get("content-security-policy").unwrap().to_str().unwrap().to_string();
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .unwrap_or_else(|| panic!("{path}: {csp}"))
+            .to_string();
+        assert!(
+            csp.contains("script-src 'self' 'nonce-")
+                && csp.contains("'wasm-unsafe-eval'")
+                && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
         // The script directive alone: no inline script, no eval (wasm's own is allowed).
-        let script_src = csp.split(';').map(str::trim).find(|d| d.starts_with("script-src ")).unwrap_or_else(|| panic!("{csp}"));
-        assert!(!script_src.contains("'unsafe-inline'") && !script_src.contains("'unsafe-eval'"), "no inline scripts: {script_src}");
+        let script_src = csp
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with("script-src "))
+            .unwrap_or_else(|| panic!("{csp}"));
+        assert!(
+            !script_src.contains("'unsafe-inline'") && !script_src.contains("'unsafe-eval'"),
+            "no inline scripts: {script_src}"
+        );
         let scripts = reply.body.matches("<script").count();
         assert!(scripts > 0, "{path} has its hydration scripts");
-        assert_eq!(reply.body.matches(&format!("nonce=\"{nonce}\"")).count(), scripts, "{path}: every script carries the nonce");
+        assert_eq!(
+            reply.body.matches(&format!("nonce=\"{nonce}\"")).count(),
+            scripts,
+            "{path}: every script carries the nonce"
+        );
         seen.push(nonce);
     }
     seen.dedup();
     assert_eq!(seen.len(), 3, "a fresh nonce per response");
     let api = app.get_as("/api/v1/services", Some(&maria)).await;
-    assert!(api.headers.get("content-security-policy").unwrap().to_str().unwrap().starts_with("default-src 'none'"));
+    assert!(api
+        .headers
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("default-src 'none'"));
 }
 
 /// A catalog in the shape of Backstage's example: default-namespace links stay as they were,
@@ -146,7 +192,8 @@ async fn pages_allow_only_their_own_nonced_scripts() {
 #[tokio::test]
 async fn backstage_entities_have_pages_and_namespaced_urls() {
     let app = TestApp::demo().await;
-    let backstage = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/backstage-example");
+    let backstage =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/backstage-example");
     let options = console_core::catalog::merge::ImportOptions { prune: true, ..Default::default() };
     console_core::catalog::repo::import_dir_with(&app.store, &backstage, options).await.unwrap();
     // A person of that catalog (the demo's people are gone with it).
@@ -189,11 +236,21 @@ async fn backstage_entities_have_pages_and_namespaced_urls() {
     // A system page lists its services; the domain links back.
     let (status, html) = get("/entities/system/artist-engagement-portal").await;
     assert_eq!(status, StatusCode::OK, "{html}");
-    for href in ["/services/artist-web", "/services/artist-lookup", "/entities/api/artist-api", "/entities/resource/artists-db", "/entities/domain/artists"] {
-        assert!(html.contains(&format!("href=\"{href}\"")), "{href} not on the system page: {html}");
+    for href in [
+        "/services/artist-web",
+        "/services/artist-lookup",
+        "/entities/api/artist-api",
+        "/entities/resource/artists-db",
+        "/entities/domain/artists",
+    ] {
+        assert!(
+            html.contains(&format!("href=\"{href}\"")),
+            "{href} not on the system page: {html}"
+        );
     }
     assert_eq!(get("/entities/system/wayback/podcast").await.0, StatusCode::OK);
-    for missing in ["/entities/system/nothing", "/entities/group/team-a", "/entities/warp/artists"] {
+    for missing in ["/entities/system/nothing", "/entities/group/team-a", "/entities/warp/artists"]
+    {
         assert_eq!(get(missing).await.0, StatusCode::NOT_FOUND, "{missing}");
     }
 
@@ -229,8 +286,15 @@ async fn a_console_edit_survives_a_restart_and_says_it_overrides_git() {
     let app = TestApp::from_config(&config).await.unwrap();
     let maria = app.sign_in("maria").await;
     let untiered = app.get_as("/api/v1/services/untiered", Some(&maria)).await;
-    assert_eq!(untiered.json()["service"]["tier"], 2, "the configured default tier: {}", untiered.body);
-    let current: serde_json::Value = serde_json::from_str(&app.get_as("/api/v1/services/ledger", Some(&maria)).await.body).unwrap();
+    assert_eq!(
+        untiered.json()["service"]["tier"],
+        2,
+        "the configured default tier: {}",
+        untiered.body
+    );
+    let current: serde_json::Value =
+        serde_json::from_str(&app.get_as("/api/v1/services/ledger", Some(&maria)).await.body)
+            .unwrap();
     let s = &current["service"];
     let edit = serde_json::json!({"name": "ledger", "description": "Edited by payments in the console", "tier": s["tier"], "lifecycle": s["lifecycle"], "runbook": s["runbook"], "slo": s["slo"]});
     let reply = app.post_json("/api/catalog/update-service", Some(&maria), edit).await;
@@ -242,8 +306,15 @@ async fn a_console_edit_survives_a_restart_and_says_it_overrides_git() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Edited by payments in the console"), "{html}");
     assert!(html.contains("overrides Git"), "{html}");
-    let link = html.split("https://git.example.com/catalog/blob/main/").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or_default();
-    assert!(link.contains("payments.yaml#L"), "the descriptor file to change, by the configured template: {link:?} in {html}");
+    let link = html
+        .split("https://git.example.com/catalog/blob/main/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default();
+    assert!(
+        link.contains("payments.yaml#L"),
+        "the descriptor file to change, by the configured template: {link:?} in {html}"
+    );
 }
 
 /// Backstage's own example catalog imports as Backstage takes it, whole and without flags:
@@ -260,41 +331,91 @@ async fn backstages_example_catalog_imports_as_backstage_takes_it() {
 }
 
 async fn backstage_example_on(app: TestApp) {
-    let backstage = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/backstage-example");
+    let backstage =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/backstage-example");
     let options = console_core::catalog::merge::ImportOptions { prune: true, ..Default::default() };
-    let summary = console_core::catalog::repo::import_dir_with(&app.store, &backstage, options).await.expect("imports whole, without flags");
+    let summary = console_core::catalog::repo::import_dir_with(&app.store, &backstage, options)
+        .await
+        .expect("imports whole, without flags");
     assert!(summary.invalid.is_empty(), "{:?}", summary.invalid);
     let stored = |name: &'static str| {
         let store = app.store.clone();
-        async move { console_core::catalog::repo::service(&store, name).await.unwrap().unwrap_or_else(|| panic!("{name} imported")) }
+        async move {
+            console_core::catalog::repo::service(&store, name)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{name} imported"))
+        }
     };
     let inpixon = stored("inpixon-indoor").await;
-    assert_eq!((inpixon.squad.as_str(), inpixon.owner_person.as_str(), inpixon.dangling_owner.as_str()), ("", "", "group:inpixon"));
+    assert_eq!(
+        (inpixon.squad.as_str(), inpixon.owner_person.as_str(), inpixon.dangling_owner.as_str()),
+        ("", "", "group:inpixon")
+    );
     assert_eq!(stored("sre-tools").await.dangling_owner, "group:sre");
     assert_eq!(stored("visitor-site").await.dangling_owner, "user:visitor");
     let sandbox = stored("sandbox-playground").await;
-    assert_eq!((sandbox.lifecycle_name(), sandbox.lifecycle), ("sandbox", console_core::catalog::Lifecycle::Experimental));
+    assert_eq!(
+        (sandbox.lifecycle_name(), sandbox.lifecycle),
+        ("sandbox", console_core::catalog::Lifecycle::Experimental)
+    );
     assert_eq!(sandbox.squad, "team-a");
 
     let cookie = app.sign_in("breanna.davison").await;
     let page = app.get_as("/services/inpixon-indoor", Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    assert!(page.body.contains("group:inpixon names no squad or person of the catalog: nobody owns this service"), "{}", page.body);
-    assert!(page.body.contains("its owner group:inpixon names no squad or person of the catalog"), "the owning-squad check says why");
+    assert!(
+        page.body.contains(
+            "group:inpixon names no squad or person of the catalog: nobody owns this service"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("its owner group:inpixon names no squad or person of the catalog"),
+        "the owning-squad check says why"
+    );
     let page = app.get_as("/services/sandbox-playground", Some(&cookie)).await;
-    assert!(page.body.contains("data-testid=\"lifecycle-label\"") && page.body.contains(">sandbox<"), "{}", page.body);
+    assert!(
+        page.body.contains("data-testid=\"lifecycle-label\"") && page.body.contains(">sandbox<"),
+        "{}",
+        page.body
+    );
     // Nobody acts as the owner of a service whose owner dangles: not a team-a member, and not the
     // demo's SRE-less developers; only SREs and grants.
-    let attest = app.post_json("/api/catalog/attest", Some(&cookie), serde_json::json!({"service": "inpixon-indoor", "check": "runbook", "attested": true})).await;
+    let attest = app
+        .post_json(
+            "/api/catalog/attest",
+            Some(&cookie),
+            serde_json::json!({"service": "inpixon-indoor", "check": "runbook", "attested": true}),
+        )
+        .await;
     assert_eq!(attest.status, StatusCode::FORBIDDEN, "{}", attest.body);
 
     // SREs map the free-form lifecycle in the platform defaults: the next import applies it.
     let (version, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
     defaults.lifecycles.insert("sandbox".into(), console_core::catalog::Lifecycle::Production);
-    console_core::defaults::repo::save(&app.store, version, &defaults.to_toml(), "sre", "sandbox is production here").await.unwrap();
-    console_core::catalog::repo::import_dir_with(&app.store, &backstage, console_core::catalog::merge::ImportOptions { prune: true, ..Default::default() }).await.unwrap();
+    console_core::defaults::repo::save(
+        &app.store,
+        version,
+        &defaults.to_toml(),
+        "sre",
+        "sandbox is production here",
+    )
+    .await
+    .unwrap();
+    console_core::catalog::repo::import_dir_with(
+        &app.store,
+        &backstage,
+        console_core::catalog::merge::ImportOptions { prune: true, ..Default::default() },
+    )
+    .await
+    .unwrap();
     let mapped = stored("sandbox-playground").await;
-    assert_eq!((mapped.lifecycle_name(), mapped.lifecycle), ("sandbox", console_core::catalog::Lifecycle::Production));
+    assert_eq!(
+        (mapped.lifecycle_name(), mapped.lifecycle),
+        ("sandbox", console_core::catalog::Lifecycle::Production)
+    );
 
     // A name Backstage itself rejects is still refused, with file, line and field.
     let dir = tempfile::tempdir().unwrap();

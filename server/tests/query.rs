@@ -16,7 +16,11 @@ async fn with_demo_replica() -> (TestApp, tempfile::TempDir) {
 
 async fn run(app: &TestApp, cookie: &str, sql: &str) -> (StatusCode, Value) {
     let reply = app
-        .post_json("/api/query/run", Some(cookie), json!({"service": "payments-api", "replica": "payments-demo", "sql": sql}))
+        .post_json(
+            "/api/query/run",
+            Some(cookie),
+            json!({"service": "payments-api", "replica": "payments-demo", "sql": sql}),
+        )
         .await;
     (reply.status, serde_json::from_str(&reply.body).unwrap_or(Value::Null))
 }
@@ -33,20 +37,38 @@ async fn query_limits_set_in_the_platform_defaults_reach_the_repl_and_the_csv() 
     defaults::save(&app.store, 0, &document.to_toml(), "sre", "stricter tier 1").await.unwrap();
 
     let maria = app.sign_in("maria").await;
-    let replicas = app.post_json("/api/query/replicas", Some(&maria), json!({"service": "payments-api"})).await.json();
-    assert_eq!((replicas[0]["row_cap"].clone(), replicas[0]["statement_timeout_ms"].clone()), (json!(37), json!(4321)));
+    let replicas = app
+        .post_json("/api/query/replicas", Some(&maria), json!({"service": "payments-api"}))
+        .await
+        .json();
+    assert_eq!(
+        (replicas[0]["row_cap"].clone(), replicas[0]["statement_timeout_ms"].clone()),
+        (json!(37), json!(4321))
+    );
     let (_, big) = run(&app, &maria, "SELECT * FROM payments").await;
     assert_eq!(big["rows"].as_array().unwrap().len(), 37);
     assert_eq!(big["truncated"], true);
     // The timeout is the SREs' too: an endless query is cancelled after 4.3 s, not the built-in 5.
-    let (status, endless) = run(&app, &maria, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c").await;
+    let (status, endless) = run(
+        &app,
+        &maria,
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+    )
+    .await;
     assert_ne!(status, StatusCode::OK);
     assert!(endless.to_string().contains("cancelled after 4.3 s (statement timeout)"), "{endless}");
-    let (_, masked) = run(&app, &maria, "SELECT email, password_hash FROM customers ORDER BY id LIMIT 1").await;
+    let (_, masked) =
+        run(&app, &maria, "SELECT email, password_hash FROM customers ORDER BY id LIMIT 1").await;
     assert_eq!(masked["rows"][0][0], "••••", "the masks in force are the SREs'");
     assert_ne!(masked["rows"][0][1], "••••", "and only those: {masked}");
     // The CSV is capped the same (the customers table has 200 rows).
-    let csv = app.post_form("/services/payments-api/query.csv", Some(&maria), "replica=payments-demo&sql=SELECT%20id%20FROM%20customers").await;
+    let csv = app
+        .post_form(
+            "/services/payments-api/query.csv",
+            Some(&maria),
+            "replica=payments-demo&sql=SELECT%20id%20FROM%20customers",
+        )
+        .await;
     assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
     assert_eq!(csv.body.lines().count(), 1 + 37);
 }
@@ -60,7 +82,11 @@ async fn the_query_rate_holds_across_replicas_on_one_store() {
     use app::query::flow::QUERIES_PER_MINUTE;
     let db = console_core::store::testing::postgres().await;
     let dir = tempfile::tempdir().unwrap();
-    let settings = format!("database_url = {:?}\ndemo_replica = {:?}\n[auth]\ndev_sign_in = true", db.url, dir.path().join("demo.db").display().to_string());
+    let settings = format!(
+        "database_url = {:?}\ndemo_replica = {:?}\n[auth]\ndev_sign_in = true",
+        db.url,
+        dir.path().join("demo.db").display().to_string()
+    );
     let replicas = [TestApp::configured(&settings).await, TestApp::configured(&settings).await];
     let maria = replicas[0].sign_in("maria").await;
     let started = std::time::Instant::now();
@@ -74,9 +100,15 @@ async fn the_query_rate_holds_across_replicas_on_one_store() {
         }
     }
     let refills = started.elapsed().as_secs() as i64 / 2;
-    assert!((QUERIES_PER_MINUTE..=QUERIES_PER_MINUTE + refills).contains(&passed), "{passed} passed before the first refusal, across two replicas");
+    assert!(
+        (QUERIES_PER_MINUTE..=QUERIES_PER_MINUTE + refills).contains(&passed),
+        "{passed} passed before the first refusal, across two replicas"
+    );
     let refusal = refusal.expect("the allowance ends").to_string();
-    assert!(refusal.contains(&format!("at most {QUERIES_PER_MINUTE} queries a minute")), "{refusal}");
+    assert!(
+        refusal.contains(&format!("at most {QUERIES_PER_MINUTE} queries a minute")),
+        "{refusal}"
+    );
     // Another person has their own allowance.
     let sre = replicas[1].sign_in("sre").await;
     assert_eq!(run(&replicas[1], &sre, "SELECT 1").await.0, StatusCode::OK);
@@ -87,12 +119,20 @@ async fn the_query_rate_holds_across_replicas_on_one_store() {
 async fn owners_query_with_the_tier_limits_and_masks() {
     let (app, _dir) = with_demo_replica().await;
     let maria = app.sign_in("maria").await;
-    let replicas = app.post_json("/api/query/replicas", Some(&maria), json!({"service": "payments-api"})).await.json();
+    let replicas = app
+        .post_json("/api/query/replicas", Some(&maria), json!({"service": "payments-api"}))
+        .await
+        .json();
     // payments-api is tier 1: the strictest defaults, without anyone configuring them.
     assert_eq!(replicas[0]["row_cap"], 500);
     assert_eq!(replicas[0]["statement_timeout_ms"], 5000);
 
-    let (status, result) = run(&app, &maria, "SELECT id, name, email, password_hash FROM customers ORDER BY id LIMIT 3").await;
+    let (status, result) = run(
+        &app,
+        &maria,
+        "SELECT id, name, email, password_hash FROM customers ORDER BY id LIMIT 3",
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{result}");
     assert_eq!(result["rows"][0][1], "Ana 0");
     assert_eq!(result["rows"][0][2], "••••");
@@ -102,16 +142,34 @@ async fn owners_query_with_the_tier_limits_and_masks() {
     assert_eq!(big["rows"].as_array().unwrap().len(), 500);
     assert_eq!(big["truncated"], true);
 
-    let schema = app.post_json("/api/query/schema", Some(&maria), json!({"service": "payments-api", "replica": "payments-demo"})).await.json();
-    assert!(schema.to_string().contains("customers") && schema.to_string().contains("amount_cents"));
+    let schema = app
+        .post_json(
+            "/api/query/schema",
+            Some(&maria),
+            json!({"service": "payments-api", "replica": "payments-demo"}),
+        )
+        .await
+        .json();
+    assert!(
+        schema.to_string().contains("customers") && schema.to_string().contains("amount_cents")
+    );
     let page = app.get_as("/services/payments-api/query", Some(&maria)).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("at most 500 rows"));
 
     // A shared link pre-fills the editor; the CSV has the same masks and cap.
     let shared = app.get_as("/services/payments-api/query?replica=payments-demo&sql=SELECT%20name%20FROM%20customers", Some(&maria)).await;
-    assert!(shared.body.contains("sql=SELECT%20name%20FROM%20customers"), "the shared query did not prefill the editor");
-    let csv = app.post_form("/services/payments-api/query.csv", Some(&maria), "replica=payments-demo&sql=SELECT%20id%2C%20email%20FROM%20customers%20ORDER%20BY%20id").await;
+    assert!(
+        shared.body.contains("sql=SELECT%20name%20FROM%20customers"),
+        "the shared query did not prefill the editor"
+    );
+    let csv = app
+        .post_form(
+            "/services/payments-api/query.csv",
+            Some(&maria),
+            "replica=payments-demo&sql=SELECT%20id%2C%20email%20FROM%20customers%20ORDER%20BY%20id",
+        )
+        .await;
     assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
     let lines: Vec<&str> = csv.body.lines().collect();
     assert_eq!(lines[0], "\"id\",\"email\"");
@@ -124,11 +182,23 @@ async fn owners_query_with_the_tier_limits_and_masks() {
         .await;
     assert_eq!(kinds.status, StatusCode::OK, "{}", kinds.body);
     assert_eq!(kinds.body, "\"a\",\"b\",\"c\",\"d\"\n,\"\",\"x\\ny\",\"NULL\"\n");
-    let refused = app.post_form("/services/payments-api/query.csv", Some(&maria), "replica=payments-demo&sql=DELETE%20FROM%20customers").await;
+    let refused = app
+        .post_form(
+            "/services/payments-api/query.csv",
+            Some(&maria),
+            "replica=payments-demo&sql=DELETE%20FROM%20customers",
+        )
+        .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.body.contains("refused"));
     // Invalid UTF-8 is refused with a clear message, and audited.
-    let bad = app.post_form("/services/payments-api/query.csv", Some(&maria), "replica=payments-demo&sql=SELECT%20%FF%FE").await;
+    let bad = app
+        .post_form(
+            "/services/payments-api/query.csv",
+            Some(&maria),
+            "replica=payments-demo&sql=SELECT%20%FF%FE",
+        )
+        .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("not valid UTF-8"), "{}", bad.body);
     let sre = app.sign_in("sre").await;
@@ -136,7 +206,16 @@ async fn owners_query_with_the_tier_limits_and_masks() {
     assert_eq!(audit[0]["reason"], "the query is not valid UTF-8");
     assert_eq!(audit[0]["outcome"], "refused");
     let arjun = app.sign_in("arjun").await;
-    assert_eq!(app.post_form("/services/payments-api/query.csv", Some(&arjun), "replica=payments-demo&sql=SELECT%201").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.post_form(
+            "/services/payments-api/query.csv",
+            Some(&arjun),
+            "replica=payments-demo&sql=SELECT%201"
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
@@ -165,7 +244,10 @@ async fn refusals_failures_and_reads_are_all_audited() {
     let entries = audit.as_array().unwrap();
     assert_eq!(entries.len(), attempts.len() + 1);
     for (sql, outcome) in attempts {
-        let entry = entries.iter().find(|e| e["sql"] == sql).unwrap_or_else(|| panic!("{sql:?} not audited"));
+        let entry = entries
+            .iter()
+            .find(|e| e["sql"] == sql)
+            .unwrap_or_else(|| panic!("{sql:?} not audited"));
         assert_eq!(entry["outcome"], outcome, "{sql:?}");
         assert_eq!(entry["login"], "maria");
     }
@@ -187,7 +269,9 @@ async fn refusals_failures_and_reads_are_all_audited() {
     run(&app, &maria, "=cmd|' /C calc'!A0").await;
     let csv = app.get_as("/admin/audit.csv", Some(&sre)).await;
     assert_eq!(csv.status, StatusCode::OK);
-    assert!(csv.body.starts_with("id,at,login,service,replica,outcome,reason,rows,duration_ms,sql\n"));
+    assert!(csv
+        .body
+        .starts_with("id,at,login,service,replica,outcome,reason,rows,duration_ms,sql\n"));
     assert!(csv.body.contains("\"DELETE FROM customers\""));
     assert!(csv.body.contains("\"'=cmd|"), "formula not neutralised");
     let page = app.get_as("/audit", Some(&sre)).await;
@@ -200,7 +284,10 @@ async fn other_squads_are_refused_and_a_down_replica_is_a_clear_error() {
     let arjun = app.sign_in("arjun").await;
     let (_, body) = run(&app, &arjun, "SELECT 1").await;
     assert!(body.to_string().contains("Forbidden"), "{body}");
-    assert_eq!(app.get_as("/services/payments-api/query", Some(&arjun)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get_as("/services/payments-api/query", Some(&arjun)).await.status,
+        StatusCode::FORBIDDEN
+    );
 
     let sre = app.sign_in("sre").await;
     let replica = json!({"id": "ledger-pg", "service": "payments-api", "name": "ledger pg", "engine": "postgres",
@@ -212,12 +299,19 @@ async fn other_squads_are_refused_and_a_down_replica_is_a_clear_error() {
     let mut with_password = replica.clone();
     with_password["id"] = json!("leaky");
     with_password["url"] = json!("postgres://reader:hunter2@db/ledger");
-    let refused = app.post_json("/api/query/register", Some(&sre), json!({"replica": with_password})).await;
+    let refused =
+        app.post_json("/api/query/register", Some(&sre), json!({"replica": with_password})).await;
     assert!(refused.body.contains("not in the URL"), "{}", refused.body);
 
     let maria = app.sign_in("maria").await;
     let started = std::time::Instant::now();
-    let reply = app.post_json("/api/query/run", Some(&maria), json!({"service": "payments-api", "replica": "ledger-pg", "sql": "SELECT 1"})).await;
+    let reply = app
+        .post_json(
+            "/api/query/run",
+            Some(&maria),
+            json!({"service": "payments-api", "replica": "ledger-pg", "sql": "SELECT 1"}),
+        )
+        .await;
     assert!(reply.body.contains("cannot be reached"), "{}", reply.body);
     assert!(started.elapsed().as_secs() < 7);
     let audit = app.post_json("/api/query/audit", Some(&sre), json!({})).await.json();
@@ -229,7 +323,8 @@ async fn other_squads_are_refused_and_a_down_replica_is_a_clear_error() {
 async fn a_user_cancels_their_running_query() {
     let (app, _dir) = with_demo_replica().await;
     let maria = app.sign_in("maria").await;
-    let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    let endless =
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
     let router = app.router.clone();
     let cookie = maria.clone();
     let running = tokio::spawn(async move {
@@ -238,22 +333,37 @@ async fn a_user_cancels_their_running_query() {
             .header("origin", common::PUBLIC_URL)
             .header("content-type", "application/json")
             .header("cookie", cookie)
-            .body(axum::body::Body::from(json!({"service": "payments-api", "replica": "payments-demo", "sql": endless}).to_string()))
+            .body(axum::body::Body::from(
+                json!({"service": "payments-api", "replica": "payments-demo", "sql": endless})
+                    .to_string(),
+            ))
             .unwrap();
         let response = router.oneshot(request).await.unwrap();
-        String::from_utf8(axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap()
+        String::from_utf8(
+            axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec(),
+        )
+        .unwrap()
     });
     let started = std::time::Instant::now();
     let mut cancelled = false;
     while !cancelled && started.elapsed() < std::time::Duration::from_secs(3) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let reply = app.post_json("/api/query/cancel", Some(&maria), json!({"service": "payments-api", "replica": "payments-demo"})).await;
+        let reply = app
+            .post_json(
+                "/api/query/cancel",
+                Some(&maria),
+                json!({"service": "payments-api", "replica": "payments-demo"}),
+            )
+            .await;
         cancelled = reply.body == "true";
     }
     assert!(cancelled, "the query was never seen running");
     let body = running.await.unwrap();
     assert!(body.contains("cancelled by the user"), "{body}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(4), "cancel must not wait for the 5 s timeout");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "cancel must not wait for the 5 s timeout"
+    );
     let sre = app.sign_in("sre").await;
     let audit = app.post_json("/api/query/audit", Some(&sre), json!({})).await.json();
     assert_eq!(audit[0]["reason"], "cancelled by the user");
@@ -267,13 +377,22 @@ async fn each_refusal_kind_answers_its_status_on_every_route() {
     let down = json!({"id": "down-pg", "service": "payments-api", "name": "down", "engine": "postgres",
                       "url": "postgres://reader@127.0.0.1:9/ledger", "credential_env": "", "credential_file": "",
                       "statement_timeout_ms": null, "row_cap": null, "masks": null});
-    assert_eq!(app.post_json("/api/query/register", Some(&sre), json!({"replica": down})).await.status, StatusCode::OK);
+    assert_eq!(
+        app.post_json("/api/query/register", Some(&sre), json!({"replica": down})).await.status,
+        StatusCode::OK
+    );
     let maria = app.sign_in("maria").await;
     let arjun = app.sign_in("arjun").await;
     let via_function = |cookie: Option<String>, replica: &'static str, sql: &'static str| {
         let app = &app;
         async move {
-            let reply = app.post_json("/api/query/run", cookie.as_deref(), json!({"service": "payments-api", "replica": replica, "sql": sql})).await;
+            let reply = app
+                .post_json(
+                    "/api/query/run",
+                    cookie.as_deref(),
+                    json!({"service": "payments-api", "replica": replica, "sql": sql}),
+                )
+                .await;
             (reply.status, reply.body)
         }
     };
@@ -281,23 +400,58 @@ async fn each_refusal_kind_answers_its_status_on_every_route() {
         let app = &app;
         async move {
             let form = format!("replica={replica}&sql={}", sql.replace(' ', "+"));
-            let reply = app.post_form("/services/payments-api/query.csv", cookie.as_deref(), &form).await;
+            let reply =
+                app.post_form("/services/payments-api/query.csv", cookie.as_deref(), &form).await;
             (reply.status, reply.body)
         }
     };
     for route in ["function", "csv"] {
         let call = |cookie: Option<&String>, replica, sql| {
             let cookie = cookie.cloned();
-            async move { if route == "function" { via_function(cookie, replica, sql).await } else { via_csv(cookie, replica, sql).await } }
+            async move {
+                if route == "function" {
+                    via_function(cookie, replica, sql).await
+                } else {
+                    via_csv(cookie, replica, sql).await
+                }
+            }
         };
         let cases = [
-            (call(Some(&maria), "payments-demo", "SELECT count(*) FROM customers").await, StatusCode::OK, ""),
-            (call(Some(&maria), "payments-demo", "DELETE FROM customers").await, StatusCode::BAD_REQUEST, "read-only"),
-            (call(None, "payments-demo", "SELECT 1").await, StatusCode::UNAUTHORIZED, "Unauthorized|sign in"),
-            (call(None, "no-such-replica", "SELECT 1").await, StatusCode::UNAUTHORIZED, "Unauthorized|sign in"),
-            (call(Some(&arjun), "payments-demo", "SELECT 1").await, StatusCode::FORBIDDEN, "payments"),
-            (call(Some(&maria), "no-such-replica", "SELECT 1").await, StatusCode::NOT_FOUND, "no-such-replica"),
-            (call(Some(&maria), "down-pg", "SELECT 1").await, StatusCode::SERVICE_UNAVAILABLE, "cannot be reached"),
+            (
+                call(Some(&maria), "payments-demo", "SELECT count(*) FROM customers").await,
+                StatusCode::OK,
+                "",
+            ),
+            (
+                call(Some(&maria), "payments-demo", "DELETE FROM customers").await,
+                StatusCode::BAD_REQUEST,
+                "read-only",
+            ),
+            (
+                call(None, "payments-demo", "SELECT 1").await,
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized|sign in",
+            ),
+            (
+                call(None, "no-such-replica", "SELECT 1").await,
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized|sign in",
+            ),
+            (
+                call(Some(&arjun), "payments-demo", "SELECT 1").await,
+                StatusCode::FORBIDDEN,
+                "payments",
+            ),
+            (
+                call(Some(&maria), "no-such-replica", "SELECT 1").await,
+                StatusCode::NOT_FOUND,
+                "no-such-replica",
+            ),
+            (
+                call(Some(&maria), "down-pg", "SELECT 1").await,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot be reached",
+            ),
         ];
         for ((status, body), want, says) in cases {
             assert_eq!(status, want, "{route}: {body}");
@@ -305,7 +459,8 @@ async fn each_refusal_kind_answers_its_status_on_every_route() {
         }
     }
     // Arguments that do not decode are the caller's mistake.
-    let garbled = app.post_json("/api/query/run", Some(&maria), json!({"service": "payments-api"})).await;
+    let garbled =
+        app.post_json("/api/query/run", Some(&maria), json!({"service": "payments-api"})).await;
     assert_eq!(garbled.status, StatusCode::BAD_REQUEST, "{}", garbled.body);
     // The rate limit: the same 429 on both routes once it is spent.
     let mut last = StatusCode::OK;
@@ -320,7 +475,9 @@ async fn each_refusal_kind_answers_its_status_on_every_route() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     // The CSV download runs SQL, so it is a POST: a GET link (a cross-site one) runs nothing,
     // and a cross-site POST is refused before it reaches the flow.
-    let sre_get = app.get_as("/services/payments-api/query.csv?replica=payments-demo&sql=SELECT%201", Some(&sre)).await;
+    let sre_get = app
+        .get_as("/services/payments-api/query.csv?replica=payments-demo&sql=SELECT%201", Some(&sre))
+        .await;
     assert_eq!(sre_get.status, StatusCode::METHOD_NOT_ALLOWED);
     let cross_site = app
         .send(
@@ -334,7 +491,10 @@ async fn each_refusal_kind_answers_its_status_on_every_route() {
         .await;
     assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
     let audit = app.post_json("/api/query/audit", Some(&sre), json!({})).await.json();
-    assert!(audit.as_array().unwrap().iter().all(|e| e["login"] != "sre"), "nothing ran as the SRE");
+    assert!(
+        audit.as_array().unwrap().iter().all(|e| e["login"] != "sre"),
+        "nothing ran as the SRE"
+    );
 }
 
 /// A client that goes away mid-query: `started` is already audited, the statement is stopped on
@@ -346,7 +506,13 @@ async fn a_client_that_disconnects_leaves_a_record_and_nothing_running() {
     let sre = app.sign_in("sre").await;
     let replica = json!({"id": "slow-pg", "service": "payments-api", "name": "slow", "engine": "postgres", "url": admin_url,
                          "credential_env": "", "credential_file": "", "statement_timeout_ms": 30000, "row_cap": null, "masks": null});
-    let registered = app.post_json("/api/query/register", Some(&sre), json!({"replica": replica, "override_note": "the test server's superuser"})).await;
+    let registered = app
+        .post_json(
+            "/api/query/register",
+            Some(&sre),
+            json!({"replica": replica, "override_note": "the test server's superuser"}),
+        )
+        .await;
     assert_eq!(registered.status, StatusCode::OK, "{}", registered.body);
     let maria = app.sign_in("maria").await;
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await.unwrap();
@@ -358,9 +524,16 @@ async fn a_client_that_disconnects_leaves_a_record_and_nothing_running() {
         let sql = format!("SELECT count(*) + {marker} FROM generate_series(1, 30000) a, generate_series(1, 30000) b");
         // A real client on a real socket, which it then closes.
         let (path, content_type, body) = if route == "function" {
-            ("/api/query/run", "application/json", json!({"service": "payments-api", "replica": "slow-pg", "sql": sql}).to_string())
+            (
+                "/api/query/run",
+                "application/json",
+                json!({"service": "payments-api", "replica": "slow-pg", "sql": sql}).to_string(),
+            )
         } else {
-            let form = format!("replica=slow-pg&sql={}", sql.replace('+', "%2B").replace(' ', "+").replace(',', "%2C"));
+            let form = format!(
+                "replica=slow-pg&sql={}",
+                sql.replace('+', "%2B").replace(' ', "+").replace(',', "%2C")
+            );
             ("/services/payments-api/query.csv", "application/x-www-form-urlencoded", form)
         };
         let request = format!(
@@ -383,7 +556,11 @@ async fn a_client_that_disconnects_leaves_a_record_and_nothing_running() {
         }
         assert!(seen, "{route}: the slow statement never showed up on the replica");
         let audit = app.post_json("/api/query/audit", Some(&sre), json!({})).await.json();
-        assert_eq!(audit[0]["outcome"], "started", "{route}: started is audited before the statement ends: {}", audit[0]);
+        assert_eq!(
+            audit[0]["outcome"], "started",
+            "{route}: started is audited before the statement ends: {}",
+            audit[0]
+        );
         // The client goes away.
         drop(client);
         let dropped = std::time::Instant::now();
@@ -407,9 +584,18 @@ async fn a_client_that_disconnects_leaves_a_record_and_nothing_running() {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        assert!(ended["reason"].as_str().unwrap_or_default().contains("stopped on the replica"), "{route}: {ended}");
+        assert!(
+            ended["reason"].as_str().unwrap_or_default().contains("stopped on the replica"),
+            "{route}: {ended}"
+        );
         assert!(ended["sql"].as_str().unwrap_or_default().contains(&marker.to_string()));
-        let next = app.post_json("/api/query/run", Some(&maria), json!({"service": "payments-api", "replica": "slow-pg", "sql": "SELECT 1"})).await;
+        let next = app
+            .post_json(
+                "/api/query/run",
+                Some(&maria),
+                json!({"service": "payments-api", "replica": "slow-pg", "sql": "SELECT 1"}),
+            )
+            .await;
         assert_eq!(next.status, StatusCode::OK, "{route}: the slot was not freed: {}", next.body);
     }
 }
@@ -422,7 +608,13 @@ async fn the_event_log_records_throttling_once_and_exports_by_date() {
     let maria = app.sign_in("maria").await;
     let mut throttled = 0;
     for _ in 0..36 {
-        let reply = app.post_json("/api/query/run", Some(&maria), json!({"service": "payments-api", "replica": "payments-demo", "sql": "SELECT 1"})).await;
+        let reply = app
+            .post_json(
+                "/api/query/run",
+                Some(&maria),
+                json!({"service": "payments-api", "replica": "payments-demo", "sql": "SELECT 1"}),
+            )
+            .await;
         if reply.status == StatusCode::TOO_MANY_REQUESTS {
             throttled += 1;
         }
@@ -434,17 +626,30 @@ async fn the_event_log_records_throttling_once_and_exports_by_date() {
     let path = format!("/admin/audit-events.csv?from={today}&to={tomorrow}");
     let export = app.get_as(&path, Some(&sre)).await;
     assert_eq!(export.status, StatusCode::OK, "{}", export.body);
-    assert!(export.body.starts_with("id,at,kind,attempt,actor,token,entity,target,outcome,detail,rows,bytes,duration_ms,sql\n"));
-    let count = |kind: &str, body: &str| body.lines().filter(|l| l.contains(&format!(",\"{kind}\","))).count();
+    assert!(export.body.starts_with(
+        "id,at,kind,attempt,actor,token,entity,target,outcome,detail,rows,bytes,duration_ms,sql\n"
+    ));
+    let count = |kind: &str, body: &str| {
+        body.lines().filter(|l| l.contains(&format!(",\"{kind}\","))).count()
+    };
     assert_eq!(count("query.throttled", &export.body), 1, "one throttle event per user and minute");
-    assert!(count("query.started", &export.body) >= 30 && count("query.started", &export.body) == count("query.finished", &export.body));
+    assert!(
+        count("query.started", &export.body) >= 30
+            && count("query.started", &export.body) == count("query.finished", &export.body)
+    );
     assert_eq!(count("audit.exported", &export.body), 0);
     let again = app.get_as(&path, Some(&sre)).await;
     assert_eq!(count("audit.exported", &again.body), 1, "the first export is in the log");
     // Outside the range: nothing; bad dates and non-SREs are refused.
-    let empty = app.get_as("/admin/audit-events.csv?from=2020-01-01&to=2020-01-02", Some(&sre)).await;
+    let empty =
+        app.get_as("/admin/audit-events.csv?from=2020-01-01&to=2020-01-02", Some(&sre)).await;
     assert_eq!(empty.body.lines().count(), 1);
-    assert_eq!(app.get_as("/admin/audit-events.csv?from=2026-02-31&to=2026-03-02", Some(&sre)).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.get_as("/admin/audit-events.csv?from=2026-02-31&to=2026-03-02", Some(&sre))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(app.get_as(&path, Some(&maria)).await.status, StatusCode::FORBIDDEN);
 }
 
@@ -459,8 +664,18 @@ async fn owners_never_see_replica_urls_and_superusers_need_a_note() {
                       "credential_env": "", "credential_file": "", "statement_timeout_ms": null, "row_cap": null, "masks": null});
     let refused = app.post_json("/api/query/register", Some(&sre), json!({"replica": root})).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
-    assert!(refused.body.contains("superuser") && refused.body.contains("override note"), "{}", refused.body);
-    let noted = app.post_json("/api/query/register", Some(&sre), json!({"replica": root, "override_note": "load test replica, rebuilt nightly"})).await;
+    assert!(
+        refused.body.contains("superuser") && refused.body.contains("override note"),
+        "{}",
+        refused.body
+    );
+    let noted = app
+        .post_json(
+            "/api/query/register",
+            Some(&sre),
+            json!({"replica": root, "override_note": "load test replica, rebuilt nightly"}),
+        )
+        .await;
     assert_eq!(noted.status, StatusCode::OK, "{}", noted.body);
     assert!(noted.body.contains("superuser"), "the warning names the power: {}", noted.body);
     let leaky = json!({"id": "leaky-env", "service": "payments-api", "name": "leaky", "engine": "postgres", "url": "postgres://reader@db/ledger",
@@ -470,16 +685,29 @@ async fn owners_never_see_replica_urls_and_superusers_need_a_note() {
     assert!(refused.body.contains("CONSOLE_REPLICA_"), "{}", refused.body);
 
     let maria = app.sign_in("maria").await;
-    let list = app.post_json("/api/query/replicas", Some(&maria), json!({"service": "payments-api"})).await;
+    let list = app
+        .post_json("/api/query/replicas", Some(&maria), json!({"service": "payments-api"}))
+        .await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.body.contains("root-pg"));
     for secret in ["postgres://", "sqlite:", "url", "credential"] {
-        assert!(!list.body.contains(secret), "the owner's replica list holds {secret:?}: {}", list.body);
+        assert!(
+            !list.body.contains(secret),
+            "the owner's replica list holds {secret:?}: {}",
+            list.body
+        );
     }
     let today = console_core::dates::date(console_core::dates::now());
     let tomorrow = console_core::dates::date(console_core::dates::now() + 86_400);
-    let log = app.get_as(&format!("/admin/audit-events.csv?from={today}&to={tomorrow}"), Some(&sre)).await;
-    assert!(log.body.contains("replica.registered") && log.body.contains("override: load test replica, rebuilt nightly"), "{}", log.body);
+    let log = app
+        .get_as(&format!("/admin/audit-events.csv?from={today}&to={tomorrow}"), Some(&sre))
+        .await;
+    assert!(
+        log.body.contains("replica.registered")
+            && log.body.contains("override: load test replica, rebuilt nightly"),
+        "{}",
+        log.body
+    );
 }
 
 /// A script with a `query`-scoped token runs the same guarded, masked, audited query as the REPL,
@@ -489,9 +717,20 @@ async fn a_query_token_runs_the_repls_flow_through_the_api() {
     let (app, _dir) = with_demo_replica().await;
     let (version, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
     defaults.tokens.allow_query_scope = true;
-    console_core::defaults::repo::save(&app.store, version, &toml::to_string(&defaults).unwrap(), "sre", "scripts may query").await.unwrap();
+    console_core::defaults::repo::save(
+        &app.store,
+        version,
+        &toml::to_string(&defaults).unwrap(),
+        "sre",
+        "scripts may query",
+    )
+    .await
+    .unwrap();
     let maria = app.sign_in("maria").await;
-    let token: String = serde_json::from_str(&app.post_form("/api/tokens/create", Some(&maria), "name=nightly&scope=query").await.body).unwrap();
+    let token: String = serde_json::from_str(
+        &app.post_form("/api/tokens/create", Some(&maria), "name=nightly&scope=query").await.body,
+    )
+    .unwrap();
     let send = |sql: &'static str| {
         let app = &app;
         let token = token.clone();
@@ -499,7 +738,9 @@ async fn a_query_token_runs_the_repls_flow_through_the_api() {
             let request = axum::http::Request::post("/api/v1/services/payments-api/query")
                 .header("authorization", format!("Bearer {token}"))
                 .header("content-type", "application/json")
-                .body(axum::body::Body::from(json!({"replica": "payments-demo", "sql": sql}).to_string()))
+                .body(axum::body::Body::from(
+                    json!({"replica": "payments-demo", "sql": sql}).to_string(),
+                ))
                 .unwrap();
             let reply = app.send(request).await;
             (reply.status, serde_json::from_str::<Value>(&reply.body).unwrap_or(Value::Null))
@@ -512,10 +753,14 @@ async fn a_query_token_runs_the_repls_flow_through_the_api() {
     let (status, refused) = send("DELETE FROM customers").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
     let audit = console_core::audit::export(&app.store, "test", 0, i64::MAX).await.unwrap();
-    let finished: Vec<_> = audit.iter().filter(|e| e.kind == "query.finished" && e.actor == "maria").collect();
+    let finished: Vec<_> =
+        audit.iter().filter(|e| e.kind == "query.finished" && e.actor == "maria").collect();
     assert_eq!(finished.len(), 2, "both attempts audited: {finished:?}");
     let token_id = token.strip_prefix("cst_").unwrap().split('_').next().unwrap();
-    assert!(finished.iter().all(|e| e.token == token_id), "each names the token it came through: {finished:?}");
+    assert!(
+        finished.iter().all(|e| e.token == token_id),
+        "each names the token it came through: {finished:?}"
+    );
 }
 
 /// The owning squad's "who read this service" list shows each query's SQL (it is stored on the
@@ -527,10 +772,17 @@ async fn the_reads_page_shows_the_sql_to_the_owning_squad() {
     let sql = "SELECT id, name FROM customers WHERE id = 3 -- reads-page marker";
     let (status, _) = run(&app, &maria, sql).await;
     assert_eq!(status, StatusCode::OK);
-    let reads = app.post_json("/api/audit/service-reads", Some(&maria), json!({"service": "payments-api"})).await;
+    let reads = app
+        .post_json("/api/audit/service-reads", Some(&maria), json!({"service": "payments-api"}))
+        .await;
     assert_eq!(reads.status, StatusCode::OK, "{}", reads.body);
     let list = reads.json();
-    let query = list.as_array().unwrap().iter().find(|r| r["kind"] == "query.finished").expect("the query is listed");
+    let query = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "query.finished")
+        .expect("the query is listed");
     assert_eq!(query["detail"], sql, "{}", reads.body);
     assert_eq!(query["actor"], "maria");
 }

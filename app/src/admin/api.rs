@@ -35,7 +35,12 @@ pub async fn load_defaults() -> Result<DefaultsView, AppError> {
     let (version, defaults) = repo::current(&store).await?;
     let mut history = repo::history(&store).await?;
     // Version 0, the built-in defaults, can always be rolled back to.
-    history.push(console_core::defaults::Version { version: 0, author: "console".into(), created_at: 0, note: "built-in defaults".into() });
+    history.push(console_core::defaults::Version {
+        version: 0,
+        author: "console".into(),
+        created_at: 0,
+        note: "built-in defaults".into(),
+    });
     Ok(DefaultsView { version, document: defaults.to_toml(), links: defaults.links, history })
 }
 
@@ -48,7 +53,9 @@ pub async fn save_document(based_on: i64, document: String, note: String) -> Res
     if document.len() > 512 * 1024 {
         return Err(AppError::BadRequest("the document is larger than 512 KB".into()));
     }
-    let version = repo::save(&expect_context::<Store>(), based_on, &document, &user.login, note.trim()).await?;
+    let version =
+        repo::save(&expect_context::<Store>(), based_on, &document, &user.login, note.trim())
+            .await?;
     tracing::info!(login = %user.login, version, "platform defaults saved");
     Ok(version)
 }
@@ -62,7 +69,8 @@ pub async fn save_links(based_on: i64, links: Vec<LinkTemplate>) -> Result<i64, 
     let store = expect_context::<Store>();
     let (_, mut defaults) = repo::current(&store).await?;
     defaults.links = links;
-    let version = repo::save(&store, based_on, &defaults.to_toml(), &user.login, "link templates").await?;
+    let version =
+        repo::save(&store, based_on, &defaults.to_toml(), &user.login, "link templates").await?;
     tracing::info!(login = %user.login, version, "link templates saved");
     Ok(version)
 }

@@ -97,10 +97,21 @@ impl LinkRow {
 }
 
 #[component]
-fn LinkEditor(version: i64, links: Vec<LinkTemplate>, action: ServerAction<SaveLinks>) -> impl IntoView {
+fn LinkEditor(
+    version: i64,
+    links: Vec<LinkTemplate>,
+    action: ServerAction<SaveLinks>,
+) -> impl IntoView {
     let rows = RwSignal::new(links.iter().map(LinkRow::new).collect::<Vec<_>>());
     let add = move |_| {
-        rows.update(|r| r.push(LinkRow::new(&LinkTemplate { name: String::new(), icon: String::new(), url: "https://".into(), scope: Scope::Everyone })))
+        rows.update(|r| {
+            r.push(LinkRow::new(&LinkTemplate {
+                name: String::new(),
+                icon: String::new(),
+                url: "https://".into(),
+                scope: Scope::Everyone,
+            }))
+        })
     };
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -145,7 +156,11 @@ fn LinkEditor(version: i64, links: Vec<LinkTemplate>, action: ServerAction<SaveL
 }
 
 #[component]
-fn DocumentEditor(version: i64, document: String, action: ServerAction<SaveDocument>) -> impl IntoView {
+fn DocumentEditor(
+    version: i64,
+    document: String,
+    action: ServerAction<SaveDocument>,
+) -> impl IntoView {
     let text = RwSignal::new(document);
     let note = RwSignal::new(String::new());
     let save = move |ev: leptos::ev::SubmitEvent| {
@@ -167,14 +182,21 @@ fn DocumentEditor(version: i64, document: String, action: ServerAction<SaveDocum
 }
 
 #[component]
-fn History(history: Vec<console_core::defaults::Version>, current: i64, rollback: ServerAction<RollbackDefaults>) -> impl IntoView {
+fn History(
+    history: Vec<console_core::defaults::Version>,
+    current: i64,
+    rollback: ServerAction<RollbackDefaults>,
+) -> impl IntoView {
     let shown = RwSignal::new(None::<i64>);
-    let diff = Resource::new(move || shown.get(), |v| async move {
-        match v {
-            Some(v) => defaults_diff(v).await.map(Some),
-            None => Ok(None),
-        }
-    });
+    let diff = Resource::new(
+        move || shown.get(),
+        |v| async move {
+            match v {
+                Some(v) => defaults_diff(v).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
     view! {
         <section class="rounded border border-slate-200 bg-white p-4">
             <h2 class="font-semibold mb-2">"History"</h2>

@@ -23,11 +23,19 @@ pub async fn service_reads(service: String) -> Result<Vec<ServiceRead>, AppError
     use crate::auth::guard::authorize_user;
     use console_core::{audit, auth::policy::Action, catalog::repo, store::Store};
     let store = expect_context::<Store>();
-    let found = repo::service(&store, &service).await?.ok_or_else(|| AppError::NotFound(format!("service {service:?}")))?;
+    let found = repo::service(&store, &service)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("service {service:?}")))?;
     authorize_user(Action::ViewServiceAudit, Some(&found.squad))?;
     let reads = audit::reads_of(&store, &service, 500).await?;
     Ok(reads
         .into_iter()
-        .map(|r| ServiceRead { at: r.at, kind: r.kind, actor: r.actor, detail: r.detail, rows: r.rows })
+        .map(|r| ServiceRead {
+            at: r.at,
+            kind: r.kind,
+            actor: r.actor,
+            detail: r.detail,
+            rows: r.rows,
+        })
         .collect())
 }

@@ -1,4 +1,7 @@
-use super::api::{all_tokens, blocked_access, identities, GrantServiceAccess, Offboard, RestoreAccess, RevokeAnyToken};
+use super::api::{
+    all_tokens, blocked_access, identities, GrantServiceAccess, Offboard, RestoreAccess,
+    RevokeAnyToken,
+};
 use crate::components::ErrorView;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -11,9 +14,13 @@ pub fn AccessPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeAnyToken>::new();
     let grant = ServerAction::<GrantServiceAccess>::new();
     let restore = ServerAction::<RestoreAccess>::new();
-    let blocked = Resource::new(move || (offboard.version().get(), restore.version().get()), |_| blocked_access());
+    let blocked = Resource::new(
+        move || (offboard.version().get(), restore.version().get()),
+        |_| blocked_access(),
+    );
     let people = Resource::new(move || offboard.version().get(), |_| identities());
-    let tokens = Resource::new(move || (offboard.version().get(), revoke.version().get()), |_| all_tokens());
+    let tokens =
+        Resource::new(move || (offboard.version().get(), revoke.version().get()), |_| all_tokens());
     let cell = "p-1";
     view! {
         <Title text="Access" />

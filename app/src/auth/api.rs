@@ -99,7 +99,11 @@ pub async fn list_tokens() -> Result<Vec<TokenInfo>, AppError> {
 /// Creates a token for the signed-in session's identity; the returned text is shown once and
 /// never stored. Only a session can do this: API tokens are not accepted outside `/api/v1/`.
 #[server(endpoint = "tokens/create")]
-pub async fn create_token(name: String, scope: Option<String>, days: Option<u32>) -> Result<String, AppError> {
+pub async fn create_token(
+    name: String,
+    scope: Option<String>,
+    days: Option<u32>,
+) -> Result<String, AppError> {
     use super::guard::authorize_user;
     use console_core::auth::{policy::Action, tokens};
     use console_core::{audit, dates::now, defaults, store::Store};
@@ -112,18 +116,29 @@ pub async fn create_token(name: String, scope: Option<String>, days: Option<u32>
     let limits = defaults::repo::current(&store).await?.1.tokens;
     let scope = match scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => tokens::Scope::Read,
-        Some(text) => tokens::Scope::parse(text).ok_or_else(|| AppError::BadRequest(format!("scope must be read or query, not {text:?}")))?,
+        Some(text) => tokens::Scope::parse(text).ok_or_else(|| {
+            AppError::BadRequest(format!("scope must be read or query, not {text:?}"))
+        })?,
     };
     if scope == tokens::Scope::Query && !limits.allow_query_scope {
         return Err(AppError::Forbidden("SREs have not allowed tokens with the query scope (platform defaults: tokens.allow_query_scope)".into()));
     }
     let days = days.unwrap_or(limits.default_days);
     if days == 0 || days > limits.max_days {
-        return Err(AppError::BadRequest(format!("a token lives 1 to {} days (platform defaults), not {days}", limits.max_days)));
+        return Err(AppError::BadRequest(format!(
+            "a token lives 1 to {} days (platform defaults), not {days}",
+            limits.max_days
+        )));
     }
     let (info, token) = tokens::create(
         &store,
-        tokens::NewToken { identity_id: &user.identity, owner: &user.login, name, scope, expires_at: now() + days as i64 * 86_400 },
+        tokens::NewToken {
+            identity_id: &user.identity,
+            owner: &user.login,
+            name,
+            scope,
+            expires_at: now() + days as i64 * 86_400,
+        },
     )
     .await?;
     audit::append(
@@ -149,7 +164,12 @@ pub async fn revoke_token(id: String) -> Result<(), AppError> {
     if !tokens::revoke(&store, &user.login, &id).await? {
         return Err(AppError::NotFound(format!("token {id:?}")));
     }
-    let event = audit::Event { kind: audit::TOKEN_REVOKED, actor: user.login, target: id, ..Default::default() };
+    let event = audit::Event {
+        kind: audit::TOKEN_REVOKED,
+        actor: user.login,
+        target: id,
+        ..Default::default()
+    };
     audit::append(&store, &event).await?;
     Ok(())
 }
@@ -160,7 +180,12 @@ pub async fn my_sessions() -> Result<Vec<console_core::auth::SessionInfo>, AppEr
     use super::guard::{authorize_user, current_session_id};
     use console_core::{auth::people, auth::policy::Action, store::Store};
     let user = authorize_user(Action::ManageOwnTokens, None)?;
-    Ok(people::sessions_of(&expect_context::<Store>(), &user.login, current_session_id().as_deref()).await?)
+    Ok(people::sessions_of(
+        &expect_context::<Store>(),
+        &user.login,
+        current_session_id().as_deref(),
+    )
+    .await?)
 }
 
 /// Ends every session of the signed-in person, this one included.
@@ -171,7 +196,13 @@ pub async fn sign_out_everywhere() -> Result<u64, AppError> {
     let user = authorize_user(Action::ManageOwnTokens, None)?;
     let store = expect_context::<Store>();
     let ended = people::end_sessions(&store, &user.login).await?;
-    let event = audit::Event { kind: audit::SESSIONS_ENDED, actor: user.login.clone(), target: user.login, detail: format!("{ended} sessions, by themselves"), ..Default::default() };
+    let event = audit::Event {
+        kind: audit::SESSIONS_ENDED,
+        actor: user.login.clone(),
+        target: user.login,
+        detail: format!("{ended} sessions, by themselves"),
+        ..Default::default()
+    };
     audit::append(&store, &event).await?;
     Ok(ended)
 }
@@ -195,7 +226,13 @@ pub async fn revoke_any_token(id: String) -> Result<(), AppError> {
     if !tokens::revoke_any(&store, &id).await? {
         return Err(AppError::NotFound(format!("token {id:?}")));
     }
-    let event = audit::Event { kind: audit::TOKEN_REVOKED, actor: user.login, target: id, detail: "by an SRE".into(), ..Default::default() };
+    let event = audit::Event {
+        kind: audit::TOKEN_REVOKED,
+        actor: user.login,
+        target: id,
+        detail: "by an SRE".into(),
+        ..Default::default()
+    };
     audit::append(&store, &event).await?;
     Ok(())
 }
@@ -247,7 +284,13 @@ pub async fn restore_access(actor: String) -> Result<u64, AppError> {
     if lifted == 0 {
         return Err(AppError::NotFound(format!("{actor} is not blocked")));
     }
-    let event = audit::Event { kind: audit::ACCESS_RESTORED, actor: user.login, target: actor, detail: format!("{lifted} names may sign in again"), ..Default::default() };
+    let event = audit::Event {
+        kind: audit::ACCESS_RESTORED,
+        actor: user.login,
+        target: actor,
+        detail: format!("{lifted} names may sign in again"),
+        ..Default::default()
+    };
     audit::append(&store, &event).await?;
     Ok(lifted)
 }
@@ -263,25 +306,51 @@ pub async fn blocked_access() -> Result<Vec<(String, String, i64)>, AppError> {
 
 /// An SRE gives a non-owner the REPL or the logs of one service for `hours`, with a reason.
 #[server(endpoint = "access/grant")]
-pub async fn grant_service_access(grantee: String, service: String, access: String, hours: u32, reason: String) -> Result<console_core::auth::GrantInfo, AppError> {
+pub async fn grant_service_access(
+    grantee: String,
+    service: String,
+    access: String,
+    hours: u32,
+    reason: String,
+) -> Result<console_core::auth::GrantInfo, AppError> {
     use super::guard::authorize_user;
     use console_core::auth::{grants, policy::Action, GrantAccess};
     use console_core::{audit, catalog::repo, store::Store};
     let user = authorize_user(Action::AdministerAccess, None)?;
     let store = expect_context::<Store>();
     let (grantee, reason) = (grantee.trim(), reason.trim());
-    let access = GrantAccess::parse(access.trim()).ok_or_else(|| AppError::BadRequest(format!("access must be query or logs, not {access:?}")))?;
+    let access = GrantAccess::parse(access.trim()).ok_or_else(|| {
+        AppError::BadRequest(format!("access must be query or logs, not {access:?}"))
+    })?;
     if grantee.is_empty() {
         return Err(AppError::BadRequest("name who the grant is for".into()));
     }
     if reason.chars().count() < 5 || reason.chars().count() > 500 {
-        return Err(AppError::BadRequest("a grant needs a reason of 5 to 500 characters (the incident, the ticket)".into()));
+        return Err(AppError::BadRequest(
+            "a grant needs a reason of 5 to 500 characters (the incident, the ticket)".into(),
+        ));
     }
     if !(1..=grants::MAX_HOURS).contains(&hours) {
-        return Err(AppError::BadRequest(format!("a grant lasts 1 to {} hours, not {hours}", grants::MAX_HOURS)));
+        return Err(AppError::BadRequest(format!(
+            "a grant lasts 1 to {} hours, not {hours}",
+            grants::MAX_HOURS
+        )));
     }
-    repo::service(&store, &service).await?.ok_or_else(|| AppError::NotFound(format!("service {service:?}")))?;
-    let grant = grants::create(&store, grants::NewGrant { grantee, service: &service, access, hours, reason, granted_by: &user.login }).await?;
+    repo::service(&store, &service)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("service {service:?}")))?;
+    let grant = grants::create(
+        &store,
+        grants::NewGrant {
+            grantee,
+            service: &service,
+            access,
+            hours,
+            reason,
+            granted_by: &user.login,
+        },
+    )
+    .await?;
     let event = audit::Event {
         kind: audit::ACCESS_GRANTED,
         actor: user.login,
@@ -305,14 +374,21 @@ pub async fn revoke_grant(id: String) -> Result<(), AppError> {
     if !grants::revoke(&store, &id).await? {
         return Err(AppError::NotFound(format!("grant {id:?}")));
     }
-    let event = audit::Event { kind: audit::ACCESS_GRANT_REVOKED, actor: user.login, attempt: id, ..Default::default() };
+    let event = audit::Event {
+        kind: audit::ACCESS_GRANT_REVOKED,
+        actor: user.login,
+        attempt: id,
+        ..Default::default()
+    };
     audit::append(&store, &event).await?;
     Ok(())
 }
 
 /// The grants in force on a service, shown on its page.
 #[server(endpoint = "access/service-grants", input = Json)]
-pub async fn service_grants(service: String) -> Result<Vec<console_core::auth::GrantInfo>, AppError> {
+pub async fn service_grants(
+    service: String,
+) -> Result<Vec<console_core::auth::GrantInfo>, AppError> {
     use super::guard::authorize_user;
     use console_core::{auth::grants, auth::policy::Action, store::Store};
     authorize_user(Action::ViewCatalog, None)?;

@@ -25,7 +25,11 @@ pub fn authorize(action: Action, owner: Option<&str>) -> Result<Option<User>, Ap
 }
 
 /// [`authorize`] for a user known by other means (a plain route's request extension).
-pub fn authorize_as(user: Option<User>, action: Action, owner: Option<&str>) -> Result<Option<User>, AppError> {
+pub fn authorize_as(
+    user: Option<User>,
+    action: Action,
+    owner: Option<&str>,
+) -> Result<Option<User>, AppError> {
     if allows(user.as_ref(), action, owner) {
         return Ok(user);
     }
@@ -33,14 +37,22 @@ pub fn authorize_as(user: Option<User>, action: Action, owner: Option<&str>) -> 
 }
 
 /// The user, if the policy (or a grant in force on `service`) lets them do `action` there.
-pub fn authorize_on_service(user: Option<User>, action: Action, service: &console_core::catalog::Service) -> Result<User, AppError> {
+pub fn authorize_on_service(
+    user: Option<User>,
+    action: Action,
+    service: &console_core::catalog::Service,
+) -> Result<User, AppError> {
     if allows_on_service(user.as_ref(), action, &service.name, &service.squad) {
         return user.ok_or(AppError::Unauthorized);
     }
     refuse(&user, action, Some(&service.squad)).and_then(|u| u.ok_or(AppError::Unauthorized))
 }
 
-fn refuse(user: &Option<User>, action: Action, owner: Option<&str>) -> Result<Option<User>, AppError> {
+fn refuse(
+    user: &Option<User>,
+    action: Action,
+    owner: Option<&str>,
+) -> Result<Option<User>, AppError> {
     match user {
         None => Err(AppError::Unauthorized),
         Some(u) => {

@@ -23,7 +23,9 @@ fn error_message(code: &str) -> &'static str {
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
-    let return_to = move || query.get().get("return_to").filter(|p| p.starts_with('/')).unwrap_or_else(|| "/".into());
+    let return_to = move || {
+        query.get().get("return_to").filter(|p| p.starts_with('/')).unwrap_or_else(|| "/".into())
+    };
     let error = move || query.get().get("error").map(|code| error_message(&code));
     let options = Resource::new(|| (), |_| sign_in_options());
     view! {

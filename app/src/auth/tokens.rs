@@ -1,4 +1,6 @@
-use super::api::{list_tokens, my_sessions, token_limits, CreateToken, RevokeToken, SignOutEverywhere};
+use super::api::{
+    list_tokens, my_sessions, token_limits, CreateToken, RevokeToken, SignOutEverywhere,
+};
 use crate::components::ErrorView;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -9,7 +11,8 @@ use leptos_meta::Title;
 pub fn TokensPage() -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
-    let tokens = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_tokens());
+    let tokens =
+        Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_tokens());
     let limits = Resource::new(|| (), |_| token_limits());
     view! {
         <Title text="API tokens and sessions" />

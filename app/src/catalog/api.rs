@@ -41,7 +41,12 @@ pub async fn get_entity(kind: String, key: String) -> Result<model::EntityPage, 
     let not_found = || AppError::NotFound(format!("{kind} {key:?}"));
     // Only the kinds with pages of this kind: services and squads have their own.
     let kind = EntityKind::parse(&kind)
-        .filter(|k| matches!(k, EntityKind::System | EntityKind::Domain | EntityKind::Api | EntityKind::Resource))
+        .filter(|k| {
+            matches!(
+                k,
+                EntityKind::System | EntityKind::Domain | EntityKind::Api | EntityKind::Resource
+            )
+        })
         .ok_or_else(not_found)?;
     repo::entity_page(&expect_context::<Store>(), kind, &key).await?.ok_or_else(not_found)
 }
@@ -81,7 +86,9 @@ pub async fn service_for_edit(name: String) -> Result<console_core::catalog::Ser
     let store = expect_context::<Store>();
     let owner = owner_of(&store, &name).await?;
     authorize_user(Action::EditService, Some(&owner))?;
-    repo::service(&store, &name).await?.ok_or_else(|| AppError::NotFound(format!("service {name:?}")))
+    repo::service(&store, &name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("service {name:?}")))
 }
 
 /// Members of the owning squad (and SREs) edit their service.
@@ -100,13 +107,24 @@ pub async fn update_service(
     let store = expect_context::<Store>();
     let owner = owner_of(&store, &name).await?;
     let user = authorize_user(Action::EditService, Some(&owner))?;
-    let current = repo::service(&store, &name).await?.ok_or_else(|| AppError::NotFound(format!("service {name:?}")))?;
+    let current = repo::service(&store, &name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("service {name:?}")))?;
     if current.tier != tier {
         // The tier comes from the descriptor in Git or from an SRE.
-        authorize_user(Action::SetTier, Some(&owner))
-            .map_err(|_| AppError::Forbidden("the tier is set in the service's descriptor in Git or by an SRE".into()))?;
+        authorize_user(Action::SetTier, Some(&owner)).map_err(|_| {
+            AppError::Forbidden(
+                "the tier is set in the service's descriptor in Git or by an SRE".into(),
+            )
+        })?;
     }
-    let edit = ServiceEdit { description: description.trim().into(), tier, lifecycle, runbook: runbook.trim().into(), slo: slo.trim().into() };
+    let edit = ServiceEdit {
+        description: description.trim().into(),
+        tier,
+        lifecycle,
+        runbook: runbook.trim().into(),
+        slo: slo.trim().into(),
+    };
     edit.validate().map_err(AppError::BadRequest)?;
     repo::update_service(&store, &name, &edit, &user.login).await?;
     tracing::info!(login = %user.login, service = %name, "service edited");
@@ -122,7 +140,11 @@ pub async fn attest_check(service: String, check: String, attested: bool) -> Res
     let store = expect_context::<Store>();
     let owner = owner_of(&store, &service).await?;
     let user = authorize_user(Action::AttestReadiness, Some(&owner))?;
-    if !repo::checks(&store).await?.iter().any(|c| c.id == check && c.evidence == Evidence::Attested) {
+    if !repo::checks(&store)
+        .await?
+        .iter()
+        .any(|c| c.id == check && c.evidence == Evidence::Attested)
+    {
         return Err(AppError::BadRequest(format!("{check:?} is not a check a squad attests")));
     }
     let today = today();
@@ -134,14 +156,20 @@ pub async fn attest_check(service: String, check: String, attested: bool) -> Res
 
 #[cfg(feature = "ssr")]
 fn today() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     console_core::dates::date(now)
 }
 
 /// Where descriptors are re-imported from on demand, and how (server side only).
 #[cfg(feature = "ssr")]
 #[derive(Debug, Clone)]
-pub struct CatalogSource(pub Option<std::path::PathBuf>, pub console_core::catalog::repo::ImportOptions);
+pub struct CatalogSource(
+    pub Option<std::path::PathBuf>,
+    pub console_core::catalog::repo::ImportOptions,
+);
 
 /// SREs re-import the catalog from its descriptors, all or nothing.
 #[server(endpoint = "catalog/import")]
@@ -159,7 +187,9 @@ pub async fn import_catalog() -> Result<String, AppError> {
             tracing::info!(login = %user.login, squads = s.squads(), services = s.services(), removed = s.services_removed.len(), "catalog re-imported");
             Ok(s.lines().join("\n"))
         }
-        Err(ImportError::Refused(why)) => Err(AppError::BadRequest(format!("nothing changed: {why}"))),
+        Err(ImportError::Refused(why)) => {
+            Err(AppError::BadRequest(format!("nothing changed: {why}")))
+        }
         Err(ImportError::Invalid(problems)) => Err(AppError::BadRequest(format!(
             "nothing changed; {} problem(s): {}",
             problems.len(),

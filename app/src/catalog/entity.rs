@@ -11,7 +11,9 @@ use leptos_router::hooks::use_params_map;
 pub fn EntityPage() -> impl IntoView {
     let params = use_params_map();
     let page = Resource::new(
-        move || (params.get().get("kind").unwrap_or_default(), crate::catalog::key_from(&params.get())),
+        move || {
+            (params.get().get("kind").unwrap_or_default(), crate::catalog::key_from(&params.get()))
+        },
         |(kind, key)| get_entity(kind, key),
     );
     view! {

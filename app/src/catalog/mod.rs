@@ -1,19 +1,19 @@
 //! Catalog pages: home, search, service, squad, and the other entities (systems, APIs…).
 
 mod api;
+mod entity;
 mod home;
 mod readiness;
 mod search;
 mod service;
-mod entity;
 mod squad;
 
 pub use api::*;
+pub use entity::EntityPage;
 pub use home::HomePage;
 pub use readiness::ReadinessPage;
 pub use search::CatalogPage;
 pub use service::{EditServicePage, ServicePage};
-pub use entity::EntityPage;
 pub use squad::SquadPage;
 
 /// The key of the entity a page shows: `name` from `/services/:name`, `namespace/name` from

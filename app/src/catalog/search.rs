@@ -104,7 +104,9 @@ fn Results(page: console_core::catalog::CatalogPage) -> impl IntoView {
     let current = page.query.page;
     let link_to = {
         let query = page.query.clone();
-        move |n: u32| format!("/catalog?{}", CatalogQuery { page: n, ..query.clone() }.to_query_string())
+        move |n: u32| {
+            format!("/catalog?{}", CatalogQuery { page: n, ..query.clone() }.to_query_string())
+        }
     };
     let prev = (current > 1).then(|| link_to(current - 1));
     let next = (current < pages).then(|| link_to(current + 1));

@@ -58,7 +58,10 @@ pub fn EditServicePage() -> impl IntoView {
 
 /// The edit form: description, tier, lifecycle, runbook, SLO.
 #[component]
-fn EditService(service: console_core::catalog::Service, update: ServerAction<UpdateService>) -> impl IntoView {
+fn EditService(
+    service: console_core::catalog::Service,
+    update: ServerAction<UpdateService>,
+) -> impl IntoView {
     let description = RwSignal::new(service.description.clone());
     let tier = RwSignal::new(service.tier.number().to_string());
     let lifecycle = RwSignal::new(service.lifecycle.as_str().to_string());

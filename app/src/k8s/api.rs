@@ -13,12 +13,17 @@ pub async fn workloads_of(service: String, cluster: String) -> Result<ServiceWor
     use console_core::k8s::{views, Clusters};
     use console_core::{auth::policy::Action, catalog::repo, store::Store};
     let store = expect_context::<Store>();
-    let svc = repo::service(&store, &service).await?.ok_or_else(|| AppError::NotFound(format!("service {service:?}")))?;
+    let svc = repo::service(&store, &service)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("service {service:?}")))?;
     authorize_user(Action::ViewWorkloads, Some(&svc.squad))?;
     let mut workloads = svc.workloads.clone();
     if !cluster.is_empty() {
         if !workloads.cluster.is_empty() && workloads.cluster != cluster {
-            return Err(AppError::BadRequest(format!("{service} runs on cluster {:?} only", workloads.cluster)));
+            return Err(AppError::BadRequest(format!(
+                "{service} runs on cluster {:?} only",
+                workloads.cluster
+            )));
         }
         workloads.cluster = cluster;
     }

@@ -50,7 +50,11 @@ pub fn DeploymentsPage() -> impl IntoView {
 
 fn workloads_view(w: ServiceWorkloads) -> impl IntoView {
     let empty = w.deployments.is_empty();
-    let scope = if w.namespace.is_empty() { "no namespace".to_string() } else { format!("namespace {}", w.namespace.replace(',', ", ")) };
+    let scope = if w.namespace.is_empty() {
+        "no namespace".to_string()
+    } else {
+        format!("namespace {}", w.namespace.replace(',', ", "))
+    };
     view! {
         {w.clusters.iter().map(|c| {
             let banner = match (&c.stale_since, c.synced) {

@@ -21,7 +21,11 @@ pub struct LiveStream;
 
 /// Opens `url` and calls `on(event, data)` for each of `events`. Drop the handle to close it.
 #[allow(unused_variables)]
-pub fn open(url: &str, events: &[&'static str], on: impl Fn(&'static str, String) + Clone + 'static) -> Option<LiveStream> {
+pub fn open(
+    url: &str,
+    events: &[&'static str],
+    on: impl Fn(&'static str, String) + Clone + 'static,
+) -> Option<LiveStream> {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
@@ -30,10 +34,14 @@ pub fn open(url: &str, events: &[&'static str], on: impl Fn(&'static str, String
         for name in events {
             let on = on.clone();
             let name: &'static str = name;
-            let callback = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-                on(name, event.data().as_string().unwrap_or_default());
-            });
-            source.add_event_listener_with_callback(name, callback.as_ref().unchecked_ref()).ok()?;
+            let callback = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+                move |event: web_sys::MessageEvent| {
+                    on(name, event.data().as_string().unwrap_or_default());
+                },
+            );
+            source
+                .add_event_listener_with_callback(name, callback.as_ref().unchecked_ref())
+                .ok()?;
             callbacks.push(callback);
         }
         return Some(LiveStream { source, _callbacks: callbacks });

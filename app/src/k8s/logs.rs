@@ -46,32 +46,44 @@ pub fn LogsPage() -> impl IntoView {
         following.set(follow);
         let query = options().query_string();
         let separator = if query.is_empty() { "?" } else { "&" };
-        let url = format!("/services/{}/logs/stream{query}{}", service(), if follow { format!("{separator}follow=true") } else { String::new() });
+        let url = format!(
+            "/services/{}/logs/stream{query}{}",
+            service(),
+            if follow { format!("{separator}follow=true") } else { String::new() }
+        );
         stream.set_value(None);
-        stream.set_value(live::open(&url, &["lines", "note", "problem", "end"], move |event, data| match event {
-            "lines" => {
-                if let Ok(batch) = serde_json::from_str::<Vec<LogLine>>(&data) {
-                    lines.update(|all| {
-                        all.extend(batch.iter().map(|l| format!("{}/{} {}", l.pod, l.container, l.text)));
-                        let excess = all.len().saturating_sub(LINES_SHOWN);
-                        all.drain(..excess);
-                    });
+        stream.set_value(live::open(
+            &url,
+            &["lines", "note", "problem", "end"],
+            move |event, data| match event {
+                "lines" => {
+                    if let Ok(batch) = serde_json::from_str::<Vec<LogLine>>(&data) {
+                        lines.update(|all| {
+                            all.extend(
+                                batch
+                                    .iter()
+                                    .map(|l| format!("{}/{} {}", l.pod, l.container, l.text)),
+                            );
+                            let excess = all.len().saturating_sub(LINES_SHOWN);
+                            all.drain(..excess);
+                        });
+                    }
                 }
-            }
-            "note" => status.update(|s| {
-                s.push_str(" · ");
-                s.push_str(&data);
-            }),
-            "problem" => {
-                status.set(data);
-                following.set(false);
-                stream.set_value(None);
-            }
-            _ => {
-                status.update(|s| *s = s.replace("Loading…", "Done."));
-                stream.set_value(None);
-            }
-        }));
+                "note" => status.update(|s| {
+                    s.push_str(" · ");
+                    s.push_str(&data);
+                }),
+                "problem" => {
+                    status.set(data);
+                    following.set(false);
+                    stream.set_value(None);
+                }
+                _ => {
+                    status.update(|s| *s = s.replace("Loading…", "Done."));
+                    stream.set_value(None);
+                }
+            },
+        ));
     };
     let stop = move || {
         stream.set_value(None);

@@ -1,8 +1,8 @@
 //! Server functions of the REPL: authorize (owning squad or SRE), then the guarded, audited run.
 
 use crate::error::AppError;
-use console_core::query::{AuditEntry, Replica, ReplicaSummary};
 use console_core::query::QueryResult;
+use console_core::query::{AuditEntry, Replica, ReplicaSummary};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
@@ -17,8 +17,13 @@ pub struct ReplicaView {
 }
 
 #[cfg(feature = "ssr")]
-async fn service_and_owner(store: &console_core::store::Store, service: &str) -> Result<console_core::catalog::Service, AppError> {
-    console_core::catalog::repo::service(store, service).await?.ok_or_else(|| AppError::NotFound(format!("service {service:?}")))
+async fn service_and_owner(
+    store: &console_core::store::Store,
+    service: &str,
+) -> Result<console_core::catalog::Service, AppError> {
+    console_core::catalog::repo::service(store, service)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("service {service:?}")))
 }
 
 #[server(endpoint = "query/replicas", input = Json)]
@@ -46,11 +51,23 @@ pub async fn list_replicas(service: String) -> Result<Vec<ReplicaView>, AppError
 
 /// Runs one query. Every attempt, allowed, refused or failed, is in the audit log.
 #[server(endpoint = "query/run", input = Json)]
-pub async fn run_query(service: String, replica: String, sql: String) -> Result<QueryResult, AppError> {
+pub async fn run_query(
+    service: String,
+    replica: String,
+    sql: String,
+) -> Result<QueryResult, AppError> {
     use console_core::limiter::Limiter;
     use console_core::store::Store;
     let user = crate::auth::guard::current_user();
-    super::flow::run(&expect_context::<Store>(), &expect_context::<Limiter>(), user, &service, &replica, sql.as_bytes()).await
+    super::flow::run(
+        &expect_context::<Store>(),
+        &expect_context::<Limiter>(),
+        user,
+        &service,
+        &replica,
+        sql.as_bytes(),
+    )
+    .await
 }
 
 /// Stops the user's running query on `replica`.
@@ -60,30 +77,38 @@ pub async fn cancel_query(service: String, replica: String) -> Result<bool, AppE
     use console_core::limiter::Limiter;
     use console_core::{auth::policy::Action, store::Store};
     let svc = service_and_owner(&expect_context::<Store>(), &service).await?;
-    let user = authorize_on_service(crate::auth::guard::current_user(), Action::QueryReplica, &svc)?;
+    let user =
+        authorize_on_service(crate::auth::guard::current_user(), Action::QueryReplica, &svc)?;
     // The slot's holder (on whichever console replica) sees the request at its next heartbeat.
     Ok(expect_context::<Limiter>().request_cancel(super::flow::SLOT, &user.login, &replica).await?)
 }
 
 /// Tables and columns of the replica, for the editor's side panel.
 #[server(endpoint = "query/schema", input = Json)]
-pub async fn replica_schema(service: String, replica: String) -> Result<Vec<(String, Vec<String>)>, AppError> {
+pub async fn replica_schema(
+    service: String,
+    replica: String,
+) -> Result<Vec<(String, Vec<String>)>, AppError> {
     use crate::auth::guard::authorize_on_service;
     use console_core::query::replicas;
     use console_core::{auth::policy::Action, store::Store};
     let store = expect_context::<Store>();
     let svc = service_and_owner(&store, &service).await?;
     authorize_on_service(crate::auth::guard::current_user(), Action::QueryReplica, &svc)?;
-    let target = replicas::get(&store, &replica).await?.filter(|r| r.service == service)
+    let target = replicas::get(&store, &replica)
+        .await?
+        .filter(|r| r.service == service)
         .ok_or_else(|| AppError::NotFound(format!("replica {replica:?} of {service}")))?;
     // The guard's own snapshot: only the allowed schemas' tables, read fresh.
     let defaults = console_core::defaults::repo::current(&store).await?.1;
     let limits = target.limits(svc.tier, &defaults);
     let url = target.connect_url().map_err(AppError::BadRequest)?;
-    let schema = console_core::query::schema::snapshot(target.engine, &url, &limits, true).await.map_err(|e| {
-        tracing::warn!(replica = %target.id, error = %e, "schema could not be read");
-        AppError::Unavailable("the replica's schema could not be read right now".into())
-    })?;
+    let schema = console_core::query::schema::snapshot(target.engine, &url, &limits, true)
+        .await
+        .map_err(|e| {
+            tracing::warn!(replica = %target.id, error = %e, "schema could not be read");
+            AppError::Unavailable("the replica's schema could not be read right now".into())
+        })?;
     Ok(schema.tables())
 }
 
@@ -110,7 +135,10 @@ pub async fn query_audit() -> Result<Vec<AuditEntry>, AppError> {
 /// can do beyond reading. A superuser credential is refused unless `override_note` says why; the
 /// registration, its warnings and the note are kept in the audit log.
 #[server(endpoint = "query/register", input = Json)]
-pub async fn register_replica(replica: Replica, #[server(default)] override_note: Option<String>) -> Result<Option<String>, AppError> {
+pub async fn register_replica(
+    replica: Replica,
+    #[server(default)] override_note: Option<String>,
+) -> Result<Option<String>, AppError> {
     use crate::auth::guard::authorize_user;
     use console_core::audit::{self, Event};
     use console_core::query::replicas::{self, ReplicaError};
@@ -123,9 +151,13 @@ pub async fn register_replica(replica: Replica, #[server(default)] override_note
     // One connection: what the credential can do, and the warning that says so.
     let (warning, powers) = match replicas::inspect_credential(&replica).await {
         Ok(report) => (report.warning, report.powers),
-        Err(why) => (Some(format!("registered, but the connection could not be checked: {why}")), vec![]),
+        Err(why) => {
+            (Some(format!("registered, but the connection could not be checked: {why}")), vec![])
+        }
     };
-    if let Some(root) = powers.iter().find(|p| matches!(p.as_str(), "superuser" | "SUPER" | "ALL PRIVILEGES")) {
+    if let Some(root) =
+        powers.iter().find(|p| matches!(p.as_str(), "superuser" | "SUPER" | "ALL PRIVILEGES"))
+    {
         if note.is_empty() {
             return Err(AppError::BadRequest(format!(
                 "the credential has {root}: a read replica needs a SELECT-only role; to register it anyway, give an override note"
@@ -161,7 +193,9 @@ pub async fn check_replica(replica: String) -> Result<String, AppError> {
     use crate::auth::guard::authorize_user;
     use console_core::{auth::policy::Action, query::replicas, store::Store};
     authorize_user(Action::AdministerReplicas, None)?;
-    let target = replicas::get(&expect_context::<Store>(), &replica).await?.ok_or_else(|| AppError::NotFound(format!("replica {replica:?}")))?;
+    let target = replicas::get(&expect_context::<Store>(), &replica)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("replica {replica:?}")))?;
     match replicas::check_credential(&target).await {
         Ok(None) => Ok("reachable; the credential is read-only".into()),
         Ok(Some(warning)) => Ok(format!("reachable; warning: {warning}")),

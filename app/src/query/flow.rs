@@ -18,10 +18,19 @@ pub const QUERIES_PER_MINUTE: i64 = 30;
 pub const SLOT: &str = "query";
 
 /// Runs `sql` (raw bytes: a download's form may not even be UTF-8) for `user` on `replica` of `service`.
-pub async fn run(store: &Store, limiter: &Limiter, user: Option<User>, service: &str, replica: &str, sql: &[u8]) -> Result<QueryResult, AppError> {
+pub async fn run(
+    store: &Store,
+    limiter: &Limiter,
+    user: Option<User>,
+    service: &str,
+    replica: &str,
+    sql: &[u8],
+) -> Result<QueryResult, AppError> {
     // Signed in first: an anonymous caller learns nothing, not even which services exist.
     let user = user.ok_or(AppError::Unauthorized)?;
-    let svc = console_core::catalog::repo::service(store, service).await?.ok_or_else(|| AppError::NotFound(format!("service {service:?}")))?;
+    let svc = console_core::catalog::repo::service(store, service)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("service {service:?}")))?;
     let user = authorize_on_service(Some(user), Action::QueryReplica, &svc)?;
     let target = replicas::get(store, replica)
         .await?
@@ -37,13 +46,24 @@ pub async fn run(store: &Store, limiter: &Limiter, user: Option<User>, service: 
     };
     if !limiter.take_token(SLOT, &user.login, QUERIES_PER_MINUTE).await? {
         slot.release().await;
-        return throttled(format!("at most {QUERIES_PER_MINUTE} queries a minute; wait a moment")).await;
+        return throttled(format!("at most {QUERIES_PER_MINUTE} queries a minute; wait a moment"))
+            .await;
     }
     let sql = match std::str::from_utf8(sql) {
         Ok(sql) => sql,
         Err(_) => {
-            let refusal = RunError::Refused(console_core::query::guard::Refusal::new("the query is not valid UTF-8"));
-            replicas::audit(store, &user.login, &target, &String::from_utf8_lossy(sql), &Err(refusal.clone()), 0).await?;
+            let refusal = RunError::Refused(console_core::query::guard::Refusal::new(
+                "the query is not valid UTF-8",
+            ));
+            replicas::audit(
+                store,
+                &user.login,
+                &target,
+                &String::from_utf8_lossy(sql),
+                &Err(refusal.clone()),
+                0,
+            )
+            .await?;
             slot.release().await;
             return Err(refusal.into());
         }

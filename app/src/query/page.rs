@@ -1,10 +1,10 @@
 use super::api::*;
 use crate::app::use_session;
 use crate::components::ErrorView;
+use console_core::catalog::encode_component;
 use console_core::query::{Engine, Replica};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use console_core::catalog::encode_component;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// `/services/:name/query`: the REPL. Ctrl+Enter runs; results are capped and masked on the
@@ -21,30 +21,65 @@ pub fn QueryPage() -> impl IntoView {
     // The replica picked in the list or the link; empty means the service's first one. Never
     // written while rendering: the server's render and hydration must read the same value.
     let chosen = RwSignal::new(query.get_untracked().get("replica").unwrap_or_default());
-    let first_replica = move || replicas.get().and_then(Result::ok).and_then(|list| list.first().map(|r| r.replica.id.clone())).unwrap_or_default();
+    let first_replica = move || {
+        replicas
+            .get()
+            .and_then(Result::ok)
+            .and_then(|list| list.first().map(|r| r.replica.id.clone()))
+            .unwrap_or_default()
+    };
     let current = move || {
         let picked = chosen.get();
-        if picked.is_empty() { first_replica() } else { picked }
+        if picked.is_empty() {
+            first_replica()
+        } else {
+            picked
+        }
     };
-    let sql = RwSignal::new(query.get_untracked().get("sql").unwrap_or_else(|| "SELECT * FROM customers LIMIT 20".to_string()));
+    let sql = RwSignal::new(
+        query
+            .get_untracked()
+            .get("sql")
+            .unwrap_or_else(|| "SELECT * FROM customers LIMIT 20".to_string()),
+    );
     let share = move || {
-        format!("/services/{}/query?replica={}&sql={}", service(), encode_component(&current()), encode_component(&sql.get()))
+        format!(
+            "/services/{}/query?replica={}&sql={}",
+            service(),
+            encode_component(&current()),
+            encode_component(&sql.get())
+        )
     };
     // The download runs SQL, so it is a form POST (never a link): see server/src/query_csv.rs.
     let csv = move || format!("/services/{}/query.csv", service());
-    let schema = Resource::new(move || (service(), chosen.get()), |(service, replica)| async move {
-        let replica = if replica.is_empty() {
-            list_replicas(service.clone()).await.ok().and_then(|list| list.first().map(|r| r.replica.id.clone())).unwrap_or_default()
-        } else {
-            replica
-        };
-        if replica.is_empty() { Ok(vec![]) } else { replica_schema(service, replica).await }
-    });
+    let schema = Resource::new(
+        move || (service(), chosen.get()),
+        |(service, replica)| async move {
+            let replica = if replica.is_empty() {
+                list_replicas(service.clone())
+                    .await
+                    .ok()
+                    .and_then(|list| list.first().map(|r| r.replica.id.clone()))
+                    .unwrap_or_default()
+            } else {
+                replica
+            };
+            if replica.is_empty() {
+                Ok(vec![])
+            } else {
+                replica_schema(service, replica).await
+            }
+        },
+    );
     let submit = move || {
         run.dispatch(RunQuery { service: service(), replica: current(), sql: sql.get_untracked() });
     };
     let explain = move || {
-        run.dispatch(RunQuery { service: service(), replica: current(), sql: format!("EXPLAIN {}", sql.get_untracked()) });
+        run.dispatch(RunQuery {
+            service: service(),
+            replica: current(),
+            sql: format!("EXPLAIN {}", sql.get_untracked()),
+        });
     };
     view! {
         <Title text=move || format!("Query {}", service()) />
@@ -194,7 +229,8 @@ fn cell_view(value: String) -> AnyView {
     if whole.chars().count() <= CELL_PREVIEW && !whole.contains('\n') {
         return view! { <span>{whole}</span> }.into_any();
     }
-    let preview: String = whole.chars().take(CELL_PREVIEW).map(|c| if c == '\n' { ' ' } else { c }).collect();
+    let preview: String =
+        whole.chars().take(CELL_PREVIEW).map(|c| if c == '\n' { ' ' } else { c }).collect();
     view! {
         <details data-testid="long-cell">
             <summary class="cursor-pointer">{format!("{preview}…")}</summary>
@@ -237,7 +273,12 @@ fn DesignateReplica(service: String) -> impl IntoView {
                 row_cap: None,
                 masks: None,
                 allowed_schemas: vec![],
-                extra_functions: extra_functions.get().split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect(),
+                extra_functions: extra_functions
+                    .get()
+                    .split(',')
+                    .map(|f| f.trim().to_string())
+                    .filter(|f| !f.is_empty())
+                    .collect(),
             },
             override_note: Some(override_note.get()).filter(|n| !n.trim().is_empty()),
         });

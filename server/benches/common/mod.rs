@@ -6,7 +6,8 @@ use std::time::Duration;
 /// A client holding a dev sign-in session as `login`, redirects not followed so a lost session
 /// fails the fetch instead of timing the login page. Waits for the console to accept it.
 pub async fn signed_in_client(base: &str, login: &str) -> reqwest::Client {
-    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let no_redirects =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut attempts = 0;
     let reply = loop {
         let sent = no_redirects
@@ -38,7 +39,11 @@ pub async fn signed_in_client(base: &str, login: &str) -> reqwest::Client {
         .to_string();
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("cookie", cookie.parse().unwrap());
-    reqwest::Client::builder().default_headers(headers).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 /// A port no process listens on now, picked by the OS: a re-run never measures a console a

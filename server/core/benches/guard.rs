@@ -13,7 +13,10 @@ fn main() {
     let columns: Vec<String> = (0..40).map(|i| format!("c{i}")).collect();
     let mut users: Vec<&str> = vec!["id", "name", "email", "password_hash"];
     users.extend(columns.iter().map(String::as_str));
-    let schema = Schema::of(&[("public", "users", &users), ("public", "orders", &["id", "user_id", "amount", "created_at"])]);
+    let schema = Schema::of(&[
+        ("public", "users", &users),
+        ("public", "orders", &["id", "user_id", "amount", "created_at"]),
+    ]);
     let masks = vec!["email".to_string(), "*password*".to_string()];
     let allowed = Allowed::new(Engine::Postgres, &[]);
     let subqueries: Vec<String> = (0..56)

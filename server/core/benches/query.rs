@@ -58,9 +58,13 @@ async fn main() {
     };
     println!("| query | raw driver p50 | guarded run p50 | overhead | whole flow, SQLite store | overhead | whole flow, PostgreSQL store | overhead |");
     println!("|---|---|---|---|---|---|---|---|");
-    for (label, sql) in [("1 row", "SELECT id, email, bucket FROM big WHERE id = 42"), ("10,000 rows", "SELECT id, email, bucket FROM big WHERE id <= 10000")] {
+    for (label, sql) in [
+        ("1 row", "SELECT id, email, bucket FROM big WHERE id = 42"),
+        ("10,000 rows", "SELECT id, email, bucket FROM big WHERE id <= 10000"),
+    ] {
         // All open a connection per query, as the REPL does by design.
-        let (mut raw, mut repl, mut flow_sqlite, mut flow_postgres) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut raw, mut repl, mut flow_sqlite, mut flow_postgres) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for i in 0..RUNS {
             let started = Instant::now();
             let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
@@ -74,14 +78,22 @@ async fn main() {
             assert!(!result.rows.is_empty());
             repl.push(started.elapsed());
 
-            for (store, times) in [(&sqlite_store, &mut flow_sqlite), (&postgres_store.store, &mut flow_postgres)] {
+            for (store, times) in
+                [(&sqlite_store, &mut flow_sqlite), (&postgres_store.store, &mut flow_postgres)]
+            {
                 times.push(whole_flow(store, &replica, &format!("bench{i}"), sql).await);
             }
         }
         let raw = p50(raw);
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let cell = |d: Duration| format!("{:.2} ms | {:+.2} ms", ms(d), ms(d) - ms(raw));
-        println!("| {label} | {:.2} ms | {} | {} | {} |", ms(raw), cell(p50(repl)), cell(p50(flow_sqlite)), cell(p50(flow_postgres)));
+        println!(
+            "| {label} | {:.2} ms | {} | {} | {} |",
+            ms(raw),
+            cell(p50(repl)),
+            cell(p50(flow_sqlite)),
+            cell(p50(flow_postgres))
+        );
     }
 
     let before = rss_kb("VmHWM:");
@@ -108,7 +120,10 @@ async fn whole_flow(store: &Store, replica: &Replica, login: &str, sql: &str) ->
     let started = Instant::now();
     let slot = limiter.acquire("query", login, &replica.id).await.unwrap().unwrap();
     assert!(limiter.take_token("query", login, 30).await.unwrap());
-    let result = replicas::query_holding(store, login, replica, Tier::new(3).unwrap(), sql, slot).await.unwrap().unwrap();
+    let result = replicas::query_holding(store, login, replica, Tier::new(3).unwrap(), sql, slot)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!result.rows.is_empty());
     started.elapsed()
 }

@@ -80,7 +80,13 @@ pub async fn reads_of(store: &Store, service: &str, limit: i64) -> Result<Vec<Re
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(at, kind, actor, detail, sql, rows)| Read { at, kind, actor, detail: if sql.is_empty() { detail } else { sql }, rows })
+        .map(|(at, kind, actor, detail, sql, rows)| Read {
+            at,
+            kind,
+            actor,
+            detail: if sql.is_empty() { detail } else { sql },
+            rows,
+        })
         .collect())
 }
 
@@ -105,7 +111,12 @@ pub struct Stored {
 
 /// Every event with `from <= at < to` (seconds), oldest first: what an SRE archives by date.
 /// The export is itself an event, appended after the range is read.
-pub async fn export(store: &Store, actor: &str, from: i64, to: i64) -> Result<Vec<Stored>, StoreError> {
+pub async fn export(
+    store: &Store,
+    actor: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Stored>, StoreError> {
     let events: Vec<Stored> = sqlx::query_as(
         "SELECT id, at, kind, attempt, actor, token, entity, target, outcome, detail, sql_text, row_count, byte_count, duration_ms
          FROM audit_events WHERE at >= $1 AND at < $2 ORDER BY id",
@@ -114,14 +125,30 @@ pub async fn export(store: &Store, actor: &str, from: i64, to: i64) -> Result<Ve
     .bind(to)
     .fetch_all(store.pool())
     .await?;
-    let detail = format!("{} events from {} to {}", events.len(), crate::dates::date(from), crate::dates::date(to));
+    let detail = format!(
+        "{} events from {} to {}",
+        events.len(),
+        crate::dates::date(from),
+        crate::dates::date(to)
+    );
     record_export(store, actor, detail).await?;
     Ok(events)
 }
 
 /// Every export of the audit is itself an event.
 pub async fn record_export(store: &Store, actor: &str, detail: String) -> Result<(), StoreError> {
-    append(store, &Event { kind: AUDIT_EXPORTED, attempt: attempt_id(), actor: actor.into(), outcome: "exported".into(), detail, ..Event::default() }).await
+    append(
+        store,
+        &Event {
+            kind: AUDIT_EXPORTED,
+            attempt: attempt_id(),
+            actor: actor.into(),
+            outcome: "exported".into(),
+            detail,
+            ..Event::default()
+        },
+    )
+    .await
 }
 
 tokio::task_local! {
@@ -172,12 +199,14 @@ pub async fn append(store: &Store, event: &Event) -> Result<(), StoreError> {
 /// (throttling) leave one event per user and minute, not one per request.
 pub async fn append_once_a_minute(store: &Store, event: &Event) -> Result<bool, StoreError> {
     let now = crate::dates::now();
-    let seen: Option<i64> = sqlx::query_scalar("SELECT id FROM audit_events WHERE kind = $1 AND actor = $2 AND at >= $3 LIMIT 1")
-        .bind(event.kind)
-        .bind(&event.actor)
-        .bind(now - now.rem_euclid(60))
-        .fetch_optional(store.pool())
-        .await?;
+    let seen: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM audit_events WHERE kind = $1 AND actor = $2 AND at >= $3 LIMIT 1",
+    )
+    .bind(event.kind)
+    .bind(&event.actor)
+    .bind(now - now.rem_euclid(60))
+    .fetch_optional(store.pool())
+    .await?;
     if seen.is_some() {
         return Ok(false);
     }

@@ -16,7 +16,10 @@ pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
 /// Seconds since the Unix epoch (0 if the clock is before it).
 #[cfg(feature = "server")]
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm, the inverse of the above).
@@ -33,8 +36,16 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// Midnight UTC of a `YYYY-MM-DD` date, in seconds since the epoch; None unless a real date.
 pub fn parse_date(text: &str) -> Option<i64> {
     let mut parts = text.split('-');
-    let (y, m, d) = (parts.next()?.parse::<i64>().ok()?, parts.next()?.parse::<i64>().ok()?, parts.next()?.parse::<i64>().ok()?);
-    if parts.next().is_some() || text.len() != 10 || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    let (y, m, d) = (
+        parts.next()?.parse::<i64>().ok()?,
+        parts.next()?.parse::<i64>().ok()?,
+        parts.next()?.parse::<i64>().ok()?,
+    );
+    if parts.next().is_some()
+        || text.len() != 10
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&d)
+    {
         return None;
     }
     let secs = days_from_civil(y, m, d) * 86_400;
@@ -69,7 +80,9 @@ mod tests {
         assert_eq!(parse_date("1970-01-01"), Some(0));
         assert_eq!(parse_date("2000-02-29"), Some(951_782_400));
         assert_eq!(parse_date("2026-12-02").map(date).as_deref(), Some("2026-12-02"));
-        for bad in ["2026-02-30", "2026-13-01", "2026-1-01", "26-01-01", "2026-01-01x", "", "2026-01"] {
+        for bad in
+            ["2026-02-30", "2026-13-01", "2026-1-01", "26-01-01", "2026-01-01x", "", "2026-01"]
+        {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
     }

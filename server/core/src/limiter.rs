@@ -10,7 +10,10 @@ use crate::store::{Store, StoreError};
 use std::time::Duration;
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// The store's limiter. Cheap to clone.
@@ -36,7 +39,12 @@ impl Limiter {
     }
 
     /// Takes one of `per_minute` tokens of `login`'s bucket for `kind`; false when spent.
-    pub async fn take_token(&self, kind: &str, login: &str, per_minute: i64) -> Result<bool, StoreError> {
+    pub async fn take_token(
+        &self,
+        kind: &str,
+        login: &str,
+        per_minute: i64,
+    ) -> Result<bool, StoreError> {
         let (now, cap) = (now_ms(), per_minute * 1000);
         sqlx::query("INSERT INTO limiter_buckets (kind, login, milli_tokens, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (kind, login) DO NOTHING")
             .bind(kind)
@@ -61,7 +69,12 @@ impl Limiter {
 
     /// A running slot: `login` holds at most one per `kind` and `resource`. Renewed until the
     /// returned lease is released or dropped; a cancel request from any console trips its `cancel`.
-    pub async fn acquire(&self, kind: &str, login: &str, resource: &str) -> Result<Option<Lease>, StoreError> {
+    pub async fn acquire(
+        &self,
+        kind: &str,
+        login: &str,
+        resource: &str,
+    ) -> Result<Option<Lease>, StoreError> {
         let holder = format!("{:032x}", rand::random::<u128>());
         let now = now_ms();
         let taken = sqlx::query(
@@ -80,14 +93,20 @@ impl Limiter {
         if taken.rows_affected() != 1 {
             return Ok(None);
         }
-        let key = LeaseKey { kind: kind.into(), login: login.into(), resource: resource.into(), holder };
+        let key =
+            LeaseKey { kind: kind.into(), login: login.into(), resource: resource.into(), holder };
         let cancel = Cancel::default();
         let heartbeat = tokio::spawn(heartbeat(self.clone(), key.clone(), cancel.clone()));
         Ok(Some(Lease { limiter: self.clone(), key, cancel, heartbeat: Some(heartbeat) }))
     }
 
     /// Asks whoever holds `login`'s slot to stop; false if none is held.
-    pub async fn request_cancel(&self, kind: &str, login: &str, resource: &str) -> Result<bool, StoreError> {
+    pub async fn request_cancel(
+        &self,
+        kind: &str,
+        login: &str,
+        resource: &str,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE limiter_leases SET cancel = 1 WHERE kind = $1 AND login = $2 AND resource = $3 AND expires_at >= $4")
             .bind(kind)
             .bind(login)

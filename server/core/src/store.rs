@@ -4,7 +4,7 @@
 //! placeholders, which both SQLite and PostgreSQL accept, and only types both share
 //! (BIGINT, TEXT). Each backend owns its migrations under `migrations/<backend>/`.
 
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::AnyPool;
 use std::time::Duration;
 
@@ -49,12 +49,18 @@ impl Store {
             let in_memory = rest.contains(":memory:") || rest.contains("mode=memory");
             if !in_memory {
                 let path = rest.trim_start_matches("//").split('?').next().unwrap_or_default();
-                if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                if let Some(dir) =
+                    std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
+                {
                     std::fs::create_dir_all(dir)?;
                 }
             }
             let sep = if rest.contains('?') { '&' } else { '?' };
-            let url = if in_memory || rest.contains("mode=") { url.to_string() } else { format!("{url}{sep}mode=rwc") };
+            let url = if in_memory || rest.contains("mode=") {
+                url.to_string()
+            } else {
+                format!("{url}{sep}mode=rwc")
+            };
             (Backend::Sqlite, url)
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
@@ -128,7 +134,9 @@ pub fn database_location(url: &str) -> Option<String> {
         _ => return None,
     };
     let host = match parsed.host_str().unwrap_or_default().trim_matches(['[', ']']).to_lowercase() {
-        h if h.is_empty() || h == "localhost" || h == "::1" || h.starts_with("127.") => "loopback".to_string(),
+        h if h.is_empty() || h == "localhost" || h == "::1" || h.starts_with("127.") => {
+            "loopback".to_string()
+        }
         h => h,
     };
     let database = parsed.path().trim_start_matches('/').to_string();
@@ -173,7 +181,8 @@ pub mod testing {
 
     /// The MariaDB server used by tests (`TEST_MARIADB_URL`).
     pub fn mariadb_admin_url() -> String {
-        std::env::var("TEST_MARIADB_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_string())
+        std::env::var("TEST_MARIADB_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_string())
     }
 
     /// A database of its own for one test (a replica, say) on the shared PostgreSQL or MariaDB:
@@ -189,7 +198,8 @@ pub mod testing {
 
     impl ScratchDb {
         pub async fn postgres(prefix: &str) -> ScratchDb {
-            Self::create(prefix, postgres_admin_url(), "DROP DATABASE IF EXISTS {} WITH (FORCE)").await
+            Self::create(prefix, postgres_admin_url(), "DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                .await
         }
 
         pub async fn mariadb(prefix: &str) -> ScratchDb {
@@ -199,13 +209,30 @@ pub mod testing {
         async fn create(prefix: &str, admin_url: String, drop_statement: &str) -> ScratchDb {
             static COUNTER: AtomicU32 = AtomicU32::new(0);
             install_default_drivers();
-            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-            let name = format!("{prefix}_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-            let admin = AnyPoolOptions::new().max_connections(1).connect(&admin_url).await.expect("the test database server");
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos();
+            let name = format!(
+                "{prefix}_{}_{}_{nanos}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            );
+            let admin = AnyPoolOptions::new()
+                .max_connections(1)
+                .connect(&admin_url)
+                .await
+                .expect("the test database server");
             sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
             admin.close().await;
             let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
-            ScratchDb { drop_statement: drop_statement.replace("{}", &name), name, url, admin_url, also: vec![] }
+            ScratchDb {
+                drop_statement: drop_statement.replace("{}", &name),
+                name,
+                url,
+                admin_url,
+                also: vec![],
+            }
         }
 
         /// Runs `statement` (as the server's admin) after the database is dropped.
@@ -218,12 +245,20 @@ pub mod testing {
         /// `Drop` cannot await and may run inside the test's runtime: a thread with a runtime of
         /// its own does the dropping.
         fn drop(&mut self) {
-            let statements: Vec<String> = std::iter::once(self.drop_statement.clone()).chain(self.also.drain(..)).collect();
+            let statements: Vec<String> =
+                std::iter::once(self.drop_statement.clone()).chain(self.also.drain(..)).collect();
             let admin_url = self.admin_url.clone();
             let failed = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
                 runtime.block_on(async {
-                    let admin = AnyPoolOptions::new().max_connections(1).connect(&admin_url).await.map_err(|e| vec![e.to_string()])?;
+                    let admin = AnyPoolOptions::new()
+                        .max_connections(1)
+                        .connect(&admin_url)
+                        .await
+                        .map_err(|e| vec![e.to_string()])?;
                     let mut failed = vec![];
                     for statement in statements {
                         if let Err(e) = sqlx::query(&statement).execute(&admin).await {
@@ -231,18 +266,23 @@ pub mod testing {
                         }
                     }
                     admin.close().await;
-                    if failed.is_empty() { Ok(()) } else { Err(failed) }
+                    if failed.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(failed)
+                    }
                 })
             })
             .join();
             match failed {
                 Ok(Ok(())) => {}
-                Ok(Err(failed)) => eprintln!("test database {} not fully dropped: {failed:?}", self.name),
+                Ok(Err(failed)) => {
+                    eprintln!("test database {} not fully dropped: {failed:?}", self.name)
+                }
                 Err(_) => eprintln!("test database {} not dropped", self.name),
             }
         }
     }
-
 }
 
 #[cfg(test)]
@@ -262,8 +302,16 @@ mod tests {
 
     async fn database_exists(url: &str) -> bool {
         let name = url.rsplit_once('/').unwrap().1.to_string();
-        let admin = AnyPoolOptions::new().max_connections(1).connect(&testing::postgres_admin_url()).await.unwrap();
-        let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1").bind(name).fetch_one(&admin).await.unwrap();
+        let admin = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&testing::postgres_admin_url())
+            .await
+            .unwrap();
+        let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+            .bind(name)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
         found == 1
     }
 
@@ -298,7 +346,14 @@ mod tests {
         let url = format!("sqlite://{}/console.db?mode=rwc", dir.path().display());
         let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
         let older = sqlx::migrate::Migrator {
-            migrations: std::borrow::Cow::Owned(SQLITE_MIGRATIONS.migrations.iter().filter(|m| m.version < version).cloned().collect()),
+            migrations: std::borrow::Cow::Owned(
+                SQLITE_MIGRATIONS
+                    .migrations
+                    .iter()
+                    .filter(|m| m.version < version)
+                    .cloned()
+                    .collect(),
+            ),
             ..sqlx::migrate::Migrator::DEFAULT
         };
         older.run(&pool).await.unwrap();
@@ -328,8 +383,14 @@ mod tests {
             .unwrap();
         assert_eq!(kept, ("maria".to_string(), "Edited".to_string()));
         // And the references still hold: removing the service takes them with it.
-        sqlx::query("DELETE FROM services WHERE name = 'ledger'").execute(store.pool()).await.unwrap();
-        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attestations").fetch_one(store.pool()).await.unwrap();
+        sqlx::query("DELETE FROM services WHERE name = 'ledger'")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attestations")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
         assert_eq!(left, 0);
     }
 
@@ -345,13 +406,23 @@ mod tests {
         .await;
 
         let store = Store::open(&url).await.unwrap();
-        assert_eq!(crate::audit::reads_of(&store, "ledger", 10).await.unwrap().len(), 1, "the service of its time");
-        sqlx::query("DELETE FROM services WHERE name = 'ledger'").execute(store.pool()).await.unwrap();
+        assert_eq!(
+            crate::audit::reads_of(&store, "ledger", 10).await.unwrap().len(),
+            1,
+            "the service of its time"
+        );
+        sqlx::query("DELETE FROM services WHERE name = 'ledger'")
+            .execute(store.pool())
+            .await
+            .unwrap();
         sqlx::query("INSERT INTO services (name, squad, tier, lifecycle, k8s_selector, readiness_met, readiness_required, search_text, uid) VALUES ('ledger', 'payments', 1, 'production', 'app=ledger', 0, 1, 'ledger', 'a-new-uid')")
             .execute(store.pool())
             .await
             .unwrap();
-        assert!(crate::audit::reads_of(&store, "ledger", 10).await.unwrap().is_empty(), "a new ledger inherits nothing");
+        assert!(
+            crate::audit::reads_of(&store, "ledger", 10).await.unwrap().is_empty(),
+            "a new ledger inherits nothing"
+        );
     }
 
     #[tokio::test]

@@ -1,9 +1,9 @@
 //! The catalog store on both backends: every test runs on SQLite and on PostgreSQL.
 
+use console_core::audit;
 use console_core::catalog::fixture::synthetic_org;
 use console_core::catalog::repo::{self, ImportError};
 use console_core::catalog::*;
-use console_core::audit;
 use console_core::store::{testing, Store};
 use std::future::Future;
 
@@ -58,13 +58,18 @@ async fn search_filters_and_pages() {
             && s.lifecycle == Lifecycle::Production
             && s.squad == "squad-004"));
 
-        let ready = repo::search(&store, &CatalogQuery { readiness: Some(ReadinessFilter::Ready), ..query("") })
-            .await
-            .unwrap();
-        let not_ready =
-            repo::search(&store, &CatalogQuery { readiness: Some(ReadinessFilter::NotReady), ..query("") })
-                .await
-                .unwrap();
+        let ready = repo::search(
+            &store,
+            &CatalogQuery { readiness: Some(ReadinessFilter::Ready), ..query("") },
+        )
+        .await
+        .unwrap();
+        let not_ready = repo::search(
+            &store,
+            &CatalogQuery { readiness: Some(ReadinessFilter::NotReady), ..query("") },
+        )
+        .await
+        .unwrap();
         assert_eq!(ready.total + not_ready.total, 240);
         assert!(ready.services.iter().all(|s| s.readiness.is_ready()));
         assert!(not_ready.services.iter().all(|s| !s.readiness.is_ready()));
@@ -187,7 +192,12 @@ async fn the_readiness_report_counts_by_tier_check_and_squad() {
         let report = repo::readiness_report(&store).await.unwrap();
         assert_eq!(report.tiers.iter().map(|t| t.1).sum::<u32>(), 40);
         let all = repo::search(&store, &query("")).await.unwrap();
-        let ready = repo::search(&store, &CatalogQuery { readiness: Some(ReadinessFilter::Ready), ..query("") }).await.unwrap();
+        let ready = repo::search(
+            &store,
+            &CatalogQuery { readiness: Some(ReadinessFilter::Ready), ..query("") },
+        )
+        .await
+        .unwrap();
         assert_eq!(report.tiers.iter().map(|t| t.2).sum::<u32>() as u64, ready.total);
         assert_eq!(all.total, 40);
         // Nothing is attested in the synthetic org, so an attested tier-4 check is missing everywhere.
@@ -239,11 +249,22 @@ async fn an_import_keeps_what_the_console_owns() {
         write("squad.yaml", SQUAD);
         write("api.yaml", &component("api", "From Git"));
         repo::import_dir(&store, dir.path()).await.unwrap();
-        let check = repo::checks(&store).await.unwrap().into_iter()
-            .find(|c| c.evidence == readiness::Evidence::Attested && c.tier >= 2).unwrap().id;
+        let check = repo::checks(&store)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| c.evidence == readiness::Evidence::Attested && c.tier >= 2)
+            .unwrap()
+            .id;
         repo::attest(&store, "api", &check, Some(("maria", "2026-12-01"))).await.unwrap();
         let before = repo::service(&store, "api").await.unwrap().unwrap();
-        let edit = repo::ServiceEdit { description: "Edited in the console".into(), tier: before.tier, lifecycle: before.lifecycle, runbook: "https://runbooks.example.com/api".into(), slo: String::new() };
+        let edit = repo::ServiceEdit {
+            description: "Edited in the console".into(),
+            tier: before.tier,
+            lifecycle: before.lifecycle,
+            runbook: "https://runbooks.example.com/api".into(),
+            slo: String::new(),
+        };
         assert!(repo::update_service(&store, "api", &edit, "maria").await.unwrap());
 
         // The console restarts and imports the same descriptors.
@@ -252,10 +273,19 @@ async fn an_import_keeps_what_the_console_owns() {
         let after = repo::service(&store, "api").await.unwrap().unwrap();
         assert_eq!(after.description, "Edited in the console");
         assert_eq!(after.runbook, "https://runbooks.example.com/api");
-        assert!(after.attestations.iter().any(|a| a.check == check && a.by == "maria"), "{:?}", after.attestations);
+        assert!(
+            after.attestations.iter().any(|a| a.check == check && a.by == "maria"),
+            "{:?}",
+            after.attestations
+        );
         let overrides = merge::overrides_of(&store, "api").await.unwrap();
         assert_eq!(overrides.len(), 2, "{overrides:?}");
-        assert!(overrides.contains(&("description".into(), "Edited in the console".into(), "From Git".into(), "maria".into())));
+        assert!(overrides.contains(&(
+            "description".into(),
+            "Edited in the console".into(),
+            "From Git".into(),
+            "maria".into()
+        )));
 
         // Git changes the description: Git's new value counts; the runbook edit stays.
         write("api.yaml", &component("api", "Rewritten in Git"));
@@ -266,7 +296,11 @@ async fn an_import_keeps_what_the_console_owns() {
         assert_eq!(after.runbook, "https://runbooks.example.com/api");
         assert!(after.attestations.iter().any(|a| a.check == check));
         // Setting a field back to Git's value clears its override.
-        let back = repo::ServiceEdit { runbook: String::new(), description: after.description.clone(), ..edit };
+        let back = repo::ServiceEdit {
+            runbook: String::new(),
+            description: after.description.clone(),
+            ..edit
+        };
         repo::update_service(&store, "api", &back, "maria").await.unwrap();
         assert!(merge::overrides_of(&store, "api").await.unwrap().is_empty());
     })
@@ -287,7 +321,9 @@ async fn an_import_that_would_remove_too_much_is_refused() {
         repo::import_dir(&store, dir.path()).await.unwrap();
         let empty = tempfile::tempdir().unwrap();
         match repo::import_dir(&store, empty.path()).await {
-            Err(ImportError::Refused(why)) => assert!(why.contains("no squad and no service"), "{why}"),
+            Err(ImportError::Refused(why)) => {
+                assert!(why.contains("no squad and no service"), "{why}")
+            }
             other => panic!("an empty batch must be refused: {other:?}"),
         }
         assert_eq!(repo::service_count(&store).await.unwrap(), 10);
@@ -301,14 +337,32 @@ async fn an_import_that_would_remove_too_much_is_refused() {
             std::fs::remove_file(dir.path().join(format!("svc{i}.yaml"))).unwrap();
         }
         match repo::import_dir(&store, dir.path()).await {
-            Err(ImportError::Refused(why)) => assert!(why.contains("2 of 9") && why.contains("svc-7") && why.contains("svc-8"), "{why}"),
+            Err(ImportError::Refused(why)) => assert!(
+                why.contains("2 of 9") && why.contains("svc-7") && why.contains("svc-8"),
+                "{why}"
+            ),
             other => panic!("expected a refusal: {other:?}"),
         }
         assert_eq!(repo::service_count(&store).await.unwrap(), 9);
-        let dry = repo::import_dir_with(&store, empty.path(), repo::ImportOptions { prune: true, dry_run: true, ..Default::default() }).await.unwrap();
-        assert_eq!((dry.services_removed.len(), dry.squads_removed.len(), dry.dry_run), (9, 1, true));
+        let dry = repo::import_dir_with(
+            &store,
+            empty.path(),
+            repo::ImportOptions { prune: true, dry_run: true, ..Default::default() },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (dry.services_removed.len(), dry.squads_removed.len(), dry.dry_run),
+            (9, 1, true)
+        );
         assert_eq!(repo::service_count(&store).await.unwrap(), 9, "a dry run changes nothing");
-        let pruned = repo::import_dir_with(&store, dir.path(), repo::ImportOptions { prune: true, ..Default::default() }).await.unwrap();
+        let pruned = repo::import_dir_with(
+            &store,
+            dir.path(),
+            repo::ImportOptions { prune: true, ..Default::default() },
+        )
+        .await
+        .unwrap();
         assert_eq!(pruned.services_removed, ["svc-7", "svc-8"]);
         assert_eq!(repo::service_count(&store).await.unwrap(), 7);
     })
@@ -326,12 +380,28 @@ async fn an_sres_tier_survives_git_lowering_it() {
         write("api.yaml", &component("api", "x"));
         repo::import_dir(&store, dir.path()).await.unwrap();
         let before = repo::service(&store, "api").await.unwrap().unwrap();
-        let raise = repo::ServiceEdit { description: before.description.clone(), tier: Tier::ALL[0], lifecycle: before.lifecycle, runbook: String::new(), slo: String::new() };
+        let raise = repo::ServiceEdit {
+            description: before.description.clone(),
+            tier: Tier::ALL[0],
+            lifecycle: before.lifecycle,
+            runbook: String::new(),
+            slo: String::new(),
+        };
         repo::update_service(&store, "api", &raise, "sre").await.unwrap();
-        write("api.yaml", &component("api", "x").replace("console.dev/tier: '2'", "console.dev/tier: '4'"));
+        write(
+            "api.yaml",
+            &component("api", "x").replace("console.dev/tier: '2'", "console.dev/tier: '4'"),
+        );
         repo::import_dir(&store, dir.path()).await.unwrap();
-        assert_eq!(repo::service(&store, "api").await.unwrap().unwrap().tier, Tier::ALL[0], "Git lowering it does not undo the SRE's tier");
-        write("api.yaml", &component("api", "x").replace("console.dev/tier: '2'", "console.dev/tier: '1'"));
+        assert_eq!(
+            repo::service(&store, "api").await.unwrap().unwrap().tier,
+            Tier::ALL[0],
+            "Git lowering it does not undo the SRE's tier"
+        );
+        write(
+            "api.yaml",
+            &component("api", "x").replace("console.dev/tier: '2'", "console.dev/tier: '1'"),
+        );
         let summary = repo::import_dir(&store, dir.path()).await.unwrap();
         assert_eq!(summary.overrides_dropped, 1);
         assert_eq!(repo::service(&store, "api").await.unwrap().unwrap().tier, Tier::ALL[0]);
@@ -348,9 +418,21 @@ async fn a_withdrawal_in_the_console_outlasts_an_older_git_attestation() {
         let dir = tempfile::tempdir().unwrap();
         let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
         write("squad.yaml", SQUAD);
-        let check = repo::checks(&store).await.unwrap().into_iter()
-            .find(|c| c.evidence == readiness::Evidence::Attested && c.tier >= 2).unwrap().id;
-        let attested = |date: &str| component("api", "x").replace("    console.dev/tier: '2'\n", &format!("    console.dev/tier: '2'\n    console.dev/attest-{check}: \"joao {date}\"\n"));
+        let check = repo::checks(&store)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| c.evidence == readiness::Evidence::Attested && c.tier >= 2)
+            .unwrap()
+            .id;
+        let attested = |date: &str| {
+            component("api", "x").replace(
+                "    console.dev/tier: '2'\n",
+                &format!(
+                    "    console.dev/tier: '2'\n    console.dev/attest-{check}: \"joao {date}\"\n"
+                ),
+            )
+        };
         write("api.yaml", &attested("2026-01-10"));
         repo::import_dir(&store, dir.path()).await.unwrap();
         let has = |s: &Service| s.attestations.iter().any(|a| a.check == check);
@@ -358,10 +440,16 @@ async fn a_withdrawal_in_the_console_outlasts_an_older_git_attestation() {
         repo::attest(&store, "api", &check, None).await.unwrap();
         assert!(!has(&repo::service(&store, "api").await.unwrap().unwrap()));
         repo::import_dir(&store, dir.path()).await.unwrap();
-        assert!(!has(&repo::service(&store, "api").await.unwrap().unwrap()), "the older Git attestation does not come back");
+        assert!(
+            !has(&repo::service(&store, "api").await.unwrap().unwrap()),
+            "the older Git attestation does not come back"
+        );
         write("api.yaml", &attested("2099-01-01"));
         repo::import_dir(&store, dir.path()).await.unwrap();
-        assert!(has(&repo::service(&store, "api").await.unwrap().unwrap()), "a later one in Git counts");
+        assert!(
+            has(&repo::service(&store, "api").await.unwrap().unwrap()),
+            "a later one in Git counts"
+        );
     })
     .await;
 }
@@ -525,7 +613,11 @@ async fn backstages_example_with_an_invalid_component_is_refused_or_imported_wit
     on_both(|store| async move {
         let dir = tempfile::tempdir().unwrap();
         copy_tree(&backstage_example(), dir.path());
-        std::fs::copy(backstage_example().join("../backstage-invalid-component.yaml"), dir.path().join("broken.yaml")).unwrap();
+        std::fs::copy(
+            backstage_example().join("../backstage-invalid-component.yaml"),
+            dir.path().join("broken.yaml"),
+        )
+        .unwrap();
         match repo::import_dir(&store, dir.path()).await {
             Err(ImportError::Invalid(problems)) => {
                 let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
@@ -552,7 +644,10 @@ async fn a_service_whose_descriptor_turns_invalid_keeps_its_git_attestations() {
         let dir = tempfile::tempdir().unwrap();
         let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
         write("squad.yaml", SQUAD);
-        let attested = component("api", "From Git").replace("    console.dev/tier: '2'\n", "    console.dev/tier: '2'\n    console.dev/attest-backups: \"maria 2026-10-01\"\n");
+        let attested = component("api", "From Git").replace(
+            "    console.dev/tier: '2'\n",
+            "    console.dev/tier: '2'\n    console.dev/attest-backups: \"maria 2026-10-01\"\n",
+        );
         write("api.yaml", &attested);
         write("web.yaml", &component("web", "Stays valid"));
         repo::import_dir(&store, dir.path()).await.unwrap();
@@ -581,20 +676,37 @@ async fn a_new_service_reusing_a_name_does_not_inherit_its_audit() {
         write("api.yaml", &component("api", "The first api"));
         write("web.yaml", &component("web", "Stays"));
         repo::import_dir(&store, dir.path()).await.unwrap();
-        let read = audit::Event { kind: audit::LOGS_READ, actor: "maria".into(), entity: "api".into(), detail: "since=1h".into(), ..Default::default() };
+        let read = audit::Event {
+            kind: audit::LOGS_READ,
+            actor: "maria".into(),
+            entity: "api".into(),
+            detail: "since=1h".into(),
+            ..Default::default()
+        };
         audit::append(&store, &read).await.unwrap();
         assert_eq!(audit::reads_of(&store, "api", 10).await.unwrap().len(), 1);
 
         std::fs::remove_file(dir.path().join("api.yaml")).unwrap();
         let options = merge::ImportOptions { prune: true, ..Default::default() };
-        assert_eq!(repo::import_dir_with(&store, dir.path(), options).await.unwrap().services_removed, ["api"]);
-        let (kept, uid): (i64, String) = sqlx::query_as("SELECT COUNT(*), MAX(entity_uid) FROM audit_events WHERE entity = 'api'").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(
+            repo::import_dir_with(&store, dir.path(), options).await.unwrap().services_removed,
+            ["api"]
+        );
+        let (kept, uid): (i64, String) = sqlx::query_as(
+            "SELECT COUNT(*), MAX(entity_uid) FROM audit_events WHERE entity = 'api'",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
         assert_eq!(kept, 1, "the removed service's audit stays");
         assert_eq!(uid.len(), 32);
 
         write("api.yaml", &component("api", "A new api reusing the name"));
         repo::import_dir(&store, dir.path()).await.unwrap();
-        assert!(audit::reads_of(&store, "api", 10).await.unwrap().is_empty(), "the new api inherited the old one's reads");
+        assert!(
+            audit::reads_of(&store, "api", 10).await.unwrap().is_empty(),
+            "the new api inherited the old one's reads"
+        );
     })
     .await;
 }

@@ -22,7 +22,10 @@ async fn prove(store: Store) {
     // One running slot per user and resource, whichever replica asks.
     let held = a.acquire("query", "maria", "r1").await.unwrap().expect("a free slot");
     assert!(b.acquire("query", "maria", "r1").await.unwrap().is_none());
-    assert!(b.acquire("query", "maria", "r2").await.unwrap().is_some(), "another resource is another slot");
+    assert!(
+        b.acquire("query", "maria", "r2").await.unwrap().is_some(),
+        "another resource is another slot"
+    );
     // A cancel request through the other replica reaches the holder at its next heartbeat.
     assert!(b.request_cancel("query", "maria", "r1").await.unwrap());
     tokio::time::timeout(Duration::from_secs(5), async {
@@ -37,25 +40,39 @@ async fn prove(store: Store) {
     again.release().await;
 
     // A cancelled holder keeps its slot until it releases it (the replica has not confirmed yet).
-    let short = Limiter::new(store.clone()).with_lease(Duration::from_millis(600), Duration::from_millis(100));
+    let short = Limiter::new(store.clone())
+        .with_lease(Duration::from_millis(600), Duration::from_millis(100));
     let cancelled = short.acquire("query", "ines", "r1").await.unwrap().unwrap();
     assert!(b.request_cancel("query", "ines", "r1").await.unwrap());
     tokio::time::sleep(Duration::from_millis(900)).await;
     assert!(cancelled.cancel.is_cancelled());
-    assert!(b.acquire("query", "ines", "r1").await.unwrap().is_none(), "a cancelled slot stays held until released");
+    assert!(
+        b.acquire("query", "ines", "r1").await.unwrap().is_none(),
+        "a cancelled slot stays held until released"
+    );
     cancelled.release().await;
     assert!(b.acquire("query", "ines", "r1").await.unwrap().is_some());
 
     // A holder that stops renewing (a killed console) loses its slot when the lease runs out.
     // The lease is many heartbeats long: on a loaded machine a renewal can be late by a second.
-    let short = Limiter::new(store.clone()).with_lease(Duration::from_millis(2_000), Duration::from_millis(100));
+    let short = Limiter::new(store.clone())
+        .with_lease(Duration::from_millis(2_000), Duration::from_millis(100));
     let kept = short.acquire("query", "lena", "r1").await.unwrap().unwrap();
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    assert!(b.acquire("query", "lena", "r1").await.unwrap().is_none(), "a renewed slot stays held past its first lease");
+    assert!(
+        b.acquire("query", "lena", "r1").await.unwrap().is_none(),
+        "a renewed slot stays held past its first lease"
+    );
     kept.abandon();
-    assert!(b.acquire("query", "lena", "r1").await.unwrap().is_none(), "not before the lease runs out");
+    assert!(
+        b.acquire("query", "lena", "r1").await.unwrap().is_none(),
+        "not before the lease runs out"
+    );
     tokio::time::sleep(Duration::from_millis(2_300)).await;
-    assert!(b.acquire("query", "lena", "r1").await.unwrap().is_some(), "the stopped holder's slot expired");
+    assert!(
+        b.acquire("query", "lena", "r1").await.unwrap().is_some(),
+        "the stopped holder's slot expired"
+    );
 }
 
 #[tokio::test]

@@ -41,11 +41,17 @@ async fn prove(engine: Engine, url: &str, warm_up: &str, huge: &str) {
         Ok(result) => {
             assert!(!result.rows.is_empty(), "{engine:?}: {result:?}");
             for cell in result.rows.iter().flatten().flatten() {
-                assert!(cell.chars().count() <= CELL_CHARS, "{engine:?}: a cell of {} characters came back", cell.len());
+                assert!(
+                    cell.chars().count() <= CELL_CHARS,
+                    "{engine:?}: a cell of {} characters came back",
+                    cell.len()
+                );
             }
         }
         // SQLite refuses to build the value at all: a clear error, nothing held.
-        Err(e) => assert!(engine == Engine::Sqlite && e.to_string().contains("error"), "{engine:?}: {e}"),
+        Err(e) => {
+            assert!(engine == Engine::Sqlite && e.to_string().contains("error"), "{engine:?}: {e}")
+        }
     }
     assert!(grown < GROWTH_LIMIT_KB, "{engine:?}: peak RSS grew by {grown} KB for one query");
 }
@@ -54,7 +60,13 @@ async fn prove(engine: Engine, url: &str, warm_up: &str, huge: &str) {
 async fn huge_cells_on_postgres_are_cut_on_the_replica() {
     let url = console_core::store::testing::postgres_admin_url();
     // One 64 MB cell: the driver would hold all of it (and its text copy) before any cap of ours.
-    prove(Engine::Postgres, &url, "SELECT 1", "SELECT string_agg(md5(g::text), '') AS big FROM generate_series(1, 2000000) AS g").await;
+    prove(
+        Engine::Postgres,
+        &url,
+        "SELECT 1",
+        "SELECT string_agg(md5(g::text), '') AS big FROM generate_series(1, 2000000) AS g",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -77,7 +89,8 @@ async fn huge_cells_on_mariadb_are_cut_on_the_replica() {
                 FROM (SELECT GROUP_CONCAT(MD5(n) SEPARATOR '') AS x FROM c) AS d, c AS r WHERE r.n <= 20 ORDER BY r.n DESC";
     prove(Engine::Mysql, "mysql://root@127.0.0.1:3306/test", "SELECT 1", huge).await;
     // The inner ORDER BY survives the wrapping (MariaDB drops it in a derived table without LIMIT).
-    let ordered = run(Engine::Mysql, "mysql://root@127.0.0.1:3306/test", huge, &limits()).await.unwrap();
+    let ordered =
+        run(Engine::Mysql, "mysql://root@127.0.0.1:3306/test", huge, &limits()).await.unwrap();
     assert_eq!(ordered.rows[0][0].as_deref(), Some("20"));
     assert_eq!(ordered.columns, ["n", "big"]);
 }

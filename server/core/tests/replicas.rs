@@ -42,25 +42,39 @@ async fn postgres_replica() -> ScratchDb {
     let (name, url) = (db.name.clone(), db.url.clone());
     db.drop_also(format!("DROP ROLE IF EXISTS {name}_writer"));
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-    conn.execute("CREATE TABLE users (id int PRIMARY KEY, name text, email text, password_hash text)").await.unwrap();
+    conn.execute(
+        "CREATE TABLE users (id int PRIMARY KEY, name text, email text, password_hash text)",
+    )
+    .await
+    .unwrap();
     conn.execute(SETUP_ROWS).await.unwrap();
     for view in SETUP_VIEWS {
         conn.execute(view).await.unwrap();
     }
     conn.execute("CREATE FUNCTION sneaky() RETURNS int LANGUAGE sql VOLATILE AS $$ DELETE FROM users RETURNING 1 $$").await.unwrap();
     // A replica whose strings read backslashes as escapes: the REPL pins the standard back on.
-    conn.execute(format!("ALTER DATABASE {name} SET standard_conforming_strings = off").as_str()).await.unwrap();
+    conn.execute(format!("ALTER DATABASE {name} SET standard_conforming_strings = off").as_str())
+        .await
+        .unwrap();
     // Overloads an allowed built-in outside pg_catalog: calls to abs() can no longer be trusted.
-    conn.execute("CREATE FUNCTION public.abs(x text) RETURNS text LANGUAGE sql AS $$ SELECT x $$").await.unwrap();
+    conn.execute("CREATE FUNCTION public.abs(x text) RETURNS text LANGUAGE sql AS $$ SELECT x $$")
+        .await
+        .unwrap();
     conn.execute("CREATE SEQUENCE counter").await.unwrap();
     conn.execute("CREATE SCHEMA other").await.unwrap();
     conn.execute("CREATE TABLE other.secrets (id int, secret text)").await.unwrap();
     conn.execute("INSERT INTO other.secrets VALUES (1, 'MARKER-other-schema')").await.unwrap();
     // A role that may write but is no superuser: the second way in.
     conn.execute(format!("CREATE ROLE {name}_writer LOGIN").as_str()).await.unwrap();
-    conn.execute(format!("GRANT ALL ON ALL TABLES IN SCHEMA public, other TO {name}_writer").as_str()).await.unwrap();
+    conn.execute(
+        format!("GRANT ALL ON ALL TABLES IN SCHEMA public, other TO {name}_writer").as_str(),
+    )
+    .await
+    .unwrap();
     conn.execute(format!("GRANT USAGE ON SCHEMA other TO {name}_writer").as_str()).await.unwrap();
-    conn.execute(format!("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {name}_writer").as_str()).await.unwrap();
+    conn.execute(format!("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {name}_writer").as_str())
+        .await
+        .unwrap();
     db
 }
 
@@ -78,7 +92,11 @@ async fn mariadb_replica() -> ScratchDb {
     db.drop_also(format!("DROP DATABASE IF EXISTS {name}_other"));
     db.drop_also(format!("DROP USER IF EXISTS '{name}_writer'@'%'"));
     let mut conn = sqlx::MySqlConnection::connect(&url).await.unwrap();
-    conn.execute("CREATE TABLE users (id int PRIMARY KEY, name text, email text, password_hash text)").await.unwrap();
+    conn.execute(
+        "CREATE TABLE users (id int PRIMARY KEY, name text, email text, password_hash text)",
+    )
+    .await
+    .unwrap();
     conn.execute(SETUP_ROWS).await.unwrap();
     for view in SETUP_VIEWS {
         conn.execute(view).await.unwrap();
@@ -90,10 +108,21 @@ async fn mariadb_replica() -> ScratchDb {
         .await
         .unwrap();
     conn.execute(format!("CREATE DATABASE {name}_other").as_str()).await.unwrap();
-    conn.execute(format!("CREATE TABLE {name}_other.secrets (id int, secret text)").as_str()).await.unwrap();
-    conn.execute(format!("INSERT INTO {name}_other.secrets VALUES (1, 'MARKER-other-schema')").as_str()).await.unwrap();
+    conn.execute(format!("CREATE TABLE {name}_other.secrets (id int, secret text)").as_str())
+        .await
+        .unwrap();
+    conn.execute(
+        format!("INSERT INTO {name}_other.secrets VALUES (1, 'MARKER-other-schema')").as_str(),
+    )
+    .await
+    .unwrap();
     conn.execute(format!("CREATE USER '{name}_writer'@'%'").as_str()).await.unwrap();
-    conn.execute(format!("GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON {name}.* TO '{name}_writer'@'%'").as_str()).await.unwrap();
+    conn.execute(
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON {name}.* TO '{name}_writer'@'%'")
+            .as_str(),
+    )
+    .await
+    .unwrap();
     db
 }
 
@@ -101,7 +130,11 @@ async fn sqlite_replica(dir: &std::path::Path) -> String {
     let path = dir.join("replica.db");
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    conn.execute("CREATE TABLE users (id int PRIMARY KEY, name text, email text, password_hash text)").await.unwrap();
+    conn.execute(
+        "CREATE TABLE users (id int PRIMARY KEY, name text, email text, password_hash text)",
+    )
+    .await
+    .unwrap();
     conn.execute(SETUP_ROWS).await.unwrap();
     for view in SETUP_VIEWS {
         conn.execute(view).await.unwrap();
@@ -116,7 +149,14 @@ async fn sqlite_replica(dir: &std::path::Path) -> String {
 /// The whole users table as text: the checksum that must never change.
 async fn snapshot(engine: Engine, url: &str) -> String {
     let generous = Limits { row_cap: 10_000, masks: vec![], ..limits() };
-    let result = run_checked(engine, url, "SELECT id, name, email, password_hash FROM users ORDER BY id", &generous).await.unwrap();
+    let result = run_checked(
+        engine,
+        url,
+        "SELECT id, name, email, password_hash FROM users ORDER BY id",
+        &generous,
+    )
+    .await
+    .unwrap();
     format!("{:?}", result.rows)
 }
 
@@ -501,10 +541,20 @@ async fn scoping_is_read_as_the_engine_reads_it(engine: Engine, url: &str) {
         let outcome = run(engine, url, sql, &limits()).await;
         assert!(!leaks(&everything(&outcome)), "{engine:?}: {sql}: {outcome:?}");
         match outcome {
-            Err(RunError::Refused(r)) if refusing.contains(&engine) => assert!(r.reason.contains("masked column"), "{sql}: {}", r.reason),
+            Err(RunError::Refused(r)) if refusing.contains(&engine) => {
+                assert!(r.reason.contains("masked column"), "{sql}: {}", r.reason)
+            }
             Ok(result) if !refusing.contains(&engine) => {
                 assert!(!result.rows.is_empty(), "{engine:?}: {sql}");
-                assert!(result.rows.iter().flatten().all(|c| matches!(c.as_deref(), None | Some(MASK | "1"))), "{engine:?}: {sql}: {:?}", result.rows);
+                assert!(
+                    result
+                        .rows
+                        .iter()
+                        .flatten()
+                        .all(|c| matches!(c.as_deref(), None | Some(MASK | "1"))),
+                    "{engine:?}: {sql}: {:?}",
+                    result.rows
+                );
             }
             other => panic!("{engine:?}: {sql}: {other:?}"),
         }
@@ -532,7 +582,8 @@ const MASKED_ANSWERS: &[&str] = &[
 
 /// The lexer-differential probe that is only string literals where the replica reads them as
 /// the guard does: answered with the literal text, no column read.
-const LITERAL_ANSWER: &str = "SELECT 'x\\' AS a, ' , (SELECT email FROM users LIMIT 1) AS leak --' AS b";
+const LITERAL_ANSWER: &str =
+    "SELECT 'x\\' AS a, ' , (SELECT email FROM users LIMIT 1) AS leak --' AS b";
 
 /// Whether text holds a masked value: the marker in any case, or reversed.
 fn leaks(text: &str) -> bool {
@@ -583,7 +634,10 @@ async fn nothing_left_behind(engine: Engine, admin_url: &str) {
         if (sessions, locks) == (0, 0) {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "{engine:?}: {sessions} sessions and {locks} locks left behind");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{engine:?}: {sessions} sessions and {locks} locks left behind"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -592,14 +646,19 @@ async fn prove(engine: Engine, url: &str) -> usize {
     let before = snapshot(engine, url).await;
 
     // Reads work, masked and capped.
-    let read = run(engine, url, "SELECT id, name, email, password_hash FROM users ORDER BY id", &limits()).await.unwrap();
+    let read =
+        run(engine, url, "SELECT id, name, email, password_hash FROM users ORDER BY id", &limits())
+            .await
+            .unwrap();
     assert_eq!(read.columns, ["id", "name", "email", "password_hash"]);
     assert_eq!(read.rows[0][1].as_deref(), Some("maria"));
     assert_eq!(read.rows[0][2].as_deref(), Some(MASK), "email must be masked");
     assert_eq!(read.rows[2][2], None, "a NULL stays NULL, masked or not");
     assert_eq!(read.rows[1][3].as_deref(), Some(MASK));
     // Masks follow the data, not the name.
-    let renamed = run(engine, url, "SELECT email AS e, name FROM users ORDER BY id", &limits()).await.unwrap();
+    let renamed = run(engine, url, "SELECT email AS e, name FROM users ORDER BY id", &limits())
+        .await
+        .unwrap();
     assert_eq!(renamed.rows[0], [Some(MASK.to_string()), Some("maria".to_string())]);
     // The replica cuts every cell of a SELECT (the query is wrapped): common shapes still read as
     // written, in their order, with their column names.
@@ -607,20 +666,33 @@ async fn prove(engine: Engine, url: &str) -> usize {
         ("SELECT name FROM users ORDER BY id DESC", "lena"),
         ("SELECT name FROM users ORDER BY id DESC LIMIT 2", "lena"),
         ("WITH n AS (SELECT name, id FROM users) SELECT name FROM n ORDER BY id", "maria"),
-        ("SELECT name FROM users WHERE id = 1 UNION ALL SELECT name FROM users WHERE id = 2", "maria"),
+        (
+            "SELECT name FROM users WHERE id = 1 UNION ALL SELECT name FROM users WHERE id = 2",
+            "maria",
+        ),
         ("SELECT name FROM users ORDER BY id; ", "maria"),
         ("SELECT name FROM users ORDER BY id -- the first one", "maria"),
         ("SELECT id + 1 AS next FROM users ORDER BY 1 DESC", "4"),
     ] {
-        let read = run(engine, url, sql, &limits()).await.unwrap_or_else(|e| panic!("{engine:?}: {sql}: {e}"));
+        let read = run(engine, url, sql, &limits())
+            .await
+            .unwrap_or_else(|e| panic!("{engine:?}: {sql}: {e}"));
         assert_eq!(read.rows[0][0].as_deref(), Some(first), "{engine:?}: {sql}");
     }
-    let named = run(engine, url, "SELECT id AS \"Key\", name FROM users ORDER BY id", &limits()).await;
+    let named =
+        run(engine, url, "SELECT id AS \"Key\", name FROM users ORDER BY id", &limits()).await;
     if engine != Engine::Mysql {
         assert_eq!(named.unwrap().columns, ["Key", "name"]);
     }
     // Existence checks by key or value are allowed.
-    let lookup = run(engine, url, "SELECT id FROM users WHERE email = 'MARKER-joao@example.com' OR email IS NULL ORDER BY id", &limits()).await.unwrap();
+    let lookup = run(
+        engine,
+        url,
+        "SELECT id FROM users WHERE email = 'MARKER-joao@example.com' OR email IS NULL ORDER BY id",
+        &limits(),
+    )
+    .await
+    .unwrap();
     assert_eq!(lookup.rows, [[Some("2".to_string())], [Some("3".to_string())]]);
 
     // Through the console's own path: guarded, run, and audited in a console store.
@@ -634,17 +706,27 @@ async fn prove(engine: Engine, url: &str) -> usize {
     };
     // An existence check on a masked column runs, and its audit record says which column it tested.
     let probe = "SELECT id FROM users WHERE email = 'MARKER-joao@example.com'";
-    let found = replicas::query(&store, "attacker", &replica, Tier::new(1).unwrap(), probe).await.unwrap().unwrap();
+    let found = replicas::query(&store, "attacker", &replica, Tier::new(1).unwrap(), probe)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.rows, [[Some("2".to_string())]]);
     let audited = replicas::audit_log(&store, Some("attacker"), 1).await.unwrap();
-    assert!(audited[0].outcome == "allowed" && audited[0].reason.contains("existence check on users.email"), "{:?}", audited[0]);
+    assert!(
+        audited[0].outcome == "allowed"
+            && audited[0].reason.contains("existence check on users.email"),
+        "{:?}",
+        audited[0]
+    );
     let mut tried = 1;
     for attempt in ATTEMPTS {
         // Only MySQL and MariaDB execute /*! … */; elsewhere it is an inert comment on a read.
         if (attempt.contains("/*!") || attempt.contains("/*M!")) && engine != Engine::Mysql {
             continue;
         }
-        let outcome = replicas::query(&store, "attacker", &replica, Tier::new(1).unwrap(), attempt).await.unwrap();
+        let outcome = replicas::query(&store, "attacker", &replica, Tier::new(1).unwrap(), attempt)
+            .await
+            .unwrap();
         assert!(outcome.is_err(), "{engine:?}: {attempt:?} was allowed: {outcome:?}");
         assert!(!leaks(&everything(&outcome)), "{engine:?}: {attempt:?} leaked: {outcome:?}");
         assert_eq!(snapshot(engine, url).await, before, "{engine:?}: {attempt:?} changed the data");
@@ -652,17 +734,38 @@ async fn prove(engine: Engine, url: &str) -> usize {
     }
     let mut masked_answers = 0;
     for attempt in MASK_ATTEMPTS {
-        let outcome = replicas::query(&store, "attacker", &replica, Tier::new(1).unwrap(), attempt).await.unwrap();
-        assert!(!leaks(&everything(&outcome)), "{engine:?}: {attempt:?} leaked a masked value: {outcome:?}");
+        let outcome = replicas::query(&store, "attacker", &replica, Tier::new(1).unwrap(), attempt)
+            .await
+            .unwrap();
+        assert!(
+            !leaks(&everything(&outcome)),
+            "{engine:?}: {attempt:?} leaked a masked value: {outcome:?}"
+        );
         if let Ok(result) = &outcome {
             // The oracle is the list, not the guard: only bare projections are answered, and
             // every cell of theirs is masked, NULL or a clean id; any other form is refused.
-            assert!(MASKED_ANSWERS.contains(attempt) || *attempt == LITERAL_ANSWER, "{engine:?}: {attempt:?} was answered: {result:?}");
-            let clean = |cell: &Option<String>| cell.as_deref().is_none_or(|c| c == MASK || ["1", "2", "3"].contains(&c));
+            assert!(
+                MASKED_ANSWERS.contains(attempt) || *attempt == LITERAL_ANSWER,
+                "{engine:?}: {attempt:?} was answered: {result:?}"
+            );
+            let clean = |cell: &Option<String>| {
+                cell.as_deref().is_none_or(|c| c == MASK || ["1", "2", "3"].contains(&c))
+            };
             if *attempt == LITERAL_ANSWER {
-                assert_eq!(result.rows, [[Some("x\\".to_string()), Some(" , (SELECT email FROM users LIMIT 1) AS leak --".to_string())]], "{engine:?}: read as the guard read it");
+                assert_eq!(
+                    result.rows,
+                    [[
+                        Some("x\\".to_string()),
+                        Some(" , (SELECT email FROM users LIMIT 1) AS leak --".to_string())
+                    ]],
+                    "{engine:?}: read as the guard read it"
+                );
             } else {
-                assert!(result.rows.iter().flatten().all(clean), "{engine:?}: {attempt:?} answered a value in clear: {:?}", result.rows);
+                assert!(
+                    result.rows.iter().flatten().all(clean),
+                    "{engine:?}: {attempt:?} answered a value in clear: {:?}",
+                    result.rows
+                );
                 masked_answers += 1;
             }
         }
@@ -674,15 +777,26 @@ async fn prove(engine: Engine, url: &str) -> usize {
     let audit = replicas::audit_log(&store, Some("attacker"), 1_000).await.unwrap();
     assert_eq!(audit.len(), tried, "every attempt is audited");
     assert!(audit.iter().all(|e| e.outcome == "allowed" || !e.reason.is_empty()));
-    assert!(!audit.iter().any(|e| e.reason.contains(MARKER)), "{engine:?}: an audit reason leaked a masked value");
+    assert!(
+        !audit.iter().any(|e| e.reason.contains(MARKER)),
+        "{engine:?}: an audit reason leaked a masked value"
+    );
     // Layer 2 alone: the parser lets a writing function through; the database refuses it.
     let sneaky = if engine == Engine::Sqlite { "DELETE FROM users" } else { "SELECT sneaky()" };
     match run_checked(engine, url, sneaky, &limits()).await {
-        Err(RunError::Database(message)) => assert!(message.contains("read-only"), "{engine:?}: {message}"),
-        other => panic!("{engine:?}: a writing statement got past the read-only transaction: {other:?}"),
+        Err(RunError::Database(message)) => {
+            assert!(message.contains("read-only"), "{engine:?}: {message}")
+        }
+        other => {
+            panic!("{engine:?}: a writing statement got past the read-only transaction: {other:?}")
+        }
     }
     // Errors are fixed texts: a failed cast never echoes the value it failed on.
-    let cast = if engine == Engine::Mysql { "SELECT JSON_EXTRACT(email, '$') FROM users" } else { "SELECT CAST(email AS int) FROM users" };
+    let cast = if engine == Engine::Mysql {
+        "SELECT JSON_EXTRACT(email, '$') FROM users"
+    } else {
+        "SELECT CAST(email AS int) FROM users"
+    };
     if let Err(e) = run_checked(engine, url, cast, &limits()).await {
         assert!(!e.to_string().contains(MARKER), "{engine:?}: {e}");
     }
@@ -694,20 +808,31 @@ async fn prove(engine: Engine, url: &str) -> usize {
 async fn postgres_replica_is_never_written() {
     let replica = postgres_replica().await;
     let url = replica.url.clone();
-    let tried = prove(Engine::Postgres, &url).await + prove(Engine::Postgres, &as_writer(&url)).await;
+    let tried =
+        prove(Engine::Postgres, &url).await + prove(Engine::Postgres, &as_writer(&url)).await;
     assert!(tried >= 500, "{tried}");
     nothing_left_behind(Engine::Postgres, &url).await;
     // A function defined outside pg_catalog that overloads an allowed name makes that name untrusted.
     let shadowed = run(Engine::Postgres, &url, "SELECT abs(-1)", &limits()).await.unwrap_err();
     assert!(shadowed.to_string().contains("outside pg_catalog"), "{shadowed}");
     // Layer 3: a huge series stops at the cap.
-    let big = run(Engine::Postgres, &url, "SELECT g FROM generate_series(1, 1000000) g", &limits()).await.unwrap();
+    let big = run(Engine::Postgres, &url, "SELECT g FROM generate_series(1, 1000000) g", &limits())
+        .await
+        .unwrap();
     assert_eq!(big.rows.len(), 100);
     assert!(big.truncated);
     // The statement timeout cancels a long query, with the time in the message.
-    let slow = run(Engine::Postgres, &url, "SELECT count(*) FROM generate_series(1, 2000000000)", &limits()).await;
+    let slow = run(
+        Engine::Postgres,
+        &url,
+        "SELECT count(*) FROM generate_series(1, 2000000000)",
+        &limits(),
+    )
+    .await;
     match slow {
-        Err(e @ RunError::Timeout(_)) => assert_eq!(e.to_string(), "cancelled after 1.5 s (statement timeout)"),
+        Err(e @ RunError::Timeout(_)) => {
+            assert_eq!(e.to_string(), "cancelled after 1.5 s (statement timeout)")
+        }
         other => panic!("expected a timeout, got {other:?}"),
     }
 }
@@ -737,7 +862,13 @@ async fn sqlite_replica_is_never_written() {
     prove(Engine::Sqlite, &url).await;
     // SQLite has no statement timeout of its own: the progress handler stops an endless query.
     let started = std::time::Instant::now();
-    let endless = run(Engine::Sqlite, &url, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c", &limits()).await;
+    let endless = run(
+        Engine::Sqlite,
+        &url,
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+        &limits(),
+    )
+    .await;
     assert_eq!(endless.unwrap_err().to_string(), "cancelled after 1.5 s (statement timeout)");
     assert!(started.elapsed() < Duration::from_secs(3));
 }
@@ -745,7 +876,8 @@ async fn sqlite_replica_is_never_written() {
 #[tokio::test]
 async fn a_replica_that_is_down_is_a_clear_error_within_the_connect_timeout() {
     let started = std::time::Instant::now();
-    let down = run(Engine::Postgres, "postgres://postgres@127.0.0.1:9/none", "SELECT 1", &limits()).await;
+    let down =
+        run(Engine::Postgres, "postgres://postgres@127.0.0.1:9/none", "SELECT 1", &limits()).await;
     assert!(matches!(down, Err(RunError::Unreachable(_))), "{down:?}");
     let down = run(Engine::Mysql, "mysql://root@127.0.0.1:9/none", "SELECT 1", &limits()).await;
     assert!(matches!(down, Err(RunError::Unreachable(_))), "{down:?}");
@@ -755,14 +887,28 @@ async fn a_replica_that_is_down_is_a_clear_error_within_the_connect_timeout() {
 #[tokio::test]
 async fn registration_warns_when_the_credential_can_write() {
     let replica = |engine, url: String| Replica::new("r", "s", "r", engine, &url);
-    let pg = replicas::check_credential(&replica(Engine::Postgres, postgres_replica().await.url.clone())).await.unwrap().unwrap();
+    let pg = replicas::check_credential(&replica(
+        Engine::Postgres,
+        postgres_replica().await.url.clone(),
+    ))
+    .await
+    .unwrap()
+    .unwrap();
     assert!(pg.contains("can write"), "{pg}");
     // The replica overloads abs() in public: registration names it.
     assert!(pg.contains("overload allowed built-ins") && pg.contains("public.abs"), "{pg}");
-    let my = replicas::check_credential(&replica(Engine::Mysql, mariadb_replica().await.url.clone())).await.unwrap();
+    let my =
+        replicas::check_credential(&replica(Engine::Mysql, mariadb_replica().await.url.clone()))
+            .await
+            .unwrap();
     assert!(my.unwrap().contains("allow writes"));
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(replicas::check_credential(&replica(Engine::Sqlite, sqlite_replica(dir.path()).await)).await.unwrap(), None);
+    assert_eq!(
+        replicas::check_credential(&replica(Engine::Sqlite, sqlite_replica(dir.path()).await))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// Builds an expression over `email` from a list of wrapping steps.
@@ -827,14 +973,24 @@ fn credential_sources_are_confined() {
     let base = Replica::new("r", "s", "r", Engine::Postgres, "postgres://reader@db/app");
     let with_env = |name: &str| Replica { credential_env: name.into(), ..base.clone() };
     let with_file = |path: &str| Replica { credential_file: path.into(), ..base.clone() };
-    for refused in [with_env("CONSOLE_OIDC_CLIENT_SECRET"), with_env("HOME"), with_env("CONSOLE_REPLICA_"), with_env("console_replica_x")] {
+    for refused in [
+        with_env("CONSOLE_OIDC_CLIENT_SECRET"),
+        with_env("HOME"),
+        with_env("CONSOLE_REPLICA_"),
+        with_env("console_replica_x"),
+    ] {
         let why = refused.validate().unwrap_err();
         assert!(why.contains("CONSOLE_REPLICA_"), "{why}");
         assert!(refused.connect_url().unwrap_err().contains("CONSOLE_REPLICA_"));
     }
     assert!(with_env("CONSOLE_REPLICA_LEDGER").validate().is_ok());
     let dir = replicas::credentials_dir();
-    for refused in ["/etc/passwd", "/var/run/secrets/kubernetes.io/serviceaccount/token", "relative/file", &format!("{}/../passwd", dir.display())] {
+    for refused in [
+        "/etc/passwd",
+        "/var/run/secrets/kubernetes.io/serviceaccount/token",
+        "relative/file",
+        &format!("{}/../passwd", dir.display()),
+    ] {
         let why = with_file(refused).validate().unwrap_err();
         assert!(why.contains(&dir.display().to_string()), "{refused}: {why}");
         assert!(with_file(refused).connect_url().is_err());
@@ -849,22 +1005,36 @@ async fn the_credential_check_names_dangerous_powers() {
     // The test server's `postgres` role is a superuser.
     let pg = postgres_replica().await;
     let url = pg.url.clone();
-    let powers = replicas::credential_powers(&replica(Engine::Postgres, url.clone())).await.unwrap();
+    let powers =
+        replicas::credential_powers(&replica(Engine::Postgres, url.clone())).await.unwrap();
     assert!(powers.contains(&"superuser".to_string()), "{powers:?}");
-    let writer = replicas::credential_powers(&replica(Engine::Postgres, as_writer(&url))).await.unwrap();
-    assert!(writer.contains(&"write".to_string()) && !writer.contains(&"superuser".to_string()), "{writer:?}");
+    let writer =
+        replicas::credential_powers(&replica(Engine::Postgres, as_writer(&url))).await.unwrap();
+    assert!(
+        writer.contains(&"write".to_string()) && !writer.contains(&"superuser".to_string()),
+        "{writer:?}"
+    );
     // A MariaDB user granted FILE and PROCESS.
     let my = mariadb_replica().await;
     let (db, name) = (my.url.clone(), my.name.clone());
-    let mut admin = sqlx::MySqlConnection::connect(&console_core::store::testing::mariadb_admin_url()).await.unwrap();
-    admin.execute(format!("GRANT FILE, PROCESS ON *.* TO '{name}_writer'@'%'").as_str()).await.unwrap();
+    let mut admin =
+        sqlx::MySqlConnection::connect(&console_core::store::testing::mariadb_admin_url())
+            .await
+            .unwrap();
+    admin
+        .execute(format!("GRANT FILE, PROCESS ON *.* TO '{name}_writer'@'%'").as_str())
+        .await
+        .unwrap();
     let filer = format!("mysql://{name}_writer@127.0.0.1:3306/{name}");
     let powers = replicas::credential_powers(&replica(Engine::Mysql, filer)).await.unwrap();
     for power in ["FILE", "PROCESS", "write"] {
         assert!(powers.contains(&power.to_string()), "{power}: {powers:?}");
     }
     let root = replicas::credential_powers(&replica(Engine::Mysql, db)).await.unwrap();
-    assert!(root.contains(&"SUPER".to_string()) || root.contains(&"ALL PRIVILEGES".to_string()), "{root:?}");
+    assert!(
+        root.contains(&"SUPER".to_string()) || root.contains(&"ALL PRIVILEGES".to_string()),
+        "{root:?}"
+    );
 }
 
 /// Masked values in the opposite order (and of other lengths): an answer that depends on them
@@ -900,7 +1070,8 @@ fn generated_statement(seed: u64) -> String {
             1 => format!("WITH {n} AS ({q}) SELECT * FROM {n}", n = ["users", "c"][pick(2)]),
             2 => format!("WITH c AS (SELECT 1 AS email, 2 AS name) SELECT * FROM ({q}) AS users"),
             _ => {
-                let probe: Vec<&str> = (0..width).map(|_| ["'probe'", "0", "NULL"][pick(3)]).collect();
+                let probe: Vec<&str> =
+                    (0..width).map(|_| ["'probe'", "0", "NULL"][pick(3)]).collect();
                 format!("{q} UNION ALL SELECT {}", probe.join(", "))
             }
         };
@@ -908,7 +1079,18 @@ fn generated_statement(seed: u64) -> String {
     if pick(4) == 0 {
         q = format!("SELECT ({q} LIMIT 1) AS v, id FROM users");
     }
-    let order = ["", " ORDER BY 1", " ORDER BY (1)", " ORDER BY +1", " ORDER BY (2)", " ORDER BY +2", " ORDER BY name", " ORDER BY email", " ORDER BY id", " ORDER BY 1 DESC"];
+    let order = [
+        "",
+        " ORDER BY 1",
+        " ORDER BY (1)",
+        " ORDER BY +1",
+        " ORDER BY (2)",
+        " ORDER BY +2",
+        " ORDER BY name",
+        " ORDER BY email",
+        " ORDER BY id",
+        " ORDER BY 1 DESC",
+    ];
     format!("SELECT * FROM ({q}) AS t{}", order[pick(order.len())])
 }
 
@@ -964,16 +1146,28 @@ const REVIEWED: &[&str] = &[
 /// return a marker.
 async fn masked_values_never_steer_an_answer(engine: Engine, real: &str, reordered: &str) -> usize {
     let mut answered = 0;
-    let statements = (0..150).map(generated_statement).chain(REVIEWED.iter().map(|s| s.to_string()));
+    let statements =
+        (0..150).map(generated_statement).chain(REVIEWED.iter().map(|s| s.to_string()));
     for sql in statements {
-        let (a, b) = (run(engine, real, &sql, &limits()).await, run(engine, reordered, &sql, &limits()).await);
+        let (a, b) = (
+            run(engine, real, &sql, &limits()).await,
+            run(engine, reordered, &sql, &limits()).await,
+        );
         assert!(!leaks(&everything(&a)), "{engine:?}: {sql}: {a:?}");
         match (&a, &b) {
             (Ok(a), Ok(b)) => {
-                assert_eq!((&a.columns, &a.rows), (&b.columns, &b.rows), "{engine:?}: the masked values steer {sql}");
+                assert_eq!(
+                    (&a.columns, &a.rows),
+                    (&b.columns, &b.rows),
+                    "{engine:?}: the masked values steer {sql}"
+                );
                 answered += 1;
             }
-            (Err(a), Err(b)) => assert_eq!(std::mem::discriminant(a), std::mem::discriminant(b), "{engine:?}: {sql}: {a} but {b}"),
+            (Err(a), Err(b)) => assert_eq!(
+                std::mem::discriminant(a),
+                std::mem::discriminant(b),
+                "{engine:?}: {sql}: {a} but {b}"
+            ),
             _ => panic!("{engine:?}: {sql}: {a:?} but {b:?}"),
         }
     }
@@ -998,11 +1192,15 @@ async fn masked_values_never_steer_an_answer_on_any_engine() {
     reorder_masked(&reordered.url).await;
     let maria = masked_values_never_steer_an_answer(Engine::Mysql, &real.url, &reordered.url).await;
     std::fs::create_dir(dir.path().join("b")).unwrap();
-    let (real, reordered) = (sqlite_replica(dir.path()).await, sqlite_replica(&dir.path().join("b")).await);
+    let (real, reordered) =
+        (sqlite_replica(dir.path()).await, sqlite_replica(&dir.path().join("b")).await);
     reorder_masked(&reordered).await;
     let sqlite = masked_values_never_steer_an_answer(Engine::Sqlite, &real, &reordered).await;
     // The generator must reach answered statements, not only refusals.
-    assert!(pg >= 20 && maria >= 20 && sqlite >= 20, "answered: PostgreSQL {pg}, MariaDB {maria}, SQLite {sqlite}");
+    assert!(
+        pg >= 20 && maria >= 20 && sqlite >= 20,
+        "answered: PostgreSQL {pg}, MariaDB {maria}, SQLite {sqlite}"
+    );
 }
 
 /// A 99 KB chain `1+1+…` nests one level per operator: refused by depth on the guard's own thread
@@ -1025,7 +1223,8 @@ async fn a_deep_expression_is_refused_without_harm() {
             other => panic!("{other:?}"),
         }
     }
-    let read = run(Engine::Sqlite, &url, "SELECT name FROM users WHERE id = 1", &limits()).await.unwrap();
+    let read =
+        run(Engine::Sqlite, &url, "SELECT name FROM users WHERE id = 1", &limits()).await.unwrap();
     assert_eq!(read.rows, [[Some("maria".to_string())]]);
 }
 
@@ -1035,7 +1234,8 @@ async fn a_deep_expression_is_refused_without_harm() {
 async fn the_consoles_own_store_is_never_a_replica() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("console.db");
-    let store = console_core::store::Store::open(&format!("sqlite://{}", path.display())).await.unwrap();
+    let store =
+        console_core::store::Store::open(&format!("sqlite://{}", path.display())).await.unwrap();
     std::os::unix::fs::symlink(&path, dir.path().join("link.db")).unwrap();
     for url in [
         format!("sqlite://{}", path.display()),
@@ -1046,17 +1246,32 @@ async fn the_consoles_own_store_is_never_a_replica() {
         let refused = replicas::register(&store, &replica, "sre").await.unwrap_err().to_string();
         assert!(refused.contains("console's own store"), "{url}: {refused}");
     }
-    let other = Replica::new("other", "ledger", "other", Engine::Sqlite, &format!("sqlite://{}", dir.path().join("replica.db").display()));
+    let other = Replica::new(
+        "other",
+        "ledger",
+        "other",
+        Engine::Sqlite,
+        &format!("sqlite://{}", dir.path().join("replica.db").display()),
+    );
     replicas::register(&store, &other, "sre").await.unwrap();
 
     let pg = testing::postgres().await;
     let db = pg.url.rsplit_once('/').unwrap().1.to_string();
-    for url in [format!("postgres://reader@localhost/{db}"), format!("postgresql://reader@127.0.0.1:5432/{db}?sslmode=disable")] {
+    for url in [
+        format!("postgres://reader@localhost/{db}"),
+        format!("postgresql://reader@127.0.0.1:5432/{db}?sslmode=disable"),
+    ] {
         let replica = Replica::new("own-pg", "ledger", "own", Engine::Postgres, &url);
         let refused = replicas::register(&pg.store, &replica, "sre").await.unwrap_err().to_string();
         assert!(refused.contains("console's own store"), "{url}: {refused}");
     }
-    let elsewhere = Replica::new("pg-other", "ledger", "other", Engine::Postgres, "postgres://reader@127.0.0.1:5432/test");
+    let elsewhere = Replica::new(
+        "pg-other",
+        "ledger",
+        "other",
+        Engine::Postgres,
+        "postgres://reader@127.0.0.1:5432/test",
+    );
     replicas::register(&pg.store, &elsewhere, "sre").await.unwrap();
     pg.drop().await;
 }

@@ -3,8 +3,8 @@
 
 use console_core::query::run::{run, Limits};
 use console_core::query::Engine;
-use sqlx::{Connection, Executor};
 use console_core::store::testing::ScratchDb;
+use sqlx::{Connection, Executor};
 use std::time::Duration;
 
 fn limits() -> Limits {
@@ -26,7 +26,12 @@ async fn cells(engine: Engine, url: &str) -> Vec<(String, Option<String>)> {
 
 fn expect(cells: &[(String, Option<String>)], wanted: &[(&str, Option<&str>)]) {
     for (column, value) in wanted {
-        let got = cells.iter().find(|(c, _)| c == column).unwrap_or_else(|| panic!("no column {column}")).1.as_deref();
+        let got = cells
+            .iter()
+            .find(|(c, _)| c == column)
+            .unwrap_or_else(|| panic!("no column {column}"))
+            .1
+            .as_deref();
         assert_eq!(got, *value, "column {column}");
     }
 }
@@ -37,7 +42,9 @@ async fn postgres_types_render_by_the_rule() {
     let (name, url) = (&db.name, &db.url);
     let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
     // A replica whose server speaks another time zone: the run pins UTC.
-    conn.execute(format!("ALTER DATABASE {name} SET timezone = 'America/Sao_Paulo'").as_str()).await.unwrap();
+    conn.execute(format!("ALTER DATABASE {name} SET timezone = 'America/Sao_Paulo'").as_str())
+        .await
+        .unwrap();
     sqlx::raw_sql(
         "CREATE TYPE mood AS ENUM ('ok', 'sad');
          CREATE TYPE pair AS (a int, b text);
@@ -123,7 +130,10 @@ async fn mariadb_types_render_by_the_rule() {
 async fn sqlite_storage_classes_render_by_the_rule() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("types.db");
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
     sqlx::raw_sql(
         "CREATE TABLE t (i INTEGER, r REAL, big REAL, s TEXT, b BLOB, txt TEXT, empty TEXT);
          INSERT INTO t VALUES (9007199254740993, 0.1, 1e300, 'é', x'0102ff', 'NULL', NULL)",

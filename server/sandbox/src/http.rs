@@ -20,7 +20,12 @@ use tokio::sync::{broadcast, mpsc};
 
 pub(crate) fn router(shared: Shared) -> Router {
     Router::new()
-        .route("/version", get(|| async { axum::Json(json!({"major": "1", "minor": "37", "gitVersion": "v1.37.0-sandbox"})) }))
+        .route(
+            "/version",
+            get(|| async {
+                axum::Json(json!({"major": "1", "minor": "37", "gitVersion": "v1.37.0-sandbox"}))
+            }),
+        )
         .route("/api/v1/{*path}", get(|s, p, q| resource(s, p, q, "v1")))
         .route("/apis/apps/v1/{*path}", get(|s, p, q| resource(s, p, q, "apps/v1")))
         .layer(axum::middleware::from_fn_with_state(shared.clone(), count_and_gate))
@@ -36,7 +41,11 @@ async fn count_and_gate(
 ) -> Response {
     shared.requests.fetch_add(1, Ordering::Relaxed);
     if !*shared.up.borrow() {
-        return ([(header::CONNECTION, "close")], status(503, "ServiceUnavailable", "the sandbox cluster is down")).into_response();
+        return (
+            [(header::CONNECTION, "close")],
+            status(503, "ServiceUnavailable", "the sandbox cluster is down"),
+        )
+            .into_response();
     }
     next.run(request).await
 }
@@ -46,29 +55,51 @@ fn status(code: u16, reason: &str, message: &str) -> Response {
         "kind": "Status", "apiVersion": "v1", "metadata": {},
         "status": "Failure", "message": message, "reason": reason, "code": code,
     });
-    (StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST), axum::Json(body)).into_response()
+    (StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST), axum::Json(body))
+        .into_response()
 }
 
 type Params = Query<HashMap<String, String>>;
 
-async fn resource(State(shared): State<Shared>, Path(path): Path<String>, Query(params): Params, group: &'static str) -> Response {
+async fn resource(
+    State(shared): State<Shared>,
+    Path(path): Path<String>,
+    Query(params): Params,
+    group: &'static str,
+) -> Response {
     let parts: Vec<&str> = path.split('/').collect();
     let (namespace, plural, name, sub) = match parts.as_slice() {
         [plural] => (None, *plural, None, None),
         ["namespaces", ns, plural] => (Some(*ns), *plural, None, None),
         ["namespaces", ns, plural, name] => (Some(*ns), *plural, Some(*name), None),
         ["namespaces", ns, plural, name, sub] => (Some(*ns), *plural, Some(*name), Some(*sub)),
-        _ => return status(404, "NotFound", &format!("the server could not find the requested resource: {path}")),
+        _ => {
+            return status(
+                404,
+                "NotFound",
+                &format!("the server could not find the requested resource: {path}"),
+            )
+        }
     };
     let Some(kind) = Kind::from_path(group, plural) else {
-        return status(404, "NotFound", &format!("the server could not find the requested resource: {plural}"));
+        return status(
+            404,
+            "NotFound",
+            &format!("the server could not find the requested resource: {plural}"),
+        );
     };
     match (name, sub) {
-        (Some(name), Some("log")) if kind == Kind::Pod => logs(shared, namespace.unwrap_or_default(), name, &params).await,
+        (Some(name), Some("log")) if kind == Kind::Pod => {
+            logs(shared, namespace.unwrap_or_default(), name, &params).await
+        }
         (Some(name), None) => get_one(&shared, kind, namespace.unwrap_or_default(), name, plural),
         (None, None) if flag(&params, "watch") => watch(shared, kind, namespace, &params),
         (None, None) => list(&shared, kind, namespace, &params),
-        _ => status(404, "NotFound", &format!("the server could not find the requested resource: {path}")),
+        _ => status(
+            404,
+            "NotFound",
+            &format!("the server could not find the requested resource: {path}"),
+        ),
     }
 }
 
@@ -89,15 +120,27 @@ fn get_one(shared: &Shared, kind: Kind, namespace: &str, name: &str, plural: &st
     }
 }
 
-fn list(shared: &Shared, kind: Kind, namespace: Option<&str>, params: &HashMap<String, String>) -> Response {
+fn list(
+    shared: &Shared,
+    kind: Kind,
+    namespace: Option<&str>,
+    params: &HashMap<String, String>,
+) -> Response {
     let selector = match selector(params) {
         Ok(s) => s,
         Err(response) => return response,
     };
-    let limit = params.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
+    let limit = params
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(usize::MAX);
     // A continue token is "<resourceVersion of the first page>:<namespace>/<name of the last item>".
     let (base_rv, after) = match params.get("continue").filter(|c| !c.is_empty()) {
-        Some(token) => match token.split_once(':').and_then(|(rv, key)| Some((rv.parse::<u64>().ok()?, key.split_once('/')?))) {
+        Some(token) => match token
+            .split_once(':')
+            .and_then(|(rv, key)| Some((rv.parse::<u64>().ok()?, key.split_once('/')?)))
+        {
             Some((rv, (ns, name))) => (Some(rv), Some((ns.to_string(), name.to_string()))),
             None => return status(400, "BadRequest", "invalid continue token"),
         },
@@ -107,7 +150,9 @@ fn list(shared: &Shared, kind: Kind, namespace: Option<&str>, params: &HashMap<S
         let state = shared.state.lock().expect("sandbox state");
         let mut items = Vec::new();
         let mut next = None;
-        for (key, stored) in state.world.list(kind, namespace, after).filter(|(_, s)| selector.matches(&s.labels)) {
+        for (key, stored) in
+            state.world.list(kind, namespace, after).filter(|(_, s)| selector.matches(&s.labels))
+        {
             if items.len() == limit {
                 next = Some(key.clone());
                 break;
@@ -117,7 +162,12 @@ fn list(shared: &Shared, kind: Kind, namespace: Option<&str>, params: &HashMap<S
         // The next page continues after the last item returned.
         let rv = base_rv.unwrap_or(state.world.rv);
         let next = next.map(|_| {
-            let last = items.last().map(|i| (i["metadata"]["namespace"].as_str().unwrap_or(""), i["metadata"]["name"].as_str().unwrap_or("")));
+            let last = items.last().map(|i| {
+                (
+                    i["metadata"]["namespace"].as_str().unwrap_or(""),
+                    i["metadata"]["name"].as_str().unwrap_or(""),
+                )
+            });
             let (ns, name) = last.unwrap_or(("", ""));
             format!("{rv}:{ns}/{name}")
         });
@@ -139,7 +189,9 @@ fn list(shared: &Shared, kind: Kind, namespace: Option<&str>, params: &HashMap<S
 
 /// A streamed body fed by a task: the task ends when the client goes away.
 fn streamed(content_type: &'static str, rx: mpsc::Receiver<Bytes>) -> Response {
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx)) });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    });
     ([(header::CONTENT_TYPE, content_type)], Body::from_stream(stream)).into_response()
 }
 
@@ -150,14 +202,24 @@ fn watch_line(change: &Change) -> Bytes {
     Bytes::from(line)
 }
 
-fn watch(shared: Shared, kind: Kind, namespace: Option<&str>, params: &HashMap<String, String>) -> Response {
+fn watch(
+    shared: Shared,
+    kind: Kind,
+    namespace: Option<&str>,
+    params: &HashMap<String, String>,
+) -> Response {
     let selector = match selector(params) {
         Ok(s) => s,
         Err(response) => return response,
     };
-    let timeout = params.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).unwrap_or(300).min(1800);
+    let timeout =
+        params.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).unwrap_or(300).min(1800);
     let namespace = namespace.map(str::to_string);
-    let wanted = move |c: &Change| c.kind == kind && namespace.as_ref().is_none_or(|n| *n == c.namespace) && selector.matches(&c.object.labels);
+    let wanted = move |c: &Change| {
+        c.kind == kind
+            && namespace.as_ref().is_none_or(|n| *n == c.namespace)
+            && selector.matches(&c.object.labels)
+    };
     let (backlog, mut live, mut last) = {
         let state = shared.state.lock().expect("sandbox state");
         let live = state.world.changes.subscribe();
@@ -165,7 +227,9 @@ fn watch(shared: Shared, kind: Kind, namespace: Option<&str>, params: &HashMap<S
             None | Some("") | Some("0") => state.world.rv,
             Some(rv) => match rv.parse::<u64>() {
                 Ok(rv) => rv,
-                Err(_) => return status(400, "BadRequest", &format!("invalid resourceVersion {rv:?}")),
+                Err(_) => {
+                    return status(400, "BadRequest", &format!("invalid resourceVersion {rv:?}"))
+                }
             },
         };
         (state.world.changes_since(from), live, from)
@@ -214,12 +278,19 @@ fn format_line(line: &(Timestamp, String), timestamps: bool) -> String {
     }
 }
 
-async fn logs(shared: Shared, namespace: &str, pod: &str, params: &HashMap<String, String>) -> Response {
+async fn logs(
+    shared: Shared,
+    namespace: &str,
+    pod: &str,
+    params: &HashMap<String, String>,
+) -> Response {
     let bad = |message: String| status(400, "BadRequest", &message);
     let number = |key: &str| -> Result<Option<i64>, Response> {
         match params.get(key) {
             None => Ok(None),
-            Some(v) => v.parse::<i64>().map(Some).map_err(|_| bad(format!("{key}: invalid value {v:?}"))),
+            Some(v) => {
+                v.parse::<i64>().map(Some).map_err(|_| bad(format!("{key}: invalid value {v:?}")))
+            }
         }
     };
     let since_seconds = match number("sinceSeconds") {
@@ -239,7 +310,8 @@ async fn logs(shared: Shared, namespace: &str, pod: &str, params: &HashMap<Strin
         },
         None => None,
     };
-    let (follow, previous, timestamps) = (flag(params, "follow"), flag(params, "previous"), flag(params, "timestamps"));
+    let (follow, previous, timestamps) =
+        (flag(params, "follow"), flag(params, "previous"), flag(params, "timestamps"));
     let limit_bytes = match number("limitBytes") {
         Ok(l) => l.map(|l| l.max(0) as usize),
         Err(r) => return r,
@@ -258,18 +330,28 @@ async fn logs(shared: Shared, namespace: &str, pod: &str, params: &HashMap<Strin
             Some(c) if containers.contains(c) => c.clone(),
             Some(c) => return bad(format!("container {c} is not valid for pod {pod}")),
             None if containers.len() == 1 => containers[0].clone(),
-            None => return bad(format!("a container name must be specified for pod {pod}, choose one of: [{}]", containers.join(" "))),
-        };
-        let logs = state.world.logs.get(&(namespace.to_string(), pod.to_string(), container.clone()));
-        let mut lines: Vec<(Timestamp, String)> = if previous {
-            match logs.and_then(|l| l.previous.clone()) {
-                Some(previous) => previous,
-                None => return bad(format!("previous terminated container \"{container}\" in pod \"{pod}\" not found")),
+            None => {
+                return bad(format!(
+                    "a container name must be specified for pod {pod}, choose one of: [{}]",
+                    containers.join(" ")
+                ))
             }
-        } else {
-            logs.map(|l| l.current.iter().cloned().collect()).unwrap_or_default()
         };
-        let from = since_time.or_else(|| since_seconds.map(|s| Timestamp::now() - SignedDuration::from_secs(s)));
+        let logs =
+            state.world.logs.get(&(namespace.to_string(), pod.to_string(), container.clone()));
+        let mut lines: Vec<(Timestamp, String)> =
+            if previous {
+                match logs.and_then(|l| l.previous.clone()) {
+                    Some(previous) => previous,
+                    None => return bad(format!(
+                        "previous terminated container \"{container}\" in pod \"{pod}\" not found"
+                    )),
+                }
+            } else {
+                logs.map(|l| l.current.iter().cloned().collect()).unwrap_or_default()
+            };
+        let from = since_time
+            .or_else(|| since_seconds.map(|s| Timestamp::now() - SignedDuration::from_secs(s)));
         if let Some(from) = from {
             lines.retain(|(t, _)| *t >= from);
         }
@@ -301,7 +383,8 @@ async fn logs(shared: Shared, namespace: &str, pod: &str, params: &HashMap<Strin
             }
         }
         let Some((mut live, container)) = live else { return };
-        let ours = |l: &LogLine| l.namespace == namespace && l.pod == pod && l.container == container;
+        let ours =
+            |l: &LogLine| l.namespace == namespace && l.pod == pod && l.container == container;
         loop {
             tokio::select! {
                 _ = up.changed() => if !*up.borrow() { return },

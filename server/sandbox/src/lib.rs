@@ -52,7 +52,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { tick: Duration::from_secs(1), history: 200_000, lingering_follows: false, public: false }
+        Options {
+            tick: Duration::from_secs(1),
+            history: 200_000,
+            lingering_follows: false,
+            public: false,
+        }
     }
 }
 
@@ -65,7 +70,11 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Starts the API on `addr` (port 0 picks one) with `workloads` running.
-    pub async fn start(addr: SocketAddr, workloads: Vec<Workload>, options: Options) -> std::io::Result<Sandbox> {
+    pub async fn start(
+        addr: SocketAddr,
+        workloads: Vec<Workload>,
+        options: Options,
+    ) -> std::io::Result<Sandbox> {
         if !addr.ip().is_loopback() && !options.public {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::PermissionDenied,
@@ -82,7 +91,13 @@ impl Sandbox {
             sims.insert(sim.key(), sim);
         }
         let (up_tx, up) = watch::channel(true);
-        let shared = Arc::new(Inner { state: Mutex::new(State { world, sims }), requests: AtomicU64::new(0), follows: Default::default(), up, up_tx });
+        let shared = Arc::new(Inner {
+            state: Mutex::new(State { world, sims }),
+            requests: AtomicU64::new(0),
+            follows: Default::default(),
+            up,
+            up_tx,
+        });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let server = serve(shared.clone(), listener);
@@ -157,12 +172,18 @@ impl Sandbox {
 
     /// Writes one log line to a container, as the container would.
     pub fn write_log(&self, namespace: &str, pod: &str, container: &str, line: &str) {
-        self.shared.state.lock().expect("sandbox state").world.write_log(namespace, pod, container, line.to_string());
+        self.shared.state.lock().expect("sandbox state").world.write_log(
+            namespace,
+            pod,
+            container,
+            line.to_string(),
+        );
     }
 
     /// Names of the pods whose labels match `selector` in `namespace`.
     pub fn pods(&self, namespace: &str, selector: &str) -> Vec<String> {
-        let selector = console_core::k8s::selector::Selector::parse(selector).expect("a valid selector");
+        let selector =
+            console_core::k8s::selector::Selector::parse(selector).expect("a valid selector");
         let state = self.shared.state.lock().expect("sandbox state");
         state
             .world
@@ -189,7 +210,10 @@ impl Drop for Sandbox {
     }
 }
 
-fn serve(shared: Shared, listener: tokio::net::TcpListener) -> (oneshot::Sender<()>, JoinHandle<()>) {
+fn serve(
+    shared: Shared,
+    listener: tokio::net::TcpListener,
+) -> (oneshot::Sender<()>, JoinHandle<()>) {
     let (tx, rx) = oneshot::channel::<()>();
     let app = http::router(shared);
     let task = tokio::spawn(async move {
@@ -224,7 +248,10 @@ pub fn synthetic(count: usize, pods_each: i32) -> Vec<Workload> {
         .map(|i| Workload {
             namespace: format!("team-{:02}", i % 50),
             name: format!("svc-{i:05}"),
-            labels: BTreeMap::from([("backstage.io/kubernetes-id".to_string(), format!("svc-{i:05}"))]),
+            labels: BTreeMap::from([(
+                "backstage.io/kubernetes-id".to_string(),
+                format!("svc-{i:05}"),
+            )]),
             replicas: pods_each,
             containers: vec!["app".into()],
             life: fleet_life(i),

@@ -4,13 +4,17 @@
 
 use crate::world::{Kind, World};
 use k8s_openapi::api::apps::v1::{
-    Deployment, DeploymentCondition, DeploymentSpec, DeploymentStatus, ReplicaSet, ReplicaSetSpec, ReplicaSetStatus,
+    Deployment, DeploymentCondition, DeploymentSpec, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
+    ReplicaSetStatus,
 };
 use k8s_openapi::api::core::v1::{
-    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
-    Event, EventSource, ObjectReference, Pod, PodCondition, PodSpec, PodStatus, PodTemplateSpec,
+    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
+    ContainerStateWaiting, ContainerStatus, Event, EventSource, ObjectReference, Pod, PodCondition,
+    PodSpec, PodStatus, PodTemplateSpec,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, ObjectMeta, OwnerReference, Time,
+};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use std::collections::BTreeMap;
 
@@ -76,7 +80,12 @@ pub(crate) struct DeploymentSim {
     events: BTreeMap<String, (Event, i32)>,
 }
 
-fn meta(namespace: &str, name: &str, labels: &BTreeMap<String, String>, created: Timestamp) -> ObjectMeta {
+fn meta(
+    namespace: &str,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+    created: Timestamp,
+) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_string()),
         namespace: Some(namespace.to_string()),
@@ -102,7 +111,12 @@ const NODES: [&str; 4] = ["node-a", "node-b", "node-c", "node-d"];
 impl DeploymentSim {
     pub(crate) fn new(spec: Workload, now: Timestamp) -> DeploymentSim {
         let created = now - SignedDuration::from_hours(24 * 3);
-        let first = Revision { number: 1, image_tag: "1.0.0".into(), hash: hash(&format!("{}-1", spec.name)), created };
+        let first = Revision {
+            number: 1,
+            image_tag: "1.0.0".into(),
+            hash: hash(&format!("{}-1", spec.name)),
+            created,
+        };
         let mut sim = DeploymentSim {
             spec,
             created,
@@ -128,7 +142,8 @@ impl DeploymentSim {
             Life::OomKilled => {
                 if let Some(pod) = sim.pods.first_mut() {
                     pod.restarts = 1;
-                    pod.last_termination = Some(("OOMKilled", 137, now - SignedDuration::from_mins(42)));
+                    pod.last_termination =
+                        Some(("OOMKilled", 137, now - SignedDuration::from_mins(42)));
                 }
             }
             _ => {}
@@ -138,7 +153,8 @@ impl DeploymentSim {
 
     fn new_pod(&mut self, revision: u32, created: Timestamp) -> PodSim {
         self.next_pod += 1;
-        let hash = &self.revisions.iter().find(|r| r.number == revision).expect("revision exists").hash;
+        let hash =
+            &self.revisions.iter().find(|r| r.number == revision).expect("revision exists").hash;
         let suffix = hash_suffix(&format!("{}{}", self.spec.name, self.next_pod));
         PodSim {
             name: format!("{}-{}-{}", self.spec.name, hash, suffix),
@@ -171,7 +187,15 @@ impl DeploymentSim {
         self.publish_deployment(world, now);
         if self.spec.life == Life::OomKilled {
             let pod = self.pods[0].name.clone();
-            self.event(world, now, "Pod", &pod, "Warning", "OOMKilling", "Container app exceeded its memory limit (512Mi) and was OOMKilled");
+            self.event(
+                world,
+                now,
+                "Pod",
+                &pod,
+                "Warning",
+                "OOMKilling",
+                "Container app exceeded its memory limit (512Mi) and was OOMKilled",
+            );
         }
         if self.spec.life == Life::Stalled {
             self.start_rollout(world, now, "2.0.0-missing");
@@ -179,7 +203,20 @@ impl DeploymentSim {
         // A quiet fleet has few events (they expire after an hour); troubled workloads have some.
         let pods = if self.spec.life == Life::Steady { vec![] } else { self.pods.clone() };
         for pod in pods {
-            self.event(world, now, "Pod", &pod.name, "Normal", "Scheduled", &format!("Successfully assigned {}/{} to {}", self.spec.namespace, pod.name, self.node(&pod)));
+            self.event(
+                world,
+                now,
+                "Pod",
+                &pod.name,
+                "Normal",
+                "Scheduled",
+                &format!(
+                    "Successfully assigned {}/{} to {}",
+                    self.spec.namespace,
+                    pod.name,
+                    self.node(&pod)
+                ),
+            );
             self.event(world, now, "Pod", &pod.name, "Normal", "Started", "Started container app");
         }
     }
@@ -191,13 +228,26 @@ impl DeploymentSim {
     /// Begins a rollout to a new image tag.
     pub(crate) fn start_rollout(&mut self, world: &mut World, now: Timestamp, tag: &str) {
         let number = self.current().number + 1;
-        let revision =
-            Revision { number, image_tag: tag.to_string(), hash: hash(&format!("{}-{number}", self.spec.name)), created: now };
+        let revision = Revision {
+            number,
+            image_tag: tag.to_string(),
+            hash: hash(&format!("{}-{number}", self.spec.name)),
+            created: now,
+        };
         self.revisions.push(revision.clone());
         self.rollout_started = Some(now);
         self.publish_replica_set(world, &revision);
-        let message = format!("Scaled up replica set {}-{} from 0 to 1", self.spec.name, revision.hash);
-        self.event(world, now, "Deployment", &self.spec.name.clone(), "Normal", "ScalingReplicaSet", &message);
+        let message =
+            format!("Scaled up replica set {}-{} from 0 to 1", self.spec.name, revision.hash);
+        self.event(
+            world,
+            now,
+            "Deployment",
+            &self.spec.name.clone(),
+            "Normal",
+            "ScalingReplicaSet",
+            &message,
+        );
         self.publish_deployment(world, now);
     }
 
@@ -239,9 +289,26 @@ impl DeploymentSim {
             // Stuck: one new pod that cannot pull its image.
             if !self.pods.iter().any(|p| p.revision == target.number) {
                 let mut pod = self.new_pod(target.number, now);
-                pod.waiting = Some(("ImagePullBackOff", format!("Back-off pulling image \"registry.example.com/{}:{}\"", self.spec.name, target.image_tag)));
+                pod.waiting = Some((
+                    "ImagePullBackOff",
+                    format!(
+                        "Back-off pulling image \"registry.example.com/{}:{}\"",
+                        self.spec.name, target.image_tag
+                    ),
+                ));
                 self.publish_pod(world, &pod);
-                self.event(world, now, "Pod", &pod.name.clone(), "Warning", "Failed", &format!("Failed to pull image \"registry.example.com/{}:{}\": not found", self.spec.name, target.image_tag));
+                self.event(
+                    world,
+                    now,
+                    "Pod",
+                    &pod.name.clone(),
+                    "Warning",
+                    "Failed",
+                    &format!(
+                        "Failed to pull image \"registry.example.com/{}:{}\": not found",
+                        self.spec.name, target.image_tag
+                    ),
+                );
                 self.pods.push(pod);
                 self.publish_deployment(world, now);
             }
@@ -256,14 +323,35 @@ impl DeploymentSim {
                 let gone = self.pods.remove(old);
                 world.delete(Kind::Pod, &self.spec.namespace, &gone.name);
                 world.drop_logs(&self.spec.namespace, &gone.name);
-                self.event(world, now, "Pod", &gone.name, "Normal", "Killing", "Stopping container app");
+                self.event(
+                    world,
+                    now,
+                    "Pod",
+                    &gone.name,
+                    "Normal",
+                    "Killing",
+                    "Stopping container app",
+                );
             }
         } else if self.pods.iter().any(|p| p.revision != target.number)
             || (self.pods.len() as i32) < self.spec.replicas
         {
             let pod = self.new_pod(target.number, now);
             self.publish_pod(world, &pod);
-            self.event(world, now, "Pod", &pod.name.clone(), "Normal", "Scheduled", &format!("Successfully assigned {}/{} to {}", self.spec.namespace, pod.name, self.node(&pod)));
+            self.event(
+                world,
+                now,
+                "Pod",
+                &pod.name.clone(),
+                "Normal",
+                "Scheduled",
+                &format!(
+                    "Successfully assigned {}/{} to {}",
+                    self.spec.namespace,
+                    pod.name,
+                    self.node(&pod)
+                ),
+            );
             self.pods.push(pod);
         } else {
             self.rollout_started = None;
@@ -280,18 +368,43 @@ impl DeploymentSim {
             pod.crash_in -= 1;
             if pod.crash_in == 0 {
                 // The container exits: its log becomes the previous one.
-                let (ns, name, container) = (self.spec.namespace.clone(), pod.name.clone(), self.spec.containers[0].clone());
-                world.write_log(&ns, &name, &container, "level=error msg=\"connecting to ledger-db: connection refused\"".into());
-                world.write_log(&ns, &name, &container, "panic: cannot start without the ledger database".into());
+                let (ns, name, container) = (
+                    self.spec.namespace.clone(),
+                    pod.name.clone(),
+                    self.spec.containers[0].clone(),
+                );
+                world.write_log(
+                    &ns,
+                    &name,
+                    &container,
+                    "level=error msg=\"connecting to ledger-db: connection refused\"".into(),
+                );
+                world.write_log(
+                    &ns,
+                    &name,
+                    &container,
+                    "panic: cannot start without the ledger database".into(),
+                );
                 world.restart_log(&ns, &name, &container);
                 pod.restarts += 1;
                 pod.ready = false;
                 pod.last_termination = Some(("Error", 2, now));
-                pod.waiting = Some(("CrashLoopBackOff", format!("back-off 5m0s restarting failed container={container} pod={name}")));
+                pod.waiting = Some((
+                    "CrashLoopBackOff",
+                    format!("back-off 5m0s restarting failed container={container} pod={name}"),
+                ));
                 pod.crash_in = 6;
                 let pod = pod.clone();
                 self.publish_pod(world, &pod);
-                self.event(world, now, "Pod", &pod.name, "Warning", "BackOff", "Back-off restarting failed container app");
+                self.event(
+                    world,
+                    now,
+                    "Pod",
+                    &pod.name,
+                    "Warning",
+                    "BackOff",
+                    "Back-off restarting failed container app",
+                );
                 self.publish_deployment(world, now);
             } else if pod.crash_in == 3 {
                 // It starts again, is ready and logs until the next crash.
@@ -299,12 +412,26 @@ impl DeploymentSim {
                 pod.ready = true;
                 let pod = pod.clone();
                 self.publish_pod(world, &pod);
-                world.write_log(&self.spec.namespace, &pod.name, &self.spec.containers[0], "level=info msg=\"starting\" version=1.0.0".into());
+                world.write_log(
+                    &self.spec.namespace,
+                    &pod.name,
+                    &self.spec.containers[0],
+                    "level=info msg=\"starting\" version=1.0.0".into(),
+                );
             }
         }
     }
 
-    fn event(&mut self, world: &mut World, now: Timestamp, kind: &str, object: &str, type_: &str, reason: &str, message: &str) {
+    fn event(
+        &mut self,
+        world: &mut World,
+        now: Timestamp,
+        kind: &str,
+        object: &str,
+        type_: &str,
+        reason: &str,
+        message: &str,
+    ) {
         let name = format!("{object}.{}", hash(&format!("{reason}{message}")));
         let entry = self.events.entry(name.clone()).or_insert_with(|| {
             let event = Event {
@@ -366,7 +493,10 @@ impl DeploymentSim {
         let mut labels = self.selector_labels();
         labels.insert("pod-template-hash".into(), revision.hash.clone());
         let mut metadata = meta(&self.spec.namespace, &name, &labels, revision.created);
-        metadata.annotations = Some(BTreeMap::from([("deployment.kubernetes.io/revision".to_string(), revision.number.to_string())]));
+        metadata.annotations = Some(BTreeMap::from([(
+            "deployment.kubernetes.io/revision".to_string(),
+            revision.number.to_string(),
+        )]));
         metadata.owner_references = Some(vec![OwnerReference {
             api_version: "apps/v1".into(),
             kind: "Deployment".into(),
@@ -375,7 +505,8 @@ impl DeploymentSim {
             controller: Some(true),
             ..Default::default()
         }]);
-        let pods: Vec<&PodSim> = self.pods.iter().filter(|p| p.revision == revision.number).collect();
+        let pods: Vec<&PodSim> =
+            self.pods.iter().filter(|p| p.revision == revision.number).collect();
         let ready = pods.iter().filter(|p| p.ready).count() as i32;
         let rs = ReplicaSet {
             metadata,
@@ -396,7 +527,8 @@ impl DeploymentSim {
     }
 
     fn publish_pod(&self, world: &mut World, pod: &PodSim) {
-        let revision = self.revisions.iter().find(|r| r.number == pod.revision).expect("revision exists");
+        let revision =
+            self.revisions.iter().find(|r| r.number == pod.revision).expect("revision exists");
         let mut labels = self.selector_labels();
         labels.insert("pod-template-hash".into(), revision.hash.clone());
         let mut metadata = meta(&self.spec.namespace, &pod.name, &labels, pod.created);
@@ -416,27 +548,40 @@ impl DeploymentSim {
                 let first = i == 0;
                 let state = match (&pod.waiting, first) {
                     (Some((reason, message)), true) => ContainerState {
-                        waiting: Some(ContainerStateWaiting { reason: Some(reason.to_string()), message: Some(message.clone()) }),
+                        waiting: Some(ContainerStateWaiting {
+                            reason: Some(reason.to_string()),
+                            message: Some(message.clone()),
+                        }),
                         ..Default::default()
                     },
-                    _ if !pod.ready && pod.revision == revision.number && pod.restarts == 0 => ContainerState {
-                        waiting: Some(ContainerStateWaiting { reason: Some("ContainerCreating".into()), message: None }),
-                        ..Default::default()
-                    },
+                    _ if !pod.ready && pod.revision == revision.number && pod.restarts == 0 => {
+                        ContainerState {
+                            waiting: Some(ContainerStateWaiting {
+                                reason: Some("ContainerCreating".into()),
+                                message: None,
+                            }),
+                            ..Default::default()
+                        }
+                    }
                     _ => ContainerState {
-                        running: Some(ContainerStateRunning { started_at: Some(Time(pod.created)) }),
+                        running: Some(ContainerStateRunning {
+                            started_at: Some(Time(pod.created)),
+                        }),
                         ..Default::default()
                     },
                 };
-                let last_state = pod.last_termination.filter(|_| first).map(|(reason, exit_code, at)| ContainerState {
-                    terminated: Some(ContainerStateTerminated {
-                        reason: Some(reason.to_string()),
-                        exit_code,
-                        finished_at: Some(Time(at)),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                });
+                let last_state =
+                    pod.last_termination.filter(|_| first).map(|(reason, exit_code, at)| {
+                        ContainerState {
+                            terminated: Some(ContainerStateTerminated {
+                                reason: Some(reason.to_string()),
+                                exit_code,
+                                finished_at: Some(Time(at)),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        }
+                    });
                 ContainerStatus {
                     name: c.name.clone(),
                     image: c.image.clone().unwrap_or_default(),
@@ -477,11 +622,14 @@ impl DeploymentSim {
         let updated = self.pods.iter().filter(|p| p.revision == current.number).count() as i32;
         let ready = self.pods.iter().filter(|p| p.ready).count() as i32;
         let rs_name = format!("{}-{}", self.spec.name, current.hash);
-        let (status, reason, message) = match (self.rollout_started, current.image_tag.ends_with("-missing")) {
-            (Some(_), true) => ("False", "ProgressDeadlineExceeded", "has timed out progressing."),
-            (Some(_), false) => ("True", "ReplicaSetUpdated", "is progressing."),
-            (None, _) => ("True", "NewReplicaSetAvailable", "has successfully progressed."),
-        };
+        let (status, reason, message) =
+            match (self.rollout_started, current.image_tag.ends_with("-missing")) {
+                (Some(_), true) => {
+                    ("False", "ProgressDeadlineExceeded", "has timed out progressing.")
+                }
+                (Some(_), false) => ("True", "ReplicaSetUpdated", "is progressing."),
+                (None, _) => ("True", "NewReplicaSetAvailable", "has successfully progressed."),
+            };
         let progressing = DeploymentCondition {
             type_: Some("Progressing".into()),
             status: Some(status.into()),
@@ -492,19 +640,29 @@ impl DeploymentSim {
         };
         let available = DeploymentCondition {
             type_: Some("Available".into()),
-            status: Some(if ready >= self.spec.replicas.saturating_sub(1).max(1) { "True" } else { "False" }.into()),
+            status: Some(
+                if ready >= self.spec.replicas.saturating_sub(1).max(1) { "True" } else { "False" }
+                    .into(),
+            ),
             reason: Some("MinimumReplicasAvailable".into()),
             message: Some("Deployment has minimum availability.".into()),
             ..Default::default()
         };
-        let mut metadata = meta(&self.spec.namespace, &self.spec.name, &self.spec.labels, self.created);
-        metadata.annotations = Some(BTreeMap::from([("deployment.kubernetes.io/revision".to_string(), current.number.to_string())]));
+        let mut metadata =
+            meta(&self.spec.namespace, &self.spec.name, &self.spec.labels, self.created);
+        metadata.annotations = Some(BTreeMap::from([(
+            "deployment.kubernetes.io/revision".to_string(),
+            current.number.to_string(),
+        )]));
         metadata.generation = Some(current.number as i64);
         let deployment = Deployment {
             metadata,
             spec: DeploymentSpec {
                 replicas: Some(self.spec.replicas),
-                selector: LabelSelector { match_labels: Some(self.selector_labels()), match_expressions: None },
+                selector: LabelSelector {
+                    match_labels: Some(self.selector_labels()),
+                    match_expressions: None,
+                },
                 template: self.template(current),
                 ..Default::default()
             },

@@ -105,13 +105,23 @@ impl World {
     }
 
     /// Creates or replaces an object; it gets the next resourceVersion.
-    pub fn put<T: serde::Serialize>(&mut self, kind: Kind, namespace: &str, name: &str, object: &T) {
+    pub fn put<T: serde::Serialize>(
+        &mut self,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+        object: &T,
+    ) {
         let mut json = serde_json::to_value(object).expect("k8s objects serialize");
         self.rv += 1;
         json["metadata"]["resourceVersion"] = Value::String(self.rv.to_string());
         let labels = json["metadata"]["labels"]
             .as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
             .unwrap_or_default();
         let stored = Stored { json: Arc::new(json), labels };
         let key = (namespace.to_string(), name.to_string());
@@ -132,7 +142,8 @@ impl World {
     }
 
     fn record(&mut self, kind: Kind, namespace: &str, verb: &'static str, object: Stored) {
-        let change = Arc::new(Change { kind, rv: self.rv, namespace: namespace.to_string(), verb, object });
+        let change =
+            Arc::new(Change { kind, rv: self.rv, namespace: namespace.to_string(), verb, object });
         if self.history.len() == self.history_limit {
             self.history.pop_front();
         }
@@ -182,7 +193,14 @@ impl World {
             logs.current.pop_front();
         }
         logs.current.push_back((time, text.clone()));
-        let line = LogLine { namespace: namespace.into(), pod: pod.into(), container: container.into(), time, text, end: false };
+        let line = LogLine {
+            namespace: namespace.into(),
+            pod: pod.into(),
+            container: container.into(),
+            time,
+            text,
+            end: false,
+        };
         let _ = self.log_lines.send(Arc::new(line));
     }
 
@@ -207,8 +225,12 @@ impl World {
 
     /// The pod is gone: its logs go, and its follows end (unless they linger).
     pub fn drop_logs(&mut self, namespace: &str, pod: &str) {
-        let containers: Vec<String> =
-            self.logs.keys().filter(|(ns, p, _)| ns == namespace && p == pod).map(|(_, _, c)| c.clone()).collect();
+        let containers: Vec<String> = self
+            .logs
+            .keys()
+            .filter(|(ns, p, _)| ns == namespace && p == pod)
+            .map(|(_, _, c)| c.clone())
+            .collect();
         for container in containers {
             self.logs.remove(&(namespace.to_string(), pod.to_string(), container.clone()));
             if !self.lingering_follows {

@@ -29,11 +29,16 @@ async fn start(history: usize) -> (Sandbox, Client) {
         workload("api", 2, &["app", "proxy"], Life::Steady),
         workload("worker", 1, &["app"], Life::CrashLoop),
     ];
-    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), workloads, Options { tick: Duration::from_millis(50), history, ..Default::default() })
-        .await
-        .unwrap();
+    let sandbox = Sandbox::start(
+        "127.0.0.1:0".parse().unwrap(),
+        workloads,
+        Options { tick: Duration::from_millis(50), history, ..Default::default() },
+    )
+    .await
+    .unwrap();
     let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig("sandbox")).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
+    let config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
     (sandbox, Client::try_from(config).unwrap())
 }
 
@@ -58,9 +63,17 @@ async fn lists_page_through_continue_tokens_and_filter_by_label() {
 
     let web = pods.list(&ListParams::default().labels("app=web")).await.unwrap();
     assert_eq!(web.items.len(), 3);
-    let not_web = Api::<Pod>::namespaced(client.clone(), "shop").list(&ListParams::default().labels("app!=web")).await.unwrap();
+    let not_web = Api::<Pod>::namespaced(client.clone(), "shop")
+        .list(&ListParams::default().labels("app!=web"))
+        .await
+        .unwrap();
     assert_eq!(not_web.items.len(), 3);
-    assert!(Api::<Pod>::namespaced(client.clone(), "elsewhere").list(&Default::default()).await.unwrap().items.is_empty());
+    assert!(Api::<Pod>::namespaced(client.clone(), "elsewhere")
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
     let bad = pods.list(&ListParams::default().labels("app in (x")).await.unwrap_err();
     assert!(matches!(bad, kube::Error::Api(ref s) if s.code == 400), "{bad:?}");
     let deployment = Api::<Deployment>::namespaced(client, "shop").get("api").await.unwrap();
@@ -79,19 +92,31 @@ async fn watches_resume_from_a_version_and_expire_when_it_is_too_old() {
     let mut later = None;
     for _ in 0..200 {
         let now = pods.list(&Default::default()).await.unwrap();
-        if now.items.iter().any(|p| number(p.metadata.resource_version.as_deref().unwrap()) > number(&version)) {
+        if now
+            .items
+            .iter()
+            .any(|p| number(p.metadata.resource_version.as_deref().unwrap()) > number(&version))
+        {
             later = now.metadata.resource_version;
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let later = number(&later.expect("a pod changed"));
-    let mut stream = pods.watch(&WatchParams::default().timeout(10), &version).await.unwrap().boxed();
-    let event = tokio::time::timeout(Duration::from_secs(5), stream.try_next()).await.unwrap().unwrap().unwrap();
+    let mut stream =
+        pods.watch(&WatchParams::default().timeout(10), &version).await.unwrap().boxed();
+    let event = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     let WatchEvent::Modified(pod) = event else { panic!("{event:?}") };
     assert!(pod.name_any().starts_with("worker-"), "{pod:?}");
     let at = number(pod.metadata.resource_version.as_deref().unwrap());
-    assert!(number(&version) < at && at <= later, "a change from before the watch began: {version} < {at} <= {later}");
+    assert!(
+        number(&version) < at && at <= later,
+        "a change from before the watch began: {version} < {at} <= {later}"
+    );
 
     // Once the history no longer reaches back, the API says 410 Gone, as Kubernetes does.
     // Polled: life moves on until the 50 changes kept no longer reach back to version 2.
@@ -120,39 +145,65 @@ async fn pod_logs_honour_every_option_and_refuse_bad_ones() {
 
     let all = pods.logs(&web, &LogParams::default()).await.unwrap();
     assert_eq!(all, "an older line\nthe newest line\n");
-    let tail = pods.logs(&web, &LogParams { tail_lines: Some(1), timestamps: true, ..Default::default() }).await.unwrap();
+    let tail = pods
+        .logs(&web, &LogParams { tail_lines: Some(1), timestamps: true, ..Default::default() })
+        .await
+        .unwrap();
     let (time, text) = tail.trim_end().split_once(' ').unwrap();
     assert!(time.parse::<jiff::Timestamp>().is_ok(), "{time}");
     assert_eq!(text, "the newest line");
-    let since = pods.logs(&web, &LogParams { since_seconds: Some(3600), ..Default::default() }).await.unwrap();
+    let since = pods
+        .logs(&web, &LogParams { since_seconds: Some(3600), ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(since, all);
     // Windows that leave something out: a line written after a pause is the only one in the last
     // second and from its own time on; limitBytes cuts the text.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     sandbox.write_log("shop", &web, "app", "after a pause");
-    let recent = pods.logs(&web, &LogParams { since_seconds: Some(1), ..Default::default() }).await.unwrap();
+    let recent =
+        pods.logs(&web, &LogParams { since_seconds: Some(1), ..Default::default() }).await.unwrap();
     assert_eq!(recent, "after a pause\n");
-    let stamped = pods.logs(&web, &LogParams { timestamps: true, tail_lines: Some(1), ..Default::default() }).await.unwrap();
+    let stamped = pods
+        .logs(&web, &LogParams { timestamps: true, tail_lines: Some(1), ..Default::default() })
+        .await
+        .unwrap();
     let at: jiff::Timestamp = stamped.split_once(' ').unwrap().0.parse().unwrap();
     // sinceTime has whole seconds (kube rounds): its second, which began after the other lines.
     let second = jiff::Timestamp::from_second(at.as_second()).unwrap();
-    let from_then = pods.logs(&web, &LogParams { since_time: Some(second), ..Default::default() }).await.unwrap();
+    let from_then = pods
+        .logs(&web, &LogParams { since_time: Some(second), ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(from_then, "after a pause\n");
-    let cut = pods.logs(&web, &LogParams { limit_bytes: Some(8), ..Default::default() }).await.unwrap();
+    let cut =
+        pods.logs(&web, &LogParams { limit_bytes: Some(8), ..Default::default() }).await.unwrap();
     assert_eq!(cut, "an older");
 
     // Two containers: one must be named.
     let api_pod = sandbox.pods("shop", "app=api")[0].clone();
     let error = pods.logs(&api_pod, &LogParams::default()).await.unwrap_err();
-    assert!(matches!(error, kube::Error::Api(ref s) if s.message.contains("choose one of: [app proxy]")), "{error:?}");
-    assert!(pods.logs(&api_pod, &LogParams { container: Some("proxy".into()), ..Default::default() }).await.is_ok());
+    assert!(
+        matches!(error, kube::Error::Api(ref s) if s.message.contains("choose one of: [app proxy]")),
+        "{error:?}"
+    );
+    assert!(pods
+        .logs(&api_pod, &LogParams { container: Some("proxy".into()), ..Default::default() })
+        .await
+        .is_ok());
     // previous: only once a container has terminated.
-    let error = pods.logs(&web, &LogParams { previous: true, ..Default::default() }).await.unwrap_err();
-    assert!(matches!(error, kube::Error::Api(ref s) if s.message.contains("previous terminated container")), "{error:?}");
+    let error =
+        pods.logs(&web, &LogParams { previous: true, ..Default::default() }).await.unwrap_err();
+    assert!(
+        matches!(error, kube::Error::Api(ref s) if s.message.contains("previous terminated container")),
+        "{error:?}"
+    );
     let worker = sandbox.pods("shop", "app=worker")[0].clone();
     let mut previous = String::new();
     for _ in 0..40 {
-        if let Ok(text) = pods.logs(&worker, &LogParams { previous: true, ..Default::default() }).await {
+        if let Ok(text) =
+            pods.logs(&worker, &LogParams { previous: true, ..Default::default() }).await
+        {
             previous = text;
             break;
         }
@@ -163,11 +214,15 @@ async fn pod_logs_honour_every_option_and_refuse_bad_ones() {
     assert!(matches!(missing, kube::Error::Api(ref s) if s.code == 404));
 
     // follow: new lines arrive as they are written.
-    let stream = pods.log_stream(&web, &LogParams { follow: true, tail_lines: Some(0), ..Default::default() }).await.unwrap();
+    let stream = pods
+        .log_stream(&web, &LogParams { follow: true, tail_lines: Some(0), ..Default::default() })
+        .await
+        .unwrap();
     let mut lines = futures_util::AsyncBufReadExt::lines(stream);
     sandbox.write_log("shop", &web, "app", "followed");
     let mut seen = Vec::new();
-    while let Ok(Some(Ok(line))) = tokio::time::timeout(Duration::from_secs(5), lines.next()).await {
+    while let Ok(Some(Ok(line))) = tokio::time::timeout(Duration::from_secs(5), lines.next()).await
+    {
         if line == "followed" {
             return;
         }
@@ -180,10 +235,19 @@ async fn pod_logs_honour_every_option_and_refuse_bad_ones() {
 /// told to listen there.
 #[tokio::test]
 async fn a_public_address_is_refused_unless_allowed() {
-    let refused = Sandbox::start("0.0.0.0:0".parse().unwrap(), vec![], Options::default()).await.err().expect("refused");
+    let refused = Sandbox::start("0.0.0.0:0".parse().unwrap(), vec![], Options::default())
+        .await
+        .err()
+        .expect("refused");
     assert_eq!(refused.kind(), std::io::ErrorKind::PermissionDenied);
     assert!(refused.to_string().contains("not a loopback address"), "{refused}");
-    let allowed = Sandbox::start("0.0.0.0:0".parse().unwrap(), vec![], Options { public: true, ..Default::default() }).await.unwrap();
+    let allowed = Sandbox::start(
+        "0.0.0.0:0".parse().unwrap(),
+        vec![],
+        Options { public: true, ..Default::default() },
+    )
+    .await
+    .unwrap();
     assert!(!allowed.addr().ip().is_loopback());
     Sandbox::start("127.0.0.1:0".parse().unwrap(), vec![], Options::default()).await.unwrap();
 }

@@ -37,7 +37,12 @@ pub struct Grant {
 impl Grant {
     /// A good login of `subject` for a sign-in with this nonce and PKCE challenge.
     pub fn new(nonce: &str, challenge: &str, subject: &str) -> Grant {
-        Grant { nonce: nonce.into(), challenge: challenge.into(), mode: Mode::Good, subject: subject.into() }
+        Grant {
+            nonce: nonce.into(),
+            challenge: challenge.into(),
+            mode: Mode::Good,
+            subject: subject.into(),
+        }
     }
 }
 
@@ -89,18 +94,24 @@ pub async fn start_idp() -> Idp {
                "email_verified": true, "groups": ["squad-payments", "sre"]}),
     );
     let app = Router::new()
-        .route("/.well-known/openid-configuration", get(|State(idp): State<Idp>| async move {
-            Json(json!({
-                "issuer": idp.issuer,
-                "authorization_endpoint": format!("{}/authorize", idp.issuer),
-                "token_endpoint": format!("{}/token", idp.issuer),
-                "jwks_uri": format!("{}/jwks", idp.issuer),
-            }))
-        }))
-        .route("/jwks", get(|| async {
-            Json(json!({"keys": [{"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig",
+        .route(
+            "/.well-known/openid-configuration",
+            get(|State(idp): State<Idp>| async move {
+                Json(json!({
+                    "issuer": idp.issuer,
+                    "authorization_endpoint": format!("{}/authorize", idp.issuer),
+                    "token_endpoint": format!("{}/token", idp.issuer),
+                    "jwks_uri": format!("{}/jwks", idp.issuer),
+                }))
+            }),
+        )
+        .route(
+            "/jwks",
+            get(|| async {
+                Json(json!({"keys": [{"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig",
                                   "n": include_str!("../fixtures/idp.n").trim(), "e": "AQAB"}]}))
-        }))
+            }),
+        )
         .route("/token", post(token))
         .with_state(idp.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -122,7 +133,11 @@ fn id_token(idp: &Idp, subject: &str, nonce: Option<&str>, mode: Mode) -> Option
     if let Some(nonce) = nonce {
         claims["nonce"] = json!(if mode == Mode::WrongNonce { "another-nonce" } else { nonce });
     }
-    let pem: &[u8] = if mode == Mode::Forged { include_bytes!("../fixtures/other.pem") } else { include_bytes!("../fixtures/idp.pem") };
+    let pem: &[u8] = if mode == Mode::Forged {
+        include_bytes!("../fixtures/other.pem")
+    } else {
+        include_bytes!("../fixtures/idp.pem")
+    };
     let mut header = Header::new(jsonwebtoken::Algorithm::RS256);
     header.kid = Some("k1".into());
     Some(jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_pem(pem).unwrap()).unwrap())
@@ -134,31 +149,52 @@ fn new_refresh(idp: &Idp, subject: &str) -> String {
     token
 }
 
-async fn token(State(idp): State<Idp>, Form(form): Form<HashMap<String, String>>) -> axum::response::Response {
+async fn token(
+    State(idp): State<Idp>,
+    Form(form): Form<HashMap<String, String>>,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let refuse = |why: &str| (axum::http::StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant", "error_description": why}))).into_response();
+    let refuse = |why: &str| {
+        (
+            axum::http::StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_grant", "error_description": why})),
+        )
+            .into_response()
+    };
     if idp.down.load(Ordering::SeqCst) {
         return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     if form.get("grant_type").map(String::as_str) == Some("refresh_token") {
         // Refresh tokens rotate: the old one is spent.
-        let Some(subject) = idp.refresh.lock().unwrap().remove(form.get("refresh_token").map(String::as_str).unwrap_or_default()) else {
+        let Some(subject) = idp
+            .refresh
+            .lock()
+            .unwrap()
+            .remove(form.get("refresh_token").map(String::as_str).unwrap_or_default())
+        else {
             return refuse("unknown or used refresh token");
         };
-        let Some(id_token) = id_token(&idp, &subject, None, Mode::Good) else { return refuse("no such user any more") };
+        let Some(id_token) = id_token(&idp, &subject, None, Mode::Good) else {
+            return refuse("no such user any more");
+        };
         let refresh = new_refresh(&idp, &subject);
         return Json(json!({"access_token": "at", "token_type": "Bearer", "expires_in": 300, "id_token": id_token, "refresh_token": refresh})).into_response();
     }
     // Codes are single use.
-    let Some(grant) = idp.codes.lock().unwrap().remove(form.get("code").map(String::as_str).unwrap_or_default()) else {
+    let Some(grant) =
+        idp.codes.lock().unwrap().remove(form.get("code").map(String::as_str).unwrap_or_default())
+    else {
         return refuse("unknown or used code");
     };
     let verifier = form.get("code_verifier").cloned().unwrap_or_default();
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
     if challenge != grant.challenge {
         return refuse("PKCE verifier does not match");
     }
-    let Some(id_token) = id_token(&idp, &grant.subject, Some(&grant.nonce), grant.mode) else { return refuse("no such user") };
+    let Some(id_token) = id_token(&idp, &grant.subject, Some(&grant.nonce), grant.mode) else {
+        return refuse("no such user");
+    };
     let refresh = new_refresh(&idp, &grant.subject);
     Json(json!({"access_token": "at", "token_type": "Bearer", "expires_in": 300, "id_token": id_token, "refresh_token": refresh})).into_response()
 }
@@ -189,7 +225,11 @@ pub async fn app_with_auth(issuer: &str, adjust: impl FnOnce(&mut Auth)) -> Test
 }
 
 /// [`app_with_auth`] on a given store (PostgreSQL for the several-replicas case).
-pub async fn app_on_store(issuer: &str, store: console_core::store::Store, adjust: impl FnOnce(&mut Auth)) -> TestApp {
+pub async fn app_on_store(
+    issuer: &str,
+    store: console_core::store::Store,
+    adjust: impl FnOnce(&mut Auth),
+) -> TestApp {
     let mut auth = Auth::dev(PUBLIC_URL);
     auth.dev_sign_in = false;
     auth.oidc = Some(("Test IdP".into(), OidcProvider::new(settings(issuer))));
@@ -209,7 +249,12 @@ pub fn query_param(url: &str, key: &str) -> String {
 
 /// Starts a sign-in, lets the fake user `subject` log in with `mode`; returns (pending-login
 /// cookie, code, state).
-pub async fn authorize_as(app: &TestApp, idp: &Idp, subject: &str, mode: Mode) -> (String, String, String) {
+pub async fn authorize_as(
+    app: &TestApp,
+    idp: &Idp,
+    subject: &str,
+    mode: Mode,
+) -> (String, String, String) {
     let start = app.get_as("/auth/oidc/start?return_to=/squads/payments", None).await;
     let location = start.location().to_string();
     assert!(location.starts_with(&format!("{}/authorize?", idp.issuer)), "{location}");
@@ -218,9 +263,18 @@ pub async fn authorize_as(app: &TestApp, idp: &Idp, subject: &str, mode: Mode) -
     let code = format!("code-{}", idp.counter.fetch_add(1, Ordering::SeqCst));
     idp.codes.lock().unwrap().insert(
         code.clone(),
-        Grant { nonce: query_param(&location, "nonce"), challenge: query_param(&location, "code_challenge"), mode, subject: subject.to_string() },
+        Grant {
+            nonce: query_param(&location, "nonce"),
+            challenge: query_param(&location, "code_challenge"),
+            mode,
+            subject: subject.to_string(),
+        },
     );
-    (start.cookie("console_pending").expect("pending login cookie"), code, query_param(&location, "state"))
+    (
+        start.cookie("console_pending").expect("pending login cookie"),
+        code,
+        query_param(&location, "state"),
+    )
 }
 
 pub async fn authorize(app: &TestApp, idp: &Idp, mode: Mode) -> (String, String, String) {
@@ -230,7 +284,8 @@ pub async fn authorize(app: &TestApp, idp: &Idp, mode: Mode) -> (String, String,
 /// Signs `subject` in; returns the session cookie.
 pub async fn sign_in_as(app: &TestApp, idp: &Idp, subject: &str) -> String {
     let (cookie, code, state) = authorize_as(app, idp, subject, Mode::Good).await;
-    let callback = app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await;
+    let callback =
+        app.get_as(&format!("/auth/oidc/callback?code={code}&state={state}"), Some(&cookie)).await;
     assert_eq!(callback.location(), "/squads/payments", "{}", callback.body);
     callback.session_cookie().expect("a session at sign-in")
 }

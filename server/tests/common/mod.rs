@@ -48,7 +48,9 @@ impl Reply {
             .get_all(header::SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with(&format!("{name}=")) || c.starts_with(&format!("__Host-{name}=")))
+            .find(|c| {
+                c.starts_with(&format!("{name}=")) || c.starts_with(&format!("__Host-{name}="))
+            })
             .map(str::to_string)
     }
     pub fn json(&self) -> serde_json::Value {
@@ -65,7 +67,11 @@ pub fn demo_dir() -> std::path::PathBuf {
 pub fn write_demo_catalog(into: &std::path::Path, edit: impl Fn(String) -> String) {
     for entry in std::fs::read_dir(demo_dir()).unwrap() {
         let path = entry.unwrap().path();
-        std::fs::write(into.join(path.file_name().unwrap()), edit(std::fs::read_to_string(&path).unwrap())).unwrap();
+        std::fs::write(
+            into.join(path.file_name().unwrap()),
+            edit(std::fs::read_to_string(&path).unwrap()),
+        )
+        .unwrap();
     }
 }
 
@@ -85,17 +91,21 @@ impl TestApp {
     }
 
     fn serve(store: Store, auth: Auth, clusters: console_core::k8s::Clusters) -> TestApp {
-        let state = AppState::new(store.clone(), auth, "target/site", "127.0.0.1:0".parse().unwrap())
-            .with_catalog_dir(Some(demo_dir()))
-            .with_clusters(clusters)
-            // Open streams re-check access this often (30 s in production).
-            .with_access_check(std::time::Duration::from_millis(200));
+        let state =
+            AppState::new(store.clone(), auth, "target/site", "127.0.0.1:0".parse().unwrap())
+                .with_catalog_dir(Some(demo_dir()))
+                .with_clusters(clusters)
+                // Open streams re-check access this often (30 s in production).
+                .with_access_check(std::time::Duration::from_millis(200));
         TestApp { router: router(state), store, _console: None }
     }
 
     /// [`TestApp::from_config`] on the demo catalog, with `settings` (TOML) after that.
     pub async fn configured(settings: &str) -> TestApp {
-        let toml = format!("catalog_dir = {:?}\nsite_root = \"target/site\"\n{settings}\n", demo_dir().display().to_string());
+        let toml = format!(
+            "catalog_dir = {:?}\nsite_root = \"target/site\"\n{settings}\n",
+            demo_dir().display().to_string()
+        );
         Self::from_config(&toml).await.unwrap_or_else(|e| panic!("{e}\n{toml}"))
     }
 
@@ -106,7 +116,8 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("console.toml");
         std::fs::write(&path, toml).unwrap();
-        let config = console::config::Config::load(Some(&path), std::iter::empty()).map_err(|e| e.to_string())?;
+        let config = console::config::Config::load(Some(&path), std::iter::empty())
+            .map_err(|e| e.to_string())?;
         let console = console::start::start(&config).await?;
         let store = console.state.store.clone();
         Ok(TestApp { router: router(console.state.clone()), store, _console: Some(console) })
@@ -120,27 +131,42 @@ impl TestApp {
 
     /// [`TestApp::with_sandbox`], the sandbox also running `extra` workloads.
     pub async fn with_sandbox_and(extra: Vec<console_sandbox::Workload>) -> (TestApp, Sandbox) {
-        let options = console_sandbox::Options { tick: std::time::Duration::from_millis(100), ..Default::default() };
+        let options = console_sandbox::Options {
+            tick: std::time::Duration::from_millis(100),
+            ..Default::default()
+        };
         Self::with_sandbox_options(extra, options).await
     }
 
     /// [`TestApp::with_sandbox_and`] with the sandbox's `options`.
-    pub async fn with_sandbox_options(extra: Vec<console_sandbox::Workload>, options: console_sandbox::Options) -> (TestApp, Sandbox) {
+    pub async fn with_sandbox_options(
+        extra: Vec<console_sandbox::Workload>,
+        options: console_sandbox::Options,
+    ) -> (TestApp, Sandbox) {
         Self::with_sandbox_auth(extra, options, Auth::dev(PUBLIC_URL)).await
     }
 
     /// [`TestApp::with_sandbox_options`] signing in with `auth`.
-    pub async fn with_sandbox_auth(extra: Vec<console_sandbox::Workload>, options: console_sandbox::Options, auth: Auth) -> (TestApp, Sandbox) {
+    pub async fn with_sandbox_auth(
+        extra: Vec<console_sandbox::Workload>,
+        options: console_sandbox::Options,
+        auth: Auth,
+    ) -> (TestApp, Sandbox) {
         let store = testing::sqlite().await;
         repo::import_dir(&store, &demo_dir()).await.expect("demo catalog imports");
         let mut workloads = console::kubernetes::demo_workloads(&store).await.unwrap();
         workloads.extend(extra);
-        let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), workloads, options).await.unwrap();
+        let sandbox =
+            Sandbox::start("127.0.0.1:0".parse().unwrap(), workloads, options).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kubeconfig");
         std::fs::write(&path, sandbox.kubeconfig("sandbox")).unwrap();
-        let clusters = console_core::k8s::Clusters::from_kubeconfig(&path, &[]).await.expect("kubeconfig reads");
-        tokio::time::timeout(std::time::Duration::from_secs(20), clusters.ready()).await.expect("caches sync");
+        let clusters = console_core::k8s::Clusters::from_kubeconfig(&path, &[])
+            .await
+            .expect("kubeconfig reads");
+        tokio::time::timeout(std::time::Duration::from_secs(20), clusters.ready())
+            .await
+            .expect("caches sync");
         (Self::serve(store, auth, clusters), sandbox)
     }
 
@@ -162,15 +188,28 @@ impl TestApp {
     }
 
     /// A same-origin POST, as the console's own pages send it.
-    pub async fn post_as(&self, uri: &str, cookie: Option<&str>, content_type: &str, body: String) -> Reply {
-        let mut request = Request::post(uri).header(header::ORIGIN, PUBLIC_URL).header(header::CONTENT_TYPE, content_type);
+    pub async fn post_as(
+        &self,
+        uri: &str,
+        cookie: Option<&str>,
+        content_type: &str,
+        body: String,
+    ) -> Reply {
+        let mut request = Request::post(uri)
+            .header(header::ORIGIN, PUBLIC_URL)
+            .header(header::CONTENT_TYPE, content_type);
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
         }
         self.send(request.body(Body::from(body)).unwrap()).await
     }
 
-    pub async fn post_json(&self, uri: &str, cookie: Option<&str>, body: serde_json::Value) -> Reply {
+    pub async fn post_json(
+        &self,
+        uri: &str,
+        cookie: Option<&str>,
+        body: serde_json::Value,
+    ) -> Reply {
         self.post_as(uri, cookie, "application/json", body.to_string()).await
     }
 

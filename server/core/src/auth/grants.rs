@@ -60,7 +60,9 @@ pub async fn active_for(store: &Store, actor: &str) -> Result<Vec<ServiceGrant>,
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(service, access, expires_at)| Some(ServiceGrant { service, access: GrantAccess::parse(&access)?, expires_at }))
+        .filter_map(|(service, access, expires_at)| {
+            Some(ServiceGrant { service, access: GrantAccess::parse(&access)?, expires_at })
+        })
         .collect())
 }
 
@@ -77,7 +79,16 @@ pub async fn on_service(store: &Store, service: &str) -> Result<Vec<GrantInfo>, 
     Ok(rows
         .into_iter()
         .filter_map(|(id, grantee, service, access, reason, granted_by, created_at, expires_at)| {
-            Some(GrantInfo { id, grantee, service, access: GrantAccess::parse(&access)?, reason, granted_by, created_at, expires_at })
+            Some(GrantInfo {
+                id,
+                grantee,
+                service,
+                access: GrantAccess::parse(&access)?,
+                reason,
+                granted_by,
+                created_at,
+                expires_at,
+            })
         })
         .collect())
 }

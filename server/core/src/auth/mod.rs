@@ -93,7 +93,11 @@ impl GrantAccess {
         }
     }
     pub fn covers(self, action: policy::Action) -> bool {
-        matches!((self, action), (GrantAccess::Query, policy::Action::QueryReplica) | (GrantAccess::Logs, policy::Action::ReadLogs))
+        matches!(
+            (self, action),
+            (GrantAccess::Query, policy::Action::QueryReplica)
+                | (GrantAccess::Logs, policy::Action::ReadLogs)
+        )
     }
 }
 

@@ -9,10 +9,14 @@
 use super::Identity;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use oauth2::basic::{BasicClient, BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
+use oauth2::basic::{
+    BasicClient, BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, ExtraTokenFields, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, ExtraTokenFields,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, StandardRevocableToken,
+    StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -122,7 +126,11 @@ pub fn squads_from(groups: &[String], prefix: &str, map: &BTreeMap<String, Strin
         .iter()
         .filter_map(|g| {
             map.get(g).cloned().or_else(|| {
-                (!prefix.is_empty()).then(|| g.strip_prefix(prefix)).flatten().filter(|s| !s.is_empty()).map(str::to_string)
+                (!prefix.is_empty())
+                    .then(|| g.strip_prefix(prefix))
+                    .flatten()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
             })
         })
         .collect();
@@ -200,10 +208,22 @@ impl OidcProvider {
     }
 
     async fn fetch_metadata(&self) -> Result<(Discovery, JwkSet), AuthError> {
-        let url = format!("{}/.well-known/openid-configuration", self.settings.issuer.trim_end_matches('/'));
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.settings.issuer.trim_end_matches('/')
+        );
         let unavailable = |e: reqwest::Error| AuthError::ProviderUnavailable(e.to_string());
-        let discovery: Discovery =
-            self.http.get(&url).send().await.map_err(unavailable)?.error_for_status().map_err(unavailable)?.json().await.map_err(unavailable)?;
+        let discovery: Discovery = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(unavailable)?
+            .error_for_status()
+            .map_err(unavailable)?
+            .json()
+            .await
+            .map_err(unavailable)?;
         if discovery.issuer.trim_end_matches('/') != self.settings.issuer.trim_end_matches('/') {
             return Err(AuthError::ProviderUnavailable(format!(
                 "discovery names issuer {:?}, configured {:?}",
@@ -236,12 +256,18 @@ impl OidcProvider {
     }
 
     /// The authorization URL to send the browser to, and the login to remember.
-    pub async fn start(&self, provider: &str, return_to: &str) -> Result<(String, Pending), AuthError> {
+    pub async fn start(
+        &self,
+        provider: &str,
+        return_to: &str,
+    ) -> Result<(String, Pending), AuthError> {
         let (discovery, _) = self.metadata(false).await?;
         let bad_url = |e: oauth2::url::ParseError| AuthError::ProviderUnavailable(e.to_string());
         let client = BasicClient::new(ClientId::new(self.settings.client_id.clone()))
             .set_auth_uri(AuthUrl::new(discovery.authorization_endpoint).map_err(bad_url)?)
-            .set_redirect_uri(RedirectUrl::new(self.settings.redirect_url.clone()).map_err(bad_url)?);
+            .set_redirect_uri(
+                RedirectUrl::new(self.settings.redirect_url.clone()).map_err(bad_url)?,
+            );
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let nonce = random_token();
         let mut request = client.authorize_url(CsrfToken::new_random).set_pkce_challenge(challenge);
@@ -262,7 +288,12 @@ impl OidcProvider {
 
     /// Completes the login the callback belongs to: the identity, and the refresh token (if the
     /// provider gave one) that lets the console re-check its roles later.
-    pub async fn finish(&self, pending: &Pending, code: Option<&str>, state: Option<&str>) -> Result<(Identity, Option<String>), AuthError> {
+    pub async fn finish(
+        &self,
+        pending: &Pending,
+        code: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<(Identity, Option<String>), AuthError> {
         check_state(pending, state)?;
         let code = code.filter(|c| !c.is_empty()).ok_or(AuthError::MissingCode)?;
         let (discovery, _) = self.metadata(false).await?;
@@ -273,11 +304,9 @@ impl OidcProvider {
             .request_async(&self.http)
             .await
             .map_err(token_error)?;
-        let id_token = token
-            .extra_fields()
-            .id_token
-            .clone()
-            .ok_or_else(|| AuthError::InvalidIdToken("the token response has no id_token".into()))?;
+        let id_token = token.extra_fields().id_token.clone().ok_or_else(|| {
+            AuthError::InvalidIdToken("the token response has no id_token".into())
+        })?;
         let claims = self.verify_id_token(&id_token).await?;
         if claims.get("nonce").and_then(|n| n.as_str()) != Some(pending.nonce.as_str()) {
             return Err(AuthError::NonceMismatch);
@@ -306,7 +335,11 @@ impl OidcProvider {
     /// Asks the provider again who `subject` is now, with the refresh token kept from sign-in:
     /// a fresh ID token (or, without one, the userinfo endpoint). Returns the identity and the
     /// rotated refresh token, if the provider rotated it.
-    pub async fn recheck(&self, subject: &str, refresh_token: &str) -> Result<(Identity, Option<String>), AuthError> {
+    pub async fn recheck(
+        &self,
+        subject: &str,
+        refresh_token: &str,
+    ) -> Result<(Identity, Option<String>), AuthError> {
         let (discovery, _) = self.metadata(false).await?;
         let client = self.token_client(&discovery)?;
         let token = client
@@ -316,16 +349,17 @@ impl OidcProvider {
             .map_err(|e| match e {
                 // Only the provider's own answer (invalid_grant: revoked, expired, the person
                 // gone) disowns; a provider that is down or answers garbage leaves the grace period.
-                oauth2::RequestTokenError::ServerResponse(r) => AuthError::RecheckRefused(r.to_string()),
+                oauth2::RequestTokenError::ServerResponse(r) => {
+                    AuthError::RecheckRefused(r.to_string())
+                }
                 other => AuthError::ProviderUnavailable(other.to_string()),
             })?;
         let claims = match token.extra_fields().id_token.clone() {
             Some(id_token) => self.verify_id_token(&id_token).await?,
             None => {
-                let url = discovery
-                    .userinfo_endpoint
-                    .clone()
-                    .ok_or_else(|| AuthError::RecheckRefused("no ID token and no userinfo endpoint".into()))?;
+                let url = discovery.userinfo_endpoint.clone().ok_or_else(|| {
+                    AuthError::RecheckRefused("no ID token and no userinfo endpoint".into())
+                })?;
                 let unavailable = |e: reqwest::Error| AuthError::ProviderUnavailable(e.to_string());
                 self.http
                     .get(url)
@@ -342,17 +376,25 @@ impl OidcProvider {
         };
         let identity = self.identity(&claims)?;
         if identity.subject != subject {
-            return Err(AuthError::RecheckRefused("the provider answered for another subject".into()));
+            return Err(AuthError::RecheckRefused(
+                "the provider answered for another subject".into(),
+            ));
         }
         Ok((identity, token.refresh_token().map(|r| r.secret().clone())))
     }
 
     /// Checks signature (JWKS), issuer, audience and expiry; returns the claims.
-    pub async fn verify_id_token(&self, id_token: &str) -> Result<serde_json::Map<String, serde_json::Value>, AuthError> {
+    pub async fn verify_id_token(
+        &self,
+        id_token: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, AuthError> {
         let invalid = |e: jsonwebtoken::errors::Error| AuthError::InvalidIdToken(e.to_string());
         let header = jsonwebtoken::decode_header(id_token).map_err(invalid)?;
         if !ALGORITHMS.contains(&header.alg) {
-            return Err(AuthError::InvalidIdToken(format!("algorithm {:?} is not accepted", header.alg)));
+            return Err(AuthError::InvalidIdToken(format!(
+                "algorithm {:?} is not accepted",
+                header.alg
+            )));
         }
         let (discovery, mut jwks) = self.metadata(false).await?;
         let find = |jwks: &JwkSet| match &header.kid {
@@ -365,7 +407,8 @@ impl OidcProvider {
             None => {
                 // Keys rotate: look again once before refusing.
                 jwks = self.metadata(true).await?.1;
-                find(&jwks).ok_or_else(|| AuthError::InvalidIdToken("signed with an unknown key".into()))?
+                find(&jwks)
+                    .ok_or_else(|| AuthError::InvalidIdToken("signed with an unknown key".into()))?
             }
         };
         let key = DecodingKey::from_jwk(&jwk).map_err(invalid)?;
@@ -374,15 +417,23 @@ impl OidcProvider {
         validation.set_issuer(&[&discovery.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 30;
-        let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(id_token, &key, &validation)
-            .map_err(invalid)?;
+        let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
+            id_token,
+            &key,
+            &validation,
+        )
+        .map_err(invalid)?;
         Ok(data.claims)
     }
 
     /// The identity the claims describe. The subject is `sub` (required); the e-mail counts for
     /// linking only when the provider is trusted for it and marks it verified.
-    fn identity(&self, claims: &serde_json::Map<String, serde_json::Value>) -> Result<Identity, AuthError> {
-        let text = |key: &str| claims.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    fn identity(
+        &self,
+        claims: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Identity, AuthError> {
+        let text =
+            |key: &str| claims.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string();
         let subject = text("sub");
         if subject.is_empty() {
             return Err(AuthError::InvalidIdToken("no sub claim".into()));
@@ -390,19 +441,27 @@ impl OidcProvider {
         let email = text("email");
         let verified = claims.get("email_verified").and_then(|v| v.as_bool()) == Some(true);
         // Shown only; never an unverified e-mail, which anyone may set to someone else's.
-        let login = [text("preferred_username"), subject.clone()].into_iter().find(|s| !s.is_empty()).unwrap_or_default();
+        let login = [text("preferred_username"), subject.clone()]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .unwrap_or_default();
         let groups: Vec<String> = claims
             .get(&self.settings.groups_claim)
             .and_then(|g| g.as_array())
             .map(|a| a.iter().filter_map(|g| g.as_str().map(str::to_string)).collect())
             .unwrap_or_default();
-        let sre = !self.settings.sre_group.is_empty() && groups.iter().any(|g| *g == self.settings.sre_group);
+        let sre = !self.settings.sre_group.is_empty()
+            && groups.iter().any(|g| *g == self.settings.sre_group);
         Ok(Identity {
             provider: "oidc".into(),
             subject,
             login,
             name: text("name"),
-            verified_emails: if self.settings.trust_email && verified && !email.is_empty() { vec![email] } else { vec![] },
+            verified_emails: if self.settings.trust_email && verified && !email.is_empty() {
+                vec![email]
+            } else {
+                vec![]
+            },
             squads: squads_from(&groups, &self.settings.squad_prefix, &self.settings.squad_map),
             sre,
         })
@@ -423,7 +482,9 @@ pub fn check_state(pending: &Pending, state: Option<&str>) -> Result<(), AuthErr
     }
 }
 
-fn token_error<E: std::error::Error>(e: oauth2::RequestTokenError<E, BasicErrorResponse>) -> AuthError {
+fn token_error<E: std::error::Error>(
+    e: oauth2::RequestTokenError<E, BasicErrorResponse>,
+) -> AuthError {
     match e {
         oauth2::RequestTokenError::ServerResponse(r) => AuthError::ProviderRefused(r.to_string()),
         oauth2::RequestTokenError::Request(e) => AuthError::ProviderUnavailable(e.to_string()),
@@ -502,7 +563,9 @@ impl GithubProvider {
         let web = self.settings.web_url.trim_end_matches('/');
         let client = BasicClient::new(ClientId::new(self.settings.client_id.clone()))
             .set_auth_uri(AuthUrl::new(format!("{web}/login/oauth/authorize")).map_err(bad_url)?)
-            .set_redirect_uri(RedirectUrl::new(self.settings.redirect_url.clone()).map_err(bad_url)?);
+            .set_redirect_uri(
+                RedirectUrl::new(self.settings.redirect_url.clone()).map_err(bad_url)?,
+            );
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state) = client
             .authorize_url(CsrfToken::new_random)
@@ -523,15 +586,24 @@ impl GithubProvider {
     }
 
     /// Completes the sign-in: the identity and the access token kept for re-checks.
-    pub async fn finish(&self, pending: &Pending, code: Option<&str>, state: Option<&str>) -> Result<(Identity, Option<String>), AuthError> {
+    pub async fn finish(
+        &self,
+        pending: &Pending,
+        code: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<(Identity, Option<String>), AuthError> {
         check_state(pending, state)?;
         let code = code.filter(|c| !c.is_empty()).ok_or(AuthError::MissingCode)?;
         let bad_url = |e: oauth2::url::ParseError| AuthError::ProviderUnavailable(e.to_string());
         let web = self.settings.web_url.trim_end_matches('/');
         let client = BasicClient::new(ClientId::new(self.settings.client_id.clone()))
             .set_client_secret(ClientSecret::new(self.settings.client_secret.expose().to_string()))
-            .set_token_uri(TokenUrl::new(format!("{web}/login/oauth/access_token")).map_err(bad_url)?)
-            .set_redirect_uri(RedirectUrl::new(self.settings.redirect_url.clone()).map_err(bad_url)?);
+            .set_token_uri(
+                TokenUrl::new(format!("{web}/login/oauth/access_token")).map_err(bad_url)?,
+            )
+            .set_redirect_uri(
+                RedirectUrl::new(self.settings.redirect_url.clone()).map_err(bad_url)?,
+            );
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
@@ -546,16 +618,24 @@ impl GithubProvider {
     /// Asks GitHub again, with the kept access token: still a member, which teams, which user.
     pub async fn recheck(&self, subject: &str, access: &str) -> Result<Identity, AuthError> {
         let identity = self.identity(access).await.map_err(|e| match e {
-            AuthError::NotMember(org) => AuthError::RecheckRefused(format!("no longer a member of {org}")),
+            AuthError::NotMember(org) => {
+                AuthError::RecheckRefused(format!("no longer a member of {org}"))
+            }
             other => other,
         })?;
         if identity.subject != subject {
-            return Err(AuthError::RecheckRefused("the token now belongs to another account".into()));
+            return Err(AuthError::RecheckRefused(
+                "the token now belongs to another account".into(),
+            ));
         }
         Ok(identity)
     }
 
-    async fn get<T: serde::de::DeserializeOwned>(&self, access: &str, path: &str) -> Result<Result<T, reqwest::StatusCode>, AuthError> {
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        access: &str,
+        path: &str,
+    ) -> Result<Result<T, reqwest::StatusCode>, AuthError> {
         let api = self.settings.api_url.trim_end_matches('/');
         let unavailable = |e: reqwest::Error| AuthError::ProviderUnavailable(e.to_string());
         let response = self
@@ -569,7 +649,9 @@ impl GithubProvider {
             .map_err(unavailable)?;
         let status = response.status();
         if status.is_server_error() {
-            return Err(AuthError::ProviderUnavailable(format!("GitHub answered {status} for {path}")));
+            return Err(AuthError::ProviderUnavailable(format!(
+                "GitHub answered {status} for {path}"
+            )));
         }
         if !status.is_success() {
             return Ok(Err(status));
@@ -579,10 +661,9 @@ impl GithubProvider {
 
     async fn identity(&self, access: &str) -> Result<Identity, AuthError> {
         let org = &self.settings.org;
-        let user: GithubUser = self
-            .get(access, "/user")
-            .await?
-            .map_err(|status| AuthError::RecheckRefused(format!("GitHub answered {status} for the user")))?;
+        let user: GithubUser = self.get(access, "/user").await?.map_err(|status| {
+            AuthError::RecheckRefused(format!("GitHub answered {status} for the user"))
+        })?;
         // Membership first: anyone can hold a GitHub account.
         let member = matches!(
             self.get::<GithubMembership>(access, &format!("/user/memberships/orgs/{org}")).await?,
@@ -591,15 +672,18 @@ impl GithubProvider {
         if !member {
             return Err(AuthError::NotMember(org.clone()));
         }
-        let teams: Vec<GithubTeam> = self.get(access, "/user/teams?per_page=100").await?.unwrap_or_default();
-        let ours: Vec<GithubTeam> = teams.into_iter().filter(|t| t.organization.login.eq_ignore_ascii_case(org)).collect();
+        let teams: Vec<GithubTeam> =
+            self.get(access, "/user/teams?per_page=100").await?.unwrap_or_default();
+        let ours: Vec<GithubTeam> =
+            teams.into_iter().filter(|t| t.organization.login.eq_ignore_ascii_case(org)).collect();
         // A team is known by its slug, which its maintainers can rename (and anyone may then
         // create a team with the old one), and by its id, which stays: the map may use either,
         // each in its own key space.
         let keys: Vec<String> = ours.iter().flat_map(|t| github_team_keys(t.id, &t.slug)).collect();
         let sre = !self.settings.sre_team.is_empty() && keys.contains(&self.settings.sre_team);
         let verified_emails = if self.settings.trust_email {
-            let emails: Vec<GithubEmail> = self.get(access, "/user/emails").await?.unwrap_or_default();
+            let emails: Vec<GithubEmail> =
+                self.get(access, "/user/emails").await?.unwrap_or_default();
             emails.into_iter().filter(|e| e.verified).map(|e| e.email).collect()
         } else {
             vec![]
@@ -610,7 +694,11 @@ impl GithubProvider {
             name: user.name.unwrap_or_default(),
             login: user.login,
             verified_emails,
-            squads: squads_from(&keys, &github_slug_prefix(&self.settings.team_prefix), &self.settings.team_map),
+            squads: squads_from(
+                &keys,
+                &github_slug_prefix(&self.settings.team_prefix),
+                &self.settings.team_map,
+            ),
             sre,
         })
     }
@@ -634,7 +722,12 @@ fn github_slug_prefix(prefix: &str) -> String {
 pub fn github_team_key_problem(key: &str) -> Option<String> {
     let well_formed = match key.split_once(':') {
         Some(("id", id)) => !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()),
-        Some(("slug", slug)) => !slug.is_empty() && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'),
+        Some(("slug", slug)) => {
+            !slug.is_empty()
+                && slug
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        }
         _ => false,
     };
     (!well_formed).then(|| {
@@ -647,7 +740,10 @@ pub fn github_team_key_problem(key: &str) -> Option<String> {
 }
 
 fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -681,10 +777,17 @@ mod tests {
 
     #[test]
     fn only_mapped_or_prefixed_groups_are_squads() {
-        let groups: Vec<String> = ["squad-payments", "payments", "eng-search", "squad-", "sre"].map(String::from).to_vec();
-        let map: BTreeMap<String, String> = [("eng-search".to_string(), "search".to_string())].into();
+        let groups: Vec<String> = ["squad-payments", "payments", "eng-search", "squad-", "sre"]
+            .map(String::from)
+            .to_vec();
+        let map: BTreeMap<String, String> =
+            [("eng-search".to_string(), "search".to_string())].into();
         assert_eq!(squads_from(&groups, "squad-", &map), ["payments", "search"]);
         assert_eq!(squads_from(&groups, "", &map), ["search"], "no prefix: only the map");
-        assert_eq!(squads_from(&groups, "", &BTreeMap::new()), Vec::<String>::new(), "never every group");
+        assert_eq!(
+            squads_from(&groups, "", &BTreeMap::new()),
+            Vec::<String>::new(),
+            "never every group"
+        );
     }
 }

@@ -58,10 +58,12 @@ pub fn identity_id(provider: &str, subject: &str) -> String {
 /// The person this identity is, by the rules in the module comment.
 pub async fn link(store: &Store, identity: &Identity) -> Result<Option<String>, StoreError> {
     let by = |column: &'static str, value: String| async move {
-        let names: Vec<String> = sqlx::query_scalar(&format!("SELECT name FROM people WHERE {column} = $1 AND {column} <> '' LIMIT 2"))
-            .bind(value)
-            .fetch_all(store.pool())
-            .await?;
+        let names: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT name FROM people WHERE {column} = $1 AND {column} <> '' LIMIT 2"
+        ))
+        .bind(value)
+        .fetch_all(store.pool())
+        .await?;
         // Two people claiming one e-mail or id link neither.
         Ok::<_, StoreError>(if names.len() == 1 { names.into_iter().next() } else { None })
     };
@@ -101,14 +103,20 @@ pub enum SignIn {
     Blocked,
 }
 
-pub async fn record_sign_in(store: &Store, identity: &Identity, sealed_credential: Option<&str>) -> Result<SignIn, StoreError> {
+pub async fn record_sign_in(
+    store: &Store,
+    identity: &Identity,
+    sealed_credential: Option<&str>,
+) -> Result<SignIn, StoreError> {
     let id = identity_id(&identity.provider, &identity.subject);
     let person = link(store, identity).await?;
     let actor = actor_of(identity, person.as_deref());
     if is_blocked(store, identity, &actor, person.as_deref()).await? {
         return Ok(SignIn::Blocked);
     }
-    let roles = serde_json::to_string(&Roles { squads: identity.squads.clone(), sre: identity.sre }).expect("roles serialise");
+    let roles =
+        serde_json::to_string(&Roles { squads: identity.squads.clone(), sre: identity.sre })
+            .expect("roles serialise");
     sqlx::query(
         "INSERT INTO identities (id, provider, subject, person, login, actor, display_name, email, roles, checked_at, check_failed_at, checking_until, credential)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, $11)
@@ -162,7 +170,8 @@ fn actor_of(identity: &Identity, person: Option<&str>) -> String {
     }
 }
 
-type IdentityRow = (String, String, String, Option<String>, String, String, String, i64, Option<i64>, String);
+type IdentityRow =
+    (String, String, String, Option<String>, String, String, String, i64, Option<i64>, String);
 
 pub async fn find(store: &Store, id: &str) -> Result<Option<StoredIdentity>, StoreError> {
     let row: Option<IdentityRow> = sqlx::query_as(
@@ -172,20 +181,33 @@ pub async fn find(store: &Store, id: &str) -> Result<Option<StoredIdentity>, Sto
     .bind(id)
     .fetch_optional(store.pool())
     .await?;
-    Ok(row.map(|(id, provider, subject, person, actor, display_name, roles, checked_at, check_failed_at, credential)| {
-        StoredIdentity {
+    Ok(row.map(
+        |(
             id,
             provider,
             subject,
             person,
             actor,
             display_name,
-            roles: serde_json::from_str(&roles).unwrap_or_default(),
+            roles,
             checked_at,
             check_failed_at,
             credential,
-        }
-    }))
+        )| {
+            StoredIdentity {
+                id,
+                provider,
+                subject,
+                person,
+                actor,
+                display_name,
+                roles: serde_json::from_str(&roles).unwrap_or_default(),
+                checked_at,
+                check_failed_at,
+                credential,
+            }
+        },
+    ))
 }
 
 impl StoredIdentity {
@@ -201,7 +223,11 @@ impl StoredIdentity {
         squads.dedup();
         Ok(User {
             login: self.actor.clone(),
-            name: if self.display_name.is_empty() { self.actor.clone() } else { self.display_name.clone() },
+            name: if self.display_name.is_empty() {
+                self.actor.clone()
+            } else {
+                self.display_name.clone()
+            },
             squads,
             sre: self.roles.sre,
             provider: self.provider.clone(),
@@ -228,7 +254,11 @@ pub async fn claim_recheck(store: &Store, id: &str, lease_secs: i64) -> Result<b
 
 /// A re-check succeeded: what the provider says now replaces what was stored, and the identity
 /// is linked again (the catalog or the verified e-mail may have changed since sign-in).
-pub async fn recheck_passed(store: &Store, fresh: &Identity, sealed_credential: Option<&str>) -> Result<(), StoreError> {
+pub async fn recheck_passed(
+    store: &Store,
+    fresh: &Identity,
+    sealed_credential: Option<&str>,
+) -> Result<(), StoreError> {
     record_sign_in(store, fresh, sealed_credential).await.map(|_| ())
 }
 
@@ -254,12 +284,17 @@ pub async fn disown(store: &Store, id: &str) -> Result<(), StoreError> {
     .bind(id)
     .execute(store.pool())
     .await?;
-    sqlx::query("DELETE FROM sessions WHERE identity_id = $1").bind(id).execute(store.pool()).await?;
-    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE identity_id = $2 AND revoked_at IS NULL")
-        .bind(now())
+    sqlx::query("DELETE FROM sessions WHERE identity_id = $1")
         .bind(id)
         .execute(store.pool())
         .await?;
+    sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE identity_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now())
+    .bind(id)
+    .execute(store.pool())
+    .await?;
     Ok(())
 }
 
@@ -269,14 +304,21 @@ pub async fn replace_people(store: &Store, people: &[Person]) -> Result<(), Stor
     sqlx::query("DELETE FROM people").execute(&mut *tx).await?;
     // Many rows per statement: a large organisation has tens of thousands of people.
     for chunk in people.chunks(200) {
-        let values: Vec<String> = (0..chunk.len()).map(|i| {
-            let b = i * 5;
-            format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5)
-        }).collect();
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = i * 5;
+                format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5)
+            })
+            .collect();
         let sql = format!("INSERT INTO people (name, display_name, email, github_id, oidc_subject) VALUES {} ON CONFLICT (name) DO NOTHING", values.join(", "));
         let mut query = sqlx::query(&sql);
         for p in chunk {
-            query = query.bind(p.name.clone()).bind(p.display_name.clone()).bind(normal_email(&p.email)).bind(p.github_id.clone()).bind(p.oidc_subject.clone());
+            query = query
+                .bind(p.name.clone())
+                .bind(p.display_name.clone())
+                .bind(normal_email(&p.email))
+                .bind(p.github_id.clone())
+                .bind(p.oidc_subject.clone());
         }
         query.execute(&mut *tx).await?;
     }
@@ -289,7 +331,9 @@ pub async fn replace_people(store: &Store, people: &[Person]) -> Result<(), Stor
 /// once, not at the identity's next sign-in.
 pub async fn relink_all(store: &Store) -> Result<(), StoreError> {
     let rows: Vec<(String, String, String, String, String)> =
-        sqlx::query_as("SELECT id, provider, subject, login, email FROM identities").fetch_all(store.pool()).await?;
+        sqlx::query_as("SELECT id, provider, subject, login, email FROM identities")
+            .fetch_all(store.pool())
+            .await?;
     for (id, provider, subject, login, email) in rows {
         let identity = Identity {
             verified_emails: email.split_whitespace().map(str::to_string).collect(),
@@ -314,7 +358,11 @@ pub async fn relink_all(store: &Store) -> Result<(), StoreError> {
 
 /// Sessions of every identity that acts as `actor`.
 /// `current` is the asking session's id, marked in the list.
-pub async fn sessions_of(store: &Store, actor: &str, current: Option<&str>) -> Result<Vec<SessionInfo>, StoreError> {
+pub async fn sessions_of(
+    store: &Store,
+    actor: &str,
+    current: Option<&str>,
+) -> Result<Vec<SessionInfo>, StoreError> {
     let rows: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT s.id, i.provider, s.expires_at FROM sessions s JOIN identities i ON i.id = s.identity_id
          WHERE i.actor = $1 AND s.expires_at > $2 ORDER BY s.expires_at DESC",
@@ -388,11 +436,20 @@ pub async fn offboard(store: &Store, actor: &str, by: &str) -> Result<(u64, u64)
 
 /// Whether `identity` (acting as `actor`, linked to `person`) may not sign in: one of those names
 /// or its `provider:subject` was offboarded and not restored.
-async fn is_blocked(store: &Store, identity: &Identity, actor: &str, person: Option<&str>) -> Result<bool, StoreError> {
+async fn is_blocked(
+    store: &Store,
+    identity: &Identity,
+    actor: &str,
+    person: Option<&str>,
+) -> Result<bool, StoreError> {
     let mut names = vec![actor.to_string(), format!("{}:{}", identity.provider, identity.subject)];
     names.extend(person.map(String::from));
     for name in names {
-        let found: Option<String> = sqlx::query_scalar("SELECT actor FROM blocked_actors WHERE actor = $1").bind(&name).fetch_optional(store.pool()).await?;
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT actor FROM blocked_actors WHERE actor = $1")
+                .bind(&name)
+                .fetch_optional(store.pool())
+                .await?;
         if found.is_some() {
             return Ok(true);
         }
@@ -415,14 +472,20 @@ pub async fn restore(store: &Store, actor: &str) -> Result<u64, StoreError> {
     }
     let mut lifted = 0;
     for name in names {
-        lifted += sqlx::query("DELETE FROM blocked_actors WHERE actor = $1").bind(&name).execute(store.pool()).await?.rows_affected();
+        lifted += sqlx::query("DELETE FROM blocked_actors WHERE actor = $1")
+            .bind(&name)
+            .execute(store.pool())
+            .await?
+            .rows_affected();
     }
     Ok(lifted)
 }
 
 /// Names whose sign-in is blocked, with who blocked them and when, for the SREs' access page.
 pub async fn blocked(store: &Store) -> Result<Vec<(String, String, i64)>, StoreError> {
-    Ok(sqlx::query_as("SELECT actor, blocked_by, blocked_at FROM blocked_actors ORDER BY actor").fetch_all(store.pool()).await?)
+    Ok(sqlx::query_as("SELECT actor, blocked_by, blocked_at FROM blocked_actors ORDER BY actor")
+        .fetch_all(store.pool())
+        .await?)
 }
 
 /// Every identity, for the SREs' access page.

@@ -76,10 +76,20 @@ impl Action {
     pub fn requires(self) -> Role {
         match self {
             Action::ViewSession => Role::Anonymous,
-            Action::ViewCatalog | Action::ManageOwnTokens | Action::ViewWorkloads => Role::Developer,
+            Action::ViewCatalog | Action::ManageOwnTokens | Action::ViewWorkloads => {
+                Role::Developer
+            }
             // Logs can hold customer data: like the REPL, only the owning squad and SREs.
-            Action::EditService | Action::AttestReadiness | Action::QueryReplica | Action::ReadLogs | Action::ViewServiceAudit => Role::Owner,
-            Action::ImportCatalog | Action::AdminDefaults | Action::AdministerReplicas | Action::SetTier | Action::AdministerAccess => Role::Sre,
+            Action::EditService
+            | Action::AttestReadiness
+            | Action::QueryReplica
+            | Action::ReadLogs
+            | Action::ViewServiceAudit => Role::Owner,
+            Action::ImportCatalog
+            | Action::AdminDefaults
+            | Action::AdministerReplicas
+            | Action::SetTier
+            | Action::AdministerAccess => Role::Sre,
         }
     }
 }
@@ -128,7 +138,12 @@ mod tests {
         let inpixon = user(&["inpixon", ""], false);
         assert!(!allows_on_service(Some(&inpixon), Action::EditService, "inpixon-indoor", ""));
         assert!(!allows_on_service(Some(&inpixon), Action::QueryReplica, "inpixon-indoor", ""));
-        assert!(allows_on_service(Some(&user(&[], true)), Action::EditService, "inpixon-indoor", ""));
+        assert!(allows_on_service(
+            Some(&user(&[], true)),
+            Action::EditService,
+            "inpixon-indoor",
+            ""
+        ));
     }
 
     #[test]
@@ -143,10 +158,20 @@ mod tests {
     #[test]
     fn a_grant_opens_its_access_on_its_service_only() {
         let mut arjun = user(&["search"], false);
-        arjun.grants.push(super::super::ServiceGrant { service: "ledger".into(), access: super::super::GrantAccess::Logs, expires_at: 0 });
+        arjun.grants.push(super::super::ServiceGrant {
+            service: "ledger".into(),
+            access: super::super::GrantAccess::Logs,
+            expires_at: 0,
+        });
         assert!(allows_on_service(Some(&arjun), Action::ReadLogs, "ledger", "payments"));
-        assert!(!allows_on_service(Some(&arjun), Action::QueryReplica, "ledger", "payments"), "logs, not the REPL");
-        assert!(!allows_on_service(Some(&arjun), Action::ReadLogs, "payments-api", "payments"), "that service only");
+        assert!(
+            !allows_on_service(Some(&arjun), Action::QueryReplica, "ledger", "payments"),
+            "logs, not the REPL"
+        );
+        assert!(
+            !allows_on_service(Some(&arjun), Action::ReadLogs, "payments-api", "payments"),
+            "that service only"
+        );
         assert!(!allows_on_service(Some(&arjun), Action::EditService, "ledger", "payments"));
     }
 

@@ -27,12 +27,16 @@ impl DbSessionStore {
 }
 
 /// Whether the session `id` is still live (not signed out, ended or expired).
-pub async fn exists(store: &Store, id: &str) -> std::result::Result<bool, crate::store::StoreError> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
-        .bind(id)
-        .bind(OffsetDateTime::now_utc().unix_timestamp())
-        .fetch_optional(store.pool())
-        .await?;
+pub async fn exists(
+    store: &Store,
+    id: &str,
+) -> std::result::Result<bool, crate::store::StoreError> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
+            .bind(id)
+            .bind(OffsetDateTime::now_utc().unix_timestamp())
+            .fetch_optional(store.pool())
+            .await?;
     Ok(found.is_some())
 }
 
@@ -88,7 +92,9 @@ impl tower_sessions::SessionStore for DbSessionStore {
         // An update, never an insert: a session ended meanwhile (signed out everywhere,
         // offboarded, its identity disowned) must not come back because a request of it was
         // still in flight. New sessions come through `create`.
-        sqlx::query("UPDATE sessions SET data = $2, expires_at = $3, identity_id = $4 WHERE id = $1")
+        sqlx::query(
+            "UPDATE sessions SET data = $2, expires_at = $3, identity_id = $4 WHERE id = $1",
+        )
         .bind(record.id.to_string())
         .bind(encode(record)?)
         .bind(expires_at(record))
@@ -100,18 +106,20 @@ impl tower_sessions::SessionStore for DbSessionStore {
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
-        let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
-                .bind(id.to_string())
-                .bind(OffsetDateTime::now_utc().unix_timestamp())
-                .fetch_optional(self.store.pool())
-                .await
-                .map_err(backend)?;
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id.to_string())
+        .bind(OffsetDateTime::now_utc().unix_timestamp())
+        .fetch_optional(self.store.pool())
+        .await
+        .map_err(backend)?;
         let Some((data, expires_at)) = row else { return Ok(None) };
         Ok(Some(Record {
             id: *id,
             data: serde_json::from_str(&data).map_err(|e| Error::Decode(e.to_string()))?,
-            expiry_date: OffsetDateTime::from_unix_timestamp(expires_at).map_err(|e| Error::Decode(e.to_string()))?,
+            expiry_date: OffsetDateTime::from_unix_timestamp(expires_at)
+                .map_err(|e| Error::Decode(e.to_string()))?,
         }))
     }
 

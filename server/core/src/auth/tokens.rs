@@ -107,7 +107,9 @@ pub async fn create(store: &Store, new: NewToken<'_>) -> Result<(TokenInfo, Stri
 /// The token's identity and scope, if the token is well-formed, known, matches, is not revoked
 /// and has not expired. Records the use.
 pub async fn verify(store: &Store, token: &str) -> Result<Option<TokenUse>, StoreError> {
-    let Some((id, secret)) = token.strip_prefix("cst_").and_then(|t| t.split_once('_')) else { return Ok(None) };
+    let Some((id, secret)) = token.strip_prefix("cst_").and_then(|t| t.split_once('_')) else {
+        return Ok(None);
+    };
     let row: Option<(String, String, String, i64)> = sqlx::query_as(
         "SELECT identity_id, secret_hash, scope, expires_at FROM api_tokens WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
     )
@@ -116,18 +118,34 @@ pub async fn verify(store: &Store, token: &str) -> Result<Option<TokenUse>, Stor
     .fetch_optional(store.pool())
     .await?;
     let Some((identity_id, stored_hash, scope, expires_at)) = row else { return Ok(None) };
-    if !constant_time_eq(hash(secret).as_bytes(), stored_hash.as_bytes()) || identity_id.is_empty() {
+    if !constant_time_eq(hash(secret).as_bytes(), stored_hash.as_bytes()) || identity_id.is_empty()
+    {
         return Ok(None);
     }
     let Some(scope) = Scope::parse(&scope) else { return Ok(None) };
-    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(now()).bind(id).execute(store.pool()).await?;
+    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+        .bind(now())
+        .bind(id)
+        .execute(store.pool())
+        .await?;
     Ok(Some(TokenUse { id: id.to_string(), identity_id, scope, expires_at }))
 }
 
 type TokenRow = (String, String, String, String, i64, i64, Option<i64>, Option<i64>);
 
-fn info((id, name, owner, scope, created_at, expires_at, last_used_at, revoked_at): TokenRow) -> TokenInfo {
-    TokenInfo { id, name, owner, scope, created_at, expires_at, last_used_at, revoked: revoked_at.is_some() }
+fn info(
+    (id, name, owner, scope, created_at, expires_at, last_used_at, revoked_at): TokenRow,
+) -> TokenInfo {
+    TokenInfo {
+        id,
+        name,
+        owner,
+        scope,
+        created_at,
+        expires_at,
+        last_used_at,
+        revoked: revoked_at.is_some(),
+    }
 }
 
 const COLUMNS: &str = "id, name, login, scope, created_at, expires_at, last_used_at, revoked_at";
@@ -137,11 +155,12 @@ const OWNED_BY: &str = "(login = $1 OR identity_id IN (SELECT id FROM identities
 
 /// `owner`'s tokens, newest first.
 pub async fn list(store: &Store, owner: &str) -> Result<Vec<TokenInfo>, StoreError> {
-    let rows: Vec<TokenRow> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_tokens WHERE {OWNED_BY} ORDER BY created_at DESC, id"))
-            .bind(owner)
-            .fetch_all(store.pool())
-            .await?;
+    let rows: Vec<TokenRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM api_tokens WHERE {OWNED_BY} ORDER BY created_at DESC, id"
+    ))
+    .bind(owner)
+    .fetch_all(store.pool())
+    .await?;
     Ok(rows.into_iter().map(info).collect())
 }
 
@@ -158,28 +177,33 @@ pub async fn list_all(store: &Store) -> Result<Vec<TokenInfo>, StoreError> {
 
 /// Revokes one of `owner`'s tokens; false if there is no such live token of theirs.
 pub async fn revoke(store: &Store, owner: &str, id: &str) -> Result<bool, StoreError> {
-    let done = sqlx::query(&format!("UPDATE api_tokens SET revoked_at = $2 WHERE {OWNED_BY} AND id = $3 AND revoked_at IS NULL"))
-        .bind(owner)
-        .bind(now())
-        .bind(id)
-        .execute(store.pool())
-        .await?;
+    let done = sqlx::query(&format!(
+        "UPDATE api_tokens SET revoked_at = $2 WHERE {OWNED_BY} AND id = $3 AND revoked_at IS NULL"
+    ))
+    .bind(owner)
+    .bind(now())
+    .bind(id)
+    .execute(store.pool())
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Revokes anyone's token (SREs); false if there is no such live token.
 pub async fn revoke_any(store: &Store, id: &str) -> Result<bool, StoreError> {
-    let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now())
-        .bind(id)
-        .execute(store.pool())
-        .await?;
+    let done =
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(id)
+            .execute(store.pool())
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Revokes every live token acting as `actor` or made by one of its identities.
 pub async fn revoke_all_of(store: &Store, actor: &str) -> Result<u64, StoreError> {
-    let done = sqlx::query(&format!("UPDATE api_tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND {OWNED_BY}"))
+    let done = sqlx::query(&format!(
+        "UPDATE api_tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND {OWNED_BY}"
+    ))
     .bind(actor)
     .bind(now())
     .execute(store.pool())

@@ -4,8 +4,22 @@ use super::import::Batch;
 use super::model::*;
 
 const WORDS: &[&str] = &[
-    "payments", "checkout", "search", "ledger", "identity", "catalog", "shipping", "pricing", "reviews",
-    "inventory", "notifications", "billing", "fraud", "recommendations", "media", "messaging",
+    "payments",
+    "checkout",
+    "search",
+    "ledger",
+    "identity",
+    "catalog",
+    "shipping",
+    "pricing",
+    "reviews",
+    "inventory",
+    "notifications",
+    "billing",
+    "fraud",
+    "recommendations",
+    "media",
+    "messaging",
 ];
 
 /// `squads` squads of three members and `services` services spread over them, every tier and
@@ -43,12 +57,19 @@ pub fn synthetic_org(squads: usize, services: usize) -> Batch {
                 description: format!("Handles {word} for region {}", i % 7),
                 system: word.to_string(),
                 repository: format!("https://git.example.com/{name}"),
-                runbook: if i % 2 == 0 { format!("https://runbooks.example.com/{name}") } else { String::new() },
+                runbook: if i % 2 == 0 {
+                    format!("https://runbooks.example.com/{name}")
+                } else {
+                    String::new()
+                },
                 slo: if i % 3 == 0 { "99.9% under 300 ms".into() } else { String::new() },
                 tags: vec![word.to_string(), format!("region-{}", i % 7)],
                 links: vec![],
                 // In its squad's namespace, as an import of Groups declaring theirs would put it.
-                workloads: Workloads { namespace: squads_list[i % squads].name.clone(), ..Workloads::default_for(&name) },
+                workloads: Workloads {
+                    namespace: squads_list[i % squads].name.clone(),
+                    ..Workloads::default_for(&name)
+                },
                 attestations: vec![],
                 name,
             }

@@ -80,11 +80,17 @@ pub const MAX_DESCRIPTOR_BYTES: u64 = 1 << 20;
 /// read: a symbolic link that leads out of it is a problem, as is a link to a directory (it could
 /// loop) and a file over [`MAX_DESCRIPTOR_BYTES`].
 pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, Vec<Problem>> {
-    let problem = |file: &Path, message: String| Problem { file: file.strip_prefix(dir).unwrap_or(file).display().to_string(), line: 0, field: String::new(), message };
+    let problem = |file: &Path, message: String| Problem {
+        file: file.strip_prefix(dir).unwrap_or(file).display().to_string(),
+        line: 0,
+        field: String::new(),
+        message,
+    };
     let root = dir.canonicalize().map_err(|e| vec![problem(dir, e.to_string())])?;
     let mut paths = Vec::new();
     let mut problems = Vec::new();
-    collect_yaml(dir, dir, &root, &mut paths, &mut problems).map_err(|e| vec![problem(dir, e.to_string())])?;
+    collect_yaml(dir, dir, &root, &mut paths, &mut problems)
+        .map_err(|e| vec![problem(dir, e.to_string())])?;
     paths.sort();
     let mut files = Vec::new();
     for path in paths {
@@ -95,9 +101,13 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, Vec<Problem>> {
             file.take(MAX_DESCRIPTOR_BYTES + 1).read_to_end(&mut bytes).map(|_| bytes)
         });
         match read {
-            Ok(bytes) if bytes.len() as u64 > MAX_DESCRIPTOR_BYTES => {
-                problems.push(problem(&path, format!("larger than {} KiB: a descriptor file is read only up to that size", MAX_DESCRIPTOR_BYTES >> 10)))
-            }
+            Ok(bytes) if bytes.len() as u64 > MAX_DESCRIPTOR_BYTES => problems.push(problem(
+                &path,
+                format!(
+                    "larger than {} KiB: a descriptor file is read only up to that size",
+                    MAX_DESCRIPTOR_BYTES >> 10
+                ),
+            )),
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => files.push(SourceFile { path: shown, text }),
                 Err(_) => problems.push(problem(&path, "not valid UTF-8".into())),
@@ -113,7 +123,13 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, Vec<Problem>> {
     }
 }
 
-fn collect_yaml(dir: &Path, top: &Path, root: &Path, out: &mut Vec<std::path::PathBuf>, problems: &mut Vec<Problem>) -> std::io::Result<()> {
+fn collect_yaml(
+    dir: &Path,
+    top: &Path,
+    root: &Path,
+    out: &mut Vec<std::path::PathBuf>,
+    problems: &mut Vec<Problem>,
+) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
@@ -121,7 +137,14 @@ fn collect_yaml(dir: &Path, top: &Path, root: &Path, out: &mut Vec<std::path::Pa
         let kind = entry.file_type()?;
         if kind.is_symlink() {
             let shown = path.strip_prefix(top).unwrap_or(&path).display().to_string();
-            let mut refuse = |message: &str| problems.push(Problem { file: shown.clone(), line: 0, field: String::new(), message: message.into() });
+            let mut refuse = |message: &str| {
+                problems.push(Problem {
+                    file: shown.clone(),
+                    line: 0,
+                    field: String::new(),
+                    message: message.into(),
+                })
+            };
             match path.canonicalize() {
                 Ok(target) if !target.starts_with(root) => refuse("a symbolic link that leads out of the catalog directory; copy the file in instead"),
                 Ok(target) if target.is_dir() => refuse("a symbolic link to a directory is not followed (it could loop); link the files"),
@@ -147,23 +170,41 @@ pub fn parse(files: &[SourceFile], checks: &[Check]) -> Result<Batch, Vec<Proble
 
 /// [`parse`] with the tier a Component without `console.dev/tier` gets (with a warning):
 /// Backstage's own descriptors name no tier.
-pub fn parse_with(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> Result<Batch, Vec<Problem>> {
+pub fn parse_with(
+    files: &[SourceFile],
+    checks: &[Check],
+    default_tier: Tier,
+) -> Result<Batch, Vec<Problem>> {
     let (batch, problems) = parse_all(files, checks, default_tier);
-    if problems.is_empty() { Ok(batch) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(batch)
+    } else {
+        Err(problems)
+    }
 }
 
 /// The valid entities of a batch and every problem of the rest: for a first migration
 /// (`--skip-invalid`, Backstage's own behaviour), where all-or-nothing would import nothing.
 /// Components whose owner is not among the valid Groups are left out too.
-pub fn parse_valid(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Batch, Vec<Problem>) {
+pub fn parse_valid(
+    files: &[SourceFile],
+    checks: &[Check],
+    default_tier: Tier,
+) -> (Batch, Vec<Problem>) {
     let (mut batch, problems) = parse_all(files, checks, default_tier);
     let squads: HashSet<&str> = batch.squads.iter().map(|s| s.name.as_str()).collect();
     let people: HashSet<&str> = batch.people.iter().map(|p| p.name.as_str()).collect();
     // A dangling owner is kept (Backstage's behaviour); an owner that is in the batch but invalid leaves its services out.
     let owned = |s: &Service| {
-        !s.dangling_owner.is_empty() || if s.squad.is_empty() { people.contains(s.owner_person.as_str()) } else { squads.contains(s.squad.as_str()) }
+        !s.dangling_owner.is_empty()
+            || if s.squad.is_empty() {
+                people.contains(s.owner_person.as_str())
+            } else {
+                squads.contains(s.squad.as_str())
+            }
     };
-    let (kept, orphans): (Vec<Service>, Vec<Service>) = std::mem::take(&mut batch.services).into_iter().partition(|s| owned(s));
+    let (kept, orphans): (Vec<Service>, Vec<Service>) =
+        std::mem::take(&mut batch.services).into_iter().partition(|s| owned(s));
     let orphans: Vec<String> = orphans.into_iter().map(|s| s.name).collect();
     batch.services = kept;
     // Edges of what was left out go with it.
@@ -201,11 +242,17 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
 
     let mut warnings: Vec<Problem> = Vec::new();
     for doc in &docs {
-        let note = |message: String| Problem { file: doc.file.to_string(), line: doc.start, field: String::new(), message };
+        let note = |message: String| Problem {
+            file: doc.file.to_string(),
+            line: doc.start,
+            field: String::new(),
+            message,
+        };
         // YAML that is no descriptor at all (an OpenAPI file next to its API entity): skipped.
         let has = |key: &str| doc.value.get(key).is_some();
         if !doc.value.is_mapping() || (!has("apiVersion") && !has("kind")) {
-            warnings.push(note("not a catalog descriptor (no apiVersion and kind): skipped".into()));
+            warnings
+                .push(note("not a catalog descriptor (no apiVersion and kind): skipped".into()));
             continue;
         }
         // Other apiVersions (a scaffolder Template): not ours to model, skipped and counted.
@@ -216,7 +263,8 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
                 continue;
             }
         }
-        let mut p = Problems { doc, list: &mut problems, checks, default_tier, warnings: &mut warnings };
+        let mut p =
+            Problems { doc, list: &mut problems, checks, default_tier, warnings: &mut warnings };
         p.string(&["apiVersion"], true);
         let Some(kind_text) = p.string(&["kind"], true) else { continue };
         if kind_text == "Location" {
@@ -225,7 +273,12 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
         }
         let Some(kind) = EntityKind::parse(&kind_text) else {
             let message = format!("kind {kind_text:?} is not modelled here: skipped");
-            p.warnings.push(Problem { file: doc.file.to_string(), line: doc.line_of(&["kind"]), field: "kind".into(), message });
+            p.warnings.push(Problem {
+                file: doc.file.to_string(),
+                line: doc.line_of(&["kind"]),
+                field: "kind".into(),
+                message,
+            });
             batch.skipped += 1;
             continue;
         };
@@ -236,7 +289,10 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
         let key = entity_key(&namespace, named.as_deref().unwrap_or_default());
         if named.is_some() {
             if let Some((file, line)) = claim(&mut defined, kind, &key, doc) {
-                p.add(&["metadata", "name"], &format!("duplicate {kind_text} {key:?}, first defined at {file}:{line}"));
+                p.add(
+                    &["metadata", "name"],
+                    &format!("duplicate {kind_text} {key:?}, first defined at {file}:{line}"),
+                );
                 continue;
             }
         }
@@ -258,7 +314,10 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
                     owner_refs.push((doc, *owner_kind, owner_key.clone()));
                 }
                 let relations = p.relations(kind, &key, &namespace);
-                match (p.service(&key, named.as_deref().unwrap_or_default(), owner), named.is_some()) {
+                match (
+                    p.service(&key, named.as_deref().unwrap_or_default(), owner),
+                    named.is_some(),
+                ) {
                     (Some(service), true) if p.list.len() == before => {
                         batch.services.push(service);
                         batch.relations.extend(relations);
@@ -273,7 +332,11 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
                     owner_refs.push((doc, *owner_kind, owner_key.clone()));
                 }
                 let relations = p.relations(kind, &key, &namespace);
-                let entity = p.entity(kind, &key, owner.map(|(k, o)| format!("{}:{o}", k.as_str())).unwrap_or_default());
+                let entity = p.entity(
+                    kind,
+                    &key,
+                    owner.map(|(k, o)| format!("{}:{o}", k.as_str())).unwrap_or_default(),
+                );
                 if p.list.len() == before && named.is_some() {
                     batch.entities.push(entity);
                     batch.relations.extend(relations);
@@ -281,9 +344,13 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
             }
             EntityKind::User => {
                 let annotations = p.annotations();
-                let github_id = annotations.get("console.dev/github-id").cloned().unwrap_or_default();
+                let github_id =
+                    annotations.get("console.dev/github-id").cloned().unwrap_or_default();
                 if !github_id.is_empty() && !github_id.bytes().all(|b| b.is_ascii_digit()) {
-                    p.add(&["metadata", "annotations", "console.dev/github-id"], "must be the GitHub user id (a number), not the login");
+                    p.add(
+                        &["metadata", "annotations", "console.dev/github-id"],
+                        "must be the GitHub user id (a number), not the login",
+                    );
                 }
                 let email = p.text(&["spec", "profile", "email"]);
                 if !email.is_empty() && !email.contains('@') {
@@ -294,7 +361,10 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
                 for group in member_of {
                     match parse_ref(&group, EntityKind::Group, &namespace) {
                         Ok((EntityKind::Group, g)) => groups.push(g),
-                        _ => p.add(&["spec", "memberOf"], &format!("{group:?} is not a Group reference")),
+                        _ => p.add(
+                            &["spec", "memberOf"],
+                            &format!("{group:?} is not a Group reference"),
+                        ),
                     }
                 }
                 if p.list.len() != before || named.is_none() {
@@ -305,7 +375,10 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
                     display_name: p.text(&["spec", "profile", "displayName"]),
                     email,
                     github_id,
-                    oidc_subject: annotations.get("console.dev/oidc-subject").cloned().unwrap_or_default(),
+                    oidc_subject: annotations
+                        .get("console.dev/oidc-subject")
+                        .cloned()
+                        .unwrap_or_default(),
                     name: key,
                 });
             }
@@ -316,7 +389,8 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
     // set in any namespace must not pull someone else's pods into the squad's views.
     for service in &mut batch.services {
         if service.workloads.namespace.is_empty() {
-            service.workloads.namespace = squad_namespaces.get(&service.squad).cloned().unwrap_or_default();
+            service.workloads.namespace =
+                squad_namespaces.get(&service.squad).cloned().unwrap_or_default();
         }
     }
 
@@ -331,11 +405,20 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
     // Until every member has a User entity, each member name is a person of its own (with no
     // e-mail: only the dev sign-in can reach it by name).
     let described: HashSet<String> = batch.people.iter().map(|p| p.name.clone()).collect();
-    let mut undescribed: Vec<String> =
-        batch.squads.iter().flat_map(|s| s.members.iter()).filter(|m| !described.contains(*m)).cloned().collect();
+    let mut undescribed: Vec<String> = batch
+        .squads
+        .iter()
+        .flat_map(|s| s.members.iter())
+        .filter(|m| !described.contains(*m))
+        .cloned()
+        .collect();
     undescribed.sort();
     undescribed.dedup();
-    batch.people.extend(undescribed.into_iter().map(|name| crate::auth::people::Person { name, ..Default::default() }));
+    batch.people.extend(
+        undescribed
+            .into_iter()
+            .map(|name| crate::auth::people::Person { name, ..Default::default() }),
+    );
 
     // An owner that names no Group or User of the batch is kept, dangling, as Backstage keeps
     // it: the service then has no owning squad (its check fails, its page says why) and gives
@@ -350,7 +433,11 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
         }
     }
     for s in batch.services.iter_mut() {
-        let (kind, key) = if s.squad.is_empty() { (EntityKind::User, &s.owner_person) } else { (EntityKind::Group, &s.squad) };
+        let (kind, key) = if s.squad.is_empty() {
+            (EntityKind::User, &s.owner_person)
+        } else {
+            (EntityKind::Group, &s.squad)
+        };
         if dangling.contains(&(kind, key.clone())) {
             s.dangling_owner = format!("{}:{key}", kind.as_str());
             s.squad.clear();
@@ -365,7 +452,14 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
                 file: at.0,
                 line: at.1,
                 field: String::new(),
-                message: format!("{} {} {} {}:{}, which no descriptor in this batch describes", r.from_kind.as_str(), r.from, r.relation, r.to_kind.as_str(), r.to),
+                message: format!(
+                    "{} {} {} {}:{}, which no descriptor in this batch describes",
+                    r.from_kind.as_str(),
+                    r.from,
+                    r.relation,
+                    r.to_kind.as_str(),
+                    r.to
+                ),
             });
         }
     }
@@ -382,9 +476,15 @@ fn parse_all(files: &[SourceFile], checks: &[Check], default_tier: Tier) -> (Bat
 
 /// Reads an entity reference `[kind:][namespace/]name`, the kind defaulting to `default_kind` and
 /// the namespace to the referring entity's (Backstage's rule); returns (kind, key).
-pub fn parse_ref(raw: &str, default_kind: EntityKind, namespace: &str) -> Result<(EntityKind, String), String> {
+pub fn parse_ref(
+    raw: &str,
+    default_kind: EntityKind,
+    namespace: &str,
+) -> Result<(EntityKind, String), String> {
     let (kind, rest) = match raw.split_once(':') {
-        Some((k, rest)) => (EntityKind::parse(k).ok_or_else(|| format!("unknown kind {k:?}"))?, rest),
+        Some((k, rest)) => {
+            (EntityKind::parse(k).ok_or_else(|| format!("unknown kind {k:?}"))?, rest)
+        }
         None => (default_kind, raw),
     };
     let (ns, name) = rest.split_once('/').unwrap_or((namespace, rest));
@@ -425,15 +525,32 @@ fn valid_namespace(ns: &str) -> bool {
 /// Words after `/services/{namespace}/{name}`'s first segment that name a page of a service in
 /// the default namespace: a service in another namespace cannot be called so, or its URL would
 /// be that page.
-pub const RESERVED_SERVICE_NAMES: [&str; 9] =
-    ["edit", "query", "query.csv", "deployments", "logs", "logs.txt", "reads", "overrides", "related"];
+pub const RESERVED_SERVICE_NAMES: [&str; 9] = [
+    "edit",
+    "query",
+    "query.csv",
+    "deployments",
+    "logs",
+    "logs.txt",
+    "reads",
+    "overrides",
+    "related",
+];
 
 /// Records where an entity is first defined; returns that place if it was already taken.
-fn claim(seen: &mut HashMap<(EntityKind, String), (String, usize)>, kind: EntityKind, key: &str, doc: &Doc) -> Option<(String, usize)> {
+fn claim(
+    seen: &mut HashMap<(EntityKind, String), (String, usize)>,
+    kind: EntityKind,
+    key: &str,
+    doc: &Doc,
+) -> Option<(String, usize)> {
     if let Some(first) = seen.get(&(kind, key.to_string())) {
         return Some(first.clone());
     }
-    seen.insert((kind, key.to_string()), (doc.file.to_string(), doc.line_of(&["metadata", "name"])));
+    seen.insert(
+        (kind, key.to_string()),
+        (doc.file.to_string(), doc.line_of(&["metadata", "name"])),
+    );
     None
 }
 
@@ -453,7 +570,9 @@ fn split_documents(text: &str) -> Vec<(usize, &str)> {
         offset += line.len();
     }
     docs.push((start_line, &text[start_byte..]));
-    docs.retain(|(_, t)| t.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')));
+    docs.retain(|(_, t)| {
+        t.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+    });
     docs
 }
 
@@ -502,7 +621,8 @@ struct Problems<'d, 'l> {
     warnings: &'l mut Vec<Problem>,
 }
 
-const NAME_RULE: &str = "must be 1–63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
+const NAME_RULE: &str =
+    "must be 1–63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
 
 fn valid_name(name: &str) -> bool {
     let bytes = name.as_bytes();
@@ -583,7 +703,9 @@ impl Problems<'_, '_> {
                         (Some(k), Value::Number(n)) => {
                             out.insert(k.to_string(), n.to_string());
                         }
-                        (Some(k), _) => self.add(&["metadata", "annotations", k], "must be a string"),
+                        (Some(k), _) => {
+                            self.add(&["metadata", "annotations", k], "must be a string")
+                        }
                         (None, _) => self.add(&path, "keys must be strings"),
                     }
                 }
@@ -611,7 +733,10 @@ impl Problems<'_, '_> {
                     url: url.to_string(),
                     title: item.get("title").and_then(Value::as_str).unwrap_or(url).to_string(),
                 }),
-                Some(url) => self.add(&["metadata", "links", "url"], &format!("must be an http(s) URL, not {url:?}")),
+                Some(url) => self.add(
+                    &["metadata", "links", "url"],
+                    &format!("must be an http(s) URL, not {url:?}"),
+                ),
                 None => self.add(&["metadata", "links"], "each link needs a url"),
             }
         }
@@ -623,7 +748,10 @@ impl Problems<'_, '_> {
         if !valid_name(&name) {
             self.add(&["metadata", "name"], &format!("{name:?} {NAME_RULE}"));
             None
-        } else if kind == EntityKind::Component && namespace != DEFAULT_NAMESPACE && RESERVED_SERVICE_NAMES.contains(&name.as_str()) {
+        } else if kind == EntityKind::Component
+            && namespace != DEFAULT_NAMESPACE
+            && RESERVED_SERVICE_NAMES.contains(&name.as_str())
+        {
             let message = format!("{name:?} outside the default namespace would be a page of service {namespace:?}: choose another name");
             self.add(&["metadata", "name"], &message);
             None
@@ -638,7 +766,10 @@ impl Problems<'_, '_> {
             None => DEFAULT_NAMESPACE.to_string(),
             Some(ns) if valid_namespace(&ns) => ns,
             Some(ns) => {
-                self.add(&["metadata", "namespace"], &format!("{ns:?} must be lower-case letters, digits and '-' (at most 63)"));
+                self.add(
+                    &["metadata", "namespace"],
+                    &format!("{ns:?} must be lower-case letters, digits and '-' (at most 63)"),
+                );
                 DEFAULT_NAMESPACE.to_string()
             }
         }
@@ -650,7 +781,10 @@ impl Problems<'_, '_> {
         match parse_ref(&raw, EntityKind::Group, namespace) {
             Ok((kind @ (EntityKind::Group | EntityKind::User), key)) => Some((kind, key)),
             Ok(_) => {
-                self.add(&["spec", "owner"], &format!("must be a Group (squad) or a User, not {raw:?}"));
+                self.add(
+                    &["spec", "owner"],
+                    &format!("must be a Group (squad) or a User, not {raw:?}"),
+                );
                 None
             }
             Err(e) => {
@@ -661,7 +795,12 @@ impl Problems<'_, '_> {
     }
 
     /// References in one field, as (kind, key), each checked.
-    fn refs(&mut self, path: &[&str], default_kind: EntityKind, namespace: &str) -> Vec<(EntityKind, String)> {
+    fn refs(
+        &mut self,
+        path: &[&str],
+        default_kind: EntityKind,
+        namespace: &str,
+    ) -> Vec<(EntityKind, String)> {
         let raw = match self.doc.get(path) {
             Some(Value::String(one)) => vec![one.clone()],
             _ => self.strings(path),
@@ -680,7 +819,13 @@ impl Problems<'_, '_> {
     fn relations(&mut self, kind: EntityKind, key: &str, namespace: &str) -> Vec<Relation> {
         use EntityKind::*;
         let fields: &[(&str, &str, EntityKind)] = match kind {
-            Component => &[("system", "partOf", System), ("subcomponentOf", "subcomponentOf", Component), ("providesApis", "providesApi", Api), ("consumesApis", "consumesApi", Api), ("dependsOn", "dependsOn", Component)],
+            Component => &[
+                ("system", "partOf", System),
+                ("subcomponentOf", "subcomponentOf", Component),
+                ("providesApis", "providesApi", Api),
+                ("consumesApis", "consumesApi", Api),
+                ("dependsOn", "dependsOn", Component),
+            ],
             Api => &[("system", "partOf", System)],
             Resource => &[("system", "partOf", System), ("dependsOn", "dependsOn", Resource)],
             System => &[("domain", "partOf", Domain)],
@@ -690,7 +835,13 @@ impl Problems<'_, '_> {
         let mut out = Vec::new();
         for (field, relation, default_kind) in fields {
             for (to_kind, to) in self.refs(&["spec", field], *default_kind, namespace) {
-                out.push(Relation { from_kind: kind, from: key.to_string(), relation: relation.to_string(), to_kind, to });
+                out.push(Relation {
+                    from_kind: kind,
+                    from: key.to_string(),
+                    relation: relation.to_string(),
+                    to_kind,
+                    to,
+                });
             }
         }
         out
@@ -714,11 +865,12 @@ impl Problems<'_, '_> {
     /// The file to change for what Git owns: the location Backstage recorded when it is a URL,
     /// else this file and line in the catalog directory.
     fn source(&self) -> String {
-        let managed = ["backstage.io/managed-by-origin-location", "backstage.io/managed-by-location"]
-            .iter()
-            .find_map(|k| self.doc.get(&["metadata", "annotations", k]).and_then(Value::as_str))
-            .and_then(|v| v.strip_prefix("url:"))
-            .filter(|url| safe_href(url).is_some());
+        let managed =
+            ["backstage.io/managed-by-origin-location", "backstage.io/managed-by-location"]
+                .iter()
+                .find_map(|k| self.doc.get(&["metadata", "annotations", k]).and_then(Value::as_str))
+                .and_then(|v| v.strip_prefix("url:"))
+                .filter(|url| safe_href(url).is_some());
         match managed {
             Some(url) => url.to_string(),
             None => format!("{}:{}", self.doc.file, self.doc.line_of(&["metadata", "name"])),
@@ -732,15 +884,26 @@ impl Problems<'_, '_> {
         targets.extend(self.string(&["spec", "target"], false));
         let dir = std::path::Path::new(self.doc.file).parent().unwrap_or(std::path::Path::new(""));
         for target in targets {
-            let note = |message: String| Problem { file: self.doc.file.to_string(), line: self.doc.line_of(&["spec"]), field: "spec.target".into(), message };
+            let note = |message: String| Problem {
+                file: self.doc.file.to_string(),
+                line: self.doc.line_of(&["spec"]),
+                field: "spec.target".into(),
+                message,
+            };
             match inside(dir, &target) {
-                Some(path) if path.contains('*') || paths.contains(path.as_str()) => batch.locations_followed += 1,
+                Some(path) if path.contains('*') || paths.contains(path.as_str()) => {
+                    batch.locations_followed += 1
+                }
                 Some(path) => {
-                    self.warnings.push(note(format!("target {target:?} ({path}) is not in the catalog directory")));
+                    self.warnings.push(note(format!(
+                        "target {target:?} ({path}) is not in the catalog directory"
+                    )));
                     batch.locations_skipped += 1;
                 }
                 None => {
-                    self.warnings.push(note(format!("target {target:?} lies outside the catalog directory: skipped")));
+                    self.warnings.push(note(format!(
+                        "target {target:?} lies outside the catalog directory: skipped"
+                    )));
                     batch.locations_skipped += 1;
                 }
             }
@@ -750,7 +913,9 @@ impl Problems<'_, '_> {
     /// The Group's `console.dev/kubernetes-namespaces`, checked, comma-joined.
     fn workload_namespaces(&mut self) -> String {
         let path = ["metadata", "annotations", "console.dev/kubernetes-namespaces"];
-        let Some(text) = self.doc.get(&path).and_then(|v| v.as_str()).map(str::to_string) else { return String::new() };
+        let Some(text) = self.doc.get(&path).and_then(|v| v.as_str()).map(str::to_string) else {
+            return String::new();
+        };
         let names: Vec<&str> = text.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
         for name in &names {
             let valid = name.len() <= 63
@@ -767,13 +932,25 @@ impl Problems<'_, '_> {
     fn squad(&mut self, name: &str, namespace: &str) -> Option<Squad> {
         let before = self.list.len();
         let annotations = self.annotations();
-        let members = self.refs(&["spec", "members"], EntityKind::User, namespace).into_iter().map(|(_, key)| key).collect();
-        let parent = self.refs(&["spec", "parent"], EntityKind::Group, namespace).into_iter().next().map(|(_, key)| key).unwrap_or_default();
+        let members = self
+            .refs(&["spec", "members"], EntityKind::User, namespace)
+            .into_iter()
+            .map(|(_, key)| key)
+            .collect();
+        let parent = self
+            .refs(&["spec", "parent"], EntityKind::Group, namespace)
+            .into_iter()
+            .next()
+            .map(|(_, key)| key)
+            .unwrap_or_default();
         let group_type = self.text(&["spec", "type"]);
         let display_name = self.string(&["spec", "profile", "displayName"], false);
         if let Some(url) = annotations.get("console.dev/oncall-url") {
             if safe_href(url).is_none() {
-                self.add(&["metadata", "annotations", "console.dev/oncall-url"], &format!("must be an http(s) URL, not {url:?}"));
+                self.add(
+                    &["metadata", "annotations", "console.dev/oncall-url"],
+                    &format!("must be an http(s) URL, not {url:?}"),
+                );
             }
         }
         let squad = Squad {
@@ -782,7 +959,10 @@ impl Problems<'_, '_> {
             description: self.text(&["metadata", "description"]),
             chat_channel: annotations.get("console.dev/chat-channel").cloned().unwrap_or_default(),
             oncall: OnCall {
-                rotation: annotations.get("console.dev/oncall-rotation").cloned().unwrap_or_default(),
+                rotation: annotations
+                    .get("console.dev/oncall-rotation")
+                    .cloned()
+                    .unwrap_or_default(),
                 url: annotations.get("console.dev/oncall-url").cloned().unwrap_or_default(),
             },
             members,
@@ -794,7 +974,12 @@ impl Problems<'_, '_> {
     }
 
     /// The Component `key` (named `name` in its namespace), owned by `owner` (checked by the caller).
-    fn service(&mut self, key: &str, name: &str, owner: Option<(EntityKind, String)>) -> Option<Service> {
+    fn service(
+        &mut self,
+        key: &str,
+        name: &str,
+        owner: Option<(EntityKind, String)>,
+    ) -> Option<Service> {
         let before = self.list.len();
         let component_type = self.string(&["spec", "type"], true);
         // Backstage takes any lifecycle: one outside the three is kept as written, and counts as
@@ -823,7 +1008,12 @@ impl Problems<'_, '_> {
                 });
                 Some(self.default_tier)
             }
-            Some(t) => match t.trim().parse::<i64>().map_err(|_| format!("tier must be 1, 2, 3 or 4, not {t:?}")).and_then(Tier::new) {
+            Some(t) => match t
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| format!("tier must be 1, 2, 3 or 4, not {t:?}"))
+                .and_then(Tier::new)
+            {
                 Ok(tier) => Some(tier),
                 Err(e) => {
                     self.add(&tier_path, &e);
@@ -833,7 +1023,10 @@ impl Problems<'_, '_> {
         };
         let attestations = self.attestations(&annotations);
         let annotation = |key: &str| annotations.get(key).cloned().unwrap_or_default();
-        let kubernetes_id = annotations.get("backstage.io/kubernetes-id").cloned().unwrap_or_else(|| name.to_string());
+        let kubernetes_id = annotations
+            .get("backstage.io/kubernetes-id")
+            .cloned()
+            .unwrap_or_else(|| name.to_string());
         let selector = annotations
             .get("backstage.io/kubernetes-label-selector")
             .cloned()
@@ -841,12 +1034,20 @@ impl Problems<'_, '_> {
         let repository = annotations
             .get("console.dev/repository")
             .cloned()
-            .or_else(|| annotations.get("backstage.io/source-location").map(|s| s.trim_start_matches("url:").to_string()))
+            .or_else(|| {
+                annotations
+                    .get("backstage.io/source-location")
+                    .map(|s| s.trim_start_matches("url:").to_string())
+            })
             .unwrap_or_default();
-        for key in ["console.dev/runbook", "console.dev/repository", "backstage.io/source-location"] {
+        for key in ["console.dev/runbook", "console.dev/repository", "backstage.io/source-location"]
+        {
             if let Some(url) = annotations.get(key) {
                 if safe_href(url.trim_start_matches("url:")).is_none() {
-                    self.add(&["metadata", "annotations", key], &format!("must be an http(s) URL, not {url:?}"));
+                    self.add(
+                        &["metadata", "annotations", key],
+                        &format!("must be an http(s) URL, not {url:?}"),
+                    );
                 }
             }
         }
@@ -858,7 +1059,11 @@ impl Problems<'_, '_> {
             return None;
         }
         let (owner_kind, owner) = owner?;
-        let (squad, owner_person) = if owner_kind == EntityKind::User { (String::new(), owner) } else { (owner, String::new()) };
+        let (squad, owner_person) = if owner_kind == EntityKind::User {
+            (String::new(), owner)
+        } else {
+            (owner, String::new())
+        };
         Some(Service {
             name: key.to_string(),
             squad,
@@ -887,14 +1092,24 @@ impl Problems<'_, '_> {
     }
 
     fn attestations(&mut self, annotations: &BTreeMap<String, String>) -> Vec<Attestation> {
-        let attestable: Vec<String> =
-            self.checks.iter().filter(|c| c.evidence == Evidence::Attested).map(|c| c.id.clone()).collect();
+        let attestable: Vec<String> = self
+            .checks
+            .iter()
+            .filter(|c| c.evidence == Evidence::Attested)
+            .map(|c| c.id.clone())
+            .collect();
         let mut out = Vec::new();
         for (key, value) in annotations {
             let Some(check) = key.strip_prefix("console.dev/attest-") else { continue };
             let path = ["metadata", "annotations", key.as_str()];
             if !attestable.iter().any(|c| c == check) {
-                self.add(&path, &format!("unknown attestable check {check:?}; known: {}", attestable.join(", ")));
+                self.add(
+                    &path,
+                    &format!(
+                        "unknown attestable check {check:?}; known: {}",
+                        attestable.join(", ")
+                    ),
+                );
                 continue;
             }
             match value.split_whitespace().collect::<Vec<_>>().as_slice() {
@@ -932,22 +1147,40 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("ok.yaml"), "kind: Group\n").unwrap();
         std::fs::write(outside.path().join("secret.yaml"), "kind: Group\n").unwrap();
-        std::os::unix::fs::symlink(outside.path().join("secret.yaml"), dir.path().join("leak.yaml")).unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.yaml"),
+            dir.path().join("leak.yaml"),
+        )
+        .unwrap();
         std::os::unix::fs::symlink(dir.path(), dir.path().join("loop")).unwrap();
         std::fs::write(dir.path().join("inside.yml"), "kind: Group\n").unwrap();
-        std::os::unix::fs::symlink(dir.path().join("inside.yml"), dir.path().join("alias.yaml")).unwrap();
-        std::fs::write(dir.path().join("big.yaml"), " ".repeat(MAX_DESCRIPTOR_BYTES as usize + 1)).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("inside.yml"), dir.path().join("alias.yaml"))
+            .unwrap();
+        std::fs::write(dir.path().join("big.yaml"), " ".repeat(MAX_DESCRIPTOR_BYTES as usize + 1))
+            .unwrap();
         let problems = read_dir(dir.path()).unwrap_err();
-        let by_file: Vec<(&str, &str)> = problems.iter().map(|p| (p.file.as_str(), p.message.as_str())).collect();
+        let by_file: Vec<(&str, &str)> =
+            problems.iter().map(|p| (p.file.as_str(), p.message.as_str())).collect();
         assert_eq!(by_file.len(), 3, "{by_file:?}");
         assert!(by_file.iter().any(|(f, m)| *f == "leak.yaml" && m.contains("leads out of the catalog directory")), "{by_file:?}");
-        assert!(by_file.iter().any(|(f, m)| *f == "loop" && m.contains("directory is not followed")), "{by_file:?}");
-        assert!(by_file.iter().any(|(f, m)| *f == "big.yaml" && m.contains("larger than 1024 KiB")), "{by_file:?}");
+        assert!(
+            by_file.iter().any(|(f, m)| *f == "loop" && m.contains("directory is not followed")),
+            "{by_file:?}"
+        );
+        assert!(
+            by_file.iter().any(|(f, m)| *f == "big.yaml" && m.contains("larger than 1024 KiB")),
+            "{by_file:?}"
+        );
         std::fs::remove_file(dir.path().join("leak.yaml")).unwrap();
         std::fs::remove_file(dir.path().join("loop")).unwrap();
         std::fs::remove_file(dir.path().join("big.yaml")).unwrap();
-        let files: Vec<String> = read_dir(dir.path()).unwrap().into_iter().map(|f| f.path).collect();
-        assert_eq!(files, ["alias.yaml", "inside.yml", "ok.yaml"], "a link that stays inside is read");
+        let files: Vec<String> =
+            read_dir(dir.path()).unwrap().into_iter().map(|f| f.path).collect();
+        assert_eq!(
+            files,
+            ["alias.yaml", "inside.yml", "ok.yaml"],
+            "a link that stays inside is read"
+        );
     }
     use crate::catalog::readiness::standard_checks;
 
@@ -990,13 +1223,19 @@ spec:
 
     #[test]
     fn reads_groups_and_components_from_multi_document_files() {
-        let text = format!("{SQUAD}---\n{}---\n# only a comment\n", component("checkout", "1", "group:default/payments"));
+        let text = format!(
+            "{SQUAD}---\n{}---\n# only a comment\n",
+            component("checkout", "1", "group:default/payments")
+        );
         let batch = parse(&[file("payments.yaml", &text)], &standard_checks()).unwrap();
         assert_eq!(batch.squads.len(), 1);
         assert_eq!(batch.squads[0].members, ["maria", "joao"]);
         assert_eq!(batch.squads[0].oncall.rotation, "payments-primary");
         let svc = &batch.services[0];
-        assert_eq!((svc.name.as_str(), svc.squad.as_str(), svc.tier.number()), ("checkout", "payments", 1));
+        assert_eq!(
+            (svc.name.as_str(), svc.squad.as_str(), svc.tier.number()),
+            ("checkout", "payments", 1)
+        );
         assert_eq!(svc.workloads.label_selector, "backstage.io/kubernetes-id=checkout");
         assert_eq!(svc.attestations[0].by, "maria");
     }
@@ -1009,38 +1248,54 @@ spec:
             component("tier-five", "5", "payments"),
             component("orphan", "2", "nobody")
         );
-        let missing = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: bare\n";
-        let problems = parse(&[
-            file("a.yaml", SQUAD),
-            file("b.yaml", &bad),
-            file("c.yaml", "kind: [unclosed\n"),
-            file("d.yaml", missing),
-            file("e.yaml", &component("tier-zero", "3", "payments")),
-        ], &standard_checks())
+        let missing =
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: bare\n";
+        let problems = parse(
+            &[
+                file("a.yaml", SQUAD),
+                file("b.yaml", &bad),
+                file("c.yaml", "kind: [unclosed\n"),
+                file("d.yaml", missing),
+                file("e.yaml", &component("tier-zero", "3", "payments")),
+            ],
+            &standard_checks(),
+        )
         .unwrap_err();
         let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-        let has = |needle: &str| assert!(shown.iter().any(|s| s.contains(needle)), "{needle} not in {shown:#?}");
+        let has = |needle: &str| {
+            assert!(shown.iter().any(|s| s.contains(needle)), "{needle} not in {shown:#?}")
+        };
         has("b.yaml:6: metadata.annotations.console.dev/tier: tier must be 1, 2, 3 or 4, not 0");
         has("b.yaml:18: metadata.annotations.console.dev/tier: tier must be 1, 2, 3 or 4, not 5");
         // An owner that names nothing is kept dangling, as Backstage keeps it: no problem.
-        assert!(!shown.iter().any(|s| s.contains("spec.owner") && s.starts_with("b.yaml")), "{shown:#?}");
+        assert!(
+            !shown.iter().any(|s| s.contains("spec.owner") && s.starts_with("b.yaml")),
+            "{shown:#?}"
+        );
         has("c.yaml:2: malformed YAML");
         has("d.yaml:1: spec.type: missing required field");
         has("d.yaml:1: spec.lifecycle: missing required field");
         has("d.yaml:1: spec.owner: missing required field");
         has("e.yaml:4: metadata.name: duplicate Component \"tier-zero\"");
-        assert!(!shown.iter().any(|s| s.starts_with("d.yaml:3")), "a missing tier is no error: {shown:#?}");
+        assert!(
+            !shown.iter().any(|s| s.starts_with("d.yaml:3")),
+            "a missing tier is no error: {shown:#?}"
+        );
     }
 
     #[test]
     fn every_problem_of_a_document_is_reported_at_once() {
         // A bad name, a bad tier and a bad owner reference in one document: three problems, one run.
         let text = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: -bad-\n  annotations:\n    console.dev/tier: '9'\nspec:\n  type: service\n  lifecycle: production\n  owner: api:nobody\n";
-        let problems = parse(&[file("a.yaml", SQUAD), file("x.yaml", text)], &standard_checks()).unwrap_err();
+        let problems =
+            parse(&[file("a.yaml", SQUAD), file("x.yaml", text)], &standard_checks()).unwrap_err();
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
         assert!(fields.contains(&"metadata.name"), "{problems:#?}");
         assert!(fields.contains(&"metadata.annotations.console.dev/tier"), "{problems:#?}");
-        assert!(fields.contains(&"spec.owner"), "the owner that is no Group or User too: {problems:#?}");
+        assert!(
+            fields.contains(&"spec.owner"),
+            "the owner that is no Group or User too: {problems:#?}"
+        );
     }
 
     #[test]
@@ -1050,14 +1305,39 @@ spec:
         let no_tier = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: artist-web\nspec:\n  type: website\n  lifecycle: production\n  owner: payments\n";
         let template = "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: new-service\nspec: {}\n";
         let openapi = "openapi: 3.0.0\ninfo:\n  title: Artists\n  version: 1.0.0\npaths: {}\n";
-        let batch = parse(&[file("a.yaml", SQUAD), file("c.yaml", no_tier), file("t.yaml", template), file("o.yaml", openapi)], &standard_checks()).unwrap();
+        let batch = parse(
+            &[
+                file("a.yaml", SQUAD),
+                file("c.yaml", no_tier),
+                file("t.yaml", template),
+                file("o.yaml", openapi),
+            ],
+            &standard_checks(),
+        )
+        .unwrap();
         assert_eq!(batch.services[0].tier, Tier::ALL[3], "tier 4 assumed");
         assert_eq!(batch.skipped, 1, "the Template");
         let shown: Vec<String> = batch.warnings.iter().map(|w| w.to_string()).collect();
-        assert!(shown.iter().any(|w| w.starts_with("c.yaml:1: metadata.annotations.console.dev/tier: no tier") && w.contains("tier 4 assumed")), "{shown:#?}");
+        assert!(
+            shown
+                .iter()
+                .any(|w| w.starts_with("c.yaml:1: metadata.annotations.console.dev/tier: no tier")
+                    && w.contains("tier 4 assumed")),
+            "{shown:#?}"
+        );
         assert!(shown.iter().any(|w| w.starts_with("t.yaml:1") && w.contains("scaffolder.backstage.io/v1beta3")), "{shown:#?}");
-        assert!(shown.iter().any(|w| w.starts_with("o.yaml:1") && w.contains("not a catalog descriptor")), "{shown:#?}");
-        let strict = parse_with(&[file("a.yaml", SQUAD), file("c.yaml", no_tier)], &standard_checks(), Tier::ALL[1]).unwrap();
+        assert!(
+            shown
+                .iter()
+                .any(|w| w.starts_with("o.yaml:1") && w.contains("not a catalog descriptor")),
+            "{shown:#?}"
+        );
+        let strict = parse_with(
+            &[file("a.yaml", SQUAD), file("c.yaml", no_tier)],
+            &standard_checks(),
+            Tier::ALL[1],
+        )
+        .unwrap();
         assert_eq!(strict.services[0].tier, Tier::ALL[1], "the configured default");
     }
 
@@ -1083,7 +1363,8 @@ metadata:
     console.dev/runbook: javascript:alert(1)
 spec: {type: service, lifecycle: production, owner: api:maria}
 ";
-        let problems = parse(&[file("x.yaml", SQUAD), file("y.yaml", text)], &standard_checks()).unwrap_err();
+        let problems =
+            parse(&[file("x.yaml", SQUAD), file("y.yaml", text)], &standard_checks()).unwrap_err();
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
         assert!(fields.contains(&"metadata.name"), "{problems:#?}");
         assert!(fields.contains(&"metadata.links.url"));
@@ -1095,10 +1376,17 @@ spec: {type: service, lifecycle: production, owner: api:maria}
 
     #[test]
     fn kinds_the_console_does_not_model_are_skipped_and_counted() {
-        let other = "apiVersion: backstage.io/v1alpha1\nkind: Widget\nmetadata:\n  name: payments\n";
+        let other =
+            "apiVersion: backstage.io/v1alpha1\nkind: Widget\nmetadata:\n  name: payments\n";
         let batch = parse(&[file("a.yaml", other)], &standard_checks()).unwrap();
         assert_eq!(batch.skipped, 1);
-        assert!(batch.warnings[0].to_string().starts_with("a.yaml:2: kind: kind \"Widget\" is not modelled here"), "{:?}", batch.warnings);
+        assert!(
+            batch.warnings[0]
+                .to_string()
+                .starts_with("a.yaml:2: kind: kind \"Widget\" is not modelled here"),
+            "{:?}",
+            batch.warnings
+        );
     }
 
     #[test]
@@ -1107,11 +1395,18 @@ spec: {type: service, lifecycle: production, owner: api:maria}
         let batch = parse(&[file("a.yaml", &text)], &standard_checks()).unwrap();
         assert_eq!(batch.services[0].name, "billing/ledger");
         let targets: Vec<&str> = batch.relations.iter().map(|r| r.to.as_str()).collect();
-        assert_eq!(targets, ["billing/audit", "db"], "a reference without a namespace is in the referrer's");
+        assert_eq!(
+            targets,
+            ["billing/audit", "db"],
+            "a reference without a namespace is in the referrer's"
+        );
         // A namespaced service may not be called like a page of another service.
         let reserved = text.replace("  name: ledger\n", "  name: logs\n");
         let problems = parse(&[file("a.yaml", &reserved)], &standard_checks()).unwrap_err();
-        assert!(problems[0].to_string().contains("would be a page of service \"billing\""), "{problems:?}");
+        assert!(
+            problems[0].to_string().contains("would be a page of service \"billing\""),
+            "{problems:?}"
+        );
         let bad = text.replace("namespace: billing", "namespace: Billing_NS");
         let problems = parse(&[file("a.yaml", &bad)], &standard_checks()).unwrap_err();
         assert_eq!(problems[0].field, "metadata.namespace", "{problems:?}");
@@ -1120,21 +1415,50 @@ spec: {type: service, lifecycle: production, owner: api:maria}
     #[test]
     fn locations_inside_the_directory_are_followed_others_counted() {
         let location = "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: all\nspec:\n  targets: [./a.yaml, ./teams/*.yaml, ./missing.yaml, ../elsewhere.yaml, https://example.com/x.yaml]\n";
-        let batch = parse(&[file("a.yaml", SQUAD), file("sub/all.yaml", &location.replace("./a.yaml", "../a.yaml"))], &standard_checks()).unwrap();
-        assert_eq!((batch.locations_followed, batch.locations_skipped), (2, 3), "{:#?}", batch.warnings);
+        let batch = parse(
+            &[
+                file("a.yaml", SQUAD),
+                file("sub/all.yaml", &location.replace("./a.yaml", "../a.yaml")),
+            ],
+            &standard_checks(),
+        )
+        .unwrap();
+        assert_eq!(
+            (batch.locations_followed, batch.locations_skipped),
+            (2, 3),
+            "{:#?}",
+            batch.warnings
+        );
     }
 
     #[test]
     fn services_are_looked_for_in_their_squads_namespaces_only() {
-        let group = |ns: &str| format!("apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: payments\n  annotations:\n    console.dev/kubernetes-namespaces: \"{ns}\"\nspec:\n  type: team\n");
-        let component = |extra: &str| format!("---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: ledger\n  annotations:\n    console.dev/tier: \"1\"\n{extra}spec:\n  type: service\n  lifecycle: production\n  owner: payments\n");
-        let batch = parse(&[file("p.yaml", &(group("payments, payments-jobs") + &component("")))], &standard_checks()).unwrap();
+        let group = |ns: &str| {
+            format!("apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: payments\n  annotations:\n    console.dev/kubernetes-namespaces: \"{ns}\"\nspec:\n  type: team\n")
+        };
+        let component = |extra: &str| {
+            format!("---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: ledger\n  annotations:\n    console.dev/tier: \"1\"\n{extra}spec:\n  type: service\n  lifecycle: production\n  owner: payments\n")
+        };
+        let batch = parse(
+            &[file("p.yaml", &(group("payments, payments-jobs") + &component("")))],
+            &standard_checks(),
+        )
+        .unwrap();
         assert_eq!(batch.services[0].workloads.namespace, "payments,payments-jobs");
         let named = component("    backstage.io/kubernetes-namespace: ledger-prod\n");
-        let batch = parse(&[file("p.yaml", &(group("payments") + &named))], &standard_checks()).unwrap();
-        assert_eq!(batch.services[0].workloads.namespace, "ledger-prod", "the descriptor's own namespace wins");
-        let problems = parse(&[file("p.yaml", &(group("Payments_NS") + &component("")))], &standard_checks()).unwrap_err();
-        assert!(problems.iter().any(|p| p.message.contains("not a Kubernetes namespace name")), "{problems:?}");
+        let batch =
+            parse(&[file("p.yaml", &(group("payments") + &named))], &standard_checks()).unwrap();
+        assert_eq!(
+            batch.services[0].workloads.namespace, "ledger-prod",
+            "the descriptor's own namespace wins"
+        );
+        let problems =
+            parse(&[file("p.yaml", &(group("Payments_NS") + &component("")))], &standard_checks())
+                .unwrap_err();
+        assert!(
+            problems.iter().any(|p| p.message.contains("not a Kubernetes namespace name")),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -1145,13 +1469,19 @@ spec:\n  profile:\n    email: Maria@Example.com\n  memberOf: [group:payments]\n"
         let batch = parse(&[file("org.yaml", text)], &standard_checks()).unwrap();
         assert_eq!(batch.squads[0].members, ["joao", "maria"]);
         let maria = batch.people.iter().find(|p| p.name == "maria").unwrap();
-        assert_eq!((maria.email.as_str(), maria.github_id.as_str()), ("Maria@Example.com", "583231"));
+        assert_eq!(
+            (maria.email.as_str(), maria.github_id.as_str()),
+            ("Maria@Example.com", "583231")
+        );
         // A member without a User entity is a person with nothing to link a provider by.
         let joao = batch.people.iter().find(|p| p.name == "joao").unwrap();
         assert_eq!((joao.email.as_str(), joao.github_id.as_str()), ("", ""));
         let login = text.replace("\"583231\"", "octocat");
         let problems = parse(&[file("org.yaml", &login)], &standard_checks()).unwrap_err();
-        assert!(problems.iter().any(|p| p.field == "metadata.annotations.console.dev/github-id"), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.field == "metadata.annotations.console.dev/github-id"),
+            "{problems:?}"
+        );
     }
 
     #[test]

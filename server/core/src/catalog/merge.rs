@@ -88,7 +88,10 @@ impl ImportSummary {
         self.squads_added.len() + self.squads_kept
     }
     pub fn services(&self) -> usize {
-        self.services_added.len() + self.services_moved.len() + self.services_changed.len() + self.services_kept
+        self.services_added.len()
+            + self.services_moved.len()
+            + self.services_changed.len()
+            + self.services_kept
     }
 
     /// One line per kind, for the command line and the log.
@@ -187,7 +190,16 @@ fn squad_fingerprint(squad: &Squad) -> String {
     let mut members = squad.members.clone();
     members.sort();
     members.dedup();
-    super::repo::to_json(&(&squad.display_name, &squad.description, &squad.chat_channel, &squad.oncall, &squad.links, &squad.parent, &squad.group_type, members))
+    super::repo::to_json(&(
+        &squad.display_name,
+        &squad.description,
+        &squad.chat_channel,
+        &squad.oncall,
+        &squad.links,
+        &squad.parent,
+        &squad.group_type,
+        members,
+    ))
 }
 
 struct Override {
@@ -198,11 +210,21 @@ struct Override {
 
 /// Merges `batch` into the stored catalog (see the module comment). All or nothing: one
 /// transaction for the catalog, then the people.
-pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: ImportOptions) -> Result<ImportSummary, MergeError> {
-    let stored_owners: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT name, COALESCE(squad, ''), owner_person FROM services ORDER BY name").fetch_all(store.pool()).await?;
-    let stored_services: Vec<String> = stored_owners.iter().map(|(name, _, _)| name.clone()).collect();
-    let stored_squads: Vec<String> = sqlx::query_scalar("SELECT name FROM squads ORDER BY name").fetch_all(store.pool()).await?;
+pub async fn merge(
+    store: &Store,
+    batch: &Batch,
+    checks: &[Check],
+    options: ImportOptions,
+) -> Result<ImportSummary, MergeError> {
+    let stored_owners: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT name, COALESCE(squad, ''), owner_person FROM services ORDER BY name",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    let stored_services: Vec<String> =
+        stored_owners.iter().map(|(name, _, _)| name.clone()).collect();
+    let stored_squads: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM squads ORDER BY name").fetch_all(store.pool()).await?;
     let batch_services: HashSet<&str> = batch.services.iter().map(|s| s.name.as_str()).collect();
     let batch_squads: HashSet<&str> = batch.squads.iter().map(|s| s.name.as_str()).collect();
     let stored_service_set: HashSet<&str> = stored_services.iter().map(String::as_str).collect();
@@ -213,12 +235,29 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
         // is, not removed with what the console holds for it.
         services_removed: stored_services
             .iter()
-            .filter(|n| !batch_services.contains(n.as_str()) && !batch.invalid_services.iter().any(|i| i == *n))
+            .filter(|n| {
+                !batch_services.contains(n.as_str())
+                    && !batch.invalid_services.iter().any(|i| i == *n)
+            })
             .cloned()
             .collect(),
-        services_added: batch.services.iter().filter(|s| !stored_service_set.contains(s.name.as_str())).map(|s| s.name.clone()).collect(),
-        squads_removed: stored_squads.iter().filter(|n| !batch_squads.contains(n.as_str())).cloned().collect(),
-        squads_added: batch.squads.iter().filter(|s| !stored_squad_set.contains(s.name.as_str())).map(|s| s.name.clone()).collect(),
+        services_added: batch
+            .services
+            .iter()
+            .filter(|s| !stored_service_set.contains(s.name.as_str()))
+            .map(|s| s.name.clone())
+            .collect(),
+        squads_removed: stored_squads
+            .iter()
+            .filter(|n| !batch_squads.contains(n.as_str()))
+            .cloned()
+            .collect(),
+        squads_added: batch
+            .squads
+            .iter()
+            .filter(|s| !stored_squad_set.contains(s.name.as_str()))
+            .map(|s| s.name.clone())
+            .collect(),
         people: batch.people.len(),
         skipped: batch.skipped,
         warnings: batch.warnings.iter().map(|w| w.to_string()).collect(),
@@ -239,22 +278,30 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
     // Added services by bare name and owner, so each removed one is matched by a lookup.
     let mut added: HashMap<(&str, &str, &str), Vec<&str>> = HashMap::new();
     for s in batch.services.iter().filter(|s| !stored_service_set.contains(s.name.as_str())) {
-        added.entry((split_key(&s.name).1, s.squad.as_str(), s.owner_person.as_str())).or_default().push(s.name.as_str());
+        added
+            .entry((split_key(&s.name).1, s.squad.as_str(), s.owner_person.as_str()))
+            .or_default()
+            .push(s.name.as_str());
     }
     let removed: HashSet<&str> = summary.services_removed.iter().map(String::as_str).collect();
     let moves: Vec<(String, String)> = stored_owners
         .iter()
         .filter(|(name, _, _)| removed.contains(name.as_str()))
-        .filter_map(|(old, squad, person)| match added.get(&(split_key(old).1, squad.as_str(), person.as_str())).map(Vec::as_slice) {
-            Some([new]) => Some((old.clone(), new.to_string())),
-            _ => None,
+        .filter_map(|(old, squad, person)| {
+            match added.get(&(split_key(old).1, squad.as_str(), person.as_str())).map(Vec::as_slice)
+            {
+                Some([new]) => Some((old.clone(), new.to_string())),
+                _ => None,
+            }
         })
         .collect();
-    let (moved_from, moved_to): (HashSet<&str>, HashSet<&str>) = moves.iter().map(|(old, new)| (old.as_str(), new.as_str())).unzip();
+    let (moved_from, moved_to): (HashSet<&str>, HashSet<&str>) =
+        moves.iter().map(|(old, new)| (old.as_str(), new.as_str())).unzip();
     summary.services_removed.retain(|n| !moved_from.contains(n.as_str()));
     summary.services_added.retain(|n| !moved_to.contains(n.as_str()));
     summary.services_moved = moves;
-    summary.services_kept = batch.services.len() - summary.services_added.len() - summary.services_moved.len();
+    summary.services_kept =
+        batch.services.len() - summary.services_added.len() - summary.services_moved.len();
     summary.squads_kept = batch.squads.len() - summary.squads_added.len();
 
     if !options.prune && !stored_services.is_empty() {
@@ -263,8 +310,11 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
         }
         let removed = summary.services_removed.len();
         // The share, but one removal is always allowed (a catalog of five would else refuse any).
-        if removed > 1 && removed * 100 > options.max_removed_percent as usize * stored_services.len() {
-            let mut names: Vec<String> = summary.services_removed.iter().take(10).cloned().collect();
+        if removed > 1
+            && removed * 100 > options.max_removed_percent as usize * stored_services.len()
+        {
+            let mut names: Vec<String> =
+                summary.services_removed.iter().take(10).cloned().collect();
             if removed > 10 {
                 names.push(format!("… ({} more)", removed - 10));
             }
@@ -280,7 +330,9 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
     // What the console owns, read once.
     let mut overrides: HashMap<String, Vec<Override>> = HashMap::new();
     let rows: Vec<(String, String, String, String)> =
-        sqlx::query_as("SELECT service, field, value, git_value FROM service_overrides").fetch_all(store.pool()).await?;
+        sqlx::query_as("SELECT service, field, value, git_value FROM service_overrides")
+            .fetch_all(store.pool())
+            .await?;
     for (service, field, value, git_value) in rows {
         overrides.entry(service).or_default().push(Override { field, value, git_value });
     }
@@ -332,7 +384,9 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
             // count as nothing themselves.
             s.attestations = console
                 .iter()
-                .filter(|c| !c.by.is_empty() && !git_attestations.iter().any(|g| g.check == c.check))
+                .filter(|c| {
+                    !c.by.is_empty() && !git_attestations.iter().any(|g| g.check == c.check)
+                })
                 .cloned()
                 .collect();
             s.attestations.extend(git_attestations.iter().cloned());
@@ -346,14 +400,18 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
     let squads: HashMap<&str, &Squad> = batch.squads.iter().map(|s| (s.name.as_str(), s)).collect();
     let no_squad = Squad::none();
     let stored_rows = super::repo::stored_rows(store).await?;
-    let mut rows: Vec<(&Service, &Vec<Attestation>, Score, bool)> = Vec::with_capacity(effective.len());
+    let mut rows: Vec<(&Service, &Vec<Attestation>, Score, bool)> =
+        Vec::with_capacity(effective.len());
     for (service, git_attestations) in &effective {
         let squad = if service.squad.is_empty() {
             &no_squad
         } else {
             squads.get(service.squad.as_str()).copied().ok_or_else(|| {
                 // parse() guarantees owners exist; a caller that built a batch by hand may not.
-                StoreError::Sql(sqlx::Error::Protocol(format!("service {} has unknown squad {}", service.name, service.squad)))
+                StoreError::Sql(sqlx::Error::Protocol(format!(
+                    "service {} has unknown squad {}",
+                    service.name, service.squad
+                )))
             })?
         };
         let score = evaluate(service, squad, checks).score;
@@ -370,8 +428,11 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
     }
 
     // Squads are rewritten only when they change (members included).
-    let stored_squads_rows: HashMap<String, String> =
-        super::repo::all_squads(store).await?.iter().map(|(name, squad)| (name.clone(), squad_fingerprint(squad))).collect();
+    let stored_squads_rows: HashMap<String, String> = super::repo::all_squads(store)
+        .await?
+        .iter()
+        .map(|(name, squad)| (name.clone(), squad_fingerprint(squad)))
+        .collect();
     let mut tx = store.pool().begin().await?;
     // Every Git attestation is written again below: cleared in one statement, not one per
     // service (20,000 statements on a large catalog).
@@ -380,7 +441,10 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
     let placeholders: Vec<String> = (1..=kept.len()).map(|i| format!("${i}")).collect();
     let clear_git = match kept.is_empty() {
         true => "DELETE FROM attestations WHERE source = 'git'".to_string(),
-        false => format!("DELETE FROM attestations WHERE source = 'git' AND service NOT IN ({})", placeholders.join(", ")),
+        false => format!(
+            "DELETE FROM attestations WHERE source = 'git' AND service NOT IN ({})",
+            placeholders.join(", ")
+        ),
     };
     let mut clear = sqlx::query(&clear_git);
     for name in kept {
@@ -389,20 +453,39 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
     clear.execute(&mut *tx).await?;
     for name in &summary.services_removed {
         // What SREs set up for it ends with it: a new service reusing the name starts bare.
-        summary.replicas_removed += sqlx::query("DELETE FROM replicas WHERE service = $1").bind(name).execute(&mut *tx).await?.rows_affected();
-        summary.grants_ended += sqlx::query("UPDATE access_grants SET revoked_at = $2 WHERE service = $1 AND revoked_at IS NULL")
+        summary.replicas_removed += sqlx::query("DELETE FROM replicas WHERE service = $1")
             .bind(name)
-            .bind(crate::dates::now())
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        summary.grants_ended += sqlx::query(
+            "UPDATE access_grants SET revoked_at = $2 WHERE service = $1 AND revoked_at IS NULL",
+        )
+        .bind(name)
+        .bind(crate::dates::now())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         // Attestations and overrides go with it (ON DELETE CASCADE).
-        sqlx::query("DELETE FROM service_overrides WHERE service = $1").bind(name).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM attestations WHERE service = $1").bind(name).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM service_overrides WHERE service = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM attestations WHERE service = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM services WHERE name = $1").bind(name).execute(&mut *tx).await?;
     }
-    for squad in batch.squads.iter().filter(|s| stored_squads_rows.get(&s.name) != Some(&squad_fingerprint(s))) {
-        sqlx::query("DELETE FROM squad_members WHERE squad = $1").bind(&squad.name).execute(&mut *tx).await?;
+    for squad in batch
+        .squads
+        .iter()
+        .filter(|s| stored_squads_rows.get(&s.name) != Some(&squad_fingerprint(s)))
+    {
+        sqlx::query("DELETE FROM squad_members WHERE squad = $1")
+            .bind(&squad.name)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO squads (name, display_name, description, chat_channel, oncall_rotation, oncall_url, links, parent, group_type)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -423,11 +506,13 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
         .execute(&mut *tx)
         .await?;
         for member in &squad.members {
-            sqlx::query("INSERT INTO squad_members (squad, member) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(&squad.name)
-                .bind(member)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO squad_members (squad, member) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(&squad.name)
+            .bind(member)
+            .execute(&mut *tx)
+            .await?;
         }
     }
     for (service, git_attestations, score, changed) in rows {
@@ -460,18 +545,39 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
         .execute(&mut *tx)
         .await?;
         for table in ["service_overrides", "replicas", "access_grants"] {
-            sqlx::query(&format!("UPDATE {table} SET service = $2 WHERE service = $1")).bind(old).bind(new).execute(&mut *tx).await?;
+            sqlx::query(&format!("UPDATE {table} SET service = $2 WHERE service = $1"))
+                .bind(old)
+                .bind(new)
+                .execute(&mut *tx)
+                .await?;
         }
-        let uid: String = sqlx::query_scalar("SELECT uid FROM services WHERE name = $1").bind(old).fetch_one(&mut *tx).await?;
-        sqlx::query("DELETE FROM attestations WHERE service = $1").bind(old).execute(&mut *tx).await?;
+        let uid: String = sqlx::query_scalar("SELECT uid FROM services WHERE name = $1")
+            .bind(old)
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM attestations WHERE service = $1")
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM services WHERE name = $1").bind(old).execute(&mut *tx).await?;
-        sqlx::query("UPDATE services SET uid = $2 WHERE name = $1").bind(new).bind(uid).execute(&mut *tx).await?;
+        sqlx::query("UPDATE services SET uid = $2 WHERE name = $1")
+            .bind(new)
+            .bind(uid)
+            .execute(&mut *tx)
+            .await?;
     }
     for (service, field) in &dropped {
-        sqlx::query("DELETE FROM service_overrides WHERE service = $1 AND field = $2").bind(service).bind(field).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM service_overrides WHERE service = $1 AND field = $2")
+            .bind(service)
+            .bind(field)
+            .execute(&mut *tx)
+            .await?;
     }
     for name in &summary.squads_removed {
-        sqlx::query("DELETE FROM squad_members WHERE squad = $1").bind(name).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM squad_members WHERE squad = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM squads WHERE name = $1").bind(name).execute(&mut *tx).await?;
     }
     // Systems, Domains, APIs, Resources and every edge are Git's alone: written as they are.
@@ -506,7 +612,11 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
     tx.commit().await?;
     crate::auth::people::replace_people(store, &batch.people).await?;
     // Fresh statistics after a bulk change, so PostgreSQL's planner picks the indexes.
-    let bulk = (summary.services_added.len() + summary.services_removed.len() + summary.services_changed.len()) * 10 >= batch.services.len();
+    let bulk = (summary.services_added.len()
+        + summary.services_removed.len()
+        + summary.services_changed.len())
+        * 10
+        >= batch.services.len();
     if store.backend() == crate::store::Backend::Postgres && bulk {
         sqlx::query("ANALYZE services").execute(store.pool()).await?;
     }
@@ -515,22 +625,32 @@ pub async fn merge(store: &Store, batch: &Batch, checks: &[Check], options: Impo
 
 /// A console edit of a descriptor field: recorded as an override of Git's value, cleared when
 /// set back to it. `git_now` is the service as stored before the edit.
-pub async fn record_edit(store: &Store, before: &Service, after: &Service, by: &str) -> Result<(), StoreError> {
+pub async fn record_edit(
+    store: &Store,
+    before: &Service,
+    after: &Service,
+    by: &str,
+) -> Result<(), StoreError> {
     for field in OVERRIDABLE {
         let (old, new) = (field_of(before, field), field_of(after, field));
         if old == new {
             continue;
         }
         // Git's value: the one an earlier override kept, else the stored one (no override yet).
-        let git_value: Option<String> =
-            sqlx::query_scalar("SELECT git_value FROM service_overrides WHERE service = $1 AND field = $2")
-                .bind(&before.name)
-                .bind(field)
-                .fetch_optional(store.pool())
-                .await?;
+        let git_value: Option<String> = sqlx::query_scalar(
+            "SELECT git_value FROM service_overrides WHERE service = $1 AND field = $2",
+        )
+        .bind(&before.name)
+        .bind(field)
+        .fetch_optional(store.pool())
+        .await?;
         let git_value = git_value.unwrap_or(old);
         if new == git_value {
-            sqlx::query("DELETE FROM service_overrides WHERE service = $1 AND field = $2").bind(&before.name).bind(field).execute(store.pool()).await?;
+            sqlx::query("DELETE FROM service_overrides WHERE service = $1 AND field = $2")
+                .bind(&before.name)
+                .bind(field)
+                .execute(store.pool())
+                .await?;
         } else {
             sqlx::query(
                 "INSERT INTO service_overrides (service, field, value, git_value, set_by, set_at) VALUES ($1, $2, $3, $4, $5, $6)
@@ -550,7 +670,10 @@ pub async fn record_edit(store: &Store, before: &Service, after: &Service, by: &
 }
 
 /// The console's overrides of `service`'s descriptor fields: (field, value, Git's value, by).
-pub async fn overrides_of(store: &Store, service: &str) -> Result<Vec<(String, String, String, String)>, StoreError> {
+pub async fn overrides_of(
+    store: &Store,
+    service: &str,
+) -> Result<Vec<(String, String, String, String)>, StoreError> {
     Ok(sqlx::query_as("SELECT field, value, git_value, set_by FROM service_overrides WHERE service = $1 ORDER BY field")
         .bind(service)
         .fetch_all(store.pool())

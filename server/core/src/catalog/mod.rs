@@ -4,12 +4,12 @@ pub mod model;
 pub mod readiness;
 
 #[cfg(feature = "server")]
+pub mod fixture;
+#[cfg(feature = "server")]
 pub mod import;
 #[cfg(feature = "server")]
 pub mod merge;
 #[cfg(feature = "server")]
 pub mod repo;
-#[cfg(feature = "server")]
-pub mod fixture;
 
 pub use model::*;

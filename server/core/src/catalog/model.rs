@@ -194,7 +194,11 @@ pub struct Service {
 impl Service {
     /// The lifecycle as the descriptor wrote it.
     pub fn lifecycle_name(&self) -> &str {
-        if self.lifecycle_label.is_empty() { self.lifecycle.as_str() } else { &self.lifecycle_label }
+        if self.lifecycle_label.is_empty() {
+            self.lifecycle.as_str()
+        } else {
+            &self.lifecycle_label
+        }
     }
 }
 
@@ -409,7 +413,14 @@ impl CatalogQuery {
                 }
             },
         };
-        let query = CatalogQuery { text, squad: non_empty("squad").map(str::to_string), tier, lifecycle, readiness, page };
+        let query = CatalogQuery {
+            text,
+            squad: non_empty("squad").map(str::to_string),
+            tier,
+            lifecycle,
+            readiness,
+            page,
+        };
         query.validate()?;
         Ok(query)
     }
@@ -420,7 +431,11 @@ impl CatalogQuery {
             return Err(format!("search text is longer than {} characters", Self::MAX_TEXT));
         }
         if !(1..=Self::MAX_PAGE).contains(&self.page) {
-            return Err(format!("page must be a whole number from 1 to {}, not {}", Self::MAX_PAGE, self.page));
+            return Err(format!(
+                "page must be a whole number from 1 to {}, not {}",
+                Self::MAX_PAGE,
+                self.page
+            ));
         }
         Ok(())
     }
@@ -596,8 +611,13 @@ mod tests {
 
     #[test]
     fn parses_filters_and_round_trips_them() {
-        let q = parse(&[("q", "pay & ship"), ("tier", "2"), ("lifecycle", "production"), ("page", "3")])
-            .unwrap();
+        let q = parse(&[
+            ("q", "pay & ship"),
+            ("tier", "2"),
+            ("lifecycle", "production"),
+            ("page", "3"),
+        ])
+        .unwrap();
         assert_eq!(q.tier, Some(Tier::new(2).unwrap()));
         assert_eq!(q.lifecycle, Some(Lifecycle::Production));
         assert_eq!(q.page, 3);

@@ -83,7 +83,11 @@ pub fn standard_checks() -> Vec<Check> {
             title: title.into(),
             tier,
             evidence,
-            except_types: if running { NOT_RUNNING.iter().map(|t| t.to_string()).collect() } else { vec![] },
+            except_types: if running {
+                NOT_RUNNING.iter().map(|t| t.to_string()).collect()
+            } else {
+                vec![]
+            },
         })
         .collect()
 }
@@ -111,8 +115,15 @@ impl Readiness {
 }
 
 /// The checks a component of `component_type` at `tier` must meet.
-pub fn required_for<'a>(tier: Tier, component_type: &'a str, checks: &'a [Check]) -> impl Iterator<Item = &'a Check> {
-    checks.iter().filter(move |c| c.tier >= tier.number() && !c.except_types.iter().any(|t| t.eq_ignore_ascii_case(component_type)))
+pub fn required_for<'a>(
+    tier: Tier,
+    component_type: &'a str,
+    checks: &'a [Check],
+) -> impl Iterator<Item = &'a Check> {
+    checks.iter().filter(move |c| {
+        c.tier >= tier.number()
+            && !c.except_types.iter().any(|t| t.eq_ignore_ascii_case(component_type))
+    })
 }
 
 /// `squad` is the owning squad; a service a person owns is evaluated against [`Squad::none`].
@@ -132,11 +143,16 @@ pub fn evaluate(service: &Service, squad: &Squad, checks: &[Check]) -> Readiness
 }
 
 fn decide(check: &Check, service: &Service, squad: &Squad) -> (bool, String) {
-    let derived = |met: bool, yes: String, no: &str| if met { (true, yes) } else { (false, no.to_string()) };
+    let derived =
+        |met: bool, yes: String, no: &str| if met { (true, yes) } else { (false, no.to_string()) };
     match check.evidence {
-        Evidence::HasOwner if !service.dangling_owner.is_empty() => {
-            (false, format!("its owner {} names no squad or person of the catalog, so nobody owns it", service.dangling_owner))
-        }
+        Evidence::HasOwner if !service.dangling_owner.is_empty() => (
+            false,
+            format!(
+                "its owner {} names no squad or person of the catalog, so nobody owns it",
+                service.dangling_owner
+            ),
+        ),
         Evidence::HasOwner if !service.owner_person.is_empty() => {
             (false, format!("owned by a person ({}), not a squad", service.owner_person))
         }
@@ -155,12 +171,12 @@ fn decide(check: &Check, service: &Service, squad: &Squad) -> (bool, String) {
             format!("rotation {}", squad.oncall.rotation),
             "the owning squad has no on-call rotation",
         ),
-        Evidence::Runbook => derived(
-            !service.runbook.is_empty(),
-            "runbook linked".to_string(),
-            "no runbook link",
-        ),
-        Evidence::Slo => derived(!service.slo.is_empty(), format!("SLO: {}", service.slo), "no SLO stated"),
+        Evidence::Runbook => {
+            derived(!service.runbook.is_empty(), "runbook linked".to_string(), "no runbook link")
+        }
+        Evidence::Slo => {
+            derived(!service.slo.is_empty(), format!("SLO: {}", service.slo), "no SLO stated")
+        }
         Evidence::Attested => match service.attestations.iter().find(|a| a.check == check.id) {
             Some(a) => (true, format!("attested by {} on {}", a.by, a.at)),
             None => (false, "not attested".to_string()),
@@ -223,11 +239,30 @@ mod tests {
     #[test]
     fn a_library_is_not_asked_for_what_only_running_code_has() {
         let checks = standard_checks();
-        let library: Vec<&str> = required_for(Tier::ALL[0], "library", &checks).map(|c| c.id.as_str()).collect();
-        assert_eq!(library, ["owner", "security-bugs-fixed", "several-owners", "ci", "dev-setup", "security-review"]);
-        assert_eq!(required_for(Tier::ALL[0], "Library", &checks).count(), library.len(), "types in any case");
+        let library: Vec<&str> =
+            required_for(Tier::ALL[0], "library", &checks).map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            library,
+            [
+                "owner",
+                "security-bugs-fixed",
+                "several-owners",
+                "ci",
+                "dev-setup",
+                "security-review"
+            ]
+        );
+        assert_eq!(
+            required_for(Tier::ALL[0], "Library", &checks).count(),
+            library.len(),
+            "types in any case"
+        );
         assert_eq!(required_for(Tier::ALL[0], "website", &checks).count(), 24, "a website runs");
-        assert_eq!(required_for(Tier::ALL[0], "grpc-gateway", &checks).count(), 24, "a type nobody listed gets every check");
+        assert_eq!(
+            required_for(Tier::ALL[0], "grpc-gateway", &checks).count(),
+            24,
+            "a type nobody listed gets every check"
+        );
         // The exceptions are data: SREs may widen a check to every type.
         let mut widened = checks.clone();
         widened.iter_mut().find(|c| c.id == "backups").unwrap().except_types.clear();
@@ -279,6 +314,9 @@ mod tests {
         assert!(c.met);
         assert_eq!(c.because, "attested by maria on 2026-10-01");
         assert_eq!(r.score, Score { met: 2, required: 3 });
-        assert_eq!(r.missing().map(|c| c.check.id.as_str()).collect::<Vec<_>>(), ["outages-resolved"]);
+        assert_eq!(
+            r.missing().map(|c| c.check.id.as_str()).collect::<Vec<_>>(),
+            ["outages-resolved"]
+        );
     }
 }

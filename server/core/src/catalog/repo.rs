@@ -39,7 +39,13 @@ pub async fn readiness_report(store: &Store) -> Result<ReadinessReport, StoreErr
     let no_squad = Squad::none();
     for (name, squad_name, tier, runbook, slo, owner_person, component_type) in rows {
         // A service a person owns counts in its tier, under no squad.
-        let squad = if squad_name.is_empty() { &no_squad } else if let Some(s) = squads_by_name.get(&squad_name) { s } else { continue };
+        let squad = if squad_name.is_empty() {
+            &no_squad
+        } else if let Some(s) = squads_by_name.get(&squad_name) {
+            s
+        } else {
+            continue;
+        };
         let tier = Tier::new(tier).unwrap_or(Tier::ALL[3]);
         let service = Service {
             attestations: attested.remove(&name).unwrap_or_default(),
@@ -86,7 +92,8 @@ pub async fn readiness_report(store: &Store) -> Result<ReadinessReport, StoreErr
     let mut most_missing: Vec<(String, String, u32)> = missing
         .into_iter()
         .map(|(id, n)| {
-            let title = checks.iter().find(|c| c.id == id).map(|c| c.title.clone()).unwrap_or_default();
+            let title =
+                checks.iter().find(|c| c.id == id).map(|c| c.title.clone()).unwrap_or_default();
             (id, title, n)
         })
         .collect();
@@ -103,7 +110,8 @@ pub async fn checks(store: &Store) -> Result<Vec<Check>, StoreError> {
 
 /// Recomputes every service's stored readiness score, after the requirements changed.
 pub async fn refresh_all_scores(store: &Store, checks: &[Check]) -> Result<(), StoreError> {
-    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM services").fetch_all(store.pool()).await?;
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM services").fetch_all(store.pool()).await?;
     for name in names {
         refresh_score_with(store, &name, checks).await?;
     }
@@ -176,9 +184,31 @@ pub(super) async fn upsert_service(
 pub(super) fn row_fingerprint(s: &Service, score: Score) -> String {
     let squad = if s.squad.is_empty() { None } else { Some(s.squad.as_str()) };
     to_json(&(
-        (squad, s.tier.number() as i64, s.lifecycle.as_str(), &s.description, &s.system, &s.repository, &s.runbook, &s.slo),
-        (to_json(&s.tags), to_json(&s.links), &s.workloads.cluster, &s.workloads.namespace, &s.workloads.label_selector),
-        (score.met as i64, score.required as i64, search_text(s), &s.owner_person, &s.component_type, &s.source),
+        (
+            squad,
+            s.tier.number() as i64,
+            s.lifecycle.as_str(),
+            &s.description,
+            &s.system,
+            &s.repository,
+            &s.runbook,
+            &s.slo,
+        ),
+        (
+            to_json(&s.tags),
+            to_json(&s.links),
+            &s.workloads.cluster,
+            &s.workloads.namespace,
+            &s.workloads.label_selector,
+        ),
+        (
+            score.met as i64,
+            score.required as i64,
+            search_text(s),
+            &s.owner_person,
+            &s.component_type,
+            &s.source,
+        ),
         (&s.dangling_owner, &s.lifecycle_label),
     ))
 }
@@ -198,9 +228,31 @@ pub(super) async fn stored_rows(store: &Store) -> Result<HashMap<String, String>
         let number = |column: &str| row.try_get::<i64, _>(column);
         let squad: Option<String> = row.try_get("squad")?;
         let fingerprint = to_json(&(
-            (squad, number("tier")?, text("lifecycle")?, text("description")?, text("system")?, text("repository")?, text("runbook")?, text("slo")?),
-            (text("tags")?, text("links")?, text("k8s_cluster")?, text("k8s_namespace")?, text("k8s_selector")?),
-            (number("readiness_met")?, number("readiness_required")?, text("search_text")?, text("owner_person")?, text("component_type")?, text("source")?),
+            (
+                squad,
+                number("tier")?,
+                text("lifecycle")?,
+                text("description")?,
+                text("system")?,
+                text("repository")?,
+                text("runbook")?,
+                text("slo")?,
+            ),
+            (
+                text("tags")?,
+                text("links")?,
+                text("k8s_cluster")?,
+                text("k8s_namespace")?,
+                text("k8s_selector")?,
+            ),
+            (
+                number("readiness_met")?,
+                number("readiness_required")?,
+                text("search_text")?,
+                text("owner_person")?,
+                text("component_type")?,
+                text("source")?,
+            ),
             (text("dangling_owner")?, text("lifecycle_label")?),
         ));
         out.insert(text("name")?, fingerprint);
@@ -209,7 +261,17 @@ pub(super) async fn stored_rows(store: &Store) -> Result<HashMap<String, String>
 }
 
 fn search_text(s: &Service) -> String {
-    format!("{} {} {} {}{} {} {}", s.name, s.description, s.tags.join(" "), s.squad, s.owner_person, s.dangling_owner, s.lifecycle_label).to_lowercase()
+    format!(
+        "{} {} {} {}{} {} {}",
+        s.name,
+        s.description,
+        s.tags.join(" "),
+        s.squad,
+        s.owner_person,
+        s.dangling_owner,
+        s.lifecycle_label
+    )
+    .to_lowercase()
 }
 
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -239,7 +301,9 @@ const SUMMARY_COLUMNS: &str =
 
 type SummaryRow = (String, String, i64, String, String, String, i64, i64);
 
-fn summary((name, squad, tier, lifecycle, description, runbook, met, required): SummaryRow) -> ServiceSummary {
+fn summary(
+    (name, squad, tier, lifecycle, description, runbook, met, required): SummaryRow,
+) -> ServiceSummary {
     ServiceSummary {
         name,
         squad,
@@ -266,7 +330,8 @@ fn filters(query: &CatalogQuery) -> (String, Vec<Param>) {
         params.push(param);
         clauses.push(clause.replace('?', &format!("${}", params.len())));
     };
-    let text: String = query.text.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_string();
+    let text: String =
+        query.text.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_string();
     if !text.is_empty() {
         add("s.search_text LIKE ? ESCAPE '\\'", Param::Text(like_pattern(&text)));
     }
@@ -280,11 +345,16 @@ fn filters(query: &CatalogQuery) -> (String, Vec<Param>) {
         add("s.lifecycle = ?", Param::Text(lifecycle.as_str().to_string()));
     }
     match query.readiness {
-        Some(ReadinessFilter::Ready) => clauses.push("s.readiness_met >= s.readiness_required".into()),
-        Some(ReadinessFilter::NotReady) => clauses.push("s.readiness_met < s.readiness_required".into()),
+        Some(ReadinessFilter::Ready) => {
+            clauses.push("s.readiness_met >= s.readiness_required".into())
+        }
+        Some(ReadinessFilter::NotReady) => {
+            clauses.push("s.readiness_met < s.readiness_required".into())
+        }
         None => {}
     }
-    let clause = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    let clause =
+        if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
     (clause, params)
 }
 
@@ -320,8 +390,14 @@ pub async fn search(store: &Store, query: &CatalogQuery) -> Result<CatalogPage, 
         .fetch_all(store.pool())
         .await?;
     let count_sql = format!("SELECT COUNT(*) FROM services s {clause}");
-    let (total,): (i64,) = bind_all(sqlx::query_as(&count_sql), &params).fetch_one(store.pool()).await?;
-    Ok(CatalogPage { query: query.clone(), services: rows.into_iter().map(summary).collect(), total: total as u64, page_size })
+    let (total,): (i64,) =
+        bind_all(sqlx::query_as(&count_sql), &params).fetch_one(store.pool()).await?;
+    Ok(CatalogPage {
+        query: query.clone(),
+        services: rows.into_iter().map(summary).collect(),
+        total: total as u64,
+        page_size,
+    })
 }
 
 const SQUAD_COLUMNS: &str = "name, display_name, description, chat_channel, oncall_rotation, oncall_url, links, parent, group_type";
@@ -332,7 +408,10 @@ fn squad_from_row(row: &sqlx::any::AnyRow, members: Vec<String>) -> Result<Squad
         display_name: row.try_get("display_name")?,
         description: row.try_get("description")?,
         chat_channel: row.try_get("chat_channel")?,
-        oncall: OnCall { rotation: row.try_get("oncall_rotation")?, url: row.try_get("oncall_url")? },
+        oncall: OnCall {
+            rotation: row.try_get("oncall_rotation")?,
+            url: row.try_get("oncall_url")?,
+        },
         members,
         links: from_json(&row.try_get::<String, _>("links")?),
         parent: row.try_get("parent")?,
@@ -358,11 +437,14 @@ pub async fn squad(store: &Store, name: &str) -> Result<Option<Squad>, StoreErro
 pub async fn all_squads(store: &Store) -> Result<HashMap<String, Squad>, StoreError> {
     let mut members: HashMap<String, Vec<String>> = HashMap::new();
     let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT squad, member FROM squad_members ORDER BY squad, member").fetch_all(store.pool()).await?;
+        sqlx::query_as("SELECT squad, member FROM squad_members ORDER BY squad, member")
+            .fetch_all(store.pool())
+            .await?;
     for (squad, member) in rows {
         members.entry(squad).or_default().push(member);
     }
-    let rows = sqlx::query(&format!("SELECT {SQUAD_COLUMNS} FROM squads")).fetch_all(store.pool()).await?;
+    let rows =
+        sqlx::query(&format!("SELECT {SQUAD_COLUMNS} FROM squads")).fetch_all(store.pool()).await?;
     let mut out = HashMap::with_capacity(rows.len());
     for row in rows {
         let name: String = row.try_get("name")?;
@@ -384,32 +466,49 @@ async fn owning_squad(store: &Store, service: &Service) -> Result<Option<Squad>,
 /// The squad ownership page: the squad, what it owns, and how ready that is.
 pub async fn squad_page(store: &Store, name: &str) -> Result<Option<SquadPage>, StoreError> {
     let Some(squad) = squad(store, name).await? else { return Ok(None) };
-    let rows: Vec<SummaryRow> =
-        sqlx::query_as(&format!("SELECT {SUMMARY_COLUMNS} FROM services s WHERE s.squad = $1 ORDER BY s.tier, s.name"))
-            .bind(name)
-            .fetch_all(store.pool())
-            .await?;
+    let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM services s WHERE s.squad = $1 ORDER BY s.tier, s.name"
+    ))
+    .bind(name)
+    .fetch_all(store.pool())
+    .await?;
     let services: Vec<ServiceSummary> = rows.into_iter().map(summary).collect();
     let readiness = services.iter().fold(Score::default(), |acc, s| acc.add(s.readiness));
     let templates = crate::defaults::repo::current(store).await?.1.links;
-    let links = services.iter().map(|s| links_of(&templates, &s.name, &squad.name, "", "", s.tier)).collect();
+    let links = services
+        .iter()
+        .map(|s| links_of(&templates, &s.name, &squad.name, "", "", s.tier))
+        .collect();
     // The hierarchy is for display and roll-up: every group below this one, breadth first. A
     // team with no group under it (most squads) costs one small query more.
-    let parents: Vec<(String, String)> = sqlx::query_as("SELECT name, parent FROM squads WHERE parent <> ''").fetch_all(store.pool()).await?;
+    let parents: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, parent FROM squads WHERE parent <> ''")
+            .fetch_all(store.pool())
+            .await?;
     let mut below: Vec<&str> = vec![squad.name.as_str()];
     let mut i = 0;
     while i < below.len() {
         let current = below[i];
-        let next: Vec<&str> =
-            parents.iter().filter(|(n, p)| p == current && !below.contains(&n.as_str())).map(|(n, _)| n.as_str()).collect();
+        let next: Vec<&str> = parents
+            .iter()
+            .filter(|(n, p)| p == current && !below.contains(&n.as_str()))
+            .map(|(n, _)| n.as_str())
+            .collect();
         below.extend(next);
         i += 1;
     }
-    let (mut children, mut subtree, mut subtree_services) = (Vec::new(), readiness, services.len() as u32);
+    let (mut children, mut subtree, mut subtree_services) =
+        (Vec::new(), readiness, services.len() as u32);
     if below.len() > 1 {
         let groups = squad_summaries(store, &below).await?;
-        children = groups.iter().filter(|g| parents.iter().any(|(n, p)| n == &g.name && p == &squad.name)).cloned().collect();
-        (subtree, subtree_services) = groups.iter().fold((Score::default(), 0), |(score, n), g| (score.add(g.readiness), n + g.services));
+        children = groups
+            .iter()
+            .filter(|g| parents.iter().any(|(n, p)| n == &g.name && p == &squad.name))
+            .cloned()
+            .collect();
+        (subtree, subtree_services) = groups
+            .iter()
+            .fold((Score::default(), 0), |(score, n), g| (score.add(g.readiness), n + g.services));
     }
     Ok(Some(SquadPage { squad, services, readiness, links, children, subtree, subtree_services }))
 }
@@ -437,7 +536,8 @@ pub async fn service(store: &Store, name: &str) -> Result<Option<Service>, Store
         component_type: row.try_get("component_type")?,
         source: row.try_get("source")?,
         tier: Tier::new(row.try_get("tier")?).unwrap_or(Tier::ALL[3]),
-        lifecycle: Lifecycle::parse(&row.try_get::<String, _>("lifecycle")?).unwrap_or(Lifecycle::Experimental),
+        lifecycle: Lifecycle::parse(&row.try_get::<String, _>("lifecycle")?)
+            .unwrap_or(Lifecycle::Experimental),
         lifecycle_label: row.try_get("lifecycle_label")?,
         dangling_owner: row.try_get("dangling_owner")?,
         description: row.try_get("description")?,
@@ -452,7 +552,10 @@ pub async fn service(store: &Store, name: &str) -> Result<Option<Service>, Store
             namespace: row.try_get("k8s_namespace")?,
             label_selector: row.try_get("k8s_selector")?,
         },
-        attestations: attestations.into_iter().map(|(check, by, at)| Attestation { check, by, at }).collect(),
+        attestations: attestations
+            .into_iter()
+            .map(|(check, by, at)| Attestation { check, by, at })
+            .collect(),
     }))
 }
 
@@ -463,7 +566,14 @@ pub async fn service_page(store: &Store, name: &str) -> Result<Option<ServicePag
     let defaults = crate::defaults::repo::current(store).await?.1;
     let readiness = evaluate(&service, &squad, &defaults.readiness);
     let w = &service.workloads;
-    let links = links_of(&defaults.links, &service.name, &squad.name, &w.cluster, &w.namespace, service.tier);
+    let links = links_of(
+        &defaults.links,
+        &service.name,
+        &squad.name,
+        &w.cluster,
+        &w.namespace,
+        service.tier,
+    );
     let overrides = super::merge::overrides_of(store, &service.name)
         .await?
         .into_iter()
@@ -474,7 +584,11 @@ pub async fn service_page(store: &Store, name: &str) -> Result<Option<ServicePag
 }
 
 /// The page of a System, Domain, API or Resource.
-pub async fn entity_page(store: &Store, kind: EntityKind, key: &str) -> Result<Option<EntityPage>, StoreError> {
+pub async fn entity_page(
+    store: &Store,
+    kind: EntityKind,
+    key: &str,
+) -> Result<Option<EntityPage>, StoreError> {
     let row: Option<(String, String, String, String, String, String)> = sqlx::query_as(
         "SELECT title, description, owner, entity_type, lifecycle, source FROM catalog_entities WHERE kind = $1 AND key = $2",
     )
@@ -482,14 +596,30 @@ pub async fn entity_page(store: &Store, kind: EntityKind, key: &str) -> Result<O
     .bind(key)
     .fetch_optional(store.pool())
     .await?;
-    let Some((title, description, owner, entity_type, lifecycle, source)) = row else { return Ok(None) };
-    let entity = Entity { kind, key: key.to_string(), title, description, owner, entity_type, lifecycle, source };
+    let Some((title, description, owner, entity_type, lifecycle, source)) = row else {
+        return Ok(None);
+    };
+    let entity = Entity {
+        kind,
+        key: key.to_string(),
+        title,
+        description,
+        owner,
+        entity_type,
+        lifecycle,
+        source,
+    };
     Ok(Some(EntityPage { entity, related: related(store, kind, key, None).await? }))
 }
 
 /// Everything linked to an entity, both ways, read from its point of view; services with
 /// their tier and readiness. `tier` is the entity's own, to flag a weak dependency.
-pub async fn related(store: &Store, kind: EntityKind, key: &str, tier: Option<Tier>) -> Result<Vec<Linked>, StoreError> {
+pub async fn related(
+    store: &Store,
+    kind: EntityKind,
+    key: &str,
+    tier: Option<Tier>,
+) -> Result<Vec<Linked>, StoreError> {
     // Both directions in one statement each, the other end's tier, readiness and existence
     // joined in: a page costs two queries however connected the entity is.
     type Row = (String, String, String, Option<i64>, Option<i64>, Option<i64>, i64);
@@ -507,16 +637,30 @@ pub async fn related(store: &Store, kind: EntityKind, key: &str, tier: Option<Ti
     };
     let mut out = Vec::new();
     for forward in [true, false] {
-        let rows: Vec<Row> = sqlx::query_as(&edges(forward)).bind(kind.as_str()).bind(key).fetch_all(store.pool()).await?;
+        let rows: Vec<Row> = sqlx::query_as(&edges(forward))
+            .bind(kind.as_str())
+            .bind(key)
+            .fetch_all(store.pool())
+            .await?;
         for (relation, other_kind, other, other_tier, met, required, known) in rows {
             let Some(other_kind) = EntityKind::parse(&other_kind) else { continue };
             let Some(shown) = relation_as_read(&relation, forward) else { continue };
             let other_tier = other_tier.and_then(|t| Tier::new(t).ok());
-            let readiness = met.zip(required).map(|(met, required)| Score { met: met as u32, required: required as u32 });
+            let readiness = met
+                .zip(required)
+                .map(|(met, required)| Score { met: met as u32, required: required as u32 });
             let weak = shown == "depends on"
                 && tier.map(|t| t.number() == 1).unwrap_or(false)
                 && other_tier.map(|t| t.number() >= 3).unwrap_or(false);
-            out.push(Linked { relation: shown.to_string(), kind: other_kind, key: other, tier: other_tier, readiness, known: known == 1, weak });
+            out.push(Linked {
+                relation: shown.to_string(),
+                kind: other_kind,
+                key: other,
+                tier: other_tier,
+                readiness,
+                known: known == 1,
+                weak,
+            });
         }
     }
     out.sort_by(|a, b| (&a.relation, a.kind, &a.key).cmp(&(&b.relation, b.kind, &b.key)));
@@ -552,10 +696,15 @@ pub async fn squads(store: &Store) -> Result<Vec<SquadSummary>, StoreError> {
 /// [`squads`] of the named squads only.
 async fn squad_summaries(store: &Store, names: &[&str]) -> Result<Vec<SquadSummary>, StoreError> {
     let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
-    squad_summaries_where(store, &format!("WHERE q.name IN ({})", placeholders.join(", ")), names).await
+    squad_summaries_where(store, &format!("WHERE q.name IN ({})", placeholders.join(", ")), names)
+        .await
 }
 
-async fn squad_summaries_where(store: &Store, clause: &str, names: &[&str]) -> Result<Vec<SquadSummary>, StoreError> {
+async fn squad_summaries_where(
+    store: &Store,
+    clause: &str,
+    names: &[&str],
+) -> Result<Vec<SquadSummary>, StoreError> {
     let sql = format!(
         "SELECT q.name, q.display_name, q.description,
                 CAST(COUNT(s.name) AS BIGINT),
@@ -593,7 +742,8 @@ pub async fn squads_of(store: &Store, member: &str) -> Result<Vec<String>, Store
 
 /// Number of services, for metrics and the home page.
 pub async fn service_count(store: &Store) -> Result<u64, StoreError> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM services").fetch_one(store.pool()).await?;
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM services").fetch_one(store.pool()).await?;
     Ok(n as u64)
 }
 
@@ -645,7 +795,12 @@ async fn refresh_score_with(store: &Store, name: &str, checks: &[Check]) -> Resu
 /// replaces it: the descriptors stay the source of truth.)
 /// Applies a console edit; each descriptor field it changes becomes an override of Git's value
 /// (kept across imports while Git holds that value). `by` is who edits.
-pub async fn update_service(store: &Store, name: &str, edit: &ServiceEdit, by: &str) -> Result<bool, StoreError> {
+pub async fn update_service(
+    store: &Store,
+    name: &str,
+    edit: &ServiceEdit,
+    by: &str,
+) -> Result<bool, StoreError> {
     let Some(before) = service(store, name).await? else { return Ok(false) };
     let mut after = before.clone();
     after.description = edit.description.clone();
@@ -674,7 +829,12 @@ pub async fn update_service(store: &Store, name: &str, edit: &ServiceEdit, by: &
 /// Records (or withdraws, with `by = None`) a squad's attestation of a readiness check. A
 /// withdrawal is kept as a dated console row with nobody attesting, so an older attestation in
 /// Git does not come back at the next import.
-pub async fn attest(store: &Store, service: &str, check: &str, by: Option<(&str, &str)>) -> Result<(), StoreError> {
+pub async fn attest(
+    store: &Store,
+    service: &str,
+    check: &str,
+    by: Option<(&str, &str)>,
+) -> Result<(), StoreError> {
     match by {
         Some((who, date)) => {
             sqlx::query(
@@ -717,19 +877,30 @@ pub enum ImportError {
 
 /// Reads, validates and merges every descriptor under `dir`, all or nothing, never pruning past
 /// the default share.
-pub async fn import_dir(store: &Store, dir: &std::path::Path) -> Result<ImportSummary, ImportError> {
+pub async fn import_dir(
+    store: &Store,
+    dir: &std::path::Path,
+) -> Result<ImportSummary, ImportError> {
     import_dir_with(store, dir, ImportOptions::default()).await
 }
 
 /// [`import_dir`] with its options (prune, dry run, the share an import may remove).
-pub async fn import_dir_with(store: &Store, dir: &std::path::Path, options: ImportOptions) -> Result<ImportSummary, ImportError> {
+pub async fn import_dir_with(
+    store: &Store,
+    dir: &std::path::Path,
+    options: ImportOptions,
+) -> Result<ImportSummary, ImportError> {
     let files = super::import::read_dir(dir).map_err(ImportError::Invalid)?;
     let defaults = crate::defaults::repo::current(store).await?.1;
     let checks = defaults.readiness;
     let (mut batch, invalid) = if options.skip_invalid {
         super::import::parse_valid(&files, &checks, options.default_tier)
     } else {
-        (super::import::parse_with(&files, &checks, options.default_tier).map_err(ImportError::Invalid)?, vec![])
+        (
+            super::import::parse_with(&files, &checks, options.default_tier)
+                .map_err(ImportError::Invalid)?,
+            vec![],
+        )
     };
     // A lifecycle outside the three gets the guardrails the platform defaults map it to.
     for s in batch.services.iter_mut().filter(|s| !s.lifecycle_label.is_empty()) {
@@ -738,15 +909,20 @@ pub async fn import_dir_with(store: &Store, dir: &std::path::Path, options: Impo
         }
     }
     if !options.source_url.is_empty() {
-        let sources = batch.services.iter_mut().map(|s| &mut s.source).chain(batch.entities.iter_mut().map(|e| &mut e.source));
+        let sources = batch
+            .services
+            .iter_mut()
+            .map(|s| &mut s.source)
+            .chain(batch.entities.iter_mut().map(|e| &mut e.source));
         for source in sources {
             *source = source_url(&options.source_url, source);
         }
     }
-    let mut summary = super::merge::merge(store, &batch, &checks, options).await.map_err(|e| match e {
-        MergeError::Store(e) => ImportError::Store(e),
-        refused => ImportError::Refused(refused.to_string()),
-    })?;
+    let mut summary =
+        super::merge::merge(store, &batch, &checks, options).await.map_err(|e| match e {
+            MergeError::Store(e) => ImportError::Store(e),
+            refused => ImportError::Refused(refused.to_string()),
+        })?;
     summary.invalid = invalid.iter().map(|p| p.to_string()).collect();
     Ok(summary)
 }
@@ -763,7 +939,9 @@ fn source_url(template: &str, source: &str) -> String {
 }
 
 /// Every service's squad, tier and workload mapping, by name: what the sandbox cluster runs.
-pub async fn workloads(store: &Store) -> Result<Vec<(String, String, Tier, Workloads)>, StoreError> {
+pub async fn workloads(
+    store: &Store,
+) -> Result<Vec<(String, String, Tier, Workloads)>, StoreError> {
     let rows: Vec<(String, String, i64, String, String, String)> =
         sqlx::query_as("SELECT name, COALESCE(squad, ''), tier, k8s_cluster, k8s_namespace, k8s_selector FROM services ORDER BY name")
             .fetch_all(store.pool())

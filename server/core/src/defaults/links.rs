@@ -73,7 +73,10 @@ fn parts(template: &str) -> Result<Vec<(bool, &str)>, String> {
         let close = after.find('}').ok_or_else(|| "a '{' has no closing '}'".to_string())?;
         let name = &after[..close];
         if !PLACEHOLDERS.contains(&name) {
-            return Err(format!("unknown placeholder {{{name}}}; known: {}", PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ")));
+            return Err(format!(
+                "unknown placeholder {{{name}}}; known: {}",
+                PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ")
+            ));
         }
         out.push((true, name));
         rest = &after[close + 1..];
@@ -99,7 +102,13 @@ impl LinkTemplate {
             return Err(format!("only http(s) links are allowed, not {:?}", self.url));
         }
         // Rendered with sample values, it must be a well-formed URL with a host.
-        let sample = LinkContext { service: "svc", squad: "squad", cluster: "cluster", namespace: "ns", tier: Tier::ALL[0] };
+        let sample = LinkContext {
+            service: "svc",
+            squad: "squad",
+            cluster: "cluster",
+            namespace: "ns",
+            tier: Tier::ALL[0],
+        };
         let rendered = self.render(&sample)?;
         #[cfg(feature = "server")]
         {
@@ -153,7 +162,13 @@ pub fn links_for(templates: &[LinkTemplate], ctx: &LinkContext) -> Vec<RenderedL
     }
     chosen
         .into_iter()
-        .filter_map(|t| t.render(ctx).ok().map(|url| RenderedLink { name: t.name.clone(), icon: t.icon.clone(), url }))
+        .filter_map(|t| {
+            t.render(ctx).ok().map(|url| RenderedLink {
+                name: t.name.clone(),
+                icon: t.icon.clone(),
+                url,
+            })
+        })
         .collect()
 }
 
@@ -166,15 +181,30 @@ mod tests {
     }
 
     fn ctx(service: &str) -> LinkContext<'_> {
-        LinkContext { service, squad: "pay ments", cluster: "", namespace: "prod", tier: Tier::new(2).unwrap() }
+        LinkContext {
+            service,
+            squad: "pay ments",
+            cluster: "",
+            namespace: "prod",
+            tier: Tier::new(2).unwrap(),
+        }
     }
 
     #[test]
     fn renders_with_every_value_encoded() {
-        let t = template("https://g.example.com/d/x?s={service}&q={squad}&t={tier}&c={cluster}", Scope::Everyone);
-        assert_eq!(t.render(&ctx("ledger")).unwrap(), "https://g.example.com/d/x?s=ledger&q=pay%20ments&t=2&c=");
+        let t = template(
+            "https://g.example.com/d/x?s={service}&q={squad}&t={tier}&c={cluster}",
+            Scope::Everyone,
+        );
+        assert_eq!(
+            t.render(&ctx("ledger")).unwrap(),
+            "https://g.example.com/d/x?s=ledger&q=pay%20ments&t=2&c="
+        );
         let hostile = t.render(&ctx("a&b=c#/../<script>\"")).unwrap();
-        assert_eq!(hostile, "https://g.example.com/d/x?s=a%26b%3Dc%23%2F..%2F%3Cscript%3E%22&q=pay%20ments&t=2&c=");
+        assert_eq!(
+            hostile,
+            "https://g.example.com/d/x?s=a%26b%3Dc%23%2F..%2F%3Cscript%3E%22&q=pay%20ments&t=2&c="
+        );
     }
 
     #[test]
@@ -201,7 +231,12 @@ mod tests {
     fn scopes_pick_links_and_service_overrides_win() {
         let templates = vec![
             template("https://all.example.com/{service}", Scope::Everyone),
-            LinkTemplate { name: "Tier 1 only".into(), icon: String::new(), url: "https://t1.example.com/".into(), scope: Scope::Tier(1) },
+            LinkTemplate {
+                name: "Tier 1 only".into(),
+                icon: String::new(),
+                url: "https://t1.example.com/".into(),
+                scope: Scope::Tier(1),
+            },
             template("https://special.example.com/{service}", Scope::Service("ledger".into())),
         ];
         let ledger = links_for(&templates, &ctx("ledger"));

@@ -78,7 +78,8 @@ pub struct PlatformDefaults {
 
 impl Default for PlatformDefaults {
     fn default() -> Self {
-        let masks = ["*password*", "*secret*", "*token*", "email", "phone*"].map(String::from).to_vec();
+        let masks =
+            ["*password*", "*secret*", "*token*", "email", "phone*"].map(String::from).to_vec();
         PlatformDefaults {
             links: links::starter_templates(),
             readiness: standard_checks(),
@@ -92,7 +93,12 @@ impl Default for PlatformDefaults {
                     masks: masks.clone(),
                 })
                 .collect(),
-            logs: LogLimits { max_window_minutes: 24 * 60, max_lines: 10_000, max_follows_per_user: 3, max_live_views_per_user: 5 },
+            logs: LogLimits {
+                max_window_minutes: 24 * 60,
+                max_lines: 10_000,
+                max_follows_per_user: 3,
+                max_live_views_per_user: 5,
+            },
             tokens: TokenLimits::default(),
             lifecycles: Default::default(),
         }
@@ -114,16 +120,30 @@ impl PlatformDefaults {
                 problems.push(format!("links[{i}] ({}): {e}", link.name));
             }
             if !names.insert((link.name.clone(), link.scope.clone())) {
-                problems.push(format!("links[{i}]: a template named {:?} already exists for this scope", link.name));
+                problems.push(format!(
+                    "links[{i}]: a template named {:?} already exists for this scope",
+                    link.name
+                ));
             }
         }
         let mut ids = std::collections::HashSet::new();
         for (i, check) in self.readiness.iter().enumerate() {
             if !(1..=4).contains(&check.tier) {
-                problems.push(format!("readiness[{i}] ({}): tier must be 1 to 4, not {}", check.id, check.tier));
+                problems.push(format!(
+                    "readiness[{i}] ({}): tier must be 1 to 4, not {}",
+                    check.id, check.tier
+                ));
             }
-            if check.id.is_empty() || !check.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-                problems.push(format!("readiness[{i}]: id {:?} must be lower-case letters, digits and '-'", check.id));
+            if check.id.is_empty()
+                || !check
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                problems.push(format!(
+                    "readiness[{i}]: id {:?} must be lower-case letters, digits and '-'",
+                    check.id
+                ));
             }
             if !ids.insert(check.id.clone()) {
                 problems.push(format!("readiness[{i}]: duplicate check id {:?}", check.id));
@@ -141,10 +161,14 @@ impl PlatformDefaults {
                 problems.push(format!("query[{i}]: tier must be 1 to 4, not {}", q.tier));
             }
             if !(100..=600_000).contains(&q.statement_timeout_ms) {
-                problems.push(format!("query[{i}]: statement_timeout_ms must be 100 to 600000, not {}", q.statement_timeout_ms));
+                problems.push(format!(
+                    "query[{i}]: statement_timeout_ms must be 100 to 600000, not {}",
+                    q.statement_timeout_ms
+                ));
             }
             if !(1..=1_000_000).contains(&q.row_cap) {
-                problems.push(format!("query[{i}]: row_cap must be 1 to 1000000, not {}", q.row_cap));
+                problems
+                    .push(format!("query[{i}]: row_cap must be 1 to 1000000, not {}", q.row_cap));
             }
             if q.masks.iter().any(|m| m.trim().is_empty()) {
                 problems.push(format!("query[{i}]: masks must not be empty patterns"));
@@ -152,23 +176,35 @@ impl PlatformDefaults {
         }
         let l = &self.logs;
         if !(1..=7 * 24 * 60).contains(&l.max_window_minutes) {
-            problems.push(format!("logs: max_window_minutes must be 1 to 10080, not {}", l.max_window_minutes));
+            problems.push(format!(
+                "logs: max_window_minutes must be 1 to 10080, not {}",
+                l.max_window_minutes
+            ));
         }
         if !(1..=1_000_000).contains(&l.max_lines) {
             problems.push(format!("logs: max_lines must be 1 to 1000000, not {}", l.max_lines));
         }
         if !(1..=50).contains(&l.max_live_views_per_user) {
-            problems.push(format!("logs: max_live_views_per_user must be 1 to 50, not {}", l.max_live_views_per_user));
+            problems.push(format!(
+                "logs: max_live_views_per_user must be 1 to 50, not {}",
+                l.max_live_views_per_user
+            ));
         }
         if !(1..=50).contains(&l.max_follows_per_user) {
-            problems.push(format!("logs: max_follows_per_user must be 1 to 50, not {}", l.max_follows_per_user));
+            problems.push(format!(
+                "logs: max_follows_per_user must be 1 to 50, not {}",
+                l.max_follows_per_user
+            ));
         }
         let t = &self.tokens;
         if !(1..=3650).contains(&t.max_days) {
             problems.push(format!("tokens: max_days must be 1 to 3650, not {}", t.max_days));
         }
         if t.default_days == 0 || t.default_days > t.max_days {
-            problems.push(format!("tokens: default_days must be 1 to max_days ({}), not {}", t.max_days, t.default_days));
+            problems.push(format!(
+                "tokens: default_days must be 1 to max_days ({}), not {}",
+                t.max_days, t.default_days
+            ));
         }
         if problems.is_empty() {
             Ok(())
@@ -215,7 +251,8 @@ pub fn diff(old: &str, new: &str) -> Vec<DiffLine> {
     let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
     for i in (0..a.len()).rev() {
         for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+            lcs[i][j] =
+                if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
         }
     }
     let (mut i, mut j, mut out) = (0, 0, Vec::new());
@@ -263,7 +300,13 @@ mod tests {
         d.readiness[0].tier = 9;
         d.links[0].url = "javascript:alert(1)".into();
         let problems = d.validate().unwrap_err();
-        for needle in ["no limits for tier 4", "row_cap must be", "max_follows_per_user", "tier must be 1 to 4, not 9", "links[0]"] {
+        for needle in [
+            "no limits for tier 4",
+            "row_cap must be",
+            "max_follows_per_user",
+            "tier must be 1 to 4, not 9",
+            "links[0]",
+        ] {
             assert!(problems.iter().any(|p| p.contains(needle)), "{needle}: {problems:?}");
         }
         assert!(PlatformDefaults::from_toml("links = 3").is_err());

@@ -25,11 +25,17 @@ use crate::dates::now;
 /// version's number (they may be looser than what the SREs set).
 pub async fn current(store: &Store) -> Result<(i64, PlatformDefaults), StoreError> {
     let rows: Vec<(i64, String)> =
-        sqlx::query_as("SELECT version, document FROM platform_defaults ORDER BY version DESC").fetch_all(store.pool()).await?;
+        sqlx::query_as("SELECT version, document FROM platform_defaults ORDER BY version DESC")
+            .fetch_all(store.pool())
+            .await?;
     for (version, text) in rows {
         match PlatformDefaults::from_toml(&text) {
             Ok(defaults) => return Ok((version, defaults)),
-            Err(problems) => tracing::error!(version, ?problems, "stored platform defaults unreadable; trying the version before"),
+            Err(problems) => tracing::error!(
+                version,
+                ?problems,
+                "stored platform defaults unreadable; trying the version before"
+            ),
         }
     }
     Ok((0, PlatformDefaults::default()))
@@ -49,16 +55,26 @@ pub async fn document(store: &Store, version: i64) -> Result<String, DefaultsErr
 }
 
 pub async fn history(store: &Store) -> Result<Vec<Version>, StoreError> {
-    let rows: Vec<(i64, String, i64, String)> =
-        sqlx::query_as("SELECT version, author, created_at, note FROM platform_defaults ORDER BY version DESC")
-            .fetch_all(store.pool())
-            .await?;
-    Ok(rows.into_iter().map(|(version, author, created_at, note)| Version { version, author, created_at, note }).collect())
+    let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
+        "SELECT version, author, created_at, note FROM platform_defaults ORDER BY version DESC",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(version, author, created_at, note)| Version { version, author, created_at, note })
+        .collect())
 }
 
 /// Saves `document` as the next version after `based_on` (the version the author edited), so
 /// two SREs saving at once cannot silently overwrite each other.
-pub async fn save(store: &Store, based_on: i64, document: &str, author: &str, note: &str) -> Result<i64, DefaultsError> {
+pub async fn save(
+    store: &Store,
+    based_on: i64,
+    document: &str,
+    author: &str,
+    note: &str,
+) -> Result<i64, DefaultsError> {
     let defaults = PlatformDefaults::from_toml(document).map_err(DefaultsError::Invalid)?;
     let (latest, _) = current(store).await?;
     if latest != based_on {
@@ -81,7 +97,9 @@ pub async fn save(store: &Store, based_on: i64, document: &str, author: &str, no
         .await;
     match inserted {
         Ok(_) => {}
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(DefaultsError::Conflict),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(DefaultsError::Conflict)
+        }
         Err(e) => return Err(StoreError::from(e).into()),
     }
     crate::catalog::repo::refresh_all_scores(store, &defaults.readiness).await?;
@@ -113,7 +131,11 @@ mod tests {
             .execute(store.pool())
             .await
             .unwrap();
-        assert_eq!(current(&store).await.unwrap(), (1, d1.clone()), "version 1, not the built-in defaults as version 2");
+        assert_eq!(
+            current(&store).await.unwrap(),
+            (1, d1.clone()),
+            "version 1, not the built-in defaults as version 2"
+        );
         let mut d3 = d1.clone();
         d3.links[0].url = "https://grafana.example.com/d/fixed?var-service={service}".into();
         assert_eq!(save(&store, 1, &d3.to_toml(), "hana", "fixed").await.unwrap(), 3);
@@ -132,18 +154,32 @@ mod tests {
         assert_eq!(current(&store).await.unwrap().1, d1);
 
         // A stale editor cannot overwrite version 1.
-        assert!(matches!(save(&store, 0, &d0.to_toml(), "eli", "").await, Err(DefaultsError::Conflict)));
+        assert!(matches!(
+            save(&store, 0, &d0.to_toml(), "eli", "").await,
+            Err(DefaultsError::Conflict)
+        ));
         // An invalid document is refused and changes nothing.
-        let bad = d1.to_toml().replace("https://grafana.example.com/d/new", "javascript:alert(1)//");
+        let bad =
+            d1.to_toml().replace("https://grafana.example.com/d/new", "javascript:alert(1)//");
         assert!(matches!(save(&store, 1, &bad, "eli", "").await, Err(DefaultsError::Invalid(_))));
         assert_eq!(current(&store).await.unwrap().0, 1);
 
         // Requirements drive every service's score: drop all tier-4 checks but one.
-        let before = catalog::search(&store, &crate::catalog::CatalogQuery { page: 1, ..Default::default() }).await.unwrap();
+        let before = catalog::search(
+            &store,
+            &crate::catalog::CatalogQuery { page: 1, ..Default::default() },
+        )
+        .await
+        .unwrap();
         let mut d2 = d1.clone();
         d2.readiness.retain(|c| c.tier != 4 || c.id == "owner");
         save(&store, 1, &d2.to_toml(), "hana", "fewer basics").await.unwrap();
-        let after = catalog::search(&store, &crate::catalog::CatalogQuery { page: 1, ..Default::default() }).await.unwrap();
+        let after = catalog::search(
+            &store,
+            &crate::catalog::CatalogQuery { page: 1, ..Default::default() },
+        )
+        .await
+        .unwrap();
         assert_eq!(after.services[0].readiness.required + 2, before.services[0].readiness.required);
 
         let v3 = rollback(&store, 1, "hana").await.unwrap();
@@ -152,7 +188,10 @@ mod tests {
         let h = history(&store).await.unwrap();
         assert_eq!(h.iter().map(|v| v.version).collect::<Vec<_>>(), [3, 2, 1]);
         assert_eq!(h[0].note, "rollback to version 1");
-        assert!(matches!(rollback(&store, 42, "hana").await, Err(DefaultsError::NoSuchVersion(42))));
+        assert!(matches!(
+            rollback(&store, 42, "hana").await,
+            Err(DefaultsError::NoSuchVersion(42))
+        ));
     }
 
     #[tokio::test]

@@ -14,11 +14,20 @@ use std::sync::{Arc, RwLock};
 pub type Key = (String, String);
 
 fn revision_of<K: ResourceExt>(object: &K) -> u64 {
-    object.annotations().get("deployment.kubernetes.io/revision").and_then(|r| r.parse().ok()).unwrap_or(0)
+    object
+        .annotations()
+        .get("deployment.kubernetes.io/revision")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
 }
 
 fn controller<K: ResourceExt>(object: &K, kind: &str) -> String {
-    object.owner_references().iter().find(|o| o.kind == kind).map(|o| o.name.clone()).unwrap_or_default()
+    object
+        .owner_references()
+        .iter()
+        .find(|o| o.kind == kind)
+        .map(|o| o.name.clone())
+        .unwrap_or_default()
 }
 
 fn images(spec: Option<&PodSpec>) -> Vec<String> {
@@ -57,11 +66,16 @@ pub struct DeploymentInfo {
 impl From<&Deployment> for DeploymentInfo {
     fn from(d: &Deployment) -> Self {
         let status = d.status.clone().unwrap_or_default();
-        let progressing = status.conditions.unwrap_or_default().into_iter().find(|c| c.type_.as_deref() == Some("Progressing")).map(|c| Condition {
-            status: c.status.unwrap_or_default(),
-            reason: c.reason.unwrap_or_default(),
-            message: c.message.unwrap_or_default(),
-        });
+        let progressing = status
+            .conditions
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c.type_.as_deref() == Some("Progressing"))
+            .map(|c| Condition {
+                status: c.status.unwrap_or_default(),
+                reason: c.reason.unwrap_or_default(),
+                message: c.message.unwrap_or_default(),
+            });
         DeploymentInfo {
             namespace: d.namespace().unwrap_or_default(),
             name: d.name_any(),
@@ -131,7 +145,11 @@ impl From<&Pod> for PodInfo {
     fn from(pod: &Pod) -> Self {
         let status = pod.status.as_ref();
         let statuses = status.and_then(|s| s.container_statuses.as_deref()).unwrap_or_default();
-        let containers: Vec<String> = pod.spec.as_ref().map(|s| s.containers.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
+        let containers: Vec<String> = pod
+            .spec
+            .as_ref()
+            .map(|s| s.containers.iter().map(|c| c.name.clone()).collect())
+            .unwrap_or_default();
         PodInfo {
             namespace: pod.namespace().unwrap_or_default(),
             name: pod.name_any(),
@@ -143,11 +161,20 @@ impl From<&Pod> for PodInfo {
             total: statuses.len().max(containers.len()),
             containers,
             restarts: statuses.iter().map(|c| c.restart_count).sum(),
-            waiting: statuses.iter().find_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.clone()).unwrap_or_default(),
+            waiting: statuses
+                .iter()
+                .find_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.clone())
+                .unwrap_or_default(),
             last_termination: statuses
                 .iter()
                 .find_map(|c| c.last_state.as_ref()?.terminated.as_ref())
-                .map(|t| format!("{} ({})", t.reason.clone().unwrap_or_else(|| "Terminated".into()), t.exit_code))
+                .map(|t| {
+                    format!(
+                        "{} ({})",
+                        t.reason.clone().unwrap_or_else(|| "Terminated".into()),
+                        t.exit_code
+                    )
+                })
                 .unwrap_or_default(),
         }
     }
@@ -301,7 +328,10 @@ impl<S: Summary> Table<S> {
     pub fn children_of(&self, parent: &Key) -> Vec<Arc<S>> {
         let rows = self.rows.read().expect("table");
         let Some(names) = rows.children.get(parent) else { return vec![] };
-        names.iter().filter_map(|name| rows.items.get(&(parent.0.clone(), name.clone())).cloned()).collect()
+        names
+            .iter()
+            .filter_map(|name| rows.items.get(&(parent.0.clone(), name.clone())).cloned())
+            .collect()
     }
 
     pub fn filter(&self, keep: impl Fn(&S) -> bool) -> Vec<Arc<S>> {

@@ -63,7 +63,8 @@ impl Cluster {
         let (replica_sets, t1) = cache::<ReplicaSet, ReplicaSetInfo>(&client, 1, &health, &changed);
         let (pods, t2) = cache::<Pod, PodInfo>(&client, 2, &health, &changed);
         let (events, t3) = cache::<Event, EventInfo>(&client, 3, &health, &changed);
-        let probe = tokio::spawn(probe(name.to_string(), client.clone(), health.clone(), changed.clone()));
+        let probe =
+            tokio::spawn(probe(name.to_string(), client.clone(), health.clone(), changed.clone()));
         Arc::new(Cluster {
             name: name.to_string(),
             client,
@@ -170,7 +171,12 @@ where
 
 /// While a watch is failing, asks the API server for its version every second: a quiet cluster
 /// that comes back sends no watch event, and its banner must still clear.
-async fn probe(name: String, client: Client, health: Arc<Mutex<Health>>, changed: Arc<watch::Sender<u64>>) {
+async fn probe(
+    name: String,
+    client: Client,
+    health: Arc<Mutex<Health>>,
+    changed: Arc<watch::Sender<u64>>,
+) {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     loop {
         interval.tick().await;
@@ -199,7 +205,8 @@ impl Clusters {
 
     /// One cluster per context of the kubeconfig at `path` (`contexts` empty: all of them).
     pub async fn from_kubeconfig(path: &Path, contexts: &[String]) -> Result<Clusters, K8sError> {
-        let config = Kubeconfig::read_from(path).map_err(|e| K8sError::Config(format!("{}: {e}", path.display())))?;
+        let config = Kubeconfig::read_from(path)
+            .map_err(|e| K8sError::Config(format!("{}: {e}", path.display())))?;
         let names: Vec<String> = if contexts.is_empty() {
             config.contexts.iter().map(|c| c.name.clone()).collect()
         } else {
@@ -208,10 +215,12 @@ impl Clusters {
         let mut clusters = Vec::new();
         for name in names {
             let options = KubeConfigOptions { context: Some(name.clone()), ..Default::default() };
-            let client_config = kube::Config::from_custom_kubeconfig(config.clone(), &options)
-                .await
-                .map_err(|e| K8sError::Config(format!("context {name:?} in {}: {e}", path.display())))?;
-            let client = Client::try_from(client_config).map_err(|e| K8sError::Config(format!("context {name:?}: {e}")))?;
+            let client_config =
+                kube::Config::from_custom_kubeconfig(config.clone(), &options).await.map_err(
+                    |e| K8sError::Config(format!("context {name:?} in {}: {e}", path.display())),
+                )?;
+            let client = Client::try_from(client_config)
+                .map_err(|e| K8sError::Config(format!("context {name:?}: {e}")))?;
             clusters.push(Cluster::start(&name, client));
         }
         Ok(Clusters::new(clusters))
@@ -219,8 +228,10 @@ impl Clusters {
 
     /// The cluster the console runs in, from its service account.
     pub async fn in_cluster(name: &str) -> Result<Clusters, K8sError> {
-        let config = kube::Config::incluster().map_err(|e| K8sError::Config(format!("in-cluster: {e}")))?;
-        let client = Client::try_from(config).map_err(|e| K8sError::Config(format!("in-cluster: {e}")))?;
+        let config =
+            kube::Config::incluster().map_err(|e| K8sError::Config(format!("in-cluster: {e}")))?;
+        let client =
+            Client::try_from(config).map_err(|e| K8sError::Config(format!("in-cluster: {e}")))?;
         Ok(Clusters::new(vec![Cluster::start(name, client)]))
     }
 
@@ -229,7 +240,10 @@ impl Clusters {
     }
 
     pub fn get(&self, name: &str) -> Result<&Arc<Cluster>, K8sError> {
-        self.clusters.iter().find(|c| c.name == name).ok_or_else(|| K8sError::UnknownCluster(name.to_string()))
+        self.clusters
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| K8sError::UnknownCluster(name.to_string()))
     }
 
     /// `name` if given (it must exist), else every cluster.

@@ -29,7 +29,8 @@ pub fn parse_since(text: &str, max_window_minutes: u64) -> Result<i64, K8sError>
     }
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: i64 = number.parse().map_err(|_| bad("must be a number and a unit (s, m, h, d), e.g. 15m"))?;
+    let number: i64 =
+        number.parse().map_err(|_| bad("must be a number and a unit (s, m, h, d), e.g. 15m"))?;
     let unit_seconds = match unit {
         "s" => 1,
         "m" => 60,
@@ -37,10 +38,16 @@ pub fn parse_since(text: &str, max_window_minutes: u64) -> Result<i64, K8sError>
         "d" => 86_400,
         _ => return Err(bad("the unit must be s, m, h or d")),
     };
-    let seconds = number.checked_mul(unit_seconds).filter(|s| *s > 0).ok_or_else(|| bad("must be more than zero"))?;
+    let seconds = number
+        .checked_mul(unit_seconds)
+        .filter(|s| *s > 0)
+        .ok_or_else(|| bad("must be more than zero"))?;
     let max = max_window_minutes as i64 * 60;
     if seconds > max {
-        return Err(bad(&format!("the platform keeps log views to the last {}", super::model::age(max))));
+        return Err(bad(&format!(
+            "the platform keeps log views to the last {}",
+            super::model::age(max)
+        )));
     }
     Ok(seconds)
 }
@@ -62,11 +69,14 @@ impl LogFilter {
             return Ok(LogFilter::Contains(text.to_string()));
         }
         // Bounded: a pattern cannot make the server build a huge automaton.
-        regex::RegexBuilder::new(text)
-            .size_limit(1 << 20)
-            .build()
-            .map(LogFilter::Matches)
-            .map_err(|e| K8sError::BadRequest(format!("filter {text:?} is not a valid regular expression: {}", last_line(&e.to_string()))))
+        regex::RegexBuilder::new(text).size_limit(1 << 20).build().map(LogFilter::Matches).map_err(
+            |e| {
+                K8sError::BadRequest(format!(
+                    "filter {text:?} is not a valid regular expression: {}",
+                    last_line(&e.to_string())
+                ))
+            },
+        )
     }
 
     pub fn keeps(&self, line: &str) -> bool {
@@ -107,14 +117,28 @@ pub struct LogPlan {
 }
 
 impl LogPlan {
-    pub fn new(clusters: &Clusters, workloads: &Workloads, options: &LogOptions, limits: &LogLimits) -> Result<LogPlan, K8sError> {
+    pub fn new(
+        clusters: &Clusters,
+        workloads: &Workloads,
+        options: &LogOptions,
+        limits: &LogLimits,
+    ) -> Result<LogPlan, K8sError> {
         let selector = Selector::parse(&workloads.label_selector)?;
         if selector.is_empty() {
-            return Err(K8sError::BadRequest("the service's label selector is empty: it would match every pod".into()));
+            return Err(K8sError::BadRequest(
+                "the service's label selector is empty: it would match every pod".into(),
+            ));
         }
-        let cluster = if options.cluster.is_empty() { workloads.cluster.as_str() } else { options.cluster.as_str() };
+        let cluster = if options.cluster.is_empty() {
+            workloads.cluster.as_str()
+        } else {
+            options.cluster.as_str()
+        };
         if !workloads.cluster.is_empty() && cluster != workloads.cluster {
-            return Err(K8sError::BadRequest(format!("the service runs on cluster {:?} only", workloads.cluster)));
+            return Err(K8sError::BadRequest(format!(
+                "the service runs on cluster {:?} only",
+                workloads.cluster
+            )));
         }
         let since_seconds = if options.since.is_empty() {
             limits.max_window_minutes as i64 * 60
@@ -123,7 +147,10 @@ impl LogPlan {
         };
         let max_lines = limits.max_lines.max(1);
         if options.tail > max_lines {
-            return Err(K8sError::BadRequest(format!("tail {}: the platform allows at most {max_lines} lines", options.tail)));
+            return Err(K8sError::BadRequest(format!(
+                "tail {}: the platform allows at most {max_lines} lines",
+                options.tail
+            )));
         }
         let tail = if options.tail == 0 { max_lines } else { options.tail };
         Ok(LogPlan {
@@ -167,12 +194,22 @@ impl LogPlan {
             }
         }
         if !self.deployment.is_empty() && !any_deployment {
-            return Err(K8sError::NotFound(format!("the service has no deployment named {:?}", self.deployment)));
+            return Err(K8sError::NotFound(format!(
+                "the service has no deployment named {:?}",
+                self.deployment
+            )));
         }
-        if !self.container.is_empty() && !containers_seen.is_empty() && !containers_seen.contains(&self.container) {
+        if !self.container.is_empty()
+            && !containers_seen.is_empty()
+            && !containers_seen.contains(&self.container)
+        {
             let mut names: Vec<_> = containers_seen.into_iter().collect();
             names.sort();
-            return Err(K8sError::BadRequest(format!("no pod has a container named {:?}; choose one of: {}", self.container, names.join(", "))));
+            return Err(K8sError::BadRequest(format!(
+                "no pod has a container named {:?}; choose one of: {}",
+                self.container,
+                names.join(", ")
+            )));
         }
         Ok(targets)
     }
@@ -221,7 +258,11 @@ fn split_timestamp(line: &str) -> (Option<Timestamp>, &str) {
     }
 }
 
-async fn read_one(client: kube::Client, target: &Target, params: LogParams) -> Result<Vec<(Timestamp, LogLine)>, kube::Error> {
+async fn read_one(
+    client: kube::Client,
+    target: &Target,
+    params: LogParams,
+) -> Result<Vec<(Timestamp, LogLine)>, kube::Error> {
     let api: Api<Pod> = Api::namespaced(client, &target.namespace);
     let params = LogParams { container: Some(target.container.clone()), ..params };
     let text = api.logs(&target.pod, &params).await?;
@@ -230,7 +271,15 @@ async fn read_one(client: kube::Client, target: &Target, params: LogParams) -> R
         .map(|raw| {
             let (time, text) = split_timestamp(raw);
             let time = time.unwrap_or(Timestamp::UNIX_EPOCH);
-            (time, LogLine { time: time.to_string(), pod: target.pod.clone(), container: target.container.clone(), text: text.to_string() })
+            (
+                time,
+                LogLine {
+                    time: time.to_string(),
+                    pod: target.pod.clone(),
+                    container: target.container.clone(),
+                    text: text.to_string(),
+                },
+            )
         })
         .collect())
 }
@@ -244,7 +293,8 @@ fn describe(error: &kube::Error) -> String {
     };
     tracing::info!(code = status.code, reason = %status.reason, message = %status.message, "the cluster refused a log read");
     match status.code {
-        400 => "the container has no log to read (it has not started, or has no previous run)".to_string(),
+        400 => "the container has no log to read (it has not started, or has no previous run)"
+            .to_string(),
         401 => "the cluster refused the console's credential".to_string(),
         403 => "the console may not read this container's log".to_string(),
         404 => "the pod or container is gone".to_string(),
@@ -291,7 +341,12 @@ pub async fn fetch(plan: &LogPlan) -> Result<LogResult, K8sError> {
             Err(error) => {
                 failures += 1;
                 tracing::debug!(%error, pod = %target.pod, "log read failed");
-                result.notes.push(format!("{}/{}: {}", target.pod, target.container, describe(&error)));
+                result.notes.push(format!(
+                    "{}/{}: {}",
+                    target.pod,
+                    target.container,
+                    describe(&error)
+                ));
             }
         }
     }
@@ -309,14 +364,16 @@ pub async fn fetch(plan: &LogPlan) -> Result<LogResult, K8sError> {
     });
     let fit = within.count();
     if skip + fit < merged.len() {
-        result.notes.push(format!("older lines are left out: one read keeps at most {} MiB of text", READ_BYTES >> 20));
+        result.notes.push(format!(
+            "older lines are left out: one read keeps at most {} MiB of text",
+            READ_BYTES >> 20
+        ));
         skip = merged.len() - fit;
     }
     result.lines = merged.into_iter().skip(skip).map(|(_, l)| l).collect();
     result.notes.sort();
     Ok(result)
 }
-
 
 /// Follows every container live until `tx` closes: first the merged recent lines, then new lines
 /// as they are written. Pods that appear (a rollout) join; pods that go leave; a container that
@@ -357,12 +414,19 @@ pub async fn follow(plan: LogPlan, tx: mpsc::Sender<LogLine>) -> Result<(), K8sE
             let running = streams.get(&target).is_some_and(|t| !t.is_finished());
             if !running {
                 let since = seen.lock().expect("seen").get(&target).copied().unwrap_or(started);
-                let task = tokio::spawn(stream_one(plan.clone(), target.clone(), since, seen.clone(), tx.clone()));
+                let task = tokio::spawn(stream_one(
+                    plan.clone(),
+                    target.clone(),
+                    since,
+                    seen.clone(),
+                    tx.clone(),
+                ));
                 streams.insert(target, task);
             }
         }
         // Re-plan when the caches change (a pod came or went) or every two seconds (a stream ended).
-        let changed = futures_util::future::select_all(changes.iter_mut().map(|c| Box::pin(c.changed())));
+        let changed =
+            futures_util::future::select_all(changes.iter_mut().map(|c| Box::pin(c.changed())));
         tokio::select! {
             _ = tx.closed() => break,
             _ = changed => tokio::time::sleep(Duration::from_millis(300)).await,
@@ -375,10 +439,17 @@ pub async fn follow(plan: LogPlan, tx: mpsc::Sender<LogLine>) -> Result<(), K8sE
     Ok(())
 }
 
-async fn stream_one(plan: Arc<LogPlan>, target: Target, since: Timestamp, seen: Arc<Mutex<HashMap<Target, Timestamp>>>, tx: mpsc::Sender<LogLine>) {
+async fn stream_one(
+    plan: Arc<LogPlan>,
+    target: Target,
+    since: Timestamp,
+    seen: Arc<Mutex<HashMap<Target, Timestamp>>>,
+    tx: mpsc::Sender<LogLine>,
+) {
     let Some(client) = plan.client(&target.cluster) else { return };
     let api: Api<Pod> = Api::namespaced(client, &target.namespace);
-    let params = LogParams { container: Some(target.container.clone()), ..plan.params(true, Some(since)) };
+    let params =
+        LogParams { container: Some(target.container.clone()), ..plan.params(true, Some(since)) };
     let reader = match api.log_stream(&target.pod, &params).await {
         Ok(reader) => reader,
         Err(error) => {
@@ -403,7 +474,12 @@ async fn stream_one(plan: Arc<LogPlan>, target: Target, since: Timestamp, seen: 
         if !plan.filter.keeps(text) {
             continue;
         }
-        let line = LogLine { time: time.to_string(), pod: target.pod.clone(), container: target.container.clone(), text: text.to_string() };
+        let line = LogLine {
+            time: time.to_string(),
+            pod: target.pod.clone(),
+            container: target.container.clone(),
+            text: text.to_string(),
+        };
         if tx.send(line).await.is_err() {
             return;
         }
@@ -418,13 +494,29 @@ mod tests {
     #[test]
     fn api_refusals_become_fixed_texts() {
         let status = |code: u16, message: &str| {
-            kube::Error::Api(Box::new(serde_json::from_value(serde_json::json!({"code": code, "message": message, "reason": "x"})).unwrap()))
+            kube::Error::Api(Box::new(
+                serde_json::from_value(
+                    serde_json::json!({"code": code, "message": message, "reason": "x"}),
+                )
+                .unwrap(),
+            ))
         };
         let secret = "pods \"api-7f9\" is forbidden: User \"system:serviceaccount:console:reader\" cannot get resource on node ip-10-0-3-7";
-        for (code, expected) in [(400, "no log to read"), (403, "may not read"), (404, "gone"), (503, "busy or failing"), (418, "HTTP 418")] {
+        for (code, expected) in [
+            (400, "no log to read"),
+            (403, "may not read"),
+            (404, "gone"),
+            (503, "busy or failing"),
+            (418, "HTTP 418"),
+        ] {
             let text = describe(&status(code, secret));
             assert!(text.contains(expected), "{code}: {text}");
-            assert!(!text.contains("serviceaccount") && !text.contains("10-0-3-7") && !text.contains("api-7f9"), "{text}");
+            assert!(
+                !text.contains("serviceaccount")
+                    && !text.contains("10-0-3-7")
+                    && !text.contains("api-7f9"),
+                "{text}"
+            );
         }
     }
 

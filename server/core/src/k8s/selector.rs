@@ -36,7 +36,8 @@ fn valid_key(key: &str) -> bool {
 }
 
 fn valid_value(value: &str) -> bool {
-    value.len() <= 63 && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    value.len() <= 63
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Splits on commas that are not inside a `( … )` value set.
@@ -70,7 +71,9 @@ impl Selector {
                 Requirement::DoesNotExist(key.trim().to_string())
             } else if let Some((key, value)) = part.split_once("!=") {
                 Requirement::NotEquals(key.trim().into(), value.trim().into())
-            } else if let Some((key, value)) = part.split_once("==").or_else(|| part.split_once('=')) {
+            } else if let Some((key, value)) =
+                part.split_once("==").or_else(|| part.split_once('='))
+            {
                 Requirement::Equals(key.trim().into(), value.trim().into())
             } else if let Some((key, set, negated)) = set_requirement(part) {
                 let values: Vec<String> = set.split(',').map(|v| v.trim().to_string()).collect();

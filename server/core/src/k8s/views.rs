@@ -18,10 +18,16 @@ fn seconds_since(t: Option<Timestamp>, now: Timestamp) -> i64 {
 }
 
 /// The service's workloads on each cluster it maps to.
-pub fn service_workloads(clusters: &Clusters, service: &str, workloads: &Workloads) -> Result<ServiceWorkloads, K8sError> {
+pub fn service_workloads(
+    clusters: &Clusters,
+    service: &str,
+    workloads: &Workloads,
+) -> Result<ServiceWorkloads, K8sError> {
     let selector = Selector::parse(&workloads.label_selector)?;
     if selector.is_empty() {
-        return Err(K8sError::BadRequest(format!("service {service:?} has an empty label selector: it would match every workload")));
+        return Err(K8sError::BadRequest(format!(
+            "service {service:?} has an empty label selector: it would match every workload"
+        )));
     }
     let picked = clusters.pick(&workloads.cluster)?;
     let now = Timestamp::now();
@@ -43,8 +49,13 @@ pub fn service_workloads(clusters: &Clusters, service: &str, workloads: &Workloa
 /// Deployments in one of `namespaces` (comma-separated; none: no deployment) whose labels match
 /// `selector`, by namespace and name. Never every namespace: anyone who can deploy anywhere
 /// could otherwise put pods and log lines into another squad's views.
-pub fn matching_deployments(cluster: &Cluster, namespaces: &str, selector: &Selector) -> Vec<Arc<DeploymentInfo>> {
-    let allowed: Vec<&str> = namespaces.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+pub fn matching_deployments(
+    cluster: &Cluster,
+    namespaces: &str,
+    selector: &Selector,
+) -> Vec<Arc<DeploymentInfo>> {
+    let allowed: Vec<&str> =
+        namespaces.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
     let mut found = cluster
         .deployments
         .filter(|d| allowed.contains(&d.namespace.as_str()) && selector.matches(&d.labels));
@@ -70,11 +81,22 @@ pub fn deployment_pods(cluster: &Cluster, deployment: &DeploymentInfo) -> Vec<Ar
 pub fn rollout(d: &DeploymentInfo) -> Rollout {
     let progressing = d.progressing.clone().unwrap_or_default();
     if d.progressing.is_some() && progressing.status == "False" {
-        return Rollout { state: RolloutState::Failed, reason: progressing.reason, message: progressing.message };
+        return Rollout {
+            state: RolloutState::Failed,
+            reason: progressing.reason,
+            message: progressing.message,
+        };
     }
-    let complete = d.observed_generation >= d.generation && d.updated >= d.desired && d.replicas <= d.updated && d.available >= d.updated;
+    let complete = d.observed_generation >= d.generation
+        && d.updated >= d.desired
+        && d.replicas <= d.updated
+        && d.available >= d.updated;
     if complete {
-        Rollout { state: RolloutState::Complete, reason: progressing.reason, message: progressing.message }
+        Rollout {
+            state: RolloutState::Complete,
+            reason: progressing.reason,
+            message: progressing.message,
+        }
     } else {
         let message = if d.updated < d.desired {
             format!("{} of {} updated replicas are available", d.updated, d.desired)
@@ -131,15 +153,24 @@ pub fn deployment_view(cluster: &Cluster, d: &DeploymentInfo, now: Timestamp) ->
         })
         .collect();
     revisions.sort_by(|a, b| b.revision.cmp(&a.revision));
-    let set_revision: BTreeMap<&str, u64> = sets.iter().map(|rs| (rs.name.as_str(), rs.revision)).collect();
+    let set_revision: BTreeMap<&str, u64> =
+        sets.iter().map(|rs| (rs.name.as_str(), rs.revision)).collect();
     let pods = deployment_pods(cluster, d);
     let pod_views = pods
         .iter()
-        .map(|p| PodView { revision: set_revision.get(p.replica_set.as_str()).copied().unwrap_or(0), ..pod_view(p, now) })
+        .map(|p| PodView {
+            revision: set_revision.get(p.replica_set.as_str()).copied().unwrap_or(0),
+            ..pod_view(p, now)
+        })
         .collect();
     // Events about the deployment, its replica sets and its pods.
     let about = |kind: &str, name: &str| -> Vec<Arc<EventInfo>> {
-        cluster.events.children_of(&(d.namespace.clone(), name.to_string())).into_iter().filter(|e| e.kind == kind).collect()
+        cluster
+            .events
+            .children_of(&(d.namespace.clone(), name.to_string()))
+            .into_iter()
+            .filter(|e| e.kind == kind)
+            .collect()
     };
     let mut events: Vec<Arc<EventInfo>> = about("Deployment", &d.name);
     for rs in &sets {
@@ -169,9 +200,19 @@ pub fn deployment_view(cluster: &Cluster, d: &DeploymentInfo, now: Timestamp) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, DeploymentSpec, DeploymentStatus};
+    use k8s_openapi::api::apps::v1::{
+        Deployment, DeploymentCondition, DeploymentSpec, DeploymentStatus,
+    };
 
-    fn deployment(generation: i64, observed: i64, desired: i32, total: i32, updated: i32, available: i32, progressing: (&str, &str)) -> Deployment {
+    fn deployment(
+        generation: i64,
+        observed: i64,
+        desired: i32,
+        total: i32,
+        updated: i32,
+        available: i32,
+        progressing: (&str, &str),
+    ) -> Deployment {
         let mut d = Deployment {
             spec: DeploymentSpec { replicas: Some(desired), ..Default::default() },
             status: Some(DeploymentStatus {
@@ -193,8 +234,24 @@ mod tests {
         d
     }
 
-    fn info(generation: i64, observed: i64, desired: i32, total: i32, updated: i32, available: i32, progressing: (&str, &str)) -> DeploymentInfo {
-        DeploymentInfo::from(&deployment(generation, observed, desired, total, updated, available, progressing))
+    fn info(
+        generation: i64,
+        observed: i64,
+        desired: i32,
+        total: i32,
+        updated: i32,
+        available: i32,
+        progressing: (&str, &str),
+    ) -> DeploymentInfo {
+        DeploymentInfo::from(&deployment(
+            generation,
+            observed,
+            desired,
+            total,
+            updated,
+            available,
+            progressing,
+        ))
     }
 
     #[test]
@@ -204,10 +261,16 @@ mod tests {
         let not_observed = rollout(&info(3, 2, 3, 3, 3, 3, ("True", "ReplicaSetUpdated")));
         assert_eq!(not_observed.state, RolloutState::Progressing);
         let updating = rollout(&info(2, 2, 3, 4, 1, 3, ("True", "ReplicaSetUpdated")));
-        assert_eq!((updating.state, updating.message.as_str()), (RolloutState::Progressing, "1 of 3 updated replicas are available"));
+        assert_eq!(
+            (updating.state, updating.message.as_str()),
+            (RolloutState::Progressing, "1 of 3 updated replicas are available")
+        );
         let old_left = rollout(&info(2, 2, 3, 4, 3, 3, ("True", "ReplicaSetUpdated")));
         assert_eq!(old_left.message, "1 old replicas are pending termination");
         let stalled = rollout(&info(2, 2, 3, 4, 1, 3, ("False", "ProgressDeadlineExceeded")));
-        assert_eq!((stalled.state, stalled.reason.as_str()), (RolloutState::Failed, "ProgressDeadlineExceeded"));
+        assert_eq!(
+            (stalled.state, stalled.reason.as_str()),
+            (RolloutState::Failed, "ProgressDeadlineExceeded")
+        );
     }
 }

@@ -5,9 +5,9 @@
 #[cfg(feature = "server")]
 pub mod guard;
 #[cfg(feature = "server")]
-pub mod run;
-#[cfg(feature = "server")]
 pub mod replicas;
+#[cfg(feature = "server")]
+pub mod run;
 #[cfg(feature = "server")]
 pub mod schema;
 
@@ -90,7 +90,12 @@ pub struct ReplicaSummary {
 
 impl From<&Replica> for ReplicaSummary {
     fn from(r: &Replica) -> Self {
-        ReplicaSummary { id: r.id.clone(), name: r.name.clone(), engine: r.engine, extra_functions: r.extra_functions.clone() }
+        ReplicaSummary {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            engine: r.engine,
+            extra_functions: r.extra_functions.clone(),
+        }
     }
 }
 

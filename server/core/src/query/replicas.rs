@@ -3,12 +3,11 @@
 
 use super::run::{self, Cancel, Limits, RunError};
 use super::{AuditEntry, Engine, QueryResult, Replica};
+use crate::audit::{self, Event};
 use crate::catalog::Tier;
 use crate::defaults::PlatformDefaults;
-use crate::audit::{self, Event};
 use crate::store::{Store, StoreError};
 use std::time::{Duration, Instant};
-
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicaError {
@@ -38,14 +37,25 @@ fn engine_from(s: &str) -> Engine {
 
 impl Replica {
     pub fn validate(&self) -> Result<(), String> {
-        if self.id.is_empty() || !self.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            return Err(format!("replica id {:?} must be lower-case letters, digits and '-'", self.id));
+        if self.id.is_empty()
+            || !self.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(format!(
+                "replica id {:?} must be lower-case letters, digits and '-'",
+                self.id
+            ));
         }
-        if let Some(bad) = self.extra_functions.iter().find(|f| f.is_empty() || !f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')) {
+        if let Some(bad) = self
+            .extra_functions
+            .iter()
+            .find(|f| f.is_empty() || !f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        {
             return Err(format!("{bad:?} is not a function name (letters, digits and '_')"));
         }
         let scheme_ok = match self.engine {
-            Engine::Postgres => self.url.starts_with("postgres://") || self.url.starts_with("postgresql://"),
+            Engine::Postgres => {
+                self.url.starts_with("postgres://") || self.url.starts_with("postgresql://")
+            }
             Engine::Mysql => self.url.starts_with("mysql://") || self.url.starts_with("mariadb://"),
             Engine::Sqlite => self.url.starts_with("sqlite:"),
         };
@@ -54,7 +64,9 @@ impl Replica {
         }
         if let Ok(url) = url::Url::parse(&self.url) {
             if url.password().is_some() {
-                return Err("put the password in an environment variable or file, not in the URL".into());
+                return Err(
+                    "put the password in an environment variable or file, not in the URL".into()
+                );
             }
         }
         self.query_parameters_allowed()?;
@@ -74,14 +86,21 @@ impl Replica {
                 Engine::Sqlite => &["mode", "immutable"],
             };
             if !allowed.contains(&key) {
-                return Err(format!("the URL parameter {key:?} is not allowed here; allowed: {}", allowed.join(", ")));
+                return Err(format!(
+                    "the URL parameter {key:?} is not allowed here; allowed: {}",
+                    allowed.join(", ")
+                ));
             }
             if self.engine == Engine::Sqlite && key == "mode" && value != "ro" {
                 return Err("a SQLite replica opens read-only: mode may only be ro".into());
             }
             if matches!(key, "sslrootcert" | "ssl-ca") {
-                let decoded = url::form_urlencoded::parse(pair.as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default();
-                inside_credentials_dir(&decoded).map_err(|dir| format!("{key} must name a file inside {dir}"))?;
+                let decoded = url::form_urlencoded::parse(pair.as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                inside_credentials_dir(&decoded)
+                    .map_err(|dir| format!("{key} must name a file inside {dir}"))?;
             }
         }
         Ok(())
@@ -91,12 +110,17 @@ impl Replica {
     /// credentials directory: never the console's own secrets, nor any file the process can read.
     fn credential_source_allowed(&self) -> Result<(), String> {
         let env = &self.credential_env;
-        if !env.is_empty() && (!env.starts_with(CREDENTIAL_ENV_PREFIX) || env.len() == CREDENTIAL_ENV_PREFIX.len()) {
-            return Err(format!("a credential variable must be named {CREDENTIAL_ENV_PREFIX}…; {env} is not"));
+        if !env.is_empty()
+            && (!env.starts_with(CREDENTIAL_ENV_PREFIX) || env.len() == CREDENTIAL_ENV_PREFIX.len())
+        {
+            return Err(format!(
+                "a credential variable must be named {CREDENTIAL_ENV_PREFIX}…; {env} is not"
+            ));
         }
         if !self.credential_file.is_empty() {
-            inside_credentials_dir(&self.credential_file)
-                .map_err(|dir| format!("a credential file must be inside {dir}; {} is not", self.credential_file))?;
+            inside_credentials_dir(&self.credential_file).map_err(|dir| {
+                format!("a credential file must be inside {dir}; {} is not", self.credential_file)
+            })?;
         }
         Ok(())
     }
@@ -105,18 +129,27 @@ impl Replica {
     pub fn connect_url(&self) -> Result<String, String> {
         // Again here: a replica stored before the rule must not read outside its lane either.
         self.credential_source_allowed()?;
-        let secret = if !self.credential_env.is_empty() {
-            Some(std::env::var(&self.credential_env).map_err(|_| format!("environment variable {} is not set", self.credential_env))?)
-        } else if !self.credential_file.is_empty() {
-            Some(std::fs::read_to_string(&self.credential_file).map_err(|e| format!("cannot read the credential file: {e}"))?.trim().to_string())
-        } else {
-            None
-        };
+        let secret =
+            if !self.credential_env.is_empty() {
+                Some(std::env::var(&self.credential_env).map_err(|_| {
+                    format!("environment variable {} is not set", self.credential_env)
+                })?)
+            } else if !self.credential_file.is_empty() {
+                Some(
+                    std::fs::read_to_string(&self.credential_file)
+                        .map_err(|e| format!("cannot read the credential file: {e}"))?
+                        .trim()
+                        .to_string(),
+                )
+            } else {
+                None
+            };
         match secret {
             None => Ok(self.url.clone()),
             Some(secret) => {
                 let mut url = url::Url::parse(&self.url).map_err(|e| e.to_string())?;
-                url.set_password(Some(&secret)).map_err(|_| "this URL cannot carry a password".to_string())?;
+                url.set_password(Some(&secret))
+                    .map_err(|_| "this URL cannot carry a password".to_string())?;
                 Ok(url.to_string())
             }
         }
@@ -127,11 +160,19 @@ impl Replica {
     /// closed, never open.
     pub fn limits(&self, tier: Tier, defaults: &PlatformDefaults) -> Limits {
         let tier_limits = defaults.query_limits(tier).cloned().unwrap_or_else(|| {
-            tracing::warn!(tier = tier.number(), "no query limits for the tier; the strictest built-in ones apply");
-            PlatformDefaults::default().query_limits(Tier::ALL[0]).cloned().expect("built-in tier-1 limits")
+            tracing::warn!(
+                tier = tier.number(),
+                "no query limits for the tier; the strictest built-in ones apply"
+            );
+            PlatformDefaults::default()
+                .query_limits(Tier::ALL[0])
+                .cloned()
+                .expect("built-in tier-1 limits")
         });
         Limits {
-            statement_timeout: Duration::from_millis(self.statement_timeout_ms.unwrap_or(tier_limits.statement_timeout_ms)),
+            statement_timeout: Duration::from_millis(
+                self.statement_timeout_ms.unwrap_or(tier_limits.statement_timeout_ms),
+            ),
             row_cap: self.row_cap.unwrap_or(tier_limits.row_cap) as usize,
             masks: self.masks.clone().unwrap_or(tier_limits.masks),
             allowed_schemas: self.allowed_schemas.clone(),
@@ -141,9 +182,37 @@ impl Replica {
     }
 }
 
-type ReplicaRow = (String, String, String, String, String, String, String, Option<i64>, Option<i64>, Option<String>, Option<String>, Option<String>);
+type ReplicaRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
-fn from_row((id, service, name, engine, url, credential_env, credential_file, timeout, cap, masks, schemas, functions): ReplicaRow) -> Replica {
+fn from_row(
+    (
+        id,
+        service,
+        name,
+        engine,
+        url,
+        credential_env,
+        credential_file,
+        timeout,
+        cap,
+        masks,
+        schemas,
+        functions,
+    ): ReplicaRow,
+) -> Replica {
     Replica {
         id,
         service,
@@ -166,8 +235,12 @@ const COLUMNS: &str =
 pub async fn register(store: &Store, replica: &Replica, by: &str) -> Result<(), ReplicaError> {
     replica.validate().map_err(ReplicaError::Invalid)?;
     // The console's own store holds sessions and tokens: never a replica, whatever the URL's spelling.
-    if store.location().is_some() && store.location() == crate::store::database_location(&replica.url).as_deref() {
-        return Err(ReplicaError::Invalid("the URL names the console's own store, which cannot be a replica".into()));
+    if store.location().is_some()
+        && store.location() == crate::store::database_location(&replica.url).as_deref()
+    {
+        return Err(ReplicaError::Invalid(
+            "the URL names the console's own store, which cannot be a replica".into(),
+        ));
     }
     let done = sqlx::query(
         "INSERT INTO replicas (id, service, name, engine, url, credential_env, credential_file, statement_timeout_ms, row_cap, masks, created_by, created_at, allowed_schemas, extra_functions)
@@ -191,33 +264,38 @@ pub async fn register(store: &Store, replica: &Replica, by: &str) -> Result<(), 
     .await
     .map_err(StoreError::from)?;
     if done.rows_affected() == 0 {
-        return Err(ReplicaError::Invalid(format!("a replica with id {:?} already exists", replica.id)));
+        return Err(ReplicaError::Invalid(format!(
+            "a replica with id {:?} already exists",
+            replica.id
+        )));
     }
     Ok(())
 }
 
 pub async fn for_service(store: &Store, service: &str) -> Result<Vec<Replica>, StoreError> {
-    let rows: Vec<ReplicaRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM replicas WHERE service = $1 ORDER BY name"))
-        .bind(service)
-        .fetch_all(store.pool())
-        .await?;
+    let rows: Vec<ReplicaRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM replicas WHERE service = $1 ORDER BY name"))
+            .bind(service)
+            .fetch_all(store.pool())
+            .await?;
     Ok(rows.into_iter().map(from_row).collect())
 }
 
 pub async fn get(store: &Store, id: &str) -> Result<Option<Replica>, StoreError> {
-    let row: Option<ReplicaRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM replicas WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(store.pool())
-        .await?;
+    let row: Option<ReplicaRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM replicas WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(store.pool())
+            .await?;
     Ok(row.map(from_row))
 }
-
 
 /// How an attempt's outcome reads in the audit: outcome, detail, rows, bytes.
 fn described(outcome: &Result<QueryResult, RunError>) -> (&'static str, String, i64, i64) {
     match outcome {
         Ok(r) => {
-            let mut notes: Vec<String> = r.probed.iter().map(|c| format!("existence check on {c}")).collect();
+            let mut notes: Vec<String> =
+                r.probed.iter().map(|c| format!("existence check on {c}")).collect();
             if r.truncated {
                 notes.push("stopped at the row cap".into());
             }
@@ -271,7 +349,12 @@ pub async fn audit(
 }
 
 /// Records that `login` was throttled on `replica`: once per user and minute.
-pub async fn throttled(store: &Store, login: &str, replica: &Replica, why: &str) -> Result<(), StoreError> {
+pub async fn throttled(
+    store: &Store,
+    login: &str,
+    replica: &Replica,
+    why: &str,
+) -> Result<(), StoreError> {
     let event = Event {
         kind: audit::QUERY_THROTTLED,
         attempt: audit::attempt_id(),
@@ -287,7 +370,11 @@ pub async fn throttled(store: &Store, login: &str, replica: &Replica, why: &str)
 
 /// Newest first, one entry per attempt; `login` narrows to one user (their history). An
 /// attempt whose only event is `started` is running, or its console died: it shows as started.
-pub async fn audit_log(store: &Store, login: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+pub async fn audit_log(
+    store: &Store,
+    login: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, StoreError> {
     let rows: Vec<(i64, i64, String, String, String, String, String, String, i64, i64)> = sqlx::query_as(
         "SELECT e.id, e.at, e.actor, e.entity, e.target,
                 CASE WHEN e.sql_text <> '' THEN e.sql_text
@@ -306,13 +393,11 @@ pub async fn audit_log(store: &Store, login: Option<&str>, limit: i64) -> Result
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, at, login, service, replica, sql, outcome, reason, rows, duration_ms)| AuditEntry {
-            id, at, login, service, replica, sql, outcome, reason, rows, duration_ms,
+        .map(|(id, at, login, service, replica, sql, outcome, reason, rows, duration_ms)| {
+            AuditEntry { id, at, login, service, replica, sql, outcome, reason, rows, duration_ms }
         })
         .collect())
 }
-
-
 
 /// Runs `sql` on `replica` for `login` under the service's limits, and audits the attempt.
 pub async fn query(
@@ -338,8 +423,23 @@ pub async fn query_cancellable(
     let defaults = crate::defaults::repo::current(store).await?.1;
     let limits = replica.limits(tier, &defaults);
     let attempt = audit::attempt_id();
-    let event = |kind| Event { kind, attempt: attempt.clone(), actor: login.into(), entity: replica.service.clone(), target: replica.id.clone(), ..Event::default() };
-    audit::append(store, &Event { outcome: "started".into(), sql_text: audited_sql(sql), ..event(audit::QUERY_STARTED) }).await?;
+    let event = |kind| Event {
+        kind,
+        attempt: attempt.clone(),
+        actor: login.into(),
+        entity: replica.service.clone(),
+        target: replica.id.clone(),
+        ..Event::default()
+    };
+    audit::append(
+        store,
+        &Event {
+            outcome: "started".into(),
+            sql_text: audited_sql(sql),
+            ..event(audit::QUERY_STARTED)
+        },
+    )
+    .await?;
     let started = Instant::now();
     let outcome = match replica.connect_url() {
         Ok(url) => run::run_cancellable(replica.engine, &url, sql, &limits, cancel).await,
@@ -348,7 +448,9 @@ pub async fn query_cancellable(
     let duration_ms = started.elapsed().as_millis() as i64;
     let end = if cancel.is_abandoned() {
         let detail = match &outcome {
-            Err(RunError::CancelUnconfirmed) => "the client went away; cancel unconfirmed by the replica".to_string(),
+            Err(RunError::CancelUnconfirmed) => {
+                "the client went away; cancel unconfirmed by the replica".to_string()
+            }
             Err(RunError::Cancelled) => "the client went away; stopped on the replica".to_string(),
             Err(e) => format!("the client went away; {e}"),
             Ok(_) => "the client went away; the query had finished".to_string(),
@@ -356,7 +458,14 @@ pub async fn query_cancellable(
         Event { outcome: "abandoned".into(), detail, duration_ms, ..event(audit::QUERY_ABANDONED) }
     } else {
         let (result, detail, rows, bytes) = described(&outcome);
-        Event { outcome: result.into(), detail, rows, bytes, duration_ms, ..event(audit::QUERY_FINISHED) }
+        Event {
+            outcome: result.into(),
+            detail,
+            rows,
+            bytes,
+            duration_ms,
+            ..event(audit::QUERY_FINISHED)
+        }
     };
     audit::append(store, &end).await?;
     Ok(outcome)
@@ -375,7 +484,8 @@ pub async fn query_holding(
     slot: crate::limiter::Lease,
 ) -> Result<Result<QueryResult, RunError>, StoreError> {
     let cancel = slot.cancel.clone();
-    let (store, login, replica, sql) = (store.clone(), login.to_string(), replica.clone(), sql.to_string());
+    let (store, login, replica, sql) =
+        (store.clone(), login.to_string(), replica.clone(), sql.to_string());
     // The spawned task records the attempt: it carries the API token the caller acts through.
     let task = tokio::spawn(audit::through_token(audit::current_token(), async move {
         let outcome = query_cancellable(&store, &login, &replica, tier, &sql, &slot.cancel).await;
@@ -423,12 +533,22 @@ mod tests {
     fn limits_come_from_the_tier_and_fail_closed() {
         let mut defaults = PlatformDefaults::default();
         let tier2 = defaults.query.iter_mut().find(|q| q.tier == 2).unwrap();
-        (tier2.row_cap, tier2.statement_timeout_ms, tier2.masks) = (37, 4321, vec!["*iban*".into()]);
+        (tier2.row_cap, tier2.statement_timeout_ms, tier2.masks) =
+            (37, 4321, vec!["*iban*".into()]);
         let plain = replica("sqlite://x.db", Engine::Sqlite);
         let limits = plain.limits(Tier::new(2).unwrap(), &defaults);
-        assert_eq!((limits.row_cap, limits.statement_timeout, limits.masks.clone()), (37, Duration::from_millis(4321), vec!["*iban*".to_string()]));
+        assert_eq!(
+            (limits.row_cap, limits.statement_timeout, limits.masks.clone()),
+            (37, Duration::from_millis(4321), vec!["*iban*".to_string()])
+        );
         let own = Replica { row_cap: Some(7), masks: Some(vec!["name".into()]), ..plain.clone() };
-        assert_eq!((own.limits(Tier::new(2).unwrap(), &defaults).row_cap, own.limits(Tier::new(2).unwrap(), &defaults).masks), (7, vec!["name".to_string()]));
+        assert_eq!(
+            (
+                own.limits(Tier::new(2).unwrap(), &defaults).row_cap,
+                own.limits(Tier::new(2).unwrap(), &defaults).masks
+            ),
+            (7, vec!["name".to_string()])
+        );
 
         defaults.query.retain(|q| q.tier != 3);
         let strictest = PlatformDefaults::default().query_limits(Tier::ALL[0]).cloned().unwrap();
@@ -442,16 +562,35 @@ mod tests {
     fn url_parameters_are_an_allow_list() {
         for (url, engine, why) in [
             ("postgres://ro@db/orders?password=x", Engine::Postgres, "\"password\" is not allowed"),
-            ("postgres://ro@db/orders?options=-c%20statement_timeout%3D0", Engine::Postgres, "\"options\" is not allowed"),
-            ("postgres://ro@db/orders?host=store.internal", Engine::Postgres, "\"host\" is not allowed"),
-            ("postgres://ro@db/orders?sslmode=require&sslrootcert=/etc/passwd", Engine::Postgres, "sslrootcert must name a file inside"),
+            (
+                "postgres://ro@db/orders?options=-c%20statement_timeout%3D0",
+                Engine::Postgres,
+                "\"options\" is not allowed",
+            ),
+            (
+                "postgres://ro@db/orders?host=store.internal",
+                Engine::Postgres,
+                "\"host\" is not allowed",
+            ),
+            (
+                "postgres://ro@db/orders?sslmode=require&sslrootcert=/etc/passwd",
+                Engine::Postgres,
+                "sslrootcert must name a file inside",
+            ),
             ("mysql://ro@db/orders?charset=gbk", Engine::Mysql, "\"charset\" is not allowed"),
             ("sqlite://x.db?mode=rwc", Engine::Sqlite, "mode may only be ro"),
         ] {
             let err = replica(url, engine).validate().unwrap_err();
             assert!(err.contains(why), "{url}: {err}");
         }
-        for (url, engine) in [("postgres://ro@db/orders?sslmode=verify-full&application_name=console", Engine::Postgres), ("mysql://ro@db/orders?ssl-mode=REQUIRED", Engine::Mysql), ("sqlite://x.db?mode=ro", Engine::Sqlite)] {
+        for (url, engine) in [
+            (
+                "postgres://ro@db/orders?sslmode=verify-full&application_name=console",
+                Engine::Postgres,
+            ),
+            ("mysql://ro@db/orders?ssl-mode=REQUIRED", Engine::Mysql),
+            ("sqlite://x.db?mode=ro", Engine::Sqlite),
+        ] {
             replica(url, engine).validate().unwrap_or_else(|e| panic!("{url}: {e}"));
         }
     }
@@ -459,8 +598,14 @@ mod tests {
     #[test]
     fn registrations_are_checked() {
         assert!(replica("postgres://ro@db/orders", Engine::Postgres).validate().is_ok());
-        assert!(replica("postgres://ro:hunter2@db/orders", Engine::Postgres).validate().unwrap_err().contains("not in the URL"));
-        assert!(replica("mysql://db/orders", Engine::Postgres).validate().unwrap_err().contains("does not match"));
+        assert!(replica("postgres://ro:hunter2@db/orders", Engine::Postgres)
+            .validate()
+            .unwrap_err()
+            .contains("not in the URL"));
+        assert!(replica("mysql://db/orders", Engine::Postgres)
+            .validate()
+            .unwrap_err()
+            .contains("does not match"));
         let mut bad = replica("sqlite://x.db", Engine::Sqlite);
         bad.id = "Bad Id".into();
         assert!(bad.validate().is_err());
@@ -483,7 +628,10 @@ mod tests {
         let t1 = r.limits(Tier::new(1).unwrap(), &defaults);
         let t4 = r.limits(Tier::new(4).unwrap(), &defaults);
         assert!(t1.row_cap < t4.row_cap);
-        assert_eq!(t1.row_cap as u64, defaults.query_limits(Tier::new(1).unwrap()).unwrap().row_cap);
+        assert_eq!(
+            t1.row_cap as u64,
+            defaults.query_limits(Tier::new(1).unwrap()).unwrap().row_cap
+        );
         r.row_cap = Some(7);
         assert_eq!(r.limits(Tier::new(1).unwrap(), &defaults).row_cap, 7);
     }
@@ -496,7 +644,9 @@ fn inside_credentials_dir(file: &str) -> Result<(), String> {
     let path = std::path::Path::new(file);
     let lexically_inside = path.is_absolute()
         && path.starts_with(&dir)
-        && path.components().all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_)));
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_)));
     let really_inside = match (path.canonicalize(), dir.canonicalize()) {
         (Ok(file), Ok(dir)) => file.starts_with(dir),
         _ => true,
@@ -514,7 +664,9 @@ pub const CREDENTIAL_ENV_PREFIX: &str = "CONSOLE_REPLICA_";
 /// Where credential files must live: `CONSOLE_REPLICA_CREDENTIALS_DIR`, else
 /// `/etc/console/replica-credentials` (a mounted Kubernetes secret, say).
 pub fn credentials_dir() -> std::path::PathBuf {
-    std::env::var_os("CONSOLE_REPLICA_CREDENTIALS_DIR").map(Into::into).unwrap_or_else(|| "/etc/console/replica-credentials".into())
+    std::env::var_os("CONSOLE_REPLICA_CREDENTIALS_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| "/etc/console/replica-credentials".into())
 }
 
 /// What one connection tells about a replica's credential.
@@ -539,7 +691,8 @@ pub async fn inspect_credential(replica: &Replica) -> Result<CredentialReport, S
     let unreachable = |e: String| format!("the replica cannot be reached: {e}");
     let (powers, warning) = match replica.engine {
         Engine::Postgres => {
-            let options = sqlx::postgres::PgConnectOptions::from_str(&url).map_err(|e| unreachable(e.to_string()))?;
+            let options = sqlx::postgres::PgConnectOptions::from_str(&url)
+                .map_err(|e| unreachable(e.to_string()))?;
             let mut conn = tokio::time::timeout(timeout, options.connect())
                 .await
                 .map_err(|_| unreachable("no answer".into()))?
@@ -571,7 +724,11 @@ pub async fn inspect_credential(replica: &Replica) -> Result<CredentialReport, S
             let allowed = super::guard::functions::Allowed::new(Engine::Postgres, &[]);
             let shadowing: Vec<String> = shadowing
                 .into_iter()
-                .filter(|f| f.rsplit('.').next().is_some_and(|n| allowed.allows(&n.to_lowercase(), super::guard::functions::Callable::Scalar)))
+                .filter(|f| {
+                    f.rsplit('.').next().is_some_and(|n| {
+                        allowed.allows(&n.to_lowercase(), super::guard::functions::Callable::Scalar)
+                    })
+                })
                 .collect();
             let can_write = write.unwrap_or(false);
             let mut warnings: Vec<String> = match (in_recovery, can_write) {
@@ -591,18 +748,27 @@ pub async fn inspect_credential(replica: &Replica) -> Result<CredentialReport, S
                 (program && !superuser, "pg_execute_server_program"),
                 (signal && !superuser, "pg_signal_backend"),
             ];
-            let powers = named.into_iter().filter(|(has, _)| *has).map(|(_, name)| name.to_string()).collect();
+            let powers = named
+                .into_iter()
+                .filter(|(has, _)| *has)
+                .map(|(_, name)| name.to_string())
+                .collect();
             (powers, (!warnings.is_empty()).then(|| warnings.join("; ")))
         }
         Engine::Mysql => {
-            let options = sqlx::mysql::MySqlConnectOptions::from_str(&url).map_err(|e| unreachable(e.to_string()))?;
+            let options = sqlx::mysql::MySqlConnectOptions::from_str(&url)
+                .map_err(|e| unreachable(e.to_string()))?;
             let mut conn = tokio::time::timeout(timeout, options.connect())
                 .await
                 .map_err(|_| unreachable("no answer".into()))?
                 .map_err(|e| unreachable(e.to_string()))?;
-            let grants: Vec<String> = sqlx::query_scalar("SHOW GRANTS").fetch_all(&mut conn).await.map_err(|e| e.to_string())?;
+            let grants: Vec<String> = sqlx::query_scalar("SHOW GRANTS")
+                .fetch_all(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
             let _ = conn.close().await;
-            let writes = ["ALL PRIVILEGES", "INSERT", "UPDATE", "DELETE", "DROP", "ALTER", "CREATE"];
+            let writes =
+                ["ALL PRIVILEGES", "INSERT", "UPDATE", "DELETE", "DROP", "ALTER", "CREATE"];
             let warning = grants
                 .iter()
                 .any(|g| writes.iter().any(|w| g.to_uppercase().contains(w)))
@@ -612,7 +778,12 @@ pub async fn inspect_credential(replica: &Replica) -> Result<CredentialReport, S
         Engine::Sqlite => (vec![], None), // Always opened read-only with query_only.
     };
     let beyond: Vec<&str> = powers.iter().map(String::as_str).filter(|p| *p != "write").collect();
-    let beyond = (!beyond.is_empty()).then(|| format!("this credential can also do what a read replica's should not: {}", beyond.join(", ")));
+    let beyond = (!beyond.is_empty()).then(|| {
+        format!(
+            "this credential can also do what a read replica's should not: {}",
+            beyond.join(", ")
+        )
+    });
     let warning = match (warning, beyond) {
         (Some(w), Some(p)) => Some(format!("{w}; {p}")),
         (w, p) => w.or(p),
@@ -640,7 +811,10 @@ fn mysql_powers(grants: &[String]) -> Vec<String> {
     };
     for grant in grants {
         let upper = grant.to_uppercase();
-        let Some(list) = upper.strip_prefix("GRANT ").and_then(|rest| rest.split(" ON ").next()) else { continue };
+        let Some(list) = upper.strip_prefix("GRANT ").and_then(|rest| rest.split(" ON ").next())
+        else {
+            continue;
+        };
         let global = upper.contains(" ON *.* ");
         for privilege in list.split(',').map(str::trim) {
             match privilege {
@@ -662,4 +836,3 @@ fn mysql_powers(grants: &[String]) -> Vec<String> {
     }
     powers
 }
-

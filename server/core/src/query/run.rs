@@ -12,7 +12,6 @@ use sqlx::{Column, ConnectOptions, Connection, Row, TypeInfo, ValueRef};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-
 /// The safe options in force for one query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
@@ -40,7 +39,9 @@ pub enum RunError {
     #[error("cancelled by the user")]
     Cancelled,
     /// Cancelled, but the replica did not confirm the statement had stopped within the timeout.
-    #[error("cancel unconfirmed: the replica did not confirm the stop within the statement timeout")]
+    #[error(
+        "cancel unconfirmed: the replica did not confirm the stop within the statement timeout"
+    )]
     CancelUnconfirmed,
 }
 
@@ -110,14 +111,12 @@ pub const SQLITE_MAX_COLUMNS: i32 = 256;
 /// `describe`, no extra queries to infer nullability).
 macro_rules! described_columns {
     ($conn:expr, $sql:expr) => {
-        sqlx::Executor::prepare(&mut *$conn, $sql)
-            .await
-            .map(|statement| {
-                sqlx::Statement::columns(&statement)
-                    .iter()
-                    .map(|c| (c.name().to_string(), c.type_info().name().to_string()))
-                    .collect::<Vec<(String, String)>>()
-            })
+        sqlx::Executor::prepare(&mut *$conn, $sql).await.map(|statement| {
+            sqlx::Statement::columns(&statement)
+                .iter()
+                .map(|c| (c.name().to_string(), c.type_info().name().to_string()))
+                .collect::<Vec<(String, String)>>()
+        })
     };
 }
 
@@ -129,7 +128,12 @@ macro_rules! described_columns {
 /// The cut is also where each type gets its text form (docs/repl-types.md): the engine's own
 /// text, except zoned timestamps as ISO 8601 with `Z` (the session is in UTC), MariaDB BIT as a
 /// number and binary strings as hex.
-fn bounded(engine: Engine, sql: &str, columns: &[(String, String)], limit: Option<usize>) -> Result<String, CollectError> {
+fn bounded(
+    engine: Engine,
+    sql: &str,
+    columns: &[(String, String)],
+    limit: Option<usize>,
+) -> Result<String, CollectError> {
     if columns.is_empty() {
         return Ok(sql.to_string());
     }
@@ -148,7 +152,9 @@ fn bounded(engine: Engine, sql: &str, columns: &[(String, String)], limit: Optio
                 .map(|(i, (n, ty))| {
                     let c = format!("q.c{}", i + 1);
                     let text = match ty.as_str() {
-                        "TIMESTAMPTZ" => format!("regexp_replace(to_json({c}) #>> '{{}}', '\\+00:00$', 'Z')"),
+                        "TIMESTAMPTZ" => {
+                            format!("regexp_replace(to_json({c}) #>> '{{}}', '\\+00:00$', 'Z')")
+                        }
                         // inet's text cast adds /32 to a host; its output function does not.
                         "INET" => format!("to_json({c}) #>> '{{}}'"),
                         _ => format!("{c}::text"),
@@ -157,7 +163,11 @@ fn bounded(engine: Engine, sql: &str, columns: &[(String, String)], limit: Optio
                 })
                 .collect();
             let aliases: Vec<String> = (1..=columns.len()).map(|i| format!("c{i}")).collect();
-            format!("SELECT {} FROM (\n{body}\n{limit}) AS q({})", cells.join(", "), aliases.join(", "))
+            format!(
+                "SELECT {} FROM (\n{body}\n{limit}) AS q({})",
+                cells.join(", "),
+                aliases.join(", ")
+            )
         }
         _ => {
             let mut seen = std::collections::HashSet::new();
@@ -173,7 +183,8 @@ fn bounded(engine: Engine, sql: &str, columns: &[(String, String)], limit: Optio
                         "TIMESTAMP" => format!("CONCAT(REPLACE(CAST({c} AS CHAR), ' ', 'T'), 'Z')"),
                         "BIT" => format!("CAST({c} + 0 AS CHAR)"),
                         // MariaDB's JSON is a text blob: hex only for binary strings.
-                        "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" | "GEOMETRY" => {
+                        "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY"
+                        | "VARBINARY" | "GEOMETRY" => {
                             format!("IF(CHARSET({c}) = 'binary', HEX({c}), CAST({c} AS CHAR))")
                         }
                         _ => format!("CAST({c} AS CHAR)"),
@@ -211,20 +222,34 @@ fn glob(pattern: &str, text: &str) -> bool {
 }
 
 /// Checks `sql` with layer 1, then runs it under layers 2–4.
-pub async fn run(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Result<QueryResult, RunError> {
+pub async fn run(
+    engine: Engine,
+    url: &str,
+    sql: &str,
+    limits: &Limits,
+) -> Result<QueryResult, RunError> {
     run_cancellable(engine, url, sql, limits, &Cancel::default()).await
 }
 
 /// Layer 1 alone, against the replica's schema (read again once when the query names something
 /// the cached snapshot does not know).
-pub async fn check(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Result<guard::Checked, RunError> {
+pub async fn check(
+    engine: Engine,
+    url: &str,
+    sql: &str,
+    limits: &Limits,
+) -> Result<guard::Checked, RunError> {
     let allowed = std::sync::Arc::new(Allowed::new(engine, &limits.extra_functions));
-    let (sql, masks): (std::sync::Arc<str>, std::sync::Arc<[String]>) = (sql.into(), limits.masks.as_slice().into());
+    let (sql, masks): (std::sync::Arc<str>, std::sync::Arc<[String]>) =
+        (sql.into(), limits.masks.as_slice().into());
     let mut refreshed = false;
     loop {
         let schema = schema::snapshot(engine, url, limits, refreshed).await?;
         let (sql, masks, allowed) = (sql.clone(), masks.clone(), allowed.clone());
-        let verdict = on_guard_pool(move || guard::check(&sql, &Policy { schema: &schema, masks: &masks, allowed: &allowed })).await?;
+        let verdict = on_guard_pool(move || {
+            guard::check(&sql, &Policy { schema: &schema, masks: &masks, allowed: &allowed })
+        })
+        .await?;
         match verdict {
             Err(refusal) if refusal.unknown_name && !refreshed => refreshed = true,
             other => return Ok(other?),
@@ -242,8 +267,11 @@ pub const GUARD_STACK_BYTES: usize = 256 << 20;
 
 type GuardJob = Box<dyn FnOnce() + Send>;
 
-async fn on_guard_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, RunError> {
-    static QUEUE: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<GuardJob>>> = std::sync::OnceLock::new();
+async fn on_guard_pool<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, RunError> {
+    static QUEUE: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<GuardJob>>> =
+        std::sync::OnceLock::new();
     let queue = QUEUE.get_or_init(|| {
         let (send, receive) = std::sync::mpsc::channel::<GuardJob>();
         let receive = std::sync::Arc::new(std::sync::Mutex::new(receive));
@@ -259,7 +287,9 @@ async fn on_guard_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'sta
                     };
                     match job {
                         // A panic ends that job (its caller is told), not the thread.
-                        Ok(job) => drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))),
+                        Ok(job) => {
+                            drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)))
+                        }
                         Err(_) => return,
                     }
                 })
@@ -282,19 +312,31 @@ async fn on_guard_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'sta
 }
 
 /// [`run`], stoppable through `cancel`.
-pub async fn run_cancellable(engine: Engine, url: &str, sql: &str, limits: &Limits, cancel: &Cancel) -> Result<QueryResult, RunError> {
+pub async fn run_cancellable(
+    engine: Engine,
+    url: &str,
+    sql: &str,
+    limits: &Limits,
+    cancel: &Cancel,
+) -> Result<QueryResult, RunError> {
     let checked = check(engine, url, sql, limits).await?;
     // A SELECT's cells are cut on the replica; `limited`: it has a LIMIT of its own.
     let bound = (checked.kind == guard::ReadKind::Select).then_some(checked.limited);
     // The replica runs the guard's canonical statement, never the text as typed.
     let expected = Expected { masked: &checked.masked, names: &checked.names };
-    let result = run_with_lineage(engine, url, &checked.sql, limits, cancel, expected, bound).await?;
+    let result =
+        run_with_lineage(engine, url, &checked.sql, limits, cancel, expected, bound).await?;
     Ok(QueryResult { probed: checked.probed, ..result })
 }
 
 /// Layers 2–4 alone, masking by column name only (tests use it to prove the database refuses
 /// what the parser let through; the schema panel reads the catalog with it).
-pub async fn run_checked(engine: Engine, url: &str, sql: &str, limits: &Limits) -> Result<QueryResult, RunError> {
+pub async fn run_checked(
+    engine: Engine,
+    url: &str,
+    sql: &str,
+    limits: &Limits,
+) -> Result<QueryResult, RunError> {
     run_with_lineage(engine, url, sql, limits, &Cancel::default(), Expected::default(), None).await
 }
 
@@ -348,11 +390,13 @@ impl CollectError {
     fn into_run_error(self, limits: &Limits) -> RunError {
         match self {
             CollectError::Driver(e) => database_error(e, limits),
-            CollectError::SchemaChanged => RunError::Database("the replica's tables changed while the query was checked; run it again".into()),
+            CollectError::SchemaChanged => RunError::Database(
+                "the replica's tables changed while the query was checked; run it again".into(),
+            ),
             CollectError::Cancelled => RunError::Cancelled,
-            CollectError::DuplicateColumn(name) => {
-                RunError::Database(format!("two result columns are named {name}; give them distinct names with AS"))
-            }
+            CollectError::DuplicateColumn(name) => RunError::Database(format!(
+                "two result columns are named {name}; give them distinct names with AS"
+            )),
         }
     }
 }
@@ -366,14 +410,23 @@ fn database_error(e: sqlx::Error, limits: &Limits) -> RunError {
         return RunError::Unreachable("the connection to the replica failed".into());
     };
     let code = db.code().map(|c| c.to_string()).unwrap_or_default();
-    let number = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().map(|m| m.number()).unwrap_or(0);
+    let number =
+        db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().map(|m| m.number()).unwrap_or(0);
     tracing::info!(code = %code, number, message = %db.message(), "the replica refused a query");
     let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
-    let text = if sqlite { sqlite_error_text(&code, db.message()) } else { server_error_text(&code, number) };
+    let text = if sqlite {
+        sqlite_error_text(&code, db.message())
+    } else {
+        server_error_text(&code, number)
+    };
     match text {
         ErrorText::Timeout => RunError::Timeout(limits.statement_timeout.as_secs_f64()),
         ErrorText::Fixed(t) => RunError::Database(t.to_string()),
-        ErrorText::Coded => RunError::Database(format!("the replica refused the query (error {}{})", code, if number > 0 { format!(", {number}") } else { String::new() })),
+        ErrorText::Coded => RunError::Database(format!(
+            "the replica refused the query (error {}{})",
+            code,
+            if number > 0 { format!(", {number}") } else { String::new() }
+        )),
     }
 }
 
@@ -391,24 +444,46 @@ fn server_error_text(sqlstate: &str, number: u16) -> ErrorText {
     match (number, sqlstate) {
         (1969 | 3024 | 1317, _) | (_, "57014") => Timeout,
         (1792 | 1290 | 1836, _) | (_, "25006") => Fixed(READ_ONLY),
-        (1142 | 1143 | 1227 | 1044 | 1370, _) | (_, "42501") => Fixed("the replica's role lacks a privilege this query needs"),
-        (1146 | 1051, _) | (_, "42P01") => Fixed("a table in the query does not exist on the replica"),
+        (1142 | 1143 | 1227 | 1044 | 1370, _) | (_, "42501") => {
+            Fixed("the replica's role lacks a privilege this query needs")
+        }
+        (1146 | 1051, _) | (_, "42P01") => {
+            Fixed("a table in the query does not exist on the replica")
+        }
         (1054, _) | (_, "42703") => Fixed("a column in the query does not exist on the replica"),
-        (1305 | 1630 | 1582 | 1583, _) | (_, "42883") => Fixed("a function or operator in the query does not exist for these argument types"),
+        (1305 | 1630 | 1582 | 1583, _) | (_, "42883") => {
+            Fixed("a function or operator in the query does not exist for these argument types")
+        }
         (1064 | 1149, _) | (_, "42601") => Fixed("the replica could not parse the query"),
-        (1052, _) | (_, "42702") => Fixed("a column name in the query is ambiguous; qualify it with its table"),
+        (1052, _) | (_, "42702") => {
+            Fixed("a column name in the query is ambiguous; qualify it with its table")
+        }
         (1248, _) => Fixed("every derived table needs an alias"),
         (1222, _) => Fixed("the parts of the set operation have different numbers of columns"),
-        (1055 | 1140, _) | (_, "42803") => Fixed("a selected column must appear in GROUP BY or be used in an aggregate"),
+        (1055 | 1140, _) | (_, "42803") => {
+            Fixed("a selected column must appear in GROUP BY or be used in an aggregate")
+        }
         (1365, _) | (_, "22012") => Fixed("division by zero"),
-        (1292 | 1366 | 1265 | 1406 | 1264 | 3140 | 3141 | 3143 | 3146, _) => Fixed("a value could not be converted to the type the query asks for"),
-        (_, "22P02" | "22007" | "22008" | "22003" | "22004" | "22023" | "2201B" | "22001" | "22021" | "22P05" | "22025") => {
+        (1292 | 1366 | 1265 | 1406 | 1264 | 3140 | 3141 | 3143 | 3146, _) => {
             Fixed("a value could not be converted to the type the query asks for")
         }
-        (_, "42804" | "42846" | "42P18" | "42725") => Fixed("a value has the wrong type where the query uses it"),
-        (_, s) if s.starts_with("53") || s.starts_with("54") => Fixed("the replica ran out of a resource for this query"),
-        (_, s) if s.starts_with("40") => Fixed("the replica ended the transaction (a conflict with replication); run the query again"),
-        (_, s) if s.starts_with("22") => Fixed("a value in the data or the query is out of range for the operation"),
+        (
+            _,
+            "22P02" | "22007" | "22008" | "22003" | "22004" | "22023" | "2201B" | "22001" | "22021"
+            | "22P05" | "22025",
+        ) => Fixed("a value could not be converted to the type the query asks for"),
+        (_, "42804" | "42846" | "42P18" | "42725") => {
+            Fixed("a value has the wrong type where the query uses it")
+        }
+        (_, s) if s.starts_with("53") || s.starts_with("54") => {
+            Fixed("the replica ran out of a resource for this query")
+        }
+        (_, s) if s.starts_with("40") => Fixed(
+            "the replica ended the transaction (a conflict with replication); run the query again",
+        ),
+        (_, s) if s.starts_with("22") => {
+            Fixed("a value in the data or the query is out of range for the operation")
+        }
         _ => Coded,
     }
 }
@@ -419,9 +494,15 @@ fn sqlite_error_text(code: &str, message: &str) -> ErrorText {
     match code.parse::<i32>().unwrap_or(0) & 0xff {
         8 => Fixed(READ_ONLY),
         9 => Timeout,
-        _ if message.starts_with("no such table") => Fixed("a table in the query does not exist on the replica"),
-        _ if message.starts_with("no such column") => Fixed("a column in the query does not exist on the replica"),
-        _ if message.starts_with("no such function") || message.starts_with("wrong number of arguments") => {
+        _ if message.starts_with("no such table") => {
+            Fixed("a table in the query does not exist on the replica")
+        }
+        _ if message.starts_with("no such column") => {
+            Fixed("a column in the query does not exist on the replica")
+        }
+        _ if message.starts_with("no such function")
+            || message.starts_with("wrong number of arguments") =>
+        {
             Fixed("a function or operator in the query does not exist for these argument types")
         }
         _ if message.contains("syntax error") => Fixed("the replica could not parse the query"),
@@ -439,7 +520,12 @@ pub(crate) struct Expected<'a> {
     names: &'a [Option<String>],
 }
 
-async fn collect<R, S>(mut stream: S, limits: &Limits, lineage: Expected<'_>, cell: fn(&R, usize) -> Option<String>) -> Result<Rows, CollectError>
+async fn collect<R, S>(
+    mut stream: S,
+    limits: &Limits,
+    lineage: Expected<'_>,
+    cell: fn(&R, usize) -> Option<String>,
+) -> Result<Rows, CollectError>
 where
     R: Row,
     S: futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin,
@@ -453,13 +539,21 @@ where
         if columns.is_none() {
             let names: Vec<String> = row.columns().iter().map(|c| c.name().to_string()).collect();
             // A column the engine names otherwise than the guard: they disagree about which is which.
-            let misnamed = lineage.names.iter().zip(&names).any(|(expected, got)| expected.as_ref().is_some_and(|e| !e.eq_ignore_ascii_case(got)));
+            let misnamed = lineage.names.iter().zip(&names).any(|(expected, got)| {
+                expected.as_ref().is_some_and(|e| !e.eq_ignore_ascii_case(got))
+            });
             if !lineage.masked.is_empty() && (lineage.masked.len() != names.len() || misnamed) {
                 // The guard counted other columns than the replica returned: mask nothing blind.
                 return Err(CollectError::SchemaChanged);
             }
             // By lineage, and by name as a second belt.
-            masked = names.iter().enumerate().map(|(i, n)| lineage.masked.get(i).copied().unwrap_or(false) || is_masked(n, &limits.masks)).collect();
+            masked = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    lineage.masked.get(i).copied().unwrap_or(false) || is_masked(n, &limits.masks)
+                })
+                .collect();
             columns = Some(names);
         }
         let names = columns.as_ref().expect("set above");
@@ -481,7 +575,11 @@ where
                     }
                     v
                 });
-                if masked[i] { value.map(|_| MASK.to_string()) } else { value }
+                if masked[i] {
+                    value.map(|_| MASK.to_string())
+                } else {
+                    value
+                }
             })
             .collect();
         bytes += values.iter().flatten().map(String::len).sum::<usize>();
@@ -544,7 +642,10 @@ fn sqlite_cell(row: &sqlx::sqlite::SqliteRow, i: usize) -> Option<String> {
     match class.as_str() {
         "INTEGER" => row.try_get::<i64, _>(i).ok().map(|v| v.to_string()),
         "REAL" => row.try_get::<f64, _>(i).ok().map(float_text),
-        "BLOB" => row.try_get::<Vec<u8>, _>(i).ok().map(|b| format!("\\x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())),
+        "BLOB" => row
+            .try_get::<Vec<u8>, _>(i)
+            .ok()
+            .map(|b| format!("\\x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())),
         _ => row.try_get::<String, _>(i).ok().or_else(|| Some(format!("<{class}>"))),
     }
 }
@@ -556,13 +657,29 @@ fn float_text(v: f64) -> String {
     debug.strip_suffix(".0").map(str::to_string).unwrap_or(debug)
 }
 
-async fn postgres(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: Expected<'_>, bound: Option<bool>) -> Result<Rows, RunError> {
-    let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| RunError::Unreachable(e.to_string()))?;
+async fn postgres(
+    url: &str,
+    sql: &str,
+    limits: &Limits,
+    cancel: &Cancel,
+    lineage: Expected<'_>,
+    bound: Option<bool>,
+) -> Result<Rows, RunError> {
+    let options = sqlx::postgres::PgConnectOptions::from_str(url)
+        .map_err(|e| RunError::Unreachable(e.to_string()))?;
     let mut conn = tokio::time::timeout(limits.connect_timeout, options.connect())
         .await
-        .map_err(|_| RunError::Unreachable(format!("no answer within {:.1} s", limits.connect_timeout.as_secs_f64())))?
+        .map_err(|_| {
+            RunError::Unreachable(format!(
+                "no answer within {:.1} s",
+                limits.connect_timeout.as_secs_f64()
+            ))
+        })?
         .map_err(|e| RunError::Unreachable(e.to_string()))?;
-    let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut conn).await.map_err(|e| database_error(e, limits))?;
+    let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| database_error(e, limits))?;
     let work = async {
         sqlx::query("BEGIN TRANSACTION READ ONLY").execute(&mut conn).await?;
         // The guard reads strings as standard SQL; a replica configured otherwise would read
@@ -570,13 +687,22 @@ async fn postgres(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineag
         sqlx::query("SET LOCAL standard_conforming_strings = on").execute(&mut conn).await?;
         // Zoned values render in UTC, whatever the replica's default.
         sqlx::query("SET LOCAL TimeZone = 'UTC'").execute(&mut conn).await?;
-        sqlx::query(&format!("SET LOCAL statement_timeout = {}", limits.statement_timeout.as_millis()))
-            .execute(&mut conn)
-            .await?;
+        sqlx::query(&format!(
+            "SET LOCAL statement_timeout = {}",
+            limits.statement_timeout.as_millis()
+        ))
+        .execute(&mut conn)
+        .await?;
         if !limits.allowed_schemas.is_empty() {
             // Unqualified names resolve only inside the allowed schemas.
-            let path: Vec<String> = limits.allowed_schemas.iter().map(|s| format!("\"{}\"", s.replace('"', "\"\""))).collect();
-            sqlx::query(&format!("SET LOCAL search_path = {}", path.join(", "))).execute(&mut conn).await?;
+            let path: Vec<String> = limits
+                .allowed_schemas
+                .iter()
+                .map(|s| format!("\"{}\"", s.replace('"', "\"\"")))
+                .collect();
+            sqlx::query(&format!("SET LOCAL search_path = {}", path.join(", ")))
+                .execute(&mut conn)
+                .await?;
         }
         // A prepared statement: the server itself refuses more than one command.
         let sql = match bound {
@@ -597,18 +723,36 @@ async fn postgres(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineag
     result.map_err(|e| e.into_run_error(limits))
 }
 
-
-async fn mysql(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: Expected<'_>, bound: Option<bool>) -> Result<Rows, RunError> {
-    let options = sqlx::mysql::MySqlConnectOptions::from_str(url).map_err(|e| RunError::Unreachable(e.to_string()))?;
+async fn mysql(
+    url: &str,
+    sql: &str,
+    limits: &Limits,
+    cancel: &Cancel,
+    lineage: Expected<'_>,
+    bound: Option<bool>,
+) -> Result<Rows, RunError> {
+    let options = sqlx::mysql::MySqlConnectOptions::from_str(url)
+        .map_err(|e| RunError::Unreachable(e.to_string()))?;
     let mut conn = tokio::time::timeout(limits.connect_timeout, options.connect())
         .await
-        .map_err(|_| RunError::Unreachable(format!("no answer within {:.1} s", limits.connect_timeout.as_secs_f64())))?
+        .map_err(|_| {
+            RunError::Unreachable(format!(
+                "no answer within {:.1} s",
+                limits.connect_timeout.as_secs_f64()
+            ))
+        })?
         .map_err(|e| RunError::Unreachable(e.to_string()))?;
-    let backend: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(&mut conn).await.map_err(|e| database_error(e, limits))?;
+    let backend: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| database_error(e, limits))?;
     let work = async {
         let version: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut conn).await?;
         let timeout = if version.contains("MariaDB") {
-            format!("SET SESSION max_statement_time = {:.3}", limits.statement_timeout.as_secs_f64())
+            format!(
+                "SET SESSION max_statement_time = {:.3}",
+                limits.statement_timeout.as_secs_f64()
+            )
         } else {
             format!("SET SESSION max_execution_time = {}", limits.statement_timeout.as_millis())
         };
@@ -619,7 +763,12 @@ async fn mysql(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: 
         sqlx::query("SET SESSION time_zone = '+00:00'").execute(&mut conn).await?;
         sqlx::query("START TRANSACTION READ ONLY").execute(&mut conn).await?;
         let sql = match bound {
-            Some(limited) => bounded(Engine::Mysql, sql, &described_columns!(&mut conn, sql)?, (!limited).then_some(limits.row_cap + 1))?,
+            Some(limited) => bounded(
+                Engine::Mysql,
+                sql,
+                &described_columns!(&mut conn, sql)?,
+                (!limited).then_some(limits.row_cap + 1),
+            )?,
             None => sql.to_string(),
         };
         collect(sqlx::query(&sql).fetch(&mut conn), limits, lineage, mysql_cell).await
@@ -636,7 +785,13 @@ async fn mysql(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: 
     result.map_err(|e| e.into_run_error(limits))
 }
 
-async fn sqlite(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage: Expected<'_>) -> Result<Rows, RunError> {
+async fn sqlite(
+    url: &str,
+    sql: &str,
+    limits: &Limits,
+    cancel: &Cancel,
+    lineage: Expected<'_>,
+) -> Result<Rows, RunError> {
     // Read-only at open, and query_only in the session: SQLite has no READ ONLY transactions.
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
         .map_err(|e| RunError::Unreachable(e.to_string()))?
@@ -652,13 +807,24 @@ async fn sqlite(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage:
         // only lowers a per-connection limit.
         #[allow(unsafe_code)]
         unsafe {
-            libsqlite3_sys::sqlite3_limit(db, libsqlite3_sys::SQLITE_LIMIT_LENGTH, SQLITE_MAX_VALUE);
-            libsqlite3_sys::sqlite3_limit(db, libsqlite3_sys::SQLITE_LIMIT_COLUMN, SQLITE_MAX_COLUMNS);
+            libsqlite3_sys::sqlite3_limit(
+                db,
+                libsqlite3_sys::SQLITE_LIMIT_LENGTH,
+                SQLITE_MAX_VALUE,
+            );
+            libsqlite3_sys::sqlite3_limit(
+                db,
+                libsqlite3_sys::SQLITE_LIMIT_COLUMN,
+                SQLITE_MAX_COLUMNS,
+            );
         }
     }
     // Page cache and temporary tables: small, and on disk rather than in the console's memory.
     for pragma in ["PRAGMA cache_size = -2000", "PRAGMA temp_store = FILE"] {
-        sqlx::query(pragma).execute(&mut conn).await.map_err(|e| RunError::Database(e.to_string()))?;
+        sqlx::query(pragma)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| RunError::Database(e.to_string()))?;
     }
     // SQLite has no statement timeout: a progress handler interrupts the statement from inside
     // the worker thread when the deadline passes or the user cancels.
@@ -676,7 +842,11 @@ async fn sqlite(url: &str, sql: &str, limits: &Limits, cancel: &Cancel, lineage:
     if let Err(CollectError::Driver(e)) = &result {
         if e.to_string().contains("interrupted") {
             drop(conn);
-            return Err(if cancel.is_cancelled() { RunError::Cancelled } else { RunError::Timeout(limits.statement_timeout.as_secs_f64()) });
+            return Err(if cancel.is_cancelled() {
+                RunError::Cancelled
+            } else {
+                RunError::Timeout(limits.statement_timeout.as_secs_f64())
+            });
         }
     }
     let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
@@ -694,16 +864,25 @@ async fn stop_on_replica(engine: Engine, url: &str, backend: i64, limits: &Limit
                 let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
                 let mut conn = options.connect().await?;
                 loop {
-                    let running: Option<String> = sqlx::query_scalar("SELECT state FROM pg_stat_activity WHERE pid = $1")
-                        .bind(backend as i32)
-                        .fetch_optional(&mut conn)
-                        .await?;
-                    if running.as_deref() != Some("active") && running.as_deref() != Some("idle in transaction") {
+                    let running: Option<String> =
+                        sqlx::query_scalar("SELECT state FROM pg_stat_activity WHERE pid = $1")
+                            .bind(backend as i32)
+                            .fetch_optional(&mut conn)
+                            .await?;
+                    if running.as_deref() != Some("active")
+                        && running.as_deref() != Some("idle in transaction")
+                    {
                         return Ok::<bool, sqlx::Error>(true);
                     }
                     // Cancel the statement, then end the session it belonged to (ours, same role).
-                    let _: bool = sqlx::query_scalar("SELECT pg_cancel_backend($1)").bind(backend as i32).fetch_one(&mut conn).await?;
-                    let _: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)").bind(backend as i32).fetch_one(&mut conn).await?;
+                    let _: bool = sqlx::query_scalar("SELECT pg_cancel_backend($1)")
+                        .bind(backend as i32)
+                        .fetch_one(&mut conn)
+                        .await?;
+                    let _: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+                        .bind(backend as i32)
+                        .fetch_one(&mut conn)
+                        .await?;
                     if Instant::now() > deadline {
                         return Ok(false);
                     }
@@ -714,10 +893,12 @@ async fn stop_on_replica(engine: Engine, url: &str, backend: i64, limits: &Limit
                 let options = sqlx::mysql::MySqlConnectOptions::from_str(url)?;
                 let mut conn = options.connect().await?;
                 loop {
-                    let running: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?")
-                        .bind(backend)
-                        .fetch_one(&mut conn)
-                        .await?;
+                    let running: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?",
+                    )
+                    .bind(backend)
+                    .fetch_one(&mut conn)
+                    .await?;
                     if running == 0 {
                         return Ok(true);
                     }
@@ -757,8 +938,12 @@ mod tests {
             let finished = finished.clone();
             checks.push(tokio::spawn(async move {
                 let verdict = on_guard_pool(move || {
-                    let (schema, masks, allowed) = (schema(), masks(), Allowed::new(Engine::Postgres, &[]));
-                    guard::check(&nested_recursive_ctes(10), &Policy { schema: &schema, masks: &masks, allowed: &allowed })
+                    let (schema, masks, allowed) =
+                        (schema(), masks(), Allowed::new(Engine::Postgres, &[]));
+                    guard::check(
+                        &nested_recursive_ctes(10),
+                        &Policy { schema: &schema, masks: &masks, allowed: &allowed },
+                    )
                 })
                 .await
                 .unwrap();
@@ -767,7 +952,11 @@ mod tests {
             }));
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
-        assert_eq!(finished.load(std::sync::atomic::Ordering::SeqCst), 0, "the page's task waited for the guard");
+        assert_eq!(
+            finished.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "the page's task waited for the guard"
+        );
         for check in checks {
             check.await.unwrap();
         }
@@ -777,7 +966,9 @@ mod tests {
     #[test]
     fn masks_match_names_by_pattern() {
         let masks: Vec<String> = ["*password*", "email", "phone*"].map(String::from).to_vec();
-        for masked in ["password", "PASSWORD_HASH", "old_password", "email", "Email", "phone", "phone_number"] {
+        for masked in
+            ["password", "PASSWORD_HASH", "old_password", "email", "Email", "phone", "phone_number"]
+        {
             assert!(is_masked(masked, &masks), "{masked}");
         }
         for open in ["emails", "user_email", "name", "iphone", "pass"] {

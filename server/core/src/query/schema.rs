@@ -41,7 +41,10 @@ impl Schema {
         let key = |s: &str| (s.to_string(), name.to_string());
         match schema {
             Some(s) => self.relations.get_key_value(&key(s)).map(|((s, _), r)| (s.as_str(), r)),
-            None => self.search_path.iter().find_map(|s| self.relations.get(&key(s)).map(|r| (s.as_str(), r))),
+            None => self
+                .search_path
+                .iter()
+                .find_map(|s| self.relations.get(&key(s)).map(|r| (s.as_str(), r))),
         }
     }
 
@@ -51,7 +54,11 @@ impl Schema {
         for (s, t, cols) in tables {
             schema.relations.insert(
                 (s.to_string(), t.to_string()),
-                Relation { columns: cols.iter().map(|c| c.to_string()).collect(), view_definition: None, hidden: vec![] },
+                Relation {
+                    columns: cols.iter().map(|c| c.to_string()).collect(),
+                    view_definition: None,
+                    hidden: vec![],
+                },
             );
             if !schema.search_path.contains(&s.to_string()) {
                 schema.search_path.push(s.to_string());
@@ -62,8 +69,11 @@ impl Schema {
 
     /// Tables and their columns, sorted, for the editor's side panel.
     pub fn tables(&self) -> Vec<(String, Vec<String>)> {
-        let mut out: Vec<(String, Vec<String>)> =
-            self.relations.iter().map(|((s, t), r)| (format!("{s}.{t}"), r.columns.clone())).collect();
+        let mut out: Vec<(String, Vec<String>)> = self
+            .relations
+            .iter()
+            .map(|((s, t), r)| (format!("{s}.{t}"), r.columns.clone()))
+            .collect();
         out.sort();
         out
     }
@@ -72,8 +82,16 @@ impl Schema {
         self.add_column(schema, table, column, view, false);
     }
 
-    fn add_column(&mut self, schema: &str, table: &str, column: &str, view: Option<String>, hidden: bool) {
-        let entry = self.relations.entry((schema.to_lowercase(), table.to_lowercase())).or_default();
+    fn add_column(
+        &mut self,
+        schema: &str,
+        table: &str,
+        column: &str,
+        view: Option<String>,
+        hidden: bool,
+    ) {
+        let entry =
+            self.relations.entry((schema.to_lowercase(), table.to_lowercase())).or_default();
         // As the replica spells it: PostgreSQL compares quoted names by case (the guard folds per engine).
         entry.columns.push(column.to_string());
         if hidden {
@@ -95,7 +113,12 @@ fn cache() -> &'static Mutex<HashMap<Key, (Instant, Arc<Schema>)>> {
 }
 
 /// The replica's schema, from the cache unless it is older than a few seconds or `refresh`.
-pub async fn snapshot(engine: Engine, url: &str, limits: &Limits, refresh: bool) -> Result<Arc<Schema>, RunError> {
+pub async fn snapshot(
+    engine: Engine,
+    url: &str,
+    limits: &Limits,
+    refresh: bool,
+) -> Result<Arc<Schema>, RunError> {
     let key = (engine, url.to_string(), limits.allowed_schemas.clone());
     if !refresh {
         if let Some((at, schema)) = cache().lock().unwrap().get(&key) {
@@ -116,8 +139,12 @@ fn unreachable(e: impl std::fmt::Display) -> RunError {
 async fn load(engine: Engine, url: &str, limits: &Limits) -> Result<Schema, RunError> {
     let within = limits.connect_timeout + limits.statement_timeout;
     let loaded = match engine {
-        Engine::Postgres => tokio::time::timeout(within, load_postgres(url, &limits.allowed_schemas)).await,
-        Engine::Mysql => tokio::time::timeout(within, load_mysql(url, &limits.allowed_schemas)).await,
+        Engine::Postgres => {
+            tokio::time::timeout(within, load_postgres(url, &limits.allowed_schemas)).await
+        }
+        Engine::Mysql => {
+            tokio::time::timeout(within, load_mysql(url, &limits.allowed_schemas)).await
+        }
         Engine::Sqlite => tokio::time::timeout(within, load_sqlite(url)).await,
     };
     loaded.map_err(|_| unreachable("the schema could not be read in time"))?
@@ -127,7 +154,8 @@ async fn load_postgres(url: &str, allowed: &[String]) -> Result<Schema, RunError
     let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(unreachable)?;
     let mut conn = options.connect().await.map_err(unreachable)?;
     let mut schema = Schema::default();
-    let system = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'";
+    let system =
+        "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'";
     let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(&format!(
         "SELECT n.nspname::text, c.relname::text, a.attname::text,
                 CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END
@@ -145,7 +173,10 @@ async fn load_postgres(url: &str, allowed: &[String]) -> Result<Schema, RunError
         schema.add(&s, &t, &c, view);
     }
     schema.search_path = if allowed.is_empty() {
-        sqlx::query_scalar::<_, String>("SELECT unnest(current_schemas(false))::text").fetch_all(&mut conn).await.map_err(unreachable)?
+        sqlx::query_scalar::<_, String>("SELECT unnest(current_schemas(false))::text")
+            .fetch_all(&mut conn)
+            .await
+            .map_err(unreachable)?
     } else {
         allowed.iter().map(|s| s.to_lowercase()).collect()
     };
@@ -173,9 +204,11 @@ async fn load_postgres(url: &str, allowed: &[String]) -> Result<Schema, RunError
 async fn load_mysql(url: &str, allowed: &[String]) -> Result<Schema, RunError> {
     let options = sqlx::mysql::MySqlConnectOptions::from_str(url).map_err(unreachable)?;
     let mut conn = options.connect().await.map_err(unreachable)?;
-    let current: Option<String> = sqlx::query_scalar("SELECT DATABASE()").fetch_one(&mut conn).await.map_err(unreachable)?;
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT DATABASE()").fetch_one(&mut conn).await.map_err(unreachable)?;
     // With no list, only the connection's own database.
-    let schemas: Vec<String> = if allowed.is_empty() { current.iter().cloned().collect() } else { allowed.to_vec() };
+    let schemas: Vec<String> =
+        if allowed.is_empty() { current.iter().cloned().collect() } else { allowed.to_vec() };
     let mut schema = Schema::default();
     for db in &schemas {
         // INVISIBLE columns can be named but `SELECT *` leaves them out: the guard must count alike.
@@ -194,13 +227,18 @@ async fn load_mysql(url: &str, allowed: &[String]) -> Result<Schema, RunError> {
             schema.add_column(&s, &t, &c, view, invisible != 0);
         }
     }
-    schema.search_path = current.filter(|c| schemas.iter().any(|s| s.eq_ignore_ascii_case(c))).map(|c| c.to_lowercase()).into_iter().collect();
+    schema.search_path = current
+        .filter(|c| schemas.iter().any(|s| s.eq_ignore_ascii_case(c)))
+        .map(|c| c.to_lowercase())
+        .into_iter()
+        .collect();
     let _ = conn.close().await;
     Ok(schema)
 }
 
 async fn load_sqlite(url: &str) -> Result<Schema, RunError> {
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(unreachable)?.read_only(true);
+    let options =
+        sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(unreachable)?.read_only(true);
     let mut conn = options.connect().await.map_err(unreachable)?;
     // table_xinfo lists generated columns (part of `*`) and hidden ones (hidden = 1: nameable,
     // not part of `*`), which table_info leaves out.

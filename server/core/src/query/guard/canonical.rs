@@ -37,11 +37,17 @@ pub struct Resolutions {
 }
 
 fn unprintable(what: impl std::fmt::Display) -> Refusal {
-    Refusal::new(format!("{what} is not supported by the query guard; write the query in plain SELECT form"))
+    Refusal::new(format!(
+        "{what} is not supported by the query guard; write the query in plain SELECT form"
+    ))
 }
 
 /// `statement` in the canonical form of `engine`.
-pub fn print(statement: &Statement, engine: Engine, resolved: &Resolutions) -> Result<String, Refusal> {
+pub fn print(
+    statement: &Statement,
+    engine: Engine,
+    resolved: &Resolutions,
+) -> Result<String, Refusal> {
     let mut p = Printer { engine, resolved, out: String::with_capacity(256) };
     p.statement(statement)?;
     Ok(p.out)
@@ -52,15 +58,21 @@ pub fn print(statement: &Statement, engine: Engine, resolved: &Resolutions) -> R
 pub fn verify(text: &str, engine: Engine) -> P {
     let defect = |why: &str| {
         tracing::error!(why, text, "the canonical form of a query did not re-read as printed");
-        Refusal::new("the guard could not restate this query in a form it can vouch for; simplify it")
+        Refusal::new(
+            "the guard could not restate this query in a form it can vouch for; simplify it",
+        )
     };
     let dialect = super::dialect(engine);
-    let tokens = Tokenizer::new(dialect.as_ref(), text).tokenize().map_err(|_| defect("tokenize"))?;
+    let tokens =
+        Tokenizer::new(dialect.as_ref(), text).tokenize().map_err(|_| defect("tokenize"))?;
     for token in &tokens {
         let modelled = match token {
             Token::Whitespace(w) => *w == Whitespace::Space,
             Token::Word(w) => w.value.is_ascii() || w.quote_style.is_some(),
-            Token::Number(..) | Token::SingleQuotedString(_) | Token::NationalStringLiteral(_) | Token::HexStringLiteral(_) => true,
+            Token::Number(..)
+            | Token::SingleQuotedString(_)
+            | Token::NationalStringLiteral(_)
+            | Token::HexStringLiteral(_) => true,
             // Every other quoting form, and whatever the tokenizer could not classify.
             Token::Char(_)
             | Token::Placeholder(_)
@@ -87,7 +99,10 @@ pub fn verify(text: &str, engine: Engine) -> P {
             return Err(defect("token"));
         }
     }
-    let reparsed = Parser::new(dialect.as_ref()).with_tokens(tokens).parse_statements().map_err(|_| defect("parse"))?;
+    let reparsed = Parser::new(dialect.as_ref())
+        .with_tokens(tokens)
+        .parse_statements()
+        .map_err(|_| defect("parse"))?;
     match reparsed.as_slice() {
         [one] if print(one, engine, &Resolutions::default()).as_deref() == Ok(text) => Ok(()),
         _ => Err(defect("fixpoint")),
@@ -118,7 +133,10 @@ impl Printer<'_> {
     fn ident(&mut self, ident: &Ident) -> P {
         let value = match ident.quote_style {
             None if !ident.value.is_ascii() => {
-                return Err(Refusal::new(format!("the unquoted name {} has non-ASCII characters; quote it", ident.value)))
+                return Err(Refusal::new(format!(
+                    "the unquoted name {} has non-ASCII characters; quote it",
+                    ident.value
+                )))
             }
             // PostgreSQL folds unquoted names to lower case; the others compare them as written.
             None if self.engine == Engine::Postgres => ident.value.to_ascii_lowercase(),
@@ -140,7 +158,9 @@ impl Printer<'_> {
             if i > 0 {
                 self.w(".");
             }
-            let Some(ident) = part.as_ident() else { return Err(unprintable(format!("the name {name}"))) };
+            let Some(ident) = part.as_ident() else {
+                return Err(unprintable(format!("the name {name}")));
+            };
             self.ident(ident)?;
         }
         Ok(())
@@ -149,9 +169,13 @@ impl Printer<'_> {
     /// A function or collation name: the allow-list's alphabet, unquoted, lower case.
     fn bare_name(&mut self, name: &ObjectName) -> P {
         for (i, part) in name.0.iter().enumerate() {
-            let Some(ident) = part.as_ident() else { return Err(unprintable(format!("the name {name}"))) };
+            let Some(ident) = part.as_ident() else {
+                return Err(unprintable(format!("the name {name}")));
+            };
             let v = ident.value.to_ascii_lowercase();
-            if v.is_empty() || !v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            if v.is_empty()
+                || !v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
                 return Err(Refusal::new(format!("the name {name} is not a plain name")));
             }
             if i > 0 {
@@ -187,14 +211,20 @@ impl Printer<'_> {
                 self.w("N");
                 self.string(s)
             }
-            Value::HexStringLiteral(h) if !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()) => {
+            Value::HexStringLiteral(h)
+                if !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()) =>
+            {
                 self.w("X'");
                 self.w(h);
                 self.w("'")
             }
             Value::Boolean(b) => self.w(if *b { "TRUE" } else { "FALSE" }),
             Value::Null => self.w("NULL"),
-            Value::Placeholder(_) => return Err(Refusal::new("parameters ($1, ?) are not supported; write the value in the query")),
+            Value::Placeholder(_) => {
+                return Err(Refusal::new(
+                    "parameters ($1, ?) are not supported; write the value in the query",
+                ))
+            }
             other => return Err(unprintable(format!("the literal {other}"))),
         }
         Ok(())
@@ -210,7 +240,11 @@ impl Printer<'_> {
     }
 
     fn operator(&mut self, text: String) -> P {
-        if text.is_empty() || !text.chars().all(|c| c.is_ascii_graphic() || c == ' ') || text.contains("--") || text.contains("/*") {
+        if text.is_empty()
+            || !text.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+            || text.contains("--")
+            || text.contains("/*")
+        {
             return Err(unprintable(format!("the operator {text}")));
         }
         self.w(&text);
@@ -220,8 +254,19 @@ impl Printer<'_> {
     fn statement(&mut self, s: &Statement) -> P {
         match s {
             Statement::Query(q) => self.query(q),
-            Statement::Explain { statement, analyze: false, verbose: false, query_plan: false, estimate: false, format: None, options: None, .. } => {
-                let Statement::Query(q) = &**statement else { return Err(unprintable("EXPLAIN of this statement")) };
+            Statement::Explain {
+                statement,
+                analyze: false,
+                verbose: false,
+                query_plan: false,
+                estimate: false,
+                format: None,
+                options: None,
+                ..
+            } => {
+                let Statement::Query(q) = &**statement else {
+                    return Err(unprintable("EXPLAIN of this statement"));
+                };
                 self.w("EXPLAIN ");
                 self.query(q)
             }
@@ -260,7 +305,10 @@ impl Printer<'_> {
         }
         match &o.filter_position {
             None => Ok(()),
-            Some(ShowStatementFilterPosition::Infix(ShowStatementFilter::Like(p)) | ShowStatementFilterPosition::Suffix(ShowStatementFilter::Like(p))) => {
+            Some(
+                ShowStatementFilterPosition::Infix(ShowStatementFilter::Like(p))
+                | ShowStatementFilterPosition::Suffix(ShowStatementFilter::Like(p)),
+            ) => {
                 self.w(" LIKE ");
                 self.string(p);
                 Ok(())
@@ -333,7 +381,12 @@ impl Printer<'_> {
             }
             self.w(if fetch.with_ties { "ROWS WITH TIES" } else { "ROWS ONLY" });
         }
-        if !q.locks.is_empty() || q.for_clause.is_some() || q.settings.is_some() || q.format_clause.is_some() || !q.pipe_operators.is_empty() {
+        if !q.locks.is_empty()
+            || q.for_clause.is_some()
+            || q.settings.is_some()
+            || q.format_clause.is_some()
+            || !q.pipe_operators.is_empty()
+        {
             return Err(unprintable("this query clause"));
         }
         Ok(())
@@ -518,7 +571,11 @@ impl Printer<'_> {
                         self.w(")");
                     }
                     None => {
-                        let first = name.0.first().and_then(|p| p.as_ident()).map(|i| (i.span.start.line, i.span.start.column));
+                        let first = name
+                            .0
+                            .first()
+                            .and_then(|p| p.as_ident())
+                            .map(|i| (i.span.start.line, i.span.start.column));
                         if let Some(schema) = first.and_then(|at| self.resolved.schemas.get(&at)) {
                             self.ident(&Ident::with_quote('"', schema.as_str()))?;
                             self.w(".");
@@ -544,7 +601,13 @@ impl Printer<'_> {
                 self.w(")");
                 alias
             }
-            TableFactor::UNNEST { alias, array_exprs, with_offset: false, with_offset_alias: None, with_ordinality: false } => {
+            TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_offset_alias: None,
+                with_ordinality: false,
+            } => {
                 self.w("UNNEST(");
                 self.list(array_exprs, |p, e| p.expr(e))?;
                 self.w(")");
@@ -650,7 +713,9 @@ impl Printer<'_> {
                             self.w("SEPARATOR ");
                             self.value(&v.value)?;
                         }
-                        FunctionArgumentClause::IgnoreOrRespectNulls(n) => self.keywords(n.to_string())?,
+                        FunctionArgumentClause::IgnoreOrRespectNulls(n) => {
+                            self.keywords(n.to_string())?
+                        }
                         other => return Err(unprintable(format!("the clause {other}"))),
                     }
                 }
@@ -824,7 +889,9 @@ impl Printer<'_> {
             Expr::IsNotUnknown(x) => self.postfix(x, " IS NOT UNKNOWN"),
             Expr::IsDistinctFrom(a, b) => self.infix(a, " IS DISTINCT FROM ", b),
             Expr::IsNotDistinctFrom(a, b) => self.infix(a, " IS NOT DISTINCT FROM ", b),
-            Expr::AtTimeZone { timestamp, time_zone } => self.infix(timestamp, " AT TIME ZONE ", time_zone),
+            Expr::AtTimeZone { timestamp, time_zone } => {
+                self.infix(timestamp, " AT TIME ZONE ", time_zone)
+            }
             Expr::Ceil { expr, field } | Expr::Floor { expr, field } => {
                 self.w(if matches!(e, Expr::Ceil { .. }) { "CEIL(" } else { "FLOOR(" });
                 self.expr(expr)?;
@@ -1008,7 +1075,9 @@ impl Printer<'_> {
                 self.w("]");
                 Ok(())
             }
-            Expr::Interval(i) if i.leading_precision.is_none() && i.fractional_seconds_precision.is_none() => {
+            Expr::Interval(i)
+                if i.leading_precision.is_none() && i.fractional_seconds_precision.is_none() =>
+            {
                 self.w("INTERVAL ");
                 self.expr(&i.value)?;
                 if let Some(f) = &i.leading_field {
@@ -1021,7 +1090,10 @@ impl Printer<'_> {
                 }
                 Ok(())
             }
-            other => Err(unprintable(format!("the expression form {}", super::lineage::kind_name(other)))),
+            other => Err(unprintable(format!(
+                "the expression form {}",
+                super::lineage::kind_name(other)
+            ))),
         }
     }
 
@@ -1063,7 +1135,9 @@ fn is_plain_number(n: &str) -> bool {
     let whole = parts.next().unwrap_or_default();
     let fraction = parts.next();
     let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    let mantissa_ok = digits(whole) && fraction.is_none_or(digits) && (!whole.is_empty() || fraction.is_some_and(|f| !f.is_empty()));
+    let mantissa_ok = digits(whole)
+        && fraction.is_none_or(digits)
+        && (!whole.is_empty() || fraction.is_some_and(|f| !f.is_empty()));
     let exponent_ok = exponent.is_none_or(|x| {
         let x = x.strip_prefix(['+', '-']).unwrap_or(x);
         !x.is_empty() && digits(x)

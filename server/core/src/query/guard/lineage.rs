@@ -77,7 +77,12 @@ impl<'a> Scope<'a> {
     fn with_outputs(&self, outputs: &[Col]) -> Scope<'a> {
         let mut rels = self.rels.clone();
         rels.push(Rel { name: OUTPUT.into(), ident: None, cols: outputs.to_vec(), opaque: false });
-        Scope { rels, merged_columns: self.merged_columns, merged: self.merged.clone(), outer: self.outer }
+        Scope {
+            rels,
+            merged_columns: self.merged_columns,
+            merged: self.merged.clone(),
+            outer: self.outer,
+        }
     }
 }
 
@@ -112,7 +117,9 @@ fn norm_rel(engine: Engine, ident: &Ident) -> String {
 pub const MAX_EXPRESSION_DEPTH: usize = 500;
 
 fn unsupported(what: impl std::fmt::Display) -> Refusal {
-    Refusal::new(format!("{what} is not supported by the query guard; write the query in plain SELECT form"))
+    Refusal::new(format!(
+        "{what} is not supported by the query guard; write the query in plain SELECT form"
+    ))
 }
 
 /// Most walk steps the analysis of one statement may take: nested recursive CTEs are re-read
@@ -184,7 +191,12 @@ impl<'a> Analyzer<'a> {
     /// What the canonical printer writes beyond the statement (see [`super::canonical`]).
     pub fn resolutions(&self) -> super::canonical::Resolutions {
         super::canonical::Resolutions {
-            columns: self.qualifiers.borrow().iter().filter_map(|(at, q)| q.clone().map(|q| (*at, q))).collect(),
+            columns: self
+                .qualifiers
+                .borrow()
+                .iter()
+                .filter_map(|(at, q)| q.clone().map(|q| (*at, q)))
+                .collect(),
             schemas: self.schemas.borrow().clone(),
         }
     }
@@ -225,7 +237,11 @@ impl<'a> Analyzer<'a> {
         if !q.locks.is_empty() {
             return Err(Refusal::new("locking clauses (FOR UPDATE / FOR SHARE) are not allowed"));
         }
-        if q.for_clause.is_some() || q.settings.is_some() || q.format_clause.is_some() || !q.pipe_operators.is_empty() {
+        if q.for_clause.is_some()
+            || q.settings.is_some()
+            || q.format_clause.is_some()
+            || !q.pipe_operators.is_empty()
+        {
             return Err(unsupported("this query clause"));
         }
         self.step()?;
@@ -253,7 +269,11 @@ impl<'a> Analyzer<'a> {
                 if cte.from.is_some() {
                     return Err(unsupported("CTE ... FROM"));
                 }
-                let cols = if with.recursive { self.recursive_cte(cte, base + i, outer)? } else { self.query_in(&cte.query, outer)? };
+                let cols = if with.recursive {
+                    self.recursive_cte(cte, base + i, outer)?
+                } else {
+                    self.query_in(&cte.query, outer)?
+                };
                 self.ctes[base + i].1 = Some(rename(self.engine(), cols, &cte.alias.columns)?);
             }
         }
@@ -262,7 +282,11 @@ impl<'a> Analyzer<'a> {
             other => {
                 let cols = self.set_expr(other, outer)?;
                 if let Some(order_by) = &q.order_by {
-                    self.order_by(order_by, &Scope { outer, ..Scope::default() }.with_outputs(&cols), &cols)?;
+                    self.order_by(
+                        order_by,
+                        &Scope { outer, ..Scope::default() }.with_outputs(&cols),
+                        &cols,
+                    )?;
                 }
                 cols
             }
@@ -305,9 +329,11 @@ impl<'a> Analyzer<'a> {
         let mut current = rename(self.engine(), seed, &cte.alias.columns)?;
         for _ in 0..=current.len() {
             self.ctes[slot].1 = Some(current.clone());
-            let full = rename(self.engine(), self.query_in(&cte.query, outer)?, &cte.alias.columns)?;
+            let full =
+                rename(self.engine(), self.query_in(&cte.query, outer)?, &cte.alias.columns)?;
             let next = merge(full, &current)?;
-            let stable = next.iter().zip(&current).all(|(a, b)| a.mask.is_some() == b.mask.is_some());
+            let stable =
+                next.iter().zip(&current).all(|(a, b)| a.mask.is_some() == b.mask.is_some());
             current = next;
             if stable {
                 return Ok(current);
@@ -325,9 +351,13 @@ impl<'a> Analyzer<'a> {
                 let right = self.set_expr(right, outer)?;
                 let merged = merge(left, &right)?;
                 // Only UNION ALL appends; the others compare, and SQLite sorts a UNION by all its columns.
-                let appends = matches!(op, SetOperator::Union) && matches!(set_quantifier, SetQuantifier::All);
+                let appends = matches!(op, SetOperator::Union)
+                    && matches!(set_quantifier, SetQuantifier::All);
                 if let (Some(m), false) = (merged.iter().find_map(|c| c.mask.as_deref()), appends) {
-                    return Err(masked_output_ordered(m, &format!("combine results with {op} {set_quantifier}").trim().to_string()));
+                    return Err(masked_output_ordered(
+                        m,
+                        &format!("combine results with {op} {set_quantifier}").trim().to_string(),
+                    ));
                 }
                 Ok(merged)
             }
@@ -341,19 +371,34 @@ impl<'a> Analyzer<'a> {
                     }
                 }
                 // PostgreSQL and SQLite call them column1, column2, …; MariaDB after the first row.
-                let name = |i: usize| if self.engine() == Engine::Mysql { UNNAMED.to_string() } else { format!("column{i}") };
+                let name = |i: usize| {
+                    if self.engine() == Engine::Mysql {
+                        UNNAMED.to_string()
+                    } else {
+                        format!("column{i}")
+                    }
+                };
                 Ok((1..=width).map(|i| Col::named(name(i), None)).collect())
             }
-            SetExpr::Table(_) => Err(Refusal::new("TABLE t is not supported; write SELECT * FROM t")),
+            SetExpr::Table(_) => {
+                Err(Refusal::new("TABLE t is not supported; write SELECT * FROM t"))
+            }
             SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
                 Err(Refusal::new("a data-modifying part is not allowed, even inside WITH"))
             }
         }
     }
 
-    fn select(&mut self, s: &Select, outer: Option<&Scope>, order_by: Option<&OrderBy>) -> R<Vec<Col>> {
+    fn select(
+        &mut self,
+        s: &Select,
+        outer: Option<&Scope>,
+        order_by: Option<&OrderBy>,
+    ) -> R<Vec<Col>> {
         if !s.optimizer_hints.is_empty() {
-            return Err(Refusal::new("optimizer hints (/*+ … */) are not allowed: they can lift the statement timeout"));
+            return Err(Refusal::new(
+                "optimizer hints (/*+ … */) are not allowed: they can lift the statement timeout",
+            ));
         }
         if s.into.is_some() {
             return Err(Refusal::new("SELECT INTO creates a table and is not allowed"));
@@ -400,8 +445,11 @@ impl<'a> Analyzer<'a> {
                 &scope
             };
             match item {
-                SelectItem::UnnamedExpr(e) => cols.push(Col::named(output_name(self.engine(), e), self.projected(e, visible)?)),
-                SelectItem::ExprWithAlias { expr, alias } => cols.push(Col::named(self.col(alias), self.projected(expr, visible)?)),
+                SelectItem::UnnamedExpr(e) => cols
+                    .push(Col::named(output_name(self.engine(), e), self.projected(e, visible)?)),
+                SelectItem::ExprWithAlias { expr, alias } => {
+                    cols.push(Col::named(self.col(alias), self.projected(expr, visible)?))
+                }
                 SelectItem::Wildcard(options) => {
                     no_wildcard_options(options)?;
                     if scope.merged_columns {
@@ -415,13 +463,28 @@ impl<'a> Analyzer<'a> {
                     if scope.rels.iter().any(|r| r.opaque) {
                         return Err(Refusal::new("SELECT * over unnest cannot be counted (an array of rows has the row's columns); name the columns"));
                     }
-                    cols.extend(scope.rels.iter().flat_map(|r| r.cols.iter().filter(|c| !c.hidden).cloned()));
+                    cols.extend(
+                        scope
+                            .rels
+                            .iter()
+                            .flat_map(|r| r.cols.iter().filter(|c| !c.hidden).cloned()),
+                    );
                 }
-                SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(name), options) => {
+                SelectItem::QualifiedWildcard(
+                    SelectItemQualifiedWildcardKind::ObjectName(name),
+                    options,
+                ) => {
                     no_wildcard_options(options)?;
-                    let rel = name.0.last().and_then(|p| p.as_ident()).map(|i| self.rel(i)).unwrap_or_default();
+                    let rel = name
+                        .0
+                        .last()
+                        .and_then(|p| p.as_ident())
+                        .map(|i| self.rel(i))
+                        .unwrap_or_default();
                     if name.0.len() != 1 {
-                        return Err(unsupported(format!("{name}.*; write the table's name or alias alone")));
+                        return Err(unsupported(format!(
+                            "{name}.*; write the table's name or alias alone"
+                        )));
                     }
                     match scope.rels.iter().find(|r| r.name == rel && !r.is_output()) {
                         Some(r) if r.opaque => {
@@ -464,8 +527,16 @@ impl<'a> Analyzer<'a> {
         // before outer ones; elsewhere they see the FROM columns only.
         let sqlite = self.engine() == Engine::Sqlite;
         for (on, visible) in ons {
-            self.charge(scope.rels[visible.clone()].iter().map(|r| r.cols.len()).sum::<usize>() + cols.len());
-            let mut at_join = Scope { rels: scope.rels[visible].to_vec(), merged_columns: scope.merged_columns, merged: scope.merged.clone(), outer: scope.outer };
+            self.charge(
+                scope.rels[visible.clone()].iter().map(|r| r.cols.len()).sum::<usize>()
+                    + cols.len(),
+            );
+            let mut at_join = Scope {
+                rels: scope.rels[visible].to_vec(),
+                merged_columns: scope.merged_columns,
+                merged: scope.merged.clone(),
+                outer: scope.outer,
+            };
             if sqlite {
                 at_join = at_join.with_outputs(&cols);
             }
@@ -527,15 +598,28 @@ impl<'a> Analyzer<'a> {
         // Engines read `(1)`, `+1`, `1 COLLATE x` or a constant expression as a position, or
         // not, each its own way: with a masked output, a key must name a column.
         let position = matches!(e, Expr::Value(ValueWithSpan { value: Value::Number(n, _), .. }) if n.bytes().all(|b| b.is_ascii_digit()));
-        if let (Some(m), false) = (outputs.iter().find_map(|c| c.mask.as_deref()), position || mentions_column(e)) {
-            return Err(masked_output_ordered(m, &format!("order, group or pick DISTINCT ON by {e}")));
+        if let (Some(m), false) =
+            (outputs.iter().find_map(|c| c.mask.as_deref()), position || mentions_column(e))
+        {
+            return Err(masked_output_ordered(
+                m,
+                &format!("order, group or pick DISTINCT ON by {e}"),
+            ));
         }
         if let Expr::Value(ValueWithSpan { value: Value::Number(n, _), .. }) = e {
             // A position past the output is an error on most engines; MariaDB reads it modulo 2^32.
-            return match n.parse::<usize>().ok().and_then(|i| i.checked_sub(1)).and_then(|i| outputs.get(i)) {
+            return match n
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| i.checked_sub(1))
+                .and_then(|i| outputs.get(i))
+            {
                 Some(Col { mask: Some(m), .. }) => Err(masked_use(m)),
                 Some(_) => Ok(()),
-                None if position => Err(Refusal::new(format!("the position {n} is not a column of the output (1 to {})", outputs.len()))),
+                None if position => Err(Refusal::new(format!(
+                    "the position {n} is not a column of the output (1 to {})",
+                    outputs.len()
+                ))),
                 None => self.clean(e, named),
             };
         }
@@ -545,7 +629,12 @@ impl<'a> Analyzer<'a> {
     /// `ons`: each ON condition with the relations it sees (a range of `scope.rels`), read after
     /// the projection. PostgreSQL and MariaDB let an ON see only the relations of its own join
     /// tree, not the FROM items before a comma; SQLite lets it see every relation to its left.
-    fn table_with_joins<'q>(&mut self, twj: &'q TableWithJoins, scope: &mut Scope, ons: &mut Vec<(&'q Expr, std::ops::Range<usize>)>) -> R<()> {
+    fn table_with_joins<'q>(
+        &mut self,
+        twj: &'q TableWithJoins,
+        scope: &mut Scope,
+        ons: &mut Vec<(&'q Expr, std::ops::Range<usize>)>,
+    ) -> R<()> {
         let first = if self.engine() == Engine::Sqlite { 0 } else { scope.rels.len() };
         self.table_factor(&twj.relation, scope, ons)?;
         for join in &twj.joins {
@@ -571,9 +660,20 @@ impl<'a> Analyzer<'a> {
                 JoinConstraint::Using(names) => {
                     scope.merged_columns = true;
                     for name in names {
-                        let col = name.0.last().and_then(|p| p.as_ident()).map(|i| self.col(i)).unwrap_or_default();
+                        let col = name
+                            .0
+                            .last()
+                            .and_then(|p| p.as_ident())
+                            .map(|i| self.col(i))
+                            .unwrap_or_default();
                         self.charge(scope.rels.iter().map(|r| r.cols.len() + 1).sum());
-                        if let Some(m) = scope.rels.iter().flat_map(|r| &r.cols).filter(|c| c.name == col).find_map(|c| c.mask.clone()) {
+                        if let Some(m) = scope
+                            .rels
+                            .iter()
+                            .flat_map(|r| &r.cols)
+                            .filter(|c| c.name == col)
+                            .find_map(|c| c.mask.clone())
+                        {
                             return Err(masked_use(&m));
                         }
                         scope.merged.push(col);
@@ -585,11 +685,17 @@ impl<'a> Analyzer<'a> {
                     let mut shared = Vec::new();
                     for col in right.iter().flat_map(|r| &r.cols) {
                         self.charge(left.iter().map(|r| r.cols.len() + 1).sum());
-                        let same: Vec<&Col> = left.iter().flat_map(|r| &r.cols).filter(|c| c.name == col.name).collect();
+                        let same: Vec<&Col> = left
+                            .iter()
+                            .flat_map(|r| &r.cols)
+                            .filter(|c| c.name == col.name)
+                            .collect();
                         if same.is_empty() {
                             continue;
                         }
-                        if let Some(m) = same.iter().find_map(|c| c.mask.clone()).or_else(|| col.mask.clone()) {
+                        if let Some(m) =
+                            same.iter().find_map(|c| c.mask.clone()).or_else(|| col.mask.clone())
+                        {
                             return Err(masked_use(&m));
                         }
                         shared.push(col.name.clone());
@@ -601,11 +707,33 @@ impl<'a> Analyzer<'a> {
         Ok(())
     }
 
-    fn table_factor<'q>(&mut self, factor: &'q TableFactor, scope: &mut Scope, ons: &mut Vec<(&'q Expr, std::ops::Range<usize>)>) -> R<()> {
+    fn table_factor<'q>(
+        &mut self,
+        factor: &'q TableFactor,
+        scope: &mut Scope,
+        ons: &mut Vec<(&'q Expr, std::ops::Range<usize>)>,
+    ) -> R<()> {
         self.step()?;
         let (ident, cols, alias) = match factor {
-            TableFactor::Table { name, alias, args, with_hints, version, with_ordinality, partitions, json_path, sample, .. } => {
-                if !with_hints.is_empty() || version.is_some() || *with_ordinality || !partitions.is_empty() || json_path.is_some() || sample.is_some() {
+            TableFactor::Table {
+                name,
+                alias,
+                args,
+                with_hints,
+                version,
+                with_ordinality,
+                partitions,
+                json_path,
+                sample,
+                ..
+            } => {
+                if !with_hints.is_empty()
+                    || version.is_some()
+                    || *with_ordinality
+                    || !partitions.is_empty()
+                    || json_path.is_some()
+                    || sample.is_some()
+                {
                     return Err(unsupported(format!("this form of table reference ({name})")));
                 }
                 match args {
@@ -645,7 +773,9 @@ impl<'a> Analyzer<'a> {
             }
             TableFactor::UNNEST { alias, array_exprs, with_offset, with_ordinality, .. } => {
                 if *with_offset || *with_ordinality || array_exprs.len() != 1 {
-                    return Err(unsupported("UNNEST of several arrays, WITH OFFSET or WITH ORDINALITY"));
+                    return Err(unsupported(
+                        "UNNEST of several arrays, WITH OFFSET or WITH ORDINALITY",
+                    ));
                 }
                 for e in array_exprs {
                     self.clean(e, scope)?;
@@ -653,7 +783,9 @@ impl<'a> Analyzer<'a> {
                 let rows = !array_exprs.iter().all(scalar_array);
                 return self.push_function(scope, "unnest".into(), alias, rows);
             }
-            TableFactor::NestedJoin { table_with_joins, alias: None } => return self.table_with_joins(table_with_joins, scope, ons),
+            TableFactor::NestedJoin { table_with_joins, alias: None } => {
+                return self.table_with_joins(table_with_joins, scope, ons)
+            }
             other => return Err(unsupported(format!("the FROM item {}", kind_name(other)))),
         };
         let (ident, cols) = match alias {
@@ -668,23 +800,42 @@ impl<'a> Analyzer<'a> {
     /// An alias list longer than the function's columns is refused: it would name columns the
     /// engine does not have, and hide outer columns of the same name.
     /// `rows`: its arguments may be arrays of rows (anything but an ARRAY[…] of literals).
-    fn push_function(&mut self, scope: &mut Scope, fname: String, alias: &Option<TableAlias>, rows: bool) -> R<()> {
+    fn push_function(
+        &mut self,
+        scope: &mut Scope,
+        fname: String,
+        alias: &Option<TableAlias>,
+        rows: bool,
+    ) -> R<()> {
         let known: &[&str] = match (self.engine(), fname.as_str()) {
             // With the hidden columns a reference may name too.
-            (Engine::Sqlite, "json_each" | "json_tree") => &["key", "value", "type", "atom", "id", "parent", "fullkey", "path", "json", "root"],
-            (_, "json_each" | "jsonb_each" | "json_each_text" | "jsonb_each_text") => &["key", "value"],
+            (Engine::Sqlite, "json_each" | "json_tree") => {
+                &["key", "value", "type", "atom", "id", "parent", "fullkey", "path", "json", "root"]
+            }
+            (_, "json_each" | "jsonb_each" | "json_each_text" | "jsonb_each_text") => {
+                &["key", "value"]
+            }
             // Named after their output parameter, whatever the alias.
-            (Engine::Postgres, "json_array_elements" | "jsonb_array_elements" | "json_array_elements_text" | "jsonb_array_elements_text") => &["value"],
+            (
+                Engine::Postgres,
+                "json_array_elements"
+                | "jsonb_array_elements"
+                | "json_array_elements_text"
+                | "jsonb_array_elements_text",
+            ) => &["value"],
             _ => &[],
         };
         let rel = alias.as_ref().map(|a| self.rel(&a.name)).unwrap_or_else(|| fname.clone());
-        let ident = Some(alias.as_ref().map(|a| a.name.clone()).unwrap_or_else(|| Ident::new(&fname)));
+        let ident =
+            Some(alias.as_ref().map(|a| a.name.clone()).unwrap_or_else(|| Ident::new(&fname)));
         let aliases = alias.as_ref().map(|a| a.columns.as_slice()).unwrap_or_default();
         // Record functions return the columns their definition list declares, all from the argument.
         let record = matches!(fname.as_str(), "json_to_recordset" | "jsonb_to_recordset");
         let cols: Vec<Col> = if record {
             if aliases.is_empty() {
-                return Err(Refusal::new(format!("{fname} needs a column definition list: AS r(a int, b text)")));
+                return Err(Refusal::new(format!(
+                    "{fname} needs a column definition list: AS r(a int, b text)"
+                )));
             }
             aliases.iter().map(|a| Col::named(self.col(&a.name), None)).collect()
         } else if known.is_empty() {
@@ -692,10 +843,21 @@ impl<'a> Analyzer<'a> {
             vec![Col::named(rel.clone(), None)]
         } else {
             // SQLite's json_each/json_tree: `json` and `root` are hidden columns.
-            known.iter().map(|n| Col { name: n.to_string(), mask: None, hidden: matches!(*n, "json" | "root") }).collect()
+            known
+                .iter()
+                .map(|n| Col {
+                    name: n.to_string(),
+                    mask: None,
+                    hidden: matches!(*n, "json" | "root"),
+                })
+                .collect()
         };
         if aliases.len() > cols.len() {
-            return Err(Refusal::new(format!("{fname} returns {} column(s); the alias list names {}", cols.len(), aliases.len())));
+            return Err(Refusal::new(format!(
+                "{fname} returns {} column(s); the alias list names {}",
+                cols.len(),
+                aliases.len()
+            )));
         }
         let cols = rename(self.engine(), cols, aliases)?;
         // PostgreSQL's unnest of an array of rows returns the row's columns, whatever the guard counts.
@@ -706,7 +868,11 @@ impl<'a> Analyzer<'a> {
 
     /// A table, view or CTE named in FROM, with the lineage of its columns.
     fn relation(&mut self, name: &ObjectName) -> R<Vec<Col>> {
-        let idents: Vec<&Ident> = name.0.iter().map(|p| p.as_ident().ok_or_else(|| unsupported(format!("the table name {name}")))).collect::<R<_>>()?;
+        let idents: Vec<&Ident> = name
+            .0
+            .iter()
+            .map(|p| p.as_ident().ok_or_else(|| unsupported(format!("the table name {name}"))))
+            .collect::<R<_>>()?;
         // The snapshot's keys are lower case; the engine's own comparison decides CTEs and aliases.
         let lower: Vec<String> = idents.iter().map(|i| i.value.to_lowercase()).collect();
         let (schema_name, table) = match (idents.as_slice(), lower.as_slice()) {
@@ -756,20 +922,32 @@ impl<'a> Analyzer<'a> {
         }
         // A view is read through its own definition, so a masked column it renames stays masked.
         let through = self.view(definition).map_err(|why| {
-            Refusal::new(format!("the view {name} reads a masked column in a way the guard cannot mask ({})", why.reason))
+            Refusal::new(format!(
+                "the view {name} reads a masked column in a way the guard cannot mask ({})",
+                why.reason
+            ))
         })?;
         if through.len() != base.len() {
-            return Err(Refusal::new(format!("the view {name} could not be checked: its columns do not match its definition")));
+            return Err(Refusal::new(format!(
+                "the view {name} could not be checked: its columns do not match its definition"
+            )));
         }
-        Ok(base.into_iter().zip(through).map(|(b, t)| Col { name: b.name, mask: b.mask.or(t.mask), hidden: b.hidden }).collect())
+        Ok(base
+            .into_iter()
+            .zip(through)
+            .map(|(b, t)| Col { name: b.name, mask: b.mask.or(t.mask), hidden: b.hidden })
+            .collect())
     }
 
     fn view(&mut self, definition: &str) -> R<Vec<Col>> {
         if self.depth > 16 {
             return Err(Refusal::new("views nest too deeply"));
         }
-        let statements = sqlparser::parser::Parser::parse_sql(super::dialect(self.engine()).as_ref(), definition)
-            .map_err(|e| Refusal::new(format!("its definition could not be parsed: {e}")))?;
+        let statements = sqlparser::parser::Parser::parse_sql(
+            super::dialect(self.engine()).as_ref(),
+            definition,
+        )
+        .map_err(|e| Refusal::new(format!("its definition could not be parsed: {e}")))?;
         let query = match statements.first() {
             Some(Statement::Query(q)) => q.clone(),
             Some(Statement::CreateView(create)) => create.query.clone(),
@@ -785,17 +963,32 @@ impl<'a> Analyzer<'a> {
 
     /// A function name checked against the allow-list; returns it unescaped and lower-case.
     fn callable(&self, name: &ObjectName, callable: Callable) -> R<String> {
-        let parts: Vec<&Ident> = name.0.iter().map(|p| p.as_ident().ok_or_else(|| unsupported(format!("the function name {name}")))).collect::<R<_>>()?;
+        let parts: Vec<&Ident> = name
+            .0
+            .iter()
+            .map(|p| p.as_ident().ok_or_else(|| unsupported(format!("the function name {name}"))))
+            .collect::<R<_>>()?;
         let last = match parts.as_slice() {
             [only] => only.value.to_lowercase(),
-            [schema, f] if self.engine() == Engine::Postgres && schema.value.to_lowercase() == "pg_catalog" => f.value.to_lowercase(),
-            _ => return Err(Refusal::new(format!("only built-in functions may be called; {name} is qualified"))),
+            [schema, f]
+                if self.engine() == Engine::Postgres
+                    && schema.value.to_lowercase() == "pg_catalog" =>
+            {
+                f.value.to_lowercase()
+            }
+            _ => {
+                return Err(Refusal::new(format!(
+                    "only built-in functions may be called; {name} is qualified"
+                )))
+            }
         };
         if !self.check_calls {
             return Ok(last);
         }
         if !self.allowed.allows(&last, callable) {
-            return Err(Refusal::new(format!("the function {name} is not on this replica's allow-list")));
+            return Err(Refusal::new(format!(
+                "the function {name} is not on this replica's allow-list"
+            )));
         }
         if self.schema.shadowing_functions.contains(&last) {
             return Err(Refusal::new(format!(
@@ -816,21 +1009,32 @@ impl<'a> Analyzer<'a> {
                 }
             };
             match value {
-                FunctionArgExpr::Expr(e) if counting && is_column_ref(e) => match self.resolve_ref(e, scope) {
-                    Resolved::Unknown => return Err(self.unknown_ref(e)),
-                    _ => {}
-                },
+                FunctionArgExpr::Expr(e) if counting && is_column_ref(e) => {
+                    match self.resolve_ref(e, scope) {
+                        Resolved::Unknown => return Err(self.unknown_ref(e)),
+                        _ => {}
+                    }
+                }
                 FunctionArgExpr::Expr(e) => self.clean(e, scope)?,
                 FunctionArgExpr::Wildcard => {}
                 FunctionArgExpr::QualifiedWildcard(name) => {
-                    let rel = name.0.last().and_then(|p| p.as_ident()).map(|i| self.rel(i)).unwrap_or_default();
+                    let rel = name
+                        .0
+                        .last()
+                        .and_then(|p| p.as_ident())
+                        .map(|i| self.rel(i))
+                        .unwrap_or_default();
                     match find_rel(scope, &rel) {
                         Some(r) => {
                             if let (Some(m), false) = (r.first_masked(), counting) {
                                 return Err(Refusal::new(format!("{name}.* is a whole-row reference to a row with the masked column {m}")));
                             }
                         }
-                        None => return Err(Refusal::unknown(format!("{name}.* names no table of this query"))),
+                        None => {
+                            return Err(Refusal::unknown(format!(
+                                "{name}.* names no table of this query"
+                            )))
+                        }
                     }
                 }
                 other => return Err(unsupported(format!("the argument {other}"))),
@@ -844,12 +1048,14 @@ impl<'a> Analyzer<'a> {
         if !matches!(f.parameters, FunctionArguments::None) || f.uses_odbc_syntax {
             return Err(unsupported(format!("the call {}", f.name)));
         }
-        let counting = counting_allowed && name == "count" && f.filter.is_none() && f.over.is_none();
+        let counting =
+            counting_allowed && name == "count" && f.filter.is_none() && f.over.is_none();
         match &f.args {
             FunctionArguments::None => {}
             FunctionArguments::Subquery(q) => self.value_subquery(q, scope)?,
             FunctionArguments::List(list) => {
-                let distinct = matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct));
+                let distinct =
+                    matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct));
                 self.arguments(&list.args, scope, counting && !distinct)?;
                 for clause in &list.clauses {
                     match clause {
@@ -858,8 +1064,11 @@ impl<'a> Analyzer<'a> {
                                 self.clean(&e.expr, scope)?;
                             }
                         }
-                        FunctionArgumentClause::Where(e) | FunctionArgumentClause::Limit(e) => self.clean(e, scope)?,
-                        FunctionArgumentClause::Separator(_) | FunctionArgumentClause::IgnoreOrRespectNulls(_) => {}
+                        FunctionArgumentClause::Where(e) | FunctionArgumentClause::Limit(e) => {
+                            self.clean(e, scope)?
+                        }
+                        FunctionArgumentClause::Separator(_)
+                        | FunctionArgumentClause::IgnoreOrRespectNulls(_) => {}
                         other => return Err(unsupported(format!("the clause {other}"))),
                     }
                 }
@@ -885,7 +1094,9 @@ impl<'a> Analyzer<'a> {
                 }
                 if let Some(frame) = &spec.window_frame {
                     for bound in std::iter::once(&frame.start_bound).chain(&frame.end_bound) {
-                        if let WindowFrameBound::Preceding(Some(e)) | WindowFrameBound::Following(Some(e)) = bound {
+                        if let WindowFrameBound::Preceding(Some(e))
+                        | WindowFrameBound::Following(Some(e)) = bound
+                        {
                             self.clean(e, scope)?;
                         }
                     }
@@ -903,7 +1114,9 @@ impl<'a> Analyzer<'a> {
             Expr::Nested(inner) => self.projected(inner, scope),
             e if is_column_ref(e) => match self.resolve_ref(e, scope) {
                 Resolved::Column(mask) => Ok(mask),
-                Resolved::WholeRow(Some(m)) => Err(Refusal::new(format!("{e} is a whole-row reference to a row with the masked column {m}"))),
+                Resolved::WholeRow(Some(m)) => Err(Refusal::new(format!(
+                    "{e} is a whole-row reference to a row with the masked column {m}"
+                ))),
                 Resolved::WholeRow(None) => Ok(None),
                 Resolved::Unknown => Err(self.unknown_ref(e)),
             },
@@ -924,14 +1137,23 @@ impl<'a> Analyzer<'a> {
 
     /// A WHERE, HAVING or ON condition: masked columns may appear only as existence checks.
     fn predicate(&mut self, e: &Expr, scope: &Scope) -> R<()> {
-        self.one_level_deeper("conditions", "use IN (…) for long lists", |this| this.predicate_inner(e, scope))
+        self.one_level_deeper("conditions", "use IN (…) for long lists", |this| {
+            this.predicate_inner(e, scope)
+        })
     }
 
     /// Runs `walk` one level deeper into the expression tree, within [`MAX_EXPRESSION_DEPTH`].
-    fn one_level_deeper(&mut self, what: &str, advice: &str, walk: impl FnOnce(&mut Self) -> R<()>) -> R<()> {
+    fn one_level_deeper(
+        &mut self,
+        what: &str,
+        advice: &str,
+        walk: impl FnOnce(&mut Self) -> R<()>,
+    ) -> R<()> {
         self.step()?;
         if self.expression_depth >= MAX_EXPRESSION_DEPTH {
-            return Err(Refusal::new(format!("the query nests {what} more than {MAX_EXPRESSION_DEPTH} deep; {advice}")));
+            return Err(Refusal::new(format!(
+                "the query nests {what} more than {MAX_EXPRESSION_DEPTH} deep; {advice}"
+            )));
         }
         self.expression_depth += 1;
         let result = walk(self);
@@ -945,10 +1167,18 @@ impl<'a> Analyzer<'a> {
                 self.predicate(left, scope)?;
                 return self.predicate(right, scope);
             }
-            Expr::UnaryOp { op: UnaryOperator::Not, expr } | Expr::Nested(expr) => return self.predicate(expr, scope),
-            Expr::BinaryOp { left, op: BinaryOperator::Eq, right } if self.is_literal(right) => self.masked_ref(left, scope),
-            Expr::BinaryOp { left, op: BinaryOperator::Eq, right } if self.is_literal(left) => self.masked_ref(right, scope),
-            Expr::InList { expr, list, .. } if list.iter().all(|x| self.is_literal(x)) => self.masked_ref(expr, scope),
+            Expr::UnaryOp { op: UnaryOperator::Not, expr } | Expr::Nested(expr) => {
+                return self.predicate(expr, scope)
+            }
+            Expr::BinaryOp { left, op: BinaryOperator::Eq, right } if self.is_literal(right) => {
+                self.masked_ref(left, scope)
+            }
+            Expr::BinaryOp { left, op: BinaryOperator::Eq, right } if self.is_literal(left) => {
+                self.masked_ref(right, scope)
+            }
+            Expr::InList { expr, list, .. } if list.iter().all(|x| self.is_literal(x)) => {
+                self.masked_ref(expr, scope)
+            }
             Expr::IsNull(expr) | Expr::IsNotNull(expr) => self.masked_ref(expr, scope),
             _ => None,
         };
@@ -981,10 +1211,16 @@ impl<'a> Analyzer<'a> {
         match e {
             Expr::Value(v) => match &v.value {
                 Value::Placeholder(_) => false,
-                Value::SingleQuotedString(_) | Value::DoubleQuotedString(_) | Value::NationalStringLiteral(_) | Value::Null => true,
+                Value::SingleQuotedString(_)
+                | Value::DoubleQuotedString(_)
+                | Value::NationalStringLiteral(_)
+                | Value::Null => true,
                 _ => !mysql,
             },
-            Expr::UnaryOp { op: UnaryOperator::Minus, expr } => !mysql && matches!(**expr, Expr::Value(ValueWithSpan { value: Value::Number(..), .. })),
+            Expr::UnaryOp { op: UnaryOperator::Minus, expr } => {
+                !mysql
+                    && matches!(**expr, Expr::Value(ValueWithSpan { value: Value::Number(..), .. }))
+            }
             Expr::TypedString(t) => !mysql && cast_allowed(&t.data_type.to_string()),
             _ => false,
         }
@@ -1000,22 +1236,30 @@ impl<'a> Analyzer<'a> {
 
     /// An expression that must not touch a masked column at all.
     fn clean(&mut self, e: &Expr, scope: &Scope) -> R<()> {
-        self.one_level_deeper("expressions", "each operator of a + b + … is a level: compute long chains in steps, through a CTE", |this| {
-            this.clean_inner(e, scope)
-        })
+        self.one_level_deeper(
+            "expressions",
+            "each operator of a + b + … is a level: compute long chains in steps, through a CTE",
+            |this| this.clean_inner(e, scope),
+        )
     }
 
     fn clean_inner(&mut self, e: &Expr, scope: &Scope) -> R<()> {
         match e {
-            Expr::Identifier(ident) if ident.value.starts_with('@') => Err(Refusal::new("user variables (@name) are not allowed")),
+            Expr::Identifier(ident) if ident.value.starts_with('@') => {
+                Err(Refusal::new("user variables (@name) are not allowed"))
+            }
             Expr::Identifier(_) | Expr::CompoundIdentifier(_) => match self.resolve_ref(e, scope) {
                 Resolved::Column(None) | Resolved::WholeRow(None) => Ok(()),
                 Resolved::Column(Some(m)) => Err(masked_use(&m)),
-                Resolved::WholeRow(Some(m)) => Err(Refusal::new(format!("{e} is a whole-row reference to a row with the masked column {m}"))),
+                Resolved::WholeRow(Some(m)) => Err(Refusal::new(format!(
+                    "{e} is a whole-row reference to a row with the masked column {m}"
+                ))),
                 Resolved::Unknown => Err(self.unknown_ref(e)),
             },
             Expr::Value(v) => match &v.value {
-                Value::Placeholder(_) => Err(Refusal::new("parameters ($1, ?) are not supported; write the value in the query")),
+                Value::Placeholder(_) => Err(Refusal::new(
+                    "parameters ($1, ?) are not supported; write the value in the query",
+                )),
                 _ => Ok(()),
             },
             Expr::TypedString(t) => self.cast_type(&t.data_type),
@@ -1024,13 +1268,17 @@ impl<'a> Analyzer<'a> {
                 self.clean(left, scope)?;
                 self.clean(right, scope)
             }
-            Expr::AnyOp { left, compare_op, right, .. } | Expr::AllOp { left, compare_op, right } => {
+            Expr::AnyOp { left, compare_op, right, .. }
+            | Expr::AllOp { left, compare_op, right } => {
                 self.operator(compare_op)?;
                 self.clean(left, scope)?;
                 self.clean(right, scope)
             }
             Expr::UnaryOp { op, expr } => match op {
-                UnaryOperator::Plus | UnaryOperator::Minus | UnaryOperator::Not | UnaryOperator::BitwiseNot => self.clean(expr, scope),
+                UnaryOperator::Plus
+                | UnaryOperator::Minus
+                | UnaryOperator::Not
+                | UnaryOperator::BitwiseNot => self.clean(expr, scope),
                 other => Err(unsupported(format!("the operator {other}"))),
             },
             Expr::Nested(x)
@@ -1045,7 +1293,10 @@ impl<'a> Analyzer<'a> {
             | Expr::Ceil { expr: x, .. }
             | Expr::Floor { expr: x, .. }
             | Expr::Extract { expr: x, .. } => self.clean(x, scope),
-            Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) | Expr::Position { expr: a, r#in: b } | Expr::AtTimeZone { timestamp: a, time_zone: b } => {
+            Expr::IsDistinctFrom(a, b)
+            | Expr::IsNotDistinctFrom(a, b)
+            | Expr::Position { expr: a, r#in: b }
+            | Expr::AtTimeZone { timestamp: a, time_zone: b } => {
                 self.clean(a, scope)?;
                 self.clean(b, scope)
             }
@@ -1128,11 +1379,51 @@ impl<'a> Analyzer<'a> {
         use BinaryOperator::*;
         let known = matches!(
             op,
-            Plus | Minus | Multiply | Divide | Modulo | StringConcat | Gt | Lt | GtEq | LtEq | Spaceship | Eq | NotEq | And | Or | Xor
-                | BitwiseOr | BitwiseAnd | BitwiseXor | MyIntegerDivide | PGBitwiseXor | PGBitwiseShiftLeft | PGBitwiseShiftRight
-                | PGExp | PGOverlap | PGRegexMatch | PGRegexIMatch | PGRegexNotMatch | PGRegexNotIMatch | PGLikeMatch | PGILikeMatch
-                | PGNotLikeMatch | PGNotILikeMatch | PGStartsWith | Arrow | LongArrow | HashArrow | HashLongArrow | AtArrow | ArrowAt
-                | HashMinus | AtQuestion | AtAt | Question | QuestionAnd | QuestionPipe
+            Plus | Minus
+                | Multiply
+                | Divide
+                | Modulo
+                | StringConcat
+                | Gt
+                | Lt
+                | GtEq
+                | LtEq
+                | Spaceship
+                | Eq
+                | NotEq
+                | And
+                | Or
+                | Xor
+                | BitwiseOr
+                | BitwiseAnd
+                | BitwiseXor
+                | MyIntegerDivide
+                | PGBitwiseXor
+                | PGBitwiseShiftLeft
+                | PGBitwiseShiftRight
+                | PGExp
+                | PGOverlap
+                | PGRegexMatch
+                | PGRegexIMatch
+                | PGRegexNotMatch
+                | PGRegexNotIMatch
+                | PGLikeMatch
+                | PGILikeMatch
+                | PGNotLikeMatch
+                | PGNotILikeMatch
+                | PGStartsWith
+                | Arrow
+                | LongArrow
+                | HashArrow
+                | HashLongArrow
+                | AtArrow
+                | ArrowAt
+                | HashMinus
+                | AtQuestion
+                | AtAt
+                | Question
+                | QuestionAnd
+                | QuestionPipe
         );
         if !known {
             return Err(unsupported(format!("the operator {op}")));
@@ -1187,8 +1478,13 @@ impl<'a> Analyzer<'a> {
                 let mut current = Some(scope);
                 while let Some(s) = current {
                     self.charge(s.rels.iter().map(|r| r.cols.len() + 1).sum());
-                    let holders: Vec<&Rel> = s.rels.iter().filter(|r| r.cols.iter().any(|c| c.name == col)).collect();
-                    let mask = holders.iter().flat_map(|r| &r.cols).filter(|c| c.name == col).find_map(|c| c.mask.clone());
+                    let holders: Vec<&Rel> =
+                        s.rels.iter().filter(|r| r.cols.iter().any(|c| c.name == col)).collect();
+                    let mask = holders
+                        .iter()
+                        .flat_map(|r| &r.cols)
+                        .filter(|c| c.name == col)
+                        .find_map(|c| c.mask.clone());
                     let inputs: Vec<&&Rel> = holders.iter().filter(|r| !r.is_output()).collect();
                     if inputs.is_empty() {
                         if !holders.is_empty() {
@@ -1200,7 +1496,13 @@ impl<'a> Analyzer<'a> {
                     // One named relation holds it: the replica is told which, whatever its own
                     // scoping rules. Over USING/NATURAL the merged column stays unqualified.
                     let qualifier = match holders.as_slice() {
-                        [one] if outputs.is_none() && !s.merged.contains(&col) && !shadowed_inside(scope, s, &one.name) => one.ident.clone(),
+                        [one]
+                            if outputs.is_none()
+                                && !s.merged.contains(&col)
+                                && !shadowed_inside(scope, s, &one.name) =>
+                        {
+                            one.ident.clone()
+                        }
                         _ => None,
                     };
                     self.qualify(ident, qualifier);
@@ -1211,12 +1513,16 @@ impl<'a> Analyzer<'a> {
                     return Resolved::Column(mask);
                 }
                 match find_rel(scope, &self.rel(ident)) {
-                    Some(rel) if self.engine() == Engine::Postgres => Resolved::WholeRow(rel.first_masked().map(String::from)),
+                    Some(rel) if self.engine() == Engine::Postgres => {
+                        Resolved::WholeRow(rel.first_masked().map(String::from))
+                    }
                     _ => Resolved::Unknown,
                 }
             }
             // A view's stored definition (MariaDB writes `db`.`t`.`c`): the engine resolved it already.
-            [.., rel_ident, col_ident] if names.len() == 2 || (names.len() == 3 && !self.check_calls) => {
+            [.., rel_ident, col_ident]
+                if names.len() == 2 || (names.len() == 3 && !self.check_calls) =>
+            {
                 let (rel, col) = (self.rel(rel_ident), self.col(col_ident));
                 let mut current = Some(scope);
                 while let Some(s) = current {
@@ -1228,7 +1534,11 @@ impl<'a> Analyzer<'a> {
                         };
                     }
                     // MariaDB compares aliases by case on some servers and not on others.
-                    if self.engine() == Engine::Mysql && s.rels.iter().any(|r| r.name.to_lowercase() == rel.to_lowercase() && !r.is_output()) {
+                    if self.engine() == Engine::Mysql
+                        && s.rels
+                            .iter()
+                            .any(|r| r.name.to_lowercase() == rel.to_lowercase() && !r.is_output())
+                    {
                         return Resolved::Unknown;
                     }
                     current = s.outer;
@@ -1257,8 +1567,16 @@ fn push_rel(analyzer: &mut Analyzer, scope: &mut Scope, rel: Rel) -> R<()> {
     analyzer.charge(scope.rels.len());
     analyzer.step()?;
     let folded = rel.name.to_lowercase();
-    if !rel.name.is_empty() && scope.rels.iter().any(|r| r.name.len() == rel.name.len() && r.name.to_lowercase() == folded) {
-        return Err(Refusal::new(format!("two tables of this FROM are called {}; give them different aliases", rel.name)));
+    if !rel.name.is_empty()
+        && scope
+            .rels
+            .iter()
+            .any(|r| r.name.len() == rel.name.len() && r.name.to_lowercase() == folded)
+    {
+        return Err(Refusal::new(format!(
+            "two tables of this FROM are called {}; give them different aliases",
+            rel.name
+        )));
     }
     scope.rels.push(rel);
     Ok(())
@@ -1351,7 +1669,12 @@ fn is_column_ref(e: &Expr) -> bool {
 }
 
 fn no_wildcard_options(options: &WildcardAdditionalOptions) -> R<()> {
-    if options.opt_ilike.is_some() || options.opt_exclude.is_some() || options.opt_except.is_some() || options.opt_replace.is_some() || options.opt_rename.is_some() {
+    if options.opt_ilike.is_some()
+        || options.opt_exclude.is_some()
+        || options.opt_except.is_some()
+        || options.opt_replace.is_some()
+        || options.opt_rename.is_some()
+    {
         return Err(unsupported("* with EXCLUDE/EXCEPT/REPLACE/RENAME"));
     }
     Ok(())
@@ -1370,8 +1693,16 @@ fn output_name(engine: Engine, e: &Expr) -> String {
     let postgres = engine == Engine::Postgres;
     match e {
         Expr::Identifier(i) => norm(engine, i),
-        Expr::CompoundIdentifier(parts) => parts.last().map(|i| norm(engine, i)).unwrap_or_default(),
-        Expr::Function(f) if postgres => f.name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_lowercase()).unwrap_or_default(),
+        Expr::CompoundIdentifier(parts) => {
+            parts.last().map(|i| norm(engine, i)).unwrap_or_default()
+        }
+        Expr::Function(f) if postgres => f
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(|i| i.value.to_lowercase())
+            .unwrap_or_default(),
         Expr::Cast { expr, .. } | Expr::Nested(expr) if postgres => output_name(engine, expr),
         Expr::Subquery(q) if postgres => query_output_name(engine, q),
         _ => UNNAMED.into(),
@@ -1403,7 +1734,10 @@ fn query_output_name(engine: Engine, q: &Query) -> String {
 fn rename(engine: Engine, mut cols: Vec<Col>, aliases: &[TableAliasColumnDef]) -> R<Vec<Col>> {
     let visible = cols.iter().filter(|c| !c.hidden).count();
     if !aliases.is_empty() && aliases.len() != visible {
-        return Err(Refusal::new(format!("the alias list names {} columns; there are {visible}: name every column", aliases.len())));
+        return Err(Refusal::new(format!(
+            "the alias list names {} columns; there are {visible}: name every column",
+            aliases.len()
+        )));
     }
     for (col, alias) in cols.iter_mut().filter(|c| !c.hidden).zip(aliases) {
         col.name = norm(engine, &alias.name);
@@ -1414,7 +1748,9 @@ fn rename(engine: Engine, mut cols: Vec<Col>, aliases: &[TableAliasColumnDef]) -
 /// Branches of a UNION (or a recursive CTE's parts): a column is masked if any branch's is.
 fn merge(mut left: Vec<Col>, right: &[Col]) -> R<Vec<Col>> {
     if left.len() != right.len() {
-        return Err(Refusal::new("the parts of the set operation have different numbers of columns"));
+        return Err(Refusal::new(
+            "the parts of the set operation have different numbers of columns",
+        ));
     }
     for (l, r) in left.iter_mut().zip(right) {
         if l.mask.is_none() {

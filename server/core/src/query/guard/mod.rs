@@ -14,8 +14,8 @@ use super::schema::Schema;
 use super::Engine;
 use functions::{Allowed, Callable};
 use sqlparser::ast::{
-    Expr, ObjectName, ShowCreateObject, ShowStatementFilter, ShowStatementFilterPosition, ShowStatementOptions, Statement, Visit,
-    Visitor,
+    Expr, ObjectName, ShowCreateObject, ShowStatementFilter, ShowStatementFilterPosition,
+    ShowStatementOptions, Statement, Visit, Visitor,
 };
 use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
@@ -81,10 +81,29 @@ pub struct Checked {
 
 /// PostgreSQL settings `SHOW` may read.
 const SHOWABLE_SETTINGS: &[&str] = &[
-    "server_version", "server_version_num", "server_encoding", "client_encoding", "timezone", "time zone", "datestyle",
-    "intervalstyle", "search_path", "transaction_isolation", "transaction isolation level", "transaction_read_only",
-    "default_transaction_read_only", "statement_timeout", "lock_timeout", "max_connections", "work_mem",
-    "standard_conforming_strings", "integer_datetimes", "lc_collate", "lc_ctype", "extra_float_digits", "bytea_output",
+    "server_version",
+    "server_version_num",
+    "server_encoding",
+    "client_encoding",
+    "timezone",
+    "time zone",
+    "datestyle",
+    "intervalstyle",
+    "search_path",
+    "transaction_isolation",
+    "transaction isolation level",
+    "transaction_read_only",
+    "default_transaction_read_only",
+    "statement_timeout",
+    "lock_timeout",
+    "max_connections",
+    "work_mem",
+    "standard_conforming_strings",
+    "integer_datetimes",
+    "lc_collate",
+    "lc_ctype",
+    "extra_float_digits",
+    "bytea_output",
 ];
 
 pub(crate) fn dialect(engine: Engine) -> Box<dyn Dialect> {
@@ -108,22 +127,36 @@ pub fn check(sql: &str, policy: &Policy) -> Result<Checked, Refusal> {
     // Engines and the parser disagree about non-ASCII spaces and control characters (MariaDB
     // ends a `--` comment only at an ASCII space; PostgreSQL reads U+00A0 as part of a name;
     // Rust's trimming strips it): refuse them anywhere, so every reader sees the same tokens.
-    if let Some(c) = sql.chars().find(|c| (c.is_whitespace() && !c.is_ascii()) || (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))) {
+    if let Some(c) = sql.chars().find(|c| {
+        (c.is_whitespace() && !c.is_ascii()) || (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    }) {
         return Err(Refusal::new(format!(
             "the query contains the character U+{:04X}; use plain spaces and line breaks (or chr() for such a value)",
             c as u32
         )));
     }
-    let unparsable = |e: &dyn std::fmt::Display| Refusal::new(format!("the query could not be parsed, so it cannot be checked: {e}"));
+    let unparsable = |e: &dyn std::fmt::Display| {
+        Refusal::new(format!("the query could not be parsed, so it cannot be checked: {e}"))
+    };
     let dialect = dialect(engine);
     // Tokenized once: the comments are checked on the same tokens the parser reads.
-    let tokens = Tokenizer::new(dialect.as_ref(), sql).tokenize_with_location().map_err(|e| unparsable(&e))?;
+    let tokens = Tokenizer::new(dialect.as_ref(), sql)
+        .tokenize_with_location()
+        .map_err(|e| unparsable(&e))?;
     check_comments(&tokens, sql, engine)?;
-    let statements = Parser::new(dialect.as_ref()).with_tokens_with_locations(tokens).parse_statements().map_err(|e| unparsable(&e))?;
+    let statements = Parser::new(dialect.as_ref())
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+        .map_err(|e| unparsable(&e))?;
     let statement = match statements.as_slice() {
         [one] => one,
         [] => return Err(Refusal::new("the query is empty")),
-        _ => return Err(Refusal::new(format!("exactly one statement may run, not {}", statements.len()))),
+        _ => {
+            return Err(Refusal::new(format!(
+                "exactly one statement may run, not {}",
+                statements.len()
+            )))
+        }
     };
     let mut analyzer = lineage::Analyzer::new(policy.schema, policy.masks, policy.allowed);
     let checked = match statement {
@@ -213,14 +246,19 @@ fn check_comments(tokens: &[TokenWithSpan], sql: &str, engine: Engine) -> Result
         }
     }
     // The tokenizer may not know every engine's comment forms: refuse these in the raw text too.
-    if engine == Engine::Mysql && (sql.contains("/*!") || sql.contains("/*M!") || sql.contains("/*+")) {
-        return Err(Refusal::new("MySQL executable comments and hints (/*! … */, /*+ … */) are not allowed"));
+    if engine == Engine::Mysql
+        && (sql.contains("/*!") || sql.contains("/*M!") || sql.contains("/*+"))
+    {
+        return Err(Refusal::new(
+            "MySQL executable comments and hints (/*! … */, /*+ … */) are not allowed",
+        ));
     }
     Ok(())
 }
 
 fn known_table(policy: &Policy, name: &ObjectName) -> Result<(), Refusal> {
-    let parts: Vec<String> = name.0.iter().filter_map(|p| p.as_ident()).map(|i| i.value.to_lowercase()).collect();
+    let parts: Vec<String> =
+        name.0.iter().filter_map(|p| p.as_ident()).map(|i| i.value.to_lowercase()).collect();
     let found = match parts.as_slice() {
         [t] => policy.schema.find(None, t),
         [s, t] if parts.len() == name.0.len() => policy.schema.find(Some(s), t),
@@ -228,17 +266,24 @@ fn known_table(policy: &Policy, name: &ObjectName) -> Result<(), Refusal> {
     };
     match found {
         Some(_) => Ok(()),
-        None => Err(Refusal::unknown(format!("the table {name} is not known on this replica, or its schema is not allowed"))),
+        None => Err(Refusal::unknown(format!(
+            "the table {name} is not known on this replica, or its schema is not allowed"
+        ))),
     }
 }
 
 /// MariaDB SHOW TABLES / SHOW COLUMNS: only an allowed schema or known table, only `LIKE 'literal'`.
-fn show_options_allowed(policy: &Policy, options: &ShowStatementOptions, names_table: bool) -> Result<(), Refusal> {
+fn show_options_allowed(
+    policy: &Policy,
+    options: &ShowStatementOptions,
+    names_table: bool,
+) -> Result<(), Refusal> {
     if options.starts_with.is_some() || options.limit.is_some() || options.limit_from.is_some() {
         return Err(Refusal::new("only SHOW … [LIKE '…'] is allowed"));
     }
     match &options.filter_position {
-        None | Some(ShowStatementFilterPosition::Infix(ShowStatementFilter::Like(_)))
+        None
+        | Some(ShowStatementFilterPosition::Infix(ShowStatementFilter::Like(_)))
         | Some(ShowStatementFilterPosition::Suffix(ShowStatementFilter::Like(_))) => {}
         _ => return Err(Refusal::new("SHOW may filter only with LIKE '…'")),
     }
@@ -249,10 +294,14 @@ fn show_options_allowed(policy: &Policy, options: &ShowStatementOptions, names_t
         (false, None) => Ok(()),
         (false, Some(db)) => {
             let db = db.to_string().trim_matches('`').to_lowercase();
-            if policy.schema.relations.keys().any(|(s, _)| *s == db) || policy.schema.search_path.contains(&db) {
+            if policy.schema.relations.keys().any(|(s, _)| *s == db)
+                || policy.schema.search_path.contains(&db)
+            {
                 Ok(())
             } else {
-                Err(Refusal::new(format!("the schema {db} is not among this replica's allowed schemas")))
+                Err(Refusal::new(format!(
+                    "the schema {db} is not among this replica's allowed schemas"
+                )))
             }
         }
     }
@@ -281,15 +330,27 @@ impl Visitor for Inspector<'_> {
             | Statement::ShowColumns { .. }
             | Statement::ShowCreate { .. }
             | Statement::ShowVariable { .. } => ControlFlow::Continue(()),
-            other => ControlFlow::Break(format!("a data-modifying part ({}) is not allowed, even inside WITH", kind_of(other))),
+            other => ControlFlow::Break(format!(
+                "a data-modifying part ({}) is not allowed, even inside WITH",
+                kind_of(other)
+            )),
         }
     }
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<String> {
         if let Expr::Function(f) = expr {
-            let last = f.name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_lowercase()).unwrap_or_default();
+            let last = f
+                .name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(|i| i.value.to_lowercase())
+                .unwrap_or_default();
             if !self.allowed.allows(&last, Callable::Scalar) {
-                return ControlFlow::Break(format!("the function {} is not on this replica's allow-list", f.name));
+                return ControlFlow::Break(format!(
+                    "the function {} is not on this replica's allow-list",
+                    f.name
+                ));
             }
         }
         ControlFlow::Continue(())
@@ -359,9 +420,21 @@ pub(crate) mod tests {
             ("TRUNCATE users", Postgres, "not TRUNCATE"),
             ("SELECT 1; DELETE FROM users", Postgres, "exactly one statement"),
             ("SELECT 1; SELECT 2", Sqlite, "exactly one statement"),
-            ("WITH gone AS (DELETE FROM users RETURNING *) SELECT * FROM gone", Postgres, "data-modifying"),
-            ("WITH x AS (UPDATE t SET a = 1 RETURNING a) SELECT * FROM x", Postgres, "data-modifying"),
-            ("WITH x AS (INSERT INTO t VALUES (1) RETURNING *) SELECT * FROM x", Postgres, "data-modifying"),
+            (
+                "WITH gone AS (DELETE FROM users RETURNING *) SELECT * FROM gone",
+                Postgres,
+                "data-modifying",
+            ),
+            (
+                "WITH x AS (UPDATE t SET a = 1 RETURNING a) SELECT * FROM x",
+                Postgres,
+                "data-modifying",
+            ),
+            (
+                "WITH x AS (INSERT INTO t VALUES (1) RETURNING *) SELECT * FROM x",
+                Postgres,
+                "data-modifying",
+            ),
             ("SELECT * INTO copy FROM users", Postgres, "SELECT INTO"),
             ("SELECT * FROM users FOR UPDATE", Postgres, "locking"),
             ("SELECT * FROM users FOR SHARE", Postgres, "locking"),
@@ -398,7 +471,11 @@ pub(crate) mod tests {
             ("SELECT setval('users_id_seq', 1)", Postgres, "setval"),
             ("SELECT pg_sleep(600)", Postgres, "pg_sleep"),
             ("SELECT \"PG_SLEEP\"(600)", Postgres, "allow-list"),
-            ("SELECT query_to_xml('DELETE FROM users RETURNING 1', true, true, '')", Postgres, "query_to_xml"),
+            (
+                "SELECT query_to_xml('DELETE FROM users RETURNING 1', true, true, '')",
+                Postgres,
+                "query_to_xml",
+            ),
             ("SELECT (SELECT pg_sleep(10))", Postgres, "pg_sleep"),
             ("SELECT * FROM users WHERE id IN (SELECT nextval('s'))", Postgres, "nextval"),
             ("SELECT LOAD_FILE('/etc/passwd')", Mysql, "load_file"),
@@ -416,7 +493,9 @@ pub(crate) mod tests {
         for (sql, engine, reason) in cases {
             match check(sql, *engine) {
                 Ok(kind) => panic!("{sql:?} ({engine:?}) passed as {kind:?}"),
-                Err(Refusal { reason: why, .. }) => assert!(why.to_lowercase().contains(&reason.to_lowercase()), "{sql:?}: {why}"),
+                Err(Refusal { reason: why, .. }) => {
+                    assert!(why.to_lowercase().contains(&reason.to_lowercase()), "{sql:?}: {why}")
+                }
             }
         }
         let huge = format!("SELECT 1 {}", " ".repeat(MAX_SQL_BYTES));
@@ -428,7 +507,9 @@ pub(crate) mod tests {
         // The snapshot holds only the allowed schemas' tables: anything else is unknown.
         let schema = Schema::of(&[("public", "orders", &["id"]), ("shop", "users", &["id"])]);
         let allowed = Allowed::new(Postgres, &[]);
-        let run = |sql: &str| super::check(sql, &Policy { schema: &schema, masks: &[], allowed: &allowed });
+        let run = |sql: &str| {
+            super::check(sql, &Policy { schema: &schema, masks: &[], allowed: &allowed })
+        };
         assert!(run("SELECT * FROM public.orders").is_ok());
         assert!(run("SELECT * FROM orders").is_ok());
         for sql in [
@@ -445,7 +526,13 @@ pub(crate) mod tests {
             "SELECT (SELECT count(*) FROM billing.cards)",
         ] {
             let refused = run(sql).unwrap_err();
-            assert!(refused.reason.contains("not known") || refused.reason.contains("TABLE t") || refused.reason.contains("allow-list"), "{sql}: {}", refused.reason);
+            assert!(
+                refused.reason.contains("not known")
+                    || refused.reason.contains("TABLE t")
+                    || refused.reason.contains("allow-list"),
+                "{sql}: {}",
+                refused.reason
+            );
         }
     }
 
@@ -453,12 +540,20 @@ pub(crate) mod tests {
     #[test]
     fn the_reviews_bypasses_are_refused() {
         let cases: &[(&str, Engine, &str)] = &[
-            ("SELECT a.pid FROM pg_stat_activity a, LATERAL pg_terminate_backend(a.pid)", Postgres, "not known"),
+            (
+                "SELECT a.pid FROM pg_stat_activity a, LATERAL pg_terminate_backend(a.pid)",
+                Postgres,
+                "not known",
+            ),
             ("SELECT * FROM users, LATERAL pg_terminate_backend(1)", Postgres, "allow-list"),
             ("SELECT * FROM LATERAL pg_advisory_lock(42)", Postgres, ""),
             ("SELECT * FROM pg_advisory_lock(42)", Postgres, "allow-list"),
             ("SELECT U&\"pg_sl\\0065ep\"(30)", Postgres, ""),
-            ("SELECT * FROM ts_stat('SELECT to_tsvector(email) FROM users')", Postgres, "allow-list"),
+            (
+                "SELECT * FROM ts_stat('SELECT to_tsvector(email) FROM users')",
+                Postgres,
+                "allow-list",
+            ),
             ("SELECT ts_stat('SELECT 1')", Postgres, "allow-list"),
             ("EXPLAIN (ANALYZE) SELECT * FROM users", Postgres, "options"),
             ("EXPLAIN (ANALYZE true, BUFFERS) SELECT 1", Postgres, "options"),
@@ -490,23 +585,39 @@ pub(crate) mod tests {
         for (sql, engine, reason) in cases {
             match check(sql, *engine) {
                 Ok(kind) => panic!("{sql:?} ({engine:?}) passed as {kind:?}"),
-                Err(Refusal { reason: why, .. }) => assert!(why.to_lowercase().contains(&reason.to_lowercase()), "{sql:?}: {why}"),
+                Err(Refusal { reason: why, .. }) => {
+                    assert!(why.to_lowercase().contains(&reason.to_lowercase()), "{sql:?}: {why}")
+                }
             }
         }
     }
 
     #[test]
     fn masked_columns_leave_only_bare_and_then_masked() {
-        let masked = |sql: &str, engine| check(sql, engine).unwrap_or_else(|r| panic!("{sql}: {}", r.reason)).masked;
+        let masked = |sql: &str, engine| {
+            check(sql, engine).unwrap_or_else(|r| panic!("{sql}: {}", r.reason)).masked
+        };
         assert_eq!(masked("SELECT id, email FROM users", Postgres), [false, true]);
         assert_eq!(masked("SELECT email AS e FROM users", Postgres), [true]);
         assert_eq!(masked("SELECT * FROM users", Mysql), [false, false, true, true]);
         assert_eq!(masked("SELECT u.* FROM users u", Sqlite), [false, false, true, true]);
         assert_eq!(masked("SELECT x FROM (SELECT email AS x FROM users) d", Postgres), [true]);
-        assert!(check("SELECT b FROM users AS u(a, b)", Postgres).unwrap_err().reason.contains("name every column"), "a shorter alias list");
+        assert!(
+            check("SELECT b FROM users AS u(a, b)", Postgres)
+                .unwrap_err()
+                .reason
+                .contains("name every column"),
+            "a shorter alias list"
+        );
         assert_eq!(masked("SELECT c FROM users AS u(a, b, c, d)", Postgres), [true]);
-        assert_eq!(masked("WITH c(x) AS (SELECT email FROM users) SELECT x FROM c", Postgres), [true]);
-        assert_eq!(masked("SELECT name FROM users UNION ALL SELECT email FROM users", Postgres), [true]);
+        assert_eq!(
+            masked("WITH c(x) AS (SELECT email FROM users) SELECT x FROM c", Postgres),
+            [true]
+        );
+        assert_eq!(
+            masked("SELECT name FROM users UNION ALL SELECT email FROM users", Postgres),
+            [true]
+        );
         assert_eq!(masked("SELECT (SELECT email FROM users LIMIT 1)", Postgres), [true]);
         assert_eq!(masked("SELECT count(email), count(*) FROM users", Postgres), [false, false]);
         // Existence checks are allowed in predicates.
@@ -551,9 +662,19 @@ pub(crate) mod tests {
             "SELECT row_number() OVER (ORDER BY email) FROM users",
         ] {
             let refused = check(sql, Postgres).expect_err(sql);
-            assert!(refused.reason.contains("masked") || refused.reason.contains("whole-row") || refused.reason.contains("USING"), "{sql}: {}", refused.reason);
+            assert!(
+                refused.reason.contains("masked")
+                    || refused.reason.contains("whole-row")
+                    || refused.reason.contains("USING"),
+                "{sql}: {}",
+                refused.reason
+            );
         }
-        for sql in ["SELECT GROUP_CONCAT(email) FROM users", "SELECT CONCAT(email, '') FROM users", "SELECT JSON_OBJECT('e', email) FROM users"] {
+        for sql in [
+            "SELECT GROUP_CONCAT(email) FROM users",
+            "SELECT CONCAT(email, '') FROM users",
+            "SELECT JSON_OBJECT('e', email) FROM users",
+        ] {
             assert!(check(sql, Mysql).unwrap_err().reason.contains("masked"), "{sql}");
         }
     }
@@ -683,18 +804,28 @@ pub(crate) mod tests {
     /// The replica runs the canonical text: quoted names, qualified references, strings in one form.
     #[test]
     fn the_replica_gets_the_canonical_statement() {
-        let sql = |q: &str, engine| check(q, engine).unwrap_or_else(|r| panic!("{q}: {}", r.reason)).sql;
-        assert_eq!(sql("SELECT name FROM Users WHERE id = 1", Postgres), r#"SELECT "users"."name" FROM "public"."users" WHERE "users"."id" = 1"#);
+        let sql =
+            |q: &str, engine| check(q, engine).unwrap_or_else(|r| panic!("{q}: {}", r.reason)).sql;
+        assert_eq!(
+            sql("SELECT name FROM Users WHERE id = 1", Postgres),
+            r#"SELECT "users"."name" FROM "public"."users" WHERE "users"."id" = 1"#
+        );
         assert_eq!(sql("SELECT u.name, amount FROM users u JOIN orders ON user_id = u.id", Mysql),
             "SELECT `u`.`name`, `orders`.`amount` FROM `users` AS `u` JOIN `orders` ON `orders`.`user_id` = `u`.`id`");
         // MariaDB reads `\` as an escape: the value x\ is sent as 'x\\', and a quote is doubled.
-        assert_eq!(sql(r"SELECT 'x\\' AS a, 'it''s' AS b", Mysql), r"SELECT 'x\\' AS `a`, 'it''s' AS `b`");
+        assert_eq!(
+            sql(r"SELECT 'x\\' AS a, 'it''s' AS b", Mysql),
+            r"SELECT 'x\\' AS `a`, 'it''s' AS `b`"
+        );
         assert_eq!(sql(r"SELECT 'x\' AS a", Postgres), r#"SELECT 'x\' AS "a""#);
         assert_eq!(sql("SELECT $t$ it's $t$ AS a", Postgres), r#"SELECT ' it''s ' AS "a""#);
         assert_eq!(sql("SELECT - -1, 2 - -1", Sqlite), "SELECT - - 1, 2 - - 1");
         // Output names and correlated references: qualified where one relation holds them.
         assert_eq!(
-            sql("SELECT id FROM users WHERE EXISTS (SELECT 1 FROM orders WHERE user_id = id)", Postgres),
+            sql(
+                "SELECT id FROM users WHERE EXISTS (SELECT 1 FROM orders WHERE user_id = id)",
+                Postgres
+            ),
             r#"SELECT "users"."id" FROM "public"."users" WHERE EXISTS (SELECT 1 FROM "public"."orders" WHERE "orders"."user_id" = "orders"."id")"#
         );
     }
@@ -704,8 +835,10 @@ pub(crate) mod tests {
     #[test]
     fn the_canonical_form_is_a_fixpoint_of_the_guard() {
         for (sql, engine) in CORPUS {
-            let first = check(sql, *engine).unwrap_or_else(|r| panic!("{sql} ({engine:?}): {}", r.reason));
-            let again = check(&first.sql, *engine).unwrap_or_else(|r| panic!("{} ({engine:?}), from {sql}: {}", first.sql, r.reason));
+            let first =
+                check(sql, *engine).unwrap_or_else(|r| panic!("{sql} ({engine:?}): {}", r.reason));
+            let again = check(&first.sql, *engine)
+                .unwrap_or_else(|r| panic!("{} ({engine:?}), from {sql}: {}", first.sql, r.reason));
             assert_eq!(again, first, "{sql} ({engine:?})");
         }
     }
@@ -757,7 +890,10 @@ pub(crate) mod tests {
             check(sql, engine).unwrap_or_else(|r| panic!("{sql} ({engine:?}): {}", r.reason));
         }
         // Outside a subquery a MariaDB item does not see earlier aliases: `name` is users.name.
-        assert_eq!(check("SELECT email AS name, name FROM users", Mysql).unwrap().masked, [true, false]);
+        assert_eq!(
+            check("SELECT email AS name, name FROM users", Mysql).unwrap().masked,
+            [true, false]
+        );
     }
 
     /// The outside review of the new guard: each statement leaked through the canonical text on
@@ -832,26 +968,44 @@ pub(crate) mod tests {
             r#"SELECT "users"."name" FROM "public"."users" JOIN "public"."orders" USING ("id")"#
         );
         // G4: thousands of FROM items are charged to the budget.
-        let many = format!("SELECT 1 FROM {}", (0..12_000).map(|i| format!("t q{i}")).collect::<Vec<_>>().join(","));
+        let many = format!(
+            "SELECT 1 FROM {}",
+            (0..12_000).map(|i| format!("t q{i}")).collect::<Vec<_>>().join(",")
+        );
         assert!(many.len() < MAX_SQL_BYTES);
         let refused = check(&many, Postgres).unwrap_err();
         assert!(refused.reason.contains("budget"), "{}", refused.reason);
 
         // F1 is read as the engines read it: the outer users.email, masked.
-        assert_eq!(check("SELECT (SELECT email FROM (SELECT 1 AS a) AS email) AS x FROM users", Postgres).unwrap().masked, [true]);
+        assert_eq!(
+            check("SELECT (SELECT email FROM (SELECT 1 AS a) AS email) AS x FROM users", Postgres)
+                .unwrap()
+                .masked,
+            [true]
+        );
         // Quoted names keep their case on PostgreSQL: a mixed-case column is still readable.
         let schema = Schema::of(&[("public", "events", &["id", "createdAt"])]);
         let allowed = Allowed::new(Postgres, &[]);
         let policy = Policy { schema: &schema, masks: &[], allowed: &allowed };
-        assert_eq!(super::check("SELECT \"createdAt\" FROM events", &policy).unwrap().sql, r#"SELECT "events"."createdAt" FROM "public"."events""#);
-        assert!(super::check("SELECT createdAt FROM events", &policy).is_err(), "unquoted, PostgreSQL folds it to createdat");
+        assert_eq!(
+            super::check("SELECT \"createdAt\" FROM events", &policy).unwrap().sql,
+            r#"SELECT "events"."createdAt" FROM "public"."events""#
+        );
+        assert!(
+            super::check("SELECT createdAt FROM events", &policy).is_err(),
+            "unquoted, PostgreSQL folds it to createdat"
+        );
     }
 
     /// F8: thousands of `u.*` and of select items with a subquery: the copies and lookups count
     /// against the budget (MariaDB and SQLite let such items see every earlier alias).
     #[test]
     fn wide_selects_are_charged_to_the_budget() {
-        let sql = format!("SELECT {}, {} FROM users AS u", vec!["u.*"; 12_000].join(","), vec!["(SELECT 1)"; 4_500].join(","));
+        let sql = format!(
+            "SELECT {}, {} FROM users AS u",
+            vec!["u.*"; 12_000].join(","),
+            vec!["(SELECT 1)"; 4_500].join(",")
+        );
         assert!(sql.len() < MAX_SQL_BYTES);
         for engine in [Mysql, Sqlite] {
             let refused = check(&sql, engine).unwrap_err();
@@ -865,7 +1019,11 @@ pub(crate) mod tests {
         check(&small, Postgres).unwrap_or_else(|r| panic!("{}", r.reason));
         let sql = samples::nested_recursive_ctes(10);
         let refused = check(&sql, Postgres).unwrap_err();
-        assert!(refused.reason.contains(&format!("budget of {} steps", lineage::STEP_BUDGET)), "{}", refused.reason);
+        assert!(
+            refused.reason.contains(&format!("budget of {} steps", lineage::STEP_BUDGET)),
+            "{}",
+            refused.reason
+        );
     }
 
     #[test]
@@ -982,4 +1140,3 @@ pub(crate) mod tests {
         }
     }
 }
-
