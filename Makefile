@@ -7,14 +7,21 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CARGO_TARGET_DIR := $(CURDIR)/target
 export CONSOLE_CONFIG ?= $(CURDIR)/console.toml
 
-.PHONY: run test tools services test-rust build test-e2e bench release
+.PHONY: run test lint tools services test-rust build test-e2e bench bench-quick release
 
 ## Serve the console at http://127.0.0.1:3000 on embedded defaults (SQLite, demo catalog).
 run: tools
 	cargo leptos serve
 
-## Every test: unit and integration (ssr), the hydrate (wasm) build, end-to-end in Chromium.
-test: tools services test-rust build test-e2e
+## Every test: the lint gate, unit and integration (ssr), the hydrate (wasm) build, end-to-end in Chromium.
+test: tools lint services test-rust build test-e2e
+
+## The gate: formatting, then clippy with warnings as errors for the server (ssr) and the browser
+## (hydrate, wasm) builds. Runs first in `make test`.
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo clippy -p app --no-default-features --features hydrate --target wasm32-unknown-unknown --locked -- -D warnings
 
 tools:
 	@.ci/install-tools
@@ -41,6 +48,11 @@ bench: tools services
 	cargo bench -p console_core --bench guard
 	cargo bench -p console_core --bench query
 	cargo bench -p console --bench kubernetes
+	cargo bench -p console --bench repl
+
+## The headline figures (guard, catalog, REPL route) in a few minutes, against BENCHMARKS.md.
+bench-quick: tools services
+	.ci/bench-quick
 
 release: tools
 	cargo leptos build --release

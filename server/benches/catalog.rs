@@ -33,7 +33,9 @@ async fn main() {
     let pg = testing::postgres().await;
     run("PostgreSQL", pg.store.clone(), dir.path()).await;
     pg.drop().await;
-    console_memory(&sqlite_url).await;
+    if !common::quick() {
+        console_memory(&sqlite_url).await;
+    }
 }
 
 /// Resident memory of the real `console` binary (release) serving the 20k catalog from SQLite,
@@ -111,7 +113,8 @@ async fn run(name: &str, store: Store, dir: &std::path::Path) {
     }
     let words =
         ["ledger", "payments", "region-3", "svc-19", "nothing-matches-this", "SHIPPING", ""];
-    let search = measure(&client, REQUESTS, |i| {
+    let requests = if common::quick() { 300 } else { REQUESTS };
+    let search = measure(&client, requests, |i| {
         let word = words[i % words.len()];
         match i % 4 {
             0 => format!("{base}/catalog?q={word}"),
@@ -125,9 +128,8 @@ async fn run(name: &str, store: Store, dir: &std::path::Path) {
         }
     })
     .await;
-    for (shape, label) in
-        ["q=word", "q=word&page", "tier&lifecycle&page", "deep page"].iter().enumerate()
-    {
+    let shapes = if common::quick() { &[][..] } else { &["q=word", "q=word&page", "tier&lifecycle&page", "deep page"][..] };
+    for (shape, label) in shapes.iter().enumerate() {
         let f = measure(&client, 200, |i| {
             let i = i * 4 + shape;
             let word = words[i % words.len()];
@@ -146,8 +148,12 @@ async fn run(name: &str, store: Store, dir: &std::path::Path) {
         eprintln!("{name} {label}: p50 {} p99 {}", ms(f.p50), ms(f.p99));
     }
     let squad =
-        measure(&client, REQUESTS, |i| format!("{base}/squads/squad-{:03}", (i * 37) % SQUADS))
+        measure(&client, requests, |i| format!("{base}/squads/squad-{:03}", (i * 37) % SQUADS))
             .await;
+    common::report(&format!("catalog ingest 20k, {name}"), ingest);
+    common::report(&format!("catalog search p50, {name}"), search.p50);
+    common::report(&format!("catalog search p99, {name}"), search.p99);
+    common::report(&format!("squad page p50, {name}"), squad.p50);
     println!(
         "| {name} | {:.2} s | {:.2} s | {} | {} | {} KB | {} | {} | {} KB |",
         ingest.as_secs_f64(),

@@ -50,8 +50,9 @@ async fn main() {
             ("1 row by primary key", "SELECT id, email, bucket FROM big WHERE id = 42"),
             ("500 rows (the cap)", "SELECT id, email, bucket FROM big WHERE id <= 500"),
         ] {
-            let (mut raw, mut route) = (Vec::with_capacity(RUNS), Vec::with_capacity(RUNS));
-            for _ in 0..RUNS {
+            let runs = if common::quick() { 50 } else { RUNS };
+            let (mut raw, mut route) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+            for _ in 0..runs {
                 let started = Instant::now();
                 let mut c = sqlx::PgConnection::connect(&replica.url).await.unwrap();
                 let rows = sqlx::query(sql).fetch_all(&mut c).await.unwrap();
@@ -77,6 +78,11 @@ async fn main() {
                 assert_eq!(body["rows"][0][1], "••••", "masked");
             }
             let (raw, route) = (p50(raw), p50(route));
+            common::report(&format!("REPL route p50, {label}, {store_label} store"), route);
+            common::report(
+                &format!("REPL overhead over the driver, {label}, {store_label} store"),
+                route.saturating_sub(raw),
+            );
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
             println!(
                 "| {label} | {store_label} | {:.2} ms | {:.2} ms | {:+.2} ms |",

@@ -3,6 +3,16 @@
 
 use std::time::Duration;
 
+/// `make bench-quick`: fewer runs, and one `quick|figure|milliseconds` line per headline figure
+/// for `.ci/bench-quick` to set against BENCHMARKS.md's targets.
+pub fn quick() -> bool {
+    std::env::var_os("BENCH_QUICK").is_some()
+}
+
+pub fn report(figure: &str, d: Duration) {
+    println!("quick|{figure}|{:.3}", d.as_secs_f64() * 1e3);
+}
+
 /// A client holding a dev sign-in session as `login`, redirects not followed so a lost session
 /// fails the fetch instead of timing the login page. Waits for the console to accept it.
 pub async fn signed_in_client(base: &str, login: &str) -> reqwest::Client {

@@ -29,8 +29,11 @@ fn main() {
         subqueries.join(", ")
     );
     let policy = Policy { schema: &schema, masks: &masks, allowed: &allowed };
+    // `make bench-quick` (BENCH_QUICK): fewer runs, and `quick|figure|ms` lines.
+    let quick = std::env::var_os("BENCH_QUICK").is_some();
+    let runs = if quick { 500 } else { 2_000 };
     let mut times = Vec::new();
-    for _ in 0..2_000 {
+    for _ in 0..runs {
         let started = Instant::now();
         let checked = guard::check(&sql, &policy).unwrap();
         times.push(started.elapsed());
@@ -39,7 +42,7 @@ fn main() {
     // The canonical form's share: re-reading the printed text (tokenize, parse, print again).
     let canonical = guard::check(&sql, &policy).unwrap().sql;
     let mut verify_times = Vec::new();
-    for _ in 0..2_000 {
+    for _ in 0..runs {
         let started = Instant::now();
         guard::canonical::verify(&canonical, Engine::Postgres).unwrap();
         verify_times.push(started.elapsed());
@@ -47,7 +50,7 @@ fn main() {
     // The parser's share: what the guard costs beyond parsing the SQL once.
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     let mut parse_times = Vec::new();
-    for _ in 0..2_000 {
+    for _ in 0..runs {
         let started = Instant::now();
         let parsed = sqlparser::parser::Parser::parse_sql(&dialect, &sql).unwrap();
         parse_times.push(started.elapsed());
@@ -57,6 +60,8 @@ fn main() {
         t.sort();
         t[t.len() * q / 100].as_secs_f64() * 1e3
     };
+    println!("quick|guard p50, 5 KB read|{:.3}", ms(times.clone(), 50));
+    println!("quick|guard p99, 5 KB read|{:.3}", ms(times.clone(), 99));
     println!(
         "guard on a {} byte query: p50 {:.3} ms, p99 {:.3} ms (parsing alone: p50 {:.3} ms; re-reading the {}-byte canonical form: p50 {:.3} ms)",
         sql.len(),
