@@ -18,6 +18,9 @@ pub enum AppError {
     Unauthorized,
     #[error("not allowed: {0}")]
     Forbidden(String),
+    /// Someone else changed it meanwhile, or it already exists.
+    #[error("{0}")]
+    Conflict(String),
     /// A rate or concurrency limit is spent for now.
     #[error("{0}")]
     Throttled(String),
@@ -38,6 +41,7 @@ impl AppError {
             AppError::BadRequest(_) => 400,
             AppError::Unauthorized => 401,
             AppError::Forbidden(_) => 403,
+            AppError::Conflict(_) => 409,
             AppError::Throttled(_) => 429,
             AppError::Unavailable(_) => 503,
             AppError::Internal | AppError::Call(_) => 500,
@@ -59,11 +63,26 @@ impl FromServerFnError for AppError {
     }
 }
 
-#[cfg(feature = "ssr")]
-impl From<console_core::store::StoreError> for AppError {
-    fn from(error: console_core::store::StoreError) -> Self {
-        tracing::error!(%error, "store error");
-        AppError::Internal
+/// The only conversion from the domain: each class of [`console_core::error::Error`] is one
+/// kind here, so one status. Internal causes are logged and never sent.
+impl From<console_core::error::Error> for AppError {
+    fn from(error: console_core::error::Error) -> Self {
+        use console_core::error::Error;
+        match error {
+            Error::NotFound(what) => AppError::NotFound(what),
+            Error::Invalid(why) => AppError::BadRequest(why),
+            Error::Unauthorized => AppError::Unauthorized,
+            Error::Forbidden(why) => AppError::Forbidden(why),
+            Error::Conflict(why) => AppError::Conflict(why),
+            Error::Throttled(why) => AppError::Throttled(why),
+            Error::Unavailable(why) => AppError::Unavailable(why),
+            Error::Internal(cause) => {
+                #[cfg(feature = "ssr")]
+                tracing::error!(%cause, "internal error");
+                let _ = cause;
+                AppError::Internal
+            }
+        }
     }
 }
 
@@ -79,47 +98,13 @@ pub fn set_status(code: u16) {
     let _ = code;
 }
 
-#[cfg(feature = "ssr")]
-impl From<console_core::k8s::K8sError> for AppError {
-    fn from(error: console_core::k8s::K8sError) -> Self {
-        use console_core::k8s::K8sError;
-        match error {
-            K8sError::UnknownCluster(_) | K8sError::NotFound(_) => {
-                AppError::BadRequest(error.to_string())
-            }
-            K8sError::Config(_) => {
-                tracing::error!(%error, "cluster configuration");
-                AppError::Internal
-            }
-            _ => AppError::BadRequest(error.to_string()),
-        }
-    }
-}
-
-/// Plain routes answer the same status as server functions, with the reason as text.
+/// Plain routes answer the same status as server functions, with the reason as text (the JSON
+/// API wraps it as `{"error": …}`: `server/src/api_v1.rs`).
 #[cfg(feature = "ssr")]
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
         let status = http::StatusCode::from_u16(self.status())
             .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         (status, self.to_string()).into_response()
-    }
-}
-
-#[cfg(feature = "ssr")]
-impl From<console_core::query::run::RunError> for AppError {
-    fn from(error: console_core::query::run::RunError) -> Self {
-        use console_core::query::run::RunError;
-        match error {
-            RunError::Unreachable(why) => {
-                tracing::warn!(%why, "replica unreachable");
-                AppError::Unavailable(
-                    "the replica cannot be reached right now (see the audit log)".into(),
-                )
-            }
-            // Refusals, timeouts, the database's own (fixed-text) errors and cancels are the
-            // query's outcome: the request was understood and answered.
-            other => AppError::BadRequest(other.to_string()),
-        }
     }
 }

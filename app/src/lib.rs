@@ -10,6 +10,8 @@ pub mod components;
 pub mod error;
 pub mod k8s;
 pub mod query;
+#[cfg(feature = "ssr")]
+pub mod ssr;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

@@ -2,14 +2,13 @@
 //! the admin page's editor imports.
 
 use crate::AppState;
+use app::error::AppError;
 use axum::extract::{Extension, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use console_core::auth::policy::{allows, Action};
 use console_core::auth::CurrentUser;
-use console_core::defaults::repo;
 
 pub const EXPORT: &str = "/admin/defaults.toml";
 
@@ -35,19 +34,9 @@ async fn audit_archive(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
     axum::extract::Query(range): axum::extract::Query<DateRange>,
-) -> Result<Response, app::error::AppError> {
-    use app::error::AppError;
-    let sre = app::auth::guard::authorize_as(user.0, Action::AdministerReplicas, None)?
-        .ok_or(AppError::Unauthorized)?;
-    let date = |d: &str| {
-        console_core::dates::parse_date(d)
-            .ok_or_else(|| AppError::BadRequest(format!("{d:?} is not a date (YYYY-MM-DD)")))
-    };
-    let (from, to) = (date(&range.from)?, date(&range.to)?);
-    if to <= from {
-        return Err(AppError::BadRequest("`to` must come after `from`".into()));
-    }
-    let events = console_core::audit::export(&state.store, &sre.login, from, to).await?;
+) -> Result<Response, AppError> {
+    let ctx = state.ctx(user.0);
+    let events = console_core::audit::actions::archive(&ctx, &range.from, &range.to).await?;
     let mut body = String::from(
         "id,at,kind,attempt,actor,token,entity,target,outcome,detail,rows,bytes,duration_ms,sql\n",
     );
@@ -103,77 +92,49 @@ pub fn csv_line<S: AsRef<str>>(fields: impl IntoIterator<Item = S>) -> String {
 async fn audit_csv(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
-) -> Response {
-    if !allows(user.0.as_ref(), Action::AdministerReplicas, None) {
-        let status =
-            if user.0.is_none() { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN };
-        return (status, "only SREs may export the query audit").into_response();
+) -> Result<Response, AppError> {
+    let ctx = state.ctx(user.0);
+    let entries = console_core::audit::actions::export_query_audit(&ctx).await?;
+    let mut body =
+        String::from("id,at,login,service,replica,outcome,reason,rows,duration_ms,sql\n");
+    for e in entries {
+        body.push_str(&csv_line([
+            e.id.to_string(),
+            console_core::dates::date_time(e.at),
+            e.login,
+            e.service,
+            e.replica,
+            e.outcome,
+            e.reason,
+            e.rows.to_string(),
+            e.duration_ms.to_string(),
+            e.sql,
+        ]));
     }
-    let sre = user.0.as_ref().map(|u| u.login.clone()).unwrap_or_default();
-    match console_core::query::replicas::audit_log(&state.store, None, 100_000).await {
-        Ok(entries) => {
-            let detail = format!("the query audit, newest {} attempts", entries.len());
-            if let Err(error) = console_core::audit::record_export(&state.store, &sre, detail).await
-            {
-                tracing::error!(%error, "store error recording the audit export");
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            }
-            let mut body =
-                String::from("id,at,login,service,replica,outcome,reason,rows,duration_ms,sql\n");
-            for e in entries {
-                body.push_str(&csv_line([
-                    e.id.to_string(),
-                    console_core::dates::date_time(e.at),
-                    e.login,
-                    e.service,
-                    e.replica,
-                    e.outcome,
-                    e.reason,
-                    e.rows.to_string(),
-                    e.duration_ms.to_string(),
-                    e.sql,
-                ]));
-            }
-            (
-                [
-                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                    (header::CONTENT_DISPOSITION, "attachment; filename=\"query-audit.csv\""),
-                ],
-                body,
-            )
-                .into_response()
-        }
-        Err(error) => {
-            tracing::error!(%error, "store error exporting the audit");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"query-audit.csv\""),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 async fn export(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
-) -> Response {
-    if !allows(user.0.as_ref(), Action::AdminDefaults, None) {
-        let status =
-            if user.0.is_none() { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN };
-        return (status, "only SREs may export the platform defaults").into_response();
-    }
-    match repo::current(&state.store).await {
-        Ok((version, defaults)) => (
-            [
-                (header::CONTENT_TYPE, "application/toml; charset=utf-8".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"platform-defaults-v{version}.toml\""),
-                ),
-            ],
-            format!("# Platform defaults, version {version}\n{}", defaults.to_toml()),
-        )
-            .into_response(),
-        Err(error) => {
-            tracing::error!(%error, "store error exporting defaults");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+) -> Result<Response, AppError> {
+    let (version, document) = console_core::defaults::actions::export(&state.ctx(user.0)).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/toml; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"platform-defaults-v{version}.toml\""),
+            ),
+        ],
+        format!("# Platform defaults, version {version}\n{document}"),
+    )
+        .into_response())
 }

@@ -2,6 +2,7 @@
 
 use crate::entity_path::EntityKey;
 use crate::AppState;
+use app::error::AppError;
 use axum::extract::{Extension, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -9,36 +10,28 @@ use axum::routing::get;
 use axum::{Json, Router};
 use console_core::auth::policy::{allows, Action};
 use console_core::auth::CurrentUser;
-use console_core::catalog::{repo, CatalogQuery};
-use console_core::store::StoreError;
+use console_core::catalog::{actions, CatalogQuery};
 use std::collections::HashMap;
 
-/// The API layer's error: client mistakes are explained, internals are logged and hidden.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0} not found")]
-    NotFound(String),
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("sign in or send an API token")]
-    Unauthorized,
-    #[error(transparent)]
-    Store(#[from] StoreError),
+/// The API's error: the one web error (same statuses as every other route), sent as JSON
+/// `{"error": …}` for machines.
+#[derive(Debug)]
+pub struct ApiError(AppError);
+
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(error: E) -> Self {
+        ApiError(error.into())
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, message) = match &self {
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, self.to_string()),
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, self.to_string()),
-            ApiError::Store(error) => {
-                tracing::error!(%error, "store error in API");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error; it has been logged".to_string(),
-                )
-            }
+        let status =
+            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let message = match self.0 {
+            AppError::Unauthorized => "sign in or send an API token".to_string(),
+            AppError::Internal => "internal error; it has been logged".to_string(),
+            other => other.to_string(),
         };
         (status, Json(serde_json::json!({ "error": message }))).into_response()
     }
@@ -89,46 +82,29 @@ async fn run_query(
     Extension(token): Extension<crate::auth::RequestToken>,
     EntityKey(name): EntityKey,
     body: Result<Json<QueryBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    use app::error::AppError;
+) -> ApiResult<console_core::query::QueryResult> {
     use console_core::auth::tokens::Scope;
+    let ctx = state.ctx(user.0);
     if let Some(token) = &token.0 {
-        let allowed = match console_core::defaults::repo::current(&state.store).await {
-            Ok((_, defaults)) => defaults.tokens.allow_query_scope,
-            Err(error) => return ApiError::Store(error).into_response(),
-        };
+        let allowed = ctx.defaults().await?.1.tokens.allow_query_scope;
         if token.scope != Scope::Query || !allowed {
             let why = if allowed {
                 "this token's scope is read: make one with the query scope"
             } else {
                 "SREs have not allowed tokens to run queries"
             };
-            return AppError::Forbidden(why.into()).into_response();
+            return Err(AppError::Forbidden(why.into()).into());
         }
     }
-    let Json(body) = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            return AppError::BadRequest(format!(
-                "send {{\"replica\": …, \"sql\": …}}: {}",
-                rejection.body_text()
-            ))
-            .into_response()
-        }
-    };
+    let Json(body) = body.map_err(|rejection| {
+        AppError::BadRequest(format!(
+            "send {{\"replica\": …, \"sql\": …}}: {}",
+            rejection.body_text()
+        ))
+    })?;
     let token_id = token.0.as_ref().map(|t| t.id.clone()).unwrap_or_default();
-    let run = app::query::flow::run(
-        &state.store,
-        &state.limiter,
-        user.0,
-        &name,
-        &body.replica,
-        body.sql.as_bytes(),
-    );
-    match console_core::audit::through_token(token_id, run).await {
-        Ok(result) => Json(result).into_response(),
-        Err(error) => error.into_response(),
-    }
+    let run = console_core::query::actions::run(&ctx, &name, &body.replica, body.sql.as_bytes());
+    Ok(Json(console_core::audit::through_token(token_id, run).await?))
 }
 
 /// Asks the policy for the route's action (all API resources are read-only, owned by nobody).
@@ -137,14 +113,14 @@ fn authorize(user: &CurrentUser, path: &str) -> Result<(), ApiError> {
     if allows(user.0.as_ref(), action, None) {
         Ok(())
     } else {
-        Err(ApiError::Unauthorized)
+        Err(AppError::Unauthorized.into())
     }
 }
 
 /// Who the session or token acts as, with the roles it has now.
 async fn me(Extension(user): Extension<CurrentUser>) -> ApiResult<console_core::auth::User> {
     authorize(&user, "/me")?;
-    user.0.map(Json).ok_or(ApiError::Unauthorized)
+    user.0.map(Json).ok_or(AppError::Unauthorized.into())
 }
 
 /// Same parameters as the catalog page: q, squad, tier, lifecycle, readiness, page.
@@ -155,8 +131,8 @@ async fn list_services(
 ) -> ApiResult<console_core::catalog::CatalogPage> {
     authorize(&user, "/services")?;
     let query = CatalogQuery::from_params(|k| params.get(k).map(String::as_str))
-        .map_err(ApiError::BadRequest)?;
-    Ok(Json(repo::search(&state.store, &query).await?))
+        .map_err(AppError::BadRequest)?;
+    Ok(Json(actions::search(&state.ctx(user.0), &query).await?))
 }
 
 async fn show_service(
@@ -165,10 +141,7 @@ async fn show_service(
     EntityKey(name): EntityKey,
 ) -> ApiResult<console_core::catalog::ServicePage> {
     authorize(&user, "/services/{name}")?;
-    repo::service_page(&state.store, &name)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("service {name:?}")))
+    Ok(Json(actions::service_page(&state.ctx(user.0), &name).await?))
 }
 
 async fn list_squads(
@@ -176,7 +149,7 @@ async fn list_squads(
     Extension(user): Extension<CurrentUser>,
 ) -> ApiResult<Vec<console_core::catalog::SquadSummary>> {
     authorize(&user, "/squads")?;
-    Ok(Json(repo::squads(&state.store).await?))
+    Ok(Json(actions::squads(&state.ctx(user.0)).await?))
 }
 
 async fn show_squad(
@@ -185,8 +158,5 @@ async fn show_squad(
     EntityKey(name): EntityKey,
 ) -> ApiResult<console_core::catalog::SquadPage> {
     authorize(&user, "/squads/{name}")?;
-    repo::squad_page(&state.store, &name)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("squad {name:?}")))
+    Ok(Json(actions::squad_page(&state.ctx(user.0), &name).await?))
 }

@@ -33,7 +33,7 @@ const SIGNED_IN_AT: &str = "signed_in_at";
 /// may start a sign-in, and those must not fill the store.
 const PENDING_COOKIE: &str = "console_pending";
 
-/// The SRE account offered by dev sign-in (see `app::auth::dev_users`).
+/// The SRE account offered by dev sign-in (see `console_core::auth::dev`).
 pub const DEV_SRE: &str = "sre";
 
 /// Sign-in settings and providers, built once from the configuration.
@@ -475,7 +475,7 @@ async fn dev_sign_in(
     if !state.auth.dev_sign_in {
         return login_error("dev", &AuthError::UnknownProvider("dev".into()));
     }
-    let known = match app::auth::dev_users(&state.store).await {
+    let known = match console_core::auth::dev::users(&state.store).await {
         Ok(users) => users.into_iter().any(|(login, _)| login == form.login),
         Err(e) => {
             tracing::error!(error = %e, "store error");

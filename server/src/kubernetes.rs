@@ -5,8 +5,9 @@
 use crate::config::KubernetesConfig;
 use crate::entity_path::EntityKey;
 use crate::AppState;
+use app::error::AppError;
 use axum::extract::{Extension, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -155,62 +156,27 @@ pub fn router() -> Router<AppState> {
     route_both(router, ROUTES[2].0, get(log_download))
 }
 
-/// A refusal or a bad request, as the routes answer it. Internal details are logged only.
-struct Refusal(StatusCode, String);
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        (self.0, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], self.1).into_response()
-    }
-}
-
-fn refusal(error: K8sError) -> Refusal {
-    let status = match error {
-        K8sError::NotFound(_) | K8sError::UnknownCluster(_) => StatusCode::NOT_FOUND,
-        K8sError::TooManyFollows(_) => StatusCode::TOO_MANY_REQUESTS,
-        K8sError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        K8sError::Config(_) => {
-            tracing::error!(%error, "cluster configuration");
-            return Refusal(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the console's cluster configuration is broken; its log says why".into(),
-            );
-        }
-        _ => StatusCode::BAD_REQUEST,
-    };
-    Refusal(status, error.to_string())
+/// A cluster's refusal as the routes answer it: the one classification in `console_core::error`.
+fn refusal(error: K8sError) -> AppError {
+    console_core::error::Error::from(error).into()
 }
 
 /// The service, if `user` may do `action` on it.
 async fn authorized(
-    store: &Store,
+    state: &AppState,
     user: &CurrentUser,
     name: &str,
     action: Action,
-) -> Result<Service, Refusal> {
-    let service = match repo::service(store, name).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return Err(Refusal(StatusCode::NOT_FOUND, format!("service {name:?} not found")))
-        }
-        Err(error) => return Err(internal(error)),
-    };
-    if allows_on_service(user.0.as_ref(), action, &service.name, &service.squad) {
-        Ok(service)
-    } else if user.0.is_none() {
-        Err(Refusal(StatusCode::UNAUTHORIZED, "sign in first".into()))
-    } else {
-        Err(Refusal(
-            StatusCode::FORBIDDEN,
-            format!("only members of {} (or SREs) may do this", service.squad),
-        ))
-    }
+) -> Result<Service, AppError> {
+    let ctx = state.ctx(user.0.clone());
+    let service = ctx.service(name).await?;
+    ctx.authorize_on_service(action, &service)?;
+    Ok(service)
 }
 
-/// A store failure: logged here, a plain 500 for the browser.
-fn internal(error: console_core::store::StoreError) -> Refusal {
-    tracing::error!(%error, "store error");
-    Refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+/// A store failure: logged (by the conversion), a plain 500 for the browser.
+fn internal(error: console_core::store::StoreError) -> AppError {
+    console_core::error::Error::from(error).into()
 }
 
 /// The service (if `user` may read its logs) and the checked plan for `options`, with the
@@ -221,8 +187,8 @@ async fn log_plan(
     user: &CurrentUser,
     name: &str,
     options: &LogOptions,
-) -> Result<(Service, LogLimits, Result<LogPlan, K8sError>), Refusal> {
-    let service = authorized(&state.store, user, name, Action::ReadLogs).await?;
+) -> Result<(Service, LogLimits, Result<LogPlan, K8sError>), AppError> {
+    let service = authorized(state, user, name, Action::ReadLogs).await?;
     let limits =
         console_core::defaults::repo::current(&state.store).await.map_err(internal)?.1.logs;
     let plan = LogPlan::new(&state.clusters, &service.workloads, options, &limits);
@@ -324,7 +290,7 @@ async fn stream_slot(
     kind: &str,
     login: &str,
     cap: u64,
-) -> Result<Option<Lease>, Refusal> {
+) -> Result<Option<Lease>, AppError> {
     for i in 0..cap {
         if let Some(lease) =
             state.limiter.acquire(kind, login, &format!("slot-{i}")).await.map_err(internal)?
@@ -378,8 +344,8 @@ async fn live_deployments(
     Extension(session): Extension<CurrentSession>,
     Extension(ends): Extension<crate::auth::CredentialEnds>,
     EntityKey(name): EntityKey,
-) -> Result<Response, Refusal> {
-    let service = authorized(&state.store, &user, &name, Action::ViewWorkloads).await?;
+) -> Result<Response, AppError> {
+    let service = authorized(&state, &user, &name, Action::ViewWorkloads).await?;
     let picked = state.clusters.pick(&service.workloads.cluster).map_err(refusal)?;
     // The first view also checks the request (unknown cluster, empty selector).
     let first = views::service_workloads(&state.clusters, &service.name, &service.workloads)
@@ -391,10 +357,9 @@ async fn live_deployments(
         .logs
         .max_live_views_per_user;
     let Some(slot) = stream_slot(&state, "workloads.live", &login_of(&user), cap).await? else {
-        return Err(Refusal(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("you already have {cap} live views open: close one first"),
-        ));
+        return Err(AppError::Throttled(format!(
+            "you already have {cap} live views open: close one first"
+        )));
     };
     let (tx, rx) = mpsc::channel::<Event>(4);
     let clusters = state.clusters.clone();
@@ -454,7 +419,7 @@ async fn log_stream(
     EntityKey(name): EntityKey,
     Query(options): Query<LogOptions>,
     Query(follow): Query<FollowParam>,
-) -> Result<Response, Refusal> {
+) -> Result<Response, AppError> {
     let (service, limits, plan) = log_plan(&state, &user, &name, &options).await?;
     let login = login_of(&user);
     let (events, rx) = mpsc::channel::<Event>(64);
@@ -464,7 +429,7 @@ async fn log_stream(
     } else {
         match stream_slot(&state, "logs.read", &login, limits.max_follows_per_user).await? {
             Some(slot) => Some(slot),
-            None => return Err(Refusal(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_READS.into())),
+            None => return Err(AppError::Throttled(TOO_MANY_READS.into())),
         }
     };
     let plan = match plan {
@@ -581,13 +546,13 @@ async fn log_download(
     Extension(user): Extension<CurrentUser>,
     EntityKey(name): EntityKey,
     Query(options): Query<LogOptions>,
-) -> Result<Response, Refusal> {
+) -> Result<Response, AppError> {
     let (service, limits, plan) = log_plan(&state, &user, &name, &options).await?;
     let plan = plan.map_err(refusal)?;
     let Some(_slot) =
         stream_slot(&state, "logs.read", &login_of(&user), limits.max_follows_per_user).await?
     else {
-        return Err(Refusal(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_READS.into()));
+        return Err(AppError::Throttled(TOO_MANY_READS.into()));
     };
     let result = logs::fetch(&plan).await.map_err(refusal)?;
     if !audit_read(
@@ -600,7 +565,8 @@ async fn log_download(
     )
     .await
     {
-        return Err(Refusal(StatusCode::INTERNAL_SERVER_ERROR, NOT_AUDITED.into()));
+        tracing::error!(service = %service.name, "{NOT_AUDITED}");
+        return Err(AppError::Internal);
     }
     let mut text = String::with_capacity(result.lines.len() * 120);
     for line in &result.lines {

@@ -72,6 +72,16 @@ impl AppState {
         }
     }
 
+    /// The context of one request acting as `user`: what every `console_core` action takes.
+    pub fn ctx(&self, user: Option<console_core::auth::User>) -> console_core::ctx::Ctx {
+        console_core::ctx::Ctx::new(
+            self.store.clone(),
+            self.limiter.clone(),
+            self.clusters.clone(),
+            user,
+        )
+    }
+
     /// A shorter access check for streams (tests).
     pub fn with_access_check(mut self, every: std::time::Duration) -> AppState {
         self.access_check = every;

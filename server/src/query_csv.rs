@@ -70,7 +70,7 @@ async fn download(
 ) -> Result<Response, AppError> {
     let (replica, sql) = params(&String::from_utf8_lossy(&form));
     let result =
-        app::query::flow::run(&state.store, &state.limiter, user.0, &name, &replica, &sql).await?;
+        console_core::query::actions::run(&state.ctx(user.0), &name, &replica, &sql).await?;
     let mut body = csv_line(&result.columns);
     // NULL is the one unquoted (empty) field; every value, even "", is quoted.
     for row in result.rows {

@@ -790,7 +790,7 @@ async fn query_tokens_need_the_scope_and_the_sres_leave() {
 
     let (version, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
     defaults.tokens.allow_query_scope = true;
-    let saved = console_core::defaults::repo::save(
+    let saved = console_core::defaults::actions::save_as(
         &app.store,
         version,
         &toml::to_string(&defaults).unwrap(),
@@ -835,7 +835,7 @@ async fn query_tokens_need_the_scope_and_the_sres_leave() {
     // SREs take the scope back: existing query tokens stop querying.
     let (_, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
     defaults.tokens.allow_query_scope = false;
-    console_core::defaults::repo::save(
+    console_core::defaults::actions::save_as(
         &app.store,
         saved,
         &toml::to_string(&defaults).unwrap(),

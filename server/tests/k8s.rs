@@ -406,7 +406,7 @@ async fn log_limits_come_from_the_platform_defaults() {
         max_live_views_per_user: 1,
     };
     let document = toml::to_string(&defaults).unwrap();
-    console_core::defaults::repo::save(&app.store, version, &document, "sre", "tighter logs")
+    console_core::defaults::actions::save_as(&app.store, version, &document, "sre", "tighter logs")
         .await
         .unwrap();
 
@@ -582,7 +582,7 @@ async fn live_views_are_capped_per_person() {
     let (app, _sandbox) = TestApp::with_sandbox().await;
     let (version, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
     defaults.logs.max_live_views_per_user = 2;
-    console_core::defaults::repo::save(
+    console_core::defaults::actions::save_as(
         &app.store,
         version,
         &toml::to_string(&defaults).unwrap(),

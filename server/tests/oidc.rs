@@ -167,16 +167,16 @@ async fn roles_follow_the_provider_across_replicas_on_postgres() {
 
 async fn roles_follow(idp: &Idp, app: &common::TestApp) {
     let (idp, app) = (idp.clone(), app);
-    let cookie = sign_in_as(&app, &idp, MARIA).await;
-    let token = token_for(&app, &cookie).await;
-    assert_eq!(me_by_token(&app, &token).await.1["sre"], true);
+    let cookie = sign_in_as(app, &idp, MARIA).await;
+    let token = token_for(app, &cookie).await;
+    assert_eq!(me_by_token(app, &token).await.1["sre"], true);
     assert_eq!(app.get_as("/admin", Some(&cookie)).await.status, axum::http::StatusCode::OK);
 
     idp.set_claim(MARIA, "groups", json!(["squad-payments"]));
     let user =
         app.post_json("/api/auth/session", Some(&cookie), json!({})).await.json()["user"].clone();
     assert_eq!(user["sre"], false, "the session lost SRE");
-    let (status, me) = me_by_token(&app, &token).await;
+    let (status, me) = me_by_token(app, &token).await;
     assert_eq!(
         (status, me["sre"].clone()),
         (axum::http::StatusCode::OK, json!(false)),

@@ -395,7 +395,7 @@ async fn backstage_example_on(app: TestApp) {
     // SREs map the free-form lifecycle in the platform defaults: the next import applies it.
     let (version, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
     defaults.lifecycles.insert("sandbox".into(), console_core::catalog::Lifecycle::Production);
-    console_core::defaults::repo::save(
+    console_core::defaults::actions::save_as(
         &app.store,
         version,
         &defaults.to_toml(),

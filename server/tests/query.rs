@@ -29,12 +29,12 @@ async fn run(app: &TestApp, cookie: &str, sql: &str) -> (StatusCode, Value) {
 /// fallback has (37 rows, 4,321 ms, only e-mails masked).
 #[tokio::test]
 async fn query_limits_set_in_the_platform_defaults_reach_the_repl_and_the_csv() {
-    use console_core::defaults::{repo as defaults, PlatformDefaults};
+    use console_core::defaults::{actions as defaults, PlatformDefaults};
     let (app, _dir) = with_demo_replica().await;
     let mut document = PlatformDefaults::default();
     let tier1 = document.query.iter_mut().find(|q| q.tier == 1).unwrap();
     (tier1.row_cap, tier1.statement_timeout_ms, tier1.masks) = (37, 4321, vec!["*email*".into()]);
-    defaults::save(&app.store, 0, &document.to_toml(), "sre", "stricter tier 1").await.unwrap();
+    defaults::save_as(&app.store, 0, &document.to_toml(), "sre", "stricter tier 1").await.unwrap();
 
     let maria = app.sign_in("maria").await;
     let replicas = app
@@ -79,7 +79,7 @@ async fn query_limits_set_in_the_platform_defaults_reach_the_repl_and_the_csv() 
 /// may see one more per 2 s it took; never a second allowance.)
 #[tokio::test]
 async fn the_query_rate_holds_across_replicas_on_one_store() {
-    use app::query::flow::QUERIES_PER_MINUTE;
+    use console_core::query::actions::QUERIES_PER_MINUTE;
     let db = console_core::store::testing::postgres().await;
     let dir = tempfile::tempdir().unwrap();
     let settings = format!(
@@ -717,7 +717,7 @@ async fn a_query_token_runs_the_repls_flow_through_the_api() {
     let (app, _dir) = with_demo_replica().await;
     let (version, mut defaults) = console_core::defaults::repo::current(&app.store).await.unwrap();
     defaults.tokens.allow_query_scope = true;
-    console_core::defaults::repo::save(
+    console_core::defaults::actions::save_as(
         &app.store,
         version,
         &toml::to_string(&defaults).unwrap(),

@@ -20,14 +20,8 @@ pub struct ServiceRead {
 /// The newest 500 reads of `service`: its owning squad and SREs only.
 #[server(endpoint = "audit/service-reads", input = Json)]
 pub async fn service_reads(service: String) -> Result<Vec<ServiceRead>, AppError> {
-    use crate::auth::guard::authorize_user;
-    use console_core::{audit, auth::policy::Action, catalog::repo, store::Store};
-    let store = expect_context::<Store>();
-    let found = repo::service(&store, &service)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("service {service:?}")))?;
-    authorize_user(Action::ViewServiceAudit, Some(&found.squad))?;
-    let reads = audit::reads_of(&store, &service, 500).await?;
+    use console_core::audit::actions;
+    let reads = actions::service_reads(&crate::ssr::ctx(), &service).await?;
     Ok(reads
         .into_iter()
         .map(|r| ServiceRead {

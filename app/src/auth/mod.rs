@@ -1,4 +1,4 @@
-//! Sign-in pages and the user's own API tokens. The server-side checks live in `guard`.
+//! Sign-in pages and the user's own API tokens. The checks live in `console_core::ctx::Ctx`.
 
 mod access;
 mod api;
@@ -9,6 +9,3 @@ pub use access::AccessPage;
 pub use api::*;
 pub use login::LoginPage;
 pub use tokens::TokensPage;
-
-#[cfg(feature = "ssr")]
-pub mod guard;

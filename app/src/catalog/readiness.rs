@@ -21,8 +21,8 @@ pub fn ReadinessPage() -> impl IntoView {
                     Ok(report) => {
                         let mut squads = report.squads.clone();
                         match sort().as_str() {
-                            "ready" => squads.sort_by(|a, b| (b.ready * 1000 / b.services.max(1)).cmp(&(a.ready * 1000 / a.services.max(1)))),
-                            "score" => squads.sort_by(|a, b| b.score.percent().cmp(&a.score.percent())),
+                            "ready" => squads.sort_by_key(|s| std::cmp::Reverse(s.ready * 1000 / s.services.max(1))),
+                            "score" => squads.sort_by_key(|s| std::cmp::Reverse(s.score.percent())),
                             _ => squads.sort_by(|a, b| a.name.cmp(&b.name)),
                         }
                         view! {

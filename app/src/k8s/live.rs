@@ -44,7 +44,7 @@ pub fn open(
                 .ok()?;
             callbacks.push(callback);
         }
-        return Some(LiveStream { source, _callbacks: callbacks });
+        Some(LiveStream { source, _callbacks: callbacks })
     }
     #[cfg(not(feature = "hydrate"))]
     None

@@ -2,8 +2,6 @@
 
 mod api;
 mod audit;
-#[cfg(feature = "ssr")]
-pub mod flow;
 mod page;
 
 pub use api::*;

@@ -8,8 +8,11 @@
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+#[cfg(feature = "server")]
+pub mod ctx;
 pub mod dates;
 pub mod defaults;
+pub mod error;
 pub mod k8s;
 #[cfg(feature = "server")]
 pub mod limiter;

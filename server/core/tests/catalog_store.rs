@@ -101,7 +101,7 @@ async fn squad_page_rolls_up_readiness() {
         let page = repo::squad_page(&store, "squad-001").await.unwrap().unwrap();
         assert_eq!(page.services.len(), 10);
         assert_eq!(page.squad.members.len(), 3);
-        let sum = page.services.iter().fold(Score::default(), |a, s| a.add(s.readiness));
+        let sum = page.services.iter().fold(Score::default(), |a, s| a.plus(s.readiness));
         assert_eq!(page.readiness, sum);
         assert!(page.readiness.required > page.readiness.met);
         // Most critical first.

@@ -255,7 +255,7 @@ impl DeploymentSim {
     pub(crate) fn tick(&mut self, world: &mut World, now: Timestamp) {
         self.ticks += 1;
         if let Life::RollingOut { every } = self.spec.life {
-            if self.ticks % every == 0 && self.rollout_started.is_none() {
+            if self.ticks.is_multiple_of(every) && self.rollout_started.is_none() {
                 let tag = format!("1.{}.0", self.current().number);
                 self.start_rollout(world, now, &tag);
             }

@@ -3,6 +3,8 @@
 //! it begins and `…finished` or `…abandoned` when it ends, tied by one attempt id, so a client
 //! that goes away, or a console that dies, still leaves its `started` behind.
 
+pub mod actions;
+
 use crate::store::{Store, StoreError};
 
 /// One event. Empty strings and zeros are "not applicable".

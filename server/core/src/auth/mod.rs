@@ -6,6 +6,11 @@
 pub mod policy;
 
 #[cfg(feature = "server")]
+pub mod actions;
+#[cfg(feature = "server")]
+pub mod dev;
+
+#[cfg(feature = "server")]
 pub mod grants;
 #[cfg(feature = "server")]
 pub mod oidc;

@@ -450,8 +450,7 @@ impl OidcProvider {
             .and_then(|g| g.as_array())
             .map(|a| a.iter().filter_map(|g| g.as_str().map(str::to_string)).collect())
             .unwrap_or_default();
-        let sre = !self.settings.sre_group.is_empty()
-            && groups.iter().any(|g| *g == self.settings.sre_group);
+        let sre = !self.settings.sre_group.is_empty() && groups.contains(&self.settings.sre_group);
         Ok(Identity {
             provider: "oidc".into(),
             subject,

@@ -4,6 +4,8 @@ pub mod model;
 pub mod readiness;
 
 #[cfg(feature = "server")]
+pub mod actions;
+#[cfg(feature = "server")]
 pub mod fixture;
 #[cfg(feature = "server")]
 pub mod import;

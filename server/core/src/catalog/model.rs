@@ -309,16 +309,12 @@ pub struct Score {
 
 impl Score {
     pub fn percent(self) -> u32 {
-        if self.required == 0 {
-            100
-        } else {
-            self.met * 100 / self.required
-        }
+        (self.met * 100).checked_div(self.required).unwrap_or(100)
     }
     pub fn is_ready(self) -> bool {
         self.met >= self.required
     }
-    pub fn add(self, other: Score) -> Score {
+    pub fn plus(self, other: Score) -> Score {
         Score { met: self.met + other.met, required: self.required + other.required }
     }
 }

@@ -87,7 +87,7 @@ pub async fn readiness_report(store: &Store) -> Result<ReadinessReport, StoreErr
         });
         sq.services += 1;
         sq.ready += ready as u32;
-        sq.score = sq.score.add(r.score);
+        sq.score = sq.score.plus(r.score);
     }
     let mut most_missing: Vec<(String, String, u32)> = missing
         .into_iter()
@@ -108,12 +108,37 @@ pub async fn checks(store: &Store) -> Result<Vec<Check>, StoreError> {
     Ok(crate::defaults::repo::current(store).await?.1.readiness)
 }
 
-/// Recomputes every service's stored readiness score, after the requirements changed.
-pub async fn refresh_all_scores(store: &Store, checks: &[Check]) -> Result<(), StoreError> {
+/// Every service's readiness score under `checks` (requirements about to change), with its
+/// search text: read here, written by [`write_scores`] in the caller's transaction.
+pub async fn scores_under(
+    store: &Store,
+    checks: &[Check],
+) -> Result<Vec<(String, Score, String)>, StoreError> {
     let names: Vec<String> =
         sqlx::query_scalar("SELECT name FROM services").fetch_all(store.pool()).await?;
+    let mut scores = Vec::with_capacity(names.len());
     for name in names {
-        refresh_score_with(store, &name, checks).await?;
+        let Some(service) = service(store, &name).await? else { continue };
+        let Some(squad) = owning_squad(store, &service).await? else { continue };
+        let score = evaluate(&service, &squad, checks).score;
+        scores.push((name, score, search_text(&service)));
+    }
+    Ok(scores)
+}
+
+/// Stores scores from [`scores_under`] inside `tx`.
+pub async fn write_scores(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    scores: &[(String, Score, String)],
+) -> Result<(), StoreError> {
+    for (name, score, search) in scores {
+        sqlx::query("UPDATE services SET readiness_met = $1, readiness_required = $2, search_text = $3 WHERE name = $4")
+            .bind(score.met as i64)
+            .bind(score.required as i64)
+            .bind(search)
+            .bind(name)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -473,7 +498,7 @@ pub async fn squad_page(store: &Store, name: &str) -> Result<Option<SquadPage>, 
     .fetch_all(store.pool())
     .await?;
     let services: Vec<ServiceSummary> = rows.into_iter().map(summary).collect();
-    let readiness = services.iter().fold(Score::default(), |acc, s| acc.add(s.readiness));
+    let readiness = services.iter().fold(Score::default(), |acc, s| acc.plus(s.readiness));
     let templates = crate::defaults::repo::current(store).await?.1.links;
     let links = services
         .iter()
@@ -508,7 +533,7 @@ pub async fn squad_page(store: &Store, name: &str) -> Result<Option<SquadPage>, 
             .collect();
         (subtree, subtree_services) = groups
             .iter()
-            .fold((Score::default(), 0), |(score, n), g| (score.add(g.readiness), n + g.services));
+            .fold((Score::default(), 0), |(score, n), g| (score.plus(g.readiness), n + g.services));
     }
     Ok(Some(SquadPage { squad, services, readiness, links, children, subtree, subtree_services }))
 }

@@ -4,6 +4,8 @@
 //! The whole set is one document (TOML, so platform teams can keep it in git). Every change is a
 //! new version with author and time; rolling back writes the old document as a new version.
 
+#[cfg(feature = "server")]
+pub mod actions;
 pub mod links;
 #[cfg(feature = "server")]
 pub mod repo;

@@ -354,7 +354,7 @@ pub async fn fetch(plan: &LogPlan) -> Result<LogResult, K8sError> {
         return Err(K8sError::Unavailable(targets[0].cluster.clone()));
     }
     // Stable: lines with the same time keep their per-container order.
-    merged.sort_by(|a, b| a.0.cmp(&b.0));
+    merged.sort_by_key(|a| a.0);
     let mut skip = merged.len().saturating_sub(plan.max_lines);
     // The newest lines that fit in READ_BYTES.
     let mut kept = 0usize;

@@ -4,6 +4,8 @@
 //! the server: `clusters` keeps a watch cache per cluster (page views never call the API server),
 //! `views` turns cached objects into what the pages show, `logs` reads pod logs through the API.
 
+#[cfg(feature = "server")]
+pub mod actions;
 pub mod model;
 pub mod selector;
 

@@ -152,7 +152,7 @@ pub fn deployment_view(cluster: &Cluster, d: &DeploymentInfo, now: Timestamp) ->
             current: rs.revision == d.revision,
         })
         .collect();
-    revisions.sort_by(|a, b| b.revision.cmp(&a.revision));
+    revisions.sort_by_key(|r| std::cmp::Reverse(r.revision));
     let set_revision: BTreeMap<&str, u64> =
         sets.iter().map(|rs| (rs.name.as_str(), rs.revision)).collect();
     let pods = deployment_pods(cluster, d);

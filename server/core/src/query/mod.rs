@@ -3,6 +3,8 @@
 //! transaction, row cap, masks, one query per user) run against the replica itself.
 
 #[cfg(feature = "server")]
+pub mod actions;
+#[cfg(feature = "server")]
 pub mod guard;
 #[cfg(feature = "server")]
 pub mod replicas;
@@ -20,6 +22,15 @@ pub enum Engine {
     Postgres,
     Mysql,
     Sqlite,
+}
+
+/// A replica as the REPL shows it, with the limits in force (never its URL or credential source).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaView {
+    pub replica: ReplicaSummary,
+    pub statement_timeout_ms: u64,
+    pub row_cap: u64,
+    pub masks: Vec<String>,
 }
 
 /// What the replica answered, masked and capped.

@@ -356,7 +356,7 @@ impl<'a> Analyzer<'a> {
                 if let (Some(m), false) = (merged.iter().find_map(|c| c.mask.as_deref()), appends) {
                     return Err(masked_output_ordered(
                         m,
-                        &format!("combine results with {op} {set_quantifier}").trim().to_string(),
+                        format!("combine results with {op} {set_quantifier}").trim(),
                     ));
                 }
                 Ok(merged)
@@ -1010,9 +1010,8 @@ impl<'a> Analyzer<'a> {
             };
             match value {
                 FunctionArgExpr::Expr(e) if counting && is_column_ref(e) => {
-                    match self.resolve_ref(e, scope) {
-                        Resolved::Unknown => return Err(self.unknown_ref(e)),
-                        _ => {}
+                    if let Resolved::Unknown = self.resolve_ref(e, scope) {
+                        return Err(self.unknown_ref(e));
                     }
                 }
                 FunctionArgExpr::Expr(e) => self.clean(e, scope)?,
