@@ -128,7 +128,11 @@ async fn run(name: &str, store: Store, dir: &std::path::Path) {
         }
     })
     .await;
-    let shapes = if common::quick() { &[][..] } else { &["q=word", "q=word&page", "tier&lifecycle&page", "deep page"][..] };
+    let shapes = if common::quick() {
+        &[][..]
+    } else {
+        &["q=word", "q=word&page", "tier&lifecycle&page", "deep page"][..]
+    };
     for (shape, label) in shapes.iter().enumerate() {
         let f = measure(&client, 200, |i| {
             let i = i * 4 + shape;

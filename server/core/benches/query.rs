@@ -6,8 +6,9 @@
 
 use console_core::catalog::Tier;
 use console_core::limiter::Limiter;
+use console_core::query::limits::Limits;
 use console_core::query::replicas;
-use console_core::query::run::{run, Limits};
+use console_core::query::run::run;
 use console_core::query::{Engine, Replica};
 use console_core::store::{testing, Store};
 use sqlx::{Connection, Executor, Row};

@@ -51,7 +51,7 @@ mod from_modules {
     use crate::defaults::repo::DefaultsError;
     use crate::k8s::K8sError;
     use crate::query::replicas::ReplicaError;
-    use crate::query::run::RunError;
+    use crate::query::RunError;
     use crate::store::StoreError;
 
     impl From<StoreError> for Error {

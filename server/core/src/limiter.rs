@@ -5,7 +5,6 @@
 //! The REPL takes one slot per user and replica; log follows and live views are meant to use
 //! the same kinds of rows.
 
-use crate::query::run::Cancel;
 use crate::store::{Store, StoreError};
 use std::time::Duration;
 
@@ -206,6 +205,44 @@ impl Drop for Lease {
                     }
                 });
             }
+        }
+    }
+}
+
+/// Lets a user stop their own running query; also tripped when the client goes away.
+#[derive(Clone, Default, Debug)]
+pub struct Cancel(std::sync::Arc<CancelState>);
+
+#[derive(Default, Debug)]
+pub struct CancelState {
+    cancelled: std::sync::atomic::AtomicBool,
+    abandoned: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.cancelled.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.notify.notify_waiters();
+    }
+    /// Cancels because nobody waits for the answer any more.
+    pub fn abandon(&self) {
+        self.0.abandoned.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cancel();
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    pub fn is_abandoned(&self) -> bool {
+        self.0.abandoned.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
         }
     }
 }

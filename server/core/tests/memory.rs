@@ -6,7 +6,8 @@
 //! The bound stated in docs/repl-guarantees.md: an answer holds at most row cap × columns cells
 //! of at most CELL_CHARS characters, and reading stops past RESULT_BYTES; here, a few MB.
 
-use console_core::query::run::{run, Limits, CELL_CHARS};
+use console_core::query::limits::Limits;
+use console_core::query::run::{run, CELL_CHARS};
 use console_core::query::Engine;
 use std::time::Duration;
 

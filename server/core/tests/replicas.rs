@@ -5,8 +5,10 @@
 //! and no session or lock is left behind.
 
 use console_core::catalog::Tier;
+use console_core::query::limits::{Limits, MASK};
 use console_core::query::replicas;
-use console_core::query::run::{run, run_checked, Limits, RunError, MASK};
+use console_core::query::run::{run, run_checked};
+use console_core::query::RunError;
 use console_core::query::{Engine, Replica};
 use console_core::store::testing::{self, ScratchDb};
 use sqlx::{Connection, Executor};

@@ -1,7 +1,8 @@
 //! Every common column type comes back readable, by one rule per engine (docs/repl-types.md):
 //! one row holding each type, on real PostgreSQL, MariaDB and SQLite.
 
-use console_core::query::run::{run, Limits};
+use console_core::query::limits::Limits;
+use console_core::query::run::run;
 use console_core::query::Engine;
 use console_core::store::testing::ScratchDb;
 use sqlx::{Connection, Executor};

@@ -2,7 +2,7 @@
 //! authorizes through the [`Ctx`], then does the guarded, audited work in `replicas` and `run`.
 
 use super::replicas;
-use super::run::RunError;
+use super::RunError;
 use super::{AuditEntry, QueryResult, Replica, ReplicaSummary, ReplicaView};
 use crate::audit::{self, Event};
 use crate::auth::policy::Action;

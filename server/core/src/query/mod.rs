@@ -7,6 +7,8 @@ pub mod actions;
 #[cfg(feature = "server")]
 pub mod guard;
 #[cfg(feature = "server")]
+pub mod limits;
+#[cfg(feature = "server")]
 pub mod replicas;
 #[cfg(feature = "server")]
 pub mod run;
@@ -123,4 +125,25 @@ pub struct AuditEntry {
     pub reason: String,
     pub rows: i64,
     pub duration_ms: i64,
+}
+
+/// How one query ended when it did not answer rows.
+#[cfg(feature = "server")]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Refused(#[from] guard::Refusal),
+    #[error("the replica cannot be reached: {0}")]
+    Unreachable(String),
+    #[error("cancelled after {0:.1} s (statement timeout)")]
+    Timeout(f64),
+    #[error("the replica refused the query: {0}")]
+    Database(String),
+    #[error("cancelled by the user")]
+    Cancelled,
+    /// Cancelled, but the replica did not confirm the statement had stopped within the timeout.
+    #[error(
+        "cancel unconfirmed: the replica did not confirm the stop within the statement timeout"
+    )]
+    CancelUnconfirmed,
 }

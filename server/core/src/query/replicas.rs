@@ -1,11 +1,14 @@
 //! Replicas SREs designate for a service, the audit of every query, and the per-user guards
 //! (one running query per user and replica, a rate limit).
 
-use super::run::{self, Cancel, Limits, RunError};
+use super::limits::Limits;
+use super::run;
+use super::RunError;
 use super::{AuditEntry, Engine, QueryResult, Replica};
 use crate::audit::{self, Event};
 use crate::catalog::Tier;
 use crate::defaults::PlatformDefaults;
+use crate::limiter::Cancel;
 use crate::store::{Store, StoreError};
 use std::time::{Duration, Instant};
 

@@ -5,83 +5,14 @@
 //! 4. masked columns are replaced before anything leaves the server.
 
 use super::guard::{self, functions::Allowed, Policy, Refusal};
+use super::limits::{is_masked, Limits, MASK};
 use super::schema;
-use super::{Engine, QueryResult};
+use super::{Engine, QueryResult, RunError};
+use crate::limiter::Cancel;
 use futures_util::TryStreamExt;
 use sqlx::{Column, ConnectOptions, Connection, Row, TypeInfo, ValueRef};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
-
-/// The safe options in force for one query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-    pub statement_timeout: Duration,
-    pub row_cap: usize,
-    /// Column name patterns, `*` as wildcard, compared case-insensitively.
-    pub masks: Vec<String>,
-    /// Schemas queries may read; empty: all. PostgreSQL also gets them as its search_path.
-    pub allowed_schemas: Vec<String>,
-    pub connect_timeout: Duration,
-    /// Functions allowed beyond the engine's allow-list (an SRE's choice per replica).
-    pub extra_functions: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Refused(#[from] Refusal),
-    #[error("the replica cannot be reached: {0}")]
-    Unreachable(String),
-    #[error("cancelled after {0:.1} s (statement timeout)")]
-    Timeout(f64),
-    #[error("the replica refused the query: {0}")]
-    Database(String),
-    #[error("cancelled by the user")]
-    Cancelled,
-    /// Cancelled, but the replica did not confirm the statement had stopped within the timeout.
-    #[error(
-        "cancel unconfirmed: the replica did not confirm the stop within the statement timeout"
-    )]
-    CancelUnconfirmed,
-}
-
-/// Lets a user stop their own running query; also tripped when the client goes away.
-#[derive(Clone, Default, Debug)]
-pub struct Cancel(std::sync::Arc<CancelState>);
-
-#[derive(Default, Debug)]
-pub struct CancelState {
-    cancelled: std::sync::atomic::AtomicBool,
-    abandoned: std::sync::atomic::AtomicBool,
-    notify: tokio::sync::Notify,
-}
-
-impl Cancel {
-    pub fn cancel(&self) {
-        self.0.cancelled.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.0.notify.notify_waiters();
-    }
-    /// Cancels because nobody waits for the answer any more.
-    pub fn abandon(&self) {
-        self.0.abandoned.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.cancel();
-    }
-    pub fn is_cancelled(&self) -> bool {
-        self.0.cancelled.load(std::sync::atomic::Ordering::SeqCst)
-    }
-    pub fn is_abandoned(&self) -> bool {
-        self.0.abandoned.load(std::sync::atomic::Ordering::SeqCst)
-    }
-    pub async fn cancelled(&self) {
-        loop {
-            let notified = self.0.notify.notified();
-            if self.is_cancelled() {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
 
 /// Ends the transaction: ROLLBACK; or, when the cap cut the result short, drop the connection,
 /// which rolls back on the server without reading the rows nobody will see.
@@ -95,8 +26,6 @@ macro_rules! finish {
         }
     };
 }
-
-pub const MASK: &str = "••••";
 
 /// Longest text a cell may bring back, in characters: PostgreSQL and MariaDB cut it on the
 /// replica; SQLite (in process) refuses to build a value longer than [`SQLITE_MAX_VALUE`] bytes.
@@ -195,30 +124,6 @@ fn bounded(
             format!("SELECT {} FROM (\n{body}\n{limit}) AS q", cells.join(", "))
         }
     })
-}
-
-/// Does `column` match a mask pattern such as `*password*`, `email`, `phone*`?
-pub fn is_masked(column: &str, masks: &[String]) -> bool {
-    let column = column.to_lowercase();
-    masks.iter().any(|m| glob(&m.to_lowercase(), &column))
-}
-
-fn glob(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((head, rest)) => {
-            let Some(mut tail) = text.strip_prefix(head) else { return false };
-            loop {
-                if glob(rest, tail) {
-                    return true;
-                }
-                match tail.chars().next() {
-                    Some(c) => tail = &tail[c.len_utf8()..],
-                    None => return false,
-                }
-            }
-        }
-    }
 }
 
 /// Checks `sql` with layer 1, then runs it under layers 2–4.

@@ -3,8 +3,9 @@
 //! `pg_catalog` (which could shadow an allowed built-in). Read over a trusted connection, cached
 //! for a short while, and read again when a query names something the snapshot does not know.
 
-use super::run::{Limits, RunError};
+use super::limits::Limits;
 use super::Engine;
+use super::RunError;
 use sqlx::{ConnectOptions, Connection};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;

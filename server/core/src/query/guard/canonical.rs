@@ -22,19 +22,10 @@ use crate::query::Engine;
 use sqlparser::ast::*;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
-use std::collections::HashMap;
+
+use super::lineage::Resolutions;
 
 type P = Result<(), Refusal>;
-
-/// What the guard resolved that the text does not say, by where the name starts in the checked
-/// text (line, column): the printer writes it.
-#[derive(Debug, Default)]
-pub struct Resolutions {
-    /// A column reference and the relation it was resolved to: printed qualified.
-    pub columns: HashMap<(u64, u64), Ident>,
-    /// A PostgreSQL table named without a schema, and the schema it was found in.
-    pub schemas: HashMap<(u64, u64), String>,
-}
 
 fn unprintable(what: impl std::fmt::Display) -> Refusal {
     Refusal::new(format!(

@@ -9,12 +9,23 @@
 
 use super::functions::{cast_allowed, Allowed, Callable};
 use super::Refusal;
-use crate::query::run::is_masked;
+use crate::query::limits::is_masked;
 use crate::query::schema::Schema;
 use crate::query::Engine;
 use sqlparser::ast::*;
+use std::collections::HashMap;
 
 type R<T> = Result<T, Refusal>;
+
+/// What the guard resolved that the text does not say, by where the name starts in the checked
+/// text (line, column): the printer writes it.
+#[derive(Debug, Default)]
+pub struct Resolutions {
+    /// A column reference and the relation it was resolved to: printed qualified.
+    pub columns: HashMap<(u64, u64), Ident>,
+    /// A PostgreSQL table named without a schema, and the schema it was found in.
+    pub schemas: HashMap<(u64, u64), String>,
+}
 
 /// One output or relation column: its name and, when it carries a masked base column, which.
 #[derive(Debug, Clone, Default)]
@@ -189,8 +200,8 @@ impl<'a> Analyzer<'a> {
     }
 
     /// What the canonical printer writes beyond the statement (see [`super::canonical`]).
-    pub fn resolutions(&self) -> super::canonical::Resolutions {
-        super::canonical::Resolutions {
+    pub fn resolutions(&self) -> Resolutions {
+        Resolutions {
             columns: self
                 .qualifiers
                 .borrow()
