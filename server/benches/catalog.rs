@@ -9,7 +9,7 @@ mod common;
 use console::{router, AppState};
 use console_core::catalog::fixture::synthetic_org;
 use console_core::catalog::import::Batch;
-use console_core::catalog::repo;
+use console_core::catalog::ingest;
 use console_core::store::{testing, Store};
 use std::fmt::Write;
 use std::time::{Duration, Instant};
@@ -84,7 +84,7 @@ async fn console_memory(sqlite_url: &str) {
 
 async fn run(name: &str, store: Store, dir: &std::path::Path) {
     let started = Instant::now();
-    let summary = repo::import_dir(&store, dir).await.expect("import");
+    let summary = ingest::import_dir(&store, dir).await.expect("import");
     let ingest = started.elapsed();
     assert_eq!(summary.services(), SERVICES);
     // The import at every restart and every SRE re-import: the same catalog, 1% edited in Git.
@@ -95,7 +95,7 @@ async fn run(name: &str, store: Store, dir: &std::path::Path) {
     }
     write_descriptors(&batch, edited.path());
     let started = Instant::now();
-    let summary = repo::import_dir(&store, edited.path()).await.expect("merge");
+    let summary = ingest::import_dir(&store, edited.path()).await.expect("merge");
     let merge = started.elapsed();
     assert_eq!((summary.services_changed.len(), summary.services_added.len()), (SERVICES / 100, 0));
 

@@ -8,7 +8,7 @@
 mod common;
 
 use console_core::catalog::fixture::synthetic_org;
-use console_core::catalog::repo;
+use console_core::catalog::{ingest, repo};
 use console_core::k8s::selector::Selector;
 use console_core::store::Store;
 use console_sandbox::{Sandbox, Workload};
@@ -38,7 +38,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/bench.db", dir.path().display());
     let store = Store::open(&url).await.unwrap();
-    repo::replace_all(&store, &synthetic_org(SQUADS, DEPLOYMENTS)).await.unwrap();
+    ingest::replace_all(&store, &synthetic_org(SQUADS, DEPLOYMENTS)).await.unwrap();
 
     // One deployment of 10 pods per catalog service, in its squad's namespace; a few with life.
     let services = repo::workloads(&store).await.unwrap();

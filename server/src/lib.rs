@@ -37,7 +37,7 @@ pub struct AppState {
     pub auth: Auth,
     /// Where `catalog/import` re-reads descriptors from, and how much it may remove.
     pub catalog_dir: Option<std::path::PathBuf>,
-    pub import_options: console_core::catalog::repo::ImportOptions,
+    pub import_options: console_core::catalog::ingest::ImportOptions,
     /// Per-user rates and running slots, counted in the store (they hold across console replicas).
     pub limiter: console_core::limiter::Limiter,
     /// The clusters' watch caches.
@@ -100,7 +100,7 @@ impl AppState {
 
     pub fn with_import_options(
         mut self,
-        options: console_core::catalog::repo::ImportOptions,
+        options: console_core::catalog::ingest::ImportOptions,
     ) -> AppState {
         self.import_options = options;
         self

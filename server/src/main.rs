@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use console::config::{Config, LogFormat, KEYS};
 use console::router;
 use console::start::{import_catalog, import_options};
-use console_core::catalog::repo::ImportOptions;
+use console_core::catalog::ingest::ImportOptions;
 use console_core::store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;

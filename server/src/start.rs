@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::AppState;
-use console_core::catalog::repo::{self, ImportError, ImportOptions, ImportSummary};
+use console_core::catalog::ingest::{self, ImportError, ImportOptions, ImportSummary};
 use console_core::store::Store;
 use std::path::PathBuf;
 
@@ -66,7 +66,7 @@ pub async fn import_catalog(
     dir: &std::path::Path,
     options: ImportOptions,
 ) -> Result<ImportSummary, String> {
-    match repo::import_dir_with(store, dir, options).await {
+    match ingest::import_dir_with(store, dir, options).await {
         Ok(summary) => {
             for warning in &summary.warnings {
                 eprintln!("warning: {warning}");

@@ -817,7 +817,7 @@ async fn an_open_follow_ends_when_access_does() {
         }
         text
     });
-    console_core::catalog::repo::import_dir(&app.store, moved.path()).await.unwrap();
+    console_core::catalog::ingest::import_dir(&app.store, moved.path()).await.unwrap();
     assert_eq!(ending(&mut follow).await, ACCESS_ENDED, "the service moved to another squad");
     drop(follow);
     let mut open = usize::MAX;

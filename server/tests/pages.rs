@@ -194,8 +194,9 @@ async fn backstage_entities_have_pages_and_namespaced_urls() {
     let app = TestApp::demo().await;
     let backstage =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/backstage-example");
-    let options = console_core::catalog::merge::ImportOptions { prune: true, ..Default::default() };
-    console_core::catalog::repo::import_dir_with(&app.store, &backstage, options).await.unwrap();
+    let options =
+        console_core::catalog::ingest::ImportOptions { prune: true, ..Default::default() };
+    console_core::catalog::ingest::import_dir_with(&app.store, &backstage, options).await.unwrap();
     // A person of that catalog (the demo's people are gone with it).
     let cookie = app.sign_in("breanna.davison").await;
     let get = |uri: &'static str| {
@@ -333,8 +334,9 @@ async fn backstages_example_catalog_imports_as_backstage_takes_it() {
 async fn backstage_example_on(app: TestApp) {
     let backstage =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/backstage-example");
-    let options = console_core::catalog::merge::ImportOptions { prune: true, ..Default::default() };
-    let summary = console_core::catalog::repo::import_dir_with(&app.store, &backstage, options)
+    let options =
+        console_core::catalog::ingest::ImportOptions { prune: true, ..Default::default() };
+    let summary = console_core::catalog::ingest::import_dir_with(&app.store, &backstage, options)
         .await
         .expect("imports whole, without flags");
     assert!(summary.invalid.is_empty(), "{:?}", summary.invalid);
@@ -404,10 +406,10 @@ async fn backstage_example_on(app: TestApp) {
     )
     .await
     .unwrap();
-    console_core::catalog::repo::import_dir_with(
+    console_core::catalog::ingest::import_dir_with(
         &app.store,
         &backstage,
-        console_core::catalog::merge::ImportOptions { prune: true, ..Default::default() },
+        console_core::catalog::ingest::ImportOptions { prune: true, ..Default::default() },
     )
     .await
     .unwrap();
@@ -426,8 +428,8 @@ async fn backstage_example_on(app: TestApp) {
         }
     }
     std::fs::write(dir.path().join("bad.yaml"), "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: -not a name-\nspec:\n  type: service\n  lifecycle: sandbox\n  owner: inpixon\n").unwrap();
-    match console_core::catalog::repo::import_dir(&app.store, dir.path()).await {
-        Err(console_core::catalog::repo::ImportError::Invalid(problems)) => {
+    match console_core::catalog::ingest::import_dir(&app.store, dir.path()).await {
+        Err(console_core::catalog::ingest::ImportError::Invalid(problems)) => {
             let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
             assert_eq!(shown.len(), 1, "{shown:?}");
             assert!(shown[0].starts_with("bad.yaml:4: metadata.name: "), "{shown:?}");

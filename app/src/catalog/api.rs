@@ -1,7 +1,7 @@
 //! Server functions for the catalog pages: adapters over `console_core::catalog::actions`.
 
 use crate::error::AppError;
-use console_core::catalog::{model, CatalogQuery, Lifecycle, SquadSummary, Tier};
+use console_core::catalog::{model, pages, CatalogQuery, Lifecycle, SquadSummary, Tier};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
@@ -18,19 +18,19 @@ pub async fn list_squads() -> Result<Vec<SquadSummary>, AppError> {
 }
 
 #[server(endpoint = "catalog/service", input = Json)]
-pub async fn get_service(name: String) -> Result<model::ServicePage, AppError> {
+pub async fn get_service(name: String) -> Result<pages::ServicePage, AppError> {
     use console_core::catalog::actions;
     Ok(actions::service_page(&crate::ssr::ctx(), &name).await?)
 }
 
 #[server(endpoint = "catalog/entity", input = Json)]
-pub async fn get_entity(kind: String, key: String) -> Result<model::EntityPage, AppError> {
+pub async fn get_entity(kind: String, key: String) -> Result<pages::EntityPage, AppError> {
     use console_core::catalog::actions;
     Ok(actions::entity_page(&crate::ssr::ctx(), &kind, &key).await?)
 }
 
 #[server(endpoint = "catalog/squad", input = Json)]
-pub async fn get_squad(name: String) -> Result<model::SquadPage, AppError> {
+pub async fn get_squad(name: String) -> Result<pages::SquadPage, AppError> {
     use console_core::catalog::actions;
     Ok(actions::squad_page(&crate::ssr::ctx(), &name).await?)
 }
@@ -75,7 +75,7 @@ pub async fn attest_check(service: String, check: String, attested: bool) -> Res
 #[derive(Debug, Clone)]
 pub struct CatalogSource(
     pub Option<std::path::PathBuf>,
-    pub console_core::catalog::repo::ImportOptions,
+    pub console_core::catalog::ingest::ImportOptions,
 );
 
 /// SREs re-import the catalog from its descriptors, all or nothing.

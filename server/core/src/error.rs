@@ -47,7 +47,7 @@ impl Error {
 #[cfg(feature = "server")]
 mod from_modules {
     use super::Error;
-    use crate::catalog::repo::{ImportError, MergeError};
+    use crate::catalog::ingest::{ImportError, MergeError};
     use crate::defaults::repo::DefaultsError;
     use crate::k8s::K8sError;
     use crate::query::replicas::ReplicaError;

@@ -2,7 +2,8 @@
 
 use console_core::audit;
 use console_core::catalog::fixture::synthetic_org;
-use console_core::catalog::repo::{self, ImportError};
+use console_core::catalog::ingest::{self, ImportError};
+use console_core::catalog::repo;
 use console_core::catalog::*;
 use console_core::store::{testing, Store};
 use std::future::Future;
@@ -26,7 +27,7 @@ fn query(text: &str) -> CatalogQuery {
 #[tokio::test]
 async fn search_filters_and_pages() {
     on_both(|store| async move {
-        repo::replace_all(&store, &synthetic_org(10, 240)).await.unwrap();
+        ingest::replace_all(&store, &synthetic_org(10, 240)).await.unwrap();
 
         let all = repo::search(&store, &query("")).await.unwrap();
         assert_eq!(all.total, 240);
@@ -80,7 +81,7 @@ async fn search_filters_and_pages() {
 #[tokio::test]
 async fn search_text_is_only_ever_text() {
     on_both(|store| async move {
-        repo::replace_all(&store, &synthetic_org(2, 20)).await.unwrap();
+        ingest::replace_all(&store, &synthetic_org(2, 20)).await.unwrap();
         for hostile in ["%", "_", "\\", "'; DROP TABLE services; --", "' OR '1'='1", "svc-0000_"] {
             let page = repo::search(&store, &query(hostile)).await.unwrap();
             assert_eq!(page.total, 0, "{hostile:?} matched something");
@@ -97,7 +98,7 @@ async fn search_text_is_only_ever_text() {
 #[tokio::test]
 async fn squad_page_rolls_up_readiness() {
     on_both(|store| async move {
-        repo::replace_all(&store, &synthetic_org(3, 30)).await.unwrap();
+        ingest::replace_all(&store, &synthetic_org(3, 30)).await.unwrap();
         let page = repo::squad_page(&store, "squad-001").await.unwrap().unwrap();
         assert_eq!(page.services.len(), 10);
         assert_eq!(page.squad.members.len(), 3);
@@ -113,7 +114,10 @@ async fn squad_page_rolls_up_readiness() {
         assert_eq!(squads[1].readiness, page.readiness);
 
         assert!(repo::squad_page(&store, "nobody").await.unwrap().is_none());
-        assert_eq!(repo::squads_of(&store, "dev-001-2").await.unwrap(), ["squad-001"]);
+        assert_eq!(
+            console_core::auth::people::squads_of(&store, "dev-001-2").await.unwrap(),
+            ["squad-001"]
+        );
     })
     .await;
 }
@@ -127,7 +131,7 @@ async fn service_page_explains_readiness() {
             by: "dev-000-1".into(),
             at: "2026-11-01".into(),
         });
-        repo::replace_all(&store, &org).await.unwrap();
+        ingest::replace_all(&store, &org).await.unwrap();
         let page = repo::service_page(&store, "svc-00000-payments").await.unwrap().unwrap();
         assert_eq!(page.service, org.services[0]);
         assert_eq!(page.readiness.tier.number(), 1);
@@ -155,7 +159,7 @@ async fn a_bad_import_changes_nothing() {
             "ok.yaml",
             "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: api\n  annotations:\n    console.dev/tier: '2'\nspec:\n  type: service\n  lifecycle: production\n  owner: core\n",
         );
-        let summary = repo::import_dir(&store, dir.path()).await.unwrap();
+        let summary = ingest::import_dir(&store, dir.path()).await.unwrap();
         assert_eq!((summary.squads(), summary.services()), (1, 1));
 
         // One good new file and one bad one: nothing of the batch lands.
@@ -164,7 +168,7 @@ async fn a_bad_import_changes_nothing() {
             "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: worker\n  annotations:\n    console.dev/tier: '3'\nspec:\n  type: service\n  lifecycle: production\n  owner: core\n",
         );
         write("bad.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\n  annotations:\n    console.dev/tier: '5'\nspec: {type: service, lifecycle: production, owner: core}\n");
-        match repo::import_dir(&store, dir.path()).await {
+        match ingest::import_dir(&store, dir.path()).await {
             Err(ImportError::Invalid(problems)) => {
                 assert_eq!(problems.len(), 1, "{problems:?}");
                 assert_eq!(problems[0].file, "bad.yaml");
@@ -178,7 +182,7 @@ async fn a_bad_import_changes_nothing() {
         // A batch the store itself rejects mid-way is rolled back too.
         let mut broken = synthetic_org(1, 3);
         broken.services[2].squad = "ghost".into();
-        assert!(repo::replace_all(&store, &broken).await.is_err());
+        assert!(ingest::replace_all(&store, &broken).await.is_err());
         assert_eq!(repo::service_count(&store).await.unwrap(), 1);
         assert!(repo::service(&store, "api").await.unwrap().is_some());
     })
@@ -188,7 +192,7 @@ async fn a_bad_import_changes_nothing() {
 #[tokio::test]
 async fn the_readiness_report_counts_by_tier_check_and_squad() {
     on_both(|store| async move {
-        repo::replace_all(&store, &synthetic_org(3, 40)).await.unwrap();
+        ingest::replace_all(&store, &synthetic_org(3, 40)).await.unwrap();
         let report = repo::readiness_report(&store).await.unwrap();
         assert_eq!(report.tiers.iter().map(|t| t.1).sum::<u32>(), 40);
         let all = repo::search(&store, &query("")).await.unwrap();
@@ -248,7 +252,7 @@ async fn an_import_keeps_what_the_console_owns() {
         let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
         write("squad.yaml", SQUAD);
         write("api.yaml", &component("api", "From Git"));
-        repo::import_dir(&store, dir.path()).await.unwrap();
+        ingest::import_dir(&store, dir.path()).await.unwrap();
         let check = repo::checks(&store)
             .await
             .unwrap()
@@ -268,7 +272,7 @@ async fn an_import_keeps_what_the_console_owns() {
         assert!(repo::update_service(&store, "api", &edit, "maria").await.unwrap());
 
         // The console restarts and imports the same descriptors.
-        let summary = repo::import_dir(&store, dir.path()).await.unwrap();
+        let summary = ingest::import_dir(&store, dir.path()).await.unwrap();
         assert_eq!((summary.services_kept, summary.overrides_dropped), (1, 0));
         let after = repo::service(&store, "api").await.unwrap().unwrap();
         assert_eq!(after.description, "Edited in the console");
@@ -278,7 +282,8 @@ async fn an_import_keeps_what_the_console_owns() {
             "{:?}",
             after.attestations
         );
-        let overrides = merge::overrides_of(&store, "api").await.unwrap();
+        let overrides =
+            console_core::catalog::overrides::overrides_of(&store, "api").await.unwrap();
         assert_eq!(overrides.len(), 2, "{overrides:?}");
         assert!(overrides.contains(&(
             "description".into(),
@@ -289,7 +294,7 @@ async fn an_import_keeps_what_the_console_owns() {
 
         // Git changes the description: Git's new value counts; the runbook edit stays.
         write("api.yaml", &component("api", "Rewritten in Git"));
-        let summary = repo::import_dir(&store, dir.path()).await.unwrap();
+        let summary = ingest::import_dir(&store, dir.path()).await.unwrap();
         assert_eq!(summary.overrides_dropped, 1);
         let after = repo::service(&store, "api").await.unwrap().unwrap();
         assert_eq!(after.description, "Rewritten in Git");
@@ -302,7 +307,10 @@ async fn an_import_keeps_what_the_console_owns() {
             ..edit
         };
         repo::update_service(&store, "api", &back, "maria").await.unwrap();
-        assert!(merge::overrides_of(&store, "api").await.unwrap().is_empty());
+        assert!(console_core::catalog::overrides::overrides_of(&store, "api")
+            .await
+            .unwrap()
+            .is_empty());
     })
     .await;
 }
@@ -318,9 +326,9 @@ async fn an_import_that_would_remove_too_much_is_refused() {
         for i in 0..10 {
             write(&format!("svc{i}.yaml"), &component(&format!("svc-{i}"), "x"));
         }
-        repo::import_dir(&store, dir.path()).await.unwrap();
+        ingest::import_dir(&store, dir.path()).await.unwrap();
         let empty = tempfile::tempdir().unwrap();
-        match repo::import_dir(&store, empty.path()).await {
+        match ingest::import_dir(&store, empty.path()).await {
             Err(ImportError::Refused(why)) => {
                 assert!(why.contains("no squad and no service"), "{why}")
             }
@@ -330,13 +338,13 @@ async fn an_import_that_would_remove_too_much_is_refused() {
 
         // One of ten removed: within the share.
         std::fs::remove_file(dir.path().join("svc9.yaml")).unwrap();
-        let summary = repo::import_dir(&store, dir.path()).await.unwrap();
+        let summary = ingest::import_dir(&store, dir.path()).await.unwrap();
         assert_eq!(summary.services_removed, ["svc-9"]);
         // Then two of nine: refused, naming them.
         for i in [7, 8] {
             std::fs::remove_file(dir.path().join(format!("svc{i}.yaml"))).unwrap();
         }
-        match repo::import_dir(&store, dir.path()).await {
+        match ingest::import_dir(&store, dir.path()).await {
             Err(ImportError::Refused(why)) => assert!(
                 why.contains("2 of 9") && why.contains("svc-7") && why.contains("svc-8"),
                 "{why}"
@@ -344,10 +352,10 @@ async fn an_import_that_would_remove_too_much_is_refused() {
             other => panic!("expected a refusal: {other:?}"),
         }
         assert_eq!(repo::service_count(&store).await.unwrap(), 9);
-        let dry = repo::import_dir_with(
+        let dry = ingest::import_dir_with(
             &store,
             empty.path(),
-            repo::ImportOptions { prune: true, dry_run: true, ..Default::default() },
+            ingest::ImportOptions { prune: true, dry_run: true, ..Default::default() },
         )
         .await
         .unwrap();
@@ -356,10 +364,10 @@ async fn an_import_that_would_remove_too_much_is_refused() {
             (9, 1, true)
         );
         assert_eq!(repo::service_count(&store).await.unwrap(), 9, "a dry run changes nothing");
-        let pruned = repo::import_dir_with(
+        let pruned = ingest::import_dir_with(
             &store,
             dir.path(),
-            repo::ImportOptions { prune: true, ..Default::default() },
+            ingest::ImportOptions { prune: true, ..Default::default() },
         )
         .await
         .unwrap();
@@ -378,7 +386,7 @@ async fn an_sres_tier_survives_git_lowering_it() {
         let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
         write("squad.yaml", SQUAD);
         write("api.yaml", &component("api", "x"));
-        repo::import_dir(&store, dir.path()).await.unwrap();
+        ingest::import_dir(&store, dir.path()).await.unwrap();
         let before = repo::service(&store, "api").await.unwrap().unwrap();
         let raise = repo::ServiceEdit {
             description: before.description.clone(),
@@ -392,7 +400,7 @@ async fn an_sres_tier_survives_git_lowering_it() {
             "api.yaml",
             &component("api", "x").replace("console.dev/tier: '2'", "console.dev/tier: '4'"),
         );
-        repo::import_dir(&store, dir.path()).await.unwrap();
+        ingest::import_dir(&store, dir.path()).await.unwrap();
         assert_eq!(
             repo::service(&store, "api").await.unwrap().unwrap().tier,
             Tier::ALL[0],
@@ -402,10 +410,13 @@ async fn an_sres_tier_survives_git_lowering_it() {
             "api.yaml",
             &component("api", "x").replace("console.dev/tier: '2'", "console.dev/tier: '1'"),
         );
-        let summary = repo::import_dir(&store, dir.path()).await.unwrap();
+        let summary = ingest::import_dir(&store, dir.path()).await.unwrap();
         assert_eq!(summary.overrides_dropped, 1);
         assert_eq!(repo::service(&store, "api").await.unwrap().unwrap().tier, Tier::ALL[0]);
-        assert!(merge::overrides_of(&store, "api").await.unwrap().is_empty());
+        assert!(console_core::catalog::overrides::overrides_of(&store, "api")
+            .await
+            .unwrap()
+            .is_empty());
     })
     .await;
 }
@@ -434,18 +445,18 @@ async fn a_withdrawal_in_the_console_outlasts_an_older_git_attestation() {
             )
         };
         write("api.yaml", &attested("2026-01-10"));
-        repo::import_dir(&store, dir.path()).await.unwrap();
+        ingest::import_dir(&store, dir.path()).await.unwrap();
         let has = |s: &Service| s.attestations.iter().any(|a| a.check == check);
         assert!(has(&repo::service(&store, "api").await.unwrap().unwrap()));
         repo::attest(&store, "api", &check, None).await.unwrap();
         assert!(!has(&repo::service(&store, "api").await.unwrap().unwrap()));
-        repo::import_dir(&store, dir.path()).await.unwrap();
+        ingest::import_dir(&store, dir.path()).await.unwrap();
         assert!(
             !has(&repo::service(&store, "api").await.unwrap().unwrap()),
             "the older Git attestation does not come back"
         );
         write("api.yaml", &attested("2099-01-01"));
-        repo::import_dir(&store, dir.path()).await.unwrap();
+        ingest::import_dir(&store, dir.path()).await.unwrap();
         assert!(
             has(&repo::service(&store, "api").await.unwrap().unwrap()),
             "a later one in Git counts"
@@ -479,7 +490,7 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 #[tokio::test]
 async fn backstages_example_catalog_moves_in_unchanged() {
     on_both(|store| async move {
-        let summary = repo::import_dir(&store, &backstage_example()).await.unwrap();
+        let summary = ingest::import_dir(&store, &backstage_example()).await.unwrap();
         assert_eq!(summary.skipped, 1, "the Template");
         assert_eq!((summary.locations_followed, summary.locations_skipped), (4, 2), "{summary:?}");
         assert!(summary.warnings.iter().any(|w| w.starts_with("openapi/artist-api.yaml:1") && w.contains("not a catalog descriptor")), "{:#?}", summary.warnings);
@@ -506,7 +517,7 @@ async fn backstages_example_catalog_moves_in_unchanged() {
         assert_eq!(members("team-b").await, ["nigel.manning"]);
         assert_eq!(members("guests").await, ["guest"]);
         assert!(members("backstage").await.is_empty());
-        assert_eq!(repo::squads_of(&store, "breanna.davison").await.unwrap(), ["team-a"]);
+        assert_eq!(console_core::auth::people::squads_of(&store, "breanna.davison").await.unwrap(), ["team-a"]);
         let email: String = sqlx::query_scalar("SELECT email FROM people WHERE name = 'nigel.manning'").fetch_one(store.pool()).await.unwrap();
         assert_eq!(email, "nigel-manning@example.com");
 
@@ -592,11 +603,11 @@ async fn backstages_example_catalog_moves_in_unchanged() {
         assert_eq!(department.subtree_services, 6, "with sandbox-playground of team-a");
 
         // Imported again: nothing changes.
-        let again = repo::import_dir(&store, &backstage_example()).await.unwrap();
+        let again = ingest::import_dir(&store, &backstage_example()).await.unwrap();
         assert_eq!((again.services_added.len(), again.services_removed.len(), again.services_kept), (0, 0, 10));
         // With the repository's URL template, the file to change is a link to its line.
         let template = "https://git.example.com/org/catalog/blob/main/{path}#L{line}".to_string();
-        let linked = repo::import_dir_with(&store, &backstage_example(), merge::ImportOptions { source_url: template, ..Default::default() }).await.unwrap();
+        let linked = ingest::import_dir_with(&store, &backstage_example(), ingest::ImportOptions { source_url: template, ..Default::default() }).await.unwrap();
         assert_eq!(linked.services_changed.len(), 10, "each service's source is now a URL");
         let wayback = repo::service(&store, "wayback/search").await.unwrap().unwrap();
         assert_eq!(wayback.source, "https://git.example.com/org/catalog/blob/main/entities.yaml#L70");
@@ -618,7 +629,7 @@ async fn backstages_example_with_an_invalid_component_is_refused_or_imported_wit
             dir.path().join("broken.yaml"),
         )
         .unwrap();
-        match repo::import_dir(&store, dir.path()).await {
+        match ingest::import_dir(&store, dir.path()).await {
             Err(ImportError::Invalid(problems)) => {
                 let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
                 assert_eq!(shown.len(), 1, "{shown:?}");
@@ -627,8 +638,8 @@ async fn backstages_example_with_an_invalid_component_is_refused_or_imported_wit
             other => panic!("expected the batch refused, got {other:?}"),
         }
         assert_eq!(repo::service_count(&store).await.unwrap(), 0, "nothing stored");
-        let options = merge::ImportOptions { skip_invalid: true, ..Default::default() };
-        let summary = repo::import_dir_with(&store, dir.path(), options).await.unwrap();
+        let options = ingest::ImportOptions { skip_invalid: true, ..Default::default() };
+        let summary = ingest::import_dir_with(&store, dir.path(), options).await.unwrap();
         assert_eq!(summary.services(), 10);
         assert_eq!(summary.invalid.len(), 1, "{:?}", summary.invalid);
         assert_eq!(repo::service_count(&store).await.unwrap(), 10, "the broken one is not stored");
@@ -650,13 +661,13 @@ async fn a_service_whose_descriptor_turns_invalid_keeps_its_git_attestations() {
         );
         write("api.yaml", &attested);
         write("web.yaml", &component("web", "Stays valid"));
-        repo::import_dir(&store, dir.path()).await.unwrap();
+        ingest::import_dir(&store, dir.path()).await.unwrap();
         assert_eq!(repo::service(&store, "api").await.unwrap().unwrap().attestations.len(), 1);
 
         // A typo Backstage rejects too (a free-form lifecycle is no longer one).
         write("api.yaml", &attested.replace("console.dev/tier: '2'", "console.dev/tier: '9'"));
-        let options = merge::ImportOptions { skip_invalid: true, ..Default::default() };
-        let summary = repo::import_dir_with(&store, dir.path(), options).await.unwrap();
+        let options = ingest::ImportOptions { skip_invalid: true, ..Default::default() };
+        let summary = ingest::import_dir_with(&store, dir.path(), options).await.unwrap();
         assert_eq!(summary.invalid.len(), 1, "{summary:?}");
         assert!(summary.services_removed.is_empty());
         let api = repo::service(&store, "api").await.unwrap().unwrap();
@@ -675,7 +686,7 @@ async fn a_new_service_reusing_a_name_does_not_inherit_its_audit() {
         write("squad.yaml", SQUAD);
         write("api.yaml", &component("api", "The first api"));
         write("web.yaml", &component("web", "Stays"));
-        repo::import_dir(&store, dir.path()).await.unwrap();
+        ingest::import_dir(&store, dir.path()).await.unwrap();
         let read = audit::Event {
             kind: audit::LOGS_READ,
             actor: "maria".into(),
@@ -687,9 +698,9 @@ async fn a_new_service_reusing_a_name_does_not_inherit_its_audit() {
         assert_eq!(audit::reads_of(&store, "api", 10).await.unwrap().len(), 1);
 
         std::fs::remove_file(dir.path().join("api.yaml")).unwrap();
-        let options = merge::ImportOptions { prune: true, ..Default::default() };
+        let options = ingest::ImportOptions { prune: true, ..Default::default() };
         assert_eq!(
-            repo::import_dir_with(&store, dir.path(), options).await.unwrap().services_removed,
+            ingest::import_dir_with(&store, dir.path(), options).await.unwrap().services_removed,
             ["api"]
         );
         let (kept, uid): (i64, String) = sqlx::query_as(
@@ -702,7 +713,7 @@ async fn a_new_service_reusing_a_name_does_not_inherit_its_audit() {
         assert_eq!(uid.len(), 32);
 
         write("api.yaml", &component("api", "A new api reusing the name"));
-        repo::import_dir(&store, dir.path()).await.unwrap();
+        ingest::import_dir(&store, dir.path()).await.unwrap();
         assert!(
             audit::reads_of(&store, "api", 10).await.unwrap().is_empty(),
             "the new api inherited the old one's reads"
@@ -722,7 +733,7 @@ async fn a_moved_service_keeps_its_console_data_and_a_removed_one_takes_its_acce
         write("squad.yaml", SQUAD);
         write("api.yaml", &component("api", "From Git"));
         write("web.yaml", &component("web", "Stays"));
-        repo::import_dir(&store, dir.path()).await.unwrap();
+        ingest::import_dir(&store, dir.path()).await.unwrap();
         repo::attest(&store, "api", "backups", Some(("maria", "2026-12-01"))).await.unwrap();
         let replica = "INSERT INTO replicas (id, service, name, engine, url, created_by, created_at) VALUES ($1, $2, 'main', 'postgres', 'postgres://db/x', 'sre', 0)";
         sqlx::query(replica).bind("r-api").bind("api").execute(store.pool()).await.unwrap();
@@ -737,7 +748,7 @@ async fn a_moved_service_keeps_its_console_data_and_a_removed_one_takes_its_acce
 
         // The owners put api in a namespace: one move, nothing lost.
         write("api.yaml", &component("api", "From Git").replace("  name: api\n", "  name: api\n  namespace: core\n").replace("owner: core", "owner: group:default/core"));
-        let summary = repo::import_dir(&store, dir.path()).await.unwrap();
+        let summary = ingest::import_dir(&store, dir.path()).await.unwrap();
         assert_eq!(summary.services_moved, [("api".to_string(), "core/api".to_string())]);
         assert!(summary.services_removed.is_empty() && summary.services_added.is_empty(), "{summary:?}");
         let moved = repo::service(&store, "core/api").await.unwrap().unwrap();
@@ -746,7 +757,7 @@ async fn a_moved_service_keeps_its_console_data_and_a_removed_one_takes_its_acce
             sqlx::query_as("SELECT r.service, s.uid FROM replicas r JOIN services s ON s.name = r.service WHERE r.id = 'r-api'").fetch_one(store.pool()).await.unwrap();
         assert_eq!((replica_service.as_str(), moved_uid.as_str()), ("core/api", uid.as_str()));
         assert!(repo::service(&store, "api").await.unwrap().is_none());
-        let overrides = merge::overrides_of(&store, "core/api").await.unwrap();
+        let overrides = console_core::catalog::overrides::overrides_of(&store, "core/api").await.unwrap();
         assert!(overrides.iter().any(|o| o.0 == "description" && o.1 == "Edited in the console"), "the override moved: {overrides:?}");
         assert_eq!(moved.description, "Edited in the console");
         let grant: (String, Option<i64>) = sqlx::query_as("SELECT service, revoked_at FROM access_grants WHERE id = 'g-api'").fetch_one(store.pool()).await.unwrap();
@@ -754,10 +765,10 @@ async fn a_moved_service_keeps_its_console_data_and_a_removed_one_takes_its_acce
 
         // web is removed: its replica and its grant end with it; a new web starts bare.
         std::fs::remove_file(dir.path().join("web.yaml")).unwrap();
-        let summary = repo::import_dir_with(&store, dir.path(), merge::ImportOptions { prune: true, ..Default::default() }).await.unwrap();
+        let summary = ingest::import_dir_with(&store, dir.path(), ingest::ImportOptions { prune: true, ..Default::default() }).await.unwrap();
         assert_eq!((summary.replicas_removed, summary.grants_ended), (1, 1));
         write("web.yaml", &component("web", "A new web"));
-        repo::import_dir(&store, dir.path()).await.unwrap();
+        ingest::import_dir(&store, dir.path()).await.unwrap();
         let replicas: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM replicas WHERE service = 'web'").fetch_one(store.pool()).await.unwrap();
         let live_grants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM access_grants WHERE service = 'web' AND revoked_at IS NULL").fetch_one(store.pool()).await.unwrap();
         assert_eq!((replicas, live_grants), (0, 0));

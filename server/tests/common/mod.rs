@@ -9,7 +9,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use console::auth::Auth;
 use console::{router, AppState};
-use console_core::catalog::repo;
+use console_core::catalog::ingest;
 use console_core::store::{testing, Store};
 use console_sandbox::Sandbox;
 use tower::ServiceExt;
@@ -86,7 +86,7 @@ impl TestApp {
     }
 
     pub async fn build(store: Store, auth: Auth) -> TestApp {
-        repo::import_dir(&store, &demo_dir()).await.expect("demo catalog imports");
+        ingest::import_dir(&store, &demo_dir()).await.expect("demo catalog imports");
         Self::serve(store, auth, Default::default())
     }
 
@@ -153,7 +153,7 @@ impl TestApp {
         auth: Auth,
     ) -> (TestApp, Sandbox) {
         let store = testing::sqlite().await;
-        repo::import_dir(&store, &demo_dir()).await.expect("demo catalog imports");
+        ingest::import_dir(&store, &demo_dir()).await.expect("demo catalog imports");
         let mut workloads = console::kubernetes::demo_workloads(&store).await.unwrap();
         workloads.extend(extra);
         let sandbox =

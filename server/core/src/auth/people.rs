@@ -215,7 +215,7 @@ impl StoredIdentity {
     /// linked person (none when unlinked).
     pub async fn user(&self, store: &Store) -> Result<User, StoreError> {
         let catalog = match &self.person {
-            Some(person) => crate::catalog::repo::squads_of(store, person).await?,
+            Some(person) => squads_of(store, person).await?,
             None => vec![],
         };
         let mut squads: Vec<String> = self.roles.squads.iter().chain(&catalog).cloned().collect();
@@ -506,4 +506,12 @@ pub async fn identities(store: &Store) -> Result<Vec<IdentitySummary>, StoreErro
             check_failed_at,
         })
         .collect())
+}
+
+/// Names of the squads `member` belongs to.
+pub async fn squads_of(store: &Store, member: &str) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT squad FROM squad_members WHERE member = $1 ORDER BY squad")
+        .bind(member)
+        .fetch_all(store.pool())
+        .await?)
 }

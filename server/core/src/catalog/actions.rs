@@ -1,9 +1,11 @@
 //! The catalog's use cases: reading pages, owners editing and attesting, SREs re-importing.
 //! Each authorizes through the [`Ctx`], then calls `repo` (rows ⇄ model) and `merge`.
 
-use super::model::{CatalogPage, EntityKind, EntityPage, ServicePage, SquadPage};
+use super::ingest::{self, ImportOptions};
+use super::model::{CatalogPage, EntityKind};
+use super::pages::{EntityPage, ServicePage, SquadPage};
 use super::readiness::Evidence;
-use super::repo::{self, ImportOptions, ServiceEdit};
+use super::repo::{self, ServiceEdit};
 use super::{CatalogQuery, ReadinessReport, Service, SquadSummary};
 use crate::auth::policy::Action;
 use crate::ctx::Ctx;
@@ -109,7 +111,7 @@ pub async fn import(
 ) -> Result<Vec<String>> {
     let user = ctx.authorize_user(Action::ImportCatalog, None)?;
     let dir = dir.ok_or_else(|| Error::Invalid("no catalog_dir is configured".into()))?;
-    let s = repo::import_dir_with(&ctx.store, dir, options).await?;
+    let s = ingest::import_dir_with(&ctx.store, dir, options).await?;
     tracing::info!(login = %user.login, squads = s.squads(), services = s.services(), removed = s.services_removed.len(), "catalog re-imported");
     Ok(s.lines())
 }

@@ -1,6 +1,7 @@
 //! The service catalog: squads, services, tiers and production readiness.
 
 pub mod model;
+pub mod pages;
 pub mod readiness;
 
 #[cfg(feature = "server")]
@@ -10,8 +11,13 @@ pub mod fixture;
 #[cfg(feature = "server")]
 pub mod import;
 #[cfg(feature = "server")]
+pub mod ingest;
+#[cfg(feature = "server")]
 pub mod merge;
+#[cfg(feature = "server")]
+pub mod overrides;
 #[cfg(feature = "server")]
 pub mod repo;
 
 pub use model::*;
+pub use pages::*;

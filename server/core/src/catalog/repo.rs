@@ -1,13 +1,11 @@
 //! Catalog reads and writes against the store.
 
-use super::import::Batch;
 use super::model::*;
+use super::pages::*;
 use super::readiness::{evaluate, Check};
 use crate::store::{Store, StoreError};
 use sqlx::Row;
 use std::collections::HashMap;
-
-pub use super::merge::{ImportOptions, ImportSummary, MergeError};
 
 fn links_of(
     templates: &[crate::defaults::links::LinkTemplate],
@@ -141,16 +139,6 @@ pub async fn write_scores(
             .await?;
     }
     Ok(())
-}
-
-/// Makes the stored catalog hold exactly `batch`, keeping what the console owns (a merge that may
-/// remove anything: for tests, benchmarks and fixtures; imports go through [`import_dir_with`]).
-pub async fn replace_all(store: &Store, batch: &Batch) -> Result<ImportSummary, StoreError> {
-    let options = ImportOptions { prune: true, ..Default::default() };
-    super::merge::merge(store, batch, &checks(store).await?, options).await.map_err(|e| match e {
-        MergeError::Store(e) => e,
-        other => StoreError::Sql(sqlx::Error::Protocol(other.to_string())),
-    })
 }
 
 /// Writes the service's row, new or not (its attestations are the caller's).
@@ -599,7 +587,7 @@ pub async fn service_page(store: &Store, name: &str) -> Result<Option<ServicePag
         &w.namespace,
         service.tier,
     );
-    let overrides = super::merge::overrides_of(store, &service.name)
+    let overrides = super::overrides::overrides_of(store, &service.name)
         .await?
         .into_iter()
         .map(|(field, value, git_value, by)| FieldOverride { field, value, git_value, by })
@@ -757,14 +745,6 @@ async fn squad_summaries_where(
         .collect())
 }
 
-/// Names of the squads `member` belongs to.
-pub async fn squads_of(store: &Store, member: &str) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT squad FROM squad_members WHERE member = $1 ORDER BY squad")
-        .bind(member)
-        .fetch_all(store.pool())
-        .await?)
-}
-
 /// Number of services, for metrics and the home page.
 pub async fn service_count(store: &Store) -> Result<u64, StoreError> {
     let n: i64 =
@@ -833,7 +813,7 @@ pub async fn update_service(
     after.lifecycle = edit.lifecycle;
     after.runbook = edit.runbook.clone();
     after.slo = edit.slo.clone();
-    super::merge::record_edit(store, &before, &after, by).await?;
+    super::overrides::record_edit(store, &before, &after, by).await?;
     let done = sqlx::query(
         // A lifecycle chosen in the console replaces a free-form one from the descriptor.
         "UPDATE services SET description = $1, tier = $2, lifecycle_label = CASE WHEN lifecycle = $3 THEN lifecycle_label ELSE '' END,
@@ -887,80 +867,6 @@ pub async fn attest(
         }
     }
     refresh_score(store, service).await
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error("the catalog was not changed: {} problem(s) in the descriptors", .0.len())]
-    Invalid(Vec<super::import::Problem>),
-    /// Valid descriptors whose import would lose too much (an empty batch, a large removal).
-    #[error("the catalog was not changed: {0}")]
-    Refused(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Reads, validates and merges every descriptor under `dir`, all or nothing, never pruning past
-/// the default share.
-pub async fn import_dir(
-    store: &Store,
-    dir: &std::path::Path,
-) -> Result<ImportSummary, ImportError> {
-    import_dir_with(store, dir, ImportOptions::default()).await
-}
-
-/// [`import_dir`] with its options (prune, dry run, the share an import may remove).
-pub async fn import_dir_with(
-    store: &Store,
-    dir: &std::path::Path,
-    options: ImportOptions,
-) -> Result<ImportSummary, ImportError> {
-    let files = super::import::read_dir(dir).map_err(ImportError::Invalid)?;
-    let defaults = crate::defaults::repo::current(store).await?.1;
-    let checks = defaults.readiness;
-    let (mut batch, invalid) = if options.skip_invalid {
-        super::import::parse_valid(&files, &checks, options.default_tier)
-    } else {
-        (
-            super::import::parse_with(&files, &checks, options.default_tier)
-                .map_err(ImportError::Invalid)?,
-            vec![],
-        )
-    };
-    // A lifecycle outside the three gets the guardrails the platform defaults map it to.
-    for s in batch.services.iter_mut().filter(|s| !s.lifecycle_label.is_empty()) {
-        if let Some(class) = defaults.lifecycles.get(&s.lifecycle_label) {
-            s.lifecycle = *class;
-        }
-    }
-    if !options.source_url.is_empty() {
-        let sources = batch
-            .services
-            .iter_mut()
-            .map(|s| &mut s.source)
-            .chain(batch.entities.iter_mut().map(|e| &mut e.source));
-        for source in sources {
-            *source = source_url(&options.source_url, source);
-        }
-    }
-    let mut summary =
-        super::merge::merge(store, &batch, &checks, options).await.map_err(|e| match e {
-            MergeError::Store(e) => ImportError::Store(e),
-            refused => ImportError::Refused(refused.to_string()),
-        })?;
-    summary.invalid = invalid.iter().map(|p| p.to_string()).collect();
-    Ok(summary)
-}
-
-/// `source` (`path:line` in the catalog directory) as a URL from `template`; a URL Git
-/// recorded stays as it is.
-fn source_url(template: &str, source: &str) -> String {
-    if safe_href(source).is_some() {
-        return source.to_string();
-    }
-    let (path, line) = source.rsplit_once(':').unwrap_or((source, "1"));
-    let path: String = path.split('/').map(encode_component).collect::<Vec<_>>().join("/");
-    template.replace("{path}", &path).replace("{line}", line)
 }
 
 /// Every service's squad, tier and workload mapping, by name: what the sandbox cluster runs.

@@ -109,7 +109,7 @@ pub async fn rollback_as(store: &Store, version: i64, author: &str) -> Result<i6
 #[cfg(test)]
 mod tests {
     use super::{rollback_as as rollback, save_as as save};
-    use crate::catalog::{fixture::synthetic_org, repo as catalog};
+    use crate::catalog::{fixture::synthetic_org, ingest, repo as catalog};
     use crate::defaults::repo::{current, history};
     use crate::defaults::PlatformDefaults;
     use crate::error::Error;
@@ -140,7 +140,7 @@ mod tests {
     }
 
     async fn versions_and_rollback(store: Store) {
-        catalog::replace_all(&store, &synthetic_org(2, 8)).await.unwrap();
+        ingest::replace_all(&store, &synthetic_org(2, 8)).await.unwrap();
         let (v0, d0) = current(&store).await.unwrap();
         assert_eq!((v0, &d0), (0, &PlatformDefaults::default()));
 
@@ -200,7 +200,7 @@ mod tests {
     /// Saving and re-scoring are one transaction: when writing the scores fails, the new
     /// version is not in force and no version was added.
     async fn a_failing_rescore_leaves_no_new_version(store: Store, refuse_updates: &[&str]) {
-        catalog::replace_all(&store, &synthetic_org(2, 8)).await.unwrap();
+        ingest::replace_all(&store, &synthetic_org(2, 8)).await.unwrap();
         let d0 = PlatformDefaults::default();
         assert_eq!(save(&store, 0, &d0.to_toml(), "hana", "first").await.unwrap(), 1);
         for statement in refuse_updates {
