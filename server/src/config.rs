@@ -413,13 +413,13 @@ impl Config {
                 );
             }
             for key in github.team_map.keys() {
-                if let Some(problem) = console_core::auth::oidc::github_team_key_problem(key) {
+                if let Some(problem) = console_core::auth::github::github_team_key_problem(key) {
                     return invalid("auth.github.team_map", problem);
                 }
             }
             if let Some(problem) = Some(&github.sre_team)
                 .filter(|t| !t.is_empty())
-                .and_then(|t| console_core::auth::oidc::github_team_key_problem(t))
+                .and_then(|t| console_core::auth::github::github_team_key_problem(t))
             {
                 return invalid("auth.github.sre_team", problem);
             }

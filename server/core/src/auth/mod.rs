@@ -11,6 +11,8 @@ pub mod actions;
 pub mod dev;
 
 #[cfg(feature = "server")]
+pub mod github;
+#[cfg(feature = "server")]
 pub mod grants;
 #[cfg(feature = "server")]
 pub mod oidc;
@@ -20,6 +22,8 @@ pub mod people;
 pub mod sealed;
 #[cfg(feature = "server")]
 pub mod sessions;
+#[cfg(feature = "server")]
+pub mod sign_in;
 #[cfg(feature = "server")]
 pub mod tokens;
 

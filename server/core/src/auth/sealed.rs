@@ -1,7 +1,7 @@
 //! Provider credentials at rest: sealed with the console's key (ChaCha20-Poly1305), so a copy of
 //! the store alone does not let anyone act as the console towards the identity provider.
 
-use super::oidc::Secret;
+use super::sign_in::Secret;
 use base64::Engine;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
