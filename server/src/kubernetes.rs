@@ -13,16 +13,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use console_core::audit;
-use console_core::auth::policy::{allows_on_service, Action};
+use console_core::auth::policy::Action;
 use console_core::auth::{CurrentSession, CurrentUser};
-use console_core::catalog::model::{Service, Tier};
+use console_core::catalog::model::Tier;
 use console_core::catalog::repo;
-use console_core::defaults::LogLimits;
-use console_core::k8s::logs::{self, LogPlan};
+use console_core::k8s::actions::{self, StreamAccess};
+use console_core::k8s::logs;
 use console_core::k8s::model::{LogLine, LogOptions};
 use console_core::k8s::selector::Selector;
 use console_core::k8s::{views, Clusters, K8sError};
-use console_core::limiter::Lease;
 use console_core::store::Store;
 use console_sandbox::{Life, Sandbox, Workload};
 use serde::Deserialize;
@@ -161,40 +160,6 @@ fn refusal(error: K8sError) -> AppError {
     console_core::error::Error::from(error).into()
 }
 
-/// The service, if `user` may do `action` on it.
-async fn authorized(
-    state: &AppState,
-    user: &CurrentUser,
-    name: &str,
-    action: Action,
-) -> Result<Service, AppError> {
-    let ctx = state.ctx(user.0.clone());
-    let service = ctx.service(name).await?;
-    ctx.authorize_on_service(action, &service)?;
-    Ok(service)
-}
-
-/// A store failure: logged (by the conversion), a plain 500 for the browser.
-fn internal(error: console_core::store::StoreError) -> AppError {
-    console_core::error::Error::from(error).into()
-}
-
-/// The service (if `user` may read its logs) and the checked plan for `options`, with the
-/// platform's log limits. The plan's own error is returned apart: the stream reports it as an
-/// event, the download as a status.
-async fn log_plan(
-    state: &AppState,
-    user: &CurrentUser,
-    name: &str,
-    options: &LogOptions,
-) -> Result<(Service, LogLimits, Result<LogPlan, K8sError>), AppError> {
-    let service = authorized(state, user, name, Action::ReadLogs).await?;
-    let limits =
-        console_core::defaults::repo::current(&state.store).await.map_err(internal)?.1.logs;
-    let plan = LogPlan::new(&state.clusters, &service.workloads, options, &limits);
-    Ok((service, limits, plan))
-}
-
 fn sse_stream(
     rx: mpsc::Receiver<Event>,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
@@ -210,71 +175,49 @@ fn json_event(name: &str, value: &impl serde::Serialize) -> Event {
     Event::default().event(name).data(serde_json::to_string(value).expect("views serialize"))
 }
 
+fn problem(text: impl Into<String>) -> Event {
+    Event::default().event("problem").data(text.into())
+}
+
 const ACCESS_ENDED: &str =
     "your access to this service ended (signed out, a grant expired, or your squads changed)";
+const TOO_MANY_READS: &str = "you already have that many log reads running: wait for one to finish";
+const NOT_AUDITED: &str = "internal error: the read could not be recorded, so it is not served";
 
-/// What an open stream re-checks while it runs: access is decided at every request, and a
-/// stream is one request that can last days.
-struct Access {
+/// A lasting stream's re-check: the person resolved as they are now (roles, grants, a provider
+/// re-check), then the core's rules on the session and the service's current owner.
+struct Recheck {
     state: AppState,
-    session: Option<String>,
-    /// The session's absolute lifetime or the token's expiry: a stream ends there too.
-    ends_at: Option<i64>,
     identity: String,
-    action: Action,
-    service: Service,
+    access: StreamAccess,
     every: Duration,
 }
 
-impl Access {
+impl Recheck {
     fn of(
         state: &AppState,
         user: &CurrentUser,
         session: &CurrentSession,
         ends: crate::auth::CredentialEnds,
         action: Action,
-        service: &Service,
-    ) -> Access {
-        Access {
+        service: &str,
+    ) -> Recheck {
+        Recheck {
             state: state.clone(),
-            session: session.0.clone(),
-            ends_at: ends.0,
             identity: user.0.as_ref().map(|u| u.identity.clone()).unwrap_or_default(),
-            action,
-            service: service.clone(),
+            access: StreamAccess {
+                session: session.0.clone(),
+                ends_at: ends.0,
+                action,
+                service: service.to_string(),
+            },
             every: state.access_check,
         }
     }
 
-    /// The session still exists within its absolute lifetime (or the token has not expired), and
-    /// the person's current roles (or a grant in force) still allow the action on the service.
-    /// A check that cannot be made ends the stream: it fails closed.
     async fn still_allowed(&self) -> bool {
-        if self.ends_at.is_some_and(|end| console_core::dates::now() >= end) {
-            return false;
-        }
-        if let Some(session) = &self.session {
-            match console_core::auth::sessions::exists(&self.state.store, session).await {
-                Ok(true) => {}
-                Ok(false) => return false,
-                Err(error) => {
-                    tracing::warn!(%error, "session check failed; the stream ends");
-                    return false;
-                }
-            }
-        }
-        // The owner as it is now: an import may have moved the service to another squad, or
-        // removed it.
-        let squad = match repo::service(&self.state.store, &self.service.name).await {
-            Ok(Some(service)) => service.squad,
-            Ok(None) => return false,
-            Err(error) => {
-                tracing::warn!(%error, "access check failed; the stream ends");
-                return false;
-            }
-        };
         match crate::auth::current_user(&self.state, &self.identity).await {
-            Ok(user) => allows_on_service(user.as_ref(), self.action, &self.service.name, &squad),
+            Ok(user) => self.access.still_allowed(&self.state.store, user.as_ref()).await,
             Err(error) => {
                 tracing::warn!(%error, "access check failed; the stream ends");
                 false
@@ -282,59 +225,6 @@ impl Access {
         }
     }
 }
-
-/// One of `cap` running slots of `kind` for `login`, counted in the store (so the cap holds
-/// across console replicas); None when all are held. The slot is held as long as the lease.
-async fn stream_slot(
-    state: &AppState,
-    kind: &str,
-    login: &str,
-    cap: u64,
-) -> Result<Option<Lease>, AppError> {
-    for i in 0..cap {
-        if let Some(lease) =
-            state.limiter.acquire(kind, login, &format!("slot-{i}")).await.map_err(internal)?
-        {
-            return Ok(Some(lease));
-        }
-    }
-    Ok(None)
-}
-
-fn login_of(user: &CurrentUser) -> String {
-    user.0.as_ref().map(|u| u.login.clone()).unwrap_or_default()
-}
-
-/// Reads of logs are audited like queries: who, which service, which window and filter, how
-/// many lines. The record is written once the lines are known and before they are sent: a read
-/// whose record cannot be written is not served (fails closed).
-async fn audit_read(
-    state: &AppState,
-    kind: &'static str,
-    login: &str,
-    service: &str,
-    options: &LogOptions,
-    lines: usize,
-) -> bool {
-    let event = audit::Event {
-        kind,
-        actor: login.to_string(),
-        entity: service.to_string(),
-        detail: options.query_string().trim_start_matches('?').to_string(),
-        rows: lines as i64,
-        ..Default::default()
-    };
-    match audit::append(&state.store, &event).await {
-        Ok(()) => true,
-        Err(error) => {
-            tracing::error!(%error, kind, service, "log read could not be audited: not served");
-            false
-        }
-    }
-}
-
-const TOO_MANY_READS: &str = "you already have that many log reads running: wait for one to finish";
-const NOT_AUDITED: &str = "internal error: the read could not be recorded, so it is not served";
 
 /// `GET /services/{name}/deployments/live`: the deployment view, sent again whenever the
 /// caches change it (a rollout, a crash, an event), at most four times a second.
@@ -345,30 +235,17 @@ async fn live_deployments(
     Extension(ends): Extension<crate::auth::CredentialEnds>,
     EntityKey(name): EntityKey,
 ) -> Result<Response, AppError> {
-    let service = authorized(&state, &user, &name, Action::ViewWorkloads).await?;
-    let picked = state.clusters.pick(&service.workloads.cluster).map_err(refusal)?;
-    // The first view also checks the request (unknown cluster, empty selector).
-    let first = views::service_workloads(&state.clusters, &service.name, &service.workloads)
-        .map_err(refusal)?;
-    let cap = console_core::defaults::repo::current(&state.store)
-        .await
-        .map_err(internal)?
-        .1
-        .logs
-        .max_live_views_per_user;
-    let Some(slot) = stream_slot(&state, "workloads.live", &login_of(&user), cap).await? else {
-        return Err(AppError::Throttled(format!(
-            "you already have {cap} live views open: close one first"
-        )));
-    };
+    let ctx = state.ctx(user.0.clone());
+    let actions::LiveView { service, watched, first, slot } =
+        actions::live_view(&ctx, &name).await?;
     let (tx, rx) = mpsc::channel::<Event>(4);
     let clusters = state.clusters.clone();
-    let access = Access::of(&state, &user, &session, ends, Action::ViewWorkloads, &service);
+    let access = Recheck::of(&state, &user, &session, ends, Action::ViewWorkloads, &service.name);
     tokio::spawn(async move {
         let _slot = slot; // held while the browser watches
         let mut check = tokio::time::interval(access.every);
         check.tick().await;
-        let mut changes: Vec<_> = picked.iter().map(|c| c.changes()).collect();
+        let mut changes: Vec<_> = watched.iter().map(|c| c.changes()).collect();
         let mut view = Ok(first);
         let mut last = String::new();
         loop {
@@ -387,7 +264,7 @@ async fn live_deployments(
                 _ = tx.closed() => return,
                 _ = _slot.cancel.cancelled() => return,
                 _ = check.tick() => if !access.still_allowed().await {
-                    let _ = tx.send(Event::default().event("problem").data(ACCESS_ENDED)).await;
+                    let _ = tx.send(problem(ACCESS_ENDED)).await;
                     return;
                 },
                 _ = changed => {}
@@ -420,89 +297,80 @@ async fn log_stream(
     Query(options): Query<LogOptions>,
     Query(follow): Query<FollowParam>,
 ) -> Result<Response, AppError> {
-    let (service, limits, plan) = log_plan(&state, &user, &name, &options).await?;
-    let login = login_of(&user);
+    let ctx = state.ctx(user.0.clone());
+    let (service, limits, plan) = actions::log_plan(&ctx, &name, &options).await?;
     let (events, rx) = mpsc::channel::<Event>(64);
-    // One-shot views hold up to max_lines in memory while they merge: capped per person too.
-    let read_slot = if follow.follow {
-        None
-    } else {
-        match stream_slot(&state, "logs.read", &login, limits.max_follows_per_user).await? {
-            Some(slot) => Some(slot),
-            None => return Err(AppError::Throttled(TOO_MANY_READS.into())),
-        }
-    };
+    let cap = limits.max_follows_per_user;
     let plan = match plan {
         Ok(plan) => plan,
         Err(error) => {
-            let _ = events.send(Event::default().event("problem").data(error.to_string())).await;
+            let _ = events.send(problem(error.to_string())).await;
             return Ok(sse_stream(rx).into_response());
         }
     };
-    if let Some(read_slot) = read_slot {
+    if !follow.follow {
+        // One-shot views hold up to max_lines in memory while they merge: capped per person too.
+        let slot = actions::slot(&ctx, "logs.read", cap, TOO_MANY_READS).await?;
         tokio::spawn(async move {
-            let _slot = read_slot;
+            let _slot = slot;
             // A client that goes away stops the fetch from the clusters.
             let fetched = tokio::select! {
                 _ = events.closed() => return,
                 fetched = logs::fetch(&plan) => fetched,
             };
-            match fetched {
-                Ok(result) => {
-                    if !audit_read(
-                        &state,
-                        audit::LOGS_READ,
-                        &login,
-                        &service.name,
-                        &options,
-                        result.lines.len(),
-                    )
-                    .await
-                    {
-                        let _ =
-                            events.send(Event::default().event("problem").data(NOT_AUDITED)).await;
-                        return;
-                    }
-                    for chunk in result.lines.chunks(1_000) {
-                        let _ = events.send(json_event("lines", &chunk)).await;
-                    }
-                    for note in result.notes {
-                        let _ = events.send(Event::default().event("note").data(note)).await;
-                    }
-                    let _ = events.send(Event::default().event("end").data("done")).await;
-                }
+            let result = match fetched {
+                Ok(result) => result,
                 Err(error) => {
-                    let _ = events
-                        .send(Event::default().event("problem").data(error.to_string()))
-                        .await;
+                    let _ = events.send(problem(error.to_string())).await;
+                    return;
                 }
+            };
+            let lines = result.lines.len();
+            if let Err(e) =
+                actions::record_read(&ctx, audit::LOGS_READ, &service.name, &options, lines).await
+            {
+                tracing::error!(error = %e, "log read not recorded: not served");
+                let _ = events.send(problem(NOT_AUDITED)).await;
+                return;
             }
+            for chunk in result.lines.chunks(1_000) {
+                let _ = events.send(json_event("lines", &chunk)).await;
+            }
+            for note in result.notes {
+                let _ = events.send(Event::default().event("note").data(note)).await;
+            }
+            let _ = events.send(Event::default().event("end").data("done")).await;
         });
         return Ok(sse_stream(rx).into_response());
     }
-    let Some(slot) =
-        stream_slot(&state, "logs.follow", &login, limits.max_follows_per_user).await?
-    else {
-        let error = K8sError::TooManyFollows(limits.max_follows_per_user);
-        let _ = events.send(Event::default().event("problem").data(error.to_string())).await;
-        return Ok(sse_stream(rx).into_response());
+    let too_many = K8sError::TooManyFollows(cap).to_string();
+    let slot = match actions::slot(&ctx, "logs.follow", cap, &too_many).await {
+        Ok(slot) => slot,
+        Err(console_core::error::Error::Throttled(why)) => {
+            let _ = events.send(problem(why)).await;
+            return Ok(sse_stream(rx).into_response());
+        }
+        Err(e) => return Err(e.into()),
     };
-    if !audit_read(&state, audit::LOGS_FOLLOWED, &login, &service.name, &options, 0).await {
-        let _ = events.send(Event::default().event("problem").data(NOT_AUDITED)).await;
+    if let Err(e) =
+        actions::record_read(&ctx, audit::LOGS_FOLLOWED, &service.name, &options, 0).await
+    {
+        tracing::error!(error = %e, "log read not recorded: not served");
+        let _ = events.send(problem(NOT_AUDITED)).await;
         return Ok(sse_stream(rx).into_response());
     }
-    let access = Access::of(&state, &user, &session, ends, Action::ReadLogs, &service);
+    let access = Recheck::of(&state, &user, &session, ends, Action::ReadLogs, &service.name);
     let (lines_tx, mut lines) = mpsc::channel::<LogLine>(4_096);
     let errors = events.clone();
     let follower = tokio::spawn(async move {
         if let Err(error) = logs::follow(plan, lines_tx).await {
-            let _ = errors.send(Event::default().event("problem").data(error.to_string())).await;
+            let _ = errors.send(problem(error.to_string())).await;
         }
     });
     tokio::spawn(async move {
         let _slot = slot; // held while the browser follows
-                          // At most ten events a second: a quiet stream's line goes out at once, a busy stream's
-                          // lines gather into one event, so thousands of lines a second stay a few page updates.
+                          // At most ten events a second: a busy stream's lines gather into one event, so thousands
+                          // of lines a second stay a few page updates.
         let gap = Duration::from_millis(100);
         let mut last_sent = tokio::time::Instant::now() - gap;
         let mut sent = 0usize;
@@ -514,19 +382,13 @@ async fn log_stream(
                 _ = _slot.cancel.cancelled() => break,
                 // A grant that expires, an offboarding, a lost squad: the follow ends with it.
                 _ = check.tick() => if access.still_allowed().await { continue } else {
-                    let _ = events.send(Event::default().event("problem").data(ACCESS_ENDED)).await;
+                    let _ = events.send(problem(ACCESS_ENDED)).await;
                     break;
                 },
                 line = lines.recv() => match line { Some(line) => line, None => break },
             };
             tokio::time::sleep_until(last_sent + gap).await;
-            let mut batch = vec![first];
-            while batch.len() < 1_000 {
-                match lines.try_recv() {
-                    Ok(line) => batch.push(line),
-                    Err(_) => break,
-                }
-            }
+            let batch = actions::next_batch(first, &mut lines, 1_000);
             sent += batch.len();
             if events.send(json_event("lines", &batch)).await.is_err() {
                 break;
@@ -535,7 +397,11 @@ async fn log_stream(
         }
         // The client went: stop following the clusters too.
         follower.abort();
-        audit_read(&state, audit::LOGS_FOLLOW_ENDED, &login, &service.name, &options, sent).await;
+        let ended =
+            actions::record_read(&ctx, audit::LOGS_FOLLOW_ENDED, &service.name, &options, sent);
+        if let Err(e) = ended.await {
+            tracing::error!(error = %e, "end of a follow not recorded");
+        }
     });
     Ok(sse_stream(rx).into_response())
 }
@@ -547,27 +413,14 @@ async fn log_download(
     EntityKey(name): EntityKey,
     Query(options): Query<LogOptions>,
 ) -> Result<Response, AppError> {
-    let (service, limits, plan) = log_plan(&state, &user, &name, &options).await?;
+    let ctx = state.ctx(user.0.clone());
+    let (service, limits, plan) = actions::log_plan(&ctx, &name, &options).await?;
     let plan = plan.map_err(refusal)?;
-    let Some(_slot) =
-        stream_slot(&state, "logs.read", &login_of(&user), limits.max_follows_per_user).await?
-    else {
-        return Err(AppError::Throttled(TOO_MANY_READS.into()));
-    };
+    let _slot =
+        actions::slot(&ctx, "logs.read", limits.max_follows_per_user, TOO_MANY_READS).await?;
     let result = logs::fetch(&plan).await.map_err(refusal)?;
-    if !audit_read(
-        &state,
-        audit::LOGS_DOWNLOADED,
-        &login_of(&user),
-        &service.name,
-        &options,
-        result.lines.len(),
-    )
-    .await
-    {
-        tracing::error!(service = %service.name, "{NOT_AUDITED}");
-        return Err(AppError::Internal);
-    }
+    let lines = result.lines.len();
+    actions::record_read(&ctx, audit::LOGS_DOWNLOADED, &service.name, &options, lines).await?;
     let mut text = String::with_capacity(result.lines.len() * 120);
     for line in &result.lines {
         text.push_str(&line.to_text());
