@@ -31,6 +31,17 @@ async fn an_sre_changes_a_link_and_squads_see_it_then_it_rolls_back() {
         )
         .await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    // Saving on top of a version someone else replaced meanwhile: a conflict (409), nothing saved.
+    let stale = app
+        .post_json(
+            "/api/admin/save-links",
+            Some(&sre),
+            json!({"based_on": current["version"], "links": links}),
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+    let latest = app.post_json("/api/admin/defaults", Some(&sre), json!({})).await.json();
+    assert_eq!(latest["version"], json!(current["version"].as_i64().unwrap() + 1));
     let page = app.get_as("/services/ledger", Some(&maria)).await.body;
     assert!(
         page.contains("https://grafana.example.com/d/v2?svc=ledger&amp;squad=payments"),

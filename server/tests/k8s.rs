@@ -159,10 +159,17 @@ async fn bad_input_gets_a_clear_error_or_an_empty_state() {
         )
         .await;
     assert!(unknown.body.contains("no cluster named \\\"mars\\\""), "{}", unknown.body);
+    // One status per refusal on every route: what does not exist is 404, here as on the pages.
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
     let missing = app
         .post_json("/api/k8s/workloads", Some(&maria), json!({"service": "no-such", "cluster": ""}))
         .await;
     assert!(missing.body.contains("NotFound"), "{}", missing.body);
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
+    for route in ["/services/no-such/logs.txt", "/services/no-such/deployments/live"] {
+        let reply = app.get_as(route, Some(&maria)).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{route}: {}", reply.body);
+    }
 
     // A namespace with nothing in it: an empty state, not an error.
     sqlx::query("UPDATE services SET k8s_namespace = 'nowhere' WHERE name = 'ledger'")
