@@ -1,11 +1,11 @@
 //! The HTML shell, the router and the page frame.
 
-use crate::admin::AdminPage;
 use crate::auth::{session_info, LoginPage, SessionView, TokensPage};
 use crate::catalog::{
     CatalogPage, EditServicePage, HomePage, ReadinessPage, ServicePage, SquadPage,
 };
 use crate::components::NotFound;
+use crate::defaults::DefaultsPage;
 use crate::error::AppError;
 use crate::query::{AuditPage, QueryPage};
 use leptos::prelude::*;
@@ -122,7 +122,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/entities/:kind/:namespace/:name") view=crate::catalog::EntityPage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/readiness") view=ReadinessPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view=DefaultsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/access") view=crate::auth::AccessPage ssr=SsrMode::Async />
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("/tokens") view=TokensPage ssr=SsrMode::Async />

@@ -1,12 +1,12 @@
 //! The console's pages. Server-rendered by the `console` binary (feature `ssr`), then hydrated
 //! in the browser (feature `hydrate`). Folders mirror features.
 
-pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod components;
+pub mod defaults;
 pub mod error;
 pub mod k8s;
 pub mod query;

@@ -1,10 +1,10 @@
 //! The console server: configuration, state, and the HTTP routes (pages, JSON API, health,
 //! metrics). `main.rs` only parses the command line and calls in here.
 
-pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod defaults;
 pub mod demo;
 pub mod entity_path;
 pub mod kubernetes;
@@ -139,7 +139,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .nest("/api/v1", api::router())
         .merge(auth::router())
-        .merge(admin::router())
+        .merge(defaults::router())
         .merge(query_csv::router())
         .merge(kubernetes::router())
         .leptos_routes_with_context(&state, routes, context.clone(), {

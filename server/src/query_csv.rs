@@ -3,7 +3,7 @@
 //! not a GET: a link (a cross-site one included) must never run SQL under the clicker's name,
 //! and POSTs pass the Origin check.
 
-use crate::admin::{csv_field, csv_line};
+use crate::defaults::{csv_field, csv_line};
 use crate::entity_path::EntityKey;
 use crate::AppState;
 use app::error::AppError;

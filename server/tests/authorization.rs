@@ -306,7 +306,7 @@ async fn the_matrix_holds_for_every_role() {
             audit_csv.status
         );
         // The defaults export is a plain route too.
-        let export = app.get_as(console::admin::EXPORT, cookie.as_deref()).await;
+        let export = app.get_as(console::defaults::EXPORT, cookie.as_deref()).await;
         let allowed = expected(Action::AdminDefaults, unowned(expected_role));
         assert_eq!(
             export.status == StatusCode::OK,

@@ -1,4 +1,4 @@
-use super::api::service_reads;
+use super::server_fns::service_reads;
 use crate::components::ErrorView;
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -1,4 +1,4 @@
-use super::api::{
+use super::server_fns::{
     all_tokens, blocked_access, identities, GrantServiceAccess, Offboard, RestoreAccess,
     RevokeAnyToken,
 };

@@ -1,4 +1,4 @@
-use super::api::sign_in_options;
+use super::server_fns::sign_in_options;
 use crate::components::ErrorView;
 use console_core::catalog::encode_component;
 use leptos::prelude::*;

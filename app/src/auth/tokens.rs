@@ -1,4 +1,4 @@
-use super::api::{
+use super::server_fns::{
     list_tokens, my_sessions, token_limits, CreateToken, RevokeToken, SignOutEverywhere,
 };
 use crate::components::ErrorView;

@@ -1,4 +1,4 @@
-use super::api::get_entity;
+use super::server_fns::get_entity;
 use super::service::{Related, Source};
 use crate::components::ErrorView;
 use leptos::prelude::*;

@@ -1,4 +1,4 @@
-use super::api::{list_squads, ImportCatalog};
+use super::server_fns::{list_squads, ImportCatalog};
 use crate::app::use_session;
 use crate::components::{ErrorView, ReadinessBar};
 use leptos::prelude::*;

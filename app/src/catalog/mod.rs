@@ -1,18 +1,18 @@
 //! Catalog pages: home, search, service, squad, and the other entities (systems, APIs…).
 
-mod api;
 mod entity;
 mod home;
 mod readiness;
 mod search;
+mod server_fns;
 mod service;
 mod squad;
 
-pub use api::*;
 pub use entity::EntityPage;
 pub use home::HomePage;
 pub use readiness::ReadinessPage;
 pub use search::CatalogPage;
+pub use server_fns::*;
 pub use service::{EditServicePage, ServicePage};
 pub use squad::SquadPage;
 

@@ -1,4 +1,4 @@
-use super::api::readiness_report;
+use super::server_fns::readiness_report;
 use crate::components::{ErrorView, ReadinessBar, TierBadge};
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -1,4 +1,4 @@
-use super::api::search_catalog;
+use super::server_fns::search_catalog;
 use crate::components::{ErrorView, LifecycleBadge, ReadinessBar, TierBadge};
 use crate::error::AppError;
 use console_core::catalog::{CatalogQuery, Lifecycle, ReadinessFilter, Tier};

@@ -1,4 +1,4 @@
-use super::api::{get_service, service_for_edit, AttestCheck, UpdateService};
+use super::server_fns::{get_service, service_for_edit, AttestCheck, UpdateService};
 use crate::app::use_session;
 use crate::components::{ErrorView, ExternalLink, LifecycleBadge, ReadinessBar, TierBadge};
 use console_core::auth::policy::{allows, allows_on_service, Action};

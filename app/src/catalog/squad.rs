@@ -1,4 +1,4 @@
-use super::api::get_squad;
+use super::server_fns::get_squad;
 use crate::components::{ErrorView, ExternalLink, LifecycleBadge, ReadinessBar, TierBadge};
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -1,8 +1,8 @@
 //! `/services/:name/deployments`: each deployment's rollout, replicas, images, revisions, pods and
 //! events, per cluster; updated live from the server's watch caches while the page is open.
 
-use super::api::workloads_of;
 use super::live;
+use super::server_fns::workloads_of;
 use crate::components::ErrorView;
 use console_core::k8s::model::{DeploymentView, RolloutState, ServiceWorkloads};
 use leptos::prelude::*;

@@ -2,8 +2,8 @@
 //! container, since, tail, previous, a server-side filter, live follow and download. The browser
 //! keeps the newest lines only, so a fast stream cannot swamp the tab.
 
-use super::api::workloads_of;
 use super::live;
+use super::server_fns::workloads_of;
 use crate::components::ErrorView;
 use console_core::k8s::model::{LogLine, LogOptions};
 use leptos::prelude::*;

@@ -1,10 +1,10 @@
 //! Kubernetes pages: a service's deployments (live) and its pod logs.
 
-mod api;
 mod deployments;
 mod live;
 mod logs;
+mod server_fns;
 
-pub use api::*;
 pub use deployments::DeploymentsPage;
 pub use logs::LogsPage;
+pub use server_fns::*;

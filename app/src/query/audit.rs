@@ -1,4 +1,4 @@
-use super::api::query_audit;
+use super::server_fns::query_audit;
 use crate::components::ErrorView;
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -1,9 +1,9 @@
 //! The safe-query REPL: read-only SQL against a service's designated replicas.
 
-mod api;
 mod audit;
 mod page;
+mod server_fns;
 
-pub use api::*;
 pub use audit::AuditPage;
 pub use page::QueryPage;
+pub use server_fns::*;

@@ -1,4 +1,4 @@
-use super::api::*;
+use super::server_fns::*;
 use crate::app::use_session;
 use crate::components::ErrorView;
 use console_core::catalog::encode_component;

@@ -419,7 +419,7 @@ fn is_audited_read(path: &str) -> bool {
     path.ends_with("/logs.txt")
         || path.ends_with("/logs/stream")
         || path.starts_with("/admin/audit")
-        || path == crate::admin::EXPORT
+        || path == crate::defaults::EXPORT
 }
 
 /// Paths anyone may reach. Server functions (`/api/…` other than `/api/v1/`) are reachable

@@ -1,4 +1,4 @@
-use super::api::*;
+use super::server_fns::*;
 use crate::components::ErrorView;
 use console_core::defaults::links::{LinkTemplate, Scope};
 use console_core::defaults::DiffLine;
@@ -7,7 +7,7 @@ use leptos_meta::Title;
 
 /// `/admin`: SREs edit the paved road. Everyone else gets a 403 page from the server.
 #[component]
-pub fn AdminPage() -> impl IntoView {
+pub fn DefaultsPage() -> impl IntoView {
     let save_links = ServerAction::<SaveLinks>::new();
     let save_doc = ServerAction::<SaveDocument>::new();
     let rollback = ServerAction::<RollbackDefaults>::new();
