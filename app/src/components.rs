@@ -84,6 +84,37 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
     }
 }
 
+/// A resource's value once loaded, else its error as a page section (with the HTTP status on the
+/// server): the one Suspense and ErrorView scaffold of the pages. `let:value` names the value.
+#[component]
+pub fn Loaded<T, V, F>(
+    resource: Resource<Result<T, AppError>>,
+    children: F,
+    /// What shows while it loads.
+    #[prop(optional)]
+    loading: Option<&'static str>,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    F: Fn(T) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let loading = loading.unwrap_or("Loading…");
+    view! {
+        <Suspense fallback=move || view! { <p>{loading}</p> }>
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    match resource.await {
+                        Err(error) => view! { <ErrorView error /> }.into_any(),
+                        Ok(value) => children(value).into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
 #[component]
 pub fn NotFound(what: String) -> impl IntoView {
     view! { <ErrorView error=AppError::NotFound(what) /> }

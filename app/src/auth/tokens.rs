@@ -1,7 +1,7 @@
 use super::server_fns::{
     list_tokens, my_sessions, token_limits, CreateToken, RevokeToken, SignOutEverywhere,
 };
-use crate::components::ErrorView;
+use crate::components::{ErrorView, Loaded};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -44,35 +44,28 @@ pub fn TokensPage() -> impl IntoView {
             }.into_any(),
             Err(error) => view! { <ErrorView error /> }.into_any(),
         })}
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match tokens.await {
-                    Err(error) => view! { <ErrorView error /> }.into_any(),
-                    Ok(list) => view! {
-                        <table class="w-full bg-white text-sm">
-                            <thead><tr class="text-left text-slate-500"><th class="p-2">"Name"</th><th class="p-2">"Id"</th><th class="p-2">"Scope"</th><th class="p-2">"Expires (UTC)"</th><th class="p-2">"State"</th><th></th></tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|t| view! {
-                                    <tr class="border-t border-slate-100" data-testid="token-row">
-                                        <td class="p-2">{t.name.clone()}</td>
-                                        <td class="p-2 font-mono">{t.id.clone()}</td>
-                                        <td class="p-2">{t.scope.clone()}</td>
-                                        <td class="p-2 tabular-nums">{console_core::dates::date_time(t.expires_at)}</td>
-                                        <td class="p-2">{if t.revoked { "revoked" } else if t.last_used_at.is_some() { "used" } else { "never used" }}</td>
-                                        <td class="p-2">{(!t.revoked).then(|| view! {
-                                            <ActionForm action=revoke>
-                                                <input type="hidden" name="id" value=t.id.clone() />
-                                                <button type="submit" class="text-red-700 hover:underline">"Revoke"</button>
-                                            </ActionForm>
-                                        })}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded resource=tokens let:list>
+            <table class="w-full bg-white text-sm">
+                <thead><tr class="text-left text-slate-500"><th class="p-2">"Name"</th><th class="p-2">"Id"</th><th class="p-2">"Scope"</th><th class="p-2">"Expires (UTC)"</th><th class="p-2">"State"</th><th></th></tr></thead>
+                <tbody>
+                    {list.into_iter().map(|t| view! {
+                        <tr class="border-t border-slate-100" data-testid="token-row">
+                            <td class="p-2">{t.name.clone()}</td>
+                            <td class="p-2 font-mono">{t.id.clone()}</td>
+                            <td class="p-2">{t.scope.clone()}</td>
+                            <td class="p-2 tabular-nums">{console_core::dates::date_time(t.expires_at)}</td>
+                            <td class="p-2">{if t.revoked { "revoked" } else if t.last_used_at.is_some() { "used" } else { "never used" }}</td>
+                            <td class="p-2">{(!t.revoked).then(|| view! {
+                                <ActionForm action=revoke>
+                                    <input type="hidden" name="id" value=t.id.clone() />
+                                    <button type="submit" class="text-red-700 hover:underline">"Revoke"</button>
+                                </ActionForm>
+                            })}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </Loaded>
         <Sessions />
     }
 }
@@ -91,20 +84,13 @@ fn Sessions() -> impl IntoView {
     });
     view! {
         <h2 class="mt-8 mb-2 text-xl font-semibold">"Your sessions"</h2>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match sessions.await {
-                    Err(error) => view! { <ErrorView error /> }.into_any(),
-                    Ok(list) => view! {
-                        <ul class="mb-3 text-sm" data-testid="sessions">
-                            {list.into_iter().map(|s| view! {
-                                <li class="font-mono">{format!("{} via {} until {}{}", s.handle, s.provider, console_core::dates::date_time(s.expires_at), if s.current { " (this one)" } else { "" })}</li>
-                            }).collect_view()}
-                        </ul>
-                    }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded resource=sessions let:list>
+            <ul class="mb-3 text-sm" data-testid="sessions">
+                {list.into_iter().map(|s| view! {
+                    <li class="font-mono">{format!("{} via {} until {}{}", s.handle, s.provider, console_core::dates::date_time(s.expires_at), if s.current { " (this one)" } else { "" })}</li>
+                }).collect_view()}
+            </ul>
+        </Loaded>
         <ActionForm action=end_all>
             <button type="submit" class="rounded border border-red-300 px-3 py-1 text-sm text-red-700" data-testid="sign-out-everywhere">"Sign out everywhere"</button>
         </ActionForm>

@@ -1,5 +1,5 @@
 use super::server_fns::search_catalog;
-use crate::components::{ErrorView, LifecycleBadge, ReadinessBar, TierBadge};
+use crate::components::{LifecycleBadge, Loaded, ReadinessBar, TierBadge};
 use crate::error::AppError;
 use console_core::catalog::{CatalogQuery, Lifecycle, ReadinessFilter, Tier};
 use leptos::prelude::*;
@@ -27,14 +27,9 @@ pub fn CatalogPage() -> impl IntoView {
         <Title text="Catalog" />
         <h1 class="text-2xl font-semibold mb-4">"Catalog"</h1>
         <Filters query />
-        <Suspense fallback=|| view! { <p>"Searching…"</p> }>
-            {move || Suspend::new(async move {
-                match results.await {
-                    Err(error) => view! { <ErrorView error /> }.into_any(),
-                    Ok(page) => view! { <Results page /> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded resource=results loading="Searching…" let:page>
+            <Results page />
+        </Loaded>
     }
 }
 

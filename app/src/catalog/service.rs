@@ -1,6 +1,6 @@
 use super::server_fns::{get_service, service_for_edit, AttestCheck, UpdateService};
 use crate::app::use_session;
-use crate::components::{ErrorView, ExternalLink, LifecycleBadge, ReadinessBar, TierBadge};
+use crate::components::{ErrorView, ExternalLink, LifecycleBadge, Loaded, ReadinessBar, TierBadge};
 use console_core::auth::policy::{allows, allows_on_service, Action};
 use console_core::catalog::readiness::Evidence;
 use console_core::catalog::{Lifecycle, Tier};
@@ -45,14 +45,9 @@ pub fn EditServicePage() -> impl IntoView {
     let update = ServerAction::<UpdateService>::new();
     let service = Resource::new(move || crate::catalog::key_from(&params.get()), service_for_edit);
     view! {
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match service.await {
-                    Err(error) => view! { <ErrorView error /> }.into_any(),
-                    Ok(service) => view! { <EditService service update /> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded resource=service let:service>
+            <EditService service update />
+        </Loaded>
     }
 }
 

@@ -1,5 +1,5 @@
 use super::server_fns::get_squad;
-use crate::components::{ErrorView, ExternalLink, LifecycleBadge, ReadinessBar, TierBadge};
+use crate::components::{ExternalLink, LifecycleBadge, Loaded, ReadinessBar, TierBadge};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -10,14 +10,9 @@ pub fn SquadPage() -> impl IntoView {
     let params = use_params_map();
     let page = Resource::new(move || crate::catalog::key_from(&params.get()), get_squad);
     view! {
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Err(error) => view! { <ErrorView error /> }.into_any(),
-                    Ok(page) => view! { <SquadDetail page /> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded resource=page let:page>
+            <SquadDetail page />
+        </Loaded>
     }
 }
 

@@ -1,5 +1,5 @@
 use super::server_fns::*;
-use crate::components::ErrorView;
+use crate::components::{ErrorView, Loaded};
 use console_core::defaults::links::{LinkTemplate, Scope};
 use console_core::defaults::DiffLine;
 use leptos::prelude::*;
@@ -22,18 +22,11 @@ pub fn DefaultsPage() -> impl IntoView {
             "Every change is a new version. " <a rel="external" href="/admin/defaults.toml" class="text-sky-700 hover:underline">"Export as TOML"</a>
             " to keep it in git; paste a file into the document editor to import it."
         </p>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match defaults.await {
-                    Err(error) => view! { <ErrorView error /> }.into_any(),
-                    Ok(view) => view! {
-                        <LinkEditor version=view.version links=view.links.clone() action=save_links />
-                        <DocumentEditor version=view.version document=view.document.clone() action=save_doc />
-                        <History history=view.history.clone() current=view.version rollback />
-                    }.into_any(),
-                }
-            })}
-        </Suspense>
+        <Loaded resource=defaults let:view>
+            <LinkEditor version=view.version links=view.links.clone() action=save_links />
+            <DocumentEditor version=view.version document=view.document.clone() action=save_doc />
+            <History history=view.history.clone() current=view.version rollback />
+        </Loaded>
     }
 }
 

@@ -144,6 +144,7 @@ pub fn database_location(url: &str) -> Option<String> {
 }
 
 /// Fresh, isolated stores for tests: in-memory SQLite, or a new PostgreSQL database.
+#[cfg(any(test, feature = "testing"))]
 pub mod testing {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};

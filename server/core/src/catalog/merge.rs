@@ -10,6 +10,7 @@
 //!   unless pruning is asked for; a dry run says what would change and writes nothing.
 
 mod outcome;
+mod write;
 pub use outcome::*;
 
 use super::import::Batch;
@@ -55,10 +56,39 @@ pub async fn merge(
     )
     .fetch_all(store.pool())
     .await?;
-    let stored_services: Vec<String> =
-        stored_owners.iter().map(|(name, _, _)| name.clone()).collect();
     let stored_squads: Vec<String> =
         sqlx::query_scalar("SELECT name FROM squads ORDER BY name").fetch_all(store.pool()).await?;
+    let mut summary = plan(batch, &stored_owners, &stored_squads, &options);
+    refuse_mass_removal(&summary, stored_owners.len(), batch, &options)?;
+    let (effective, dropped) = effective_services(store, batch, &summary.services_moved).await?;
+    summary.overrides_dropped = dropped.len();
+    let rows = score_rows(store, batch, &effective, checks, &mut summary).await?;
+    if options.dry_run {
+        return Ok(summary);
+    }
+    write::write(store, batch, &mut summary, rows, &dropped).await?;
+    crate::auth::people::replace_people(store, &batch.people).await?;
+    // Fresh statistics after a bulk change, so PostgreSQL's planner picks the indexes.
+    let bulk = (summary.services_added.len()
+        + summary.services_removed.len()
+        + summary.services_changed.len())
+        * 10
+        >= batch.services.len();
+    if store.backend() == crate::store::Backend::Postgres && bulk {
+        sqlx::query("ANALYZE services").execute(store.pool()).await?;
+    }
+    Ok(summary)
+}
+
+/// What the import adds, removes, keeps and moves, from names and owners alone.
+fn plan(
+    batch: &Batch,
+    stored_owners: &[(String, String, String)],
+    stored_squads: &[String],
+    options: &ImportOptions,
+) -> ImportSummary {
+    let stored_services: Vec<String> =
+        stored_owners.iter().map(|(name, _, _)| name.clone()).collect();
     let batch_services: HashSet<&str> = batch.services.iter().map(|s| s.name.as_str()).collect();
     let batch_squads: HashSet<&str> = batch.squads.iter().map(|s| s.name.as_str()).collect();
     let stored_service_set: HashSet<&str> = stored_services.iter().map(String::as_str).collect();
@@ -137,30 +167,50 @@ pub async fn merge(
     summary.services_kept =
         batch.services.len() - summary.services_added.len() - summary.services_moved.len();
     summary.squads_kept = batch.squads.len() - summary.squads_added.len();
+    summary
+}
 
-    if !options.prune && !stored_services.is_empty() {
-        if batch.services.is_empty() && batch.squads.is_empty() {
-            return Err(MergeError::Empty { stored: stored_services.len() });
-        }
-        let removed = summary.services_removed.len();
-        // The share, but one removal is always allowed (a catalog of five would else refuse any).
-        if removed > 1
-            && removed * 100 > options.max_removed_percent as usize * stored_services.len()
-        {
-            let mut names: Vec<String> =
-                summary.services_removed.iter().take(10).cloned().collect();
-            if removed > 10 {
-                names.push(format!("… ({} more)", removed - 10));
-            }
-            return Err(MergeError::TooManyRemoved {
-                removed,
-                stored: stored_services.len(),
-                percent: options.max_removed_percent,
-                names: names.join(", "),
-            });
-        }
+/// Refuses an import that would empty the catalog or remove more than the allowed share,
+/// unless pruning is asked for.
+fn refuse_mass_removal(
+    summary: &ImportSummary,
+    stored: usize,
+    batch: &Batch,
+    options: &ImportOptions,
+) -> Result<(), MergeError> {
+    if options.prune || stored == 0 {
+        return Ok(());
     }
+    if batch.services.is_empty() && batch.squads.is_empty() {
+        return Err(MergeError::Empty { stored });
+    }
+    let removed = summary.services_removed.len();
+    // The share, but one removal is always allowed (a catalog of five would else refuse any).
+    if removed > 1 && removed * 100 > options.max_removed_percent as usize * stored {
+        let mut names: Vec<String> = summary.services_removed.iter().take(10).cloned().collect();
+        if removed > 10 {
+            names.push(format!("… ({} more)", removed - 10));
+        }
+        return Err(MergeError::TooManyRemoved {
+            removed,
+            stored,
+            percent: options.max_removed_percent,
+            names: names.join(", "),
+        });
+    }
+    Ok(())
+}
 
+/// A service as it will be stored, with the Git attestations written for it.
+type Effective = (Service, Vec<Attestation>);
+
+/// The effective services: Git's, with the console's overrides (where Git still holds the
+/// overridden value) and its later attestations; and the overrides Git's changes drop.
+async fn effective_services(
+    store: &Store,
+    batch: &Batch,
+    moved: &[(String, String)],
+) -> Result<(Vec<Effective>, Vec<(String, String)>), StoreError> {
     // What the console owns, read once.
     let mut overrides: HashMap<String, Vec<Override>> = HashMap::new();
     let rows: Vec<(String, String, String, String)> =
@@ -179,7 +229,7 @@ pub async fn merge(
         console_attested.entry(service).or_default().push(Attestation { check, by, at });
     }
 
-    for (old, new) in &summary.services_moved {
+    for (old, new) in moved {
         if let Some(list) = overrides.remove(old) {
             overrides.insert(new.clone(), list);
         }
@@ -188,8 +238,6 @@ pub async fn merge(
         }
     }
 
-    // The effective services: Git's, with the console's overrides (where Git still holds the
-    // overridden value) and its later attestations.
     let mut dropped: Vec<(String, String)> = Vec::new();
     let effective: Vec<(Service, Vec<Attestation>)> = batch
         .services
@@ -227,16 +275,27 @@ pub async fn merge(
             (s, git_attestations)
         })
         .collect();
-    summary.overrides_dropped = dropped.len();
+    Ok((effective, dropped))
+}
 
-    // Each service's row as it would be written: only rows that differ are (20,000 upserts
-    // cost seconds), and they are what a dry run lists as changed.
+/// A service's row to write: the service, its Git attestations, its score, and whether the
+/// stored row differs.
+type Row<'a> = (&'a Service, &'a Vec<Attestation>, Score, bool);
+
+/// Scores each effective service and marks the rows that differ from the stored ones (only
+/// those are written: 20,000 upserts cost seconds); they are what a dry run lists as changed.
+async fn score_rows<'a>(
+    store: &Store,
+    batch: &Batch,
+    effective: &'a [Effective],
+    checks: &[Check],
+    summary: &mut ImportSummary,
+) -> Result<Vec<Row<'a>>, StoreError> {
     let squads: HashMap<&str, &Squad> = batch.squads.iter().map(|s| (s.name.as_str(), s)).collect();
     let no_squad = Squad::none();
     let stored_rows = super::repo::stored_rows(store).await?;
-    let mut rows: Vec<(&Service, &Vec<Attestation>, Score, bool)> =
-        Vec::with_capacity(effective.len());
-    for (service, git_attestations) in &effective {
+    let mut rows: Vec<Row<'a>> = Vec::with_capacity(effective.len());
+    for (service, git_attestations) in effective {
         let squad = if service.squad.is_empty() {
             &no_squad
         } else {
@@ -257,202 +316,5 @@ pub async fn merge(
         rows.push((service, git_attestations, score, changed));
     }
     summary.services_kept -= summary.services_changed.len();
-    if options.dry_run {
-        return Ok(summary);
-    }
-
-    // Squads are rewritten only when they change (members included).
-    let stored_squads_rows: HashMap<String, String> = super::repo::all_squads(store)
-        .await?
-        .iter()
-        .map(|(name, squad)| (name.clone(), squad_fingerprint(squad)))
-        .collect();
-    let mut tx = store.pool().begin().await?;
-    // Every Git attestation is written again below: cleared in one statement, not one per
-    // service (20,000 statements on a large catalog).
-    // A service present but invalid (left out with --skip-invalid) keeps everything it had.
-    let kept = &batch.invalid_services;
-    let placeholders: Vec<String> = (1..=kept.len()).map(|i| format!("${i}")).collect();
-    let clear_git = match kept.is_empty() {
-        true => "DELETE FROM attestations WHERE source = 'git'".to_string(),
-        false => format!(
-            "DELETE FROM attestations WHERE source = 'git' AND service NOT IN ({})",
-            placeholders.join(", ")
-        ),
-    };
-    let mut clear = sqlx::query(&clear_git);
-    for name in kept {
-        clear = clear.bind(name);
-    }
-    clear.execute(&mut *tx).await?;
-    for name in &summary.services_removed {
-        // What SREs set up for it ends with it: a new service reusing the name starts bare.
-        summary.replicas_removed += sqlx::query("DELETE FROM replicas WHERE service = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        summary.grants_ended += sqlx::query(
-            "UPDATE access_grants SET revoked_at = $2 WHERE service = $1 AND revoked_at IS NULL",
-        )
-        .bind(name)
-        .bind(crate::dates::now())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        // Attestations and overrides go with it (ON DELETE CASCADE).
-        sqlx::query("DELETE FROM service_overrides WHERE service = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM attestations WHERE service = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM services WHERE name = $1").bind(name).execute(&mut *tx).await?;
-    }
-    for squad in batch
-        .squads
-        .iter()
-        .filter(|s| stored_squads_rows.get(&s.name) != Some(&squad_fingerprint(s)))
-    {
-        sqlx::query("DELETE FROM squad_members WHERE squad = $1")
-            .bind(&squad.name)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO squads (name, display_name, description, chat_channel, oncall_rotation, oncall_url, links, parent, group_type)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name, description = excluded.description,
-                 chat_channel = excluded.chat_channel, oncall_rotation = excluded.oncall_rotation,
-                 oncall_url = excluded.oncall_url, links = excluded.links, parent = excluded.parent,
-                 group_type = excluded.group_type",
-        )
-        .bind(&squad.name)
-        .bind(&squad.display_name)
-        .bind(&squad.description)
-        .bind(&squad.chat_channel)
-        .bind(&squad.oncall.rotation)
-        .bind(&squad.oncall.url)
-        .bind(super::repo::to_json(&squad.links))
-        .bind(&squad.parent)
-        .bind(&squad.group_type)
-        .execute(&mut *tx)
-        .await?;
-        for member in &squad.members {
-            sqlx::query(
-                "INSERT INTO squad_members (squad, member) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(&squad.name)
-            .bind(member)
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
-    for (service, git_attestations, score, changed) in rows {
-        if changed {
-            super::repo::upsert_service(&mut tx, service, score).await?;
-        }
-        for a in git_attestations {
-            sqlx::query(
-                "INSERT INTO attestations (service, check_id, attested_by, attested_at, source) VALUES ($1, $2, $3, $4, 'git')
-                 ON CONFLICT (service, check_id) DO UPDATE SET attested_by = excluded.attested_by,
-                     attested_at = excluded.attested_at, source = 'git'
-                 WHERE attestations.source = 'git' OR attestations.attested_at <= excluded.attested_at",
-            )
-            .bind(&service.name)
-            .bind(&a.check)
-            .bind(&a.by)
-            .bind(&a.at)
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
-    for (old, new) in &summary.services_moved {
-        // The new row exists (written above): children move to it, then it takes the old uid.
-        sqlx::query(
-            "UPDATE attestations SET service = $2 WHERE service = $1 AND source = 'console'
-                 AND check_id NOT IN (SELECT check_id FROM attestations WHERE service = $2)",
-        )
-        .bind(old)
-        .bind(new)
-        .execute(&mut *tx)
-        .await?;
-        for table in ["service_overrides", "replicas", "access_grants"] {
-            sqlx::query(&format!("UPDATE {table} SET service = $2 WHERE service = $1"))
-                .bind(old)
-                .bind(new)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let uid: String = sqlx::query_scalar("SELECT uid FROM services WHERE name = $1")
-            .bind(old)
-            .fetch_one(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM attestations WHERE service = $1")
-            .bind(old)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM services WHERE name = $1").bind(old).execute(&mut *tx).await?;
-        sqlx::query("UPDATE services SET uid = $2 WHERE name = $1")
-            .bind(new)
-            .bind(uid)
-            .execute(&mut *tx)
-            .await?;
-    }
-    for (service, field) in &dropped {
-        sqlx::query("DELETE FROM service_overrides WHERE service = $1 AND field = $2")
-            .bind(service)
-            .bind(field)
-            .execute(&mut *tx)
-            .await?;
-    }
-    for name in &summary.squads_removed {
-        sqlx::query("DELETE FROM squad_members WHERE squad = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM squads WHERE name = $1").bind(name).execute(&mut *tx).await?;
-    }
-    // Systems, Domains, APIs, Resources and every edge are Git's alone: written as they are.
-    sqlx::query("DELETE FROM catalog_entities").execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM catalog_relations").execute(&mut *tx).await?;
-    for e in &batch.entities {
-        sqlx::query(
-            "INSERT INTO catalog_entities (kind, key, title, description, owner, entity_type, lifecycle, source)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(e.kind.as_str())
-        .bind(&e.key)
-        .bind(&e.title)
-        .bind(&e.description)
-        .bind(&e.owner)
-        .bind(&e.entity_type)
-        .bind(&e.lifecycle)
-        .bind(&e.source)
-        .execute(&mut *tx)
-        .await?;
-    }
-    for r in &batch.relations {
-        sqlx::query("INSERT INTO catalog_relations (from_kind, from_key, relation, to_kind, to_key) VALUES ($1, $2, $3, $4, $5)")
-            .bind(r.from_kind.as_str())
-            .bind(&r.from)
-            .bind(&r.relation)
-            .bind(r.to_kind.as_str())
-            .bind(&r.to)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    crate::auth::people::replace_people(store, &batch.people).await?;
-    // Fresh statistics after a bulk change, so PostgreSQL's planner picks the indexes.
-    let bulk = (summary.services_added.len()
-        + summary.services_removed.len()
-        + summary.services_changed.len())
-        * 10
-        >= batch.services.len();
-    if store.backend() == crate::store::Backend::Postgres && bulk {
-        sqlx::query("ANALYZE services").execute(store.pool()).await?;
-    }
-    Ok(summary)
+    Ok(rows)
 }

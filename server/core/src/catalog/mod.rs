@@ -6,7 +6,7 @@ pub mod readiness;
 
 #[cfg(feature = "server")]
 pub mod actions;
-#[cfg(feature = "server")]
+#[cfg(any(test, feature = "testing"))]
 pub mod fixture;
 #[cfg(feature = "server")]
 pub mod import;
