@@ -2,6 +2,16 @@
 //!
 //! Every key can be set by an environment variable named `CONSOLE_` + the key in capitals,
 //! with `__` between a section and its key (`CONSOLE_DATABASE_URL`). Errors name the key.
+//!
+//! Not every `CONSOLE_` variable is configuration, and those that are not never stop the console:
+//! - `CONSOLE_CONFIG` names the file;
+//! - `CONSOLE_REPLICA_…` are replica credentials (and `CONSOLE_REPLICA_CREDENTIALS_DIR` their
+//!   directory), read only by the replica that names them;
+//! - the service links Kubernetes injects into every pod of a namespace with a Service named
+//!   `console` or `console-…` (`CONSOLE_SERVICE_HOST`, `CONSOLE_PORT=tcp://…`,
+//!   `CONSOLE_PORT_80_TCP_ADDR`, `CONSOLE_METRICS_SERVICE_PORT_HTTP`, …).
+//!
+//! Any other `CONSOLE_` variable is a key, so a misspelt one is refused by name at start.
 
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -272,8 +282,7 @@ impl Config {
         };
         for (name, value) in env {
             let Some(key) = name.strip_prefix("CONSOLE_") else { continue };
-            // The path of the file, not a key in it.
-            if key == "CONFIG" {
+            if !is_config_variable(key, &value) {
                 continue;
             }
             let path: Vec<String> = key.to_lowercase().split("__").map(str::to_string).collect();
@@ -480,6 +489,42 @@ fn env_value(raw: &str) -> toml::Value {
     }
 }
 
+/// Whether `CONSOLE_<key>` is configuration (see the module comment for what is not).
+fn is_config_variable(key: &str, value: &str) -> bool {
+    !(key == "CONFIG"
+        || key.starts_with("REPLICA_")
+        || is_service_link(&format!("CONSOLE_{key}"), value))
+}
+
+/// The variables Kubernetes' service links define for a Service `NAME` (upper case, `-` as `_`):
+/// `NAME_SERVICE_HOST`, `NAME_SERVICE_PORT`, `NAME_SERVICE_PORT_<PORT NAME>`,
+/// `NAME_PORT=<proto>://ip:port` and `NAME_PORT_<port>_<PROTO>` with `_ADDR`, `_PORT`, `_PROTO`.
+fn is_service_link(name: &str, value: &str) -> bool {
+    let proto = |p: &str| matches!(p, "TCP" | "UDP" | "SCTP");
+    if name.ends_with("_SERVICE_HOST") || name.ends_with("_SERVICE_PORT") {
+        return true;
+    }
+    if name.contains("_SERVICE_PORT_") {
+        return true;
+    }
+    // NAME_PORT_<port>_<PROTO>[_ADDR|_PORT|_PROTO]
+    let parts: Vec<&str> = name.rsplit('_').collect();
+    let port_and_proto = match parts.as_slice() {
+        [last, p, port, "PORT", ..] if matches!(*last, "ADDR" | "PORT" | "PROTO") => {
+            Some((*port, *p))
+        }
+        [p, port, "PORT", ..] => Some((*port, *p)),
+        _ => None,
+    };
+    if let Some((port, p)) = port_and_proto {
+        if proto(p) && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
+            return true;
+        }
+    }
+    // NAME_PORT=tcp://ip:port
+    name.ends_with("_PORT") && ["tcp://", "udp://", "sctp://"].iter().any(|p| value.starts_with(p))
+}
+
 fn insert(table: &mut toml::Table, path: &[String], value: toml::Value) {
     match path {
         [] => {}
@@ -503,6 +548,43 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// What Kubernetes and the replicas put in a pod's environment is not configuration; a
+    /// misspelt key still is, and is refused by name.
+    #[test]
+    fn environment_that_is_not_configuration_is_left_alone() {
+        let pod = [
+            ("CONSOLE_REPLICA_LEDGER_PASSWORD", "x"),
+            ("CONSOLE_REPLICA_CREDENTIALS_DIR", "/etc/console/replica-credentials"),
+            ("CONSOLE_SERVICE_HOST", "10.0.0.7"),
+            ("CONSOLE_SERVICE_PORT", "80"),
+            ("CONSOLE_SERVICE_PORT_HTTP", "80"),
+            ("CONSOLE_PORT", "tcp://10.0.0.7:80"),
+            ("CONSOLE_PORT_80_TCP", "tcp://10.0.0.7:80"),
+            ("CONSOLE_PORT_80_TCP_ADDR", "10.0.0.7"),
+            ("CONSOLE_PORT_80_TCP_PORT", "80"),
+            ("CONSOLE_PORT_80_TCP_PROTO", "tcp"),
+            ("CONSOLE_METRICS_SERVICE_HOST", "10.0.0.8"),
+            ("CONSOLE_METRICS_PORT_9090_UDP_ADDR", "10.0.0.8"),
+            ("CONSOLE_CONFIG", "/etc/console/console.toml"),
+        ];
+        let config = Config::load(None, env(&pod)).unwrap();
+        assert_eq!(config.listen, Config::default().listen);
+        for (name, key) in [
+            ("CONSOLE_DATABSE_URL", "databse_url"),
+            ("CONSOLE_PORT", "port"),
+            ("CONSOLE_PORT_80_TCP_ADDRESS", "port_80_tcp_address"),
+            ("CONSOLE_SERVICE", "service"),
+            ("CONSOLE_AUTH__SESSION_IDLE_MINUTE", "session_idle_minute"),
+        ] {
+            let mut with = env(&pod);
+            // CONSOLE_PORT with a value that is not a service link is a misspelt key.
+            with.retain(|(n, _)| n != name);
+            with.push((name.to_string(), "8080".to_string()));
+            let err = Config::load(None, with).unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains("unknown field"), "{name}: {err}");
+        }
     }
 
     #[test]

@@ -1000,6 +1000,38 @@ fn credential_sources_are_confined() {
     assert!(with_file(&format!("{}/ledger", dir.display())).validate().is_ok());
 }
 
+/// A Kubernetes Secret volume as the kubelet writes it: each key is a symbolic link through
+/// `..data` to a timestamped directory, all inside the mount. Such a file is accepted and read;
+/// a link in the same directory that leads out of it is refused.
+#[test]
+fn a_mounted_secret_volume_is_a_credentials_directory() {
+    use std::os::unix::fs::symlink;
+    let mount = tempfile::tempdir().unwrap();
+    let dir = mount.path();
+    let stamped = dir.join("..2026_12_05_07_00_00.123456789");
+    std::fs::create_dir(&stamped).unwrap();
+    std::fs::write(stamped.join("ledger-password"), "s3cr3t\n").unwrap();
+    symlink("..2026_12_05_07_00_00.123456789", dir.join("..data")).unwrap();
+    symlink("..data/ledger-password", dir.join("ledger-password")).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("other"), "not yours").unwrap();
+    symlink(outside.path().join("other"), dir.join("escape")).unwrap();
+    // This test runs in its own process (nextest), so the variable is its alone.
+    std::env::set_var("CONSOLE_REPLICA_CREDENTIALS_DIR", dir);
+
+    let base = Replica::new("r", "s", "r", Engine::Postgres, "postgres://reader@db/app");
+    let mounted = Replica {
+        credential_file: dir.join("ledger-password").display().to_string(),
+        ..base.clone()
+    };
+    assert!(mounted.validate().is_ok(), "{:?}", mounted.validate());
+    assert_eq!(mounted.connect_url().unwrap(), "postgres://reader:s3cr3t@db/app");
+    let escaping =
+        Replica { credential_file: dir.join("escape").display().to_string(), ..base.clone() };
+    assert!(escaping.validate().is_err());
+    assert!(escaping.connect_url().is_err());
+}
+
 /// The check names each power a read replica's credential should not have.
 #[tokio::test]
 async fn the_credential_check_names_dangerous_powers() {
