@@ -39,6 +39,8 @@ pub enum LogFormat {
 pub struct Config {
     /// Address the console listens on.
     pub listen: SocketAddr,
+    /// Address of the `/metrics` listener (never the public one); empty: no metrics.
+    pub metrics_listen: Option<SocketAddr>,
     /// `sqlite://path` (default, created if missing) or `postgres://…` (HA).
     pub database_url: String,
     /// Directory of Backstage `catalog-info.yaml` descriptors imported at start. Empty: none.
@@ -73,6 +75,9 @@ pub struct KubernetesConfig {
     pub contexts: Vec<String>,
     /// Also watch the cluster the console runs in (its service account).
     pub in_cluster: bool,
+    /// Watch only these namespaces (a Role in each is enough); empty: the whole cluster (a
+    /// ClusterRole). Pages name a service's namespace the console does not watch.
+    pub namespaces: Vec<String>,
     /// Start the sandbox cluster on this address and write its kubeconfig to `kubeconfig`
     /// (default data/sandbox.kubeconfig).
     pub sandbox: Option<SocketAddr>,
@@ -220,6 +225,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:3000".parse().unwrap(),
+            metrics_listen: None,
             database_url: "sqlite://data/console.db".into(),
             catalog_dir: None,
             catalog_max_removed_percent: 10,
@@ -238,6 +244,7 @@ impl Default for Config {
 /// Every key with its meaning, for `console --help` and the README.
 pub const KEYS: &[(&str, &str)] = &[
     ("listen", "address to listen on (default 127.0.0.1:3000)"),
+    ("metrics_listen", "address of the /metrics listener, e.g. 0.0.0.0:9090; never the public one (default: none)"),
     ("database_url", "sqlite://path (default sqlite://data/console.db) or postgres://user@host/db"),
     ("catalog_dir", "directory of catalog-info.yaml descriptors imported at start (default: none)"),
     ("catalog_max_removed_percent", "refuse an import that would remove more than this share of services, unless --prune (default 10)"),
@@ -250,6 +257,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("kubernetes.kubeconfig", "kubeconfig file whose contexts are the clusters (default: none)"),
     ("kubernetes.contexts", "only these contexts (default: all)"),
     ("kubernetes.in_cluster", "also watch the cluster the console runs in (default false)"),
+    ("kubernetes.namespaces", "watch only these namespaces, e.g. [\"shop\", \"pay\"] (default: the whole cluster)"),
     ("kubernetes.sandbox", "start the sandbox cluster on this address and write its kubeconfig (default: off)"),
     ("kubernetes.sandbox_public", "let the sandbox listen on a non-loopback address; it has no authentication (default false)"),
     ("auth.public_url", "URL browsers use (default http://<listen>); Origin of every POST must match"),
@@ -301,6 +309,12 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid =
             |key: &str, message: String| Err(ConfigError::Invalid { key: key.into(), message });
+        if self.metrics_listen.is_some_and(|m| m.port() == self.listen.port()) {
+            return invalid(
+                "metrics_listen",
+                "must not share the public listener's port: /metrics is not public".into(),
+            );
+        }
         let url = &self.database_url;
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")

@@ -21,7 +21,7 @@ use console_core::k8s::actions::{self, StreamAccess};
 use console_core::k8s::logs;
 use console_core::k8s::model::{LogLine, LogOptions};
 use console_core::k8s::selector::Selector;
-use console_core::k8s::{views, Clusters, K8sError};
+use console_core::k8s::{views, Clusters, K8sError, Scope};
 use console_core::store::Store;
 use console_sandbox::{Life, Sandbox, Workload};
 use serde::Deserialize;
@@ -97,16 +97,20 @@ pub async fn connect(
         }
         (None, path) => path.clone(),
     };
+    let scope = match config.namespaces.is_empty() {
+        true => Scope::Cluster,
+        false => Scope::Namespaces(config.namespaces.clone()),
+    };
     let mut clusters = match kubeconfig {
-        Some(path) => {
-            Clusters::from_kubeconfig(&path, &config.contexts).await.map_err(|e| e.to_string())?
-        }
+        Some(path) => Clusters::from_kubeconfig(&path, &config.contexts, &scope)
+            .await
+            .map_err(|e| e.to_string())?,
         None => Clusters::default(),
     };
     if config.in_cluster {
         let mut all = clusters.all().to_vec();
         all.extend(
-            Clusters::in_cluster("in-cluster")
+            Clusters::in_cluster("in-cluster", &scope)
                 .await
                 .map_err(|e| e.to_string())?
                 .all()

@@ -22,7 +22,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use console_core::catalog::repo;
 use console_core::store::Store;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -136,7 +135,6 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
         .nest("/api/v1", api::router())
         .merge(auth::router())
         .merge(defaults::router())
@@ -214,9 +212,8 @@ async fn readyz(State(store): State<Store>) -> impl IntoResponse {
     }
 }
 
-async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
-    let services = repo::service_count(&state.store).await.map(|n| n as f64).unwrap_or(f64::NAN);
-    let body =
-        state.metrics.render(&[("console_catalog_services", "Services in the catalog.", services)]);
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+/// `/metrics`, served only on `metrics_listen` (never the public listener: it names clusters,
+/// namespaces and routes).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(metrics::exposition)).with_state(state)
 }

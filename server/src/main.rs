@@ -48,6 +48,13 @@ enum Command {
     },
     /// Validate the configuration and exit.
     CheckConfig,
+    /// Print the RBAC the console needs, rendered from its table of watched kinds: a
+    /// ClusterRole (watching the whole cluster) or, with --namespaced, a Role for each watched
+    /// namespace. deploy/base/rbac/ holds both, checked against this by `make test`.
+    Rbac {
+        #[arg(long)]
+        namespaced: bool,
+    },
     /// Run only the sandbox cluster (Kubernetes API over HTTP) and write its kubeconfig.
     Sandbox {
         /// Address of its API.
@@ -97,6 +104,14 @@ async fn main() -> ExitCode {
             println!("configuration is valid");
             Ok(())
         }
+        Command::Rbac { namespaced } => {
+            use console_core::k8s::kinds;
+            match namespaced {
+                true => print!("{}", kinds::role("console")),
+                false => print!("{}", kinds::cluster_role("console")),
+            }
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -125,6 +140,14 @@ async fn serve(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     tracing::info!("console listening on http://{}", config.listen);
+    if let Some(address) = config.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| format!("cannot listen on {address} (metrics_listen): {e}"))?;
+        tracing::info!("metrics on http://{address}/metrics");
+        let router = console::metrics_router(console.state.clone());
+        tokio::spawn(async move { axum::serve(metrics, router).await });
+    }
     axum::serve(listener, router(console.state.clone()))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

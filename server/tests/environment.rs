@@ -78,7 +78,8 @@ fn a_misspelt_configuration_variable_is_refused_by_name() {
     for args in [&["check-config"][..], &["serve"][..]] {
         let out = console(args, &env).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        // 2: the configuration is wrong (1 is a command that failed).
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains("databse_url") && stderr.contains("unknown field"), "{stderr}");
     }
 }

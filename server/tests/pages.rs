@@ -1,8 +1,10 @@
 //! The pages, rendered on the server by the real router.
 
 mod common;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use common::TestApp;
+use tower::ServiceExt;
 
 #[tokio::test]
 async fn home_lists_squads_with_readiness() {
@@ -96,10 +98,28 @@ async fn health_readiness_and_metrics() {
     assert_eq!(app.get_as("/healthz", None).await.body, "ok");
     assert_eq!(app.get_as("/readyz", None).await.status, StatusCode::OK);
     app.get("/catalog").await;
-    let metrics = app.get_as("/metrics", None).await;
-    let (status, text) = (metrics.status, metrics.body);
-    assert_eq!(status, StatusCode::OK);
+    // Not on the public listener, signed in or not.
+    assert_ne!(app.get_as("/metrics", None).await.status, StatusCode::OK);
+    assert_eq!(app.get("/metrics").await.0, StatusCode::NOT_FOUND);
+    let metrics = app
+        .metrics
+        .clone()
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let body = axum::body::to_bytes(metrics.into_body(), usize::MAX).await.unwrap();
+    let text = String::from_utf8(body.to_vec()).unwrap();
     assert!(text.contains("console_catalog_services 39"), "{text}");
+    for family in [
+        "console_limiter_slots_in_use",
+        "console_audit_events_total",
+        "console_query_outcomes_total",
+        "console_audit_write_failures_total 0",
+        "console_cluster_synced",
+    ] {
+        assert!(text.contains(family), "{family}: {text}");
+    }
     assert!(
         text.contains(
             "console_http_requests_total{method=\"GET\",route=\"/catalog\",status=\"200\"} 1"

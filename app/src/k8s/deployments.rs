@@ -62,9 +62,18 @@ fn workloads_view(w: ServiceWorkloads) -> impl IntoView {
                 (None, false) => Some(format!("Cluster {} is still loading.", c.name)),
                 _ => None,
             };
-            banner.map(|text| view! {
-                <p class="mb-3 rounded border border-amber-300 bg-amber-50 p-2 text-sm text-amber-900" role="status" data-testid="stale-banner">{text}</p>
-            })
+            let unwatched = (!c.unwatched.is_empty()).then(|| format!(
+                "The console may not watch namespace {} in cluster {}: its workloads cannot show here. The platform team grants it in the console's RBAC (deploy/, docs/deploy.md).",
+                c.unwatched.join(", "), c.name
+            ));
+            view! {
+                {banner.map(|text| view! {
+                    <p class="mb-3 rounded border border-amber-300 bg-amber-50 p-2 text-sm text-amber-900" role="status" data-testid="stale-banner">{text}</p>
+                })}
+                {unwatched.map(|text| view! {
+                    <p class="mb-3 rounded border border-amber-300 bg-amber-50 p-2 text-sm text-amber-900" role="status" data-testid="unwatched-banner">{text}</p>
+                })}
+            }
         }).collect_view()}
         <p class="mb-3 text-sm text-slate-600">
             {format!("Workloads matching {} in {scope} on {} cluster(s).", w.selector, w.clusters.len())}

@@ -99,6 +99,16 @@ impl Limiter {
         Ok(Some(Lease { limiter: self.clone(), key, cancel, heartbeat: Some(heartbeat) }))
     }
 
+    /// Slots held now (across every replica), by kind.
+    pub async fn in_use(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT kind, COUNT(*) FROM limiter_leases WHERE expires_at >= $1 GROUP BY kind ORDER BY kind",
+        )
+        .bind(now_ms())
+        .fetch_all(self.store.pool())
+        .await?)
+    }
+
     /// Asks whoever holds `login`'s slot to stop; false if none is held.
     pub async fn request_cancel(
         &self,

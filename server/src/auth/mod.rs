@@ -425,7 +425,7 @@ fn is_audited_read(path: &str) -> bool {
 /// Paths anyone may reach. Server functions (`/api/…` other than `/api/v1/`) are reachable
 /// too, and each authorizes itself.
 fn is_public(path: &str) -> bool {
-    matches!(path, "/login" | "/healthz" | "/readyz" | "/metrics" | "/favicon.svg")
+    matches!(path, "/login" | "/healthz" | "/readyz" | "/favicon.svg")
         || path.starts_with("/auth/")
         || path.starts_with("/pkg/")
         || (path.starts_with("/api/") && !path.starts_with("/api/v1/"))

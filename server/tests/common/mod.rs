@@ -18,6 +18,8 @@ pub const PUBLIC_URL: &str = "http://127.0.0.1:3000";
 
 pub struct TestApp {
     pub router: Router,
+    /// The metrics listener's router.
+    pub metrics: Router,
     pub store: Store,
     /// A console started from a configuration: what must live while it serves.
     _console: Option<console::start::Console>,
@@ -97,7 +99,12 @@ impl TestApp {
                 .with_clusters(clusters)
                 // Open streams re-check access this often (30 s in production).
                 .with_access_check(std::time::Duration::from_millis(200));
-        TestApp { router: router(state), store, _console: None }
+        TestApp {
+            metrics: console::metrics_router(state.clone()),
+            router: router(state),
+            store,
+            _console: None,
+        }
     }
 
     /// [`TestApp::from_config`] on the demo catalog, with `settings` (TOML) after that.
@@ -120,7 +127,12 @@ impl TestApp {
             .map_err(|e| e.to_string())?;
         let console = console::start::start(&config).await?;
         let store = console.state.store.clone();
-        Ok(TestApp { router: router(console.state.clone()), store, _console: Some(console) })
+        Ok(TestApp {
+            router: router(console.state.clone()),
+            metrics: console::metrics_router(console.state.clone()),
+            store,
+            _console: Some(console),
+        })
     }
 
     /// The demo organisation with the sandbox cluster running its workloads (life ticks every
@@ -161,9 +173,10 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kubeconfig");
         std::fs::write(&path, sandbox.kubeconfig("sandbox")).unwrap();
-        let clusters = console_core::k8s::Clusters::from_kubeconfig(&path, &[])
-            .await
-            .expect("kubeconfig reads");
+        let clusters =
+            console_core::k8s::Clusters::from_kubeconfig(&path, &[], &Default::default())
+                .await
+                .expect("kubeconfig reads");
         tokio::time::timeout(std::time::Duration::from_secs(20), clusters.ready())
             .await
             .expect("caches sync");

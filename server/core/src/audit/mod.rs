@@ -175,7 +175,7 @@ pub fn attempt_id() -> String {
 }
 
 pub async fn append(store: &Store, event: &Event) -> Result<(), StoreError> {
-    sqlx::query(
+    let written = sqlx::query(
         "INSERT INTO audit_events (at, kind, attempt, actor, token, entity, target, outcome, detail, sql_text, row_count, byte_count, duration_ms, entity_uid)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, COALESCE((SELECT uid FROM services WHERE name = $6), ''))",
     )
@@ -193,8 +193,42 @@ pub async fn append(store: &Store, event: &Event) -> Result<(), StoreError> {
     .bind(event.bytes)
     .bind(event.duration_ms)
     .execute(store.pool())
-    .await?;
+    .await;
+    telemetry::count(event, written.is_ok());
+    written?;
     Ok(())
+}
+
+/// What this process wrote to the log, for `/metrics`: events by kind and outcome, and the
+/// writes that failed (each failed write also failed its request: nothing evades the log).
+pub mod telemetry {
+    use super::Event;
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
+
+    static WRITTEN: Mutex<BTreeMap<(&'static str, String), u64>> = Mutex::new(BTreeMap::new());
+    static FAILED: AtomicU64 = AtomicU64::new(0);
+
+    pub(super) fn count(event: &Event, written: bool) {
+        if !written {
+            FAILED.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut counts = WRITTEN.lock().expect("audit counts");
+        *counts.entry((event.kind, event.outcome.clone())).or_default() += 1;
+    }
+
+    /// Events written since start, by kind and outcome.
+    pub fn written() -> Vec<(&'static str, String, u64)> {
+        let counts = WRITTEN.lock().expect("audit counts");
+        counts.iter().map(|((kind, outcome), n)| (*kind, outcome.clone(), *n)).collect()
+    }
+
+    /// Writes that failed since start.
+    pub fn failed() -> u64 {
+        FAILED.load(Ordering::Relaxed)
+    }
 }
 
 /// Appends `event` unless `actor` already has one of its kind this minute: repeated refusals

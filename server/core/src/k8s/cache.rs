@@ -320,6 +320,19 @@ impl<S: Summary> Table<S> {
         *self.rows.write().expect("table") = rows;
     }
 
+    /// Replaces what one namespace's watcher lists (`None`: the whole table).
+    pub fn replace_in(&self, namespace: Option<&str>, listed: Vec<S>) {
+        let Some(namespace) = namespace else { return self.replace(listed) };
+        let mut rows = self.rows.write().expect("table");
+        let stale: Vec<Key> = rows.items.keys().filter(|k| k.0 == namespace).cloned().collect();
+        for key in stale {
+            rows.remove(&key);
+        }
+        for summary in listed {
+            rows.insert(summary);
+        }
+    }
+
     pub fn get(&self, key: &Key) -> Option<Arc<S>> {
         self.rows.read().expect("table").items.get(key).cloned()
     }

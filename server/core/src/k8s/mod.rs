@@ -14,12 +14,14 @@ pub mod cache;
 #[cfg(feature = "server")]
 pub mod clusters;
 #[cfg(feature = "server")]
+pub mod kinds;
+#[cfg(feature = "server")]
 pub mod logs;
 #[cfg(feature = "server")]
 pub mod views;
 
 #[cfg(feature = "server")]
-pub use clusters::{Cluster, Clusters};
+pub use clusters::{Cluster, Clusters, Scope};
 
 /// What went wrong, in words fit for the person who asked. API-server details are logged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,6 +10,10 @@ pub struct ClusterState {
     pub synced: bool,
     /// Set while the cluster is unreachable: the cached state is as of this time.
     pub stale_since: Option<String>,
+    /// The page's namespaces the console may not watch in this cluster (outside its configured
+    /// namespaces, or refused by the cluster's RBAC): their workloads cannot show.
+    #[serde(default)]
+    pub unwatched: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

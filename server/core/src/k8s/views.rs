@@ -37,11 +37,13 @@ pub fn service_workloads(
             deployments.push(deployment_view(cluster, &deployment, now));
         }
     }
+    let namespaces: Vec<&str> =
+        workloads.namespace.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
     Ok(ServiceWorkloads {
         service: service.to_string(),
         namespace: workloads.namespace.clone(),
         selector: selector.to_string(),
-        clusters: picked.iter().map(|c| c.state()).collect(),
+        clusters: picked.iter().map(|c| c.state_for(&namespaces)).collect(),
         deployments,
     })
 }
