@@ -29,6 +29,7 @@ pub(crate) fn router(shared: Shared) -> Router {
                 axum::Json(json!({"major": "1", "minor": "37", "gitVersion": "v1.37.0-sandbox"}))
             }),
         )
+        .merge(crate::discovery::router())
         .route("/api/v1/{*path}", get(|s, p, q| resource(s, p, q, "v1")))
         .route("/apis/apps/v1/{*path}", get(|s, p, q| resource(s, p, q, "apps/v1")))
         .layer(axum::middleware::from_fn_with_state(shared.clone(), count_and_gate))
@@ -91,6 +92,30 @@ async fn resource(
             &format!("the server could not find the requested resource: {plural}"),
         );
     };
+    if let Some(rbac) = &shared.rbac {
+        let verb = match (name, flag(&params, "watch")) {
+            (Some(_), _) => "get",
+            (None, true) => "watch",
+            (None, false) => "list",
+        };
+        let resource = match sub {
+            Some(sub) => format!("{plural}/{sub}"),
+            None => plural.to_string(),
+        };
+        let api_group = group.strip_suffix("/v1").unwrap_or("");
+        if !rbac.allows(verb, api_group, &resource, namespace) {
+            let scope = match namespace {
+                Some(ns) => format!("in the namespace \"{ns}\""),
+                None => "at the cluster scope".to_string(),
+            };
+            let group_label = if api_group.is_empty() { "\"\"" } else { api_group };
+            return status(
+                403,
+                "Forbidden",
+                &format!("{resource} is forbidden: User \"system:serviceaccount:console:console\" cannot {verb} resource \"{resource}\" in API group {group_label} {scope}"),
+            );
+        }
+    }
     match (name, sub) {
         (Some(name), Some("log")) if kind == Kind::Pod => {
             logs(shared, namespace.unwrap_or_default(), name, &params).await

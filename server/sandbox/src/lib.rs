@@ -3,11 +3,14 @@
 //! console at it through an ordinary kubeconfig, so the same kube client code serves it and a
 //! real cluster.
 
+mod discovery;
 mod http;
 pub mod life;
+pub mod rbac;
 pub mod world;
 
 pub use life::{Life, Workload};
+pub use rbac::{Rbac, RbacRule};
 
 use life::DeploymentSim;
 use std::collections::BTreeMap;
@@ -26,6 +29,7 @@ pub(crate) struct State {
 
 pub(crate) struct Inner {
     pub state: Mutex<State>,
+    pub rbac: Option<Rbac>,
     pub requests: AtomicU64,
     /// Open log follows per (namespace, pod).
     pub follows: Mutex<std::collections::HashMap<(String, String), usize>>,
@@ -45,6 +49,8 @@ pub struct Options {
     /// Log follows of a pod that is deleted stay open until their client lets go, as through a
     /// kubelet the API server lost or a long termination grace: the client must notice.
     pub lingering_follows: bool,
+    /// Answer as a cluster whose RBAC grants only this (403 for the rest); `None`: everything.
+    pub rbac: Option<Rbac>,
     /// Listen on an address other hosts reach. The sandbox answers without authentication (any
     /// caller may roll out, delete pods, write logs): off unless asked for.
     pub public: bool,
@@ -56,6 +62,7 @@ impl Default for Options {
             tick: Duration::from_secs(1),
             history: 200_000,
             lingering_follows: false,
+            rbac: None,
             public: false,
         }
     }
@@ -93,6 +100,7 @@ impl Sandbox {
         let (up_tx, up) = watch::channel(true);
         let shared = Arc::new(Inner {
             state: Mutex::new(State { world, sims }),
+            rbac: options.rbac.clone(),
             requests: AtomicU64::new(0),
             follows: Default::default(),
             up,
