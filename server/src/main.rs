@@ -49,11 +49,15 @@ enum Command {
     /// Validate the configuration and exit.
     CheckConfig,
     /// Print the RBAC the console needs, rendered from its table of watched kinds: a
-    /// ClusterRole (watching the whole cluster) or, with --namespaced, a Role for each watched
-    /// namespace. deploy/base/rbac/ holds both, checked against this by `make test`.
+    /// ClusterRole (watching the whole cluster) or, with --namespace (repeated), a Role and
+    /// RoleBinding in each. deploy/ holds both, checked against this by `make test`.
     Rbac {
-        #[arg(long)]
-        namespaced: bool,
+        /// Watch only these namespaces (kubernetes.namespaces).
+        #[arg(long = "namespace")]
+        namespaces: Vec<String>,
+        /// Where the console's ServiceAccount lives.
+        #[arg(long, default_value = "console")]
+        console_namespace: String,
     },
     /// Run only the sandbox cluster (Kubernetes API over HTTP) and write its kubeconfig.
     Sandbox {
@@ -104,11 +108,11 @@ async fn main() -> ExitCode {
             println!("configuration is valid");
             Ok(())
         }
-        Command::Rbac { namespaced } => {
+        Command::Rbac { namespaces, console_namespace } => {
             use console_core::k8s::kinds;
-            match namespaced {
-                true => print!("{}", kinds::role("console")),
-                false => print!("{}", kinds::cluster_role("console")),
+            match namespaces.is_empty() {
+                true => print!("{}", kinds::cluster_role("console")),
+                false => print!("{}", kinds::roles("console", &namespaces, &console_namespace)),
             }
             Ok(())
         }

@@ -164,6 +164,16 @@ impl TestApp {
         options: console_sandbox::Options,
         auth: Auth,
     ) -> (TestApp, Sandbox) {
+        Self::with_sandbox_scope(extra, options, auth, Default::default()).await
+    }
+
+    /// [`TestApp::with_sandbox_auth`] watching only what `scope` says.
+    pub async fn with_sandbox_scope(
+        extra: Vec<console_sandbox::Workload>,
+        options: console_sandbox::Options,
+        auth: Auth,
+        scope: console_core::k8s::Scope,
+    ) -> (TestApp, Sandbox) {
         let store = testing::sqlite().await;
         ingest::import_dir(&store, &demo_dir()).await.expect("demo catalog imports");
         let mut workloads = console::kubernetes::demo_workloads(&store).await.unwrap();
@@ -173,10 +183,9 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kubeconfig");
         std::fs::write(&path, sandbox.kubeconfig("sandbox")).unwrap();
-        let clusters =
-            console_core::k8s::Clusters::from_kubeconfig(&path, &[], &Default::default())
-                .await
-                .expect("kubeconfig reads");
+        let clusters = console_core::k8s::Clusters::from_kubeconfig(&path, &[], &scope)
+            .await
+            .expect("kubeconfig reads");
         tokio::time::timeout(std::time::Duration::from_secs(20), clusters.ready())
             .await
             .expect("caches sync");

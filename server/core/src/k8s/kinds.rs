@@ -92,14 +92,20 @@ pub fn cluster_role(name: &str) -> String {
     )
 }
 
-/// The Role granting [`rules`] in one namespace (namespaced watching); a kustomize
-/// replacement sets the namespace per overlay.
-pub fn role(name: &str) -> String {
-    format!(
-        "{}apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: {name}\n  labels:\n    app.kubernetes.io/name: console\nrules:\n{}",
-        GENERATED,
-        rules_yaml()
-    )
+/// A Role granting [`rules`] in each of `namespaces` (namespaced watching), bound to the
+/// console's ServiceAccount in `console_namespace`.
+pub fn roles(name: &str, namespaces: &[String], console_namespace: &str) -> String {
+    let mut out = GENERATED.to_string();
+    for ns in namespaces {
+        out.push_str(&format!(
+            "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels:\n    app.kubernetes.io/name: console\nrules:\n{}",
+            rules_yaml()
+        ));
+        out.push_str(&format!(
+            "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels:\n    app.kubernetes.io/name: console\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: {name}\nsubjects:\n  - kind: ServiceAccount\n    name: {name}\n    namespace: {console_namespace}\n"
+        ));
+    }
+    out
 }
 
 const GENERATED: &str =
