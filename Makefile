@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CARGO_TARGET_DIR := $(CURDIR)/target
 export CONSOLE_CONFIG ?= $(CURDIR)/console.toml
 
-.PHONY: run test lint tools services test-rust build test-e2e bench bench-quick release
+.PHONY: run test lint tools services test-rust build test-e2e bench bench-quick release image image-test
 
 ## Serve the console at http://127.0.0.1:3000 on embedded defaults (SQLite, demo catalog).
 run: tools
@@ -53,6 +53,14 @@ bench: tools services
 ## The headline figures (guard, catalog, REPL route) in a few minutes, against BENCHMARKS.md.
 bench-quick: tools services
 	.ci/bench-quick
+
+## The OCI image (daemonless, into target/image/) and its check: outside `make test` (a release
+## musl build costs minutes).
+image: tools
+	.ci/image
+
+image-test:
+	.ci/image-test
 
 release: tools
 	cargo leptos build --release

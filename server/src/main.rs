@@ -9,6 +9,11 @@ use console_core::store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The image's static (musl) binary: musl's allocator serialises threads; mimalloc does not.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "console",
