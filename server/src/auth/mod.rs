@@ -435,7 +435,12 @@ fn is_public(path: &str) -> bool {
 pub async fn check_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     // A Bearer token is no ambient credential a browser would attach for another site: scripts
     // calling the API send no Origin. (With a token, the session cookie is not used at all.)
-    if bearer_token(request.headers()).is_some() && request.uri().path().starts_with("/api/v1/") {
+    let api = request.uri().path().starts_with("/api/v1/");
+    if bearer_token(request.headers()).is_some() && api {
+        return next.run(request).await;
+    }
+    // No cookie, no ambient credential to forge with: the API answers it (401, as JSON).
+    if api && !request.headers().contains_key(header::COOKIE) {
         return next.run(request).await;
     }
     if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
@@ -473,10 +478,11 @@ pub async fn check_origin(State(state): State<AppState>, request: Request, next:
         next.run(request).await
     } else {
         tracing::warn!(method = %request.method(), path = %request.uri().path(), "cross-site request refused");
-        (
-            StatusCode::FORBIDDEN,
-            "cross-site request refused: Origin does not match the console's public URL",
-        )
-            .into_response()
+        let why = "cross-site request refused: Origin does not match the console's public URL";
+        match api {
+            true => crate::api::ApiError::from(app::error::AppError::Forbidden(why.into()))
+                .into_response(),
+            false => (StatusCode::FORBIDDEN, why).into_response(),
+        }
     }
 }
