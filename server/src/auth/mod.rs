@@ -480,7 +480,7 @@ pub async fn check_origin(State(state): State<AppState>, request: Request, next:
         tracing::warn!(method = %request.method(), path = %request.uri().path(), "cross-site request refused");
         let why = "cross-site request refused: Origin does not match the console's public URL";
         match api {
-            true => crate::api::ApiError::from(app::error::AppError::Forbidden(why.into()))
+            true => crate::api::error::ApiError::from(app::error::AppError::Forbidden(why.into()))
                 .into_response(),
             false => (StatusCode::FORBIDDEN, why).into_response(),
         }

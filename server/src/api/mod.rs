@@ -4,8 +4,6 @@ use crate::entity_path::EntityKey;
 use crate::AppState;
 use app::error::AppError;
 use axum::extract::{Extension, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use console_core::auth::policy::{allows, Action};
@@ -13,29 +11,8 @@ use console_core::auth::CurrentUser;
 use console_core::catalog::{actions, CatalogQuery};
 use std::collections::HashMap;
 
-/// The API's error: the one web error (same statuses as every other route), sent as JSON
-/// `{"error": …}` for machines.
-#[derive(Debug)]
-pub struct ApiError(AppError);
-
-impl<E: Into<AppError>> From<E> for ApiError {
-    fn from(error: E) -> Self {
-        ApiError(error.into())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let message = match self.0 {
-            AppError::Unauthorized => "sign in or send an API token".to_string(),
-            AppError::Internal => "internal error; it has been logged".to_string(),
-            other => other.to_string(),
-        };
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
-    }
-}
+pub mod error;
+pub use error::ApiError;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
