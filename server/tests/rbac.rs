@@ -123,6 +123,11 @@ async fn the_namespaced_roles_watch_their_namespaces_and_say_what_they_do_not() 
         "{}",
         cart.body
     );
+    // Its logs: not an empty download, the reason.
+    let sre = app.sign_in("sre").await;
+    let logs = app.get_as("/services/cart/logs.txt", Some(&sre)).await;
+    assert_eq!(logs.status, StatusCode::SERVICE_UNAVAILABLE, "{}", logs.body);
+    assert!(logs.body.contains("may not watch namespace checkout"), "{}", logs.body);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -142,6 +147,9 @@ async fn a_namespace_the_cluster_refuses_is_reported_not_fatal() {
     );
     let ledger = app.get_as("/services/ledger/deployments", Some(&maria)).await;
     assert!(ledger.body.contains("ledger-"), "{}", ledger.body);
+    let sre = app.sign_in("sre").await;
+    let logs = app.get_as("/services/cart/logs.txt", Some(&sre)).await;
+    assert!(logs.body.contains("may not watch namespace checkout"), "{}", logs.body);
     let text = metrics(&app).await;
     assert!(
         text.contains(

@@ -75,7 +75,9 @@ mod from_modules {
                 }),
                 K8sError::Selector(_) | K8sError::BadRequest(_) => Error::Invalid(e.to_string()),
                 K8sError::TooManyFollows(_) => Error::Throttled(e.to_string()),
-                K8sError::Unavailable(_) => Error::Unavailable(e.to_string()),
+                K8sError::Unavailable(_) | K8sError::NotWatched(_) => {
+                    Error::Unavailable(e.to_string())
+                }
                 K8sError::Config(_) => Error::Internal(e.to_string()),
             }
         }

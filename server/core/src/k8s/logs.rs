@@ -199,6 +199,21 @@ impl LogPlan {
                 self.deployment
             )));
         }
+        if targets.is_empty() {
+            // No pods because the console may not look, not because there are none: say so.
+            let namespaces: Vec<&str> =
+                self.namespace.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+            let unwatched: Vec<String> = self
+                .clusters
+                .iter()
+                .flat_map(|c| c.state_for(&namespaces).unwatched)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if !unwatched.is_empty() {
+                return Err(K8sError::NotWatched(unwatched.join(", ")));
+            }
+        }
         if !self.container.is_empty()
             && !containers_seen.is_empty()
             && !containers_seen.contains(&self.container)

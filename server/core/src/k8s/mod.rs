@@ -38,6 +38,10 @@ pub enum K8sError {
     TooManyFollows(u64),
     #[error("cluster {0:?} is not reachable right now")]
     Unavailable(String),
+    /// The console may not watch the service's namespace there (its configuration or the
+    /// cluster's RBAC): not the user's fault, and not a service without pods.
+    #[error("the console may not watch namespace {0}: the platform team grants it in the console's RBAC")]
+    NotWatched(String),
     #[error("cluster configuration: {0}")]
     Config(String),
 }
