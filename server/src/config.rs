@@ -41,6 +41,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Address of the `/metrics` listener (never the public one); empty: no metrics.
     pub metrics_listen: Option<SocketAddr>,
+    /// On SIGTERM, keep serving this long with readiness false (the pre-stop delay).
+    pub drain_delay_seconds: u64,
+    /// Then exit within this long, whatever is still open.
+    pub drain_timeout_seconds: u64,
     /// `sqlite://path` (default, created if missing) or `postgres://…` (HA).
     pub database_url: String,
     /// Directory of Backstage `catalog-info.yaml` descriptors imported at start. Empty: none.
@@ -226,6 +230,8 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:3000".parse().unwrap(),
             metrics_listen: None,
+            drain_delay_seconds: 5,
+            drain_timeout_seconds: 10,
             database_url: "sqlite://data/console.db".into(),
             catalog_dir: None,
             catalog_max_removed_percent: 10,
@@ -244,6 +250,8 @@ impl Default for Config {
 /// Every key with its meaning, for `console --help` and the README.
 pub const KEYS: &[(&str, &str)] = &[
     ("listen", "address to listen on (default 127.0.0.1:3000)"),
+    ("drain_delay_seconds", "on SIGTERM, serve this long with readiness false before closing (default 5)"),
+    ("drain_timeout_seconds", "then exit within this long: streams end, running queries are abandoned (default 10)"),
     ("metrics_listen", "address of the /metrics listener, e.g. 0.0.0.0:9090; never the public one (default: none)"),
     ("database_url", "sqlite://path (default sqlite://data/console.db) or postgres://user@host/db"),
     ("catalog_dir", "directory of catalog-info.yaml descriptors imported at start (default: none)"),

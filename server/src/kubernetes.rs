@@ -183,6 +183,10 @@ fn problem(text: impl Into<String>) -> Event {
     Event::default().event("problem").data(text.into())
 }
 
+fn note(text: impl Into<String>) -> Event {
+    Event::default().event("note").data(text.into())
+}
+
 const ACCESS_ENDED: &str =
     "your access to this service ended (signed out, a grant expired, or your squads changed)";
 const TOO_MANY_READS: &str = "you already have that many log reads running: wait for one to finish";
@@ -245,6 +249,7 @@ async fn live_deployments(
     let (tx, rx) = mpsc::channel::<Event>(4);
     let clusters = state.clusters.clone();
     let access = Recheck::of(&state, &user, &session, ends, Action::ViewWorkloads, &service.name);
+    let drain = state.drain.clone();
     tokio::spawn(async move {
         let _slot = slot; // held while the browser watches
         let mut check = tokio::time::interval(access.every);
@@ -266,6 +271,11 @@ async fn live_deployments(
                 futures_util::future::select_all(changes.iter_mut().map(|c| Box::pin(c.changed())));
             tokio::select! {
                 _ = tx.closed() => return,
+                // The console stops: say so and end; the browser reconnects to another one.
+                _ = drain.closed() => {
+                    let _ = tx.send(note(crate::drain::RESTARTING)).await;
+                    return;
+                }
                 _ = _slot.cancel.cancelled() => return,
                 _ = check.tick() => if !access.still_allowed().await {
                     let _ = tx.send(problem(ACCESS_ENDED)).await;
@@ -364,6 +374,7 @@ async fn log_stream(
         return Ok(sse_stream(rx).into_response());
     }
     let access = Recheck::of(&state, &user, &session, ends, Action::ReadLogs, &service.name);
+    let drain = state.drain.clone();
     let (lines_tx, mut lines) = mpsc::channel::<LogLine>(4_096);
     let errors = events.clone();
     let follower = tokio::spawn(async move {
@@ -383,7 +394,17 @@ async fn log_stream(
         loop {
             let first = tokio::select! {
                 _ = events.closed() => break,
-                _ = _slot.cancel.cancelled() => break,
+                // The console stops: say so and end; the browser reconnects to another one.
+                _ = drain.closed() => {
+                    let _ = events.send(note(crate::drain::RESTARTING)).await;
+                    break;
+                }
+                _ = _slot.cancel.cancelled() => {
+                    if _slot.cancel.is_stopping() {
+                        let _ = events.send(note(crate::drain::RESTARTING)).await;
+                    }
+                    break;
+                }
                 // A grant that expires, an offboarding, a lost squad: the follow ends with it.
                 _ = check.tick() => if access.still_allowed().await { continue } else {
                     let _ = events.send(problem(ACCESS_ENDED)).await;

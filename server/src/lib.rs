@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod defaults;
 pub mod demo;
+pub mod drain;
 pub mod entity_path;
 pub mod kubernetes;
 pub mod logging;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub clusters: console_core::k8s::Clusters,
     /// How often an open stream (a log follow, a live view) checks its viewer's access again.
     pub access_check: std::time::Duration,
+    /// Set on SIGTERM: readiness false, then open streams end.
+    pub drain: drain::Drain,
 }
 
 impl AppState {
@@ -68,6 +71,7 @@ impl AppState {
             import_options: Default::default(),
             clusters: Default::default(),
             access_check: std::time::Duration::from_secs(30),
+            drain: Default::default(),
         }
     }
 
@@ -202,8 +206,11 @@ async fn security_headers(
 }
 
 /// Ready when the store answers.
-async fn readyz(State(store): State<Store>) -> impl IntoResponse {
-    match store.ping().await {
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.drain.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining");
+    }
+    match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(error) => {
             tracing::warn!(%error, "store not reachable");

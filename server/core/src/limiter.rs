@@ -23,11 +23,18 @@ pub struct Limiter {
     lease: Duration,
     /// How often a holder renews its slot and looks for a cancel request.
     heartbeat: Duration,
+    /// The cancels of this process's held slots, so a draining console can stop its work.
+    held: std::sync::Arc<std::sync::Mutex<Vec<std::sync::Weak<CancelState>>>>,
 }
 
 impl Limiter {
     pub fn new(store: Store) -> Limiter {
-        Limiter { store, lease: Duration::from_secs(15), heartbeat: Duration::from_secs(1) }
+        Limiter {
+            store,
+            lease: Duration::from_secs(15),
+            heartbeat: Duration::from_secs(1),
+            held: Default::default(),
+        }
     }
 
     /// Shorter leases, for tests of expiry.
@@ -95,6 +102,11 @@ impl Limiter {
         let key =
             LeaseKey { kind: kind.into(), login: login.into(), resource: resource.into(), holder };
         let cancel = Cancel::default();
+        {
+            let mut held = self.held.lock().expect("held slots");
+            held.retain(|c| c.strong_count() > 0);
+            held.push(std::sync::Arc::downgrade(&cancel.0));
+        }
         let heartbeat = tokio::spawn(heartbeat(self.clone(), key.clone(), cancel.clone()));
         Ok(Some(Lease { limiter: self.clone(), key, cancel, heartbeat: Some(heartbeat) }))
     }
@@ -107,6 +119,20 @@ impl Limiter {
         .bind(now_ms())
         .fetch_all(self.store.pool())
         .await?)
+    }
+
+    /// The console is stopping: every slot this process holds is abandoned (its work stops and
+    /// says why). Returns how many were.
+    pub fn stop_all(&self) -> usize {
+        let held: Vec<_> = self.held.lock().expect("held slots").drain(..).collect();
+        let mut stopped = 0;
+        for state in held.iter().filter_map(std::sync::Weak::upgrade) {
+            let cancel = Cancel(state);
+            cancel.0.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+            cancel.abandon();
+            stopped += 1;
+        }
+        stopped
     }
 
     /// Asks whoever holds `login`'s slot to stop; false if none is held.
@@ -227,6 +253,8 @@ pub struct Cancel(std::sync::Arc<CancelState>);
 pub struct CancelState {
     cancelled: std::sync::atomic::AtomicBool,
     abandoned: std::sync::atomic::AtomicBool,
+    /// Abandoned because this console is stopping, not because its client went away.
+    stopping: std::sync::atomic::AtomicBool,
     notify: tokio::sync::Notify,
 }
 
@@ -245,6 +273,10 @@ impl Cancel {
     }
     pub fn is_abandoned(&self) -> bool {
         self.0.abandoned.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// Abandoned by [`Limiter::stop_all`].
+    pub fn is_stopping(&self) -> bool {
+        self.0.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
     pub async fn cancelled(&self) {
         loop {

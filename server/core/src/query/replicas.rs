@@ -450,13 +450,15 @@ pub async fn query_cancellable(
     };
     let duration_ms = started.elapsed().as_millis() as i64;
     let end = if cancel.is_abandoned() {
+        let why = match cancel.is_stopping() {
+            true => "the console stopped",
+            false => "the client went away",
+        };
         let detail = match &outcome {
-            Err(RunError::CancelUnconfirmed) => {
-                "the client went away; cancel unconfirmed by the replica".to_string()
-            }
-            Err(RunError::Cancelled) => "the client went away; stopped on the replica".to_string(),
-            Err(e) => format!("the client went away; {e}"),
-            Ok(_) => "the client went away; the query had finished".to_string(),
+            Err(RunError::CancelUnconfirmed) => format!("{why}; cancel unconfirmed by the replica"),
+            Err(RunError::Cancelled) => format!("{why}; stopped on the replica"),
+            Err(e) => format!("{why}; {e}"),
+            Ok(_) => format!("{why}; the query had finished"),
         };
         Event { outcome: "abandoned".into(), detail, duration_ms, ..event(audit::QUERY_ABANDONED) }
     } else {
