@@ -46,6 +46,9 @@ pub struct AppState {
     pub access_check: std::time::Duration,
     /// Set on SIGTERM: readiness false, then open streams end.
     pub drain: drain::Drain,
+    /// Readiness waits for every cluster's first sync until this instant, not longer: one
+    /// cluster down at start must not keep every pod unready (its pages say it is stale).
+    pub sync_deadline: std::time::Instant,
 }
 
 impl AppState {
@@ -72,6 +75,7 @@ impl AppState {
             clusters: Default::default(),
             access_check: std::time::Duration::from_secs(30),
             drain: Default::default(),
+            sync_deadline: std::time::Instant::now() + SYNC_DEADLINE,
         }
     }
 
@@ -86,6 +90,12 @@ impl AppState {
     }
 
     /// A shorter access check for streams (tests).
+    /// Readiness stops waiting for the clusters' first sync `after` from now.
+    pub fn with_sync_deadline(mut self, after: std::time::Duration) -> AppState {
+        self.sync_deadline = std::time::Instant::now() + after;
+        self
+    }
+
     pub fn with_access_check(mut self, every: std::time::Duration) -> AppState {
         self.access_check = every;
         self
@@ -206,9 +216,18 @@ async fn security_headers(
 }
 
 /// Ready when the store answers.
+/// How long readiness waits for every cluster's first sync after start.
+pub const SYNC_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Ready: not draining, the store answers, and every cluster has synced once (or the sync
+/// deadline has passed: then a cluster still down is stale on its pages and in `/metrics`).
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if state.drain.is_draining() {
         return (StatusCode::SERVICE_UNAVAILABLE, "draining");
+    }
+    let synced = state.clusters.all().iter().all(|c| c.state().synced);
+    if !synced && std::time::Instant::now() < state.sync_deadline {
+        return (StatusCode::SERVICE_UNAVAILABLE, "clusters syncing");
     }
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
