@@ -13,6 +13,7 @@ pub mod logging;
 pub mod metrics;
 pub mod query_csv;
 pub mod start;
+pub mod store_retry;
 
 use app::app::{shell, App};
 use app::auth::SignInSettings;
@@ -144,7 +145,7 @@ pub fn router(state: AppState) -> Router {
             provide_context(source.clone());
         }
     };
-    // Layers run outside-in: metrics, session, CSRF check, authentication, then the handler.
+    // Layers run outside-in: metrics, read retry, session, CSRF check, authentication, then the handler.
     let session_layer = state.auth.session_layer(state.store.clone());
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -163,6 +164,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::check_origin))
         .layer(session_layer)
+        // Outside the session layer, so a session read that a lost connection failed is retried.
+        .layer(axum::middleware::from_fn(store_retry::retry_reads))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         // Outermost, so redirects and refusals from the layers above carry the headers too.
         .layer(axum::middleware::from_fn(security_headers))

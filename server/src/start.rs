@@ -11,9 +11,12 @@ use std::path::PathBuf;
 /// serves.
 pub struct Console {
     pub state: AppState,
+    /// What the import at start did (none without `catalog_dir`).
+    pub import: Option<StartImport>,
     /// Dropping the sandbox stops it.
     _sandbox: Option<console_sandbox::Sandbox>,
     _sweeper: AbortOnDrop,
+    _orphans: AbortOnDrop,
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -28,13 +31,10 @@ impl Drop for AbortOnDrop {
 /// builds sign-in from the configuration, connects the clusters and starts the session sweeper.
 pub async fn start(config: &Config) -> Result<Console, String> {
     let store = Store::open(&config.database_url).await.map_err(|e| e.to_string())?;
-    if let Some(dir) = config.catalog_dir() {
-        // A bad catalog, or one that would remove too much, must not take the console down:
-        // keep serving the stored one. The import at start never prunes past the share.
-        if let Err(message) = import_catalog(&store, dir, import_options(config)).await {
-            tracing::error!("{message}");
-        }
-    }
+    let import = match config.catalog_dir() {
+        Some(dir) => Some(import_at_start(&store, dir, import_options(config)).await),
+        None => None,
+    };
     if let Some(path) = config.demo_replica.as_deref().filter(|p| !p.as_os_str().is_empty()) {
         if let Err(e) = crate::demo::ensure(&store, path).await {
             tracing::error!(error = %e, "demo replica not available");
@@ -45,6 +45,7 @@ pub async fn start(config: &Config) -> Result<Console, String> {
         store.clone(),
         std::time::Duration::from_secs(600),
     ));
+    let orphans = AbortOnDrop(spawn_orphan_closer(store.clone(), ORPHAN_SWEEP));
     if auth.dev_sign_in {
         tracing::warn!(
             "dev sign-in is on: anyone who reaches {} can act as any demo user",
@@ -56,7 +57,92 @@ pub async fn start(config: &Config) -> Result<Console, String> {
         .with_catalog_dir(config.catalog_dir().map(PathBuf::from))
         .with_import_options(import_options(config))
         .with_clusters(clusters);
-    Ok(Console { state, _sandbox: sandbox, _sweeper: sweeper })
+    Ok(Console { state, import, _sandbox: sandbox, _sweeper: sweeper, _orphans: orphans })
+}
+
+/// How often every replica looks for queries of a console that died. With the limiter's 15 s
+/// lease, such a query is closed within about 20 s of the death.
+const ORPHAN_SWEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Closes the `started` queries of consoles that died without draining (see
+/// `console_core::audit::running`).
+fn spawn_orphan_closer(store: Store, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            match console_core::query::replicas::close_orphans(&store).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(closed = n, "queries of a stopped console closed"),
+                Err(e) => tracing::warn!(error = %e, "queries of stopped consoles not closed yet"),
+            }
+        }
+    })
+}
+
+/// What the import at start did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartImport {
+    Imported,
+    /// The files are those already imported (by this replica or another).
+    Unchanged,
+    /// Refused or failed: the stored catalog is served as it is (the reason is logged).
+    Kept,
+}
+
+/// Replicas started together take turns (a limiter lease: one import at a time across the
+/// store) and skip files already imported. A bad catalog, or one that would remove too much,
+/// never takes the console down: the stored one is served.
+async fn import_at_start(
+    store: &Store,
+    dir: &std::path::Path,
+    options: ImportOptions,
+) -> StartImport {
+    let limiter = console_core::limiter::Limiter::new(store.clone());
+    let mut lease = None;
+    // Another replica importing holds the lease; an import of 20,000 services takes seconds.
+    for _ in 0..240 {
+        match limiter.acquire("catalog.import", "console", "start").await {
+            Ok(Some(held)) => {
+                lease = Some(held);
+                break;
+            }
+            Ok(None) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+            Err(e) => {
+                tracing::error!(error = %e, "catalog import at start: store unavailable");
+                return StartImport::Kept;
+            }
+        }
+    }
+    let Some(lease) = lease else {
+        tracing::error!(
+            "catalog import at start: another replica held the lease for 2 minutes; skipped"
+        );
+        return StartImport::Kept;
+    };
+    let key = dir.display().to_string();
+    let fingerprint = ingest::fingerprint(dir).ok();
+    let last = ingest::last_imported(store, &key).await.ok().flatten();
+    let outcome = if fingerprint.is_some() && fingerprint == last {
+        tracing::info!(dir = %key, "catalog unchanged since its last import: not imported again");
+        StartImport::Unchanged
+    } else {
+        match import_catalog(store, dir, options).await {
+            Ok(_) => {
+                if let Some(fingerprint) = &fingerprint {
+                    if let Err(e) = ingest::record_imported(store, &key, fingerprint).await {
+                        tracing::warn!(error = %e, "catalog import at start not recorded");
+                    }
+                }
+                StartImport::Imported
+            }
+            Err(message) => {
+                tracing::error!("{message}");
+                StartImport::Kept
+            }
+        }
+    };
+    lease.release().await;
+    outcome
 }
 
 /// Imports `dir` (never pruning past the configured share); problems are printed one per line

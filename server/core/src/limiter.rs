@@ -8,7 +8,7 @@
 use crate::store::{Store, StoreError};
 use std::time::Duration;
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -212,6 +212,11 @@ pub struct Lease {
 }
 
 impl Lease {
+    /// This acquisition's id: work done under the lease is tied to it (`audit::running`).
+    pub fn holder(&self) -> &str {
+        &self.key.holder
+    }
+
     pub async fn release(mut self) {
         if let Some(h) = self.heartbeat.take() {
             h.abort();
@@ -256,6 +261,9 @@ pub struct CancelState {
     /// Abandoned because this console is stopping, not because its client went away.
     stopping: std::sync::atomic::AtomicBool,
     notify: tokio::sync::Notify,
+    /// The replica's id of the session running the statement, once connected.
+    backend: std::sync::Mutex<Option<String>>,
+    backend_known: tokio::sync::Notify,
 }
 
 impl Cancel {
@@ -277,6 +285,21 @@ impl Cancel {
     /// Abandoned by [`Limiter::stop_all`].
     pub fn is_stopping(&self) -> bool {
         self.0.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// The engine has said which of its sessions runs the statement.
+    pub fn report_backend(&self, backend: String) {
+        *self.0.backend.lock().expect("backend") = Some(backend);
+        self.0.backend_known.notify_waiters();
+    }
+    /// Waits until the session running the statement is known.
+    pub async fn backend(&self) -> String {
+        loop {
+            let known = self.0.backend_known.notified();
+            if let Some(backend) = self.0.backend.lock().expect("backend").clone() {
+                return backend;
+            }
+            known.await;
+        }
     }
     pub async fn cancelled(&self) {
         loop {

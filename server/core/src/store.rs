@@ -17,9 +17,51 @@ pub enum StoreError {
     #[error("cannot migrate the store: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
-    Sql(#[from] sqlx::Error),
+    Sql(sqlx::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        connections::note(&e);
+        StoreError::Sql(e)
+    }
+}
+
+/// Store connections lost under a request (a PostgreSQL restart or fail-over, a proxy cutting
+/// idle links): every error that reaches [`StoreError`] or the session store is looked at here,
+/// so the server can retry a read that such a loss failed (`server/src/store_retry.rs`).
+pub mod connections {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static LOST: AtomicU64 = AtomicU64::new(0);
+
+    /// How many store connections were lost so far: a read whose span saw this change may have
+    /// failed for it, and is worth one more try on a fresh connection.
+    pub fn lost() -> u64 {
+        LOST.load(Ordering::SeqCst)
+    }
+
+    /// Counts `e` when it says the connection went away under the statement.
+    pub fn note(e: &sqlx::Error) {
+        if is_lost(e) {
+            LOST.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The connection broke (I/O), or the server ended the session: connection exceptions
+    /// (SQLSTATE class 08) and PostgreSQL's admin or crash shutdown and "cannot connect now"
+    /// (57P01–57P03). Never a statement's own failure: that one would fail again.
+    pub fn is_lost(e: &sqlx::Error) -> bool {
+        match e {
+            sqlx::Error::Io(_) => true,
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! that goes away, or a console that dies, still leaves its `started` behind.
 
 pub mod actions;
+pub mod running;
 
 use crate::store::{Store, StoreError};
 

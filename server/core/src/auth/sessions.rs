@@ -41,6 +41,7 @@ pub async fn exists(
 }
 
 fn backend(e: sqlx::Error) -> Error {
+    crate::store::connections::note(&e);
     Error::Backend(e.to_string())
 }
 

@@ -94,3 +94,57 @@ impl From<MergeError> for ImportError {
         }
     }
 }
+
+/// A digest of every descriptor file under `dir` (paths and contents, in order): the import at
+/// start skips a directory whose digest it already imported.
+pub fn fingerprint(dir: &std::path::Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files)?;
+    files.sort();
+    let mut hash = Sha256::new();
+    for file in files {
+        hash.update(file.strip_prefix(dir).unwrap_or(&file).to_string_lossy().as_bytes());
+        hash.update([0]);
+        hash.update(std::fs::read(&file)?);
+        hash.update([0]);
+    }
+    Ok(format!("{:x}", hash.finalize()))
+}
+
+/// The digest last imported from `dir`, if any.
+pub async fn last_imported(store: &Store, dir: &str) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT fingerprint FROM catalog_imports WHERE dir = $1")
+        .bind(dir)
+        .fetch_optional(store.pool())
+        .await?)
+}
+
+/// Records that `dir` was imported with `fingerprint`.
+pub async fn record_imported(
+    store: &Store,
+    dir: &str,
+    fingerprint: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO catalog_imports (dir, fingerprint, imported_at) VALUES ($1, $2, $3)
+         ON CONFLICT (dir) DO UPDATE SET fingerprint = excluded.fingerprint, imported_at = excluded.imported_at",
+    )
+    .bind(dir)
+    .bind(fingerprint)
+    .bind(crate::dates::now())
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}

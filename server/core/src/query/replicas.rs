@@ -410,18 +410,21 @@ pub async fn query(
     tier: Tier,
     sql: &str,
 ) -> Result<Result<QueryResult, RunError>, StoreError> {
-    query_cancellable(store, login, replica, tier, sql, &Cancel::default()).await
+    query_cancellable(store, login, replica, tier, sql, &Cancel::default(), None).await
 }
 
 /// [`query`], stoppable through `cancel`: `started` is in the audit before anything runs, then
-/// `finished`, or `abandoned` when the cancel came from a client that went away.
-pub async fn query_cancellable(
+/// `finished`, or `abandoned` when the cancel came from a client that went away. Under a lease
+/// (`holder`), the attempt is kept in `running_work` while it runs, so a surviving replica closes
+/// it if this console dies.
+async fn query_cancellable(
     store: &Store,
     login: &str,
     replica: &Replica,
     tier: Tier,
     sql: &str,
     cancel: &Cancel,
+    holder: Option<&str>,
 ) -> Result<Result<QueryResult, RunError>, StoreError> {
     let defaults = crate::defaults::repo::current(store).await?.1;
     let limits = replica.limits(tier, &defaults);
@@ -443,10 +446,40 @@ pub async fn query_cancellable(
         },
     )
     .await?;
+    if let Some(holder) = holder {
+        let work = audit::running::Running {
+            attempt: attempt.clone(),
+            holder: holder.into(),
+            actor: login.into(),
+            token: audit::current_token(),
+            entity: replica.service.clone(),
+            target: replica.id.clone(),
+            backend: String::new(),
+            started_at: now(),
+        };
+        audit::running::begin(store, &work).await?;
+    }
     let started = Instant::now();
-    let outcome = match replica.connect_url() {
-        Ok(url) => run::run_cancellable(replica.engine, &url, sql, &limits, cancel).await,
-        Err(e) => Err(RunError::Unreachable(e)),
+    let run = async {
+        match replica.connect_url() {
+            Ok(url) => run::run_cancellable(replica.engine, &url, sql, &limits, cancel).await,
+            Err(e) => Err(RunError::Unreachable(e)),
+        }
+    };
+    // The replica's session id goes to the store as soon as it is known (a survivor needs it).
+    let keep_backend = async {
+        let backend = cancel.backend().await;
+        if holder.is_some() {
+            if let Err(e) = audit::running::set_backend(store, &attempt, &backend).await {
+                tracing::warn!(error = %e, "the running statement's session not recorded");
+            }
+        }
+        std::future::pending::<()>().await
+    };
+    let outcome = tokio::select! {
+        biased;
+        outcome = run => outcome,
+        _ = keep_backend => unreachable!("keep_backend never ends"),
     };
     let duration_ms = started.elapsed().as_millis() as i64;
     let end = if cancel.is_abandoned() {
@@ -472,8 +505,67 @@ pub async fn query_cancellable(
             ..event(audit::QUERY_FINISHED)
         }
     };
-    audit::append(store, &end).await?;
+    // A survivor that found this console's lease expired has written the end already.
+    let owed = match holder {
+        Some(_) => audit::running::end(store, &attempt).await?,
+        None => true,
+    };
+    if owed {
+        audit::append(store, &end).await?;
+    } else {
+        tracing::warn!(attempt, "the query's end was recorded by another replica (lease lost)");
+    }
     Ok(outcome)
+}
+
+/// Closes the queries of consoles that died without draining (their lease expired): each is
+/// stopped on its replica if it still runs and recorded `abandoned`, by one replica only.
+/// Returns how many were closed.
+pub async fn close_orphans(store: &Store) -> Result<usize, StoreError> {
+    let defaults = crate::defaults::repo::current(store).await?.1;
+    let mut closed = 0;
+    for work in audit::running::orphans(store).await? {
+        if !audit::running::claim(store, &work).await? {
+            continue;
+        }
+        let stopped = match get(store, &work.target).await? {
+            Some(replica) if !work.backend.is_empty() => {
+                let limits = replica.limits(Tier::ALL[0], &defaults);
+                match replica.connect_url() {
+                    Ok(url) => run::stop_orphan(replica.engine, &url, &work.backend, &limits).await,
+                    Err(_) => RunError::CancelUnconfirmed,
+                }
+            }
+            // Never connected: nothing runs on the replica.
+            Some(_) => RunError::Cancelled,
+            None => RunError::CancelUnconfirmed,
+        };
+        let detail = match stopped {
+            RunError::Cancelled => {
+                "the console stopped; closed by another replica; not running on the replica"
+            }
+            _ => "the console stopped; closed by another replica; stop unconfirmed by the replica",
+        };
+        let event = Event {
+            kind: audit::QUERY_ABANDONED,
+            attempt: work.attempt.clone(),
+            actor: work.actor.clone(),
+            token: work.token.clone(),
+            entity: work.entity.clone(),
+            target: work.target.clone(),
+            outcome: "abandoned".into(),
+            detail: detail.into(),
+            duration_ms: (now() - work.started_at).max(0) * 1000,
+            ..Event::default()
+        };
+        if let Err(e) = audit::append(store, &event).await {
+            audit::running::begin(store, &work).await?;
+            return Err(e);
+        }
+        tracing::warn!(attempt = work.attempt, "closed a query whose console stopped");
+        closed += 1;
+    }
+    Ok(closed)
 }
 
 /// [`query_cancellable`] in a task of its own that holds `slot` until the replica has confirmed
@@ -493,7 +585,16 @@ pub async fn query_holding(
         (store.clone(), login.to_string(), replica.clone(), sql.to_string());
     // The spawned task records the attempt: it carries the API token the caller acts through.
     let task = tokio::spawn(audit::through_token(audit::current_token(), async move {
-        let outcome = query_cancellable(&store, &login, &replica, tier, &sql, &slot.cancel).await;
+        let outcome = query_cancellable(
+            &store,
+            &login,
+            &replica,
+            tier,
+            &sql,
+            &slot.cancel,
+            Some(slot.holder()),
+        )
+        .await;
         slot.release().await;
         outcome
     }));

@@ -214,6 +214,12 @@ pub async fn run_cancellable(
     Ok(QueryResult { probed: checked.probed, ..result })
 }
 
+/// Stops, on the replica, a statement whose console died (see `audit::running`): `Cancelled`
+/// when it is gone (stopped now, or ended before), `CancelUnconfirmed` when that is not known.
+pub async fn stop_orphan(engine: Engine, url: &str, backend: &str, limits: &Limits) -> RunError {
+    engines::stop_orphan(engine, url, backend, limits).await
+}
+
 /// Layers 2–4 alone, masking by column name only (tests use it to prove the database refuses
 /// what the parser let through; the schema panel reads the catalog with it).
 pub async fn run_checked(

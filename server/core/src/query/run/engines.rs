@@ -184,10 +184,14 @@ pub(super) async fn postgres(
             ))
         })?
         .map_err(|e| RunError::Unreachable(e.to_string()))?;
-    let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut conn)
-        .await
-        .map_err(|e| database_error(e, limits))?;
+    // The session's pid and start (a pid alone may be reused once the session ends).
+    let (backend, since): (i32, i64) = sqlx::query_as(
+        "SELECT pid, (extract(epoch FROM backend_start) * 1000000)::bigint FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .map_err(|e| database_error(e, limits))?;
+    cancel.report_backend(format!("{backend}@{since}"));
     let work = async {
         sqlx::query("BEGIN TRANSACTION READ ONLY").execute(&mut conn).await?;
         // The guard reads strings as standard SQL; a replica configured otherwise would read
@@ -254,6 +258,8 @@ pub(super) async fn mysql(
         .fetch_one(&mut conn)
         .await
         .map_err(|e| database_error(e, limits))?;
+    // MariaDB and MySQL count connection ids up: one is not reused while the server runs.
+    cancel.report_backend(backend.to_string());
     let work = async {
         let version: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut conn).await?;
         let timeout = if version.contains("MariaDB") {
@@ -431,5 +437,50 @@ pub(super) async fn stop_on_replica(
             tracing::warn!(error = %e, backend, "could not stop a cancelled statement on the replica");
             RunError::CancelUnconfirmed
         }
+    }
+}
+
+/// Stops the statement a console that died left running as `backend` (what the engine reported
+/// at connect). `Cancelled`: stopped, or it had already ended; `CancelUnconfirmed` otherwise.
+pub(super) async fn stop_orphan(
+    engine: Engine,
+    url: &str,
+    backend: &str,
+    limits: &Limits,
+) -> RunError {
+    match engine {
+        Engine::Postgres => {
+            let Some((pid, since)) = backend.split_once('@') else {
+                return RunError::CancelUnconfirmed;
+            };
+            let (Ok(pid), Ok(since)) = (pid.parse::<i32>(), since.parse::<i64>()) else {
+                return RunError::CancelUnconfirmed;
+            };
+            // The same pid of a later session is somebody else's: touch it only if it is ours.
+            let same = async {
+                let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
+                let mut conn = options.connect().await?;
+                sqlx::query_scalar::<_, i32>(
+                    "SELECT pid FROM pg_stat_activity WHERE pid = $1 AND (extract(epoch FROM backend_start) * 1000000)::bigint = $2",
+                )
+                .bind(pid)
+                .bind(since)
+                .fetch_optional(&mut conn)
+                .await
+            };
+            match tokio::time::timeout(limits.connect_timeout, same).await {
+                Ok(Ok(None)) => RunError::Cancelled,
+                Ok(Ok(Some(_))) => {
+                    stop_on_replica(Engine::Postgres, url, i64::from(pid), limits).await
+                }
+                _ => RunError::CancelUnconfirmed,
+            }
+        }
+        Engine::Mysql => match backend.parse::<i64>() {
+            Ok(id) => stop_on_replica(Engine::Mysql, url, id, limits).await,
+            Err(_) => RunError::CancelUnconfirmed,
+        },
+        // An SQLite replica is read inside the console's own process: it died with it.
+        Engine::Sqlite => RunError::Cancelled,
     }
 }
