@@ -3,60 +3,28 @@
 //! pre-stop delay; then the follow ends with its reason, the query is stopped and recorded
 //! `abandoned` ("the console stopped"), and the process exits within the drain bound.
 
-use std::process::{Command, Stdio};
+mod common;
+use common::process;
 use std::time::{Duration, Instant};
 
 const PRE_STOP: u64 = 2;
 const TIMEOUT: u64 = 5;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_drains_then_exits_in_time() {
     let dir = tempfile::tempdir().unwrap();
-    let (port, sandbox) = (free_port(), free_port());
-    let base = format!("http://127.0.0.1:{port}");
     let db = dir.path().join("console.db");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_console"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CONSOLE_DATABASE_URL", format!("sqlite://{}", db.display()))
-        .env("CONSOLE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CONSOLE_CATALOG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/catalog"))
-        .env("CONSOLE_DEMO_REPLICA", dir.path().join("replica.db"))
-        .env("CONSOLE_SITE_ROOT", dir.path())
-        .env("CONSOLE_AUTH__DEV_SIGN_IN", "true")
-        .env("CONSOLE_KUBERNETES__SANDBOX", format!("127.0.0.1:{sandbox}"))
-        .env("CONSOLE_KUBERNETES__KUBECONFIG", dir.path().join("kubeconfig"))
-        .env("CONSOLE_DRAIN_DELAY_SECONDS", PRE_STOP.to_string())
-        .env("CONSOLE_DRAIN_TIMEOUT_SECONDS", TIMEOUT.to_string())
-        .env("CONSOLE_LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let http =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let mut ready = false;
-    for _ in 0..200 {
-        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "the console started");
-    let signed_in = http
-        .post(format!("{base}/auth/dev"))
-        .header("origin", &base)
-        .form(&[("login", "maria")])
-        .send()
-        .await
-        .unwrap();
-    let cookie =
-        signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let drain = [
+        ("CONSOLE_DRAIN_DELAY_SECONDS", PRE_STOP.to_string()),
+        ("CONSOLE_DRAIN_TIMEOUT_SECONDS", TIMEOUT.to_string()),
+        ("CONSOLE_LOG_LEVEL", "warn".to_string()),
+    ];
+    let mut console =
+        process::spawn("drained", dir.path(), &format!("sqlite://{}", db.display()), &drain);
+    let http = process::http();
+    console.ready(&http).await;
+    let base = console.base.clone();
+    let cookie = console.sign_in(&http, "maria").await;
 
     // A query that runs for many seconds on the demo replica (200⁴ rows counted).
     let query = tokio::spawn({
@@ -87,11 +55,7 @@ async fn sigterm_drains_then_exits_in_time() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let terminated = Instant::now();
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    console.signal("-TERM");
     tokio::time::sleep(Duration::from_millis(300)).await;
     // The pre-stop delay: unready, yet everything answers.
     let readyz = http.get(format!("{base}/readyz")).send().await.unwrap();
@@ -114,7 +78,7 @@ async fn sigterm_drains_then_exits_in_time() {
 
     // The process exits within the bound.
     let exited = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = console.child.try_wait().unwrap() {
             break status;
         }
         assert!(

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a part
 
 pub mod idp;
+pub mod process;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
