@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CARGO_TARGET_DIR := $(CURDIR)/target
 export CONSOLE_CONFIG ?= $(CURDIR)/console.toml
 
-.PHONY: run test lint tools services test-rust build test-e2e bench bench-quick release image image-test
+.PHONY: run test lint tools services test-rust build test-e2e bench bench-quick release image image-test soak
 
 ## Serve the console at http://127.0.0.1:3000 on embedded defaults (SQLite, demo catalog).
 run: tools
@@ -49,6 +49,13 @@ bench: tools services
 	cargo bench -p console_core --bench query
 	cargo bench -p console --bench kubernetes
 	cargo bench -p console --bench repl
+
+## The soak (not part of `make test`): two replicas on PostgreSQL, 5,000 pods, mixed traffic and a
+## rolling restart for SOAK_MINUTES (default 60); samples and the plot in target/soak/.
+soak: tools services
+	cargo build --release -p console --bin console
+	python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install --quiet matplotlib
+	cargo bench -p console --bench soak; status=$$?; .ci/soak-plot; exit $$status
 
 ## The headline figures (guard, catalog, REPL route) in a few minutes, against BENCHMARKS.md.
 bench-quick: tools services
