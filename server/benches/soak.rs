@@ -120,7 +120,8 @@ fn pick(replicas: &[Arc<Instance>], turn: usize) -> Option<&Arc<Instance>> {
 }
 
 async fn sign_in(base: &str, login: &str) -> String {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let reply = http
         .post(format!("{base}/auth/dev"))
         .header("origin", base)
@@ -360,10 +361,8 @@ async fn main() {
     let probe = tokio::spawn({
         let consoles = consoles.clone();
         async move {
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_millis(500))
-                .build()
-                .unwrap();
+            let http =
+                reqwest::Client::builder().timeout(Duration::from_millis(500)).build().unwrap();
             loop {
                 for console in consoles.iter() {
                     let ready = http
@@ -400,10 +399,22 @@ async fn main() {
             until,
         )));
         let follow = format!("/services/{service}/logs/stream?follow=true&since=1m");
-        traffic.push(tokio::spawn(stream(consoles.clone(), tally.clone(), cookie.clone(), follow, until)));
+        traffic.push(tokio::spawn(stream(
+            consoles.clone(),
+            tally.clone(),
+            cookie.clone(),
+            follow,
+            until,
+        )));
         if i % 2 == 0 {
             let live = format!("/services/{service}/deployments/live");
-            traffic.push(tokio::spawn(stream(consoles.clone(), tally.clone(), cookie, live, until)));
+            traffic.push(tokio::spawn(stream(
+                consoles.clone(),
+                tally.clone(),
+                cookie,
+                live,
+                until,
+            )));
         }
     }
 
@@ -447,14 +458,22 @@ async fn main() {
             for console in consoles.iter() {
                 let pid = console.pid().unwrap();
                 let signalled = Instant::now();
-                std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+                std::process::Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status()
+                    .unwrap();
                 // The drain: unready at once, serving for the pre-stop delay, then gone.
                 loop {
-                    let exited = console.process.lock().unwrap().as_mut().unwrap().0.try_wait().unwrap();
+                    let exited =
+                        console.process.lock().unwrap().as_mut().unwrap().0.try_wait().unwrap();
                     if exited.is_some() {
                         break;
                     }
-                    assert!(signalled.elapsed() < Duration::from_secs(30), "{} did not stop", console.name);
+                    assert!(
+                        signalled.elapsed() < Duration::from_secs(30),
+                        "{} did not stop",
+                        console.name
+                    );
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 let stopped = signalled.elapsed();
@@ -510,7 +529,8 @@ async fn main() {
         }
         let range = |f: &dyn Fn(&Sample) -> f64| {
             let values: Vec<f64> = warm.iter().map(|s| f(s)).collect();
-            let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+            let (lo, hi) =
+                values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
             (lo, hi)
         };
         let (r, f, c) = (
