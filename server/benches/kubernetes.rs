@@ -9,9 +9,8 @@ mod common;
 
 use console_core::catalog::fixture::synthetic_org;
 use console_core::catalog::{ingest, repo};
-use console_core::k8s::selector::Selector;
 use console_core::store::Store;
-use console_sandbox::{Sandbox, Workload};
+use console_sandbox::Sandbox;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const SQUADS: usize = 50;
@@ -42,19 +41,7 @@ async fn main() {
 
     // One deployment of 10 pods per catalog service, in its squad's namespace; a few with life.
     let services = repo::workloads(&store).await.unwrap();
-    let workloads: Vec<Workload> = services
-        .iter()
-        .enumerate()
-        .map(|(i, (name, squad, _, w))| Workload {
-            namespace: squad.clone(),
-            name: name.clone(),
-            labels: Selector::parse(&w.label_selector).unwrap().required_labels(),
-            replicas: PODS_EACH,
-            containers: vec!["app".into()],
-            life: console_sandbox::fleet_life(i),
-            chatty: false,
-        })
-        .collect();
+    let workloads = common::fleet(&services, PODS_EACH, 0);
     let started = Instant::now();
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), workloads, Default::default())
         .await

@@ -12,11 +12,10 @@ mod common;
 
 use console_core::catalog::fixture::synthetic_org;
 use console_core::catalog::{ingest, repo};
-use console_core::k8s::selector::Selector;
 use console_core::query::{replicas, Engine, Replica};
 use console_core::store::testing::ScratchDb;
 use console_core::store::Store;
-use console_sandbox::{Sandbox, Workload};
+use console_sandbox::Sandbox;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -299,19 +298,7 @@ async fn main() {
 
     // The sandbox: ten pods a service, the people's services writing log lines.
     let services = repo::workloads(&store).await.unwrap();
-    let workloads: Vec<Workload> = services
-        .iter()
-        .enumerate()
-        .map(|(i, (name, squad, _, w))| Workload {
-            namespace: squad.clone(),
-            name: name.clone(),
-            labels: Selector::parse(&w.label_selector).unwrap().required_labels(),
-            replicas: PODS_EACH,
-            containers: vec!["app".into()],
-            life: console_sandbox::fleet_life(i),
-            chatty: i < PEOPLE,
-        })
-        .collect();
+    let workloads = common::fleet(&services, PODS_EACH, PEOPLE);
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap(), workloads, Default::default())
         .await
         .unwrap();

@@ -77,3 +77,28 @@ impl Drop for Killed {
         let _ = self.0.wait();
     }
 }
+
+/// The sandbox's fleet for a catalog (`repo::workloads`): one deployment of `pods_each` pods per
+/// service, in its squad's namespace, a few with life (rollouts, crash loops); the first
+/// `chatty` services write log lines.
+pub fn fleet(
+    services: &[(String, String, console_core::catalog::Tier, console_core::catalog::Workloads)],
+    pods_each: i32,
+    chatty: usize,
+) -> Vec<console_sandbox::Workload> {
+    services
+        .iter()
+        .enumerate()
+        .map(|(i, (name, squad, _, w))| console_sandbox::Workload {
+            namespace: squad.clone(),
+            name: name.clone(),
+            labels: console_core::k8s::selector::Selector::parse(&w.label_selector)
+                .unwrap()
+                .required_labels(),
+            replicas: pods_each,
+            containers: vec!["app".into()],
+            life: console_sandbox::fleet_life(i),
+            chatty: i < chatty,
+        })
+        .collect()
+}
