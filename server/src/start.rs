@@ -120,7 +120,7 @@ async fn import_at_start(
         return StartImport::Kept;
     };
     let key = dir.display().to_string();
-    let fingerprint = ingest::fingerprint(dir).ok();
+    let fingerprint = ingest::fingerprint(dir);
     let last = ingest::last_imported(store, &key).await.ok().flatten();
     let outcome = if fingerprint.is_some() && fingerprint == last {
         tracing::info!(dir = %key, "catalog unchanged since its last import: not imported again");

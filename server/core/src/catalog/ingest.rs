@@ -95,32 +95,20 @@ impl From<MergeError> for ImportError {
     }
 }
 
-/// A digest of every descriptor file under `dir` (paths and contents, in order): the import at
-/// start skips a directory whose digest it already imported.
-pub fn fingerprint(dir: &std::path::Path) -> std::io::Result<String> {
+/// A digest of every descriptor file under `dir` (paths and contents, in order), read as the
+/// import reads them (nothing outside `dir`, each file bounded): the import at start skips a
+/// directory whose digest it already imported. `None` when the directory has problems: the
+/// import then runs and reports them.
+pub fn fingerprint(dir: &std::path::Path) -> Option<String> {
     use sha2::{Digest, Sha256};
-    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                walk(&path, out)?;
-            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-                out.push(path);
-            }
-        }
-        Ok(())
-    }
-    let mut files = Vec::new();
-    walk(dir, &mut files)?;
-    files.sort();
     let mut hash = Sha256::new();
-    for file in files {
-        hash.update(file.strip_prefix(dir).unwrap_or(&file).to_string_lossy().as_bytes());
+    for file in import::read_dir(dir).ok()? {
+        hash.update(file.path.as_bytes());
         hash.update([0]);
-        hash.update(std::fs::read(&file)?);
+        hash.update(file.text.as_bytes());
         hash.update([0]);
     }
-    Ok(format!("{:x}", hash.finalize()))
+    Some(format!("{:x}", hash.finalize()))
 }
 
 /// The digest last imported from `dir`, if any.
@@ -147,4 +135,26 @@ pub async fn record_imported(
     .execute(store.pool())
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The digest reads what the import reads: a change shows, and a link out of the directory
+    /// is not followed (no digest: the import runs and reports it).
+    #[test]
+    fn the_fingerprint_reads_only_what_the_import_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "kind: Group\n").unwrap();
+        let first = fingerprint(dir.path()).unwrap();
+        assert_eq!(fingerprint(dir.path()).unwrap(), first);
+        std::fs::write(dir.path().join("a.yaml"), "kind: Group \n").unwrap();
+        assert_ne!(fingerprint(dir.path()).unwrap(), first);
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.yaml"), "x").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.yaml"), dir.path().join("b.yaml"))
+            .unwrap();
+        assert_eq!(fingerprint(dir.path()), None);
+    }
 }

@@ -522,7 +522,7 @@ async fn query_cancellable(
 /// stopped on its replica if it still runs and recorded `abandoned`, by one replica only.
 /// Returns how many were closed.
 pub async fn close_orphans(store: &Store) -> Result<usize, StoreError> {
-    let defaults = crate::defaults::repo::current(store).await?.1;
+    let mut defaults = None;
     let mut closed = 0;
     for work in audit::running::orphans(store).await? {
         if !audit::running::claim(store, &work).await? {
@@ -530,7 +530,11 @@ pub async fn close_orphans(store: &Store) -> Result<usize, StoreError> {
         }
         let stopped = match get(store, &work.target).await? {
             Some(replica) if !work.backend.is_empty() => {
-                let limits = replica.limits(Tier::ALL[0], &defaults);
+                // Read only when there is something to stop: the sweep runs every few seconds.
+                if defaults.is_none() {
+                    defaults = Some(crate::defaults::repo::current(store).await?.1);
+                }
+                let limits = replica.limits(Tier::ALL[0], defaults.as_ref().expect("read above"));
                 match replica.connect_url() {
                     Ok(url) => run::stop_orphan(replica.engine, &url, &work.backend, &limits).await,
                     Err(_) => RunError::CancelUnconfirmed,
