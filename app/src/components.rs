@@ -64,23 +64,44 @@ pub fn ExternalLink(url: String, #[prop(optional)] label: Option<String>) -> imp
     }
 }
 
+/// The heading of a refusal, in the words of the person who meets it.
+pub fn refusal_heading(error: &AppError) -> &'static str {
+    match error.status() {
+        404 => "We could not find that",
+        400 => "Please check what you asked for",
+        401 => "Please sign in",
+        403 => "You do not have access to this",
+        409 => "Someone changed this meanwhile",
+        429 => "Too many at once",
+        503 => "Not reachable right now",
+        _ => "Something broke on our side",
+    }
+}
+
 /// An error as a page section, with the matching HTTP status on the server.
 #[component]
 pub fn ErrorView(error: AppError) -> impl IntoView {
     set_status(error.status());
-    let heading = match error.status() {
-        404 => "Not found",
-        400 => "Bad request",
-        401 => "Sign in first",
-        403 => "Forbidden",
-        _ => "Something went wrong",
-    };
+    let heading = refusal_heading(&error);
     view! {
         <Title text=heading.to_string() />
         <section class="rounded border border-red-200 bg-red-50 p-4" role="alert">
             <h1 class="text-lg font-semibold text-red-800">{heading}</h1>
-            <p class="text-red-700">{error.to_string()}</p>
+            <p class="whitespace-pre-wrap text-red-800">{error.to_string()}</p>
         </section>
+    }
+}
+
+/// A refused action, shown where the person acted: the reason in plain words, kept verbatim
+/// (line breaks and carets of a parser's message stay where they point).
+#[component]
+pub fn Refusal(error: AppError) -> impl IntoView {
+    let heading = refusal_heading(&error);
+    view! {
+        <div class="mt-2 rounded border border-red-200 bg-red-50 p-2 text-sm text-red-800" role="alert">
+            <p class="font-semibold">{heading}</p>
+            <pre class="whitespace-pre-wrap font-sans">{error.to_string()}</pre>
+        </div>
     }
 }
 

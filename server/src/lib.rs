@@ -90,13 +90,13 @@ impl AppState {
         )
     }
 
-    /// A shorter access check for streams (tests).
     /// Readiness stops waiting for the clusters' first sync `after` from now.
     pub fn with_sync_deadline(mut self, after: std::time::Duration) -> AppState {
         self.sync_deadline = std::time::Instant::now() + after;
         self
     }
 
+    /// A shorter access check for streams (tests).
     pub fn with_access_check(mut self, every: std::time::Duration) -> AppState {
         self.access_check = every;
         self
@@ -169,6 +169,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         // Outermost, so redirects and refusals from the layers above carry the headers too.
         .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.drain.clone(), drain::close_connections))
         .with_state(state)
 }
 
@@ -218,7 +219,6 @@ async fn security_headers(
     response
 }
 
-/// Ready when the store answers.
 /// How long readiness waits for every cluster's first sync after start.
 pub const SYNC_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 

@@ -2,11 +2,9 @@
 
 use clap::{Parser, Subcommand};
 use console::config::{Config, LogFormat, KEYS};
-use console::router;
 use console::start::{import_catalog, import_options};
 use console_core::catalog::ingest::ImportOptions;
 use console_core::store::Store;
-use std::future::IntoFuture;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -164,39 +162,11 @@ async fn serve(config: Config) -> Result<(), String> {
         timeout: std::time::Duration::from_secs(config.drain_timeout_seconds),
     };
     let state = console.state.clone();
-    let (closing, closed) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = async move {
-        stop_signal().await;
-        tracing::info!(
-            pre_stop_s = times.pre_stop.as_secs(),
-            "stopping: readiness false, still serving"
-        );
-        state.drain.start();
-        tokio::time::sleep(times.pre_stop).await;
-        let queries = state.limiter.stop_all();
-        state.drain.close();
-        tracing::info!(
-            queries,
-            "stopping: streams ended, running work abandoned, no new connections"
-        );
-        let _ = closing.send(());
-    };
-    let server = axum::serve(listener, router(console.state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .into_future();
-    tokio::pin!(server);
-    // Serve until the drain closes, then give what is left the timeout.
-    tokio::select! {
-        result = &mut server => return result.map_err(|e| e.to_string()),
-        _ = closed => {}
-    }
-    match tokio::time::timeout(times.timeout, server).await {
-        Ok(result) => result.map_err(|e| e.to_string())?,
-        Err(_) => tracing::warn!(
-            timeout_s = times.timeout.as_secs(),
-            "stopping: drain timeout reached, exiting"
-        ),
-    }
+    let app = console::router(console.state.clone());
+    let stop_queries = move || state.limiter.stop_all();
+    console::drain::serve(listener, app, console.state.drain.clone(), times, stop_signal(), stop_queries)
+        .await
+        .map_err(|e| e.to_string())?;
     // The abandoned queries' audit events are written by their own tasks: give them a moment.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     Ok(())

@@ -64,6 +64,7 @@ async fn sigterm_drains_then_exits_in_time() {
         let reply =
             http.get(format!("{base}{path}")).header("cookie", &cookie).send().await.unwrap();
         assert_eq!(reply.status(), 200, "{path} during the pre-stop delay");
+        assert_eq!(reply.headers()["connection"], "close", "{path}: not kept alive");
     }
     assert!(!query.is_finished(), "the query still runs during the pre-stop delay");
 

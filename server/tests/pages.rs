@@ -45,7 +45,7 @@ async fn bad_input_is_a_clear_error_not_a_crash() {
     ] {
         let (status, html) = app.get(uri).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
-        assert!(html.contains("Bad request"), "{uri}");
+        assert!(html.contains("Please check what you asked for"), "{uri}");
     }
     let long = "x".repeat(5000);
     let (status, html) = app.get(&format!("/catalog?q={long}")).await;
@@ -66,7 +66,7 @@ async fn unknown_things_get_a_404_page() {
     for uri in ["/services/no-such-service", "/squads/no-such-squad", "/no/such/page"] {
         let (status, html) = app.get(uri).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
-        assert!(html.contains("Not found"), "{uri}: {html}");
+        assert!(html.contains("We could not find that"), "{uri}: {html}");
     }
 }
 

@@ -367,6 +367,7 @@ async fn a_user_cancels_their_running_query() {
     let sre = app.sign_in("sre").await;
     let audit = app.post_json("/api/query/audit", Some(&sre), json!({})).await.json();
     assert_eq!(audit[0]["reason"], "cancelled by the user");
+    assert_eq!(audit[0]["outcome"], "cancelled", "a cancel is not a failure");
 }
 
 /// Each refusal kind answers its own status, the same on the server function and the CSV download.

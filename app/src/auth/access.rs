@@ -2,7 +2,7 @@ use super::server_fns::{
     all_tokens, blocked_access, identities, GrantServiceAccess, Offboard, RestoreAccess,
     RevokeAnyToken,
 };
-use crate::components::{ErrorView, Loaded};
+use crate::components::{ErrorView, Loaded, Refusal};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -49,7 +49,7 @@ pub fn AccessPage() -> impl IntoView {
         </Loaded>
         {move || offboard.value().get().map(|r| match r {
             Ok((sessions, tokens)) => view! { <p class="text-sm text-emerald-700" data-testid="offboarded">{format!("Ended {sessions} sessions and revoked {tokens} tokens.")}</p> }.into_any(),
-            Err(error) => view! { <ErrorView error /> }.into_any(),
+            Err(error) => view! { <Refusal error /> }.into_any(),
         })}
         <h2 class="mt-6 text-lg font-semibold mb-1">"Blocked from signing in"</h2>
         <p class="text-sm text-slate-600 mb-1">"Offboarding blocks the person, every account they signed in with, and any account that links to them later, until access is restored."</p>

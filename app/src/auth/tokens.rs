@@ -1,7 +1,7 @@
 use super::server_fns::{
     list_tokens, my_sessions, token_limits, CreateToken, RevokeToken, SignOutEverywhere,
 };
-use crate::components::{ErrorView, Loaded};
+use crate::components::{Loaded, Refusal};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -42,7 +42,7 @@ pub fn TokensPage() -> impl IntoView {
                     <code class="break-all">{token}</code>
                 </div>
             }.into_any(),
-            Err(error) => view! { <ErrorView error /> }.into_any(),
+            Err(error) => view! { <Refusal error /> }.into_any(),
         })}
         <Loaded resource=tokens let:list>
             <table class="w-full bg-white text-sm">

@@ -23,6 +23,14 @@ pub async fn get_service(name: String) -> Result<pages::ServicePage, AppError> {
     Ok(actions::service_page(&crate::ssr::ctx(), &name).await?)
 }
 
+/// What the viewer may do on the service, and who opens the rest: pages show only the controls
+/// the viewer may use.
+#[server(endpoint = "catalog/service-access", input = Json)]
+pub async fn service_access(name: String) -> Result<pages::ServiceAccess, AppError> {
+    use console_core::catalog::actions;
+    Ok(actions::access(&crate::ssr::ctx(), &name).await?)
+}
+
 #[server(endpoint = "catalog/entity", input = Json)]
 pub async fn get_entity(kind: String, key: String) -> Result<pages::EntityPage, AppError> {
     use console_core::catalog::actions;

@@ -1,7 +1,6 @@
-use super::server_fns::{get_service, service_for_edit, AttestCheck, UpdateService};
-use crate::app::use_session;
-use crate::components::{ErrorView, ExternalLink, LifecycleBadge, Loaded, ReadinessBar, TierBadge};
-use console_core::auth::policy::{allows, allows_on_service, Action};
+use super::server_fns::{get_service, service_access, service_for_edit, AttestCheck, UpdateService};
+use crate::components::{ErrorView, ExternalLink, LifecycleBadge, Loaded, ReadinessBar, Refusal, TierBadge};
+use console_core::catalog::ServiceAccess;
 use console_core::catalog::readiness::Evidence;
 use console_core::catalog::{Lifecycle, Tier};
 use leptos::prelude::*;
@@ -17,21 +16,13 @@ pub fn ServicePage() -> impl IntoView {
         move || (crate::catalog::key_from(&params.get()), attest.version().get()),
         |(name, _)| get_service(name),
     );
-    let session = use_session();
+    let access = Resource::new(move || crate::catalog::key_from(&params.get()), service_access);
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let user = session.await.ok().and_then(|s| s.user);
-                match page.await {
-                    Err(error) => view! { <ErrorView error /> }.into_any(),
-                    Ok(page) => {
-                        // The UI only hides what the server would refuse anyway.
-                        let can_edit = allows(user.as_ref(), Action::EditService, Some(&page.squad.name));
-                        let can_attest = allows(user.as_ref(), Action::AttestReadiness, Some(&page.squad.name));
-                        let can_query = allows_on_service(user.as_ref(), Action::QueryReplica, &page.service.name, &page.squad.name)
-                            || allows_on_service(user.as_ref(), Action::ReadLogs, &page.service.name, &page.squad.name);
-                        view! { <ServiceDetail page can_edit can_attest can_query attest /> }.into_any()
-                    }
+                match (page.await, access.await) {
+                    (Err(error), _) | (_, Err(error)) => view! { <ErrorView error /> }.into_any(),
+                    (Ok(page), Ok(access)) => view! { <ServiceDetail page access attest /> }.into_any(),
                 }
             })}
         </Suspense>
@@ -43,10 +34,14 @@ pub fn ServicePage() -> impl IntoView {
 pub fn EditServicePage() -> impl IntoView {
     let params = use_params_map();
     let update = ServerAction::<UpdateService>::new();
-    let service = Resource::new(move || crate::catalog::key_from(&params.get()), service_for_edit);
+    let service = Resource::new(move || crate::catalog::key_from(&params.get()), |name| async move {
+        // The tier picks the REPL's limits and masks: owners see it, SREs set it.
+        let access = service_access(name.clone()).await?;
+        Ok((service_for_edit(name).await?, access.set_tier))
+    });
     view! {
-        <Loaded resource=service let:service>
-            <EditService service update />
+        <Loaded resource=service let:loaded>
+            <EditService service=loaded.0 update can_set_tier=loaded.1 />
         </Loaded>
     }
 }
@@ -56,6 +51,7 @@ pub fn EditServicePage() -> impl IntoView {
 fn EditService(
     service: console_core::catalog::Service,
     update: ServerAction<UpdateService>,
+    can_set_tier: bool,
 ) -> impl IntoView {
     let description = RwSignal::new(service.description.clone());
     let tier = RwSignal::new(service.tier.number().to_string());
@@ -88,11 +84,25 @@ fn EditService(
             <h1 class="text-xl font-semibold">{format!("Edit {}", service.name)}</h1>
             <form class="mt-3 grid gap-2" on:submit=on_submit>
                 <label class="grid gap-1 text-sm">"Description"<textarea class=field bind:value=description></textarea></label>
-                <label class="grid gap-1 text-sm">"Tier"
-                    <select class=field bind:value=tier>
-                        {Tier::ALL.into_iter().map(|t| view! { <option value=t.number().to_string()>{t.to_string()}</option> }).collect_view()}
-                    </select>
-                </label>
+                {if can_set_tier {
+                    view! {
+                        <label class="grid gap-1 text-sm">"Tier"
+                            <select class=field bind:value=tier>
+                                {Tier::ALL.into_iter().map(|t| view! { <option value=t.number().to_string()>{t.to_string()}</option> }).collect_view()}
+                            </select>
+                        </label>
+                    }.into_any()
+                } else {
+                    view! {
+                        <div class="grid gap-1 text-sm" data-testid="tier-fixed">
+                            <span>"Tier"</span>
+                            <p class="text-slate-700">
+                                <TierBadge tier=service.tier />
+                                " is set in the service's descriptor in Git or by an SRE: it picks the query limits and masks, so it is not changed here."
+                            </p>
+                        </div>
+                    }.into_any()
+                }}
                 <label class="grid gap-1 text-sm">"Lifecycle"
                     <select class=field bind:value=lifecycle>
                         {Lifecycle::ALL.into_iter().map(|l| view! { <option value=l.as_str()>{l.as_str()}</option> }).collect_view()}
@@ -106,7 +116,7 @@ fn EditService(
                 </div>
                 {move || update.value().get().map(|r| match r {
                     Ok(()) => view! { <p class="text-sm text-emerald-700" role="status">"Saved."</p> }.into_any(),
-                    Err(error) => view! { <ErrorView error /> }.into_any(),
+                    Err(error) => view! { <Refusal error /> }.into_any(),
                 })}
             </form>
         </section>
@@ -116,18 +126,24 @@ fn EditService(
 #[component]
 fn ServiceDetail(
     page: console_core::catalog::ServicePage,
-    can_edit: bool,
-    can_attest: bool,
-    can_query: bool,
+    access: ServiceAccess,
     attest: ServerAction<AttestCheck>,
 ) -> impl IntoView {
     let s = page.service;
+    let (can_edit, can_attest) = (access.edit, access.attest);
     let button = "rounded border border-slate-300 px-3 py-1 text-sm font-normal";
-    // Reading logs and querying replicas need the same standing (owning squad or SRE).
-    let query = can_query.then(|| view! {
+    // Only what the viewer may use, and the REPL only where a replica is designated.
+    let query = (access.query && access.replicas > 0).then(|| view! {
         <a href=format!("/services/{}/query", s.name) class=button data-testid="query-link">"Query"</a>
+    });
+    let logs = access.logs.then(|| view! {
         <a href=format!("/services/{}/logs", s.name) class=button data-testid="logs-link">"Logs"</a>
+    });
+    let reads = access.service_audit.then(|| view! {
         <a href=format!("/services/{}/reads", s.name) class=button data-testid="reads-link">"Who read"</a>
+    });
+    let closed = (!access.how_to_get_access.is_empty()).then(|| view! {
+        <p class="mt-1 text-sm text-slate-600" data-testid="how-to-get-access">{access.how_to_get_access.clone()}</p>
     });
     let deployments = view! {
         <a href=format!("/services/{}/deployments", s.name) class=button data-testid="deployments-link">"Deployments"</a>
@@ -149,9 +165,10 @@ fn ServiceDetail(
                     let title = format!("not a lifecycle the console knows: treated as {}", s.lifecycle.as_str());
                     view! { <span class="rounded bg-slate-100 px-2 py-0.5 text-xs text-slate-700" title=title data-testid="lifecycle-label">{s.lifecycle_label.clone()}</span> }.into_any()
                 }}
-                {deployments} {query} {edit}
+                {deployments} {query} {logs} {reads} {edit}
             </h1>
             <p class="text-slate-600">{s.description.clone()}</p>
+            {closed}
         </header>
         <div class="grid gap-6 md:grid-cols-2">
             <section class="rounded border border-slate-200 bg-white p-4">
@@ -223,7 +240,7 @@ fn ServiceDetail(
                         }
                     }).collect_view()}
                 </ul>
-                {move || attest.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorView error /> })}
+                {move || attest.value().get().and_then(|r| r.err()).map(|error| view! { <Refusal error /> })}
             </section>
         </div>
         {(!page.overrides.is_empty()).then(|| view! {

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 pub struct LiveStream {
     source: web_sys::EventSource,
     _callbacks: Vec<wasm_bindgen::closure::Closure<dyn FnMut(web_sys::MessageEvent)>>,
+    _failed: wasm_bindgen::closure::Closure<dyn FnMut()>,
 }
 
 #[cfg(feature = "hydrate")]
@@ -19,7 +20,9 @@ impl Drop for LiveStream {
 #[cfg(not(feature = "hydrate"))]
 pub struct LiveStream;
 
-/// Opens `url` and calls `on(event, data)` for each of `events`. Drop the handle to close it.
+/// Opens `url` and calls `on(event, data)` for each of `events`, and `on("failed", "")` when the
+/// browser gives up on the stream (it was refused, or the console could not be reached); a
+/// dropped connection the browser retries by itself is not a failure. Drop the handle to close it.
 #[allow(unused_variables)]
 pub fn open(
     url: &str,
@@ -44,7 +47,16 @@ pub fn open(
                 .ok()?;
             callbacks.push(callback);
         }
-        Some(LiveStream { source, _callbacks: callbacks })
+        let failed = {
+            let source = source.clone();
+            wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+                if source.ready_state() == web_sys::EventSource::CLOSED {
+                    on("failed", String::new());
+                }
+            })
+        };
+        source.set_onerror(Some(failed.as_ref().unchecked_ref()));
+        Some(LiveStream { source, _callbacks: callbacks, _failed: failed })
     }
     #[cfg(not(feature = "hydrate"))]
     None

@@ -4,7 +4,7 @@
 
 use super::live;
 use super::server_fns::workloads_of;
-use crate::components::ErrorView;
+use crate::components::{ErrorView, Loaded};
 use console_core::k8s::model::{LogLine, LogOptions};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -13,8 +13,32 @@ use leptos_router::hooks::use_params_map;
 /// Lines the page keeps; older ones scroll away (the download has them all).
 const LINES_SHOWN: usize = 5_000;
 
+/// The logs page for those who may read them; for anyone else, why not and who can open them,
+/// with no control that would only be refused.
 #[component]
 pub fn LogsPage() -> impl IntoView {
+    let params = use_params_map();
+    let service = move || crate::catalog::key_from(&params.get());
+    let access = Resource::new(service, crate::catalog::service_access);
+    view! {
+        <Title text=move || format!("{} logs", service()) />
+        <Loaded resource=access let:access>
+            {if access.logs {
+                view! { <LogViewer /> }.into_any()
+            } else {
+                view! {
+                    <h1 class="mb-3 text-2xl font-semibold">{format!("{} logs", access.service)}</h1>
+                    <p class="max-w-2xl rounded border border-slate-200 bg-white p-4 text-sm" data-testid="how-to-get-access">
+                        {access.how_to_get_access.clone()}
+                    </p>
+                }.into_any()
+            }}
+        </Loaded>
+    }
+}
+
+#[component]
+fn LogViewer() -> impl IntoView {
     let params = use_params_map();
     let service = move || crate::catalog::key_from(&params.get());
     let workloads = Resource::new(service, |s| workloads_of(s, String::new()));
@@ -78,6 +102,15 @@ pub fn LogsPage() -> impl IntoView {
                     following.set(false);
                     stream.set_value(None);
                 }
+                "failed" => {
+                    status.set(
+                        "The logs could not be read: the console refused or could not be \
+                         reached. Reload the page to try again."
+                            .into(),
+                    );
+                    following.set(false);
+                    stream.set_value(None);
+                }
                 _ => {
                     status.update(|s| *s = s.replace("Loading…", "Done."));
                     stream.set_value(None);
@@ -94,7 +127,6 @@ pub fn LogsPage() -> impl IntoView {
     let field = "rounded border border-slate-300 px-2 py-1";
 
     view! {
-        <Title text=move || format!("{} logs", service()) />
         <div class="mb-3 flex items-baseline gap-4">
             <h1 class="text-2xl font-semibold">{move || format!("{} logs", service())}</h1>
             <a class="text-sm text-blue-700 underline" href=move || format!("/services/{}/deployments", service())>"Deployments"</a>

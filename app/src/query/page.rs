@@ -1,6 +1,8 @@
 use super::server_fns::*;
 use crate::app::use_session;
-use crate::components::ErrorView;
+use crate::components::{ErrorView, Refusal};
+use crate::error::AppError;
+use console_core::query::CANCELLED_BY_USER;
 use console_core::catalog::encode_component;
 use console_core::query::{Engine, Replica};
 use leptos::prelude::*;
@@ -141,10 +143,16 @@ pub fn QueryPage() -> impl IntoView {
                         }>"Cancel"</button>
                     })}
                 </div>
+                <div aria-live="polite">
                 {move || run.value().get().map(|result| match result {
-                    Err(error) => view! { <ErrorView error /> }.into_any(),
+                    // The person's own cancel: said as what it is, not as a failure.
+                    Err(AppError::BadRequest(why)) if why.starts_with(CANCELLED_BY_USER) => view! {
+                        <p class="mt-3 text-sm text-slate-700" role="status" data-testid="cancelled">"Cancelled: the statement was stopped on the replica."</p>
+                    }.into_any(),
+                    Err(error) => view! { <Refusal error /> }.into_any(),
                     Ok(result) => view! { <ResultGrid result /> }.into_any(),
                 })}
+                </div>
             </div>
             <aside class="rounded border border-slate-200 bg-white p-3 text-xs">
                 <h2 class="font-semibold mb-1">"Schema"</h2>
@@ -178,7 +186,7 @@ pub fn QueryPage() -> impl IntoView {
                     history.await.map(|entries| view! {
                         <ul class="text-xs" data-testid="history">
                             {entries.into_iter().map(|e| view! {
-                                <li class="py-0.5"><span class=if e.outcome == "allowed" { "text-emerald-700" } else { "text-red-700" }>{e.outcome.clone()}</span>
+                                <li class="py-0.5"><span class=match e.outcome.as_str() { "allowed" => "text-emerald-700", "cancelled" => "text-slate-600", _ => "text-red-700" }>{e.outcome.clone()}</span>
                                     <code class="ml-2">{e.sql.chars().take(120).collect::<String>()}</code>
                                     <span class="ml-2 text-slate-500">{e.reason.clone()}</span></li>
                             }).collect_view()}

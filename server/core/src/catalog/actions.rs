@@ -3,7 +3,7 @@
 
 use super::ingest::{self, ImportOptions};
 use super::model::{CatalogPage, EntityKind};
-use super::pages::{EntityPage, ServicePage, SquadPage};
+use super::pages::{EntityPage, ServiceAccess, ServicePage, SquadPage};
 use super::readiness::Evidence;
 use super::repo::{self, ServiceEdit};
 use super::{CatalogQuery, ReadinessReport, Service, SquadSummary};
@@ -27,6 +27,58 @@ pub async fn service_page(ctx: &Ctx, name: &str) -> Result<ServicePage> {
     repo::service_page(&ctx.store, name)
         .await?
         .ok_or_else(|| Error::NotFound(format!("service {name:?}")))
+}
+
+/// What the viewer may do on service `name`, and who can open the rest to them.
+pub async fn access(ctx: &Ctx, name: &str) -> Result<ServiceAccess> {
+    use crate::auth::policy::{allows, allows_on_service};
+    ctx.authorize(Action::ViewCatalog, None)?;
+    let svc = ctx.service(name).await?;
+    let user = ctx.user.as_ref();
+    let on_service = |action| allows_on_service(user, action, &svc.name, &svc.squad);
+    let owners = |action| allows(user, action, Some(&svc.squad));
+    let mut access = ServiceAccess {
+        service: svc.name.clone(),
+        squad: svc.squad.clone(),
+        edit: owners(Action::EditService),
+        set_tier: owners(Action::SetTier),
+        attest: owners(Action::AttestReadiness),
+        query: on_service(Action::QueryReplica),
+        logs: on_service(Action::ReadLogs),
+        service_audit: on_service(Action::ViewServiceAudit),
+        replicas: 0,
+        how_to_get_access: String::new(),
+    };
+    if access.query {
+        access.replicas = crate::query::replicas::for_service(&ctx.store, &svc.name).await?.len();
+    }
+    if !(access.query && access.logs) {
+        access.how_to_get_access = if user.is_none() {
+            "Sign in to see what you may do here.".into()
+        } else if svc.squad.is_empty() {
+            format!(
+                "{} has no owning squad, so only SREs read its logs and data: ask an SRE for \
+                 time-bound access (they grant it on the Access page).",
+                svc.name
+            )
+        } else {
+            let squad = repo::squad(&ctx.store, &svc.squad).await?;
+            let chat = squad
+                .as_ref()
+                .map(|s| s.chat_channel.trim())
+                .filter(|c| !c.is_empty())
+                .map(|c| format!(" (in {c})"))
+                .unwrap_or_default();
+            let squad_name = squad.map_or(svc.squad.clone(), |s| s.display_name);
+            format!(
+                "Logs and data of {} are read by squad {squad_name} and SREs. To read them, ask \
+                 the squad{chat} or an SRE for time-bound access: an SRE grants it on the Access \
+                 page, and every read is recorded.",
+                svc.name
+            )
+        };
+    }
+    Ok(access)
 }
 
 /// A system, domain, API or resource (services and squads have pages of their own).

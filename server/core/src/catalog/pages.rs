@@ -33,6 +33,26 @@ pub struct SquadPage {
     pub subtree_services: u32,
 }
 
+/// What the person looking may do on one service, so pages render only the controls they may
+/// use and, for the rest, say who can open them. Computed by the server from the same policy that
+/// refuses the requests: hiding a control is a courtesy, never the guard.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceAccess {
+    pub service: String,
+    /// The owning squad ("" when nobody owns the service).
+    pub squad: String,
+    pub edit: bool,
+    pub set_tier: bool,
+    pub attest: bool,
+    pub query: bool,
+    pub logs: bool,
+    pub service_audit: bool,
+    /// Replicas designated for the service: the REPL is offered only where there is one.
+    pub replicas: usize,
+    /// Who opens what the viewer may not use (empty when nothing is closed to them).
+    pub how_to_get_access: String,
+}
+
 /// Everything the service page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServicePage {

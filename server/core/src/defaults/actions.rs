@@ -59,12 +59,13 @@ pub async fn rollback(ctx: &Ctx, version: i64) -> Result<i64> {
     Ok(new)
 }
 
-/// What `version` changed compared with the one before it.
+/// What `version` changed compared with the one before it: the changed lines with three lines
+/// of context around each.
 pub async fn diff(ctx: &Ctx, version: i64) -> Result<Vec<DiffLine>> {
     ctx.authorize_user(Action::AdminDefaults, None)?;
     let new = repo::document(&ctx.store, version).await?;
     let old = repo::document(&ctx.store, (version - 1).max(0)).await?;
-    Ok(super::diff(&old, &new))
+    Ok(super::with_context(super::diff(&old, &new), 3))
 }
 
 /// The version in force and its document as TOML, for `GET /admin/defaults.toml`.
@@ -85,9 +86,13 @@ pub async fn save_as(
     note: &str,
 ) -> Result<i64> {
     let defaults = PlatformDefaults::from_toml(document).map_err(DefaultsError::Invalid)?;
-    let (latest, _) = repo::current(store).await?;
+    let (latest, in_force) = repo::current(store).await?;
     if latest != based_on {
         return Err(DefaultsError::Conflict.into());
+    }
+    // A version that changes nothing would be an empty line in the history.
+    if defaults == in_force {
+        return Err(DefaultsError::Unchanged(latest).into());
     }
     // Read before the transaction: an in-memory SQLite store has one connection, which the
     // transaction holds.
@@ -157,6 +162,13 @@ mod tests {
             d1.to_toml().replace("https://grafana.example.com/d/new", "javascript:alert(1)//");
         assert!(matches!(save(&store, 1, &bad, "eli", "").await, Err(Error::Invalid(_))));
         assert_eq!(current(&store).await.unwrap().0, 1);
+        // So is one that changes nothing (reformatted, it is the same document): no empty version.
+        let same = format!("# only a comment\n{}", d1.to_toml());
+        let Err(Error::Invalid(why)) = save(&store, 1, &same, "eli", "").await else {
+            panic!("an unchanged document is refused");
+        };
+        assert!(why.contains("nothing changed"), "{why}");
+        assert_eq!(current(&store).await.unwrap().0, 1);
 
         // Requirements drive every service's score: drop all tier-4 checks but one.
         let before = catalog::search(
@@ -183,6 +195,8 @@ mod tests {
         assert_eq!(h.iter().map(|v| v.version).collect::<Vec<_>>(), [3, 2, 1]);
         assert_eq!(h[0].note, "rollback to version 1");
         assert!(matches!(rollback(&store, 42, "hana").await, Err(Error::NotFound(_))));
+        // Rolling back to what is in force would change nothing.
+        assert!(matches!(rollback(&store, 3, "hana").await, Err(Error::Invalid(_))));
     }
 
     #[tokio::test]

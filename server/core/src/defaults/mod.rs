@@ -220,13 +220,39 @@ impl PlatformDefaults {
         toml::to_string_pretty(self).expect("defaults serialise")
     }
 
-    /// Parses and validates a document (the export format).
+    /// Parses and validates a document (the export format). A syntax or type error is one
+    /// problem that starts `line L, column C: ` (see [`problem_line`]), so the editor can mark it.
     #[cfg(feature = "server")]
     pub fn from_toml(text: &str) -> Result<PlatformDefaults, Vec<String>> {
-        let parsed: PlatformDefaults = toml::from_str(text).map_err(|e| vec![e.to_string()])?;
+        let parsed: PlatformDefaults = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim_end();
+            vec![match e.span() {
+                Some(span) => {
+                    let (line, column) = line_and_column(text, span.start);
+                    format!("line {line}, column {column}: {message}")
+                }
+                None => message.to_string(),
+            }]
+        })?;
         parsed.validate()?;
         Ok(parsed)
     }
+}
+
+/// The 1-based line and column (in characters) of byte `offset` of `text`.
+pub fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..text.floor_char_boundary(offset.min(text.len()))];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, column)
+}
+
+/// The line a problem names (`line L, column C: …`, as [`PlatformDefaults::from_toml`] and the
+/// save refusal put it), for the editor to mark.
+pub fn problem_line(problem: &str) -> Option<usize> {
+    let rest = problem.split("line ").nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().filter(|line| *line > 0)
 }
 
 /// One saved version of the defaults: who, when, why.
@@ -244,6 +270,37 @@ pub enum DiffLine {
     Same(String),
     Added(String),
     Removed(String),
+    /// This many unchanged lines left out (see [`with_context`]).
+    Skipped(usize),
+}
+
+/// `lines` with only `context` unchanged lines around each change; each longer run of unchanged
+/// lines becomes one [`DiffLine::Skipped`]. No change at all: nothing.
+pub fn with_context(lines: Vec<DiffLine>, context: usize) -> Vec<DiffLine> {
+    let changed: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !matches!(l, DiffLine::Same(_)))
+        .map(|(i, _)| i)
+        .collect();
+    let near = |i: usize| changed.iter().any(|&c| c.abs_diff(i) <= context);
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    for (i, line) in lines.into_iter().enumerate() {
+        if near(i) {
+            if skipped > 0 {
+                out.push(DiffLine::Skipped(skipped));
+                skipped = 0;
+            }
+            out.push(line);
+        } else {
+            skipped += 1;
+        }
+    }
+    if skipped > 0 && !out.is_empty() {
+        out.push(DiffLine::Skipped(skipped));
+    }
+    out
 }
 
 /// A line diff (longest common subsequence), for the history page.
@@ -312,7 +369,37 @@ mod tests {
             assert!(problems.iter().any(|p| p.contains(needle)), "{needle}: {problems:?}");
         }
         assert!(PlatformDefaults::from_toml("links = 3").is_err());
+        // A syntax error names its line and column, and the editor finds the line.
+        let broken = d.to_toml().replacen("[logs]", "[logs]\nmax_follows_per_user = = 3", 1);
+        let problem = PlatformDefaults::from_toml(&broken).unwrap_err().remove(0);
+        let line = broken.lines().position(|l| l.contains("= = 3")).unwrap() + 1;
+        assert!(problem.starts_with(&format!("line {line}, column 24: ")), "{problem}");
+        assert_eq!(problem_line(&format!("the defaults are not valid: {problem}")), Some(line));
+        assert_eq!(problem_line("no line here"), None);
+        assert_eq!(line_and_column("aé\nbc", 5), (2, 2));
         assert!(PlatformDefaults::from_toml("").unwrap_err()[0].contains("missing field"));
+    }
+
+    #[test]
+    fn diffs_keep_context_around_changes_only() {
+        let old: String = (1..=20).map(|i| format!("l{i}\n")).collect();
+        let new = old.replace("l10\n", "ten\n");
+        let d = with_context(diff(&old, &new), 2);
+        let same = |s: &str| DiffLine::Same(s.into());
+        assert_eq!(
+            d,
+            vec![
+                DiffLine::Skipped(7),
+                same("l8"),
+                same("l9"),
+                DiffLine::Added("ten".into()),
+                DiffLine::Removed("l10".into()),
+                same("l11"),
+                same("l12"),
+                DiffLine::Skipped(8),
+            ]
+        );
+        assert_eq!(with_context(diff(&old, &old), 2), vec![]);
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub enum DefaultsError {
     NoSuchVersion(i64),
     #[error("someone else saved a new version meanwhile; reload and try again")]
     Conflict,
+    #[error("nothing changed: version {0} already says this")]
+    Unchanged(i64),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

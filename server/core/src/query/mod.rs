@@ -127,6 +127,9 @@ pub struct AuditEntry {
     pub duration_ms: i64,
 }
 
+/// What a query stopped by its own user answers (the page tells a cancel from a failure by it).
+pub const CANCELLED_BY_USER: &str = "cancelled by the user";
+
 /// How one query ended when it did not answer rows.
 #[cfg(feature = "server")]
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -139,7 +142,7 @@ pub enum RunError {
     Timeout(f64),
     #[error("the replica refused the query: {0}")]
     Database(String),
-    #[error("cancelled by the user")]
+    #[error("{CANCELLED_BY_USER}")]
     Cancelled,
     /// Cancelled, but the replica did not confirm the statement had stopped within the timeout.
     #[error(

@@ -306,6 +306,8 @@ fn described(outcome: &Result<QueryResult, RunError>) -> (&'static str, String, 
             ("allowed", notes.join("; "), r.rows.len() as i64, bytes)
         }
         Err(RunError::Refused(why)) => ("refused", why.reason.clone(), 0, 0),
+        // The person's own cancel is not a failure of theirs or of the replica.
+        Err(e @ RunError::Cancelled) => ("cancelled", e.to_string(), 0, 0),
         // Users read their own history: where the credential lives and the driver's text stay in the log.
         Err(RunError::Unreachable(why)) => {
             tracing::warn!(%why, "replica unreachable");

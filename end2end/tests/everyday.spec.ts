@@ -1,0 +1,134 @@
+import { test, expect } from "@playwright/test";
+import { devSignIn, hydrated } from "./helpers";
+
+// Issue 27's defects, each as the person met it. None of these tests changes shared data: every
+// save here is refused, and the cancelled query reads only.
+
+test("a refused save of the defaults keeps what was typed and marks the line at fault", async ({ page }) => {
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await devSignIn(page, "sre");
+  await page.goto("/admin");
+  await hydrated(page);
+  const versions = await page.getByTestId("defaults-version").count();
+
+  // The document: a TOML error keeps the text and the note, names and marks its line.
+  const editor = page.getByLabel("Document (TOML)");
+  const stored = await editor.inputValue();
+  const lines = stored.split("\n");
+  const at = lines.findIndex((l) => l.trim() === "[logs]") + 1;
+  lines.splice(at, 0, "max_follows_per_user = = 3");
+  const broken = lines.join("\n");
+  await editor.fill(broken);
+  await page.getByLabel("What changed and why").fill("an e2e typo");
+  await page.getByRole("button", { name: "Save document" }).click();
+  const document = page.locator("section", { has: page.getByLabel("Document (TOML)") });
+  await expect(document.getByRole("alert")).toContainText(`line ${at + 1}, column 24`);
+  await expect(editor).toHaveValue(broken);
+  await expect(page.getByLabel("What changed and why")).toHaveValue("an e2e typo");
+  await expect(page.getByTestId("fault-line")).toHaveText(String(at + 1));
+  await expect(editor).toHaveAttribute("aria-invalid", "true");
+  // The line at fault is selected, ready to be fixed.
+  const selected = await editor.evaluate((e: HTMLTextAreaElement) => e.value.slice(e.selectionStart, e.selectionEnd));
+  expect(selected).toBe("max_follows_per_user = = 3");
+
+  // Saving what is already in force makes no empty version.
+  await editor.fill(stored);
+  await page.getByRole("button", { name: "Save document" }).click();
+  await expect(document.getByRole("alert")).toContainText("nothing changed");
+  await expect(page.getByTestId("defaults-version")).toHaveCount(versions);
+
+  // The link form: a refused URL stays typed, its row marked.
+  const url = page.getByLabel("Link 1 URL");
+  await url.fill("javascript:alert(1)");
+  await page.getByRole("button", { name: "Save links" }).click();
+  const links = page.locator("section", { has: page.getByLabel("Link 1 URL") });
+  await expect(links.getByRole("alert")).toContainText("only http(s) links are allowed");
+  await expect(url).toHaveValue("javascript:alert(1)");
+  await expect(url).toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByTestId("defaults-version")).toHaveCount(versions);
+  expect(errors).toEqual([]);
+});
+
+test("a rollback asks first, and a diff says what it compares", async ({ page }) => {
+  await devSignIn(page, "sre");
+  await page.goto("/admin");
+  await hydrated(page);
+  const versions = await page.getByTestId("defaults-version").count();
+  // Version 0 is always there to roll back to (unless it is in force).
+  const rollback = page.getByTestId("defaults-version").last().getByRole("button", { name: /^roll back to 0$/ });
+  if ((await rollback.count()) > 0) {
+    await rollback.click();
+    const dialog = page.getByRole("alertdialog", { name: "Roll back to version 0" });
+    await expect(dialog).toContainText("nothing is deleted");
+    await dialog.getByRole("button", { name: "Keep the current version" }).click();
+    await expect(dialog).toHaveCount(0);
+    await expect(page.getByTestId("defaults-version")).toHaveCount(versions);
+  }
+  if (versions > 1) {
+    await page.getByTestId("defaults-version").first().getByRole("button", { name: /^What version \d+ changed$/ }).click();
+    await expect(page.getByTestId("diff").getByRole("heading")).toContainText(/What version \d+ changed \(compared with version \d+\)/);
+  }
+});
+
+test("someone outside the squad sees no log controls, and why", async ({ page }) => {
+  await devSignIn(page, "arjun");
+  await page.goto("/services/ledger");
+  await expect(page.getByTestId("logs-link")).toHaveCount(0);
+  await expect(page.getByTestId("query-link")).toHaveCount(0);
+  await expect(page.getByTestId("how-to-get-access")).toContainText("SRE");
+
+  await page.goto("/services/ledger/logs");
+  await hydrated(page);
+  const why = page.getByTestId("how-to-get-access");
+  await expect(why).toContainText("Logs and data of ledger are read by squad");
+  await expect(why).toContainText("time-bound access");
+  for (const control of ["show-logs", "follow-logs", "download-logs"]) {
+    await expect(page.getByTestId(control)).toHaveCount(0);
+  }
+  await expect(page.getByLabel("Filter")).toHaveCount(0);
+});
+
+test("an owner's edit form shows the tier without offering to change it; an SRE's offers it", async ({ page, browser }) => {
+  await devSignIn(page, "maria");
+  await page.goto("/services/refunds-ui/edit");
+  await hydrated(page);
+  await expect(page.getByTestId("edit-service")).toBeVisible();
+  await expect(page.getByLabel("Tier")).toHaveCount(0);
+  await expect(page.getByTestId("tier-fixed")).toContainText("set in the service's descriptor in Git or by an SRE");
+
+  const sreContext = await browser.newContext();
+  const sre = await sreContext.newPage();
+  await devSignIn(sre, "sre");
+  await sre.goto("/services/refunds-ui/edit");
+  await hydrated(sre);
+  await expect(sre.getByLabel("Tier")).toBeVisible();
+  await sreContext.close();
+});
+
+test("the REPL is offered only where a replica is designated", async ({ page }) => {
+  await devSignIn(page, "maria");
+  // ledger is payments': maria reads its logs, but no replica is designated for it.
+  await page.goto("/services/ledger");
+  await expect(page.getByTestId("logs-link")).toBeVisible();
+  await expect(page.getByTestId("query-link")).toHaveCount(0);
+  await page.goto("/services/payments-api");
+  await expect(page.getByTestId("query-link")).toBeVisible();
+});
+
+test("a cancel shows as cancelled, not as a failure", async ({ page }) => {
+  await devSignIn(page, "maria");
+  await page.goto("/services/payments-api/query?replica=payments-demo");
+  await hydrated(page);
+  await expect(page.getByLabel("Replica", { exact: true })).toHaveValue("payments-demo");
+  await page.getByLabel("SQL").fill(`SELECT COUNT(*) /* ${Date.now()} */ FROM customers a, customers b, customers c, customers d`);
+  await page.getByRole("button", { name: "Run" }).click();
+  // Cancel stops a statement once it runs on the replica: give it a moment to start.
+  await page.waitForTimeout(1000);
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await expect(page.getByTestId("cancelled")).toHaveText("Cancelled: the statement was stopped on the replica.");
+  await expect(page.getByRole("alert")).toHaveCount(0);
+  const latest = page.getByTestId("history").locator("li").first();
+  await expect(latest).toContainText("cancelled");
+  await expect(latest).not.toContainText("failed");
+});
