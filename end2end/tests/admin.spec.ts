@@ -47,6 +47,8 @@ test("an SRE changes a link template, a squad member sees it, the SRE rolls it b
     await hydrated(sre);
     const before = await sre.getByTestId("defaults-version").count();
     await sre.getByTestId(`rollback-${start}`).click();
+    await sre.getByRole("alertdialog").getByRole("button", { name: `Roll back to ${start}` }).click();
+    await expect(sre.getByText(/^Rolled back: the document is now version \d+\.$/)).toBeVisible();
     await expect(sre.getByTestId("defaults-version")).toHaveCount(before + 1);
     rolledBack = true;
     await member.reload();

@@ -132,3 +132,49 @@ test("a cancel shows as cancelled, not as a failure", async ({ page }) => {
   await expect(latest).toContainText("cancelled");
   await expect(latest).not.toContainText("failed");
 });
+
+test("an unreachable replica is refused, saved disabled, fixed, then removed, without a reload", async ({ page }) => {
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await devSignIn(page, "sre");
+  await page.goto("/services/payments-api/query");
+  await hydrated(page);
+  const manage = page.getByTestId("manage-replicas");
+  const id = `e2e-down-${Date.now()}`;
+  await manage.getByLabel("Replica id").fill(id);
+  await manage.getByLabel("Replica name").fill("e2e ledger");
+  await manage.getByLabel("Engine").selectOption("postgres");
+  await manage.getByLabel("Replica URL").fill("postgres://reader@127.0.0.1:9/ledger");
+  await manage.getByRole("button", { name: "Designate" }).click();
+  await expect(manage.getByRole("alert")).toContainText("the connection check failed");
+  // Nothing saved, nothing lost from the form.
+  await expect(page.getByTestId(`replica-${id}`)).toHaveCount(0);
+  await expect(manage.getByLabel("Replica id")).toHaveValue(id);
+  await expect(manage.getByLabel("Replica URL")).toHaveValue("postgres://reader@127.0.0.1:9/ledger");
+
+  // Saved disabled, with the reason: listed at once, not offered in the REPL.
+  await manage.getByLabel("Save disabled, because").fill("the ledger replica is being rebuilt");
+  await manage.getByRole("button", { name: "Designate" }).click();
+  const row = page.getByTestId(`replica-${id}`);
+  await expect(row).toContainText("disabled: the ledger replica is being rebuilt");
+  await expect(page.getByLabel("Replica", { exact: true }).locator(`option[value="${id}"]`)).toHaveCount(0);
+
+  // Fixed: the URL of a replica that answers; it is then in use and offered.
+  await row.getByRole("button", { name: `Edit replica ${id}` }).click();
+  await expect(manage.getByRole("heading", { name: `Edit replica ${id}` })).toBeVisible();
+  await manage.getByLabel("Replica URL").fill(process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test");
+  await manage.getByLabel("Save disabled, because").fill("");
+  await manage.getByLabel("Override note").fill("end-to-end test server");
+  await manage.getByRole("button", { name: "Save changes" }).click();
+  await expect(row).toContainText("in use");
+  await expect(page.getByLabel("Replica", { exact: true }).locator(`option[value="${id}"]`)).toHaveCount(1);
+  await row.getByRole("button", { name: `Check replica ${id}` }).click();
+  await expect(page.getByTestId("check-result")).toContainText("reachable");
+
+  // Removed, after asking.
+  await row.getByRole("button", { name: `Remove replica ${id}` }).click();
+  await page.getByRole("alertdialog", { name: `Remove replica ${id}` }).getByRole("button", { name: `Remove ${id}` }).click();
+  await expect(row).toHaveCount(0);
+  await expect(page.getByLabel("Replica", { exact: true }).locator(`option[value="${id}"]`)).toHaveCount(0);
+  expect(errors).toEqual([]);
+});

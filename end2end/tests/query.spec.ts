@@ -53,7 +53,6 @@ test("a jsonb and a timestamptz column are readable in the grid", async ({ page 
   await page.goto("/services/payments-api/query");
   await hydrated(page);
   const id = `e2e-pg-${Date.now()}`;
-  await page.getByTestId("designate-replica").locator("summary").click();
   await page.getByLabel("Replica id").fill(id);
   await page.getByLabel("Replica name").fill("e2e postgres");
   await page.getByLabel("Engine").selectOption("postgres");

@@ -170,6 +170,7 @@ pub fn router(state: AppState) -> Router {
         // Outermost, so redirects and refusals from the layers above carry the headers too.
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(state.drain.clone(), drain::close_connections))
+        .layer(axum::middleware::from_fn(api::error::json_errors))
         .with_state(state)
 }
 

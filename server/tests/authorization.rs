@@ -68,6 +68,7 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
         ("/api/admin/diff", Action::AdminDefaults, Body::Json(json!({"version": 0}))),
         ("/api/admin/rollback", Action::AdminDefaults, Body::Json(json!({"version": 999}))),
         ("/api/query/replicas", Action::QueryReplica, Body::Json(json!({"service": "ledger"}))),
+        ("/api/catalog/service-access", Action::ViewCatalog, Body::Json(json!({"name": "ledger"}))),
         (
             "/api/query/run",
             Action::QueryReplica,
@@ -86,6 +87,25 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
         ("/api/query/history", Action::ViewCatalog, Body::Json(json!({}))),
         ("/api/query/audit", Action::AdministerReplicas, Body::Json(json!({}))),
         ("/api/query/check", Action::AdministerReplicas, Body::Json(json!({"replica": "none"}))),
+        ("/api/query/managed", Action::AdministerReplicas, Body::Json(json!({"service": "ledger"}))),
+        (
+            "/api/query/update",
+            Action::AdministerReplicas,
+            Body::Json(
+                json!({"replica": {"id": "BAD ID", "service": "ledger", "name": "x", "engine": "sqlite", "url": "sqlite://x.db",
+                                          "credential_env": "", "credential_file": "", "statement_timeout_ms": null, "row_cap": null, "masks": null}}),
+            ),
+        ),
+        (
+            "/api/query/set-disabled",
+            Action::AdministerReplicas,
+            Body::Json(json!({"service": "ledger", "replica": "none", "reason": "matrix"})),
+        ),
+        (
+            "/api/query/remove",
+            Action::AdministerReplicas,
+            Body::Json(json!({"service": "ledger", "replica": "none"})),
+        ),
         (
             "/api/query/register",
             Action::AdministerReplicas,

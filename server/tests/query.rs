@@ -7,6 +7,19 @@ use common::TestApp;
 use serde_json::{json, Value};
 use std::future::IntoFuture;
 
+/// A replica of payments-api that was reachable when designated and is down now (nothing
+/// listens on port 9): stored directly, as the designation's check would refuse it today.
+async fn down_replica(app: &TestApp, id: &str) {
+    let replica = console_core::query::Replica::new(
+        id,
+        "payments-api",
+        "down",
+        console_core::query::Engine::Postgres,
+        "postgres://reader@127.0.0.1:9/ledger",
+    );
+    console_core::query::replicas::register(&app.store, &replica, "sre").await.unwrap();
+}
+
 async fn with_demo_replica() -> (TestApp, tempfile::TempDir) {
     let app = TestApp::demo().await;
     let dir = tempfile::tempdir().unwrap();
@@ -293,9 +306,57 @@ async fn other_squads_are_refused_and_a_down_replica_is_a_clear_error() {
     let replica = json!({"id": "ledger-pg", "service": "payments-api", "name": "ledger pg", "engine": "postgres",
                          "url": "postgres://reader@127.0.0.1:9/ledger", "credential_env": "", "credential_file": "",
                          "statement_timeout_ms": null, "row_cap": null, "masks": null});
-    let done = app.post_json("/api/query/register", Some(&sre), json!({"replica": replica})).await;
+    // A replica that cannot be reached is refused, and nothing is saved…
+    let refused = app.post_json("/api/query/register", Some(&sre), json!({"replica": replica})).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body.contains("the connection check failed"), "{}", refused.body);
+    assert!(refused.body.contains("save the replica disabled with a reason"), "{}", refused.body);
+    assert!(console_core::query::replicas::get(&app.store, "ledger-pg").await.unwrap().is_none());
+    // …unless the SRE saves it disabled, with the reason: it is then not offered and runs nothing.
+    let mut disabled = replica.clone();
+    disabled["disabled"] = json!("the ledger replica is being rebuilt");
+    let done = app.post_json("/api/query/register", Some(&sre), json!({"replica": disabled})).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
-    assert!(done.body.contains("could not be checked"), "{}", done.body);
+    assert!(done.body.contains("saved disabled"), "{}", done.body);
+    let maria = app.sign_in("maria").await;
+    let offered =
+        app.post_json("/api/query/replicas", Some(&maria), json!({"service": "payments-api"})).await;
+    assert!(!offered.body.contains("ledger-pg"), "a disabled replica is not offered: {}", offered.body);
+    let reply = app
+        .post_json(
+            "/api/query/run",
+            Some(&maria),
+            json!({"service": "payments-api", "replica": "ledger-pg", "sql": "SELECT 1"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.body);
+    assert!(reply.body.contains("being rebuilt"), "{}", reply.body);
+    // Enabling it needs a connection check that passes.
+    let enable = app
+        .post_json(
+            "/api/query/set-disabled",
+            Some(&sre),
+            json!({"service": "payments-api", "replica": "ledger-pg", "reason": ""}),
+        )
+        .await;
+    assert_eq!(enable.status, StatusCode::BAD_REQUEST, "{}", enable.body);
+    // Removed: gone from the list, its history kept in the audit.
+    let removed = app
+        .post_json(
+            "/api/query/remove",
+            Some(&sre),
+            json!({"service": "payments-api", "replica": "ledger-pg"}),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
+    assert!(console_core::query::replicas::get(&app.store, "ledger-pg").await.unwrap().is_none());
+    let events = console_core::audit::export(&app.store, "test", 0, i64::MAX).await.unwrap();
+    let kinds: Vec<_> =
+        events.iter().filter(|e| e.target == "ledger-pg").map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"replica.registered") && kinds.contains(&"replica.removed"), "{kinds:?}");
+
+    // A replica that goes down after it was designated: a clear error at run time.
+    down_replica(&app, "ledger-pg").await;
     let mut with_password = replica.clone();
     with_password["id"] = json!("leaky");
     with_password["url"] = json!("postgres://reader:hunter2@db/ledger");
@@ -303,7 +364,6 @@ async fn other_squads_are_refused_and_a_down_replica_is_a_clear_error() {
         app.post_json("/api/query/register", Some(&sre), json!({"replica": with_password})).await;
     assert!(refused.body.contains("not in the URL"), "{}", refused.body);
 
-    let maria = app.sign_in("maria").await;
     let started = std::time::Instant::now();
     let reply = app
         .post_json(
@@ -374,14 +434,7 @@ async fn a_user_cancels_their_running_query() {
 #[tokio::test]
 async fn each_refusal_kind_answers_its_status_on_every_route() {
     let (app, _dir) = with_demo_replica().await;
-    let sre = app.sign_in("sre").await;
-    let down = json!({"id": "down-pg", "service": "payments-api", "name": "down", "engine": "postgres",
-                      "url": "postgres://reader@127.0.0.1:9/ledger", "credential_env": "", "credential_file": "",
-                      "statement_timeout_ms": null, "row_cap": null, "masks": null});
-    assert_eq!(
-        app.post_json("/api/query/register", Some(&sre), json!({"replica": down})).await.status,
-        StatusCode::OK
-    );
+    down_replica(&app, "down-pg").await;
     let maria = app.sign_in("maria").await;
     let arjun = app.sign_in("arjun").await;
     let via_function = |cookie: Option<String>, replica: &'static str, sql: &'static str| {

@@ -1,6 +1,8 @@
 //! The safe-query REPL: read-only SQL against a service's designated replicas.
 
 mod audit;
+mod editor;
+mod manage;
 mod page;
 mod server_fns;
 

@@ -1,10 +1,11 @@
 use super::server_fns::*;
 use crate::app::use_session;
+use super::editor::{insert_at_caret, SqlEditor};
 use crate::components::{ErrorView, Refusal};
 use crate::error::AppError;
 use console_core::query::CANCELLED_BY_USER;
 use console_core::catalog::encode_component;
-use console_core::query::{Engine, Replica};
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -15,7 +16,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 pub fn QueryPage() -> impl IntoView {
     let params = use_params_map();
     let service = move || crate::catalog::key_from(&params.get());
-    let replicas = Resource::new(service, list_replicas);
+    // Bumped by the SREs' replica management after each change, so the list is current.
+    let changed = RwSignal::new(0u32);
+    let replicas = Resource::new(move || (service(), changed.get()), |(s, _)| list_replicas(s));
     let run = ServerAction::<RunQuery>::new();
     let history = Resource::new(move || run.version().get(), |_| query_history());
     // A shared link carries the query and the replica: `?replica=…&sql=…`.
@@ -55,8 +58,8 @@ pub fn QueryPage() -> impl IntoView {
     // The download runs SQL, so it is a form POST (never a link): see server/src/query_csv.rs.
     let csv = move || format!("/services/{}/query.csv", service());
     let schema = Resource::new(
-        move || (service(), chosen.get()),
-        |(service, replica)| async move {
+        move || (service(), chosen.get(), changed.get()),
+        |(service, replica, _)| async move {
             let replica = if replica.is_empty() {
                 list_replicas(service.clone())
                     .await
@@ -73,6 +76,24 @@ pub fn QueryPage() -> impl IntoView {
             }
         },
     );
+    // The editor's textarea (the schema panel inserts names at its caret), what it completes
+    // from, and where the last refusal points.
+    let area = NodeRef::<leptos::html::Textarea>::new();
+    let tables = Signal::derive(move || schema.get().and_then(Result::ok).unwrap_or_default());
+    let masks = Signal::derive(move || {
+        let picked = current();
+        replicas
+            .get()
+            .and_then(Result::ok)
+            .and_then(|list| list.into_iter().find(|r| r.replica.id == picked).map(|r| r.masks))
+            .unwrap_or_default()
+    });
+    let error_at = Signal::derive(move || {
+        run.value()
+            .get()
+            .and_then(Result::err)
+            .and_then(|e| console_core::query::editor::error_position(&e.to_string()))
+    });
     let submit = move || {
         run.dispatch(RunQuery { service: service(), replica: current(), sql: sql.get_untracked() });
     };
@@ -90,7 +111,7 @@ pub fn QueryPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match replicas.await {
                     Err(error) => view! { <ErrorView error /> }.into_any(),
-                    Ok(list) if list.is_empty() => view! { <p data-testid="no-replicas">"No replica is designated for this service yet; ask an SRE."</p> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p data-testid="no-replicas">"No replica is in use for this service; ask an SRE to designate one."</p> }.into_any(),
                     Ok(list) => {
                         let shown = if chosen.get_untracked().is_empty() { list[0].replica.id.clone() } else { chosen.get_untracked() };
                         view! {
@@ -114,17 +135,7 @@ pub fn QueryPage() -> impl IntoView {
         </Suspense>
         <div class="grid gap-4 md:grid-cols-4">
             <div class="md:col-span-3">
-                <textarea
-                    class="h-40 w-full rounded border border-slate-300 p-2 font-mono text-sm"
-                    aria-label="SQL"
-                    bind:value=sql
-                    on:keydown=move |ev| {
-                        if ev.key() == "Enter" && (ev.ctrl_key() || ev.meta_key()) {
-                            ev.prevent_default();
-                            submit();
-                        }
-                    }
-                ></textarea>
+                <SqlEditor sql area tables masks error_at on_run=Callback::new(move |_| submit()) />
                 <div class="mt-2 flex items-center gap-3">
                     <button class="rounded bg-slate-900 px-4 py-1 text-white" on:click=move |_| submit()>"Run"</button>
                     <button class="rounded border border-slate-300 px-3 py-1" on:click=move |_| explain()>"Explain"</button>
@@ -159,12 +170,24 @@ pub fn QueryPage() -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         match schema.await {
-                            Err(error) => view! { <ErrorView error /> }.into_any(),
+                            Err(error) => view! { <Refusal error /> }.into_any(),
                             Ok(tables) => view! {
                                 <ul data-testid="schema">
-                                    {tables.into_iter().map(|(table, columns)| view! {
-                                        <li class="mb-1"><span class="font-mono font-semibold">{table}</span>
-                                            <span class="text-slate-500">{format!(" {}", columns.join(", "))}</span></li>
+                                    {tables.into_iter().map(|(table, columns)| {
+                                        let short = table.rsplit('.').next().unwrap_or(&table).to_string();
+                                        view! {
+                                            <li class="mb-1">
+                                                <button type="button" class="min-h-6 font-mono font-semibold hover:underline" title="Insert at the caret"
+                                                    aria-label=format!("Insert table {short}")
+                                                    on:click={ let short = short.clone(); move |_| insert_at_caret(area, sql, &short) }>{table.clone()}</button>
+                                                <span class="flex flex-wrap gap-x-2">
+                                                    {columns.into_iter().map(|c| view! {
+                                                        <button type="button" class="min-h-6 text-slate-600 hover:underline dark:text-slate-300" aria-label=format!("Insert column {c} of {short}")
+                                                            on:click={ let c = c.clone(); move |_| insert_at_caret(area, sql, &c) }>{c.clone()}</button>
+                                                    }).collect_view()}
+                                                </span>
+                                            </li>
+                                        }
                                     }).collect_view()}
                                 </ul>
                             }.into_any(),
@@ -176,19 +199,27 @@ pub fn QueryPage() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 let sre = use_session().await.ok().and_then(|s| s.user).is_some_and(|u| u.sre);
-                sre.then(|| view! { <DesignateReplica service=service() /> })
+                sre.then(|| view! { <super::manage::ManageReplicas service=service() changed /> })
             })}
         </Suspense>
         <section class="mt-6">
-            <h2 class="font-semibold mb-1">"My recent queries"</h2>
+            <h2 class="font-semibold mb-1">"My recent queries on this service"</h2>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     history.await.map(|entries| view! {
                         <ul class="text-xs" data-testid="history">
-                            {entries.into_iter().map(|e| view! {
-                                <li class="py-0.5"><span class=match e.outcome.as_str() { "allowed" => "text-emerald-700", "cancelled" => "text-slate-600", _ => "text-red-700" }>{e.outcome.clone()}</span>
-                                    <code class="ml-2">{e.sql.chars().take(120).collect::<String>()}</code>
-                                    <span class="ml-2 text-slate-500">{e.reason.clone()}</span></li>
+                            {entries.into_iter().filter(|e| e.service == service()).map(|e| {
+                                let (load, again) = (e.sql.clone(), e.sql.clone());
+                                view! {
+                                    <li class="flex flex-wrap items-center gap-2 py-0.5">
+                                        <span class=match e.outcome.as_str() { "allowed" => "text-emerald-700", "cancelled" => "text-slate-600", _ => "text-red-700" }>{e.outcome.clone()}</span>
+                                        <button type="button" class="min-h-6 text-left font-mono hover:underline" title="Load into the editor"
+                                            on:click=move |_| sql.set(load.clone())>{e.sql.chars().take(120).collect::<String>()}</button>
+                                        <button type="button" class="min-h-6 rounded border border-slate-300 px-1" aria-label="Run this again"
+                                            on:click=move |_| { sql.set(again.clone()); submit(); }>"run again"</button>
+                                        <span class="text-slate-600">{e.reason.clone()}</span>
+                                    </li>
+                                }
                             }).collect_view()}
                         </ul>
                     }).ok()
@@ -246,78 +277,4 @@ fn cell_view(value: String) -> AnyView {
         </details>
     }
     .into_any()
-}
-
-/// SREs designate a replica for the service (credentials by reference) and check it.
-#[component]
-fn DesignateReplica(service: String) -> impl IntoView {
-    let register = ServerAction::<RegisterReplica>::new();
-    let check = ServerAction::<CheckReplica>::new();
-    let id = RwSignal::new(String::new());
-    let name = RwSignal::new(String::new());
-    let engine = RwSignal::new("postgres".to_string());
-    let url = RwSignal::new(String::new());
-    let credential_env = RwSignal::new(String::new());
-    let override_note = RwSignal::new(String::new());
-    let extra_functions = RwSignal::new(String::new());
-    let field = "rounded border border-slate-300 px-2 py-1 text-sm";
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let engine = match engine.get().as_str() {
-            "mysql" => Engine::Mysql,
-            "sqlite" => Engine::Sqlite,
-            _ => Engine::Postgres,
-        };
-        register.dispatch(RegisterReplica {
-            replica: Replica {
-                id: id.get(),
-                service: service.clone(),
-                name: name.get(),
-                engine,
-                url: url.get(),
-                credential_env: credential_env.get(),
-                credential_file: String::new(),
-                statement_timeout_ms: None,
-                row_cap: None,
-                masks: None,
-                allowed_schemas: vec![],
-                extra_functions: extra_functions
-                    .get()
-                    .split(',')
-                    .map(|f| f.trim().to_string())
-                    .filter(|f| !f.is_empty())
-                    .collect(),
-            },
-            override_note: Some(override_note.get()).filter(|n| !n.trim().is_empty()),
-        });
-    };
-    view! {
-        <details class="mt-6 rounded border border-slate-200 bg-white p-3 text-sm" data-testid="designate-replica">
-            <summary class="cursor-pointer font-semibold">"Designate a replica (SRE)"</summary>
-            <form class="mt-2 grid gap-2 md:grid-cols-2" on:submit=on_submit>
-                <input class=field placeholder="id, e.g. orders-ro" aria-label="Replica id" bind:value=id />
-                <input class=field placeholder="name" aria-label="Replica name" bind:value=name />
-                <select class=field aria-label="Engine" bind:value=engine>
-                    <option value="postgres">"PostgreSQL"</option><option value="mysql">"MySQL / MariaDB"</option><option value="sqlite">"SQLite"</option>
-                </select>
-                <input class=field placeholder="postgres://reader@host/db (no password)" aria-label="Replica URL" bind:value=url />
-                <input class=field placeholder="CONSOLE_REPLICA_… variable holding the password" aria-label="Credential environment variable" bind:value=credential_env />
-                <input class=field placeholder="override note (only for a superuser credential)" aria-label="Override note" bind:value=override_note />
-                <input class=field placeholder="extra functions, e.g. similarity, word_similarity" aria-label="Extra allowed functions" bind:value=extra_functions />
-                <button type="submit" class="justify-self-start rounded bg-slate-900 px-3 py-1 text-white">"Designate"</button>
-            </form>
-            {move || register.value().get().map(|r| match r {
-                Ok(None) => view! { <p class="text-emerald-700" role="status">"Designated; the credential is read-only."</p> }.into_any(),
-                Ok(Some(warning)) => view! { <p class="text-amber-700" role="status">{format!("Designated. Warning: {warning}")}</p> }.into_any(),
-                Err(error) => view! { <ErrorView error /> }.into_any(),
-            })}
-            <div class="mt-2 flex gap-2">
-                <button class="rounded border border-slate-300 px-3 py-1" on:click=move |_| { check.dispatch(CheckReplica { replica: id.get() }); }>"Check connection"</button>
-                {move || check.value().get().map(|r| match r {
-                    Ok(message) => view! { <span>{message}</span> }.into_any(),
-                    Err(error) => view! { <ErrorView error /> }.into_any(),
-                })}
-            </div>
-        </details>
-    }
 }

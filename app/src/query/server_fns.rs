@@ -2,7 +2,7 @@
 
 use crate::error::AppError;
 pub use console_core::query::ReplicaView;
-use console_core::query::{AuditEntry, QueryResult, Replica};
+use console_core::query::{AuditEntry, ManagedReplica, QueryResult, Replica};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
@@ -70,4 +70,39 @@ pub async fn register_replica(
 pub async fn check_replica(replica: String) -> Result<String, AppError> {
     use console_core::query::actions;
     Ok(actions::check(&crate::ssr::ctx(), &replica).await?)
+}
+
+/// Every replica of the service, disabled ones too (SREs).
+#[server(endpoint = "query/managed", input = Json)]
+pub async fn managed_replicas(service: String) -> Result<Vec<ManagedReplica>, AppError> {
+    use console_core::query::actions;
+    Ok(actions::managed(&crate::ssr::ctx(), &service).await?)
+}
+
+/// SREs change a replica, checked as at designation.
+#[server(endpoint = "query/update", input = Json)]
+pub async fn update_replica(
+    replica: Replica,
+    #[server(default)] override_note: Option<String>,
+) -> Result<Option<String>, AppError> {
+    use console_core::query::actions;
+    Ok(actions::update(&crate::ssr::ctx(), &replica, override_note).await?)
+}
+
+/// SREs disable a replica with a reason, or enable it (an empty reason) once it can be reached.
+#[server(endpoint = "query/set-disabled", input = Json)]
+pub async fn set_replica_disabled(
+    service: String,
+    replica: String,
+    reason: String,
+) -> Result<(), AppError> {
+    use console_core::query::actions;
+    Ok(actions::set_disabled(&crate::ssr::ctx(), &service, &replica, &reason).await?)
+}
+
+/// SREs remove a replica; its queries stay in the audit log.
+#[server(endpoint = "query/remove", input = Json)]
+pub async fn remove_replica(service: String, replica: String) -> Result<(), AppError> {
+    use console_core::query::actions;
+    Ok(actions::remove(&crate::ssr::ctx(), &service, &replica).await?)
 }

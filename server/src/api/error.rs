@@ -28,3 +28,44 @@ impl IntoResponse for ApiError {
         (status, Json(serde_json::json!({ "error": message }))).into_response()
     }
 }
+
+/// Every error under `/api/v1` is JSON, whichever layer answered it (an unknown route, a wrong
+/// method, the sign-in and origin checks, an extractor's rejection): a script reads `{"error"}`
+/// and never an HTML page. Applied outside every other layer of the router.
+pub async fn json_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    let api = path == "/api/v1" || path.starts_with("/api/v1/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !api || !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // The layers' own answers are short texts; a page (the HTML 404) says nothing a script needs.
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = if text.trim().is_empty() || text.trim_start().starts_with('<') {
+        match status {
+            StatusCode::NOT_FOUND => "no such API route (the routes are in docs/openapi.yaml)".to_string(),
+            StatusCode::METHOD_NOT_ALLOWED => "this route does not take that method".to_string(),
+            other => other.canonical_reason().unwrap_or("error").to_lowercase(),
+        }
+    } else {
+        text.trim().to_string()
+    };
+    let mut reply = (status, Json(serde_json::json!({ "error": message }))).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            reply.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    reply
+}

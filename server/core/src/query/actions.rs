@@ -3,7 +3,7 @@
 
 use super::replicas;
 use super::RunError;
-use super::{AuditEntry, QueryResult, Replica, ReplicaSummary, ReplicaView};
+use super::{AuditEntry, ManagedReplica, QueryResult, Replica, ReplicaSummary, ReplicaView};
 use crate::audit::{self, Event};
 use crate::auth::policy::Action;
 use crate::ctx::Ctx;
@@ -22,7 +22,20 @@ async fn replica_of(ctx: &Ctx, service: &str, replica: &str) -> Result<Replica> 
         .ok_or_else(|| Error::NotFound(format!("replica {replica:?} of {service}")))
 }
 
-/// The replicas of `service` the user may query, with the limits in force.
+/// [`replica_of`], if it is in use: a disabled replica runs nothing.
+async fn usable_replica(ctx: &Ctx, service: &str, replica: &str) -> Result<Replica> {
+    let target = replica_of(ctx, service, replica).await?;
+    if !target.disabled.is_empty() {
+        return Err(Error::Unavailable(format!(
+            "replica {replica:?} is disabled by an SRE: {}",
+            target.disabled
+        )));
+    }
+    Ok(target)
+}
+
+/// The replicas of `service` the user may query (disabled ones are not offered), with the
+/// limits in force.
 pub async fn replicas_of(ctx: &Ctx, service: &str) -> Result<Vec<ReplicaView>> {
     let svc = ctx.service(service).await?;
     ctx.authorize_on_service(Action::QueryReplica, &svc)?;
@@ -30,6 +43,7 @@ pub async fn replicas_of(ctx: &Ctx, service: &str) -> Result<Vec<ReplicaView>> {
     Ok(replicas::for_service(&ctx.store, service)
         .await?
         .into_iter()
+        .filter(|replica| replica.disabled.is_empty())
         .map(|replica| {
             let limits = replica.limits(svc.tier, defaults);
             ReplicaView {
@@ -50,7 +64,7 @@ pub async fn run(ctx: &Ctx, service: &str, replica: &str, sql: &[u8]) -> Result<
     ctx.signed_in()?;
     let svc = ctx.service(service).await?;
     let user = ctx.authorize_on_service(Action::QueryReplica, &svc)?;
-    let target = replica_of(ctx, service, replica).await?;
+    let target = usable_replica(ctx, service, replica).await?;
     let (store, login, target) = (&ctx.store, &user.login, &target);
     let throttled = |why: String| async move {
         replicas::throttled(store, login, target, &why).await?;
@@ -91,7 +105,7 @@ pub async fn cancel(ctx: &Ctx, service: &str, replica: &str) -> Result<bool> {
 pub async fn schema(ctx: &Ctx, service: &str, replica: &str) -> Result<Vec<(String, Vec<String>)>> {
     let svc = ctx.service(service).await?;
     ctx.authorize_on_service(Action::QueryReplica, &svc)?;
-    let target = replica_of(ctx, service, replica).await?;
+    let target = usable_replica(ctx, service, replica).await?;
     let limits = target.limits(svc.tier, &ctx.defaults().await?.1);
     let url = target.connect_url().map_err(Error::Invalid)?;
     let schema =
@@ -115,9 +129,57 @@ pub async fn audit_log(ctx: &Ctx) -> Result<Vec<AuditEntry>> {
     Ok(replicas::audit_log(&ctx.store, None, 500).await?)
 }
 
-/// SREs designate a replica for a service; the answer is a warning naming what the credential
-/// can do beyond reading. A superuser credential is refused unless `override_note` says why; the
-/// registration, its warnings and the note are kept in the audit log.
+/// What a replica's connection check found, before it is saved: the warning for the SRE and
+/// the audit's detail. A connection that fails is refused unless the replica is saved disabled
+/// with a reason; a superuser credential unless `override_note` says why.
+async fn vet(replica: &Replica, override_note: &str) -> Result<(Option<String>, String)> {
+    let (warning, powers) = match replicas::inspect_credential(replica).await {
+        Ok(report) => (report.warning, report.powers),
+        Err(why) if replica.disabled.trim().is_empty() => {
+            return Err(Error::Invalid(format!(
+                "the connection check failed: {why}. Fix the URL or the credential, or save the \
+                 replica disabled with a reason until it can be reached."
+            )));
+        }
+        Err(why) => (Some(format!("saved disabled; the connection check failed: {why}")), vec![]),
+    };
+    if let Some(root) =
+        powers.iter().find(|p| matches!(p.as_str(), "superuser" | "SUPER" | "ALL PRIVILEGES"))
+    {
+        if override_note.is_empty() {
+            return Err(Error::Invalid(format!(
+                "the credential has {root}: a read replica needs a SELECT-only role; to register it anyway, give an override note"
+            )));
+        }
+    }
+    let mut detail = warning.clone().unwrap_or_else(|| "the credential reads only".into());
+    if !override_note.is_empty() {
+        detail.push_str(&format!("; override: {override_note}"));
+    }
+    if !replica.disabled.trim().is_empty() {
+        detail.push_str(&format!("; disabled: {}", replica.disabled.trim()));
+    }
+    Ok((warning, detail))
+}
+
+/// One SRE action on a replica, in the audit log.
+async fn audited(ctx: &Ctx, kind: &'static str, replica: &Replica, detail: String) -> Result<()> {
+    let event = Event {
+        kind,
+        attempt: audit::attempt_id(),
+        actor: ctx.signed_in()?.login.clone(),
+        entity: replica.service.clone(),
+        target: replica.id.clone(),
+        outcome: kind.trim_start_matches("replica.").into(),
+        detail,
+        ..Event::default()
+    };
+    audit::append(&ctx.store, &event).await?;
+    Ok(())
+}
+
+/// SREs designate a replica for a service, once its connection check passes (or disabled, with
+/// the reason); the answer is a warning naming what the credential can do beyond reading.
 pub async fn register(
     ctx: &Ctx,
     replica: &Replica,
@@ -127,39 +189,64 @@ pub async fn register(
     ctx.service(&replica.service).await?;
     replica.validate().map_err(Error::Invalid)?;
     let note = override_note.unwrap_or_default().trim().to_string();
-    // One connection: what the credential can do, and the warning that says so.
-    let (warning, powers) = match replicas::inspect_credential(replica).await {
-        Ok(report) => (report.warning, report.powers),
-        Err(why) => {
-            (Some(format!("registered, but the connection could not be checked: {why}")), vec![])
-        }
-    };
-    if let Some(root) =
-        powers.iter().find(|p| matches!(p.as_str(), "superuser" | "SUPER" | "ALL PRIVILEGES"))
-    {
-        if note.is_empty() {
-            return Err(Error::Invalid(format!(
-                "the credential has {root}: a read replica needs a SELECT-only role; to register it anyway, give an override note"
-            )));
-        }
-    }
+    let (warning, detail) = vet(replica, &note).await?;
     replicas::register(&ctx.store, replica, &user.login).await?;
-    let mut detail = warning.clone().unwrap_or_else(|| "the credential reads only".into());
-    if !note.is_empty() {
-        detail.push_str(&format!("; override: {note}"));
-    }
-    let event = Event {
-        kind: "replica.registered",
-        attempt: audit::attempt_id(),
-        actor: user.login.clone(),
-        entity: replica.service.clone(),
-        target: replica.id.clone(),
-        outcome: "registered".into(),
-        detail,
-        ..Event::default()
-    };
-    audit::append(&ctx.store, &event).await?;
+    audited(ctx, "replica.registered", replica, detail).await?;
     Ok(warning)
+}
+
+/// SREs change a replica (URL, credential, options, disabled or not): checked as at
+/// registration. Its id and service stay; so does its history.
+pub async fn update(
+    ctx: &Ctx,
+    replica: &Replica,
+    override_note: Option<String>,
+) -> Result<Option<String>> {
+    ctx.authorize_user(Action::AdministerReplicas, None)?;
+    replica_of(ctx, &replica.service, &replica.id).await?;
+    replica.validate().map_err(Error::Invalid)?;
+    let note = override_note.unwrap_or_default().trim().to_string();
+    let (warning, detail) = vet(replica, &note).await?;
+    if !replicas::update(&ctx.store, replica).await? {
+        return Err(Error::NotFound(format!("replica {:?} of {}", replica.id, replica.service)));
+    }
+    audited(ctx, "replica.updated", replica, detail).await?;
+    Ok(warning)
+}
+
+/// SREs take a replica out of use (with the reason) or back in (once it can be reached).
+pub async fn set_disabled(ctx: &Ctx, service: &str, id: &str, reason: &str) -> Result<()> {
+    ctx.authorize_user(Action::AdministerReplicas, None)?;
+    let mut replica = replica_of(ctx, service, id).await?;
+    let reason = reason.trim();
+    if reason.is_empty() {
+        replicas::check_credential(&replica).await.map_err(|why| {
+            Error::Invalid(format!("it cannot be enabled: the connection check failed: {why}"))
+        })?;
+    }
+    replicas::set_disabled(&ctx.store, id, reason).await?;
+    replica.disabled = reason.to_string();
+    let (kind, detail) = if reason.is_empty() {
+        ("replica.enabled", "the connection check passed".to_string())
+    } else {
+        ("replica.disabled", reason.to_string())
+    };
+    audited(ctx, kind, &replica, detail).await
+}
+
+/// SREs remove a replica. Its queries stay in the audit log under its id.
+pub async fn remove(ctx: &Ctx, service: &str, id: &str) -> Result<()> {
+    ctx.authorize_user(Action::AdministerReplicas, None)?;
+    let replica = replica_of(ctx, service, id).await?;
+    replicas::remove(&ctx.store, id).await?;
+    audited(ctx, "replica.removed", &replica, format!("{} ({})", replica.name, replica.url)).await
+}
+
+/// Every replica of `service`, disabled ones too, for the SREs' management list.
+pub async fn managed(ctx: &Ctx, service: &str) -> Result<Vec<ManagedReplica>> {
+    ctx.authorize_user(Action::AdministerReplicas, None)?;
+    ctx.service(service).await?;
+    Ok(replicas::managed(&ctx.store, service).await?)
 }
 
 /// Checks a replica's connection and credential on demand (SREs).

@@ -21,26 +21,4 @@ pub struct Limits {
     pub extra_functions: Vec<String>,
 }
 
-/// Does `column` match a mask pattern such as `*password*`, `email`, `phone*`?
-pub fn is_masked(column: &str, masks: &[String]) -> bool {
-    let column = column.to_lowercase();
-    masks.iter().any(|m| glob(&m.to_lowercase(), &column))
-}
-
-fn glob(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((head, rest)) => {
-            let Some(mut tail) = text.strip_prefix(head) else { return false };
-            loop {
-                if glob(rest, tail) {
-                    return true;
-                }
-                match tail.chars().next() {
-                    Some(c) => tail = &tail[c.len_utf8()..],
-                    None => return false,
-                }
-            }
-        }
-    }
-}
+pub use super::editor::is_masked;

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "server")]
 pub mod actions;
+pub mod editor;
 #[cfg(feature = "server")]
 pub mod guard;
 #[cfg(feature = "server")]
@@ -69,6 +70,9 @@ pub struct Replica {
     /// Functions an SRE allows on this replica beyond the built-in allow-list.
     #[serde(default)]
     pub extra_functions: Vec<String>,
+    /// Why an SRE disabled it (it is then not offered and runs nothing); empty: in use.
+    #[serde(default)]
+    pub disabled: String,
 }
 
 impl Replica {
@@ -88,6 +92,7 @@ impl Replica {
             masks: None,
             allowed_schemas: vec![],
             extra_functions: vec![],
+            disabled: String::new(),
         }
     }
 }
@@ -99,6 +104,14 @@ pub struct ReplicaSummary {
     pub name: String,
     pub engine: Engine,
     pub extra_functions: Vec<String>,
+}
+
+/// A replica as the SREs' management list shows it: everything but the credential itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedReplica {
+    pub replica: Replica,
+    pub created_by: String,
+    pub created_at: i64,
 }
 
 impl From<&Replica> for ReplicaSummary {

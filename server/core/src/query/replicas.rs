@@ -198,6 +198,7 @@ type ReplicaRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    String,
 );
 
 fn from_row(
@@ -214,6 +215,7 @@ fn from_row(
         masks,
         schemas,
         functions,
+        disabled,
     ): ReplicaRow,
 ) -> Replica {
     Replica {
@@ -229,15 +231,16 @@ fn from_row(
         masks: masks.and_then(|m| serde_json::from_str(&m).ok()),
         allowed_schemas: schemas.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
         extra_functions: functions.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
+        disabled,
     }
 }
 
 const COLUMNS: &str =
-    "id, service, name, engine, url, credential_env, credential_file, statement_timeout_ms, row_cap, masks, allowed_schemas, extra_functions";
+    "id, service, name, engine, url, credential_env, credential_file, statement_timeout_ms, row_cap, masks, allowed_schemas, extra_functions, disabled_reason";
 
-pub async fn register(store: &Store, replica: &Replica, by: &str) -> Result<(), ReplicaError> {
+/// The console's own store holds sessions and tokens: never a replica, whatever the URL's spelling.
+fn not_the_store(store: &Store, replica: &Replica) -> Result<(), ReplicaError> {
     replica.validate().map_err(ReplicaError::Invalid)?;
-    // The console's own store holds sessions and tokens: never a replica, whatever the URL's spelling.
     if store.location().is_some()
         && store.location() == crate::store::database_location(&replica.url).as_deref()
     {
@@ -245,9 +248,14 @@ pub async fn register(store: &Store, replica: &Replica, by: &str) -> Result<(), 
             "the URL names the console's own store, which cannot be a replica".into(),
         ));
     }
+    Ok(())
+}
+
+pub async fn register(store: &Store, replica: &Replica, by: &str) -> Result<(), ReplicaError> {
+    not_the_store(store, replica)?;
     let done = sqlx::query(
-        "INSERT INTO replicas (id, service, name, engine, url, credential_env, credential_file, statement_timeout_ms, row_cap, masks, created_by, created_at, allowed_schemas, extra_functions)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO replicas (id, service, name, engine, url, credential_env, credential_file, statement_timeout_ms, row_cap, masks, created_by, created_at, allowed_schemas, extra_functions, disabled_reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING",
     )
     .bind(&replica.id)
     .bind(&replica.service)
@@ -263,16 +271,85 @@ pub async fn register(store: &Store, replica: &Replica, by: &str) -> Result<(), 
     .bind(now())
     .bind(serde_json::to_string(&replica.allowed_schemas).unwrap_or_default())
     .bind(serde_json::to_string(&replica.extra_functions).unwrap_or_default())
+    .bind(replica.disabled.trim())
     .execute(store.pool())
     .await
     .map_err(StoreError::from)?;
     if done.rows_affected() == 0 {
         return Err(ReplicaError::Invalid(format!(
-            "a replica with id {:?} already exists",
+            "a replica with id {:?} already exists: edit it, or pick another id",
             replica.id
         )));
     }
     Ok(())
+}
+
+/// Replaces what an SRE may change of replica `replica.id` (not its id or service). False when
+/// there is no such replica of that service.
+pub async fn update(store: &Store, replica: &Replica) -> Result<bool, ReplicaError> {
+    not_the_store(store, replica)?;
+    let done = sqlx::query(
+        "UPDATE replicas SET name = $3, engine = $4, url = $5, credential_env = $6, credential_file = $7, statement_timeout_ms = $8, row_cap = $9, masks = $10, allowed_schemas = $11, extra_functions = $12, disabled_reason = $13
+         WHERE id = $1 AND service = $2",
+    )
+    .bind(&replica.id)
+    .bind(&replica.service)
+    .bind(&replica.name)
+    .bind(engine_name(replica.engine))
+    .bind(&replica.url)
+    .bind(&replica.credential_env)
+    .bind(&replica.credential_file)
+    .bind(replica.statement_timeout_ms.map(|v| v as i64))
+    .bind(replica.row_cap.map(|v| v as i64))
+    .bind(replica.masks.as_ref().map(|m| serde_json::to_string(m).unwrap_or_default()))
+    .bind(serde_json::to_string(&replica.allowed_schemas).unwrap_or_default())
+    .bind(serde_json::to_string(&replica.extra_functions).unwrap_or_default())
+    .bind(replica.disabled.trim())
+    .execute(store.pool())
+    .await
+    .map_err(StoreError::from)?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Disables (a reason) or enables (empty) replica `id`. False when there is none.
+pub async fn set_disabled(store: &Store, id: &str, reason: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE replicas SET disabled_reason = $2 WHERE id = $1")
+        .bind(id)
+        .bind(reason.trim())
+        .execute(store.pool())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Removes replica `id`; the audit keeps its history under its id. False when there is none.
+pub async fn remove(store: &Store, id: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM replicas WHERE id = $1").bind(id).execute(store.pool()).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Every replica of `service`, disabled ones too, with who designated it and when.
+pub async fn managed(
+    store: &Store,
+    service: &str,
+) -> Result<Vec<super::ManagedReplica>, StoreError> {
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT id, created_at, created_by FROM replicas WHERE service = $1 ORDER BY name",
+    )
+    .bind(service)
+    .fetch_all(store.pool())
+    .await?;
+    let replicas = for_service(store, service).await?;
+    Ok(replicas
+        .into_iter()
+        .filter_map(|replica| {
+            let (_, created_at, created_by) = rows.iter().find(|(id, ..)| *id == replica.id)?;
+            Some(super::ManagedReplica {
+                created_by: created_by.clone(),
+                created_at: *created_at,
+                replica,
+            })
+        })
+        .collect())
 }
 
 pub async fn for_service(store: &Store, service: &str) -> Result<Vec<Replica>, StoreError> {
