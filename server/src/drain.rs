@@ -65,10 +65,9 @@ pub async fn close_connections(
     let http1 = request.version() <= axum::http::Version::HTTP_11;
     let mut response = next.run(request).await;
     if http1 && drain.is_draining() {
-        response.headers_mut().insert(
-            axum::http::header::CONNECTION,
-            axum::http::HeaderValue::from_static("close"),
-        );
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
     }
     response
 }
@@ -180,10 +179,10 @@ mod tests {
             )
             .layer(axum::middleware::from_fn_with_state(drain.clone(), close_connections));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let stop = async move {
+        let signal = async move {
             let _ = stopped.await;
         };
-        let served = tokio::spawn(serve(listener, app, drain, times, stop, || 0));
+        let served = tokio::spawn(serve(listener, app, drain, times, signal, || 0));
         (base, stop, served)
     }
 
@@ -228,8 +227,10 @@ mod tests {
 
     #[tokio::test]
     async fn what_never_finishes_is_cut_at_the_timeout() {
-        let times =
-            DrainTimes { pre_stop: Duration::from_millis(100), timeout: Duration::from_millis(500) };
+        let times = DrainTimes {
+            pre_stop: Duration::from_millis(100),
+            timeout: Duration::from_millis(500),
+        };
         let (base, stop, served) = server(times, Duration::from_secs(3600)).await;
         let hung = tokio::spawn(async move { reqwest::get(format!("{base}/slow")).await });
         tokio::time::sleep(Duration::from_millis(100)).await;

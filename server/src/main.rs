@@ -164,9 +164,16 @@ async fn serve(config: Config) -> Result<(), String> {
     let state = console.state.clone();
     let app = console::router(console.state.clone());
     let stop_queries = move || state.limiter.stop_all();
-    console::drain::serve(listener, app, console.state.drain.clone(), times, stop_signal(), stop_queries)
-        .await
-        .map_err(|e| e.to_string())?;
+    console::drain::serve(
+        listener,
+        app,
+        console.state.drain.clone(),
+        times,
+        stop_signal(),
+        stop_queries,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     // The abandoned queries' audit events are written by their own tasks: give them a moment.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     Ok(())

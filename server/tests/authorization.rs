@@ -87,7 +87,11 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
         ("/api/query/history", Action::ViewCatalog, Body::Json(json!({}))),
         ("/api/query/audit", Action::AdministerReplicas, Body::Json(json!({}))),
         ("/api/query/check", Action::AdministerReplicas, Body::Json(json!({"replica": "none"}))),
-        ("/api/query/managed", Action::AdministerReplicas, Body::Json(json!({"service": "ledger"}))),
+        (
+            "/api/query/managed",
+            Action::AdministerReplicas,
+            Body::Json(json!({"service": "ledger"})),
+        ),
         (
             "/api/query/update",
             Action::AdministerReplicas,

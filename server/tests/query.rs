@@ -307,7 +307,8 @@ async fn other_squads_are_refused_and_a_down_replica_is_a_clear_error() {
                          "url": "postgres://reader@127.0.0.1:9/ledger", "credential_env": "", "credential_file": "",
                          "statement_timeout_ms": null, "row_cap": null, "masks": null});
     // A replica that cannot be reached is refused, and nothing is saved…
-    let refused = app.post_json("/api/query/register", Some(&sre), json!({"replica": replica})).await;
+    let refused =
+        app.post_json("/api/query/register", Some(&sre), json!({"replica": replica})).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     assert!(refused.body.contains("the connection check failed"), "{}", refused.body);
     assert!(refused.body.contains("save the replica disabled with a reason"), "{}", refused.body);
@@ -319,9 +320,14 @@ async fn other_squads_are_refused_and_a_down_replica_is_a_clear_error() {
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert!(done.body.contains("saved disabled"), "{}", done.body);
     let maria = app.sign_in("maria").await;
-    let offered =
-        app.post_json("/api/query/replicas", Some(&maria), json!({"service": "payments-api"})).await;
-    assert!(!offered.body.contains("ledger-pg"), "a disabled replica is not offered: {}", offered.body);
+    let offered = app
+        .post_json("/api/query/replicas", Some(&maria), json!({"service": "payments-api"}))
+        .await;
+    assert!(
+        !offered.body.contains("ledger-pg"),
+        "a disabled replica is not offered: {}",
+        offered.body
+    );
     let reply = app
         .post_json(
             "/api/query/run",
@@ -353,7 +359,10 @@ async fn other_squads_are_refused_and_a_down_replica_is_a_clear_error() {
     let events = console_core::audit::export(&app.store, "test", 0, i64::MAX).await.unwrap();
     let kinds: Vec<_> =
         events.iter().filter(|e| e.target == "ledger-pg").map(|e| e.kind.as_str()).collect();
-    assert!(kinds.contains(&"replica.registered") && kinds.contains(&"replica.removed"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"replica.registered") && kinds.contains(&"replica.removed"),
+        "{kinds:?}"
+    );
 
     // A replica that goes down after it was designated: a clear error at run time.
     down_replica(&app, "ledger-pg").await;
@@ -435,6 +444,7 @@ async fn a_user_cancels_their_running_query() {
 async fn each_refusal_kind_answers_its_status_on_every_route() {
     let (app, _dir) = with_demo_replica().await;
     down_replica(&app, "down-pg").await;
+    let sre = app.sign_in("sre").await;
     let maria = app.sign_in("maria").await;
     let arjun = app.sign_in("arjun").await;
     let via_function = |cookie: Option<String>, replica: &'static str, sql: &'static str| {

@@ -1,7 +1,11 @@
-use super::server_fns::{get_service, service_access, service_for_edit, AttestCheck, UpdateService};
-use crate::components::{ErrorView, ExternalLink, LifecycleBadge, Loaded, ReadinessBar, Refusal, TierBadge};
-use console_core::catalog::ServiceAccess;
+use super::server_fns::{
+    get_service, service_access, service_for_edit, AttestCheck, UpdateService,
+};
+use crate::components::{
+    ErrorView, ExternalLink, LifecycleBadge, Loaded, ReadinessBar, Refusal, TierBadge,
+};
 use console_core::catalog::readiness::Evidence;
+use console_core::catalog::ServiceAccess;
 use console_core::catalog::{Lifecycle, Tier};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -34,11 +38,14 @@ pub fn ServicePage() -> impl IntoView {
 pub fn EditServicePage() -> impl IntoView {
     let params = use_params_map();
     let update = ServerAction::<UpdateService>::new();
-    let service = Resource::new(move || crate::catalog::key_from(&params.get()), |name| async move {
-        // The tier picks the REPL's limits and masks: owners see it, SREs set it.
-        let access = service_access(name.clone()).await?;
-        Ok((service_for_edit(name).await?, access.set_tier))
-    });
+    let service = Resource::new(
+        move || crate::catalog::key_from(&params.get()),
+        |name| async move {
+            // The tier picks the REPL's limits and masks: owners see it, SREs set it.
+            let access = service_access(name.clone()).await?;
+            Ok((service_for_edit(name).await?, access.set_tier))
+        },
+    );
     view! {
         <Loaded resource=service let:loaded>
             <EditService service=loaded.0 update can_set_tier=loaded.1 />

@@ -210,7 +210,8 @@ fn DocumentEditor(
         let value = text.get_untracked();
         let start: usize = value.split('\n').take(line - 1).map(|l| l.len() + 1).sum();
         let end = start + value.split('\n').nth(line - 1).map_or(0, str::len);
-        let (start, end) = (value[..start].encode_utf16().count(), value[..end].encode_utf16().count());
+        let (start, end) =
+            (value[..start].encode_utf16().count(), value[..end].encode_utf16().count());
         let _ = area.focus();
         let _ = area.set_selection_range(start as u32, end as u32);
         area.set_scroll_top(16 * (line as i32 - 4).max(0));
@@ -369,7 +370,8 @@ fn Diff(version: i64, lines: Vec<DiffLine>) -> impl IntoView {
 mod tests {
     #[test]
     fn a_refusal_names_the_link_at_fault() {
-        let message = "the defaults are not valid: links[2] (Grafana): only http(s) links are allowed";
+        let message =
+            "the defaults are not valid: links[2] (Grafana): only http(s) links are allowed";
         assert_eq!(super::problem_link(message), Some(2));
         assert_eq!(super::problem_link("nothing changed"), None);
     }

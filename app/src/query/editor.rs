@@ -68,7 +68,8 @@ pub fn SqlEditor(
         let text = sql.get_untracked();
         let caret = byte_offset(&text, a.selection_start().ok().flatten().unwrap_or(0));
         let (start, word) = sql_editor::word_at(&text, caret);
-        let found = tables.with_untracked(|t| masks.with_untracked(|m| sql_editor::complete(word, t, m, SHOWN)));
+        let found = tables
+            .with_untracked(|t| masks.with_untracked(|m| sql_editor::complete(word, t, m, SHOWN)));
         // After `table.`, only the part after the dot is replaced.
         let from = word.rfind('.').map_or(start, |dot| start + dot + 1);
         replacing.set((from, caret));
@@ -142,7 +143,10 @@ pub fn SqlEditor(
             .collect();
         // A fault past the end (a statement cut short) is marked after the last character.
         if fault.is_some_and(|f| f >= text.len()) {
-            spans.push(view! { <span class="bg-red-200 dark:bg-red-900" data-fault="true">" "</span> }.into_any());
+            spans.push(
+                view! { <span class="bg-red-200 dark:bg-red-900" data-fault="true">" "</span> }
+                    .into_any(),
+            );
         }
         // The textarea shows a last empty line; so must its copy.
         spans.push(view! { <span>" "</span> }.into_any());

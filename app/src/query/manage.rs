@@ -80,9 +80,9 @@ impl Fields {
             "sqlite" => Engine::Sqlite,
             _ => Engine::Postgres,
         };
-        let mut replica = base.cloned().unwrap_or_else(|| {
-            Replica::new(&self.id.get_untracked(), service, "", engine, "")
-        });
+        let mut replica = base
+            .cloned()
+            .unwrap_or_else(|| Replica::new(&self.id.get_untracked(), service, "", engine, ""));
         replica.name = self.name.get_untracked();
         replica.engine = engine;
         replica.url = self.url.get_untracked();
@@ -163,8 +163,9 @@ pub fn ManageReplicas(service: String, changed: RwSignal<u32>) -> impl IntoView 
             let note = Some(fields.override_note.get_untracked()).filter(|n| !n.trim().is_empty());
             match fields.editing.get_untracked() {
                 Some(id) => {
-                    let base = loaded
-                        .with_value(|l| l.iter().find(|m| m.replica.id == id).map(|m| m.replica.clone()));
+                    let base = loaded.with_value(|l| {
+                        l.iter().find(|m| m.replica.id == id).map(|m| m.replica.clone())
+                    });
                     let replica = fields.replica(&service, base.as_ref());
                     update.dispatch(UpdateReplica { replica, override_note: note });
                 }
@@ -175,10 +176,13 @@ pub fn ManageReplicas(service: String, changed: RwSignal<u32>) -> impl IntoView 
             }
         }
     };
-    let outcome = move |result: Result<Option<String>, crate::error::AppError>, done: &'static str| match result {
+    let outcome = move |result: Result<Option<String>, crate::error::AppError>,
+                        done: &'static str| {
+        match result {
         Ok(None) => view! { <p class="mt-2 text-emerald-700" role="status">{format!("{done}; the credential is read-only.")}</p> }.into_any(),
         Ok(Some(warning)) => view! { <p class="mt-2 text-amber-800" role="status">{format!("{done}. Warning: {warning}")}</p> }.into_any(),
         Err(error) => view! { <Refusal error /> }.into_any(),
+    }
     };
     let field = "rounded border border-slate-300 px-2 py-1 text-sm";
     let label = "grid gap-1 text-sm";
@@ -266,11 +270,8 @@ fn ReplicaRow(
     let asking = RwSignal::new(None::<&'static str>);
     let reason = RwSignal::new(String::new());
     let disabled = !replica.disabled.is_empty();
-    let state = if disabled {
-        format!("disabled: {}", replica.disabled)
-    } else {
-        "in use".to_string()
-    };
+    let state =
+        if disabled { format!("disabled: {}", replica.disabled) } else { "in use".to_string() };
     let button = "min-h-6 rounded border border-slate-300 px-2 text-xs";
     let (service2, id2, id3, id4) = (service.clone(), id.clone(), id.clone(), id.clone());
     let for_edit = replica.clone();

@@ -1,10 +1,10 @@
+use super::editor::{insert_at_caret, SqlEditor};
 use super::server_fns::*;
 use crate::app::use_session;
-use super::editor::{insert_at_caret, SqlEditor};
 use crate::components::{ErrorView, Refusal};
 use crate::error::AppError;
-use console_core::query::CANCELLED_BY_USER;
 use console_core::catalog::encode_component;
+use console_core::query::CANCELLED_BY_USER;
 
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -105,7 +105,9 @@ mod from_modules {
                 DefaultsError::Store(e) => e.into(),
                 DefaultsError::Conflict => Error::Conflict(e.to_string()),
                 DefaultsError::NoSuchVersion(_) => Error::NotFound(format!("{e}")),
-                DefaultsError::Invalid(_) | DefaultsError::Unchanged(_) => Error::Invalid(e.to_string()),
+                DefaultsError::Invalid(_) | DefaultsError::Unchanged(_) => {
+                    Error::Invalid(e.to_string())
+                }
             }
         }
     }

@@ -54,7 +54,9 @@ pub async fn json_errors(
     let text = String::from_utf8_lossy(&text);
     let message = if text.trim().is_empty() || text.trim_start().starts_with('<') {
         match status {
-            StatusCode::NOT_FOUND => "no such API route (the routes are in docs/openapi.yaml)".to_string(),
+            StatusCode::NOT_FOUND => {
+                "no such API route (the routes are in docs/openapi.yaml)".to_string()
+            }
             StatusCode::METHOD_NOT_ALLOWED => "this route does not take that method".to_string(),
             other => other.canonical_reason().unwrap_or("error").to_lowercase(),
         }

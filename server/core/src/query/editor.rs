@@ -45,13 +45,72 @@ pub struct Token<'a> {
 /// Words coloured as keywords (upper-case; matched case-insensitively) and offered as
 /// completions.
 pub const KEYWORDS: &[&str] = &[
-    "ALL", "AND", "AS", "ASC", "AVG", "BETWEEN", "BY", "CASE", "CAST", "COALESCE", "COUNT", "CROSS",
-    "CURRENT_DATE", "CURRENT_TIMESTAMP", "DESC", "DISTINCT", "ELSE", "END", "EXCEPT", "EXISTS",
-    "EXPLAIN", "FALSE", "FETCH", "FIRST", "FROM", "FULL", "GROUP", "HAVING", "ILIKE", "IN",
-    "INNER", "INTERSECT", "INTERVAL", "IS", "JOIN", "LATERAL", "LEFT", "LIKE", "LIMIT", "MAX",
-    "MIN", "NATURAL", "NOT", "NULL", "NULLS", "OFFSET", "ON", "OR", "ORDER", "OUTER", "OVER",
-    "PARTITION", "RECURSIVE", "RIGHT", "ROWS", "SELECT", "SUM", "THEN", "TRUE", "UNION",
-    "USING", "VALUES", "WHEN", "WHERE", "WINDOW", "WITH",
+    "ALL",
+    "AND",
+    "AS",
+    "ASC",
+    "AVG",
+    "BETWEEN",
+    "BY",
+    "CASE",
+    "CAST",
+    "COALESCE",
+    "COUNT",
+    "CROSS",
+    "CURRENT_DATE",
+    "CURRENT_TIMESTAMP",
+    "DESC",
+    "DISTINCT",
+    "ELSE",
+    "END",
+    "EXCEPT",
+    "EXISTS",
+    "EXPLAIN",
+    "FALSE",
+    "FETCH",
+    "FIRST",
+    "FROM",
+    "FULL",
+    "GROUP",
+    "HAVING",
+    "ILIKE",
+    "IN",
+    "INNER",
+    "INTERSECT",
+    "INTERVAL",
+    "IS",
+    "JOIN",
+    "LATERAL",
+    "LEFT",
+    "LIKE",
+    "LIMIT",
+    "MAX",
+    "MIN",
+    "NATURAL",
+    "NOT",
+    "NULL",
+    "NULLS",
+    "OFFSET",
+    "ON",
+    "OR",
+    "ORDER",
+    "OUTER",
+    "OVER",
+    "PARTITION",
+    "RECURSIVE",
+    "RIGHT",
+    "ROWS",
+    "SELECT",
+    "SUM",
+    "THEN",
+    "TRUE",
+    "UNION",
+    "USING",
+    "VALUES",
+    "WHEN",
+    "WHERE",
+    "WINDOW",
+    "WITH",
 ];
 
 fn is_keyword(word: &str) -> bool {
@@ -79,7 +138,9 @@ pub fn tokens(sql: &str) -> Vec<Token<'_>> {
 
 /// The kind and byte length of the token at the start of `rest` (its first char is `first`).
 fn next_token(rest: &str, first: char) -> (TokenKind, usize) {
-    let until = |end: &str, from: usize| rest[from..].find(end).map_or(rest.len(), |i| from + i + end.len());
+    let until = |end: &str, from: usize| {
+        rest[from..].find(end).map_or(rest.len(), |i| from + i + end.len())
+    };
     match first {
         c if c.is_whitespace() => {
             (TokenKind::Space, rest.find(|c: char| !c.is_whitespace()).unwrap_or(rest.len()))
@@ -172,7 +233,8 @@ pub fn complete(
     let mut out = Vec::new();
     if let Some((qualifier, prefix)) = word.rsplit_once('.') {
         for (table, columns) in tables {
-            if table.eq_ignore_ascii_case(qualifier) || short(table).eq_ignore_ascii_case(qualifier) {
+            if table.eq_ignore_ascii_case(qualifier) || short(table).eq_ignore_ascii_case(qualifier)
+            {
                 for column in columns.iter().filter(|c| prefix.is_empty() || starts(c, prefix)) {
                     out.push(Completion {
                         text: column.clone(),
@@ -299,7 +361,9 @@ mod tests {
             ("public.orders".to_string(), vec!["id".to_string(), "customer_id".to_string()]),
         ];
         let masks = vec!["email".to_string()];
-        let texts = |c: Vec<Completion>| c.into_iter().map(|c| (c.text, c.kind, c.masked)).collect::<Vec<_>>();
+        let texts = |c: Vec<Completion>| {
+            c.into_iter().map(|c| (c.text, c.kind, c.masked)).collect::<Vec<_>>()
+        };
         assert_eq!(
             texts(complete("cu", &tables, &masks, 10)),
             vec![
@@ -309,14 +373,23 @@ mod tests {
                 ("CURRENT_TIMESTAMP".into(), "keyword", false),
             ]
         );
-        assert_eq!(texts(complete("em", &tables, &masks, 10)), vec![("email".into(), "column", true)]);
+        assert_eq!(
+            texts(complete("em", &tables, &masks, 10)),
+            vec![("email".into(), "column", true)]
+        );
         assert_eq!(
             texts(complete("customers.", &tables, &masks, 10)),
             vec![("id".into(), "column", false), ("email".into(), "column", true)]
         );
-        assert_eq!(texts(complete("SEL", &tables, &masks, 10)), vec![("SELECT".into(), "keyword", false)]);
+        assert_eq!(
+            texts(complete("SEL", &tables, &masks, 10)),
+            vec![("SELECT".into(), "keyword", false)]
+        );
         assert!(complete("", &tables, &masks, 10).is_empty());
-        assert!(complete("select", &tables, &masks, 10).is_empty(), "a whole word is not completed");
+        assert!(
+            complete("select", &tables, &masks, 10).is_empty(),
+            "a whole word is not completed"
+        );
     }
 
     #[test]
@@ -325,7 +398,8 @@ mod tests {
         assert_eq!(word_at(sql, 12), (7, "cu.na"));
         assert_eq!(word_at(sql, 20), (18, "cu"));
         assert_eq!(word_at(sql, 7), (7, ""));
-        let message = "sql parser error: Expected: an expression, found: FROM at Line: 2, Column: 8";
+        let message =
+            "sql parser error: Expected: an expression, found: FROM at Line: 2, Column: 8";
         assert_eq!(error_position(message), Some((2, 8)));
         assert_eq!(error_position("no position"), None);
         assert_eq!(offset_of("SELECT\nid é, FROM", 2, 6), Some(13));

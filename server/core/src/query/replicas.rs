@@ -323,7 +323,8 @@ pub async fn set_disabled(store: &Store, id: &str, reason: &str) -> Result<bool,
 
 /// Removes replica `id`; the audit keeps its history under its id. False when there is none.
 pub async fn remove(store: &Store, id: &str) -> Result<bool, StoreError> {
-    let done = sqlx::query("DELETE FROM replicas WHERE id = $1").bind(id).execute(store.pool()).await?;
+    let done =
+        sqlx::query("DELETE FROM replicas WHERE id = $1").bind(id).execute(store.pool()).await?;
     Ok(done.rows_affected() == 1)
 }
 
