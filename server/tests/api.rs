@@ -92,3 +92,56 @@ async fn internal_errors_are_logged_not_shown() {
         }
     }
 }
+
+/// Every error under `/api/v1` is JSON whichever layer answers it: a script reads `{"error"}`,
+/// never an HTML page or a bare text (the router's 404 and 405, the sign-in check, the origin
+/// check, a body that does not decode).
+#[tokio::test]
+async fn every_api_error_is_json() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let app = TestApp::demo().await;
+    let is_json_error = |reply: &common::Reply, want: StatusCode| {
+        assert_eq!(reply.status, want, "{}", reply.body);
+        let content_type = reply.headers.get("content-type").and_then(|v| v.to_str().ok());
+        assert_eq!(content_type, Some("application/json"), "{want}: {}", reply.body);
+        let message = reply.json()["error"].as_str().map(str::to_owned);
+        assert!(message.is_some_and(|m| !m.is_empty()), "{want}: {}", reply.body);
+    };
+    is_json_error(&app.get_as("/api/v1/no-such-route", None).await, StatusCode::UNAUTHORIZED);
+    let maria = app.sign_in("maria").await;
+    is_json_error(&app.get_as("/api/v1/no-such-route", Some(&maria)).await, StatusCode::NOT_FOUND);
+    let delete = Request::delete("/api/v1/services")
+        .header("origin", common::PUBLIC_URL)
+        .header("cookie", &maria)
+        .body(Body::empty())
+        .unwrap();
+    is_json_error(&app.send(delete).await, StatusCode::METHOD_NOT_ALLOWED);
+    let query = |origin: Option<&str>, auth: Option<&str>, body: &str| {
+        let mut request = Request::post("/api/v1/services/payments-api/query")
+            .header("content-type", "application/json");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        request.body(Body::from(body.to_owned())).unwrap()
+    };
+    let sql = r#"{"replica": "payments-demo", "sql": "SELECT 1"}"#;
+    is_json_error(&app.send(query(None, None, sql)).await, StatusCode::UNAUTHORIZED);
+    let forged = query(None, Some("Bearer not-a-token"), sql);
+    is_json_error(&app.send(forged).await, StatusCode::UNAUTHORIZED);
+    let mut cross_site = query(Some("https://evil.example"), None, sql);
+    cross_site.headers_mut().insert("cookie", maria.parse().unwrap());
+    is_json_error(&app.send(cross_site).await, StatusCode::FORBIDDEN);
+    // Outside /api/v1 the pages keep their own error pages.
+    let mut garbled = query(Some(common::PUBLIC_URL), None, "{not json");
+    garbled.headers_mut().insert("cookie", maria.parse().unwrap());
+    let garbled = app.send(garbled).await;
+    assert!(garbled.status.is_client_error(), "{}", garbled.body);
+    is_json_error(&garbled, garbled.status);
+    let page = app.get_as("/no-such-page", Some(&maria)).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains("<html") || page.body.contains("<!DOCTYPE"), "{}", page.body);
+}

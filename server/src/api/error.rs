@@ -66,7 +66,7 @@ pub async fn json_errors(
     let mut reply = (status, Json(serde_json::json!({ "error": message }))).into_response();
     for (name, value) in parts.headers.iter() {
         if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
-            reply.headers_mut().insert(name.clone(), value.clone());
+            reply.headers_mut().append(name.clone(), value.clone());
         }
     }
     reply
