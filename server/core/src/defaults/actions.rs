@@ -215,7 +215,9 @@ mod tests {
     /// version is not in force and no version was added.
     async fn a_failing_rescore_leaves_no_new_version(store: Store, refuse_updates: &[&str]) {
         ingest::replace_all(&store, &synthetic_org(2, 8)).await.unwrap();
-        let d0 = PlatformDefaults::default();
+        // A first version that differs from the built-in one (an unchanged document is refused).
+        let mut d0 = PlatformDefaults::default();
+        d0.lifecycles.insert("ga".into(), crate::catalog::Lifecycle::Production);
         assert_eq!(save(&store, 0, &d0.to_toml(), "hana", "first").await.unwrap(), 1);
         for statement in refuse_updates {
             sqlx::query(statement).execute(store.pool()).await.unwrap();
