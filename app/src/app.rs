@@ -1,5 +1,6 @@
 //! The HTML shell, the router and the page frame.
 
+use crate::audit::AuditPage;
 use crate::auth::{session_info, LoginPage, SessionView, TokensPage};
 use crate::catalog::{
     CatalogPage, EditServicePage, HomePage, ReadinessPage, ServicePage, SquadPage,
@@ -7,7 +8,7 @@ use crate::catalog::{
 use crate::components::NotFound;
 use crate::defaults::DefaultsPage;
 use crate::error::AppError;
-use crate::query::{AuditPage, QueryPage};
+use crate::query::QueryPage;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};

@@ -38,6 +38,7 @@ pub const READ_SERVER_FNS: &[&str] = &[
     "access/blocked",
     "access/service-grants",
     "audit/service-reads",
+    "audit/events",
     "query/replicas",
     "query/managed",
     "catalog/service-access",

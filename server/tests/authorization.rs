@@ -123,6 +123,7 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
             Action::ViewWorkloads,
             Body::Json(json!({"service": "ledger", "cluster": ""})),
         ),
+        ("/api/audit/events", Action::AdministerReplicas, Body::Json(json!({"filter": {}}))),
         (
             "/api/audit/service-reads",
             Action::ViewServiceAudit,

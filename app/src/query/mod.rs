@@ -1,11 +1,9 @@
 //! The safe-query REPL: read-only SQL against a service's designated replicas.
 
-mod audit;
 mod editor;
 mod manage;
 mod page;
 mod server_fns;
 
-pub use audit::AuditPage;
 pub use page::QueryPage;
 pub use server_fns::*;

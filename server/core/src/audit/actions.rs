@@ -28,6 +28,65 @@ pub async fn archive(ctx: &Ctx, from: &str, to: &str) -> Result<Vec<Stored>> {
     Ok(super::export(&ctx.store, &sre.login, from, to).await?)
 }
 
+/// The filters of `/audit` as typed (every field may be empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FilterForm {
+    #[serde(default)]
+    pub actor: String,
+    #[serde(default)]
+    pub service: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub outcome: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub text: String,
+}
+
+/// Events shown on one page of `/audit`.
+pub const EVENTS_PER_PAGE: i64 = 100;
+
+/// One page of the event log, every kind, filtered (SREs): the events and whether older ones
+/// match too. Dates are `YYYY-MM-DD`; `to` is inclusive.
+pub async fn browse(
+    ctx: &Ctx,
+    form: &FilterForm,
+    before: Option<i64>,
+) -> Result<(Vec<Stored>, bool)> {
+    ctx.authorize_user(Action::AdministerReplicas, None)?;
+    let date = |d: &str| -> Result<Option<i64>> {
+        if d.trim().is_empty() {
+            return Ok(None);
+        }
+        crate::dates::parse_date(d.trim())
+            .map(Some)
+            .ok_or_else(|| Error::Invalid(format!("{d:?} is not a date (YYYY-MM-DD)")))
+    };
+    let filter = super::Filter {
+        actor: form.actor.trim().into(),
+        service: form.service.trim().into(),
+        kind: form.kind.trim().into(),
+        outcome: form.outcome.trim().into(),
+        from: date(&form.from)?,
+        // Inclusive: everything before the next day.
+        to: date(&form.to)?.map(|day| day + 86_400),
+        text: form.text.trim().chars().take(200).collect(),
+    };
+    if let (Some(from), Some(to)) = (filter.from, filter.to) {
+        if to <= from {
+            return Err(Error::Invalid("the end date comes before the start date".into()));
+        }
+    }
+    let mut events = super::browse(&ctx.store, &filter, before, EVENTS_PER_PAGE).await?;
+    let older = events.len() as i64 > EVENTS_PER_PAGE;
+    events.truncate(EVENTS_PER_PAGE as usize);
+    Ok((events, older))
+}
+
 /// The query audit, newest first, as the CSV export reads it (SREs); the export is recorded.
 pub async fn export_query_audit(ctx: &Ctx) -> Result<Vec<AuditEntry>> {
     let sre = ctx.authorize_user(Action::AdministerReplicas, None)?;

@@ -49,6 +49,7 @@ pub const LOGS_READ: &str = "logs.read";
 pub const LOGS_FOLLOWED: &str = "logs.followed";
 pub const LOGS_FOLLOW_ENDED: &str = "logs.follow-ended";
 pub const LOGS_DOWNLOADED: &str = "logs.downloaded";
+pub const DEFAULTS_SAVED: &str = "defaults.saved";
 
 /// One read of a service's data (logs viewed, followed, downloaded; queries run), as the
 /// owning squad sees it.
@@ -138,6 +139,61 @@ pub async fn export(
     Ok(events)
 }
 
+/// What an SRE narrows the event log to on `/audit`. Empty fields do not filter; `kind` is a
+/// kind (`query.finished`) or a family (`query`); dates are `YYYY-MM-DD`, `to` inclusive; `text`
+/// is found in the detail, the target or the SQL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub actor: String,
+    pub service: String,
+    pub kind: String,
+    pub outcome: String,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub text: String,
+}
+
+/// One page of events matching `filter`, newest first, older than event `before` (keyset
+/// pagination: a page never shifts when new events arrive). `limit + 1` are read, so the caller
+/// knows whether an older page exists.
+pub async fn browse(
+    store: &Store,
+    filter: &Filter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Stored>, StoreError> {
+    let like = |text: &str| {
+        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("%{escaped}%")
+    };
+    sqlx::query_as(
+        "SELECT id, at, kind, attempt, actor, token, entity, target, outcome, detail, sql_text, row_count, byte_count, duration_ms
+         FROM audit_events
+         WHERE id < $1
+           AND ($2 = '' OR actor = $2)
+           AND ($3 = '' OR entity = $3)
+           AND ($4 = '' OR kind = $4 OR kind LIKE $5 ESCAPE '\\')
+           AND ($6 = '' OR outcome = $6)
+           AND at >= $7 AND at < $8
+           AND ($9 = '' OR detail LIKE $10 ESCAPE '\\' OR sql_text LIKE $10 ESCAPE '\\' OR target LIKE $10 ESCAPE '\\')
+         ORDER BY id DESC LIMIT $11",
+    )
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(&filter.actor)
+    .bind(&filter.service)
+    .bind(&filter.kind)
+    .bind(format!("{}.%", filter.kind.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")))
+    .bind(&filter.outcome)
+    .bind(filter.from.unwrap_or(i64::MIN))
+    .bind(filter.to.unwrap_or(i64::MAX))
+    .bind(&filter.text)
+    .bind(like(&filter.text))
+    .bind(limit + 1)
+    .fetch_all(store.pool())
+    .await
+    .map_err(Into::into)
+}
+
 /// Every export of the audit is itself an event.
 pub async fn record_export(store: &Store, actor: &str, detail: String) -> Result<(), StoreError> {
     append(
@@ -176,6 +232,13 @@ pub fn attempt_id() -> String {
 }
 
 pub async fn append(store: &Store, event: &Event) -> Result<(), StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    append_on(&mut conn, event).await
+}
+
+/// [`append`] on a connection the caller holds: inside a transaction, the event commits (or
+/// rolls back) with the change it records.
+pub async fn append_on(conn: &mut sqlx::AnyConnection, event: &Event) -> Result<(), StoreError> {
     let written = sqlx::query(
         "INSERT INTO audit_events (at, kind, attempt, actor, token, entity, target, outcome, detail, sql_text, row_count, byte_count, duration_ms, entity_uid)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, COALESCE((SELECT uid FROM services WHERE name = $6), ''))",
@@ -193,7 +256,7 @@ pub async fn append(store: &Store, event: &Event) -> Result<(), StoreError> {
     .bind(event.rows)
     .bind(event.bytes)
     .bind(event.duration_ms)
-    .execute(store.pool())
+    .execute(&mut *conn)
     .await;
     telemetry::count(event, written.is_ok());
     written?;

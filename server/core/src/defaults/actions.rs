@@ -100,6 +100,16 @@ pub async fn save_as(
     let mut tx = store.pool().begin().await?;
     let version = repo::insert_version(&mut tx, &defaults, author, note).await?;
     crate::catalog::repo::write_scores(&mut tx, &scores).await?;
+    let event = crate::audit::Event {
+        kind: crate::audit::DEFAULTS_SAVED,
+        attempt: crate::audit::attempt_id(),
+        actor: author.into(),
+        target: format!("version {version}"),
+        outcome: "saved".into(),
+        detail: note.into(),
+        ..Default::default()
+    };
+    crate::audit::append_on(&mut tx, &event).await?;
     tx.commit().await?;
     Ok(version)
 }
