@@ -140,3 +140,26 @@ where
 pub fn NotFound(what: String) -> impl IntoView {
     view! { <ErrorView error=AppError::NotFound(what) /> }
 }
+
+/// A button that copies `text` to the clipboard and says so (a live region, for screen readers).
+#[component]
+pub fn CopyButton(text: String, #[prop(into)] label: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(window) = web_sys::window() {
+            // The promise settles on its own; the page only says it was asked.
+            let _ = window.navigator().clipboard().write_text(&text);
+            copied.set(true);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &text;
+    };
+    view! {
+        <button type="button" on:click=copy aria-label=label.clone()
+            class="min-h-6 rounded border border-slate-300 px-2 py-0.5 text-xs hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800">
+            "Copy"
+        </button>
+        <span role="status" class="text-xs text-emerald-700 dark:text-emerald-400">{move || copied.get().then_some(" Copied")}</span>
+    }
+}

@@ -37,6 +37,7 @@ pub const READ_SERVER_FNS: &[&str] = &[
     "access/identities",
     "access/blocked",
     "access/service-grants",
+    "access/grants",
     "audit/service-reads",
     "audit/events",
     "query/replicas",

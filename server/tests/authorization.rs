@@ -137,6 +137,7 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
         ("/api/access/tokens", Action::AdministerAccess, Body::Json(json!({}))),
         ("/api/access/revoke-token", Action::AdministerAccess, Body::Form("id=nonexistent")),
         ("/api/access/identities", Action::AdministerAccess, Body::Json(json!({}))),
+        ("/api/access/grants", Action::AdministerAccess, Body::Json(json!({}))),
         ("/api/access/offboard", Action::AdministerAccess, Body::Form("actor=nobody-at-all")),
         ("/api/access/restore", Action::AdministerAccess, Body::Form("actor=nobody-at-all")),
         ("/api/access/blocked", Action::AdministerAccess, Body::Json(json!({}))),
@@ -643,10 +644,20 @@ async fn revoke_and_offboard(app: TestApp) {
             .json()
     };
     assert_eq!(grants_on().await[0]["grantee"], "maria");
+    let all_grants =
+        || async { app.post_json("/api/access/grants", Some(&sre), json!({})).await.json() };
+    assert_eq!(all_grants().await[0]["grantee"], "maria", "listed on the access page");
+    let signed_in = || async {
+        let list = app.post_json("/api/access/identities", Some(&sre), json!({})).await.json();
+        list.as_array().unwrap().iter().any(|i| i["actor"] == "maria")
+    };
+    assert!(signed_in().await);
 
     let done = app.post_form("/api/access/offboard", Some(&sre), "actor=maria").await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert!(grants_on().await.as_array().unwrap().is_empty(), "her grant ended with her");
+    assert!(all_grants().await.as_array().unwrap().is_empty());
+    assert!(!signed_in().await, "listed as blocked, no longer among those who may sign in");
     assert_eq!(done.json(), json!([2, 1]), "two sessions ended, one live token revoked");
     for cookie in [&maria, &maria_laptop] {
         assert_eq!(app.get_as("/", Some(cookie)).await.status, StatusCode::SEE_OTHER, "signed out");

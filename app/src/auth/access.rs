@@ -1,6 +1,6 @@
 use super::server_fns::{
-    all_tokens, blocked_access, identities, GrantServiceAccess, Offboard, RestoreAccess,
-    RevokeAnyToken,
+    all_grants, all_tokens, blocked_access, identities, GrantServiceAccess, Offboard,
+    RestoreAccess, RevokeAnyToken, RevokeGrant,
 };
 use crate::components::{ErrorView, Loaded, Refusal};
 use leptos::prelude::*;
@@ -14,6 +14,11 @@ pub fn AccessPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeAnyToken>::new();
     let grant = ServerAction::<GrantServiceAccess>::new();
     let restore = ServerAction::<RestoreAccess>::new();
+    let end_grant = ServerAction::<RevokeGrant>::new();
+    // Offboarding cannot be undone by the person: it asks first, naming who.
+    let confirming = RwSignal::new(None::<String>);
+    let grants =
+        Resource::new(move || (grant.version().get(), end_grant.version().get()), |_| all_grants());
     let blocked = Resource::new(
         move || (offboard.version().get(), restore.version().get()),
         |_| blocked_access(),
@@ -37,16 +42,35 @@ pub fn AccessPage() -> impl IntoView {
                             <td class="p-1 tabular-nums">{console_core::dates::date_time(i.checked_at)}
                                 {i.check_failed_at.map(|at| view! { <span class="text-xs text-red-700">{format!(" re-check failing since {}", console_core::dates::date_time(at))}</span> })}</td>
                             <td class=cell>
-                                <ActionForm action=offboard>
-                                    <input type="hidden" name="actor" value=i.actor.clone() />
-                                    <button type="submit" class="text-red-700 hover:underline">"Offboard"</button>
-                                </ActionForm>
+                                {
+                                    let actor = i.actor.clone();
+                                    view! {
+                                        <button type="button" class="min-h-6 text-red-700 hover:underline"
+                                            aria-label=format!("Offboard {actor}")
+                                            on:click={
+                                                let actor = actor.clone();
+                                                move |_| confirming.set(Some(actor.clone()))
+                                            }>"Offboard"</button>
+                                    }
+                                }
                             </td>
                         </tr>
                     }).collect_view()}
                 </tbody>
             </table>
         </Loaded>
+        {move || confirming.get().map(|actor| view! {
+            <div role="alertdialog" aria-labelledby="offboard-question" class="my-2 rounded border border-red-300 bg-red-50 p-3 text-sm dark:bg-red-950 dark:border-red-800" data-testid="confirm-offboard">
+                <p id="offboard-question" class="mb-2">{format!(
+                    "Offboard {actor}? Every session of theirs ends and every token is revoked now, and they cannot sign in with any account until an SRE restores access."
+                )}</p>
+                <ActionForm action=offboard on:submit=move |_| confirming.set(None) attr:class="inline">
+                    <input type="hidden" name="actor" value=actor.clone() />
+                    <button type="submit" class="rounded bg-red-700 px-3 py-1 text-white">{format!("Offboard {actor}")}</button>
+                </ActionForm>
+                <button type="button" class="ml-2 rounded border border-slate-300 px-3 py-1" on:click=move |_| confirming.set(None)>"Cancel"</button>
+            </div>
+        })}
         {move || offboard.value().get().map(|r| match r {
             Ok((sessions, tokens)) => view! { <p class="text-sm text-emerald-700" data-testid="offboarded">{format!("Ended {sessions} sessions and revoked {tokens} tokens.")}</p> }.into_any(),
             Err(error) => view! { <Refusal error /> }.into_any(),
@@ -105,6 +129,40 @@ pub fn AccessPage() -> impl IntoView {
                 </tbody>
             </table>
         </Loaded>
+        <h2 class="mt-6 text-lg font-semibold mb-1">"Grants in force"</h2>
+        <Loaded resource=grants let:list>
+            {if list.is_empty() {
+                view! { <p class="text-sm text-slate-500" data-testid="grants">"None."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="overflow-x-auto">
+                    <table class="w-full bg-white text-sm dark:bg-slate-900" data-testid="grants">
+                        <thead><tr class="text-left text-slate-500"><th class=cell>"Who"</th><th>"Service"</th><th>"Access"</th><th>"Until (UTC)"</th><th>"Granted by"</th><th>"Reason"</th><th></th></tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|g| view! {
+                                <tr class="border-t border-slate-100 dark:border-slate-700">
+                                    <td class=cell>{g.grantee.clone()}</td>
+                                    <td class=cell><a class="text-sky-700 dark:text-sky-300 hover:underline" href=format!("/services/{}", g.service)>{g.service.clone()}</a></td>
+                                    <td class=cell>{g.access.as_str()}</td>
+                                    <td class="p-1 tabular-nums">{console_core::dates::date_time(g.expires_at)}</td>
+                                    <td class=cell>{g.granted_by.clone()}</td>
+                                    <td class=cell>{g.reason.clone()}</td>
+                                    <td class=cell>
+                                        <ActionForm action=end_grant>
+                                            <input type="hidden" name="id" value=g.id.clone() />
+                                            <button type="submit" class="min-h-6 text-red-700 hover:underline"
+                                                aria-label=format!("End the grant of {} on {}", g.grantee, g.service)>"End now"</button>
+                                        </ActionForm>
+                                    </td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                    </div>
+                }.into_any()
+            }}
+        </Loaded>
+        {move || end_grant.value().get().and_then(|r| r.err()).map(|error| view! { <Refusal error /> })}
         <h2 class="mt-6 text-lg font-semibold mb-1">"Grant temporary access"</h2>
         <p class="mb-2 text-sm text-slate-600">"The REPL or the logs of one service, for someone outside its squad (an incident responder), for a few hours. Shown on the service; audited."</p>
         <ActionForm action=grant attr:class="flex flex-wrap gap-2 text-sm">
@@ -119,8 +177,8 @@ pub fn AccessPage() -> impl IntoView {
             <button type="submit" class="rounded bg-slate-900 px-3 py-1 text-white">"Grant"</button>
         </ActionForm>
         {move || grant.value().get().map(|r| match r {
-            Ok(g) => view! { <p class="text-sm text-emerald-700">{format!("{} has the {} of {} until {}.", g.grantee, g.access.as_str(), g.service, console_core::dates::date_time(g.expires_at))}</p> }.into_any(),
-            Err(error) => view! { <ErrorView error /> }.into_any(),
+            Ok(g) => view! { <p class="text-sm text-emerald-700" role="status">{format!("{} has the {} of {} until {}.", g.grantee, g.access.as_str(), g.service, console_core::dates::date_time(g.expires_at))}</p> }.into_any(),
+            Err(error) => view! { <Refusal error /> }.into_any(),
         })}
     }
 }

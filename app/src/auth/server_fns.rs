@@ -174,6 +174,13 @@ pub async fn revoke_grant(id: String) -> Result<(), AppError> {
     Ok(actions::revoke_grant(&crate::ssr::ctx(), &id).await?)
 }
 
+/// Every grant in force (SREs), on the access page.
+#[server(endpoint = "access/grants", input = Json)]
+pub async fn all_grants() -> Result<Vec<console_core::auth::GrantInfo>, AppError> {
+    use console_core::auth::actions;
+    Ok(actions::all_grants(&crate::ssr::ctx()).await?)
+}
+
 /// The grants in force on a service, shown on its page.
 #[server(endpoint = "access/service-grants", input = Json)]
 pub async fn service_grants(

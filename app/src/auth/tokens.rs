@@ -1,7 +1,7 @@
 use super::server_fns::{
     list_tokens, my_sessions, token_limits, CreateToken, RevokeToken, SignOutEverywhere,
 };
-use crate::components::{Loaded, Refusal};
+use crate::components::{CopyButton, Loaded, Refusal};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -36,12 +36,19 @@ pub fn TokensPage() -> impl IntoView {
             <button type="submit" class="rounded bg-slate-900 px-4 py-2 text-white">"Create token"</button>
         </ActionForm>
         {move || create.value().get().map(|result| match result {
-            Ok(token) => view! {
-                <div class="mb-4 rounded border border-emerald-300 bg-emerald-50 p-3 text-sm" data-testid="new-token">
-                    <p>"Copy it now: it will not be shown again."</p>
-                    <code class="break-all">{token}</code>
-                </div>
-            }.into_any(),
+            Ok(token) => {
+                let curl = format!("curl -H 'Authorization: Bearer {token}' '{}/api/v1/services?q=payments'", origin());
+                view! {
+                    <div class="mb-4 rounded border border-emerald-300 bg-emerald-50 p-3 text-sm dark:bg-emerald-950 dark:border-emerald-800" data-testid="new-token">
+                        <p>"Copy it now: it will not be shown again."</p>
+                        <p class="flex flex-wrap items-center gap-2"><code class="break-all" data-testid="token-value">{token.clone()}</code>
+                            <CopyButton text=token label="Copy the token" /></p>
+                        <p class="mt-2">"Try it:"</p>
+                        <p class="flex flex-wrap items-center gap-2"><code class="break-all" data-testid="token-curl">{curl.clone()}</code>
+                            <CopyButton text=curl label="Copy the curl command" /></p>
+                    </div>
+                }.into_any()
+            }
             Err(error) => view! { <Refusal error /> }.into_any(),
         })}
         <Loaded resource=tokens let:list>
@@ -68,6 +75,16 @@ pub fn TokensPage() -> impl IntoView {
         </Loaded>
         <Sessions />
     }
+}
+
+/// This console's address as the browser sees it, for the `curl` example (a token is only
+/// ever shown after the browser created it, so this runs in the browser).
+fn origin() -> String {
+    #[cfg(feature = "hydrate")]
+    if let Some(origin) = web_sys::window().and_then(|w| w.location().origin().ok()) {
+        return origin;
+    }
+    String::new()
 }
 
 /// The person's sessions on every device; "sign out everywhere" ends them all.

@@ -217,6 +217,12 @@ pub async fn service_grants(ctx: &Ctx, service: &str) -> Result<Vec<GrantInfo>> 
     Ok(grants::on_service(&ctx.store, service).await?)
 }
 
+/// Every grant in force, for the SREs' access page.
+pub async fn all_grants(ctx: &Ctx) -> Result<Vec<GrantInfo>> {
+    ctx.authorize_user(Action::AdministerAccess, None)?;
+    Ok(grants::all_in_force(&ctx.store).await?)
+}
+
 /// Appends the event of an access change made by `user`.
 async fn record(
     ctx: &Ctx,

@@ -68,9 +68,19 @@ pub async fn active_for(store: &Store, actor: &str) -> Result<Vec<ServiceGrant>,
 
 /// The grants in force on `service`.
 pub async fn on_service(store: &Store, service: &str) -> Result<Vec<GrantInfo>, StoreError> {
+    in_force(store, service).await
+}
+
+/// Every grant in force, soonest to expire first, for the SREs' access page.
+pub async fn all_in_force(store: &Store) -> Result<Vec<GrantInfo>, StoreError> {
+    in_force(store, "").await
+}
+
+/// The grants in force on `service`, or on every service when it is empty.
+async fn in_force(store: &Store, service: &str) -> Result<Vec<GrantInfo>, StoreError> {
     let rows: Vec<(String, String, String, String, String, String, i64, i64)> = sqlx::query_as(
         "SELECT id, grantee, service, access, reason, granted_by, created_at, expires_at FROM access_grants
-         WHERE service = $1 AND expires_at > $2 AND revoked_at IS NULL ORDER BY expires_at",
+         WHERE ($1 = '' OR service = $1) AND expires_at > $2 AND revoked_at IS NULL ORDER BY expires_at",
     )
     .bind(service)
     .bind(now())

@@ -488,10 +488,12 @@ pub async fn blocked(store: &Store) -> Result<Vec<(String, String, i64)>, StoreE
         .await?)
 }
 
-/// Every identity, for the SREs' access page.
+/// Every identity of people who may sign in, for the SREs' access page (the offboarded are
+/// listed apart, as blocked).
 pub async fn identities(store: &Store) -> Result<Vec<IdentitySummary>, StoreError> {
     let rows: Vec<(String, String, String, Option<String>, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT actor, provider, login, person, checked_at, check_failed_at FROM identities ORDER BY actor, provider",
+        "SELECT actor, provider, login, person, checked_at, check_failed_at FROM identities
+         WHERE actor NOT IN (SELECT actor FROM blocked_actors) ORDER BY actor, provider",
     )
     .fetch_all(store.pool())
     .await?;
