@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CARGO_TARGET_DIR := $(CURDIR)/target
 export CONSOLE_CONFIG ?= $(CURDIR)/console.toml
 
-.PHONY: run test lint tools services test-rust build test-e2e bench bench-quick release image image-test soak
+.PHONY: run test lint tools services test-rust build test-e2e bench bench-quick release image image-test soak screenshots
 
 ## Serve the console at http://127.0.0.1:3000 on embedded defaults (SQLite, demo catalog).
 run: tools
@@ -40,6 +40,12 @@ build:
 test-e2e:
 	rm -rf target/e2e && mkdir -p target/e2e
 	cd end2end && npx playwright test
+
+## The README's screenshots (docs/screenshots/): the main pages at 390x844 and 1400x1000, light
+## and dark, from the debug build against the e2e set-up.
+screenshots: tools build
+	rm -rf target/e2e && mkdir -p target/e2e docs/screenshots
+	cd end2end && SCREENSHOTS=1 npx playwright test screenshots.spec.ts
 
 ## Benchmarks (release build): figures go to BENCHMARKS.md.
 bench: tools services

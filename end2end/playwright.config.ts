@@ -24,6 +24,8 @@ const groupsFile = `${root}/target/e2e/idp-groups.json`;
 // works. Margins allow for a debug build on two busy cores, or two tests at once.
 export default defineConfig({
   testDir: "./tests",
+  // `make screenshots` sets SCREENSHOTS and runs that file alone; `make test` never does.
+  testIgnore: process.env.SCREENSHOTS ? [] : ["**/screenshots.spec.ts"],
   timeout: 60_000,
   expect: { timeout: 10_000 },
   retries: 0,

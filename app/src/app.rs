@@ -69,18 +69,22 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/console.css" />
         <Title formatter=|text: String| if text.is_empty() { "Console".to_string() } else { format!("{text} · Console") } />
         <Router>
+            // Inside the hydrated app: the body's first child must be the app's own.
+            <a href="#page" rel="external" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2 focus:text-slate-900">"Skip to the page"</a>
             <header class="bg-slate-900 text-white">
-                <nav class="mx-auto max-w-6xl flex items-center gap-6 px-4 py-3">
-                    <a href="/" class="font-semibold tracking-tight">"Console"</a>
-                    <a href="/catalog" class="text-slate-300 hover:text-white">"Catalog"</a>
-                    <a href="/readiness" class="text-slate-300 hover:text-white">"Readiness"</a>
-                    <form method="get" action="/catalog" class="ml-auto">
+                // On a phone the header wraps instead of scrolling: the links on one line, the
+                // account on the next, the search across the whole width last.
+                <nav class="mx-auto max-w-6xl flex flex-wrap items-center gap-x-5 gap-y-1 px-4 py-2" aria-label="Main">
+                    <a href="/" class="py-1 font-semibold tracking-tight">"Console"</a>
+                    <a href="/catalog" class="py-1 text-slate-300 hover:text-white">"Catalog"</a>
+                    <a href="/readiness" class="py-1 text-slate-300 hover:text-white">"Readiness"</a>
+                    <form method="get" action="/catalog" role="search" class="order-last w-full sm:order-none sm:ml-auto sm:w-auto">
                         <input
                             type="search"
                             name="q"
                             placeholder="Search services…"
                             aria-label="Search services"
-                            class="rounded bg-slate-800 px-3 py-1 text-sm placeholder-slate-400"
+                            class="w-full rounded bg-slate-800 px-3 py-1 text-sm text-white placeholder-slate-400 sm:w-56"
                         />
                     </form>
                     <Transition fallback=|| ()>
@@ -98,7 +102,7 @@ pub fn App() -> impl IntoView {
                     })}
                 </Transition>
             </header>
-            <main class="mx-auto max-w-6xl px-4 py-6">
+            <main id="page" tabindex="-1" class="mx-auto max-w-6xl px-4 py-6 focus:outline-none">
                 // Async SSR: the status code (404, 400) is known before the first byte is sent.
                 <Routes fallback=|| view! { <NotFound what="page".to_string() /> }>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
@@ -146,19 +150,21 @@ fn Account(session: Option<SessionView>) -> impl IntoView {
     match session.and_then(|s| s.user) {
         None => view! { <a href="/login" class="text-slate-300 hover:text-white">"Sign in"</a> }.into_any(),
         Some(user) => view! {
+            <span class="flex flex-wrap items-center gap-x-4 gap-y-1">
             <span class="text-sm text-slate-300" data-testid="signed-in-as">
                 {user.name.clone()}
                 {user.sre.then_some(" · SRE")}
             </span>
             {user.sre.then(|| view! {
-                <a href="/admin" class="text-sm text-slate-300 hover:text-white">"Admin"</a>
-                <a href="/audit" class="text-sm text-slate-300 hover:text-white">"Audit"</a>
-                <a href="/admin/access" class="text-sm text-slate-300 hover:text-white">"Access"</a>
+                <a href="/admin" class="py-1 text-sm text-slate-300 hover:text-white">"Admin"</a>
+                <a href="/audit" class="py-1 text-sm text-slate-300 hover:text-white">"Audit"</a>
+                <a href="/admin/access" class="py-1 text-sm text-slate-300 hover:text-white">"Access"</a>
             })}
-            <a href="/tokens" class="text-sm text-slate-300 hover:text-white">"Tokens"</a>
+            <a href="/tokens" class="py-1 text-sm text-slate-300 hover:text-white">"Tokens"</a>
             <form method="post" action="/auth/logout">
-                <button type="submit" class="text-sm text-slate-300 hover:text-white">"Sign out"</button>
+                <button type="submit" class="min-h-6 text-sm text-slate-300 hover:text-white">"Sign out"</button>
             </form>
+            </span>
         }
         .into_any(),
     }

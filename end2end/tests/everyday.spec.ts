@@ -121,8 +121,8 @@ test("a cancel shows as cancelled, not as a failure", async ({ page }) => {
   await page.goto("/services/payments-api/query?replica=payments-demo");
   await hydrated(page);
   await expect(page.getByLabel("Replica", { exact: true })).toHaveValue("payments-demo");
-  await page.getByLabel("SQL").fill(`SELECT COUNT(*) /* ${Date.now()} */ FROM customers a, customers b, customers c, customers d`);
-  await page.getByRole("button", { name: "Run" }).click();
+  await page.getByLabel("SQL", { exact: true }).fill(`SELECT COUNT(*) /* ${Date.now()} */ FROM customers a, customers b, customers c, customers d`);
+  await page.getByRole("button", { name: "Run", exact: true }).click();
   // Cancel stops a statement once it runs on the replica: give it a moment to start.
   await page.waitForTimeout(1000);
   await page.getByRole("button", { name: "Cancel" }).click();
@@ -177,4 +177,42 @@ test("an unreachable replica is refused, saved disabled, fixed, then removed, wi
   await expect(row).toHaveCount(0);
   await expect(page.getByLabel("Replica", { exact: true }).locator(`option[value="${id}"]`)).toHaveCount(0);
   expect(errors).toEqual([]);
+});
+
+test("offboarding asks first, naming who; cancelling changes nothing", async ({ page }) => {
+  await devSignIn(page, "sre");
+  await page.goto("/admin/access");
+  await hydrated(page);
+  const rows = page.getByTestId("identities").locator("tbody tr");
+  const before = await rows.count();
+  await page.getByRole("button", { name: "Offboard sre" }).click();
+  const dialog = page.getByRole("alertdialog");
+  await expect(dialog).toContainText("Offboard sre? Every session of theirs ends");
+  await expect(dialog.getByRole("button", { name: "Offboard sre" })).toBeVisible();
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(rows).toHaveCount(before);
+  // Still signed in: nothing was ended.
+  await page.reload();
+  await expect(page.getByTestId("signed-in-as")).toContainText("sre");
+  // Grants in force are listed (or it says there are none).
+  await expect(page.getByTestId("grants")).toBeVisible();
+});
+
+test("the audit page covers every kind, filtered through the URL", async ({ page }) => {
+  await devSignIn(page, "sre");
+  await page.goto("/audit");
+  await hydrated(page);
+  await expect(page.getByTestId("audit-event").first()).toBeVisible();
+  await page.getByLabel("Kind").selectOption("auth");
+  await page.getByLabel("Person").fill("sre");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page).toHaveURL(/kind=auth/);
+  await expect(page).toHaveURL(/actor=sre/);
+  const kinds = await page.getByTestId("audit-event").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-kind")));
+  expect(kinds.length).toBeGreaterThan(0);
+  for (const kind of kinds) expect(kind).toMatch(/^auth\./);
+  // A filter nothing matches says so.
+  await page.goto("/audit?actor=nobody-ever");
+  await expect(page.getByTestId("no-events")).toBeVisible();
 });

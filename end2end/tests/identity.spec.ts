@@ -67,7 +67,13 @@ test("API tokens work on the API only, and a person signs out everywhere", async
   const before = await sessions.count();
   await page.getByLabel("Token name").fill(`e2e script ${Date.now()}`);
   await page.getByRole("button", { name: "Create token" }).click();
-  const token = (await page.getByTestId("new-token").locator("code").textContent())!.trim();
+  const token = (await page.getByTestId("token-value").textContent())!.trim();
+  // A curl line to start from, with this console's address, and copy buttons that say so.
+  await expect(page.getByTestId("token-curl")).toHaveText(
+    `curl -H 'Authorization: Bearer ${token}' '${consoleOrigin()}/api/v1/services?q=payments'`,
+  );
+  await page.getByRole("button", { name: "Copy the token" }).click();
+  await expect(page.getByTestId("new-token").getByRole("status").first()).toHaveText("Copied");
   const api = await page.request.get("/api/v1/me", { headers: { authorization: `Bearer ${token}` } });
   expect((await api.json()).login).toBe("joao");
   // Not a key to the pages or the server functions.

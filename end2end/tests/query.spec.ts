@@ -17,7 +17,7 @@ test("an owner runs a read-only query with Ctrl+Enter; a write is refused", asyn
   await page.getByLabel("Replica", { exact: true }).selectOption(DEMO_REPLICA);
   await expect(page.getByLabel("Replica", { exact: true })).toHaveValue(DEMO_REPLICA);
   await expect(page.getByTestId("schema")).toContainText("customers");
-  const editor = page.getByLabel("SQL");
+  const editor = page.getByLabel("SQL", { exact: true });
   await editor.fill("SELECT id, name, email FROM customers ORDER BY id LIMIT 5");
   await editor.press("Control+Enter");
   await expect(page.getByTestId("result-summary")).toContainText("5 rows");
@@ -37,7 +37,7 @@ test("an owner runs a read-only query with Ctrl+Enter; a write is refused", asyn
   // The history is maria's: the write is this run's own, so an earlier run's cannot stand in.
   const write = `DELETE FROM customers WHERE name = 'e2e ${Date.now()}'`;
   await editor.fill(write);
-  await page.getByRole("button", { name: "Run" }).click();
+  await page.getByRole("button", { name: "Run", exact: true }).click();
   await expect(page.getByRole("alert")).toContainText("only read-only statements");
   await expect(page.getByTestId("history")).toContainText(write);
   expect(errors).toEqual([]);
@@ -83,7 +83,7 @@ test("a jsonb and a timestamptz column are readable in the grid", async ({ page 
   await page.goto(`/services/payments-api/query?replica=${id}`);
   await hydrated(page);
   await expect(page.getByLabel("Replica", { exact: true })).toHaveValue(id);
-  const editor = page.getByLabel("SQL");
+  const editor = page.getByLabel("SQL", { exact: true });
   await editor.fill(`SELECT '{"b": [1, 2], "a": "x"}'::jsonb AS doc, timestamptz '2026-12-02 10:30:00+01' AS at, NULL AS nothing, 'NULL' AS word`);
   await editor.press("Control+Enter");
   const grid = page.getByTestId("result-grid");

@@ -38,7 +38,7 @@ pub fn AuditPage() -> impl IntoView {
         <h1 class="text-2xl font-semibold mb-1">"Audit"</h1>
         <p class="mb-3 text-sm text-slate-600 dark:text-slate-300">
             "Every recorded action, newest first. Export: "
-            <a rel="external" href="/admin/audit.csv" class="text-sky-700 dark:text-sky-300 hover:underline">"queries as CSV"</a>
+            <a rel="external" href="/admin/audit.csv" class="text-sky-700 underline dark:text-sky-300">"queries as CSV"</a>
             " · the whole log by date at "<code>"/admin/audit-events.csv?from=YYYY-MM-DD&to=YYYY-MM-DD"</code>
         </p>
         <Filters filter />
@@ -91,7 +91,7 @@ fn Events(events: Vec<AuditEvent>, older: Option<i64>, filter: EventFilter) -> i
     });
     let newest = (!query.is_empty()).then(|| format!("/audit?{query}"));
     view! {
-        <div class="overflow-x-auto">
+        <div class="overflow-x-auto" tabindex="0">
         <table class="w-full bg-white text-xs dark:bg-slate-900" data-testid="audit">
             <thead><tr class="text-left text-slate-500 dark:text-slate-400">
                 <th class="p-1">"When (UTC)"</th><th class="p-1">"Who"</th><th class="p-1">"What"</th>

@@ -135,7 +135,7 @@ pub fn AccessPage() -> impl IntoView {
                 view! { <p class="text-sm text-slate-500" data-testid="grants">"None."</p> }.into_any()
             } else {
                 view! {
-                    <div class="overflow-x-auto">
+                    <div class="overflow-x-auto" tabindex="0">
                     <table class="w-full bg-white text-sm dark:bg-slate-900" data-testid="grants">
                         <thead><tr class="text-left text-slate-500"><th class=cell>"Who"</th><th>"Service"</th><th>"Access"</th><th>"Until (UTC)"</th><th>"Granted by"</th><th>"Reason"</th><th></th></tr></thead>
                         <tbody>

@@ -47,7 +47,7 @@ pub fn ReadinessPage() -> impl IntoView {
                                     <h2 class="font-semibold mb-2">"Most often missing"</h2>
                                     <ol class="text-sm" data-testid="most-missing">
                                         {report.most_missing.iter().take(10).map(|(id, title, n)| view! {
-                                            <li class="flex justify-between py-0.5"><span>{title.clone()} <span class="text-xs text-slate-400">{id.clone()}</span></span><span class="tabular-nums">{*n}</span></li>
+                                            <li class="flex justify-between py-0.5"><span>{title.clone()} <span class="text-xs text-slate-500">{id.clone()}</span></span><span class="tabular-nums">{*n}</span></li>
                                         }).collect_view()}
                                     </ol>
                                 </section>

@@ -160,11 +160,12 @@ fn ServiceDetail(
     });
     let service_name = s.name.clone();
     let readiness = page.readiness;
-    let row = "grid grid-cols-3 gap-2 py-1";
+    // Long values (paths, selectors, URLs) wrap inside their cell rather than widen the page.
+    let row = "grid grid-cols-3 gap-2 py-1 [&>dd]:min-w-0 [&>dd]:[overflow-wrap:anywhere]";
     view! {
         <Title text=s.name.clone() />
         <header class="mb-4">
-            <h1 class="text-2xl font-semibold flex items-center gap-3">
+            <h1 class="text-2xl font-semibold flex flex-wrap items-center gap-3">
                 {s.name.clone()} <TierBadge tier=s.tier />
                 {if s.lifecycle_label.is_empty() {
                     view! { <LifecycleBadge lifecycle=s.lifecycle /> }.into_any()
@@ -194,7 +195,7 @@ fn ServiceDetail(
                     <div class=row><dt class="text-slate-500">"Type"</dt><dd class="col-span-2">{s.component_type.clone()}</dd></div>
                     <div class=row><dt class="text-slate-500">"Descriptor"</dt><dd class="col-span-2 font-mono text-xs" data-testid="descriptor-source"><Source source=s.source.clone() /></dd></div>
                     <div class=row><dt class="text-slate-500">"On call"</dt>
-                        <dd class="col-span-2">{if page.squad.oncall.rotation.is_empty() { view! { <span class="text-slate-400">"none"</span> }.into_any() } else { view! { <ExternalLink url=page.squad.oncall.url.clone() label=page.squad.oncall.rotation.clone() /> }.into_any() }}</dd></div>
+                        <dd class="col-span-2">{if page.squad.oncall.rotation.is_empty() { view! { <span class="text-slate-500">"none"</span> }.into_any() } else { view! { <ExternalLink url=page.squad.oncall.url.clone() label=page.squad.oncall.rotation.clone() /> }.into_any() }}</dd></div>
                     <div class=row><dt class="text-slate-500">"Chat"</dt><dd class="col-span-2">{page.squad.chat_channel.clone()}</dd></div>
                     <div class=row><dt class="text-slate-500">"System"</dt><dd class="col-span-2">{s.system.clone()}</dd></div>
                     <div class=row><dt class="text-slate-500">"Repository"</dt><dd class="col-span-2"><ExternalLink url=s.repository.clone() /></dd></div>
@@ -227,9 +228,11 @@ fn ServiceDetail(
                     {readiness.checks.into_iter().map(|c| {
                         let toggle = (can_attest && c.check.evidence == Evidence::Attested).then(|| {
                             let (service, check, attested) = (service_name.clone(), c.check.id.clone(), !c.met);
+                            let title = c.check.title.clone();
                             view! {
                                 <button
-                                    class="text-xs text-sky-700 hover:underline"
+                                    class="min-h-6 px-1 text-xs text-sky-700 hover:underline"
+                                    aria-label=format!("{} {}", if attested { "Attest" } else { "Withdraw" }, title)
                                     data-testid=format!("attest-{check}")
                                     on:click=move |_| { attest.dispatch(AttestCheck { service: service.clone(), check: check.clone(), attested }); }
                                 >
@@ -239,8 +242,8 @@ fn ServiceDetail(
                         });
                         view! {
                             <li class="flex gap-2 py-0.5" data-testid=format!("check-{}", c.check.id)>
-                                <span class=if c.met { "text-emerald-600" } else { "text-red-600" }>{if c.met { "✓" } else { "✗" }}</span>
-                                <span class="flex-1">{c.check.title.clone()} <span class="text-xs text-slate-400">{format!(" T{}", c.check.tier)}</span></span>
+                                <span class=if c.met { "text-emerald-700" } else { "text-red-700" } aria-label=if c.met { "met" } else { "not met" }>{if c.met { "✓" } else { "✗" }}</span>
+                                <span class="flex-1">{c.check.title.clone()} <span class="text-xs text-slate-500">{format!(" T{}", c.check.tier)}</span></span>
                                 <span class="text-xs text-slate-500">{c.because.clone()}</span>
                                 {toggle}
                             </li>
@@ -283,7 +286,7 @@ pub fn Related(related: Vec<console_core::catalog::Linked>) -> impl IntoView {
     (!related.is_empty()).then(|| view! {
         <section class="mt-6 rounded border border-slate-200 bg-white p-4 text-sm" data-testid="related">
             <h2 class="font-semibold mb-2">"Dependencies and relations"</h2>
-            <table class="w-full border-collapse">
+            <div class="overflow-x-auto" tabindex="0"><table class="w-full border-collapse">
                 <tbody>
                     {related.into_iter().map(|l| {
                         let link = l.known.then(|| l.kind.path(&l.key));
@@ -293,7 +296,7 @@ pub fn Related(related: Vec<console_core::catalog::Linked>) -> impl IntoView {
                                 <td class="p-1 text-slate-500">{l.kind.as_str()}</td>
                                 <td class="p-1">{match link {
                                     Some(href) => view! { <a href=href class="text-sky-700 hover:underline">{l.key.clone()}</a> }.into_any(),
-                                    None => view! { <span class="text-slate-400">{format!("{} (not in the catalog)", l.key)}</span> }.into_any(),
+                                    None => view! { <span class="text-slate-500">{format!("{} (not in the catalog)", l.key)}</span> }.into_any(),
                                 }}</td>
                                 <td class="p-1">{l.tier.map(|tier| view! { <TierBadge tier /> })}</td>
                                 <td class="p-1">{l.readiness.map(|score| view! { <ReadinessBar score /> })}</td>
@@ -304,7 +307,7 @@ pub fn Related(related: Vec<console_core::catalog::Linked>) -> impl IntoView {
                         }
                     }).collect_view()}
                 </tbody>
-            </table>
+            </table></div>
         </section>
     })
 }

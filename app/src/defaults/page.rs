@@ -42,7 +42,7 @@ pub fn DefaultsPage() -> impl IntoView {
         <Title text="Platform defaults" />
         <h1 class="text-2xl font-semibold mb-1">"Platform defaults"</h1>
         <p class="mb-4 text-sm text-slate-600">
-            "Every change is a new version. " <a rel="external" href="/admin/defaults.toml" class="text-sky-700 hover:underline">"Export as TOML"</a>
+            "Every change is a new version. " <a rel="external" href="/admin/defaults.toml" class="text-sky-700 underline">"Export as TOML"</a>
             " to keep it in git; paste a file into the document editor to import it."
         </p>
         <Loaded resource=defaults let:view>
@@ -150,7 +150,7 @@ fn LinkEditor(
             <h2 class="font-semibold mb-2">"Metrics link templates"</h2>
             <p class="mb-2 text-xs text-slate-600">"Placeholders: {service} {squad} {cluster} {namespace} {tier}. Scope: everyone, one tier, or one service (overrides a link of the same name)."</p>
             <form on:submit=save>
-                <div class="overflow-x-auto">
+                <div class="overflow-x-auto" tabindex="0">
                 <table class="w-full text-sm">
                     <thead><tr class="text-left text-slate-600"><th>"Name"</th><th>"Icon"</th><th>"URL template"</th><th>"Scope"</th><th>"Tier or service"</th><th><span class="sr-only">"Remove"</span></th></tr></thead>
                     <tbody>
@@ -285,7 +285,7 @@ fn History(
                 Ok(v) => view! { <p class="mb-2 text-sm text-emerald-700" role="status">{format!("Rolled back: the document is now version {v}.")}</p> }.into_any(),
                 Err(error) => view! { <Refusal error /> }.into_any(),
             })}
-            <div class="overflow-x-auto">
+            <div class="overflow-x-auto" tabindex="0">
             <table class="w-full text-sm">
                 <thead><tr class="text-left text-slate-600"><th>"Version"</th><th>"By"</th><th>"When (UTC)"</th><th>"Note"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                 <tbody>

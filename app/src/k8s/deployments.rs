@@ -112,7 +112,7 @@ fn deployment_view(d: DeploymentView) -> impl IntoView {
             </p>
             <p class="text-sm text-slate-700">"Images: " <code>{d.images.join(", ")}</code></p>
             <h3 class="mt-3 font-medium">"Pods"</h3>
-            <table class="mt-1 w-full text-left text-sm" data-testid="pods">
+            <div class="overflow-x-auto" tabindex="0"><table class="mt-1 w-full text-left text-sm [&_td]:pr-3 [&_th]:pr-3" data-testid="pods">
                 <thead><tr class="text-slate-500"><th>"Pod"</th><th>"Phase"</th><th>"Ready"</th><th>"Restarts"</th><th>"State"</th><th>"Last termination"</th><th>"Node"</th><th>"Rev"</th><th>"Age"</th></tr></thead>
                 <tbody>
                     {d.pods.into_iter().map(|p| {
@@ -126,9 +126,9 @@ fn deployment_view(d: DeploymentView) -> impl IntoView {
                         }
                     }).collect_view()}
                 </tbody>
-            </table>
+            </table></div>
             <h3 class="mt-3 font-medium">"Revision history"</h3>
-            <table class="mt-1 w-full text-left text-sm" data-testid="revisions">
+            <div class="overflow-x-auto" tabindex="0"><table class="mt-1 w-full text-left text-sm [&_td]:pr-3 [&_th]:pr-3" data-testid="revisions">
                 <thead><tr class="text-slate-500"><th>"Revision"</th><th>"Replica set"</th><th>"Images"</th><th>"Pods"</th><th>"Age"</th></tr></thead>
                 <tbody>
                     {d.revisions.into_iter().map(|r| view! {
@@ -138,9 +138,9 @@ fn deployment_view(d: DeploymentView) -> impl IntoView {
                         </tr>
                     }).collect_view()}
                 </tbody>
-            </table>
+            </table></div>
             <h3 class="mt-3 font-medium">"Events"</h3>
-            <table class="mt-1 w-full text-left text-sm" data-testid="events">
+            <div class="overflow-x-auto" tabindex="0"><table class="mt-1 w-full text-left text-sm [&_td]:pr-3 [&_th]:pr-3" data-testid="events">
                 <thead><tr class="text-slate-500"><th>"Age"</th><th>"Type"</th><th>"Reason"</th><th>"Object"</th><th>"Message"</th><th>"Count"</th></tr></thead>
                 <tbody>
                     {d.events.into_iter().map(|e| view! {
@@ -150,7 +150,7 @@ fn deployment_view(d: DeploymentView) -> impl IntoView {
                         </tr>
                     }).collect_view()}
                 </tbody>
-            </table>
+            </table></div>
         </section>
     }
 }

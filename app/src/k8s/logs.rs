@@ -49,7 +49,10 @@ fn LogViewer() -> impl IntoView {
     let previous = RwSignal::new(false);
     let filter = RwSignal::new(String::new());
     let regex = RwSignal::new(false);
-    let lines = RwSignal::new(Vec::<String>::new());
+    // (pod/container, text): the prefix can be hidden on a narrow screen.
+    let lines = RwSignal::new(Vec::<(String, String)>::new());
+    let wrap = RwSignal::new(false);
+    let pod_names = RwSignal::new(true);
     let status = RwSignal::new(String::new());
     let following = RwSignal::new(false);
     let stream = live::stream_slot();
@@ -64,60 +67,59 @@ fn LogViewer() -> impl IntoView {
         filter: filter.get(),
         regex: regex.get(),
     };
-    let start = move |follow: bool| {
-        lines.set(Vec::new());
-        status.set(if follow { "Following…".into() } else { "Loading…".into() });
-        following.set(follow);
-        let query = options().query_string();
-        let separator = if query.is_empty() { "?" } else { "&" };
-        let url = format!(
-            "/services/{}/logs/stream{query}{}",
-            service(),
-            if follow { format!("{separator}follow=true") } else { String::new() }
-        );
-        stream.set_value(None);
-        stream.set_value(live::open(
-            &url,
-            &["lines", "note", "problem", "end"],
-            move |event, data| match event {
-                "lines" => {
-                    if let Ok(batch) = serde_json::from_str::<Vec<LogLine>>(&data) {
-                        lines.update(|all| {
-                            all.extend(
-                                batch
-                                    .iter()
-                                    .map(|l| format!("{}/{} {}", l.pod, l.container, l.text)),
-                            );
-                            let excess = all.len().saturating_sub(LINES_SHOWN);
-                            all.drain(..excess);
-                        });
+    let start =
+        move |follow: bool| {
+            lines.set(Vec::new());
+            status.set(if follow { "Following…".into() } else { "Loading…".into() });
+            following.set(follow);
+            let query = options().query_string();
+            let separator = if query.is_empty() { "?" } else { "&" };
+            let url = format!(
+                "/services/{}/logs/stream{query}{}",
+                service(),
+                if follow { format!("{separator}follow=true") } else { String::new() }
+            );
+            stream.set_value(None);
+            stream.set_value(live::open(
+                &url,
+                &["lines", "note", "problem", "end"],
+                move |event, data| match event {
+                    "lines" => {
+                        if let Ok(batch) = serde_json::from_str::<Vec<LogLine>>(&data) {
+                            lines.update(|all| {
+                                all.extend(batch.iter().map(|l| {
+                                    (format!("{}/{}", l.pod, l.container), l.text.clone())
+                                }));
+                                let excess = all.len().saturating_sub(LINES_SHOWN);
+                                all.drain(..excess);
+                            });
+                        }
                     }
-                }
-                "note" => status.update(|s| {
-                    s.push_str(" · ");
-                    s.push_str(&data);
-                }),
-                "problem" => {
-                    status.set(data);
-                    following.set(false);
-                    stream.set_value(None);
-                }
-                "failed" => {
-                    status.set(
-                        "The logs could not be read: the console refused or could not be \
+                    "note" => status.update(|s| {
+                        s.push_str(" · ");
+                        s.push_str(&data);
+                    }),
+                    "problem" => {
+                        status.set(data);
+                        following.set(false);
+                        stream.set_value(None);
+                    }
+                    "failed" => {
+                        status.set(
+                            "The logs could not be read: the console refused or could not be \
                          reached. Reload the page to try again."
-                            .into(),
-                    );
-                    following.set(false);
-                    stream.set_value(None);
-                }
-                _ => {
-                    status.update(|s| *s = s.replace("Loading…", "Done."));
-                    stream.set_value(None);
-                }
-            },
-        ));
-    };
+                                .into(),
+                        );
+                        following.set(false);
+                        stream.set_value(None);
+                    }
+                    _ => {
+                        status.update(|s| *s = s.replace("Loading…", "Done."));
+                        stream.set_value(None);
+                    }
+                },
+            ));
+        };
     let stop = move || {
         stream.set_value(None);
         following.set(false);
@@ -174,6 +176,25 @@ fn LogViewer() -> impl IntoView {
             <a class="text-blue-700 underline" rel="external" href=download data-testid="download-logs">"Download"</a>
         </form>
         <p class="mb-2 text-sm text-slate-600" role="status" data-testid="log-status">{move || status.get()}</p>
-        <pre class="h-[32rem] overflow-auto rounded bg-slate-900 p-2 text-xs leading-5 text-slate-100" data-testid="log-lines">{move || lines.with(|l| l.join("\n"))}</pre>
+        <div class="mb-1 flex gap-4 text-sm">
+            <label class="flex min-h-6 items-center gap-1"><input type="checkbox" bind:checked=wrap />"Wrap lines"</label>
+            <label class="flex min-h-6 items-center gap-1"><input type="checkbox" bind:checked=pod_names />"Pod names"</label>
+        </div>
+        <pre
+            class="h-[32rem] overflow-auto rounded bg-slate-900 p-2 text-xs leading-5 text-slate-100"
+            class:whitespace-pre-wrap=move || wrap.get()
+            class:break-all=move || wrap.get()
+            data-testid="log-lines"
+        >
+            {move || {
+                let names = pod_names.get();
+                lines.with(|l| {
+                    l.iter()
+                        .map(|(prefix, text)| if names { format!("{prefix} {text}") } else { text.clone() })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+            }}
+        </pre>
     }
 }

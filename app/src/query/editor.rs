@@ -154,6 +154,8 @@ pub fn SqlEditor(
     };
     let layer = "m-0 p-2 font-mono text-sm leading-5 whitespace-pre";
     view! {
+        // The completions float over the editor's right side: a list in the page's flow would
+        // move the Run button away between a press and its release.
         <div class="relative h-40 w-full rounded border border-slate-300 bg-white dark:border-slate-600 dark:bg-slate-900">
             <pre node_ref=shown aria-hidden="true" class=format!("{layer} pointer-events-none absolute inset-0 overflow-hidden text-slate-900 dark:text-slate-100")>{highlighted}</pre>
             <textarea
@@ -162,7 +164,6 @@ pub fn SqlEditor(
                 aria-label="SQL"
                 aria-autocomplete="list"
                 aria-controls="sql-completions"
-                aria-expanded=move || if suggestions.with(|s| s.is_empty()) { "false" } else { "true" }
                 aria-activedescendant=move || (!suggestions.with(|s| s.is_empty())).then(|| format!("sql-completion-{}", active.get()))
                 aria-invalid=move || error_at.get().map(|_| "true")
                 spellcheck="false"
@@ -175,9 +176,8 @@ pub fn SqlEditor(
                 on:scroll=sync_scroll
                 on:blur=move |_| suggestions.set(vec![])
             ></textarea>
-        </div>
         <ul id="sql-completions" role="listbox" aria-label="Completions"
-            class=move || if suggestions.with(|s| s.is_empty()) { "hidden" } else { "mt-1 max-w-md rounded border border-slate-300 bg-white text-sm shadow dark:border-slate-600 dark:bg-slate-800" }
+            class=move || if suggestions.with(|s| s.is_empty()) { "hidden" } else { "absolute right-1 top-1 z-10 max-h-36 w-72 max-w-[80%] overflow-auto rounded border border-slate-300 bg-white text-sm shadow dark:border-slate-600 dark:bg-slate-800" }
             data-testid="completions">
             {move || suggestions.get().into_iter().enumerate().map(|(i, c)| {
                 let selected = move || active.get() == i;
@@ -192,6 +192,7 @@ pub fn SqlEditor(
                 }
             }).collect_view()}
         </ul>
+        </div>
     }
 }
 

@@ -198,7 +198,7 @@ pub fn ManageReplicas(service: String, changed: RwSignal<u32>) -> impl IntoView 
                         view! { <p class="text-slate-600">"None designated yet."</p> }.into_any()
                     } else {
                         view! {
-                            <div class="overflow-x-auto">
+                            <div class="overflow-x-auto" tabindex="0">
                             <table class="mt-1 w-full">
                                 <thead><tr class="text-left text-slate-600"><th>"Replica"</th><th>"Engine"</th><th>"URL"</th><th>"State"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                                 <tbody>

@@ -178,7 +178,7 @@ pub fn QueryPage() -> impl IntoView {
                                         view! {
                                             <li class="mb-1">
                                                 <button type="button" class="min-h-6 font-mono font-semibold hover:underline" title="Insert at the caret"
-                                                    aria-label=format!("Insert table {short}")
+                                                    aria-label=format!("Insert table {table}")
                                                     on:click={ let short = short.clone(); move |_| insert_at_caret(area, sql, &short) }>{table.clone()}</button>
                                                 <span class="flex flex-wrap gap-x-2">
                                                     {columns.into_iter().map(|c| view! {
@@ -244,7 +244,7 @@ fn ResultGrid(result: console_core::query::QueryResult) -> impl IntoView {
                             {row.into_iter().map(|cell| match cell {
                                 Some(v) => view! { <td class="px-2 py-0.5 font-mono align-top">{cell_view(v)}</td> }.into_any(),
                                 // SQL NULL is italic and grey, so it never reads as the text "NULL".
-                                None => view! { <td class="px-2 py-0.5 italic text-slate-400" title="SQL NULL: no value" data-null="true">"NULL"</td> }.into_any(),
+                                None => view! { <td class="px-2 py-0.5 italic text-slate-500" title="SQL NULL: no value" data-null="true">"NULL"</td> }.into_any(),
                             }).collect_view()}
                         </tr>
                     }).collect_view()}

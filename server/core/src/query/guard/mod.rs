@@ -751,6 +751,8 @@ pub(crate) mod tests {
         ("WITH recent AS (SELECT * FROM orders WHERE created_at > now() - interval '1 day') SELECT count(*) FROM recent", Postgres),
         ("VALUES (1, 'a'), (2, 'b')", Postgres),
         ("EXPLAIN SELECT * FROM orders", Postgres),
+        ("EXPLAIN SELECT * FROM orders", Sqlite),
+        ("EXPLAIN QUERY PLAN SELECT * FROM orders WHERE id = 1", Sqlite),
         ("SELECT a FROM t UNION SELECT b FROM u ORDER BY 1 LIMIT 10", Mysql),
         ("SHOW TABLES LIKE 'us%'", Mysql),
         ("SHOW COLUMNS FROM users", Mysql),
@@ -841,6 +843,17 @@ pub(crate) mod tests {
                 .unwrap_or_else(|r| panic!("{} ({engine:?}), from {sql}: {}", first.sql, r.reason));
             assert_eq!(again, first, "{sql} ({engine:?})");
         }
+    }
+
+    /// EXPLAIN reads as a plan on every engine: on SQLite, plain EXPLAIN would list bytecode.
+    #[test]
+    fn explain_on_sqlite_asks_for_the_query_plan() {
+        let plan = check("EXPLAIN SELECT * FROM orders", Sqlite).unwrap();
+        assert!(plan.sql.starts_with("EXPLAIN QUERY PLAN SELECT"), "{}", plan.sql);
+        assert_eq!(plan.kind, ReadKind::Explain);
+        let plain = check("EXPLAIN SELECT * FROM orders", Postgres).unwrap();
+        assert!(plain.sql.starts_with("EXPLAIN SELECT"), "{}", plain.sql);
+        assert!(check("EXPLAIN QUERY PLAN SELECT 1", Postgres).is_err());
     }
 
     /// The review's findings, at the guard (the same statements run on the engines in tests/replicas.rs).

@@ -10,7 +10,7 @@ impl Printer<'_> {
                 statement,
                 analyze: false,
                 verbose: false,
-                query_plan: false,
+                query_plan,
                 estimate: false,
                 format: None,
                 options: None,
@@ -19,7 +19,15 @@ impl Printer<'_> {
                 let Statement::Query(q) = &**statement else {
                     return Err(unprintable("EXPLAIN of this statement"));
                 };
-                self.w("EXPLAIN ");
+                // SQLite's plain EXPLAIN lists virtual-machine bytecode; its query plan is
+                // what a person asking EXPLAIN wants to read.
+                if self.engine == Engine::Sqlite {
+                    self.w("EXPLAIN QUERY PLAN ");
+                } else if *query_plan {
+                    return Err(unprintable("EXPLAIN QUERY PLAN outside SQLite"));
+                } else {
+                    self.w("EXPLAIN ");
+                }
                 self.query(q)
             }
             Statement::ExplainTable { table_name, hive_format: None, .. } => {
