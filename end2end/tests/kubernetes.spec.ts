@@ -70,6 +70,11 @@ test("a developer of another squad sees deployments but not logs", async ({ page
   await page.goto("/services/ledger");
   await expect(page.getByTestId("deployments-link")).toBeVisible();
   await expect(page.getByTestId("logs-link")).toHaveCount(0);
+  // Nor on the deployments page.
+  await page.goto("/services/ledger/deployments");
+  await hydrated(page);
+  await expect(page.getByTestId("rollout").first()).toBeVisible();
+  await expect(page.getByTestId("logs-link")).toHaveCount(0);
   const download = await page.request.get("/services/ledger/logs.txt");
   expect(download.status()).toBe(403);
 });

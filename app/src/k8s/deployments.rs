@@ -16,6 +16,8 @@ pub fn DeploymentsPage() -> impl IntoView {
     let service = move || crate::catalog::key_from(&params.get());
     let cluster = move || query.get().get("cluster").unwrap_or_default();
     let initial = Resource::new(move || (service(), cluster()), |(s, c)| workloads_of(s, c));
+    // The Logs link only for those who may read them (the logs page says why to the others).
+    let access = Resource::new(service, crate::catalog::service_access);
     // Newer views from the live stream replace the server-rendered one.
     let latest = RwSignal::new(None::<ServiceWorkloads>);
     let stream = live::stream_slot();
@@ -32,7 +34,14 @@ pub fn DeploymentsPage() -> impl IntoView {
         <div class="mb-3 flex items-baseline gap-4">
             <h1 class="text-2xl font-semibold">{move || format!("{} deployments", service())}</h1>
             <a class="text-sm text-blue-700 underline" href=move || format!("/services/{}", service())>"Service"</a>
-            <a class="text-sm text-blue-700 underline" href=move || format!("/services/{}/logs", service())>"Logs"</a>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let may_read = access.await.is_ok_and(|a| a.logs);
+                    may_read.then(|| view! {
+                        <a class="text-sm text-blue-700 underline" href=format!("/services/{}/logs", service()) data-testid="logs-link">"Logs"</a>
+                    })
+                })}
+            </Suspense>
         </div>
         <Transition fallback=|| view! { <p>"Loading deployments…"</p> }>
             {move || Suspend::new(async move {
