@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CARGO_TARGET_DIR := $(CURDIR)/target
 export CONSOLE_CONFIG ?= $(CURDIR)/console.toml
 
-.PHONY: run test lint tools services test-rust build test-e2e bench bench-quick release image image-test soak screenshots
+.PHONY: run test lint tools services test-rust build test-e2e bench bench-quick bench-compare release image image-test soak screenshots
 
 ## Serve the console at http://127.0.0.1:3000 on embedded defaults (SQLite, demo catalog).
 run: tools
@@ -66,6 +66,11 @@ soak: tools services
 ## The headline figures (guard, catalog, REPL route) in a few minutes, against BENCHMARKS.md.
 bench-quick: tools services
 	.ci/bench-quick
+
+## Backstage's catalog backend (bench/backstage/, PostgreSQL on 5433) and the release console on one
+## generated catalog: p50/p99 above each HTTP floor, import, RSS; target/bench-compare/result.md.
+bench-compare: tools services
+	python3 bench/backstage/compare.py
 
 ## The OCI image (daemonless, into target/image/) and its check: outside `make test` (a release
 ## musl build costs minutes).
