@@ -79,7 +79,17 @@ test("owners edit their service and attest a check", async ({ page }) => {
   await hydrated(page);
   const check = page.getByTestId("check-tls");
   const before = await check.textContent();
-  await check.getByRole("button").click();
+  const toggle = check.getByTestId("attest-tls");
+  const withdrawing = (await toggle.textContent()) === "withdraw";
+  await toggle.click();
+  if (withdrawing) {
+    // Withdrawing asks first; keeping changes nothing.
+    await check.getByRole("button", { name: "Keep" }).click();
+    await expect(check.getByTestId("confirm-withdraw")).toHaveCount(0);
+    await expect(check).toHaveText(before ?? "");
+    await toggle.click();
+    await check.getByTestId("confirm-withdraw").getByRole("button", { name: "Withdraw" }).click();
+  }
   await expect(check).not.toHaveText(before ?? "");
 });
 

@@ -216,3 +216,52 @@ test("the audit page covers every kind, filtered through the URL", async ({ page
   await page.goto("/audit?actor=nobody-ever");
   await expect(page.getByTestId("no-events")).toBeVisible();
 });
+
+test("a saved query is kept by name for the squad: a refused save keeps the name, a teammate loads and runs it", async ({ page, browser }) => {
+  const name = `first customers ${Date.now()}`;
+  const text = "SELECT id, name FROM customers ORDER BY id LIMIT 3";
+  await devSignIn(page, "maria");
+  await page.goto("/services/payments-api/query?replica=payments-demo");
+  await hydrated(page);
+  const editor = page.getByLabel("SQL", { exact: true });
+  await editor.fill("");
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  await page.getByTestId("save-query").click();
+  await expect(page.getByRole("alert")).toContainText("the editor is empty");
+  await expect(page.getByLabel("Name", { exact: true })).toHaveValue(name);
+  await editor.fill(text);
+  await page.getByTestId("save-query").click();
+  await expect(page.getByTestId("saved-status")).toContainText(`Saved as "${name}"`);
+  await expect(page.getByTestId("saved-queries")).toContainText(name);
+
+  const teammate = await browser.newContext();
+  const joao = await teammate.newPage();
+  await devSignIn(joao, "joao");
+  await joao.goto("/services/payments-api/query?replica=payments-demo");
+  await hydrated(joao);
+  const entry = joao.getByTestId("saved-query").filter({ hasText: name });
+  await expect(entry).toContainText("saved by maria");
+  await entry.getByRole("button", { name: `Load ${name} into the editor` }).click();
+  await expect(joao.getByLabel("SQL", { exact: true })).toHaveValue(text);
+  await entry.getByRole("button", { name: `Run ${name}` }).click();
+  await expect(joao.getByTestId("result-summary")).toContainText("3 rows");
+  await entry.getByRole("button", { name: `Delete ${name}` }).click();
+  await expect(joao.getByTestId("saved-query").filter({ hasText: name })).toHaveCount(0);
+  await teammate.close();
+});
+
+test("a re-import shows its dry run first and imports only when confirmed", async ({ page }) => {
+  await devSignIn(page, "sre");
+  await page.goto("/");
+  await hydrated(page);
+  await page.getByTestId("import-preview").click();
+  const confirm = page.getByTestId("import-confirm");
+  await expect(confirm).toContainText("nothing has changed yet");
+  await expect(confirm).toContainText("services:");
+  await confirm.getByRole("button", { name: "Cancel" }).click();
+  await expect(confirm).toHaveCount(0);
+  await expect(page.getByTestId("import-done")).toHaveCount(0);
+  await page.getByTestId("import-preview").click();
+  await page.getByTestId("import-confirm").getByRole("button", { name: "Import now" }).click();
+  await expect(page.getByTestId("import-done")).toContainText("Imported.");
+});

@@ -43,6 +43,7 @@ struct Instance {
 struct Setup {
     binary: std::path::PathBuf,
     dir: std::path::PathBuf,
+    logs: std::path::PathBuf,
     store_url: String,
     kubeconfig: std::path::PathBuf,
 }
@@ -53,7 +54,12 @@ impl Instance {
     }
 
     fn start(&self, setup: &Setup) {
-        let log = std::fs::File::create(setup.dir.join(format!("{}.log", self.name))).unwrap();
+        // Kept in target/soak/ (appended across a restart): a failure is read from them.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(setup.logs.join(format!("{}.log", self.name)))
+            .unwrap();
         let child = std::process::Command::new(&setup.binary)
             .arg("serve")
             .env_clear()
@@ -64,6 +70,7 @@ impl Instance {
             )
             .env("CONSOLE_LISTEN", format!("127.0.0.1:{}", self.port))
             .env("CONSOLE_LOG_LEVEL", "warn")
+            .env("RUST_BACKTRACE", "1")
             .env("CONSOLE_KUBERNETES__KUBECONFIG", &setup.kubeconfig)
             .env("CONSOLE_DEMO_REPLICA", setup.dir.join(format!("demo-{}.db", self.name)))
             .stdout(log.try_clone().unwrap())
@@ -180,7 +187,8 @@ async fn person(
                 let _ = reply.bytes().await;
                 Ok(status)
             }
-            Err(e) => Err(e.to_string()),
+            // The whole chain: "error sending request" alone does not say why.
+            Err(e) => Err(format!("{e:?}")),
         };
         tally.record(what, outcome);
         tokio::time::sleep(Duration::from_millis(120)).await;
@@ -210,7 +218,7 @@ async fn stream(
         let mut reply = match reply.await {
             Ok(reply) => reply,
             Err(e) => {
-                tally.record(&path, Err(e.to_string()));
+                tally.record(&path, Err(format!("{e:?}")));
                 continue;
             }
         };
@@ -237,7 +245,7 @@ async fn stream(
                     break;
                 }
                 Ok(Err(e)) => {
-                    tally.record(&path, Err(e.to_string()));
+                    tally.record(&path, Err(format!("{e:?}")));
                     break;
                 }
                 Err(_) => break,
@@ -277,6 +285,9 @@ async fn main() {
     assert!(binary.exists(), "build target/release/console first (`make soak` does)");
     let out = root.join("target/soak");
     std::fs::create_dir_all(&out).unwrap();
+    for old in ["a.log", "b.log"] {
+        let _ = std::fs::remove_file(out.join(old));
+    }
     let dir = tempfile::tempdir().unwrap();
 
     // The store (PostgreSQL), its catalog, and a replica with a production-like table.
@@ -308,6 +319,7 @@ async fn main() {
     let setup = Setup {
         binary,
         dir: dir.path().to_path_buf(),
+        logs: out.clone(),
         store_url: store_db.url.clone(),
         kubeconfig,
     };

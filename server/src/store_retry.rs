@@ -46,6 +46,7 @@ pub const READ_SERVER_FNS: &[&str] = &[
     "query/schema",
     "query/history",
     "query/audit",
+    "query/saved",
     "admin/defaults",
     "admin/diff",
 ];
@@ -70,6 +71,8 @@ pub const WRITE_SERVER_FNS: &[&str] = &[
     "query/set-disabled",
     "query/remove",
     "query/check",
+    "query/save",
+    "query/delete-saved",
     "admin/save-document",
     "admin/save-links",
     "admin/rollback",

@@ -85,6 +85,17 @@ fn server_functions() -> Vec<(&'static str, Action, Body)> {
             Body::Json(json!({"service": "ledger", "replica": "none"})),
         ),
         ("/api/query/history", Action::ViewCatalog, Body::Json(json!({}))),
+        ("/api/query/saved", Action::QueryReplica, Body::Json(json!({"service": "ledger"}))),
+        (
+            "/api/query/save",
+            Action::QueryReplica,
+            Body::Json(json!({"service": "ledger", "name": "matrix", "sql": "SELECT 1"})),
+        ),
+        (
+            "/api/query/delete-saved",
+            Action::QueryReplica,
+            Body::Json(json!({"service": "ledger", "name": "none"})),
+        ),
         ("/api/query/audit", Action::AdministerReplicas, Body::Json(json!({}))),
         ("/api/query/check", Action::AdministerReplicas, Body::Json(json!({"replica": "none"}))),
         (

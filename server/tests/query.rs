@@ -850,3 +850,91 @@ async fn the_reads_page_shows_the_sql_to_the_owning_squad() {
     assert_eq!(query["detail"], sql, "{}", reads.body);
     assert_eq!(query["actor"], "maria");
 }
+
+/// Saved, named queries: a squad's shelf. Saved by one member, seen and run by another, refused
+/// to other squads, a bad name refused with nothing saved, replaced by name, deleted with the
+/// text kept in the audit.
+#[tokio::test]
+async fn a_squad_shares_saved_queries_and_each_change_is_audited() {
+    let (app, _dir) = with_demo_replica().await;
+    let (maria, joao, arjun) =
+        (app.sign_in("maria").await, app.sign_in("joao").await, app.sign_in("arjun").await);
+    let save = |cookie: String, name: &'static str, sql: &'static str| {
+        let app = &app;
+        async move {
+            app.post_json(
+                "/api/query/save",
+                Some(&cookie),
+                json!({"service": "payments-api", "name": name, "sql": sql}),
+            )
+            .await
+        }
+    };
+    let list = |cookie: String| {
+        let app = &app;
+        async move {
+            app.post_json("/api/query/saved", Some(&cookie), json!({"service": "payments-api"}))
+                .await
+        }
+    };
+
+    let saved = save(maria.clone(), "  recent customers ", "SELECT id, name FROM customers").await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    // Another member of the squad sees it, trimmed, with who saved it.
+    let shelf = list(joao.clone()).await.json();
+    assert_eq!(shelf[0]["name"], "recent customers", "{shelf}");
+    assert_eq!(shelf[0]["saved_by"], "maria");
+    assert_eq!(shelf[0]["sql"], "SELECT id, name FROM customers");
+    // Running it is a query like any other: guarded and audited.
+    let (status, _) = run(&app, &joao, shelf[0]["sql"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Other squads neither see nor add to the shelf.
+    assert_eq!(list(arjun.clone()).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(save(arjun, "mine", "SELECT 1").await.status, StatusCode::FORBIDDEN);
+    // A name with a line break, or an empty editor: refused, nothing saved.
+    let bad = save(maria.clone(), "two\nlines", "SELECT 1").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert!(bad.body.contains("control character"), "{}", bad.body);
+    assert_eq!(save(maria.clone(), "empty", "  ").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(list(maria.clone()).await.json().as_array().unwrap().len(), 1);
+
+    // The same name replaces; deleting keeps the text in the audit.
+    save(joao.clone(), "recent customers", "SELECT id FROM customers").await;
+    let shelf = list(maria.clone()).await.json();
+    assert_eq!(
+        (shelf[0]["sql"].as_str(), shelf[0]["saved_by"].as_str()),
+        (Some("SELECT id FROM customers"), Some("joao"))
+    );
+    let deleted = app
+        .post_json(
+            "/api/query/delete-saved",
+            Some(&maria),
+            json!({"service": "payments-api", "name": "recent customers"}),
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    assert_eq!(list(maria.clone()).await.json(), json!([]));
+    let again = app
+        .post_json(
+            "/api/query/delete-saved",
+            Some(&maria),
+            json!({"service": "payments-api", "name": "recent customers"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.body);
+    let events = console_core::audit::export(&app.store, "test", 0, i64::MAX).await.unwrap();
+    let trail: Vec<(&str, &str, &str)> = events
+        .iter()
+        .filter(|e| e.kind.starts_with("query.saved") || e.kind == "query.unsaved")
+        .map(|e| (e.kind.as_str(), e.actor.as_str(), e.sql_text.as_str()))
+        .collect();
+    assert_eq!(
+        trail,
+        vec![
+            ("query.saved", "maria", "SELECT id, name FROM customers"),
+            ("query.saved", "joao", "SELECT id FROM customers"),
+            ("query.unsaved", "maria", "SELECT id FROM customers"),
+        ]
+    );
+}

@@ -11,7 +11,8 @@ pub fn ServiceReadsPage() -> impl IntoView {
     let name = move || crate::catalog::key_from(&params.get());
     let reads = Resource::new(name, service_reads);
     view! {
-        <Title text=move || format!("Reads of {}", name()) />
+        // Read once, not a closure: the server reads the title after the page's owner is gone.
+        <Title text=format!("Reads of {}", crate::catalog::key_from(&params.get_untracked())) />
         <h1 class="text-2xl font-semibold mb-1">"Who read " {name}</h1>
         <p class="mb-3 text-sm text-slate-600">"Log views, follows and downloads, and queries on its replicas: for the owning squad and SREs."</p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>

@@ -8,6 +8,7 @@ use leptos_meta::Title;
 #[component]
 pub fn HomePage() -> impl IntoView {
     let import = ServerAction::<ImportCatalog>::new();
+    let preview = ServerAction::<ImportCatalog>::new();
     let squads = Resource::new(move || import.version().get(), |_| list_squads());
     let session = use_session();
     view! {
@@ -45,17 +46,7 @@ pub fn HomePage() -> impl IntoView {
                                 }).collect_view()}
                             </ul>
                         })}
-                        {is_sre.then(|| view! {
-                            <div class="mb-4 flex items-center gap-3 text-sm">
-                                <ActionForm action=import>
-                                    <button type="submit" class="rounded border border-slate-300 bg-white px-3 py-1">"Re-import catalog descriptors"</button>
-                                </ActionForm>
-                                {move || import.value().get().map(|r| match r {
-                                    Ok(message) => view! { <span class="text-emerald-700">{message}</span> }.into_any(),
-                                    Err(error) => view! { <ErrorView error /> }.into_any(),
-                                })}
-                            </div>
-                        })}
+                        {is_sre.then(|| view! { <ReImport preview import /> })}
                         <h2 class="text-lg font-semibold mb-2">"Squads"</h2>
                         <ul class="grid gap-3 sm:grid-cols-2 lg:grid-cols-3">
                             {squads.into_iter().map(|s| view! {
@@ -76,5 +67,42 @@ pub fn HomePage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// Re-import for SREs, in two steps: a dry run lists what would change, then the import is
+/// confirmed (or not): an import can remove services, their replicas and grants.
+#[component]
+fn ReImport(
+    preview: ServerAction<ImportCatalog>,
+    import: ServerAction<ImportCatalog>,
+) -> impl IntoView {
+    // The dry run on screen, until the SRE imports or cancels.
+    let asked = RwSignal::new(false);
+    view! {
+        <div class="mb-4 text-sm">
+            <button type="button" class="min-h-6 rounded border border-slate-300 bg-white px-3 py-1" data-testid="import-preview"
+                on:click=move |_| { asked.set(true); preview.dispatch(ImportCatalog { preview: true }); }>
+                "Re-import catalog descriptors…"
+            </button>
+            {move || (asked.get() && preview.pending().get()).then(|| view! { <span class="ml-2">"Reading the descriptors…"</span> })}
+            {move || asked.get().then(|| preview.value().get()).flatten().map(|result| match result {
+                Err(error) => view! { <ErrorView error /> }.into_any(),
+                Ok(lines) => view! {
+                    <div class="mt-2 rounded border border-amber-300 bg-amber-50 p-3 text-amber-950" role="alertdialog" aria-labelledby="import-preview-heading" data-testid="import-confirm">
+                        <p id="import-preview-heading" class="font-semibold">"A dry run: nothing has changed yet. Importing would do this:"</p>
+                        <pre class="my-2 whitespace-pre-wrap text-xs">{lines}</pre>
+                        <button type="button" class="min-h-6 rounded bg-slate-900 px-3 py-1 text-white"
+                            on:click=move |_| { asked.set(false); import.dispatch(ImportCatalog { preview: false }); }>"Import now"</button>
+                        <button type="button" class="ml-2 min-h-6 rounded border border-slate-300 bg-white px-3 py-1"
+                            on:click=move |_| asked.set(false)>"Cancel"</button>
+                    </div>
+                }.into_any(),
+            })}
+            {move || (!asked.get()).then(|| import.value().get()).flatten().map(|result| match result {
+                Ok(message) => view! { <pre class="mt-2 whitespace-pre-wrap text-xs text-emerald-700" role="status" data-testid="import-done">{format!("Imported.\n{message}")}</pre> }.into_any(),
+                Err(error) => view! { <ErrorView error /> }.into_any(),
+            })}
+        </div>
     }
 }

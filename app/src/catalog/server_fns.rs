@@ -86,10 +86,12 @@ pub struct CatalogSource(
     pub console_core::catalog::ingest::ImportOptions,
 );
 
-/// SREs re-import the catalog from its descriptors, all or nothing.
+/// SREs re-import the catalog from its descriptors, all or nothing; `preview` is a dry run that
+/// says what would change and writes nothing (the page shows it before asking to import).
 #[server(endpoint = "catalog/import")]
-pub async fn import_catalog() -> Result<String, AppError> {
+pub async fn import_catalog(#[server(default)] preview: bool) -> Result<String, AppError> {
     use console_core::catalog::actions;
-    let CatalogSource(dir, options) = expect_context::<CatalogSource>();
+    let CatalogSource(dir, mut options) = expect_context::<CatalogSource>();
+    options.dry_run |= preview;
     Ok(actions::import(&crate::ssr::ctx(), dir.as_deref(), options).await?.join("\n"))
 }

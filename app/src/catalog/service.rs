@@ -229,15 +229,34 @@ fn ServiceDetail(
                         let toggle = (can_attest && c.check.evidence == Evidence::Attested).then(|| {
                             let (service, check, attested) = (service_name.clone(), c.check.id.clone(), !c.met);
                             let title = c.check.title.clone();
+                            // Withdrawing asks first: the service's readiness drops at once.
+                            let confirming = RwSignal::new(false);
+                            let (service2, check2) = (service.clone(), check.clone());
                             view! {
                                 <button
                                     class="min-h-6 px-1 text-xs text-sky-700 hover:underline"
                                     aria-label=format!("{} {}", if attested { "Attest" } else { "Withdraw" }, title)
                                     data-testid=format!("attest-{check}")
-                                    on:click=move |_| { attest.dispatch(AttestCheck { service: service.clone(), check: check.clone(), attested }); }
+                                    on:click=move |_| {
+                                        if attested {
+                                            attest.dispatch(AttestCheck { service: service.clone(), check: check.clone(), attested });
+                                        } else {
+                                            confirming.set(true);
+                                        }
+                                    }
                                 >
                                     {if attested { "attest" } else { "withdraw" }}
                                 </button>
+                                {move || confirming.get().then(|| view! {
+                                    <span class="flex flex-wrap items-center gap-1 text-xs" role="alertdialog" aria-label=format!("Withdraw {}?", title) data-testid="confirm-withdraw">
+                                        "Withdraw? Readiness drops until someone attests again."
+                                        <button class="min-h-6 rounded bg-red-700 px-1 text-white" on:click={
+                                            let (service, check) = (service2.clone(), check2.clone());
+                                            move |_| { confirming.set(false); attest.dispatch(AttestCheck { service: service.clone(), check: check.clone(), attested: false }); }
+                                        }>"Withdraw"</button>
+                                        <button class="min-h-6 rounded border border-slate-300 px-1" on:click=move |_| confirming.set(false)>"Keep"</button>
+                                    </span>
+                                })}
                             }
                         });
                         view! {

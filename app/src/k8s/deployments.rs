@@ -30,7 +30,8 @@ pub fn DeploymentsPage() -> impl IntoView {
         }));
     });
     view! {
-        <Title text=move || format!("{} deployments", service()) />
+        // Read once, not a closure: the server reads the title after the page's owner is gone.
+        <Title text=format!("{} deployments", crate::catalog::key_from(&params.get_untracked())) />
         <div class="mb-3 flex items-baseline gap-4">
             <h1 class="text-2xl font-semibold">{move || format!("{} deployments", service())}</h1>
             <a class="text-sm text-blue-700 underline" href=move || format!("/services/{}", service())>"Service"</a>

@@ -21,7 +21,8 @@ pub fn LogsPage() -> impl IntoView {
     let service = move || crate::catalog::key_from(&params.get());
     let access = Resource::new(service, crate::catalog::service_access);
     view! {
-        <Title text=move || format!("{} logs", service()) />
+        // Read once, not a closure: the server reads the title after the page's owner is gone.
+        <Title text=format!("{} logs", crate::catalog::key_from(&params.get_untracked())) />
         <Loaded resource=access let:access>
             {if access.logs {
                 view! { <LogViewer /> }.into_any()

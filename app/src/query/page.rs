@@ -21,6 +21,14 @@ pub fn QueryPage() -> impl IntoView {
     let replicas = Resource::new(move || (service(), changed.get()), |(s, _)| list_replicas(s));
     let run = ServerAction::<RunQuery>::new();
     let history = Resource::new(move || run.version().get(), |_| query_history());
+    // The squad's shelf of named queries; the name typed stays when a save is refused.
+    let save = ServerAction::<SaveQuery>::new();
+    let unsave = ServerAction::<DeleteSavedQuery>::new();
+    let saved = Resource::new(
+        move || (service(), save.version().get(), unsave.version().get()),
+        |(s, _, _)| saved_queries(s),
+    );
+    let save_name = RwSignal::new(String::new());
     // A shared link carries the query and the replica: `?replica=…&sql=…`.
     let query = use_query_map();
     // The replica picked in the list or the link; empty means the service's first one. Never
@@ -105,7 +113,8 @@ pub fn QueryPage() -> impl IntoView {
         });
     };
     view! {
-        <Title text=move || format!("Query {}", service()) />
+        // Read once, not a closure: the server reads the title after the page's owner is gone.
+        <Title text=format!("Query {}", crate::catalog::key_from(&params.get_untracked())) />
         <h1 class="text-2xl font-semibold mb-2">{move || format!("Query {}", service())}</h1>
         <Suspense fallback=|| view! { <p>"Loading replicas…"</p> }>
             {move || Suspend::new(async move {
@@ -202,6 +211,54 @@ pub fn QueryPage() -> impl IntoView {
                 sre.then(|| view! { <super::manage::ManageReplicas service=service() changed /> })
             })}
         </Suspense>
+        <section class="mt-6" aria-labelledby="saved-heading">
+            <h2 id="saved-heading" class="font-semibold mb-1">"Saved queries"</h2>
+            <p class="text-xs text-slate-600 mb-1">"Shared with everyone who may query this service. Running one is checked and audited like any query."</p>
+            <form class="mb-2 flex flex-wrap items-end gap-2 text-sm" on:submit=move |ev| {
+                ev.prevent_default();
+                save.dispatch(SaveQuery { service: service(), name: save_name.get_untracked(), sql: sql.get_untracked() });
+            }>
+                <label class="flex flex-col text-xs">"Name"
+                    <input class="rounded border border-slate-300 px-2 py-1 text-sm" maxlength="80" data-testid="save-name"
+                        prop:value=save_name on:input=move |ev| save_name.set(event_target_value(&ev)) />
+                </label>
+                <button type="submit" class="min-h-6 rounded border border-slate-300 px-3 py-1" data-testid="save-query">"Save the editor's query"</button>
+            </form>
+            <div aria-live="polite">
+                {move || save.value().get().map(|result| match result {
+                    Ok(()) => view! { <p class="text-sm text-emerald-700" role="status" data-testid="saved-status">{format!("Saved as \"{}\".", save_name.get_untracked().trim())}</p> }.into_any(),
+                    Err(error) => view! { <Refusal error /> }.into_any(),
+                })}
+                {move || unsave.value().get().and_then(Result::err).map(|error| view! { <Refusal error /> })}
+            </div>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match saved.await {
+                        Err(error) => view! { <Refusal error /> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p class="text-xs text-slate-600" data-testid="no-saved">"None yet: name the editor's query and save it."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="text-xs" data-testid="saved-queries">
+                                {list.into_iter().map(|q| {
+                                    let (load, again, name) = (q.sql.clone(), q.sql.clone(), q.name.clone());
+                                    view! {
+                                        <li class="flex flex-wrap items-center gap-2 py-0.5" data-testid="saved-query">
+                                            <button type="button" class="min-h-6 font-semibold hover:underline" title=q.sql.clone()
+                                                aria-label=format!("Load {} into the editor", q.name)
+                                                on:click={ let name = q.name.clone(); move |_| { sql.set(load.clone()); save_name.set(name.clone()); } }>{q.name.clone()}</button>
+                                            <button type="button" class="min-h-6 rounded border border-slate-300 px-1" aria-label=format!("Run {}", q.name)
+                                                on:click=move |_| { sql.set(again.clone()); submit(); }>"run"</button>
+                                            <span class="text-slate-600">{format!("saved by {} on {}", q.saved_by, console_core::dates::date(q.saved_at))}</span>
+                                            <button type="button" class="min-h-6 text-red-700 hover:underline" aria-label=format!("Delete {}", q.name)
+                                                on:click=move |_| { unsave.dispatch(DeleteSavedQuery { service: service(), name: name.clone() }); }>"delete"</button>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
         <section class="mt-6">
             <h2 class="font-semibold mb-1">"My recent queries on this service"</h2>
             <Suspense fallback=|| ()>

@@ -106,3 +106,26 @@ pub async fn remove_replica(service: String, replica: String) -> Result<(), AppE
     use console_core::query::actions;
     Ok(actions::remove(&crate::ssr::ctx(), &service, &replica).await?)
 }
+
+/// The saved, named queries of the service (those who may query it).
+#[server(endpoint = "query/saved", input = Json)]
+pub async fn saved_queries(
+    service: String,
+) -> Result<Vec<console_core::query::SavedQuery>, AppError> {
+    use console_core::query::saved;
+    Ok(saved::saved(&crate::ssr::ctx(), &service).await?)
+}
+
+/// Saves the editor's text under a name, for the squad (replacing a query of that name).
+#[server(endpoint = "query/save", input = Json)]
+pub async fn save_query(service: String, name: String, sql: String) -> Result<(), AppError> {
+    use console_core::query::saved;
+    Ok(saved::save(&crate::ssr::ctx(), &service, &name, &sql).await?)
+}
+
+/// Deletes a saved query.
+#[server(endpoint = "query/delete-saved", input = Json)]
+pub async fn delete_saved_query(service: String, name: String) -> Result<(), AppError> {
+    use console_core::query::saved;
+    Ok(saved::remove(&crate::ssr::ctx(), &service, &name).await?)
+}

@@ -50,6 +50,8 @@ pub const LOGS_FOLLOWED: &str = "logs.followed";
 pub const LOGS_FOLLOW_ENDED: &str = "logs.follow-ended";
 pub const LOGS_DOWNLOADED: &str = "logs.downloaded";
 pub const DEFAULTS_SAVED: &str = "defaults.saved";
+pub const QUERY_SAVED: &str = "query.saved";
+pub const QUERY_UNSAVED: &str = "query.unsaved";
 
 /// One read of a service's data (logs viewed, followed, downloaded; queries run), as the
 /// owning squad sees it.

@@ -14,6 +14,8 @@ pub mod replicas;
 #[cfg(feature = "server")]
 pub mod run;
 #[cfg(feature = "server")]
+pub mod saved;
+#[cfg(feature = "server")]
 pub mod schema;
 
 use serde::{Deserialize, Serialize};
@@ -138,6 +140,15 @@ pub struct AuditEntry {
     pub reason: String,
     pub rows: i64,
     pub duration_ms: i64,
+}
+
+/// A query saved under a name for everyone who may query the service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedQuery {
+    pub name: String,
+    pub sql: String,
+    pub saved_by: String,
+    pub saved_at: i64,
 }
 
 /// What a query stopped by its own user answers (the page tells a cancel from a failure by it).
