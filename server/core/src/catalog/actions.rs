@@ -163,7 +163,8 @@ pub async fn import(
 ) -> Result<Vec<String>> {
     let user = ctx.authorize_user(Action::ImportCatalog, None)?;
     let dir = dir.ok_or_else(|| Error::Invalid("no catalog_dir is configured".into()))?;
+    let dry_run = options.dry_run;
     let s = ingest::import_dir_with(&ctx.store, dir, options).await?;
-    tracing::info!(login = %user.login, squads = s.squads(), services = s.services(), removed = s.services_removed.len(), "catalog re-imported");
+    tracing::info!(login = %user.login, dry_run, squads = s.squads(), services = s.services(), removed = s.services_removed.len(), "catalog re-imported");
     Ok(s.lines())
 }

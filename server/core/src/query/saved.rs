@@ -79,7 +79,7 @@ async fn upsert(
     .bind(crate::dates::now())
     .execute(&mut *tx)
     .await?;
-    audit::append_on(&mut *tx, event).await?;
+    audit::append_on(&mut tx, event).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -104,7 +104,7 @@ async fn delete(
         return Ok(false);
     };
     event.sql_text = sql;
-    audit::append_on(&mut *tx, &event).await?;
+    audit::append_on(&mut tx, &event).await?;
     tx.commit().await?;
     Ok(true)
 }
