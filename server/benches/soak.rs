@@ -202,10 +202,13 @@ async fn stream(
     tally: Arc<Tally>,
     cookie: String,
     path: String,
+    offset: usize,
     until: Instant,
 ) {
     let http = reqwest::Client::new();
-    let mut turn = 0usize;
+    // Streams start spread over the replicas: in lockstep they all moved at each minute's
+    // reconnect, and each replica's open files swung between none and all of them.
+    let mut turn = offset;
     while Instant::now() < until {
         turn += 1;
         let Some(replica) = pick(&replicas, turn) else {
@@ -403,6 +406,7 @@ async fn main() {
             tally.clone(),
             cookie.clone(),
             follow,
+            *i,
             until,
         )));
         if i % 2 == 0 {
@@ -412,6 +416,7 @@ async fn main() {
                 tally.clone(),
                 cookie,
                 live,
+                *i + 1,
                 until,
             )));
         }
@@ -517,6 +522,7 @@ async fn main() {
     println!("\n| process | samples after warm-up | RSS MB min / max | fds min / max | store connections min / max |");
     println!("|---|---|---|---|---|");
     let mut pids: Vec<(u32, &str)> = samples.iter().map(|s| (s.pid, s.replica)).collect();
+    pids.sort();
     pids.dedup();
     for (pid, name) in pids {
         let mine: Vec<&Sample> = samples.iter().filter(|s| s.pid == pid).collect();
