@@ -109,6 +109,20 @@ async fn delete(
     Ok(true)
 }
 
+/// A change to the shelf, as the audit records it: who, which service, which name.
+fn shelf_event(kind: &'static str, outcome: &str, actor: &str, service: &str, name: &str) -> Event {
+    Event {
+        kind,
+        attempt: audit::attempt_id(),
+        actor: actor.to_string(),
+        token: audit::current_token(),
+        entity: service.to_string(),
+        outcome: outcome.to_string(),
+        detail: name.to_string(),
+        ..Event::default()
+    }
+}
+
 /// The saved queries of `service`, for those who may query it.
 pub async fn saved(ctx: &Ctx, service: &str) -> Result<Vec<SavedQuery>> {
     let svc = ctx.service(service).await?;
@@ -132,15 +146,8 @@ pub async fn save(ctx: &Ctx, service: &str, name: &str, sql: &str) -> Result<()>
         )));
     }
     let event = Event {
-        kind: audit::QUERY_SAVED,
-        attempt: audit::attempt_id(),
-        actor: user.login.clone(),
-        token: audit::current_token(),
-        entity: svc.name.clone(),
-        outcome: "saved".into(),
-        detail: name.clone(),
         sql_text: sql.to_string(),
-        ..Event::default()
+        ..shelf_event(audit::QUERY_SAVED, "saved", &user.login, &svc.name, &name)
     };
     if !upsert(&ctx.store, &svc.name, &name, sql, &event).await? {
         return Err(Error::Invalid(format!(
@@ -155,16 +162,7 @@ pub async fn save(ctx: &Ctx, service: &str, name: &str, sql: &str) -> Result<()>
 pub async fn remove(ctx: &Ctx, service: &str, name: &str) -> Result<()> {
     let svc = ctx.service(service).await?;
     let user = ctx.authorize_on_service(Action::QueryReplica, &svc)?;
-    let event = Event {
-        kind: audit::QUERY_UNSAVED,
-        attempt: audit::attempt_id(),
-        actor: user.login.clone(),
-        token: audit::current_token(),
-        entity: svc.name.clone(),
-        outcome: "deleted".into(),
-        detail: name.to_string(),
-        ..Event::default()
-    };
+    let event = shelf_event(audit::QUERY_UNSAVED, "deleted", &user.login, &svc.name, name);
     if !delete(&ctx.store, &svc.name, name, event).await? {
         return Err(Error::NotFound(format!("saved query {name:?} of {}", svc.name)));
     }
